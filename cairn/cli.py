@@ -1,0 +1,218 @@
+"""The ``cairn`` command line: ``cairn server``, ``cairn db upgrade``, ``cairn db current``."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import sys
+
+import click
+from rich.console import Console
+
+import cairn
+
+console = Console(stderr=True, highlight=False)
+
+DEFAULT_PORT = 5000
+PORT_SEARCH = 100
+
+
+def _port_free(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise
+    return True
+
+
+def choose_port(host: str, port: int | None) -> int:
+    """An explicit port must be free; the default moves to the next free port, saying so."""
+    if port is not None:
+        if not _port_free(host, port):
+            raise click.ClickException(
+                f"Port {port} on {host} is already in use. Stop what is using it, or choose "
+                "another with --port."
+            )
+        return port
+    for candidate in range(DEFAULT_PORT, DEFAULT_PORT + PORT_SEARCH):
+        if _port_free(host, candidate):
+            if candidate != DEFAULT_PORT:
+                console.print(
+                    f"[yellow]Port {DEFAULT_PORT} is in use; using port {candidate} instead."
+                )
+            return candidate
+    raise click.ClickException(
+        f"No free port between {DEFAULT_PORT} and {DEFAULT_PORT + PORT_SEARCH - 1} on {host}"
+    )
+
+
+def _redact(uri: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(uri).render_as_string(hide_password=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(cairn.__version__, prog_name="cairn")
+def main() -> None:
+    """Cairn: experiment tracking and model lifecycle, wire-compatible with MLflow."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help=f"Port to listen on [default: {DEFAULT_PORT}, or the next free port if it is taken; "
+    "an explicit port that is taken is an error].",
+)
+@click.option(
+    "--backend-store-uri",
+    envvar="CAIRN_BACKEND_STORE_URI",
+    default=None,
+    help="SQLAlchemy URI of the store: sqlite:///path.db or "
+    "postgresql+psycopg://user@host:5432/db [default: a SQLite file in the data directory "
+    "./cairn-data, or $CAIRN_HOME].",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes. On SQLite one worker group-commits best; use more on PostgreSQL.",
+)
+@click.option(
+    "--truncate-long-values/--reject-long-values",
+    default=None,
+    help="Cut params over 6000 and tags over 8000 characters (MLflow's default), or reject "
+    "them with 400 [default: truncate, or $MLFLOW_TRUNCATE_LONG_VALUES].",
+)
+@click.option(
+    "--access-log/--no-access-log", default=False, show_default=True, help="Log every request."
+)
+def server(
+    host: str,
+    port: int | None,
+    backend_store_uri: str | None,
+    workers: int,
+    truncate_long_values: bool | None,
+    access_log: bool,
+) -> None:
+    """Run the tracking server (REST API compatible with the mlflow client)."""
+    import uvicorn
+
+    from cairn.server.settings import Settings, data_dir
+    from cairn.store.db import Database
+    from cairn.store.migrate import ensure_schema
+
+    env_settings = Settings.from_env()
+    uri = backend_store_uri or env_settings.backend_store_uri
+    if uri.startswith("sqlite:///") and backend_store_uri is None:
+        data_dir().mkdir(parents=True, exist_ok=True)
+    settings = Settings(
+        backend_store_uri=uri,
+        truncate_long_values=(
+            env_settings.truncate_long_values
+            if truncate_long_values is None
+            else truncate_long_values
+        ),
+        max_request_bytes=env_settings.max_request_bytes,
+        sqlite_synchronous=env_settings.sqlite_synchronous,
+    )
+    chosen = choose_port(host, port)
+    db = Database(uri)
+    try:
+        revision = ensure_schema(db.write_engine)
+    except Exception as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        db.close()
+    shown_host = f"[{host}]" if ":" in host else host
+    console.print(
+        f"[bold]Cairn {cairn.__version__}[/bold] listening on "
+        f"[cyan]http://{shown_host}:{chosen}[/cyan]"
+    )
+    console.print(f"  store:   {_redact(uri)} (schema {revision})")
+    console.print(f"  workers: {workers}")
+    os.environ.update(settings.to_env())
+    common = {
+        "host": host,
+        "port": chosen,
+        "access_log": access_log,
+        "log_level": "info" if access_log else "warning",
+        "timeout_keep_alive": 30,
+    }
+    if workers == 1:
+        from cairn.server.app import create_app
+
+        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+    else:
+        uvicorn.run(
+            "cairn.server.app:app_from_env",
+            factory=True,
+            workers=workers,
+            **common,  # type: ignore[arg-type]
+        )
+
+
+@main.group()
+def db() -> None:
+    """Manage the database schema."""
+
+
+def _uri_option(fn: click.decorators.FC) -> click.decorators.FC:
+    return click.option(
+        "--backend-store-uri",
+        envvar="CAIRN_BACKEND_STORE_URI",
+        default=None,
+        help="SQLAlchemy URI of the store [default: the data directory's SQLite file].",
+    )(fn)
+
+
+@db.command()
+@_uri_option
+def upgrade(backend_store_uri: str | None) -> None:
+    """Create the schema, or upgrade it to this version of Cairn."""
+    from cairn.server.settings import data_dir, default_backend_uri
+    from cairn.store.db import Database
+    from cairn.store.migrate import current_revision, head_revision
+    from cairn.store.migrate import upgrade as do_upgrade
+
+    uri = backend_store_uri or default_backend_uri()
+    if backend_store_uri is None:
+        data_dir().mkdir(parents=True, exist_ok=True)
+    database = Database(uri)
+    try:
+        before = current_revision(database.write_engine)
+        do_upgrade(database.write_engine)
+        console.print(f"{_redact(uri)}: schema {before or 'empty'} → {head_revision()}")
+    finally:
+        database.close()
+
+
+@db.command()
+@_uri_option
+def current(backend_store_uri: str | None) -> None:
+    """Show the schema revision of a store and the one this Cairn needs."""
+    from cairn.server.settings import default_backend_uri
+    from cairn.store.db import Database
+    from cairn.store.migrate import current_revision, head_revision
+
+    uri = backend_store_uri or default_backend_uri()
+    database = Database(uri)
+    try:
+        click.echo(f"current: {current_revision(database.write_engine) or 'empty'}")
+        click.echo(f"head:    {head_revision()}")
+    finally:
+        database.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Typed domain objects and the error type; imports nothing else of Cairn's."""

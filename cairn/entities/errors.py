@@ -1,0 +1,70 @@
+"""The one error type Cairn raises for anything a caller can cause.
+
+Every user-caused failure carries an MLflow-style ``error_code``; the HTTP status follows from
+the code through :data:`HTTP_STATUS`, so there is exactly one source of truth for both.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    INVALID_PARAMETER_VALUE = "INVALID_PARAMETER_VALUE"
+    BAD_REQUEST = "BAD_REQUEST"
+    RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
+    RESOURCE_ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
+    INVALID_STATE = "INVALID_STATE"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    REQUEST_LIMIT_EXCEEDED = "REQUEST_LIMIT_EXCEEDED"
+    ENDPOINT_NOT_FOUND = "ENDPOINT_NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    NOT_IMPLEMENTED = "NOT_IMPLEMENTED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    TEMPORARILY_UNAVAILABLE = "TEMPORARILY_UNAVAILABLE"
+
+
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.INVALID_PARAMETER_VALUE: 400,
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.RESOURCE_ALREADY_EXISTS: 400,
+    ErrorCode.INVALID_STATE: 400,
+    ErrorCode.RESOURCE_DOES_NOT_EXIST: 404,
+    ErrorCode.ENDPOINT_NOT_FOUND: 404,
+    ErrorCode.PERMISSION_DENIED: 403,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.REQUEST_LIMIT_EXCEEDED: 413,
+    ErrorCode.NOT_IMPLEMENTED: 501,
+    ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.TEMPORARILY_UNAVAILABLE: 503,
+}
+
+
+class CairnError(Exception):
+    """A failure with an MLflow-style error code and a message meant for the caller."""
+
+    def __init__(self, message: str, error_code: ErrorCode = ErrorCode.INVALID_PARAMETER_VALUE):
+        super().__init__(message)
+        self.message = message
+        self.error_code = error_code
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS[self.error_code]
+
+    def to_json(self) -> dict[str, str]:
+        return {"error_code": self.error_code.value, "message": self.message}
+
+    @classmethod
+    def invalid(cls, message: str) -> CairnError:
+        return cls(message, ErrorCode.INVALID_PARAMETER_VALUE)
+
+    @classmethod
+    def not_found(cls, message: str) -> CairnError:
+        return cls(message, ErrorCode.RESOURCE_DOES_NOT_EXIST)
+
+    @classmethod
+    def exists(cls, message: str) -> CairnError:
+        return cls(message, ErrorCode.RESOURCE_ALREADY_EXISTS)

@@ -1,0 +1,74 @@
+"""One error shape for every route: ``{"error_code", "message"}`` with the MLflow status."""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cairn.entities.errors import CairnError, ErrorCode
+from cairn.server.wire import json_response
+
+log = logging.getLogger("cairn.server")
+
+_HTTP_CODES = {
+    404: ErrorCode.ENDPOINT_NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.REQUEST_LIMIT_EXCEEDED,
+}
+
+
+def validation_message(exc: ValidationError) -> str:
+    """Name the offending field the way a caller wrote it (``metrics[3].value``)."""
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ""
+        for item in err["loc"]:
+            loc += f"[{item}]" if isinstance(item, int) else (f".{item}" if loc else str(item))
+        kind = err["type"]
+        if kind == "missing":
+            parts.append(f"Missing value for required parameter '{loc}'")
+        elif kind == "json_invalid":
+            parts.append(f"Malformed JSON request body: {err['msg']}")
+        elif kind in ("model_type", "model_attributes_type") and not loc:
+            parts.append("The request body must be a JSON object")
+        else:
+            given = err.get("input")
+            shown = repr(given)[:80] if given is not None else "null"
+            parts.append(f"Invalid value {shown} for parameter '{loc}': {err['msg']}")
+    return "; ".join(parts)
+
+
+async def cairn_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CairnError)
+    return json_response(exc.to_json(), exc.http_status)
+
+
+async def validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ValidationError)
+    body = {"error_code": ErrorCode.INVALID_PARAMETER_VALUE, "message": validation_message(exc)}
+    return json_response(body, 400)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, ErrorCode.BAD_REQUEST)
+    message = exc.detail
+    if exc.status_code == 404:
+        message = f"No endpoint {request.method} {request.url.path}"
+    elif exc.status_code == 405:
+        message = f"Method {request.method} is not allowed for {request.url.path}"
+    return json_response({"error_code": code, "message": message}, exc.status_code)
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    log.exception("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+    body = {
+        "error_code": ErrorCode.INTERNAL_ERROR,
+        "message": f"Internal server error ({type(exc).__name__}); this is a bug in Cairn, "
+        "the server log has the details",
+    }
+    return json_response(body, 500)

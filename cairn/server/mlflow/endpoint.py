@@ -1,0 +1,69 @@
+"""The declarative route table's row type and the request parsing every endpoint shares."""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from cairn.server.wire import json_response
+
+Handler = Callable[[Request, Any], Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One MLflow RPC: ``methods path`` parsed into ``message`` and answered by ``handler``."""
+
+    methods: tuple[str, ...]
+    path: str
+    message: type[BaseModel]
+    handler: Handler
+    summary: str
+
+    def route(self, prefix: str) -> Route:
+        message, handler = self.message, self.handler
+        list_fields = _list_fields(message)
+
+        async def endpoint(request: Request) -> Response:
+            if request.method == "GET":
+                msg = message.model_validate(_query_dict(request, list_fields))
+            else:
+                body = await request.body()
+                msg = message.model_validate_json(body) if body.strip() else message()
+            result = await handler(request, msg)
+            if isinstance(result, Response):
+                return result
+            return json_response(result)
+
+        return Route(
+            prefix + self.path,
+            endpoint,
+            methods=list(self.methods),
+            name=f"{prefix}{self.path}",
+        )
+
+
+def _list_fields(model: type[BaseModel]) -> frozenset[str]:
+    names = set()
+    for name, field in model.model_fields.items():
+        origin = typing.get_origin(field.annotation)
+        if origin is list:
+            names.add(field.alias or name)
+    return frozenset(names)
+
+
+def _query_dict(request: Request, list_fields: frozenset[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in request.query_params.multi_items():
+        if key in list_fields:
+            out.setdefault(key, []).append(value)
+        else:
+            out[key] = value
+    return out

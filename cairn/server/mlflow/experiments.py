@@ -1,0 +1,110 @@
+"""Handlers for /mlflow/experiments/*."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from cairn.server import wire
+from cairn.server.mlflow import messages as m
+from cairn.server.mlflow.endpoint import Endpoint
+from cairn.server.state import tracking
+
+
+async def create(request: Request, msg: m.CreateExperiment) -> wire.Json:
+    tags = [(t.key, t.value) for t in msg.tags]
+    eid = await run_in_threadpool(
+        tracking(request).create_experiment, msg.name, msg.artifact_location, tags
+    )
+    return {"experiment_id": eid}
+
+
+async def get(request: Request, msg: m.GetExperiment) -> wire.Json:
+    exp = await run_in_threadpool(tracking(request).get_experiment, msg.experiment_id)
+    return {"experiment": wire.experiment(exp)}
+
+
+async def get_by_name(request: Request, msg: m.GetExperimentByName) -> wire.Json:
+    exp = await run_in_threadpool(tracking(request).get_experiment_by_name, msg.experiment_name)
+    return {"experiment": wire.experiment(exp)}
+
+
+async def search(request: Request, msg: m.SearchExperiments) -> wire.Json:
+    page = await run_in_threadpool(
+        tracking(request).search_experiments,
+        msg.view_type,
+        msg.max_results,
+        msg.filter,
+        msg.order_by,
+        msg.page_token,
+    )
+    out: wire.Json = {}
+    if page.items:
+        out["experiments"] = [wire.experiment(e) for e in page.items]
+    if page.next_page_token:
+        out["next_page_token"] = page.next_page_token
+    return out
+
+
+async def update(request: Request, msg: m.UpdateExperiment) -> wire.Json:
+    await run_in_threadpool(tracking(request).rename_experiment, msg.experiment_id, msg.new_name)
+    return {}
+
+
+async def delete(request: Request, msg: m.ExperimentRef) -> wire.Json:
+    await run_in_threadpool(tracking(request).delete_experiment, msg.experiment_id)
+    return {}
+
+
+async def restore(request: Request, msg: m.ExperimentRef) -> wire.Json:
+    await run_in_threadpool(tracking(request).restore_experiment, msg.experiment_id)
+    return {}
+
+
+async def set_tag(request: Request, msg: m.SetExperimentTag) -> wire.Json:
+    await run_in_threadpool(
+        tracking(request).set_experiment_tag, msg.experiment_id, msg.key, msg.value
+    )
+    return {}
+
+
+async def delete_tag(request: Request, msg: m.DeleteExperimentTag) -> wire.Json:
+    await run_in_threadpool(tracking(request).delete_experiment_tag, msg.experiment_id, msg.key)
+    return {}
+
+
+ENDPOINTS = [
+    Endpoint(("POST",), "/experiments/create", m.CreateExperiment, create, "Create an experiment"),
+    Endpoint(("GET",), "/experiments/get", m.GetExperiment, get, "Get an experiment by id"),
+    Endpoint(
+        ("GET",),
+        "/experiments/get-by-name",
+        m.GetExperimentByName,
+        get_by_name,
+        "Get an experiment by name",
+    ),
+    Endpoint(
+        ("POST", "GET"),
+        "/experiments/search",
+        m.SearchExperiments,
+        search,
+        "Search experiments",
+    ),
+    Endpoint(("POST",), "/experiments/update", m.UpdateExperiment, update, "Rename an experiment"),
+    Endpoint(("POST",), "/experiments/delete", m.ExperimentRef, delete, "Delete an experiment"),
+    Endpoint(("POST",), "/experiments/restore", m.ExperimentRef, restore, "Restore an experiment"),
+    Endpoint(
+        ("POST",),
+        "/experiments/set-experiment-tag",
+        m.SetExperimentTag,
+        set_tag,
+        "Set a tag on an experiment",
+    ),
+    Endpoint(
+        ("POST",),
+        "/experiments/delete-experiment-tag",
+        m.DeleteExperimentTag,
+        delete_tag,
+        "Delete a tag of an experiment",
+    ),
+]

@@ -1,0 +1,16 @@
+"""The MLflow-compatible route table, mounted under every prefix MLflow serves it on."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from cairn.server.mlflow import experiments, runs
+from cairn.server.mlflow.endpoint import Endpoint
+
+PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
+
+ENDPOINTS: list[Endpoint] = [*experiments.ENDPOINTS, *runs.ENDPOINTS]
+
+
+def mlflow_routes() -> list[Route]:
+    return [endpoint.route(prefix) for prefix in PREFIXES for endpoint in ENDPOINTS]

@@ -1,0 +1,189 @@
+"""Handlers for /mlflow/runs/* and /mlflow/metrics/*."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from cairn.entities.tracking import Dataset, Metric
+from cairn.server import wire
+from cairn.server.mlflow import messages as m
+from cairn.server.mlflow.endpoint import Endpoint
+from cairn.server.state import tracking
+from cairn.store.experiments import parse_experiment_id
+from cairn.store.run_search import RunQuery
+
+
+async def create(request: Request, msg: m.CreateRun) -> wire.Json:
+    run = await run_in_threadpool(
+        tracking(request).create_run,
+        msg.experiment_id,
+        msg.user_id,
+        msg.start_time,
+        msg.run_name,
+        [(t.key, t.value) for t in msg.tags],
+    )
+    return {"run": wire.run(run)}
+
+
+async def get(request: Request, msg: m.RunRef) -> wire.Json:
+    run = await run_in_threadpool(tracking(request).get_run, msg.rid)
+    return {"run": wire.run(run)}
+
+
+async def update(request: Request, msg: m.UpdateRun) -> wire.Json:
+    info = await run_in_threadpool(
+        tracking(request).update_run, msg.rid, msg.status, msg.end_time, msg.run_name
+    )
+    return {"run_info": wire.run_info(info)}
+
+
+async def delete(request: Request, msg: m.RunRef) -> wire.Json:
+    await run_in_threadpool(tracking(request).delete_run, msg.rid)
+    return {}
+
+
+async def restore(request: Request, msg: m.RunRef) -> wire.Json:
+    await run_in_threadpool(tracking(request).restore_run, msg.rid)
+    return {}
+
+
+async def log_metric(request: Request, msg: m.LogMetric) -> wire.Json:
+    metric = Metric(msg.key, msg.value, msg.timestamp, msg.step)
+    await run_in_threadpool(tracking(request).log_batch, msg.rid, [metric])
+    return {}
+
+
+async def log_param(request: Request, msg: m.LogParam) -> wire.Json:
+    await run_in_threadpool(tracking(request).log_batch, msg.rid, (), [(msg.key, msg.value)])
+    return {}
+
+
+async def set_tag(request: Request, msg: m.SetTag) -> wire.Json:
+    await run_in_threadpool(tracking(request).log_batch, msg.rid, (), (), [(msg.key, msg.value)])
+    return {}
+
+
+async def delete_tag(request: Request, msg: m.DeleteTag) -> wire.Json:
+    await run_in_threadpool(tracking(request).delete_tag, msg.rid, msg.key)
+    return {}
+
+
+async def log_batch(request: Request, msg: m.LogBatch) -> wire.Json:
+    metrics = [Metric(x.key, x.value, x.timestamp, x.step) for x in msg.metrics]
+    await run_in_threadpool(
+        tracking(request).log_batch,
+        msg.rid,
+        metrics,
+        [(p.key, p.value) for p in msg.params],
+        [(t.key, t.value) for t in msg.tags],
+    )
+    return {}
+
+
+async def log_inputs(request: Request, msg: m.LogInputs) -> wire.Json:
+    inputs = [
+        (
+            Dataset(
+                d.dataset.name,
+                d.dataset.digest,
+                d.dataset.source_type,
+                d.dataset.source,
+                d.dataset.schema_,
+                d.dataset.profile,
+            ),
+            {t.key: t.value for t in d.tags},
+        )
+        for d in msg.datasets
+    ]
+    await run_in_threadpool(tracking(request).log_inputs, msg.rid, inputs)
+    return {}
+
+
+async def search(request: Request, msg: m.SearchRuns) -> wire.Json:
+    query = RunQuery(
+        experiment_ids=[parse_experiment_id(e, "experiment_ids") for e in msg.experiment_ids],
+        filter=msg.filter,
+        view_type=msg.run_view_type,
+        max_results=msg.max_results,
+        order_by=tuple(msg.order_by),
+        page_token=msg.page_token,
+    )
+    page = await run_in_threadpool(tracking(request).search_runs, query)
+    out: wire.Json = {}
+    if page.items:
+        out["runs"] = [wire.run(r) for r in page.items]
+    if page.next_page_token:
+        out["next_page_token"] = page.next_page_token
+    return out
+
+
+async def get_history(request: Request, msg: m.GetMetricHistory) -> wire.Json:
+    page = await run_in_threadpool(
+        tracking(request).get_metric_history,
+        msg.rid,
+        msg.metric_key,
+        msg.max_results,
+        msg.page_token,
+    )
+    out: wire.Json = {}
+    if page.items:
+        out["metrics"] = [wire.metric(x) for x in page.items]
+    if page.next_page_token:
+        out["next_page_token"] = page.next_page_token
+    return out
+
+
+async def get_history_bulk_interval(
+    request: Request, msg: m.GetMetricHistoryBulkInterval
+) -> wire.Json:
+    points = await run_in_threadpool(
+        tracking(request).get_metric_history_bulk_interval,
+        msg.run_ids,
+        msg.metric_key,
+        msg.start_step,
+        msg.end_step,
+        msg.max_results,
+    )
+    out = []
+    for run_id, metric in points:
+        item = wire.metric(metric)
+        item["run_id"] = run_id
+        out.append(item)
+    return {"metrics": out} if out else {}
+
+
+ENDPOINTS = [
+    Endpoint(("POST",), "/runs/create", m.CreateRun, create, "Create a run"),
+    Endpoint(("GET",), "/runs/get", m.RunRef, get, "Get a run with its latest metrics"),
+    Endpoint(("POST",), "/runs/update", m.UpdateRun, update, "Update status, end time or name"),
+    Endpoint(("POST",), "/runs/delete", m.RunRef, delete, "Delete a run"),
+    Endpoint(("POST",), "/runs/restore", m.RunRef, restore, "Restore a deleted run"),
+    Endpoint(("POST",), "/runs/log-metric", m.LogMetric, log_metric, "Log one metric point"),
+    Endpoint(("POST",), "/runs/log-parameter", m.LogParam, log_param, "Log a param"),
+    Endpoint(("POST",), "/runs/set-tag", m.SetTag, set_tag, "Set a run tag"),
+    Endpoint(("POST",), "/runs/delete-tag", m.DeleteTag, delete_tag, "Delete a run tag"),
+    Endpoint(
+        ("POST",),
+        "/runs/log-batch",
+        m.LogBatch,
+        log_batch,
+        "Log metrics, params and tags atomically",
+    ),
+    Endpoint(("POST",), "/runs/log-inputs", m.LogInputs, log_inputs, "Log dataset inputs"),
+    Endpoint(("POST", "GET"), "/runs/search", m.SearchRuns, search, "Search runs"),
+    Endpoint(
+        ("GET",),
+        "/metrics/get-history",
+        m.GetMetricHistory,
+        get_history,
+        "A metric's full history, optionally paged",
+    ),
+    Endpoint(
+        ("GET",),
+        "/metrics/get-history-bulk-interval",
+        m.GetMetricHistoryBulkInterval,
+        get_history_bulk_interval,
+        "Sampled history of one metric for many runs",
+    ),
+]

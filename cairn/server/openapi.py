@@ -1,0 +1,65 @@
+"""The OpenAPI description: FastAPI's own routes plus every MLflow endpoint of the route table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from cairn.server.mlflow.routes import ENDPOINTS, PREFIXES
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"error_code": {"type": "string"}, "message": {"type": "string"}},
+    "required": ["error_code", "message"],
+}
+
+
+def install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        components = doc.setdefault("components", {}).setdefault("schemas", {})
+        components["Error"] = ERROR_SCHEMA
+        prefix = PREFIXES[0]
+        for ep in ENDPOINTS:
+            schema = ep.message.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, sub in schema.pop("$defs", {}).items():
+                components[name] = sub
+            components[ep.message.__name__] = schema
+            ref = {"$ref": f"#/components/schemas/{ep.message.__name__}"}
+            item = doc["paths"].setdefault(prefix + ep.path, {})
+            for method in ep.methods:
+                op: dict[str, Any] = {
+                    "summary": ep.summary,
+                    "tags": ["mlflow"],
+                    "description": (ep.message.__doc__ or "").strip()
+                    + f"\n\nAlso served under {PREFIXES[1]}.",
+                    "responses": {
+                        "200": {"description": "Success (MLflow JSON conventions)"},
+                        "4XX": {
+                            "description": "Caller error",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Error"}
+                                }
+                            },
+                        },
+                    },
+                }
+                if method == "GET":
+                    op["parameters"] = [
+                        {"name": name, "in": "query", "schema": prop}
+                        for name, prop in schema.get("properties", {}).items()
+                    ]
+                else:
+                    op["requestBody"] = {"content": {"application/json": {"schema": ref}}}
+                item[method.lower()] = op
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]

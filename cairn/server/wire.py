@@ -1,0 +1,101 @@
+"""MLflow's JSON conventions: ids as strings, int64 as numbers, empty lists omitted,
+NaN and ±Infinity as strings, both ``run_id`` and ``run_uuid`` on runs."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from cairn.entities.tracking import Experiment, Metric, Run, RunInfo
+
+Json = dict[str, Any]
+
+
+def json_response(payload: object, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json")
+
+
+def number(value: float) -> float | str:
+    if math.isfinite(value):
+        return value
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def _kv(items: dict[str, str]) -> list[Json]:
+    return [{"key": k, "value": v} for k, v in items.items()]
+
+
+def experiment(e: Experiment) -> Json:
+    out: Json = {
+        "experiment_id": e.experiment_id,
+        "name": e.name,
+        "artifact_location": e.artifact_location,
+        "lifecycle_stage": e.lifecycle_stage,
+        "last_update_time": e.last_update_time,
+        "creation_time": e.creation_time,
+    }
+    if e.tags:
+        out["tags"] = _kv(e.tags)
+    return out
+
+
+def metric(m: Metric) -> Json:
+    v = m.value
+    return {
+        "key": m.key,
+        "value": v if math.isfinite(v) else number(v),
+        "timestamp": m.timestamp,
+        "step": m.step,
+    }
+
+
+def run_info(i: RunInfo) -> Json:
+    out: Json = {
+        "run_id": i.run_id,
+        "run_uuid": i.run_id,
+        "experiment_id": i.experiment_id,
+        "run_name": i.run_name,
+        "user_id": i.user_id,
+        "status": i.status,
+        "start_time": i.start_time,
+        "end_time": i.end_time,
+        "artifact_uri": i.artifact_uri,
+        "lifecycle_stage": i.lifecycle_stage,
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def run(r: Run) -> Json:
+    data: Json = {}
+    if r.metrics:
+        data["metrics"] = [metric(m) for m in r.metrics]
+    if r.params:
+        data["params"] = _kv(r.params)
+    if r.tags:
+        data["tags"] = _kv(r.tags)
+    inputs: Json = {}
+    if r.inputs:
+        inputs["dataset_inputs"] = [
+            {
+                **({"tags": _kv(di.tags)} if di.tags else {}),
+                "dataset": {
+                    k: v
+                    for k, v in (
+                        ("name", di.dataset.name),
+                        ("digest", di.dataset.digest),
+                        ("source_type", di.dataset.source_type),
+                        ("source", di.dataset.source),
+                        ("schema", di.dataset.schema),
+                        ("profile", di.dataset.profile),
+                    )
+                    if v is not None
+                },
+            }
+            for di in r.inputs
+        ]
+    return {"info": run_info(r.info), "data": data, "inputs": inputs, "outputs": {}}

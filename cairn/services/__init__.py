@@ -1,0 +1,1 @@
+"""Use cases that combine stores: validation and MLflow's rules live here, not in SQL or HTTP."""

@@ -1,0 +1,261 @@
+"""Tracking use cases: MLflow's rules applied, then one store transaction per call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import Connection
+
+from cairn.entities.errors import CairnError
+from cairn.entities.tracking import (
+    Dataset,
+    Experiment,
+    LifecycleStage,
+    Metric,
+    Page,
+    Run,
+    RunInfo,
+    RunStatus,
+    ViewType,
+)
+from cairn.services import validation as v
+from cairn.services.names import random_run_name
+from cairn.store import experiments as exp_store
+from cairn.store import inputs as input_store
+from cairn.store import metrics as metric_store
+from cairn.store import runs as run_store
+from cairn.store.db import Database
+from cairn.store.experiment_search import search_experiments
+from cairn.store.metric_keys import MetricKeys
+from cairn.store.metrics import Point
+from cairn.store.run_search import RunQuery, search_runs
+
+MAX_BULK_RUNS = 100
+
+
+class TrackingService:
+    def __init__(self, db: Database, limits: v.ValueLimits | None = None):
+        self.db = db
+        self.keys = MetricKeys()
+        self.limits = limits or v.ValueLimits()
+
+    # ---------------------------------------------------------------- experiments
+    def create_experiment(
+        self,
+        name: object,
+        artifact_location: str | None = None,
+        tags: Iterable[tuple[str, object]] = (),
+    ) -> str:
+        checked = v.validate_experiment_name(name)
+        tag_map = {
+            v.validate_key("Tag", k): self.limits.experiment_tag_value(k, val) for k, val in tags
+        }
+        return self.db.write(lambda c: exp_store.create(c, checked, artifact_location, tag_map))
+
+    def get_experiment(self, experiment_id: object) -> Experiment:
+        eid = exp_store.parse_experiment_id(experiment_id)
+        return self.db.read(lambda c: exp_store.get(c, eid))
+
+    def get_experiment_by_name(self, name: str) -> Experiment:
+        return self.db.read(lambda c: exp_store.get_by_name(c, name))
+
+    def search_experiments(
+        self,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        filter_text: str | None = None,
+        order_by: Sequence[str] = (),
+        page_token: str | None = None,
+    ) -> Page[Experiment]:
+        return self.db.read(
+            lambda c: search_experiments(
+                c, view_type, max_results, filter_text, list(order_by), page_token
+            )
+        )
+
+    def rename_experiment(self, experiment_id: object, new_name: object) -> None:
+        eid = exp_store.parse_experiment_id(experiment_id)
+        name = v.validate_experiment_name(new_name)
+        self.db.write(lambda c: exp_store.rename(c, eid, name))
+
+    def delete_experiment(self, experiment_id: object) -> None:
+        eid = exp_store.parse_experiment_id(experiment_id)
+        self.db.write(lambda c: exp_store.set_lifecycle(c, eid, LifecycleStage.DELETED))
+
+    def restore_experiment(self, experiment_id: object) -> None:
+        eid = exp_store.parse_experiment_id(experiment_id)
+        self.db.write(lambda c: exp_store.set_lifecycle(c, eid, LifecycleStage.ACTIVE))
+
+    def set_experiment_tag(self, experiment_id: object, key: object, value: object) -> None:
+        eid = exp_store.parse_experiment_id(experiment_id)
+        k = v.validate_key("Tag", key)
+        val = self.limits.experiment_tag_value(k, value)
+        self.db.write(lambda c: exp_store.set_tag(c, eid, k, val))
+
+    def delete_experiment_tag(self, experiment_id: object, key: object) -> None:
+        eid = exp_store.parse_experiment_id(experiment_id)
+        k = v.validate_key("Tag", key)
+        self.db.write(lambda c: exp_store.delete_tag(c, eid, k))
+
+    # ----------------------------------------------------------------------- runs
+    def create_run(
+        self,
+        experiment_id: object = "0",
+        user_id: str | None = None,
+        start_time: int | None = None,
+        run_name: str | None = None,
+        tags: Iterable[tuple[str, object]] = (),
+    ) -> Run:
+        eid = exp_store.parse_experiment_id(experiment_id)
+        tag_map = {v.validate_key("Tag", k): self.limits.tag_value(k, val) for k, val in tags}
+        name = run_name or tag_map.get(run_store.RUN_NAME_TAG) or random_run_name()
+        name = self.limits.tag_value(run_store.RUN_NAME_TAG, name)
+        return self.db.write(lambda c: run_store.create(c, eid, user_id, start_time, name, tag_map))
+
+    def get_run(self, run_id: object) -> Run:
+        rid = v.validate_run_id(run_id)
+        return self.db.read(lambda c: run_store.get(c, rid))
+
+    def update_run(
+        self,
+        run_id: object,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo:
+        rid = v.validate_run_id(run_id)
+        if status is not None and status not in RunStatus.__members__:
+            raise CairnError.invalid(
+                f"Invalid run status '{status}'; valid: {', '.join(RunStatus.__members__)}"
+            )
+        name = self.limits.tag_value(run_store.RUN_NAME_TAG, run_name) if run_name else None
+        return self.db.write(lambda c: run_store.update_info(c, rid, status, end_time, name))
+
+    def delete_run(self, run_id: object) -> None:
+        rid = v.validate_run_id(run_id)
+        self.db.write(lambda c: run_store.set_lifecycle(c, rid, LifecycleStage.DELETED))
+
+    def restore_run(self, run_id: object) -> None:
+        rid = v.validate_run_id(run_id)
+        self.db.write(lambda c: run_store.set_lifecycle(c, rid, LifecycleStage.ACTIVE))
+
+    def log_batch(
+        self,
+        run_id: object,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[tuple[str, object]] = (),
+        tags: Sequence[tuple[str, object]] = (),
+    ) -> None:
+        """Log metrics, params and tags atomically: all of them are stored, or none."""
+        rid = v.validate_run_id(run_id)
+        v.validate_batch_sizes(len(metrics), len(params), len(tags))
+        points = []
+        checked_keys: set[str] = set()
+        for m in metrics:
+            if m.key not in checked_keys:
+                v.validate_key("Metric", m.key)
+                checked_keys.add(m.key)
+            value = m.value
+            if not isinstance(value, float):
+                value = v.validate_metric_value(m.key, value)
+            points.append(Point(m.key, value, m.timestamp, m.step))
+        param_map: dict[str, str] = {}
+        for key, raw in params:
+            k = v.validate_key("Param", key)
+            val = self.limits.param_value(k, raw)
+            if param_map.get(k, val) != val:
+                raise CairnError.invalid(
+                    f"Duplicate parameter keys have been submitted: '{k}' with values "
+                    f"'{param_map[k]}' and '{val}'"
+                )
+            param_map[k] = val
+        tag_map = {v.validate_key("Tag", k): self.limits.tag_value(k, val) for k, val in tags}
+
+        def write(c: Connection) -> None:
+            row = run_store.resolve_active(c, rid)
+            run_store.log_params(c, row.id, rid, param_map)
+            run_store.set_tags(c, row.id, tag_map)
+            metric_store.log_points(c, self.keys, row.id, points)
+
+        self.db.write(write)
+
+    def log_metric(self, run_id: object, key: str, value: float, timestamp: int, step: int) -> None:
+        self.log_batch(run_id, metrics=[Metric(key, value, timestamp, step)])
+
+    def log_param(self, run_id: object, key: object, value: object) -> None:
+        self.log_batch(run_id, params=[(str(key) if key is not None else "", value)])
+
+    def set_tag(self, run_id: object, key: object, value: object) -> None:
+        self.log_batch(run_id, tags=[(str(key) if key is not None else "", value)])
+
+    def delete_tag(self, run_id: object, key: object) -> None:
+        rid = v.validate_run_id(run_id)
+        k = v.validate_key("Tag", key)
+        self.db.write(lambda c: run_store.delete_tag(c, rid, k))
+
+    def search_runs(self, query: RunQuery) -> Page[Run]:
+        return self.db.read(lambda c: search_runs(c, self.keys, query))
+
+    # -------------------------------------------------------------------- history
+    def get_metric_history(
+        self,
+        run_id: object,
+        key: object,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> Page[Metric]:
+        rid = v.validate_run_id(run_id)
+        if not isinstance(key, str) or not key:
+            raise CairnError.invalid("Missing value for required parameter 'metric_key'")
+        if max_results is not None and max_results < 1:
+            raise CairnError.invalid("Parameter 'max_results' must be at least 1")
+
+        def read(c: Connection) -> Page[Metric]:
+            row = run_store.resolve(c, rid)
+            return metric_store.history(c, self.keys, row.id, key, max_results, page_token)
+
+        return self.db.read(read)
+
+    def get_metric_history_bulk_interval(
+        self,
+        run_ids: Sequence[str],
+        key: str,
+        start_step: int | None,
+        end_step: int | None,
+        max_results: int,
+    ) -> list[tuple[str, Metric]]:
+        if not run_ids:
+            raise CairnError.invalid("Missing value for required parameter 'run_ids'")
+        if len(run_ids) > MAX_BULK_RUNS:
+            raise CairnError.invalid(
+                f"At most {MAX_BULK_RUNS} run ids can be requested at once; got {len(run_ids)}"
+            )
+        if not key:
+            raise CairnError.invalid("Missing value for required parameter 'metric_key'")
+        if not 1 <= max_results <= 10_000:
+            raise CairnError.invalid("Parameter 'max_results' must be between 1 and 10000")
+        if start_step is not None and end_step is not None and start_step > end_step:
+            raise CairnError.invalid(
+                f"start_step ({start_step}) must not be greater than end_step ({end_step})"
+            )
+
+        def read(c: Connection) -> list[tuple[str, Metric]]:
+            out: list[tuple[str, Metric]] = []
+            for rid in dict.fromkeys(run_ids):
+                row = run_store.resolve(c, rid)
+                for m in metric_store.sampled_history(
+                    c, self.keys, row.id, key, start_step, end_step, max_results
+                ):
+                    out.append((rid, m))
+            return out
+
+        return self.db.read(read)
+
+    # --------------------------------------------------------------------- inputs
+    def log_inputs(self, run_id: object, inputs: Sequence[tuple[Dataset, dict[str, str]]]) -> None:
+        rid = v.validate_run_id(run_id)
+        for dataset, _tags in inputs:
+            for field in ("name", "digest", "source_type", "source"):
+                if not getattr(dataset, field):
+                    raise CairnError.invalid(f"Missing value for required dataset field '{field}'")
+        self.db.write(lambda c: input_store.log_inputs(c, rid, inputs))

@@ -1,0 +1,213 @@
+"""Connections and transactions: one code path for SQLite and PostgreSQL.
+
+``Database.read(fn)`` runs ``fn(conn)`` on a pooled connection. ``Database.write(fn)`` runs it in
+a transaction. On SQLite every write goes through one writer thread that owns the only writing
+connection: requests that arrive together are executed back to back inside one transaction
+(each in its own SAVEPOINT, so one failing request rolls back alone) and committed once. That
+is group commit: concurrent writers never meet "database is locked", and a burst of small
+writes pays for one commit. On PostgreSQL each write is its own transaction.
+
+Work that must happen only once a transaction is durable (filling in-process caches) is
+registered with :func:`after_commit`.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_HOOKS = "cairn_after_commit"
+GROUP_LIMIT = 256
+
+
+def after_commit(conn: Connection, hook: Callable[[], None]) -> None:
+    """Run ``hook`` once the transaction ``conn`` is in has committed (dropped on rollback)."""
+    conn.info.setdefault(_HOOKS, []).append(hook)
+
+
+def _take_hooks(conn: Connection) -> list[Callable[[], None]]:
+    hooks: list[Callable[[], None]] = conn.info.pop(_HOOKS, [])
+    return hooks
+
+
+def _run_hooks(hooks: list[Callable[[], None]]) -> None:
+    for hook in hooks:
+        hook()
+
+
+@dataclass
+class _Job:
+    fn: Callable[[Connection], Any]
+    future: Future[Any] = field(default_factory=Future)
+
+
+class _SqliteWriter:
+    """The one thread that writes to a SQLite database, committing requests in groups."""
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="cairn-sqlite-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[[Connection], T]) -> Future[T]:
+        job = _Job(fn)
+        self._queue.put(job)
+        return job.future
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        conn = self._engine.connect()
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                group = [first]
+                stop = False
+                while len(group) < GROUP_LIMIT:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        stop = True
+                        break
+                    group.append(nxt)
+                self._run_group(conn, group)
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+    def _run_group(self, conn: Connection, group: list[_Job]) -> None:
+        outcomes: list[tuple[_Job, Any, BaseException | None, list[Callable[[], None]]]] = []
+        try:
+            with conn.begin():
+                if len(group) == 1:
+                    job = group[0]
+                    outcomes.append((job, job.fn(conn), None, _take_hooks(conn)))
+                else:
+                    for job in group:
+                        savepoint = conn.begin_nested()
+                        try:
+                            result = job.fn(conn)
+                            savepoint.commit()
+                            outcomes.append((job, result, None, _take_hooks(conn)))
+                        except Exception as exc:
+                            savepoint.rollback()
+                            _take_hooks(conn)
+                            outcomes.append((job, None, exc, []))
+        except Exception as exc:  # the single job failed, or the commit itself did
+            _take_hooks(conn)
+            done = {id(o[0]) for o in outcomes if o[2] is not None}
+            for job in group:
+                if id(job) not in done:
+                    job.future.set_exception(exc)
+            for job, _, err, _ in outcomes:
+                if err is not None:
+                    job.future.set_exception(err)
+            return
+        for job, result, err, hooks in outcomes:
+            if err is not None:
+                job.future.set_exception(err)
+                continue
+            try:
+                _run_hooks(hooks)
+            except Exception:  # a cache hook failing must not hide a committed write
+                log.exception("after-commit hook failed")
+            job.future.set_result(result)
+
+
+def _sqlite_pragmas(synchronous: str) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see the begin hook)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA cache_size=-65536")
+        cur.execute("PRAGMA temp_store=MEMORY")
+        cur.close()
+
+    return on_connect
+
+
+class Database:
+    """An engine plus the rules for reading and writing through it."""
+
+    def __init__(self, uri: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 8):
+        self.uri = uri
+        url = make_url(uri)
+        self.dialect = url.get_backend_name()
+        self.is_sqlite = self.dialect == "sqlite"
+        self._writer: _SqliteWriter | None = None
+        if self.is_sqlite:
+            memory = url.database in (None, "", ":memory:")
+            if memory:
+                raise ValueError("Cairn needs a SQLite file, not an in-memory database")
+            self.engine = create_engine(uri, pool_size=pool_size, max_overflow=pool_size * 2)
+            self.write_engine = create_engine(uri, pool_size=1, max_overflow=0)
+            pragmas = _sqlite_pragmas(sqlite_synchronous)
+            for eng, begin in ((self.engine, "BEGIN"), (self.write_engine, "BEGIN IMMEDIATE")):
+                event.listen(eng, "connect", pragmas)
+                event.listen(eng, "begin", _emit(begin))
+        else:
+            self.engine = create_engine(
+                uri, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True
+            )
+            self.write_engine = self.engine
+
+    def start(self) -> None:
+        if self.is_sqlite and self._writer is None:
+            self._writer = _SqliteWriter(self.write_engine)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self.engine.dispose()
+        if self.write_engine is not self.engine:
+            self.write_engine.dispose()
+
+    def read(self, fn: Callable[[Connection], T]) -> T:
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                with conn.begin():  # one snapshot for the whole read
+                    return fn(conn)
+            return fn(conn)
+
+    def write(self, fn: Callable[[Connection], T]) -> T:
+        if self.is_sqlite:
+            self.start()
+            assert self._writer is not None
+            return self._writer.submit(fn).result()
+        with self.engine.connect() as conn:
+            with conn.begin():
+                result = fn(conn)
+                hooks = _take_hooks(conn)
+        _run_hooks(hooks)
+        return result
+
+
+def _emit(statement: str) -> Callable[[Connection], None]:
+    def begin(conn: Connection) -> None:
+        conn.exec_driver_sql(statement)
+
+    return begin

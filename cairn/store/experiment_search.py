@@ -1,0 +1,99 @@
+"""Searching experiments: filter on name, times and tags; order; keyset pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, not_, select
+
+from cairn.entities.errors import CairnError
+from cairn.entities.tracking import Experiment, Page, ViewType
+from cairn.store import experiments as experiment_store
+from cairn.store.filters import combine, compare
+from cairn.store.paging import after_row, decode_token, encode_token, query_fingerprint
+from cairn.store.schema import experiment_tags, experiments
+from cairn.store.search.ast import Comparison
+from cairn.store.search.parser import parse_filter, parse_order_by
+from cairn.store.search.profiles import EXPERIMENTS
+
+MAX_RESULTS = 50_000
+
+ATTRIBUTES: dict[str, ColumnElement[Any]] = {
+    "name": experiments.c.name,
+    "experiment_id": experiments.c.experiment_id,
+    "creation_time": experiments.c.creation_time,
+    "last_update_time": experiments.c.last_update_time,
+    "lifecycle_stage": experiments.c.lifecycle_stage,
+}
+
+
+def search_experiments(
+    conn: Connection,
+    view_type: ViewType,
+    max_results: int,
+    filter_text: str | None,
+    order_by: list[str],
+    page_token: str | None,
+) -> Page[Experiment]:
+    if not 0 < max_results <= MAX_RESULTS:
+        raise CairnError.invalid(
+            f"Invalid value {max_results} for parameter 'max_results': it must be between 1 "
+            f"and {MAX_RESULTS}"
+        )
+    expr = parse_filter(filter_text, EXPERIMENTS)
+
+    def leaf(c: Comparison) -> ColumnElement[bool]:
+        if c.entity == "attribute":
+            column = ATTRIBUTES.get(c.key)
+            if column is None:
+                raise CairnError.invalid(f"Invalid attribute key '{c.key}' for experiments")
+            value: object = c.value
+            if c.key == "experiment_id" and isinstance(value, str):
+                value = experiment_store.parse_experiment_id(value)
+            return compare(conn, column, c.op, value)
+        if c.entity == "tag":
+            has_key = select(experiment_tags.c.experiment_id).where(experiment_tags.c.key == c.key)
+            owner = experiments.c.experiment_id
+            if c.op == "IS NULL":
+                return not_(owner.in_(has_key))
+            if c.op == "IS NOT NULL":
+                return owner.in_(has_key)
+            cond = compare(conn, experiment_tags.c.value, c.op, c.value)
+            return owner.in_(has_key.where(cond))
+        raise CairnError.invalid(f"Experiments cannot be filtered by {c.entity} '{c.key}'")
+
+    sort_keys: list[tuple[ColumnElement[Any], bool]] = []
+    for text in order_by:
+        o = parse_order_by(text, EXPERIMENTS)
+        column = ATTRIBUTES.get(o.key)
+        if o.entity != "attribute" or column is None:
+            raise CairnError.invalid(f"Invalid order_by clause '{text}' for experiments")
+        sort_keys.append((column, o.ascending))
+    if not sort_keys:
+        sort_keys.append((experiments.c.creation_time, False))
+    sort_keys.append((experiments.c.experiment_id, False))
+    fingerprint = query_fingerprint("experiments", filter_text or "", order_by, view_type.value)
+    labels = [expr_.label(f"k{i}") for i, (expr_, _) in enumerate(sort_keys)]
+    query = (
+        select(experiments, *labels)
+        .where(experiments.c.lifecycle_stage.in_(view_type.stages()))
+        .where(combine(expr, leaf))
+        .order_by(
+            *[
+                lb.asc() if asc else lb.desc()
+                for lb, (_, asc) in zip(labels, sort_keys, strict=True)
+            ]
+        )
+        .limit(max_results + 1)
+    )
+    if page_token:
+        last = decode_token(page_token, fingerprint, len(sort_keys))
+        query = query.where(after_row(sort_keys, last))
+    rows = conn.execute(query).all()
+    token = None
+    if len(rows) > max_results:
+        rows = rows[:max_results]
+        token = encode_token(
+            [rows[-1]._mapping[f"k{i}"] for i in range(len(sort_keys))], fingerprint
+        )
+    return Page(experiment_store.load(conn, rows), next_page_token=token)

@@ -1,0 +1,149 @@
+"""Compile parsed search filters (cairn.store.search) into SQL conditions.
+
+Every leaf becomes an indexed membership test (``runs.id IN (SELECT run_id FROM …)``) or a
+plain column comparison, so AND, OR and parentheses compose freely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, false, not_, or_, select, true
+
+from cairn.entities.errors import CairnError
+from cairn.store.metric_keys import MetricKeys
+from cairn.store.schema import datasets, input_tags, latest_metrics, params, run_inputs, run_tags
+from cairn.store.search.ast import And, Comparison, Expr, Or
+from cairn.store.sql import ilike, like
+
+CONTEXT_TAG = "mlflow.data.context"
+
+Leaf = Callable[[Comparison], ColumnElement[bool]]
+
+
+def combine(expr: Expr | None, leaf: Leaf) -> ColumnElement[bool]:
+    if expr is None:
+        return true()
+    if isinstance(expr, Comparison):
+        return leaf(expr)
+    parts = [combine(item, leaf) for item in expr.items]
+    if isinstance(expr, And):
+        return and_(*parts)
+    assert isinstance(expr, Or)
+    return or_(*parts)
+
+
+def compare(
+    conn: Connection, column: ColumnElement[Any], op: str, value: object
+) -> ColumnElement[bool]:
+    """``column <op> value`` for every operator of the language."""
+    if op == "=":
+        return column == value
+    if op == "!=":
+        return column != value
+    if op == "<":
+        return column < value
+    if op == "<=":
+        return column <= value
+    if op == ">":
+        return column > value
+    if op == ">=":
+        return column >= value
+    if op == "LIKE":
+        return like(conn, column, str(value))
+    if op == "ILIKE":
+        return ilike(column, str(value))
+    if op == "IN":
+        return column.in_(list(value))  # type: ignore[call-overload]
+    if op == "NOT IN":
+        return column.not_in(list(value))  # type: ignore[call-overload]
+    if op == "IS NULL":
+        return column.is_(None)
+    if op == "IS NOT NULL":
+        return column.is_not(None)
+    raise CairnError.invalid(f"Unsupported comparator '{op}'")
+
+
+class RunFilter:
+    """Turns a run filter into a condition on ``runs.id`` (``run_id_col``)."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        keys: MetricKeys,
+        run_id_col: ColumnElement[int],
+        attributes: Mapping[str, ColumnElement[Any]],
+    ):
+        self.conn = conn
+        self.keys = keys
+        self.run_id = run_id_col
+        self.attributes = attributes
+
+    def __call__(self, expr: Expr | None) -> ColumnElement[bool]:
+        return combine(expr, self.leaf)
+
+    def leaf(self, c: Comparison) -> ColumnElement[bool]:
+        if c.entity == "attribute":
+            column = self.attributes.get(c.key)
+            if column is None:
+                raise CairnError.invalid(f"Invalid attribute key '{c.key}'")
+            return compare(self.conn, column, c.op, c.value)
+        if c.entity == "metric":
+            return self._metric(c)
+        if c.entity in ("param", "tag"):
+            table = params if c.entity == "param" else run_tags
+            return self._key_value(table.c.run_id, table.c.key, table.c.value, c)
+        if c.entity == "dataset":
+            return self._dataset(c)
+        raise CairnError.invalid(f"Invalid entity '{c.entity}' in filter")
+
+    def _key_value(
+        self,
+        owner: ColumnElement[int],
+        key_col: ColumnElement[str],
+        value_col: ColumnElement[str],
+        c: Comparison,
+    ) -> ColumnElement[bool]:
+        has_key = select(owner).where(key_col == c.key)
+        if c.op == "IS NULL":
+            return not_(self.run_id.in_(has_key))
+        if c.op == "IS NOT NULL":
+            return self.run_id.in_(has_key)
+        return self.run_id.in_(has_key.where(compare(self.conn, value_col, c.op, c.value)))
+
+    def _metric(self, c: Comparison) -> ColumnElement[bool]:
+        kid = self.keys.lookup(self.conn, [c.key]).get(c.key)
+        if kid is None:  # nobody ever logged this metric
+            return true() if c.op == "IS NULL" else false()
+        lm = latest_metrics.c
+        has_key = select(lm.run_id).where(lm.key_id == kid)
+        if c.op == "IS NULL":
+            return not_(self.run_id.in_(has_key))
+        if c.op == "IS NOT NULL":
+            return self.run_id.in_(has_key)
+        cond = compare(self.conn, lm.value, c.op, c.value)
+        return self.run_id.in_(has_key.where(lm.is_nan.is_(False), cond))
+
+    def _dataset(self, c: Comparison) -> ColumnElement[bool]:
+        if c.key == "context":
+            value_col: ColumnElement[Any] = input_tags.c.value
+            sub = (
+                select(run_inputs.c.run_id)
+                .join(input_tags, input_tags.c.input_id == run_inputs.c.id)
+                .where(input_tags.c.key == CONTEXT_TAG)
+            )
+        elif c.key in ("name", "digest"):
+            value_col = datasets.c[c.key]
+            sub = select(run_inputs.c.run_id).join(
+                datasets, datasets.c.id == run_inputs.c.dataset_id
+            )
+        else:
+            raise CairnError.invalid(
+                f"Invalid dataset key '{c.key}'; valid keys are name, digest, context"
+            )
+        if c.op == "IS NULL":
+            return not_(self.run_id.in_(sub))
+        if c.op == "IS NOT NULL":
+            return self.run_id.in_(sub)
+        return self.run_id.in_(sub.where(compare(self.conn, value_col, c.op, c.value)))

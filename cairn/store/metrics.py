@@ -1,0 +1,149 @@
+"""Metric points: bulk insert, the latest-metric table, history reads and sampled history."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, and_, or_, select
+
+from cairn.entities.tracking import Metric, Page
+from cairn.store.metric_keys import MetricKeys
+from cairn.store.paging import after_row, decode_token, encode_token, query_fingerprint
+from cairn.store.schema import latest_metrics, metrics
+from cairn.store.sql import upsert_insert
+
+
+@dataclass(slots=True)
+class Point:
+    key: str
+    value: float
+    timestamp: int
+    step: int
+
+
+def log_points(conn: Connection, keys: MetricKeys, run_id: int, points: Sequence[Point]) -> None:
+    """Store points once each (an identical point is a no-op) and advance the latest values."""
+    if not points:
+        return
+    key_ids = keys.ensure(conn, {p.key for p in points})
+    rows = []
+    latest: dict[int, tuple[int, int, float, bool]] = {}
+    for p in points:
+        kid = key_ids[p.key]
+        nan = math.isnan(p.value)
+        value = 0.0 if nan else p.value
+        rows.append(
+            {
+                "run_id": run_id,
+                "key_id": kid,
+                "step": p.step,
+                "timestamp": p.timestamp,
+                "value": value,
+                "is_nan": nan,
+            }
+        )
+        cand = (p.step, p.timestamp, value, nan)
+        best = latest.get(kid)
+        if best is None or cand[:3] > best[:3]:
+            latest[kid] = cand
+    conn.execute(upsert_insert(conn, metrics).on_conflict_do_nothing(), rows)
+    stmt = upsert_insert(conn, latest_metrics)
+    new, old = stmt.excluded, latest_metrics.c
+    newer = or_(
+        new.step > old.step,
+        and_(new.step == old.step, new.timestamp > old.timestamp),
+        and_(new.step == old.step, new.timestamp == old.timestamp, new.value > old.value),
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["run_id", "key_id"],
+            set_={
+                "step": new.step,
+                "timestamp": new.timestamp,
+                "value": new.value,
+                "is_nan": new.is_nan,
+            },
+            where=newer,
+        ),
+        [
+            {"run_id": run_id, "key_id": kid, "step": s, "timestamp": t, "value": v, "is_nan": n}
+            for kid, (s, t, v, n) in latest.items()
+        ],
+    )
+
+
+def history(
+    conn: Connection,
+    keys: MetricKeys,
+    run_id: int,
+    key: str,
+    max_results: int | None,
+    page_token: str | None,
+) -> Page[Metric]:
+    """All points of one metric in (step, timestamp, value) order, optionally paged by keyset."""
+    kid = keys.lookup(conn, [key]).get(key)
+    if kid is None:
+        return Page([])
+    m = metrics.c
+    order = [(m.step, True), (m.timestamp, True), (m.value, True), (m.is_nan, True)]
+    fingerprint = query_fingerprint("history", run_id, key)
+    query = (
+        select(m.step, m.timestamp, m.value, m.is_nan)
+        .where(m.run_id == run_id, m.key_id == kid)
+        .order_by(m.step, m.timestamp, m.value, m.is_nan)
+    )
+    if page_token:
+        last = decode_token(page_token, fingerprint, len(order))
+        query = query.where(after_row(order, last))
+    if max_results is not None:
+        query = query.limit(max_results + 1)
+    rows = conn.execute(query).all()
+    token = None
+    if max_results is not None and len(rows) > max_results:
+        rows = rows[:max_results]
+        s, t, v, n = rows[-1]
+        token = encode_token([s, t, v, bool(n)], fingerprint)
+    return Page(
+        [Metric(key, math.nan if n else v, t, s) for s, t, v, n in rows], next_page_token=token
+    )
+
+
+def sampled_history(
+    conn: Connection,
+    keys: MetricKeys,
+    run_id: int,
+    key: str,
+    start_step: int | None,
+    end_step: int | None,
+    max_points: int,
+) -> list[Metric]:
+    """Up to ``max_points`` points spread evenly over the steps in range, ends always kept."""
+    kid = keys.lookup(conn, [key]).get(key)
+    if kid is None:
+        return []
+    m = metrics.c
+    cond = [m.run_id == run_id, m.key_id == kid]
+    if start_step is not None:
+        cond.append(m.step >= start_step)
+    if end_step is not None:
+        cond.append(m.step <= end_step)
+    steps = [s for (s,) in conn.execute(select(m.step).where(*cond).distinct().order_by(m.step))]
+    if len(steps) > max_points:
+        stride = (len(steps) - 1) / (max_points - 1) if max_points > 1 else len(steps)
+        chosen = sorted({steps[min(len(steps) - 1, round(i * stride))] for i in range(max_points)})
+    else:
+        chosen = steps
+    if not chosen:
+        return []
+    out: list[Metric] = []
+    for start in range(0, len(chosen), 1000):
+        part = chosen[start : start + 1000]
+        rows = conn.execute(
+            select(m.step, m.timestamp, m.value, m.is_nan)
+            .where(m.run_id == run_id, m.key_id == kid, m.step.in_(part))
+            .order_by(m.step, m.timestamp)
+        )
+        out.extend(Metric(key, math.nan if n else v, t, s) for s, t, v, n in rows)
+    return out

@@ -1,0 +1,62 @@
+"""Keyset page tokens: opaque to clients, stable under inserts, tied to the query they page."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, and_, false, or_
+
+from cairn.entities.errors import CairnError
+
+
+def query_fingerprint(*parts: object) -> str:
+    return hashlib.blake2b(orjson.dumps(parts, default=str), digest_size=6).hexdigest()
+
+
+def encode_token(values: Sequence[Any], fingerprint: str) -> str:
+    raw = orjson.dumps({"k": list(values), "q": fingerprint})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_token(token: str, fingerprint: str, n_values: int) -> list[Any]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        doc = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+        values: list[Any] = doc["k"]
+        ok = isinstance(values, list) and len(values) == n_values
+    except (ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise CairnError.invalid(f"Invalid page_token '{token[:60]}': not a token this server made")
+    if doc.get("q") != fingerprint:
+        raise CairnError.invalid(
+            "Invalid page_token: it belongs to a different query (filter, order_by, "
+            "experiment ids or view type changed); start again without a page_token"
+        )
+    return values
+
+
+def after_row(
+    keys: Sequence[tuple[ColumnElement[Any], bool]], last: Sequence[Any]
+) -> ColumnElement[bool]:
+    """Rows strictly after ``last`` in the order given by ``keys`` ((expression, ascending)).
+
+    A NULL in ``last`` compares equal only to NULL and has nothing after it within its group:
+    callers put a "null rank" key before every nullable key, so NULLs sort last.
+    """
+    alternatives: list[ColumnElement[bool]] = []
+    equal_so_far: list[ColumnElement[bool]] = []
+    for (expr, ascending), value in zip(keys, last, strict=True):
+        if value is None:
+            beyond: ColumnElement[bool] = false()
+            same: ColumnElement[bool] = expr.is_(None)
+        else:
+            beyond = expr > value if ascending else expr < value
+            same = expr == value
+        alternatives.append(and_(*equal_so_far, beyond))
+        equal_so_far.append(same)
+    return or_(*alternatives)

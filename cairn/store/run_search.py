@@ -1,0 +1,136 @@
+"""Searching runs: filter, order and keyset-paginate in SQL, then load the page in bulk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, case, select
+
+from cairn.entities.errors import CairnError
+from cairn.entities.tracking import Page, Run, ViewType
+from cairn.store.filters import RunFilter
+from cairn.store.metric_keys import MetricKeys
+from cairn.store.paging import after_row, decode_token, encode_token, query_fingerprint
+from cairn.store.run_data import INFO_COLUMNS, load_runs
+from cairn.store.schema import latest_metrics, params, run_tags, runs
+from cairn.store.search.ast import OrderBy
+from cairn.store.search.parser import parse_filter, parse_order_by
+from cairn.store.search.profiles import RUNS
+from cairn.store.sql import AnyRow
+
+MAX_RESULTS = 50_000
+
+ATTRIBUTES: dict[str, ColumnElement[Any]] = {
+    "run_id": runs.c.run_uuid,
+    "run_name": runs.c.name,
+    "status": runs.c.status,
+    "user_id": runs.c.user_id,
+    "artifact_uri": runs.c.artifact_uri,
+    "lifecycle_stage": runs.c.lifecycle_stage,
+    "start_time": runs.c.start_time,
+    "end_time": runs.c.end_time,
+    "experiment_id": runs.c.experiment_id,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RunQuery:
+    experiment_ids: list[int]
+    filter: str | None = None
+    view_type: ViewType = ViewType.ACTIVE_ONLY
+    max_results: int = 1000
+    order_by: tuple[str, ...] = ()
+    page_token: str | None = None
+
+
+def search_runs(conn: Connection, keys: MetricKeys, q: RunQuery) -> Page[Run]:
+    if not 0 < q.max_results <= MAX_RESULTS:
+        raise CairnError.invalid(
+            f"Invalid value {q.max_results} for parameter 'max_results': it must be between "
+            f"1 and {MAX_RESULTS}"
+        )
+    expr = parse_filter(q.filter, RUNS)
+    orders = [parse_order_by(text, RUNS) for text in q.order_by]
+    condition = RunFilter(conn, keys, runs.c.id, ATTRIBUTES)(expr)
+    sort_keys = _sort_keys(conn, keys, orders)
+    fingerprint = query_fingerprint(
+        "runs", sorted(q.experiment_ids), q.filter or "", list(q.order_by), q.view_type.value
+    )
+    labels = [expr.label(f"k{i}") for i, (expr, _) in enumerate(sort_keys)]
+    query = (
+        select(*INFO_COLUMNS, *labels)
+        .where(runs.c.experiment_id.in_(q.experiment_ids))
+        .where(runs.c.lifecycle_stage.in_(q.view_type.stages()))
+        .where(condition)
+        .order_by(
+            *[
+                lb.asc() if asc else lb.desc()
+                for lb, (_, asc) in zip(labels, sort_keys, strict=True)
+            ]
+        )
+        .limit(q.max_results + 1)
+    )
+    if q.page_token:
+        last = decode_token(q.page_token, fingerprint, len(sort_keys))
+        query = query.where(after_row(sort_keys, last))
+    rows: list[AnyRow] = list(conn.execute(query).all())
+    token = None
+    if len(rows) > q.max_results:
+        rows = rows[: q.max_results]
+        tail = rows[-1]
+        token = encode_token([tail._mapping[f"k{i}"] for i in range(len(sort_keys))], fingerprint)
+    return Page(load_runs(conn, rows), next_page_token=token)
+
+
+def _sort_keys(
+    conn: Connection, keys: MetricKeys, orders: list[OrderBy]
+) -> list[tuple[ColumnElement[Any], bool]]:
+    """(expression, ascending) pairs: the user's order, then start_time DESC, run id ASC.
+
+    Missing values sort last in either direction (MLflow's rule), NaN metrics just before them;
+    each nullable key is preceded by a rank key so that keyset paging stays exact.
+    """
+    out: list[tuple[ColumnElement[Any], bool]] = []
+    seen_start = False
+    for o in orders:
+        if o.entity == "attribute":
+            column = ATTRIBUTES.get(o.key)
+            if column is None:
+                raise CairnError.invalid(f"Invalid order_by key 'attributes.{o.key}'")
+            if o.key == "start_time":
+                seen_start = True
+            if o.key == "end_time":
+                out.append((case((column.is_(None), 1), else_=0), True))
+            out.append((column, o.ascending))
+        elif o.entity == "metric":
+            kid = keys.lookup(conn, [o.key]).get(o.key)
+            lm = latest_metrics.alias()
+            value = (
+                select(lm.c.value)
+                .where(lm.c.run_id == runs.c.id, lm.c.key_id == (kid if kid is not None else -1))
+                .scalar_subquery()
+            )
+            is_nan = (
+                select(lm.c.is_nan)
+                .where(lm.c.run_id == runs.c.id, lm.c.key_id == (kid if kid is not None else -1))
+                .scalar_subquery()
+            )
+            rank = case((value.is_(None), 2), (is_nan.is_(True), 1), else_=0)
+            out.append((rank, True))
+            out.append((value, o.ascending))
+        elif o.entity in ("param", "tag"):
+            table = params if o.entity == "param" else run_tags
+            value = (
+                select(table.c.value)
+                .where(table.c.run_id == runs.c.id, table.c.key == o.key)
+                .scalar_subquery()
+            )
+            out.append((case((value.is_(None), 1), else_=0), True))
+            out.append((value, o.ascending))
+        else:
+            raise CairnError.invalid(f"Cannot order runs by {o.entity} '{o.key}'")
+    if not seen_start:
+        out.append((runs.c.start_time, False))
+    out.append((runs.c.run_uuid, True))
+    return out

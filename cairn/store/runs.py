@@ -1,0 +1,172 @@
+"""Runs: create, read, update, delete/restore, params and tags (SQL only)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Connection, delete, select, update
+
+from cairn.entities.errors import CairnError
+from cairn.entities.tracking import LifecycleStage, Run, RunInfo, RunStatus
+from cairn.store import experiments as experiment_store
+from cairn.store.run_data import INFO_COLUMNS, load_runs, run_info
+from cairn.store.schema import experiments, params, run_tags, runs
+from cairn.store.sql import AnyRow, now_ms, upsert_insert
+
+RUN_NAME_TAG = "mlflow.runName"
+
+
+def resolve(conn: Connection, run_uuid: str) -> AnyRow:
+    row: AnyRow | None = conn.execute(
+        select(*INFO_COLUMNS).where(runs.c.run_uuid == run_uuid)
+    ).first()
+    if row is None:
+        raise CairnError.not_found(f"Run with id={run_uuid} not found")
+    return row
+
+
+def resolve_active(conn: Connection, run_uuid: str) -> AnyRow:
+    row = resolve(conn, run_uuid)
+    if row.lifecycle_stage != LifecycleStage.ACTIVE:
+        raise CairnError.invalid(
+            f"The run {run_uuid} must be in the 'active' state. Current state is "
+            f"{row.lifecycle_stage}."
+        )
+    return row
+
+
+def get(conn: Connection, run_uuid: str) -> Run:
+    return load_runs(conn, [resolve(conn, run_uuid)])[0]
+
+
+def create(
+    conn: Connection,
+    experiment_id: int,
+    user_id: str | None,
+    start_time: int | None,
+    run_name: str,
+    tags: dict[str, str],
+) -> Run:
+    experiment_store.require_active(conn, experiment_id)
+    location = conn.execute(
+        select(experiments.c.artifact_location).where(experiments.c.experiment_id == experiment_id)
+    ).scalar()
+    run_uuid = uuid.uuid4().hex
+    root = experiment_store.artifact_location_of(experiment_id, location).rstrip("/")
+    tags = {**tags, RUN_NAME_TAG: run_name}
+    new_id = conn.execute(
+        runs.insert()
+        .values(
+            run_uuid=run_uuid,
+            experiment_id=experiment_id,
+            name=run_name,
+            user_id=user_id,
+            status=RunStatus.RUNNING,
+            start_time=start_time if start_time is not None else now_ms(),
+            end_time=None,
+            lifecycle_stage=LifecycleStage.ACTIVE,
+            artifact_uri=f"{root}/{run_uuid}/artifacts",
+            deleted_with_experiment=False,
+        )
+        .returning(runs.c.id)
+    ).scalar_one()
+    conn.execute(
+        run_tags.insert(), [{"run_id": new_id, "key": k, "value": v} for k, v in tags.items()]
+    )
+    return get(conn, run_uuid)
+
+
+def update_info(
+    conn: Connection,
+    run_uuid: str,
+    status: str | None,
+    end_time: int | None,
+    run_name: str | None,
+) -> RunInfo:
+    row = resolve_active(conn, run_uuid)
+    values: dict[str, Any] = {}
+    if status is not None:
+        values["status"] = status
+    if end_time is not None:
+        values["end_time"] = end_time
+    if run_name:
+        values["name"] = run_name
+        _set_tags(conn, row.id, {RUN_NAME_TAG: run_name})
+    if values:
+        conn.execute(update(runs).where(runs.c.id == row.id).values(**values))
+    return run_info(resolve(conn, run_uuid))
+
+
+def set_lifecycle(conn: Connection, run_uuid: str, stage: LifecycleStage) -> None:
+    row = resolve(conn, run_uuid)
+    if stage == LifecycleStage.ACTIVE:
+        exp_stage = conn.execute(
+            select(experiments.c.lifecycle_stage).where(
+                experiments.c.experiment_id == row.experiment_id
+            )
+        ).scalar()
+        if exp_stage != LifecycleStage.ACTIVE:
+            raise CairnError.invalid(
+                f"Cannot restore run {run_uuid}: its experiment {row.experiment_id} is deleted; "
+                "restore the experiment first"
+            )
+    conn.execute(
+        update(runs)
+        .where(runs.c.id == row.id)
+        .values(
+            lifecycle_stage=stage,
+            deleted_time=now_ms() if stage == LifecycleStage.DELETED else None,
+            deleted_with_experiment=False,
+        )
+    )
+
+
+def log_params(conn: Connection, run_id: int, run_uuid: str, values: dict[str, str]) -> None:
+    """Insert params; an existing key with the same value is fine, a different value is not."""
+    if not values:
+        return
+    existing = dict(
+        conn.execute(
+            select(params.c.key, params.c.value)
+            .where(params.c.run_id == run_id)
+            .where(params.c.key.in_(list(values)))
+        ).all()
+    )
+    for key, old in existing.items():
+        if old != values[key]:
+            raise CairnError.invalid(
+                f"Changing param values is not allowed. Param with key='{key}' was already "
+                f"logged with value='{old}' for run ID='{run_uuid}'. Attempted logging new "
+                f"value '{values[key]}'."
+            )
+    new = [{"run_id": run_id, "key": k, "value": v} for k, v in values.items() if k not in existing]
+    if new:
+        conn.execute(params.insert(), new)
+
+
+def set_tags(conn: Connection, run_id: int, values: dict[str, str]) -> None:
+    _set_tags(conn, run_id, values)
+    if RUN_NAME_TAG in values:
+        conn.execute(update(runs).where(runs.c.id == run_id).values(name=values[RUN_NAME_TAG]))
+
+
+def _set_tags(conn: Connection, run_id: int, values: dict[str, str]) -> None:
+    if not values:
+        return
+    stmt = upsert_insert(conn, run_tags)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
+        ),
+        [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()],
+    )
+
+
+def delete_tag(conn: Connection, run_uuid: str, key: str) -> None:
+    row = resolve_active(conn, run_uuid)
+    gone = conn.execute(
+        delete(run_tags).where(run_tags.c.run_id == row.id).where(run_tags.c.key == key)
+    ).rowcount
+    if not gone:
+        raise CairnError.not_found(f"No tag with name: {key} in run with id {run_uuid}")

@@ -1,0 +1,184 @@
+"""Every table Cairn stores, in one place (SQLAlchemy Core).
+
+Integer surrogate keys internally; the public ids stay MLflow-shaped (32-hex run ids, string
+experiment ids). Metrics are the hot path: narrow rows keyed by integer run and metric-key ids,
+and a latest-metric table kept on write so that search and the runs table never scan history.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+KEY_LENGTH = 250
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(500), nullable=False),
+    Column("artifact_location", String(1000), nullable=True),
+    Column("lifecycle_stage", String(32), nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+    UniqueConstraint("name"),
+    sqlite_autoincrement=True,
+)
+
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("key", String(KEY_LENGTH), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("experiment_id", "key"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_uuid", String(32), nullable=False),
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(KEY_LENGTH), nullable=True),
+    Column("user_id", String(256), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("start_time", BigInteger, nullable=True),
+    Column("end_time", BigInteger, nullable=True),
+    Column("lifecycle_stage", String(32), nullable=False),
+    Column("artifact_uri", String(1000), nullable=True),
+    Column("deleted_time", BigInteger, nullable=True),
+    # set when the run was deleted because its experiment was; restoring the experiment
+    # restores exactly those runs, not the ones a user deleted on purpose
+    Column("deleted_with_experiment", Boolean, nullable=False, default=False),
+    UniqueConstraint("run_uuid"),
+    Index("ix_runs_experiment_start", "experiment_id", "start_time", "run_uuid"),
+    sqlite_autoincrement=True,
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(KEY_LENGTH), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("run_id", "key"),
+)
+
+run_tags = Table(
+    "run_tags",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(KEY_LENGTH), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("run_id", "key"),
+)
+
+metric_keys = Table(
+    "metric_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(KEY_LENGTH), nullable=False),
+    UniqueConstraint("key"),
+)
+
+# One row per logged point. NaN is stored as value 0 with is_nan true (SQLite cannot store NaN);
+# the primary key makes an identical point idempotent and serves history reads in step order.
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key_id", Integer, ForeignKey("metric_keys.id"), nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("value", Double, nullable=False),
+    Column("is_nan", Boolean, nullable=False),
+    PrimaryKeyConstraint("run_id", "key_id", "step", "timestamp", "value", "is_nan"),
+    sqlite_with_rowid=False,
+)
+
+# The point with the highest (step, timestamp, value) per run and key, maintained on write.
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key_id", Integer, ForeignKey("metric_keys.id"), nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("value", Double, nullable=False),
+    Column("is_nan", Boolean, nullable=False),
+    PrimaryKeyConstraint("run_id", "key_id"),
+    Index("ix_latest_metrics_key_value", "key_id", "value"),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset_uuid", String(36), nullable=False),
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(500), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("source_type", String(36), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("schema", Text, nullable=True),
+    Column("profile", Text, nullable=True),
+    UniqueConstraint("experiment_id", "name", "digest"),
+    UniqueConstraint("dataset_uuid"),
+)
+
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset_id", Integer, ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    UniqueConstraint("run_id", "dataset_id"),
+    Index("ix_run_inputs_dataset", "dataset_id"),
+)
+
+input_tags = Table(
+    "input_tags",
+    metadata,
+    Column("input_id", Integer, ForeignKey("run_inputs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(KEY_LENGTH), nullable=False),
+    Column("value", String(500), nullable=False),
+    PrimaryKeyConstraint("input_id", "key"),
+)

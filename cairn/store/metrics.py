@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, Integer, and_, cast, or_, select
 
 from cairn.entities.tracking import Metric, Page
 from cairn.store.metric_keys import MetricKeys
@@ -87,12 +87,13 @@ def history(
     if kid is None:
         return Page([])
     m = metrics.c
-    order = [(m.step, True), (m.timestamp, True), (m.value, True), (m.is_nan, True)]
+    nan_rank = cast(m.is_nan, Integer)
+    order = [(m.step, True), (m.timestamp, True), (m.value, True), (nan_rank, True)]
     fingerprint = query_fingerprint("history", run_id, key)
     query = (
         select(m.step, m.timestamp, m.value, m.is_nan)
         .where(m.run_id == run_id, m.key_id == kid)
-        .order_by(m.step, m.timestamp, m.value, m.is_nan)
+        .order_by(m.step, m.timestamp, m.value, nan_rank)
     )
     if page_token:
         last = decode_token(page_token, fingerprint, len(order))
@@ -104,7 +105,7 @@ def history(
     if max_results is not None and len(rows) > max_results:
         rows = rows[:max_results]
         s, t, v, n = rows[-1]
-        token = encode_token([s, t, v, bool(n)], fingerprint)
+        token = encode_token([s, t, v, int(n)], fingerprint)
     return Page(
         [Metric(key, math.nan if n else v, t, s) for s, t, v, n in rows], next_page_token=token
     )

@@ -1,0 +1,227 @@
+"""The MLflow REST surface in-process: wire conventions and the one error shape."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.testclient import TestClient
+
+API = "/api/2.0/mlflow"
+
+
+def _error(resp: object, status: int, code: str) -> str:
+    from httpx import Response
+
+    assert isinstance(resp, Response)
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert set(body) == {"error_code", "message"}, body
+    assert body["error_code"] == code, body
+    message: str = body["message"]
+    return message
+
+
+def _create_run(client: TestClient, exp: str = "0") -> str:
+    resp = client.post(f"{API}/runs/create", json={"experiment_id": exp, "start_time": 5})
+    assert resp.status_code == 200, resp.text
+    run_id: str = resp.json()["run"]["info"]["run_id"]
+    return run_id
+
+
+def test_health_version_server_info(client: TestClient) -> None:
+    assert client.get("/health").text == "OK"
+    assert client.get("/version").text
+    info = client.get("/api/3.0/mlflow/server-info").json()
+    assert info["store_type"] == "SqlStore"
+
+
+def test_run_wire_shape(any_client: TestClient) -> None:
+    client = any_client
+    run_id = _create_run(client)
+    client.post(
+        f"{API}/runs/log-batch",
+        json={
+            "run_id": run_id,
+            "metrics": [
+                {"key": "nan", "value": "NaN", "timestamp": "10", "step": "1"},
+                {"key": "inf", "value": "Infinity", "timestamp": 10},
+                {"key": "tiny", "value": 5e-324, "timestamp": 10},
+            ],
+            "params": [{"key": "p", "value": "1"}],
+        },
+    ).raise_for_status()
+    for prefix in (API, "/ajax-api/2.0/mlflow"):
+        run = client.get(f"{prefix}/runs/get", params={"run_id": run_id}).json()["run"]
+        assert run["info"]["run_id"] == run["info"]["run_uuid"] == run_id
+        assert run["info"]["experiment_id"] == "0"
+        assert "end_time" not in run["info"]
+        metrics = {m["key"]: m for m in run["data"]["metrics"]}
+        assert metrics["nan"] == {"key": "nan", "value": "NaN", "timestamp": 10, "step": 1}
+        assert metrics["inf"]["value"] == "Infinity"
+        assert metrics["tiny"]["value"] == 5e-324
+        assert run["inputs"] == {}
+        assert run["outputs"] == {}
+    # run_uuid alone also works (older clients)
+    assert client.get(f"{API}/runs/get", params={"run_uuid": run_id}).status_code == 200
+
+
+def test_empty_lists_are_omitted(client: TestClient) -> None:
+    resp = client.post(f"{API}/runs/search", json={"experiment_ids": ["0"]})
+    assert resp.json() == {}
+    exp = client.get(f"{API}/experiments/get", params={"experiment_id": "0"}).json()
+    assert "tags" not in exp["experiment"]
+
+
+def test_unknown_things_are_404(client: TestClient) -> None:
+    _error(
+        client.get(f"{API}/runs/get", params={"run_id": "0" * 32}), 404, "RESOURCE_DOES_NOT_EXIST"
+    )
+    _error(
+        client.get(f"{API}/experiments/get-by-name", params={"experiment_name": "nope"}),
+        404,
+        "RESOURCE_DOES_NOT_EXIST",
+    )
+    _error(client.get(f"{API}/no/such/endpoint"), 404, "ENDPOINT_NOT_FOUND")
+    _error(client.get(f"{API}/runs/create"), 405, "METHOD_NOT_ALLOWED")
+
+
+def test_bad_input_is_400_naming_the_field(client: TestClient) -> None:
+    run_id = _create_run(client)
+    msg = _error(
+        client.post(f"{API}/runs/log-metric", json={"run_id": run_id, "key": "m"}),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
+    assert "value" in msg
+    msg = _error(
+        client.post(
+            f"{API}/runs/log-batch",
+            json={"run_id": run_id, "metrics": [{"key": "m", "value": "abc", "timestamp": 1}]},
+        ),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
+    assert "metrics[0].value" in msg
+    msg = _error(
+        client.post(f"{API}/runs/log-metric", content=b"{not json"), 400, "INVALID_PARAMETER_VALUE"
+    )
+    assert "JSON" in msg
+    msg = _error(
+        client.post(f"{API}/runs/log-metric", content=b"[1, 2]"), 400, "INVALID_PARAMETER_VALUE"
+    )
+    msg = _error(
+        client.post(
+            f"{API}/runs/search", json={"experiment_ids": ["0"], "filter": "metrics.acc >> 0.5"}
+        ),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
+    assert "'>'" in msg
+    msg = _error(
+        client.get(f"{API}/experiments/get", params={"experiment_id": "abc"}),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
+    assert "experiment_id" in msg
+    msg = _error(
+        client.post(f"{API}/experiments/create", json={"name": 5}), 400, "INVALID_PARAMETER_VALUE"
+    )
+    assert "name" in msg
+    msg = _error(
+        client.post(f"{API}/runs/update", json={"run_id": run_id, "status": "DONE"}),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
+    assert "DONE" in msg
+    msg = _error(
+        client.post(
+            f"{API}/runs/log-batch",
+            json={
+                "run_id": run_id,
+                "metrics": [{"key": f"k{i}", "value": 1, "timestamp": 1} for i in range(1001)],
+            },
+        ),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
+    assert "1000" in msg
+    msg = _error(
+        client.post(
+            f"{API}/runs/log-parameter", json={"run_id": run_id, "key": "../../etc", "value": "x"}
+        ),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
+
+
+def test_duplicate_experiment_is_resource_already_exists(client: TestClient) -> None:
+    assert client.post(f"{API}/experiments/create", json={"name": "dup"}).status_code == 200
+    _error(
+        client.post(f"{API}/experiments/create", json={"name": "dup"}),
+        400,
+        "RESOURCE_ALREADY_EXISTS",
+    )
+
+
+def test_oversized_payload_is_413_and_stores_nothing(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from cairn.server.app import create_app
+    from cairn.server.settings import Settings
+
+    assert isinstance(tmp_path, Path)
+    settings = Settings(
+        backend_store_uri=f"sqlite:///{tmp_path / 'x.db'}", max_request_bytes=10_000
+    )
+    with TestClient(create_app(settings)) as client:
+        run_id = _create_run(client)
+        body = {"run_id": run_id, "params": [{"key": "big", "value": "x" * 20_000}]}
+        _error(client.post(f"{API}/runs/log-batch", json=body), 413, "REQUEST_LIMIT_EXCEEDED")
+        run = client.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]
+        assert "params" not in run["data"]
+
+
+@pytest.mark.parametrize("view", ["ACTIVE_ONLY", "DELETED_ONLY", "ALL", "1", "3"])
+def test_view_types_accept_names_and_numbers(client: TestClient, view: str) -> None:
+    resp = client.post(f"{API}/experiments/search", json={"view_type": view})
+    assert resp.status_code == 200, resp.text
+
+
+def test_history_and_bulk_interval(client: TestClient) -> None:
+    run_id = _create_run(client)
+    metrics = [
+        {"key": "loss", "value": i / 10, "timestamp": 100 + i, "step": i} for i in range(1000)
+    ]
+    client.post(f"{API}/runs/log-batch", json={"run_id": run_id, "metrics": metrics})
+    resp = client.get(
+        f"{API}/metrics/get-history",
+        params={"run_id": run_id, "metric_key": "loss", "max_results": 600},
+    )
+    page = resp.json()
+    assert len(page["metrics"]) == 600
+    rest = client.get(
+        f"{API}/metrics/get-history",
+        params={
+            "run_id": run_id,
+            "metric_key": "loss",
+            "page_token": page["next_page_token"],
+            "max_results": 600,
+        },
+    ).json()
+    assert len(rest["metrics"]) == 400
+    assert "next_page_token" not in rest
+    sampled = client.get(
+        f"{API}/metrics/get-history-bulk-interval",
+        params={"run_ids": [run_id], "metric_key": "loss", "max_results": 50},
+    ).json()["metrics"]
+    steps = [m["step"] for m in sampled]
+    assert len(steps) == 50
+    assert steps[0] == 0
+    assert steps[-1] == 999
+    assert all(m["run_id"] == run_id for m in sampled)
+
+
+def test_openapi_lists_mlflow_endpoints(client: TestClient) -> None:
+    doc = client.get("/openapi.json").json()
+    assert "/api/2.0/mlflow/runs/log-batch" in doc["paths"]
+    assert "post" in doc["paths"]["/api/2.0/mlflow/runs/search"]
+    assert "/health" in doc["paths"]

@@ -1,0 +1,34 @@
+"""The Alembic history builds exactly the live schema, and newer schemas are refused."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+
+from cairn.entities.errors import CairnError
+from cairn.store.db import Database
+from cairn.store.migrate import current_revision, ensure_schema, head_revision
+from cairn.store.schema import metadata
+
+
+def test_migrations_match_schema(database: Database) -> None:
+    assert current_revision(database.engine) == head_revision()
+    with database.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == [], diff
+
+
+def test_older_schema_upgrades_and_newer_is_refused(store_uri: str) -> None:
+    db = Database(store_uri)  # not started: the migration owns the write connection
+    try:
+        ensure_schema(db.write_engine)  # empty -> head
+        assert current_revision(db.engine) == head_revision()
+        with db.write_engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        with pytest.raises(CairnError) as err:
+            ensure_schema(db.write_engine)
+        assert "newer" in err.value.message
+    finally:
+        db.close()

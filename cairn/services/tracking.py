@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from sqlalchemy import Connection
 
@@ -27,7 +27,6 @@ from cairn.store import runs as run_store
 from cairn.store.db import Database
 from cairn.store.experiment_search import search_experiments
 from cairn.store.metric_keys import MetricKeys
-from cairn.store.metrics import Point
 from cairn.store.run_search import RunQuery, search_runs
 
 MAX_BULK_RUNS = 100
@@ -147,18 +146,35 @@ class TrackingService:
         tags: Sequence[tuple[str, object]] = (),
     ) -> None:
         """Log metrics, params and tags atomically: all of them are stored, or none."""
+        self.db.write(self.log_batch_job(run_id, metrics, params, tags))
+
+    async def alog_batch(
+        self,
+        run_id: object,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[tuple[str, object]] = (),
+        tags: Sequence[tuple[str, object]] = (),
+    ) -> None:
+        """:meth:`log_batch` for the event loop (the hot path of every logging endpoint)."""
+        await self.db.awrite(self.log_batch_job(run_id, metrics, params, tags))
+
+    def log_batch_job(
+        self,
+        run_id: object,
+        metrics: Sequence[Metric],
+        params: Sequence[tuple[str, object]],
+        tags: Sequence[tuple[str, object]],
+    ) -> Callable[[Connection], None]:
+        """Validate a batch now; return the write to run in the store's transaction."""
         rid = v.validate_run_id(run_id)
         v.validate_batch_sizes(len(metrics), len(params), len(tags))
-        points = []
         checked_keys: set[str] = set()
         for m in metrics:
             if m.key not in checked_keys:
                 v.validate_key("Metric", m.key)
                 checked_keys.add(m.key)
-            value = m.value
-            if not isinstance(value, float):
-                value = v.validate_metric_value(m.key, value)
-            points.append(Point(m.key, value, m.timestamp, m.step))
+            if not isinstance(m.value, float):
+                m.value = v.validate_metric_value(m.key, m.value)
         param_map: dict[str, str] = {}
         for key, raw in params:
             k = v.validate_key("Param", key)
@@ -170,14 +186,15 @@ class TrackingService:
                 )
             param_map[k] = val
         tag_map = {v.validate_key("Tag", k): self.limits.tag_value(k, val) for k, val in tags}
+        keys = self.keys
 
         def write(c: Connection) -> None:
             row = run_store.resolve_active(c, rid)
             run_store.log_params(c, row.id, rid, param_map)
             run_store.set_tags(c, row.id, tag_map)
-            metric_store.log_points(c, self.keys, row.id, points)
+            metric_store.log_points(c, keys, row.id, metrics)
 
-        self.db.write(write)
+        return write
 
     def log_metric(self, run_id: object, key: str, value: float, timestamp: int, step: int) -> None:
         self.log_batch(run_id, metrics=[Metric(key, value, timestamp, step)])

@@ -13,6 +13,7 @@ registered with :func:`after_commit`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -23,6 +24,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from starlette.concurrency import run_in_threadpool
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +194,15 @@ class Database:
                 with conn.begin():  # one snapshot for the whole read
                     return fn(conn)
             return fn(conn)
+
+    async def awrite(self, fn: Callable[[Connection], T]) -> T:
+        """:meth:`write` for async callers: on SQLite the event loop waits on the writer
+        directly, without a detour through the thread pool."""
+        if self.is_sqlite:
+            self.start()
+            assert self._writer is not None
+            return await asyncio.wrap_future(self._writer.submit(fn))
+        return await run_in_threadpool(self.write, fn)
 
     def write(self, fn: Callable[[Connection], T]) -> T:
         if self.is_sqlite:

@@ -4,74 +4,68 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Integer, and_, cast, or_, select
 
 from cairn.entities.tracking import Metric, Page
 from cairn.store.metric_keys import MetricKeys
 from cairn.store.paging import after_row, decode_token, encode_token, query_fingerprint
+from cairn.store.prepared import Prepared
 from cairn.store.schema import latest_metrics, metrics
-from cairn.store.sql import upsert_insert
+from cairn.store.sql import dialect_insert
+
+POINT_COLUMNS = ("run_id", "key_id", "step", "timestamp", "value", "is_nan")
+
+INSERT_POINTS = Prepared(
+    lambda dialect: dialect_insert(dialect, metrics).on_conflict_do_nothing(), POINT_COLUMNS
+)
 
 
-@dataclass(slots=True)
-class Point:
-    key: str
-    value: float
-    timestamp: int
-    step: int
-
-
-def log_points(conn: Connection, keys: MetricKeys, run_id: int, points: Sequence[Point]) -> None:
-    """Store points once each (an identical point is a no-op) and advance the latest values."""
-    if not points:
-        return
-    key_ids = keys.ensure(conn, {p.key for p in points})
-    rows = []
-    latest: dict[int, tuple[int, int, float, bool]] = {}
-    for p in points:
-        kid = key_ids[p.key]
-        nan = math.isnan(p.value)
-        value = 0.0 if nan else p.value
-        rows.append(
-            {
-                "run_id": run_id,
-                "key_id": kid,
-                "step": p.step,
-                "timestamp": p.timestamp,
-                "value": value,
-                "is_nan": nan,
-            }
-        )
-        cand = (p.step, p.timestamp, value, nan)
-        best = latest.get(kid)
-        if best is None or cand[:3] > best[:3]:
-            latest[kid] = cand
-    conn.execute(upsert_insert(conn, metrics).on_conflict_do_nothing(), rows)
-    stmt = upsert_insert(conn, latest_metrics)
+def _latest_upsert(dialect: str) -> Any:
+    stmt = dialect_insert(dialect, latest_metrics)
     new, old = stmt.excluded, latest_metrics.c
     newer = or_(
         new.step > old.step,
         and_(new.step == old.step, new.timestamp > old.timestamp),
         and_(new.step == old.step, new.timestamp == old.timestamp, new.value > old.value),
     )
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["run_id", "key_id"],
-            set_={
-                "step": new.step,
-                "timestamp": new.timestamp,
-                "value": new.value,
-                "is_nan": new.is_nan,
-            },
-            where=newer,
-        ),
-        [
-            {"run_id": run_id, "key_id": kid, "step": s, "timestamp": t, "value": v, "is_nan": n}
-            for kid, (s, t, v, n) in latest.items()
-        ],
+    return stmt.on_conflict_do_update(
+        index_elements=["run_id", "key_id"],
+        set_={
+            "step": new.step,
+            "timestamp": new.timestamp,
+            "value": new.value,
+            "is_nan": new.is_nan,
+        },
+        where=newer,
     )
+
+
+UPSERT_LATEST = Prepared(_latest_upsert, POINT_COLUMNS)
+
+
+def log_points(conn: Connection, keys: MetricKeys, run_id: int, points: Sequence[Metric]) -> None:
+    """Store points once each (an identical point is a no-op) and advance the latest values."""
+    if not points:
+        return
+    key_ids = keys.ensure(conn, {p.key for p in points})
+    rows = []
+    latest: dict[int, tuple[int, int, int, int, float, bool]] = {}
+    isnan = math.isnan
+    for p in points:
+        kid = key_ids[p.key]
+        value = p.value
+        nan = isnan(value)
+        if nan:
+            value = 0.0
+        row = (run_id, kid, p.step, p.timestamp, value, nan)
+        rows.append(row)
+        best = latest.get(kid)
+        if best is None or row[2:5] > best[2:5]:
+            latest[kid] = row
+    INSERT_POINTS.many(conn, rows)
+    UPSERT_LATEST.many(conn, list(latest.values()))
 
 
 def history(

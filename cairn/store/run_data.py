@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, select
 
 from cairn.entities.tracking import Dataset, DatasetInput, Metric, Run, RunInfo
+from cairn.store.prepared import PreparedIn
 from cairn.store.schema import (
     datasets,
     input_tags,
@@ -22,8 +23,6 @@ from cairn.store.schema import (
     runs,
 )
 from cairn.store.sql import AnyRow
-
-CHUNK = 1000
 
 INFO_COLUMNS = (
     runs.c.id,
@@ -53,52 +52,69 @@ def run_info(row: AnyRow) -> RunInfo:
     )
 
 
-def load_runs(conn: Connection, rows: Sequence[AnyRow]) -> list[Run]:
-    by_id: dict[int, Run] = {row.id: Run(info=run_info(row)) for row in rows}
-    ids = list(by_id)
-    for start in range(0, len(ids), CHUNK):
-        _fill(conn, by_id, ids[start : start + CHUNK])
-    return [by_id[row.id] for row in rows]
-
-
-def _fill(conn: Connection, by_id: dict[int, Run], ids: list[int]) -> None:
-    for run_id, key, value in conn.execute(
-        select(params.c.run_id, params.c.key, params.c.value).where(params.c.run_id.in_(ids))
-    ):
-        by_id[run_id].params[key] = value
-    for run_id, key, value in conn.execute(
-        select(run_tags.c.run_id, run_tags.c.key, run_tags.c.value).where(
-            run_tags.c.run_id.in_(ids)
+PARAMS = PreparedIn(
+    lambda ids: select(params.c.run_id, params.c.key, params.c.value).where(
+        params.c.run_id.in_(ids)
+    )
+)
+TAGS = PreparedIn(
+    lambda ids: select(run_tags.c.run_id, run_tags.c.key, run_tags.c.value).where(
+        run_tags.c.run_id.in_(ids)
+    )
+)
+LATEST = PreparedIn(
+    lambda ids: (
+        select(
+            latest_metrics.c.run_id,
+            metric_keys.c.key,
+            latest_metrics.c.value,
+            latest_metrics.c.is_nan,
+            latest_metrics.c.timestamp,
+            latest_metrics.c.step,
         )
-    ):
-        by_id[run_id].tags[key] = value
-    lm = latest_metrics.c
-    for run_id, key, value, is_nan, timestamp, step in conn.execute(
-        select(lm.run_id, metric_keys.c.key, lm.value, lm.is_nan, lm.timestamp, lm.step)
-        .join(metric_keys, metric_keys.c.id == lm.key_id)
-        .where(lm.run_id.in_(ids))
-    ):
-        by_id[run_id].metrics.append(Metric(key, math.nan if is_nan else value, timestamp, step))
-    _fill_inputs(conn, by_id, ids)
-
-
-def _fill_inputs(conn: Connection, by_id: dict[int, Run], ids: list[int]) -> None:
-    d = datasets.c
-    found: dict[int, DatasetInput] = {}
-    for input_id, run_id, name, digest, source_type, source, schema, profile in conn.execute(
+        .join(metric_keys, metric_keys.c.id == latest_metrics.c.key_id)
+        .where(latest_metrics.c.run_id.in_(ids))
+    )
+)
+INPUTS = PreparedIn(
+    lambda ids: (
         select(
             run_inputs.c.id,
             run_inputs.c.run_id,
-            d.name,
-            d.digest,
-            d.source_type,
-            d.source,
-            d.schema,
-            d.profile,
+            datasets.c.name,
+            datasets.c.digest,
+            datasets.c.source_type,
+            datasets.c.source,
+            datasets.c.schema,
+            datasets.c.profile,
         )
         .join(datasets, datasets.c.id == run_inputs.c.dataset_id)
         .where(run_inputs.c.run_id.in_(ids))
         .order_by(run_inputs.c.id)
+    )
+)
+
+
+def load_runs(conn: Connection, rows: Sequence[AnyRow]) -> list[Run]:
+    """Whole runs for ``rows`` (each with the INFO_COLUMNS), in the same order."""
+    by_id: dict[int, Run] = {row.id: Run(info=run_info(row)) for row in rows}
+    ids = list(by_id)
+    if not ids:
+        return []
+    for run_id, key, value in PARAMS.rows(conn, ids):
+        by_id[run_id].params[key] = value
+    for run_id, key, value in TAGS.rows(conn, ids):
+        by_id[run_id].tags[key] = value
+    for run_id, key, value, is_nan, timestamp, step in LATEST.rows(conn, ids):
+        by_id[run_id].metrics.append(Metric(key, math.nan if is_nan else value, timestamp, step))
+    _fill_inputs(conn, by_id, ids)
+    return [by_id[row.id] for row in rows]
+
+
+def _fill_inputs(conn: Connection, by_id: dict[int, Run], ids: list[int]) -> None:
+    found: dict[int, DatasetInput] = {}
+    for input_id, run_id, name, digest, source_type, source, schema, profile in INPUTS.rows(
+        conn, ids
     ):
         item = DatasetInput(Dataset(name, digest, source_type, source, schema, profile))
         found[input_id] = item

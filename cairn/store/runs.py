@@ -5,22 +5,38 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from cairn.entities.errors import CairnError
 from cairn.entities.tracking import LifecycleStage, Run, RunInfo, RunStatus
 from cairn.store import experiments as experiment_store
+from cairn.store.prepared import Prepared
 from cairn.store.run_data import INFO_COLUMNS, load_runs, run_info
 from cairn.store.schema import experiments, params, run_tags, runs
-from cairn.store.sql import AnyRow, now_ms, upsert_insert
+from cairn.store.sql import AnyRow, dialect_insert, now_ms
 
 RUN_NAME_TAG = "mlflow.runName"
 
 
+RESOLVE = Prepared(select(*INFO_COLUMNS).where(runs.c.run_uuid == bindparam("run_uuid")))
+RUN_PARAMS = Prepared(
+    select(params.c.key, params.c.value).where(params.c.run_id == bindparam("run_id"))
+)
+INSERT_PARAMS = Prepared(params.insert(), ("run_id", "key", "value"))
+
+
+def _tag_upsert(dialect: str) -> Any:
+    stmt = dialect_insert(dialect, run_tags)
+    return stmt.on_conflict_do_update(
+        index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
+    )
+
+
+UPSERT_TAGS = Prepared(_tag_upsert, ("run_id", "key", "value"))
+
+
 def resolve(conn: Connection, run_uuid: str) -> AnyRow:
-    row: AnyRow | None = conn.execute(
-        select(*INFO_COLUMNS).where(runs.c.run_uuid == run_uuid)
-    ).first()
+    row: AnyRow | None = RESOLVE.one(conn, run_uuid=run_uuid).first()
     if row is None:
         raise CairnError.not_found(f"Run with id={run_uuid} not found")
     return row
@@ -126,13 +142,8 @@ def log_params(conn: Connection, run_id: int, run_uuid: str, values: dict[str, s
     """Insert params; an existing key with the same value is fine, a different value is not."""
     if not values:
         return
-    existing = dict(
-        conn.execute(
-            select(params.c.key, params.c.value)
-            .where(params.c.run_id == run_id)
-            .where(params.c.key.in_(list(values)))
-        ).all()
-    )
+    logged: list[Any] = RUN_PARAMS.one(conn, run_id=run_id).all()
+    existing: dict[str, str] = {row[0]: row[1] for row in logged if row[0] in values}
     for key, old in existing.items():
         if old != values[key]:
             raise CairnError.invalid(
@@ -140,9 +151,7 @@ def log_params(conn: Connection, run_id: int, run_uuid: str, values: dict[str, s
                 f"logged with value='{old}' for run ID='{run_uuid}'. Attempted logging new "
                 f"value '{values[key]}'."
             )
-    new = [{"run_id": run_id, "key": k, "value": v} for k, v in values.items() if k not in existing]
-    if new:
-        conn.execute(params.insert(), new)
+    INSERT_PARAMS.many(conn, [(run_id, k, v) for k, v in values.items() if k not in existing])
 
 
 def set_tags(conn: Connection, run_id: int, values: dict[str, str]) -> None:
@@ -152,15 +161,7 @@ def set_tags(conn: Connection, run_id: int, values: dict[str, str]) -> None:
 
 
 def _set_tags(conn: Connection, run_id: int, values: dict[str, str]) -> None:
-    if not values:
-        return
-    stmt = upsert_insert(conn, run_tags)
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
-        ),
-        [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()],
-    )
+    UPSERT_TAGS.many(conn, [(run_id, k, v) for k, v in values.items()])
 
 
 def delete_tag(conn: Connection, run_uuid: str, key: str) -> None:

@@ -6,9 +6,10 @@ int64 values as strings and NaN/Infinity as strings, which pydantic's lax mode a
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, NotRequired
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from typing_extensions import TypedDict
 
 from cairn.entities.errors import CairnError
 from cairn.entities.tracking import ViewType
@@ -123,11 +124,13 @@ class UpdateRun(RunRef):
     run_name: str | None = None
 
 
-class MetricIn(Message):
+class MetricIn(TypedDict):
+    """A metric point in log-batch (a TypedDict: validating 1,000 of them is the hot path)."""
+
     key: str
     value: float
     timestamp: int
-    step: int = 0
+    step: NotRequired[int]
 
 
 class LogMetric(RunRef):

@@ -50,17 +50,17 @@ async def restore(request: Request, msg: m.RunRef) -> wire.Json:
 
 async def log_metric(request: Request, msg: m.LogMetric) -> wire.Json:
     metric = Metric(msg.key, msg.value, msg.timestamp, msg.step)
-    await run_in_threadpool(tracking(request).log_batch, msg.rid, [metric])
+    await tracking(request).alog_batch(msg.rid, [metric])
     return {}
 
 
 async def log_param(request: Request, msg: m.LogParam) -> wire.Json:
-    await run_in_threadpool(tracking(request).log_batch, msg.rid, (), [(msg.key, msg.value)])
+    await tracking(request).alog_batch(msg.rid, (), [(msg.key, msg.value)])
     return {}
 
 
 async def set_tag(request: Request, msg: m.SetTag) -> wire.Json:
-    await run_in_threadpool(tracking(request).log_batch, msg.rid, (), (), [(msg.key, msg.value)])
+    await tracking(request).alog_batch(msg.rid, (), (), [(msg.key, msg.value)])
     return {}
 
 
@@ -70,9 +70,8 @@ async def delete_tag(request: Request, msg: m.DeleteTag) -> wire.Json:
 
 
 async def log_batch(request: Request, msg: m.LogBatch) -> wire.Json:
-    metrics = [Metric(x.key, x.value, x.timestamp, x.step) for x in msg.metrics]
-    await run_in_threadpool(
-        tracking(request).log_batch,
+    metrics = [Metric(x["key"], x["value"], x["timestamp"], x.get("step", 0)) for x in msg.metrics]
+    await tracking(request).alog_batch(
         msg.rid,
         metrics,
         [(p.key, p.value) for p in msg.params],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, select, update
@@ -142,7 +143,7 @@ def log_params(conn: Connection, run_id: int, run_uuid: str, values: dict[str, s
     """Insert params; an existing key with the same value is fine, a different value is not."""
     if not values:
         return
-    logged: list[Any] = RUN_PARAMS.one(conn, run_id=run_id).all()
+    logged: Sequence[Any] = RUN_PARAMS.one(conn, run_id=run_id).all()
     existing: dict[str, str] = {row[0]: row[1] for row in logged if row[0] in values}
     for key, old in existing.items():
         if old != values[key]:

@@ -30,6 +30,8 @@ from cairn.store.metric_keys import MetricKeys
 from cairn.store.run_search import RunQuery, search_runs
 
 MAX_BULK_RUNS = 100
+# batches up to this size may be written on the event loop when the writer is idle
+SMALL_BATCH = 20
 
 
 class TrackingService:
@@ -156,7 +158,8 @@ class TrackingService:
         tags: Sequence[tuple[str, object]] = (),
     ) -> None:
         """:meth:`log_batch` for the event loop (the hot path of every logging endpoint)."""
-        await self.db.awrite(self.log_batch_job(run_id, metrics, params, tags))
+        small = len(metrics) + len(params) + len(tags) <= SMALL_BATCH
+        await self.db.awrite(self.log_batch_job(run_id, metrics, params, tags), small=small)
 
     def log_batch_job(
         self,

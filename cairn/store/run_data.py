@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from sqlalchemy import Connection, select
 
@@ -38,7 +39,22 @@ INFO_COLUMNS = (
 )
 
 
-def run_info(row: AnyRow) -> RunInfo:
+class RunRow(NamedTuple):
+    """A run's own columns, in INFO_COLUMNS order."""
+
+    id: int
+    run_uuid: str
+    experiment_id: int
+    name: str | None
+    user_id: str | None
+    status: str
+    start_time: int | None
+    end_time: int | None
+    artifact_uri: str | None
+    lifecycle_stage: str
+
+
+def run_info(row: AnyRow | RunRow) -> RunInfo:
     return RunInfo(
         run_id=row.run_uuid,
         experiment_id=str(row.experiment_id),
@@ -95,7 +111,7 @@ INPUTS = PreparedIn(
 )
 
 
-def load_runs(conn: Connection, rows: Sequence[AnyRow]) -> list[Run]:
+def load_runs(conn: Connection, rows: Sequence[AnyRow | RunRow]) -> list[Run]:
     """Whole runs for ``rows`` (each with the INFO_COLUMNS), in the same order."""
     by_id: dict[int, Run] = {row.id: Run(info=run_info(row)) for row in rows}
     ids = list(by_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, select, update
@@ -12,9 +11,9 @@ from cairn.entities.errors import CairnError
 from cairn.entities.tracking import LifecycleStage, Run, RunInfo, RunStatus
 from cairn.store import experiments as experiment_store
 from cairn.store.prepared import Prepared
-from cairn.store.run_data import INFO_COLUMNS, load_runs, run_info
+from cairn.store.run_data import INFO_COLUMNS, RunRow, load_runs, run_info
 from cairn.store.schema import experiments, params, run_tags, runs
-from cairn.store.sql import AnyRow, dialect_insert, now_ms
+from cairn.store.sql import dialect_insert, now_ms
 
 RUN_NAME_TAG = "mlflow.runName"
 
@@ -36,14 +35,14 @@ def _tag_upsert(dialect: str) -> Any:
 UPSERT_TAGS = Prepared(_tag_upsert, ("run_id", "key", "value"))
 
 
-def resolve(conn: Connection, run_uuid: str) -> AnyRow:
-    row: AnyRow | None = RESOLVE.one(conn, run_uuid=run_uuid).first()
-    if row is None:
+def resolve(conn: Connection, run_uuid: str) -> RunRow:
+    found = RESOLVE.first(conn, run_uuid=run_uuid)
+    if found is None:
         raise CairnError.not_found(f"Run with id={run_uuid} not found")
-    return row
+    return RunRow(*found)
 
 
-def resolve_active(conn: Connection, run_uuid: str) -> AnyRow:
+def resolve_active(conn: Connection, run_uuid: str) -> RunRow:
     row = resolve(conn, run_uuid)
     if row.lifecycle_stage != LifecycleStage.ACTIVE:
         raise CairnError.invalid(
@@ -143,7 +142,7 @@ def log_params(conn: Connection, run_id: int, run_uuid: str, values: dict[str, s
     """Insert params; an existing key with the same value is fine, a different value is not."""
     if not values:
         return
-    logged: Sequence[Any] = RUN_PARAMS.one(conn, run_id=run_id).all()
+    logged = RUN_PARAMS.rows(conn, run_id=run_id)
     existing: dict[str, str] = {row[0]: row[1] for row in logged if row[0] in values}
     for key, old in existing.items():
         if old != values[key]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, TypeVar
@@ -88,6 +89,20 @@ class Run:
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     inputs: list[DatasetInput] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class MetricHistory:
+    """One metric's points as narrow ``(step, timestamp, value, is_nan)`` rows, the way they
+    are stored (a 100,000-point history would cost more to turn into objects than to read)."""
+
+    key: str
+    points: list[tuple[int, int, float, bool]]
+    next_page_token: str | None = None
+
+    def metrics(self) -> list[Metric]:
+        nan = math.nan
+        return [Metric(self.key, nan if n else v, t, s) for s, t, v, n in self.points]
 
 
 T = TypeVar("T")

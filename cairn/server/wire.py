@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from cairn.entities.tracking import Experiment, Metric, Run, RunInfo
+from cairn.entities.tracking import Experiment, Metric, MetricHistory, Run, RunInfo
 
 Json = dict[str, Any]
 
@@ -52,6 +52,18 @@ def metric(m: Metric) -> Json:
         "timestamp": m.timestamp,
         "step": m.step,
     }
+
+
+def history(h: MetricHistory) -> list[Json]:
+    """The points of a history as MLflow metrics (the hottest serializer: one pass, no calls
+    for finite values)."""
+    key, inf, ninf = h.key, math.inf, -math.inf
+    return [
+        {"key": key, "value": v, "timestamp": t, "step": s}
+        if not (n or v == inf or v == ninf)
+        else {"key": key, "value": "NaN" if n else number(v), "timestamp": t, "step": s}
+        for s, t, v, n in h.points
+    ]
 
 
 def run_info(i: RunInfo) -> Json:

@@ -12,6 +12,7 @@ from cairn.entities.tracking import (
     Experiment,
     LifecycleStage,
     Metric,
+    MetricHistory,
     Page,
     Run,
     RunInfo,
@@ -223,14 +224,14 @@ class TrackingService:
         key: object,
         max_results: int | None = None,
         page_token: str | None = None,
-    ) -> Page[Metric]:
+) -> MetricHistory:
         rid = v.validate_run_id(run_id)
         if not isinstance(key, str) or not key:
             raise CairnError.invalid("Missing value for required parameter 'metric_key'")
         if max_results is not None and max_results < 1:
             raise CairnError.invalid("Parameter 'max_results' must be at least 1")
 
-        def read(c: Connection) -> Page[Metric]:
+        def read(c: Connection) -> MetricHistory:
             row = run_store.resolve(c, rid)
             return metric_store.history(c, self.keys, row.id, key, max_results, page_token)
 

@@ -6,9 +6,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Integer, and_, cast, or_, select
+from sqlalchemy import Boolean, Connection, Integer, and_, bindparam, or_, select
 
-from cairn.entities.tracking import Metric, Page
+from cairn.entities.tracking import Metric, MetricHistory
 from cairn.store.metric_keys import MetricKeys
 from cairn.store.paging import after_row, decode_token, encode_token, query_fingerprint
 from cairn.store.prepared import Prepared
@@ -68,6 +68,29 @@ def log_points(conn: Connection, keys: MetricKeys, run_id: int, points: Sequence
     UPSERT_LATEST.many(conn, list(latest.values()))
 
 
+_m = metrics.c
+_NAN_RANK = _m.is_nan
+_HISTORY_ORDER = [(_m.step, True), (_m.timestamp, True), (_m.value, True), (_NAN_RANK, True)]
+_HISTORY = select(_m.step, _m.timestamp, _m.value, _m.is_nan).where(
+    _m.run_id == bindparam("run_id"), _m.key_id == bindparam("key_id")
+)
+_LIMIT = bindparam("limit", type_=Integer)
+HISTORY_ALL = Prepared(_HISTORY.order_by(_m.step, _m.timestamp, _m.value, _NAN_RANK))
+HISTORY_FIRST = Prepared(
+    _HISTORY.order_by(_m.step, _m.timestamp, _m.value, _NAN_RANK).limit(_LIMIT)
+)
+HISTORY_AFTER = Prepared(
+    _HISTORY.where(
+        after_row(
+            _HISTORY_ORDER,
+            [bindparam("s"), bindparam("t"), bindparam("v"), bindparam("n", type_=Boolean)],
+        )
+    )
+    .order_by(_m.step, _m.timestamp, _m.value, _NAN_RANK)
+    .limit(_LIMIT)
+)
+
+
 def history(
     conn: Connection,
     keys: MetricKeys,
@@ -75,34 +98,28 @@ def history(
     key: str,
     max_results: int | None,
     page_token: str | None,
-) -> Page[Metric]:
+) -> MetricHistory:
     """All points of one metric in (step, timestamp, value) order, optionally paged by keyset."""
     kid = keys.lookup(conn, [key]).get(key)
     if kid is None:
-        return Page([])
-    m = metrics.c
-    nan_rank = cast(m.is_nan, Integer)
-    order = [(m.step, True), (m.timestamp, True), (m.value, True), (nan_rank, True)]
+        return MetricHistory(key, [])
     fingerprint = query_fingerprint("history", run_id, key)
-    query = (
-        select(m.step, m.timestamp, m.value, m.is_nan)
-        .where(m.run_id == run_id, m.key_id == kid)
-        .order_by(m.step, m.timestamp, m.value, nan_rank)
-    )
     if page_token:
-        last = decode_token(page_token, fingerprint, len(order))
-        query = query.where(after_row(order, last))
-    if max_results is not None:
-        query = query.limit(max_results + 1)
-    rows = conn.execute(query).all()
+        s, t, v, n = decode_token(page_token, fingerprint, len(_HISTORY_ORDER))
+        limit = (max_results or 2**62) + 1
+        rows = HISTORY_AFTER.rows(
+            conn, run_id=run_id, key_id=kid, s=s, t=t, v=v, n=n, limit=limit
+        )
+    elif max_results is not None:
+        rows = HISTORY_FIRST.rows(conn, run_id=run_id, key_id=kid, limit=max_results + 1)
+    else:
+        rows = HISTORY_ALL.rows(conn, run_id=run_id, key_id=kid)
     token = None
     if max_results is not None and len(rows) > max_results:
         rows = rows[:max_results]
         s, t, v, n = rows[-1]
-        token = encode_token([s, t, v, int(n)], fingerprint)
-    return Page(
-        [Metric(key, math.nan if n else v, t, s) for s, t, v, n in rows], next_page_token=token
-    )
+        token = encode_token([s, t, v, bool(n)], fingerprint)
+    return MetricHistory(key, rows, token)
 
 
 def sampled_history(

@@ -32,6 +32,7 @@ class Prepared:
         self._stmt = stmt
         self._columns = tuple(columns)
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+        self._defaults: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     def _sql(self, conn: Connection) -> tuple[str, tuple[str, ...] | None]:
@@ -43,12 +44,16 @@ class Prepared:
             order = tuple(compiled.positiontup) if compiled.positional else None
             found = (str(compiled), order)
             with self._lock:
+                # values the statement itself carries (an implicit OFFSET 0, say)
+                self._defaults.update({k: v for k, v in compiled.params.items() if v is not None})
                 self._compiled[name] = found
         return found
 
     def rows(self, conn: Connection, **params: Any) -> list[tuple[Any, ...]]:
         """Run a query with named parameters; all result rows as tuples."""
         sql, order = self._sql(conn)
+        if self._defaults:
+            params = {**self._defaults, **params}
         args: Any = tuple(params[n] for n in order) if order is not None else params
         cur = _cursor(conn)
         try:

@@ -109,7 +109,7 @@ def test_metrics_dedupe_latest_and_nan(tracking: TrackingService) -> None:
     tracking.log_metric(rid, "loss", 0.9, 5, 1)  # older step: not the latest
     tracking.log_metric(rid, "acc", math.nan, 1, 0)
     tracking.log_metric(rid, "big", math.inf, 1, 0)
-    history = tracking.get_metric_history(rid, "loss").items
+    history = tracking.get_metric_history(rid, "loss").metrics()
     assert [(m.step, m.value) for m in history] == [(1, 0.9), (3, 0.5), (3, 0.7)]
     latest = {m.key: m for m in tracking.get_run(rid).metrics}
     assert latest["loss"].value == 0.7
@@ -124,7 +124,7 @@ def test_history_pages_are_exact(tracking: TrackingService) -> None:
     seen, token, pages = [], None, 0
     while pages < 100:
         page = tracking.get_metric_history(rid, "m", max_results=64, page_token=token)
-        seen.extend((m.step, m.timestamp) for m in page.items)
+        seen.extend((m.step, m.timestamp) for m in page.metrics())
         pages += 1
         token = page.next_page_token
         if not token:
@@ -264,4 +264,4 @@ def test_concurrent_writers_never_lock_and_failures_stay_isolated(
     assert len(errors) == 8 * 5
     assert all(isinstance(e, CairnError) and "fixed" in e.message for e in errors)
     for n in range(8):
-        assert len(tracking.get_metric_history(rid, f"w{n}").items) == 50
+        assert len(tracking.get_metric_history(rid, f"w{n}").points) == 50

@@ -126,8 +126,8 @@ async def get_history(request: Request, msg: m.GetMetricHistory) -> wire.Json:
         msg.page_token,
     )
     out: wire.Json = {}
-    if page.items:
-        out["metrics"] = [wire.metric(x) for x in page.items]
+    if page.points:
+        out["metrics"] = wire.history(page)
     if page.next_page_token:
         out["next_page_token"] = page.next_page_token
     return out

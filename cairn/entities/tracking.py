@@ -91,6 +91,10 @@ class Run:
     inputs: list[DatasetInput] = field(default_factory=list)
 
 
+MetricPoint = tuple[str, float, int, int]
+"""A metric point to log: ``(key, value, timestamp, step)`` (cheaper than a Metric per point)."""
+
+
 @dataclass(slots=True)
 class MetricHistory:
     """One metric's points as narrow ``(step, timestamp, value, is_nan)`` rows, the way they

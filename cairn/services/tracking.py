@@ -13,6 +13,7 @@ from cairn.entities.tracking import (
     LifecycleStage,
     Metric,
     MetricHistory,
+    MetricPoint,
     Page,
     Run,
     RunInfo,
@@ -144,7 +145,7 @@ class TrackingService:
     def log_batch(
         self,
         run_id: object,
-        metrics: Sequence[Metric] = (),
+        metrics: Sequence[Metric | MetricPoint] = (),
         params: Sequence[tuple[str, object]] = (),
         tags: Sequence[tuple[str, object]] = (),
     ) -> None:
@@ -154,7 +155,7 @@ class TrackingService:
     async def alog_batch(
         self,
         run_id: object,
-        metrics: Sequence[Metric] = (),
+        metrics: Sequence[Metric | MetricPoint] = (),
         params: Sequence[tuple[str, object]] = (),
         tags: Sequence[tuple[str, object]] = (),
     ) -> None:
@@ -165,20 +166,21 @@ class TrackingService:
     def log_batch_job(
         self,
         run_id: object,
-        metrics: Sequence[Metric],
+        metrics: Sequence[Metric | MetricPoint],
         params: Sequence[tuple[str, object]],
         tags: Sequence[tuple[str, object]],
     ) -> Callable[[Connection], None]:
         """Validate a batch now; return the write to run in the store's transaction."""
         rid = v.validate_run_id(run_id)
         v.validate_batch_sizes(len(metrics), len(params), len(tags))
-        checked_keys: set[str] = set()
-        for m in metrics:
-            if m.key not in checked_keys:
-                v.validate_key("Metric", m.key)
-                checked_keys.add(m.key)
-            if not isinstance(m.value, float):
-                m.value = v.validate_metric_value(m.key, m.value)
+        points: list[MetricPoint] = [
+            m if isinstance(m, tuple) else (m.key, m.value, m.timestamp, m.step) for m in metrics
+        ]
+        for key in {p[0] for p in points}:
+            v.validate_key("Metric", key)
+        for i, p in enumerate(points):
+            if type(p[1]) is not float:
+                points[i] = (p[0], v.validate_metric_value(p[0], p[1]), p[2], p[3])
         param_map: dict[str, str] = {}
         for key, raw in params:
             k = v.validate_key("Param", key)
@@ -196,7 +198,7 @@ class TrackingService:
             row = run_store.resolve_active(c, rid)
             run_store.log_params(c, row.id, rid, param_map)
             run_store.set_tags(c, row.id, tag_map)
-            metric_store.log_points(c, keys, row.id, metrics)
+            metric_store.log_points(c, keys, row.id, points)
 
         return write
 
@@ -224,7 +226,7 @@ class TrackingService:
         key: object,
         max_results: int | None = None,
         page_token: str | None = None,
-) -> MetricHistory:
+    ) -> MetricHistory:
         rid = v.validate_run_id(run_id)
         if not isinstance(key, str) or not key:
             raise CairnError.invalid("Missing value for required parameter 'metric_key'")

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Boolean, Connection, Integer, and_, bindparam, or_, select
 
-from cairn.entities.tracking import Metric, MetricHistory
+from cairn.entities.tracking import Metric, MetricHistory, MetricPoint
 from cairn.store.metric_keys import MetricKeys
 from cairn.store.paging import after_row, decode_token, encode_token, query_fingerprint
 from cairn.store.prepared import Prepared
@@ -45,21 +45,22 @@ def _latest_upsert(dialect: str) -> Any:
 UPSERT_LATEST = Prepared(_latest_upsert, POINT_COLUMNS)
 
 
-def log_points(conn: Connection, keys: MetricKeys, run_id: int, points: Sequence[Metric]) -> None:
+def log_points(
+    conn: Connection, keys: MetricKeys, run_id: int, points: Sequence[MetricPoint]
+) -> None:
     """Store points once each (an identical point is a no-op) and advance the latest values."""
     if not points:
         return
-    key_ids = keys.ensure(conn, {p.key for p in points})
+    key_ids = keys.ensure(conn, {p[0] for p in points})
     rows = []
     latest: dict[int, tuple[int, int, int, int, float, bool]] = {}
     isnan = math.isnan
-    for p in points:
-        kid = key_ids[p.key]
-        value = p.value
+    for key, value, timestamp, step in points:
+        kid = key_ids[key]
         nan = isnan(value)
         if nan:
             value = 0.0
-        row = (run_id, kid, p.step, p.timestamp, value, nan)
+        row = (run_id, kid, step, timestamp, value, nan)
         rows.append(row)
         best = latest.get(kid)
         if best is None or row[2:5] > best[2:5]:
@@ -107,9 +108,7 @@ def history(
     if page_token:
         s, t, v, n = decode_token(page_token, fingerprint, len(_HISTORY_ORDER))
         limit = (max_results or 2**62) + 1
-        rows = HISTORY_AFTER.rows(
-            conn, run_id=run_id, key_id=kid, s=s, t=t, v=v, n=n, limit=limit
-        )
+        rows = HISTORY_AFTER.rows(conn, run_id=run_id, key_id=kid, s=s, t=t, v=v, n=n, limit=limit)
     elif max_results is not None:
         rows = HISTORY_FIRST.rows(conn, run_id=run_id, key_id=kid, limit=max_results + 1)
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,8 +18,24 @@ def query_fingerprint(*parts: object) -> str:
     return hashlib.blake2b(orjson.dumps(parts, default=str), digest_size=6).hexdigest()
 
 
+def _pack(value: Any) -> Any:
+    """JSON has no NaN or infinity; sort keys may be either (metric values)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"f": repr(value)}
+    return value
+
+
+def _unpack(value: Any) -> Any:
+    if isinstance(value, dict):
+        text = value.get("f")
+        if text not in ("inf", "-inf", "nan"):
+            raise ValueError(text)
+        return float(text)
+    return value
+
+
 def encode_token(values: Sequence[Any], fingerprint: str) -> str:
-    raw = orjson.dumps({"k": list(values), "q": fingerprint})
+    raw = orjson.dumps({"k": [_pack(v) for v in values], "q": fingerprint})
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -26,8 +43,8 @@ def decode_token(token: str, fingerprint: str, n_values: int) -> list[Any]:
     try:
         padded = token + "=" * (-len(token) % 4)
         doc = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
-        values: list[Any] = doc["k"]
-        ok = isinstance(values, list) and len(values) == n_values
+        values: list[Any] = [_unpack(v) for v in doc["k"]]
+        ok = len(values) == n_values
     except (ValueError, KeyError, TypeError):
         ok = False
     if not ok:

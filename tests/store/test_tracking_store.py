@@ -184,6 +184,29 @@ def test_search_filters_order_and_paging(tracking: TrackingService) -> None:
         assert got == search(order=order), order
 
 
+def test_paging_across_infinite_and_nan_values(tracking: TrackingService) -> None:
+    eid = tracking.create_experiment("inf-paging")
+    values = [1.0, math.inf, 3.0, -math.inf, math.nan, 2.0]
+    for i, value in enumerate(values):
+        rid = _run(tracking, eid, f"r{i}", start=1000 + i)
+        tracking.log_metric(rid, "s", value, 1, 0)
+    for order in ("metrics.s DESC", "metrics.s ASC"):
+        full = tracking.search_runs(RunQuery([int(eid)], order_by=(order,))).items
+        got, token = [], None
+        for _ in range(10):
+            page = tracking.search_runs(
+                RunQuery([int(eid)], max_results=1, order_by=(order,), page_token=token)
+            )
+            got.extend(r.info.run_name for r in page.items)
+            token = page.next_page_token
+            if not token:
+                break
+        assert got == [r.info.run_name for r in full], order
+        assert len(got) == len(values)
+    names = [r.info.run_name for r in full]
+    assert names[-1] == "r4"  # NaN after every number in both directions
+
+
 def test_search_view_types_and_bad_input(tracking: TrackingService) -> None:
     eid = tracking.create_experiment("views")
     a, b = _run(tracking, eid, "a"), _run(tracking, eid, "b", start=2000)

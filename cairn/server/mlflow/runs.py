@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from cairn.entities.tracking import Dataset, Metric
+from cairn.entities.tracking import Dataset
 from cairn.server import wire
 from cairn.server.mlflow import messages as m
 from cairn.server.mlflow.endpoint import Endpoint
@@ -49,8 +49,7 @@ async def restore(request: Request, msg: m.RunRef) -> wire.Json:
 
 
 async def log_metric(request: Request, msg: m.LogMetric) -> wire.Json:
-    metric = Metric(msg.key, msg.value, msg.timestamp, msg.step)
-    await tracking(request).alog_batch(msg.rid, [metric])
+    await tracking(request).alog_batch(msg.rid, [(msg.key, msg.value, msg.timestamp, msg.step)])
     return {}
 
 
@@ -70,7 +69,7 @@ async def delete_tag(request: Request, msg: m.DeleteTag) -> wire.Json:
 
 
 async def log_batch(request: Request, msg: m.LogBatch) -> wire.Json:
-    metrics = [Metric(x["key"], x["value"], x["timestamp"], x.get("step", 0)) for x in msg.metrics]
+    metrics = [(x["key"], x["value"], x["timestamp"], x.get("step", 0)) for x in msg.metrics]
     await tracking(request).alog_batch(
         msg.rid,
         metrics,

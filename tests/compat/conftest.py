@@ -1,0 +1,31 @@
+"""A live ``cairn server`` per backend, for driving it with the stock mlflow clients.
+
+The server runs as a subprocess of this (main) venv; the workflows run in the client venvs
+under ``.venvs/`` (``make compat-venvs``), which have mlflow but not cairn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.compat.server import CairnServer, start_server
+from tests.databases import fresh_postgres_database
+
+
+@pytest.fixture(
+    scope="session",
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+)
+def cairn_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CairnServer]:
+    """One live cairn server per backend, shared by every workflow and client."""
+    backend = str(request.param)
+    workdir = tmp_path_factory.mktemp(f"cairn-{backend}")
+    if backend == "sqlite":
+        yield from start_server(backend, f"sqlite:///{workdir / 'cairn.db'}", workdir)
+    else:
+        with fresh_postgres_database() as uri:
+            yield from start_server(backend, uri, workdir)

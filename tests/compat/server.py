@@ -1,0 +1,114 @@
+"""Start and stop a live ``cairn server`` subprocess for the compatibility tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 15.0
+LOG_TAIL_CHARS = 6000
+
+
+@dataclass
+class CairnServer:
+    """A running server: its base URL, its process and the file its stdout+stderr go to."""
+
+    backend: str
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log_offset(self) -> int:
+        return self.log_path.stat().st_size
+
+    def log_since(self, offset: int = 0) -> str:
+        """Server output written after ``offset`` (its last few thousand characters)."""
+        with self.log_path.open("rb") as handle:
+            handle.seek(offset)
+            text = handle.read().decode("utf-8", "replace")
+        return text if len(text) <= LOG_TAIL_CHARS else "…" + text[-LOG_TAIL_CHARS:]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _server_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAIRN_", "MLFLOW_"))}
+    env["CAIRN_HOME"] = str(home)
+    return env
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the server we started, by its PID: SIGTERM, then SIGKILL if it lingers."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=STOP_TIMEOUT_S)
+
+
+def start_server(backend: str, uri: str, workdir: Path) -> Iterator[CairnServer]:
+    """Run ``cairn server`` on a free loopback port until the generator is closed."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = workdir / "server.log"
+    command = [
+        sys.executable, "-m", "cairn", "server",
+        "--host", "127.0.0.1", "--port", str(port), "--backend-store-uri", uri,
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=workdir,
+            env=_server_env(workdir / "home"),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = CairnServer(backend, url, process, log_path)
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not _healthy(url):
+            if process.poll() is not None:
+                pytest.fail(
+                    f"cairn server ({backend}) exited with code {process.returncode} before "
+                    f"answering /health.\ncommand: {command}\noutput:\n{server.log_since()}",
+                    pytrace=False,
+                )
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"cairn server ({backend}) did not answer GET /health with 200 within "
+                    f"{STARTUP_TIMEOUT_S:.0f} s.\ncommand: {command}\n"
+                    f"output:\n{server.log_since()}",
+                    pytrace=False,
+                )
+            time.sleep(0.2)
+        yield server
+    finally:
+        _stop(process)

@@ -1,0 +1,92 @@
+"""Run every workflow in ``workflows/`` with the stock mlflow 3.x and 2.x clients against cairn.
+
+Each workflow is a plain script run by the client venv's Python; it exits 0 when every
+assertion about the server's behaviour holds.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.compat.server import REPO, CairnServer
+
+WORKFLOW_DIR = Path(__file__).resolve().parent / "workflows"
+WORKFLOWS = sorted(p.stem for p in WORKFLOW_DIR.glob("*.py") if not p.stem.startswith("_"))
+CLIENTS = {"mlflow3": "3.17.2", "mlflow2": "2.22.5"}
+WORKFLOW_TIMEOUT_S = 300
+OUTPUT_TAIL_CHARS = 8000
+
+
+def client_python(client: str) -> Path:
+    python = REPO / ".venvs" / client / "bin" / "python"
+    if not python.exists():
+        pytest.fail(
+            f"client venv {python.parent.parent} is missing (mlflow=={CLIENTS[client]}): "
+            "run `make compat-venvs` first",
+            pytrace=False,
+        )
+    return python
+
+
+def client_env(server: CairnServer) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "CAIRN_"))}
+    env.pop("VIRTUAL_ENV", None)
+    env.update(
+        MLFLOW_TRACKING_URI=server.url,
+        MLFLOW_DISABLE_TELEMETRY="true",
+        DO_NOT_TRACK="true",
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def tail(text: str) -> str:
+    return text if len(text) <= OUTPUT_TAIL_CHARS else "…" + text[-OUTPUT_TAIL_CHARS:]
+
+
+@pytest.mark.compat
+def test_workflows_found() -> None:
+    assert "runs_basics" in WORKFLOWS, WORKFLOWS
+    assert len(WORKFLOWS) >= 8, WORKFLOWS
+
+
+@pytest.mark.compat
+@pytest.mark.parametrize("client", list(CLIENTS))
+@pytest.mark.parametrize("workflow", WORKFLOWS)
+def test_stock_client(
+    cairn_server: CairnServer, client: str, workflow: str, tmp_path: Path
+) -> None:
+    python = client_python(client)
+    offset = cairn_server.log_offset()
+    command = [str(python), str(WORKFLOW_DIR / f"{workflow}.py")]
+    try:
+        result = subprocess.run(
+            command,
+            cwd=tmp_path,
+            env=client_env(cairn_server),
+            capture_output=True,
+            text=True,
+            timeout=WORKFLOW_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(
+            f"{workflow} with {client} did not finish within {WORKFLOW_TIMEOUT_S} s "
+            f"({cairn_server.backend} backend).\nstdout:\n{tail(str(exc.stdout or ''))}\n"
+            f"stderr:\n{tail(str(exc.stderr or ''))}\n"
+            f"server output:\n{cairn_server.log_since(offset)}",
+            pytrace=False,
+        )
+    if result.returncode != 0:
+        pytest.fail(
+            f"{workflow} with {client} ({cairn_server.backend} backend) exited with "
+            f"{result.returncode}.\n--- stdout ---\n{tail(result.stdout)}\n"
+            f"--- stderr ---\n{tail(result.stderr)}\n"
+            f"--- server output during the run ---\n{cairn_server.log_since(offset)}",
+            pytrace=False,
+        )

@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Cairn against MLflow's own server, side by side, with the shared tracking benchmark.
+
+Starts each server on a free loopback port with a fresh store in a temporary directory, runs
+``shared/bench/tracking_bench.py`` against it (with its PID for CPU accounting), stops it by
+PID, and prints ``shared/bench/compare.py``'s table. Servers run one after the other, never at
+the same time, so they do not share the two cores.
+
+    python benchmarks/run.py                               # Cairn and MLflow, all scenarios
+    python benchmarks/run.py --only cairn --quick          # a smoke test
+    python benchmarks/run.py --scenario search --mlflow-venv .venvs/mlflow3
+
+MLflow comes from a virtualenv with ``mlflow==3.17.2`` (``make compat-venvs`` makes one at
+``.venvs/mlflow3``). MLflow is measured twice: with keep-alive, as its client talks, and with
+``Connection: close`` (``-noka``), which avoids a 40 ms stall of uvicorn's keep-alive path with
+several workers; the better of the two is the fair baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_BENCH = ROOT.parent / "shared" / "bench"
+SCENARIOS = "log_batch,log_metric_single,search,history"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before answering {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer within {seconds} s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def server_command(name: str, workdir: Path, port: int, mlflow_venv: Path) -> list[str]:
+    if name == "cairn":
+        return [
+            sys.executable,
+            "-m",
+            "cairn",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{workdir / 'cairn.db'}",
+        ]
+    return [
+        str(mlflow_venv / "bin" / "mlflow"),
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{workdir / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(workdir / "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+
+
+def run_one(label: str, server: str, args: argparse.Namespace, out: Path) -> Path:
+    workdir = Path(tempfile.mkdtemp(prefix=f"bench-{label}-"))
+    port = free_port()
+    log = open(workdir / "server.log", "wb")
+    proc = subprocess.Popen(
+        server_command(server, workdir, port, args.mlflow_venv),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=workdir,
+        start_new_session=True,
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"},
+    )
+    result = out / f"{label}.json"
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/health", proc)
+        cmd = [
+            sys.executable,
+            str(args.bench_dir / "tracking_bench.py"),
+            "--url",
+            f"http://127.0.0.1:{port}",
+            "--label",
+            label,
+            "--server-pid",
+            str(proc.pid),
+            "--scenario",
+            args.scenario,
+            "--json-out",
+            str(result),
+            "--quiet",
+        ]
+        if label.endswith("-noka"):
+            cmd.append("--no-keepalive")
+        if args.quick:
+            cmd.append("--quick")
+        print(f"== {label}: {' '.join(cmd[2:])}", file=sys.stderr, flush=True)
+        subprocess.run(cmd, check=False, timeout=args.timeout)
+    finally:
+        stop(proc)
+        log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return result
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--only", choices=["cairn", "mlflow"], help="measure one server only")
+    p.add_argument("--scenario", default=SCENARIOS, help=f"default: {SCENARIOS}")
+    p.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    p.add_argument("--mlflow-venv", type=Path, default=ROOT / ".venvs" / "mlflow3")
+    p.add_argument("--bench-dir", type=Path, default=DEFAULT_BENCH)
+    p.add_argument("--out", type=Path, default=ROOT / "bench-results")
+    p.add_argument("--timeout", type=float, default=3600, help="per server, seconds")
+    args = p.parse_args()
+    if not (args.bench_dir / "tracking_bench.py").exists():
+        p.error(f"no tracking_bench.py in {args.bench_dir} (set --bench-dir)")
+    args.out.mkdir(parents=True, exist_ok=True)
+    targets = [("cairn", "cairn")]
+    if args.only != "cairn":
+        if not (args.mlflow_venv / "bin" / "mlflow").exists():
+            p.error(f"no mlflow in {args.mlflow_venv}: run `make compat-venvs` or --only cairn")
+        targets += [("mlflow", "mlflow"), ("mlflow-noka", "mlflow")]
+    if args.only == "mlflow":
+        targets = targets[1:]
+    results = [run_one(label, server, args, args.out) for label, server in targets]
+    existing = [str(r) for r in results if r.exists()]
+    table = subprocess.run(
+        [sys.executable, str(args.bench_dir / "compare.py"), *existing],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    (args.out / "table.md").write_text(table.stdout)
+    print(table.stdout)
+    return 0 if len(existing) == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -109,11 +109,34 @@ class TrackingService:
         run_name: str | None = None,
         tags: Iterable[tuple[str, object]] = (),
     ) -> Run:
+        return self.db.write(
+            self._create_run_job(experiment_id, user_id, start_time, run_name, tags)
+        )
+
+    async def acreate_run(
+        self,
+        experiment_id: object = "0",
+        user_id: str | None = None,
+        start_time: int | None = None,
+        run_name: str | None = None,
+        tags: Iterable[tuple[str, object]] = (),
+    ) -> Run:
+        job = self._create_run_job(experiment_id, user_id, start_time, run_name, tags)
+        return await self.db.awrite(job, small=True)
+
+    def _create_run_job(
+        self,
+        experiment_id: object,
+        user_id: str | None,
+        start_time: int | None,
+        run_name: str | None,
+        tags: Iterable[tuple[str, object]],
+    ) -> Callable[[Connection], Run]:
         eid = exp_store.parse_experiment_id(experiment_id)
         tag_map = {v.validate_key("Tag", k): self.limits.tag_value(k, val) for k, val in tags}
         name = run_name or tag_map.get(run_store.RUN_NAME_TAG) or random_run_name()
         name = self.limits.tag_value(run_store.RUN_NAME_TAG, name)
-        return self.db.write(lambda c: run_store.create(c, eid, user_id, start_time, name, tag_map))
+        return lambda c: run_store.create(c, eid, user_id, start_time, name, tag_map)
 
     def get_run(self, run_id: object) -> Run:
         rid = v.validate_run_id(run_id)

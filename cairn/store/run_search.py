@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, case, select
+from sqlalchemy import ColumnElement, Connection, FromClause, and_, case, select
 
 from cairn.entities.errors import CairnError
 from cairn.entities.tracking import Page, Run, ViewType
@@ -53,13 +53,14 @@ def search_runs(conn: Connection, keys: MetricKeys, q: RunQuery) -> Page[Run]:
     expr = parse_filter(q.filter, RUNS)
     orders = [parse_order_by(text, RUNS) for text in q.order_by]
     condition = RunFilter(conn, keys, runs.c.id, ATTRIBUTES)(expr)
-    sort_keys = _sort_keys(conn, keys, orders)
+    sort_keys, source = _sort_keys(conn, keys, orders)
     fingerprint = query_fingerprint(
         "runs", sorted(q.experiment_ids), q.filter or "", list(q.order_by), q.view_type.value
     )
     labels = [expr.label(f"k{i}") for i, (expr, _) in enumerate(sort_keys)]
     query = (
         select(*INFO_COLUMNS, *labels)
+        .select_from(source)
         .where(runs.c.experiment_id.in_(q.experiment_ids))
         .where(runs.c.lifecycle_stage.in_(q.view_type.stages()))
         .where(condition)
@@ -83,17 +84,22 @@ def search_runs(conn: Connection, keys: MetricKeys, q: RunQuery) -> Page[Run]:
     return Page(load_runs(conn, rows), next_page_token=token)
 
 
+SortKeys = list[tuple[ColumnElement[Any], bool]]
+
+
 def _sort_keys(
     conn: Connection, keys: MetricKeys, orders: list[OrderBy]
-) -> list[tuple[ColumnElement[Any], bool]]:
-    """(expression, ascending) pairs: the user's order, then start_time DESC, run id ASC.
+) -> tuple[SortKeys, FromClause]:
+    """(expression, ascending) pairs: the user's order, then start_time DESC, run id ASC, and
+    the FROM clause they need (one outer join per metric, param or tag ordered by).
 
     Missing values sort last in either direction (MLflow's rule), NaN metrics just before them;
     each nullable key is preceded by a rank key so that keyset paging stays exact.
     """
-    out: list[tuple[ColumnElement[Any], bool]] = []
+    out: SortKeys = []
+    source: FromClause = runs
     seen_start = False
-    for o in orders:
+    for i, o in enumerate(orders):
         if o.entity == "attribute":
             column = ATTRIBUTES.get(o.key)
             if column is None:
@@ -105,32 +111,21 @@ def _sort_keys(
             out.append((column, o.ascending))
         elif o.entity == "metric":
             kid = keys.lookup(conn, [o.key]).get(o.key)
-            lm = latest_metrics.alias()
-            value = (
-                select(lm.c.value)
-                .where(lm.c.run_id == runs.c.id, lm.c.key_id == (kid if kid is not None else -1))
-                .scalar_subquery()
+            lm = latest_metrics.alias(f"order_{i}")
+            source = source.outerjoin(
+                lm, and_(lm.c.run_id == runs.c.id, lm.c.key_id == (-1 if kid is None else kid))
             )
-            is_nan = (
-                select(lm.c.is_nan)
-                .where(lm.c.run_id == runs.c.id, lm.c.key_id == (kid if kid is not None else -1))
-                .scalar_subquery()
-            )
-            rank = case((value.is_(None), 2), (is_nan.is_(True), 1), else_=0)
+            rank = case((lm.c.run_id.is_(None), 2), (lm.c.is_nan.is_(True), 1), else_=0)
             out.append((rank, True))
-            out.append((value, o.ascending))
+            out.append((lm.c.value, o.ascending))
         elif o.entity in ("param", "tag"):
-            table = params if o.entity == "param" else run_tags
-            value = (
-                select(table.c.value)
-                .where(table.c.run_id == runs.c.id, table.c.key == o.key)
-                .scalar_subquery()
-            )
-            out.append((case((value.is_(None), 1), else_=0), True))
-            out.append((value, o.ascending))
+            kv = (params if o.entity == "param" else run_tags).alias(f"order_{i}")
+            source = source.outerjoin(kv, and_(kv.c.run_id == runs.c.id, kv.c.key == o.key))
+            out.append((case((kv.c.run_id.is_(None), 1), else_=0), True))
+            out.append((kv.c.value, o.ascending))
         else:
             raise CairnError.invalid(f"Cannot order runs by {o.entity} '{o.key}'")
     if not seen_start:
         out.append((runs.c.start_time, False))
     out.append((runs.c.run_uuid, True))
-    return out
+    return out, source

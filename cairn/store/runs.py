@@ -56,6 +56,28 @@ def get(conn: Connection, run_uuid: str) -> Run:
     return load_runs(conn, [resolve(conn, run_uuid)])[0]
 
 
+EXPERIMENT_STATE = Prepared(
+    select(experiments.c.lifecycle_stage, experiments.c.artifact_location).where(
+        experiments.c.experiment_id == bindparam("experiment_id")
+    )
+)
+RUN_COLUMNS = (
+    "run_uuid",
+    "experiment_id",
+    "name",
+    "user_id",
+    "status",
+    "start_time",
+    "end_time",
+    "lifecycle_stage",
+    "artifact_uri",
+    "deleted_with_experiment",
+)
+INSERT_RUN = Prepared(
+    runs.insert().values({c: bindparam(c) for c in RUN_COLUMNS}).returning(runs.c.id)
+)
+
+
 def create(
     conn: Connection,
     experiment_id: int,
@@ -64,33 +86,43 @@ def create(
     run_name: str,
     tags: dict[str, str],
 ) -> Run:
-    experiment_store.require_active(conn, experiment_id)
-    location = conn.execute(
-        select(experiments.c.artifact_location).where(experiments.c.experiment_id == experiment_id)
-    ).scalar()
+    state = EXPERIMENT_STATE.first(conn, experiment_id=experiment_id)
+    if state is None:
+        raise CairnError.not_found(f"No Experiment with id={experiment_id} exists")
+    stage, location = state
+    if stage != LifecycleStage.ACTIVE:
+        raise CairnError.invalid(
+            f"Experiment {experiment_id} is deleted; restore it before creating runs in it"
+        )
     run_uuid = uuid.uuid4().hex
     root = experiment_store.artifact_location_of(experiment_id, location).rstrip("/")
-    tags = {**tags, RUN_NAME_TAG: run_name}
-    new_id = conn.execute(
-        runs.insert()
-        .values(
-            run_uuid=run_uuid,
-            experiment_id=experiment_id,
-            name=run_name,
-            user_id=user_id,
-            status=RunStatus.RUNNING,
-            start_time=start_time if start_time is not None else now_ms(),
-            end_time=None,
-            lifecycle_stage=LifecycleStage.ACTIVE,
-            artifact_uri=f"{root}/{run_uuid}/artifacts",
-            deleted_with_experiment=False,
-        )
-        .returning(runs.c.id)
-    ).scalar_one()
-    conn.execute(
-        run_tags.insert(), [{"run_id": new_id, "key": k, "value": v} for k, v in tags.items()]
+    info = RunInfo(
+        run_id=run_uuid,
+        experiment_id=str(experiment_id),
+        run_name=run_name,
+        user_id=user_id,
+        status=RunStatus.RUNNING,
+        start_time=start_time if start_time is not None else now_ms(),
+        end_time=None,
+        artifact_uri=f"{root}/{run_uuid}/artifacts",
+        lifecycle_stage=LifecycleStage.ACTIVE,
     )
-    return get(conn, run_uuid)
+    (new_id,) = INSERT_RUN.rows(
+        conn,
+        run_uuid=run_uuid,
+        experiment_id=experiment_id,
+        name=run_name,
+        user_id=user_id,
+        status=info.status,
+        start_time=info.start_time,
+        end_time=None,
+        lifecycle_stage=info.lifecycle_stage,
+        artifact_uri=info.artifact_uri,
+        deleted_with_experiment=False,
+    )[0]
+    tags = {**tags, RUN_NAME_TAG: run_name}
+    UPSERT_TAGS.many(conn, [(new_id, k, v) for k, v in tags.items()])
+    return Run(info=info, tags=tags)
 
 
 def update_info(

@@ -95,7 +95,11 @@ params = Table(
     Column("key", String(KEY_LENGTH), nullable=False),
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("run_id", "key"),
+    Index("ix_params_key", "key"),
+    sqlite_with_rowid=False,
 )
+# SQLite only: PostgreSQL's btree refuses entries over ~2.7 kB and values may be 8,000 chars
+Index("ix_params_key_value", params.c.key, params.c.value).ddl_if(dialect="sqlite")
 
 run_tags = Table(
     "run_tags",
@@ -104,7 +108,10 @@ run_tags = Table(
     Column("key", String(KEY_LENGTH), nullable=False),
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("run_id", "key"),
+    Index("ix_run_tags_key", "key"),
+    sqlite_with_rowid=False,
 )
+Index("ix_run_tags_key_value", run_tags.c.key, run_tags.c.value).ddl_if(dialect="sqlite")
 
 metric_keys = Table(
     "metric_keys",
@@ -140,7 +147,9 @@ latest_metrics = Table(
     Column("value", Double, nullable=False),
     Column("is_nan", Boolean, nullable=False),
     PrimaryKeyConstraint("run_id", "key_id"),
-    Index("ix_latest_metrics_key_value", "key_id", "value"),
+    # serves metric filters and metric ordering; with the clustered primary key it covers them
+    Index("ix_latest_metrics_key_value", "key_id", "is_nan", "value"),
+    sqlite_with_rowid=False,
 )
 
 datasets = Table(

@@ -15,8 +15,7 @@ from cairn.store.run_search import RunQuery
 
 
 async def create(request: Request, msg: m.CreateRun) -> wire.Json:
-    run = await run_in_threadpool(
-        tracking(request).create_run,
+    run = await tracking(request).acreate_run(
         msg.experiment_id,
         msg.user_id,
         msg.start_time,

@@ -85,7 +85,11 @@ def upgrade() -> None:
                 ["run_id"], ["runs.id"], ondelete="CASCADE", name=f"fk_{name}_run_id_runs"
             ),
             sa.PrimaryKeyConstraint("run_id", "key", name=f"pk_{name}"),
+            sqlite_with_rowid=False,
         )
+        op.create_index(f"ix_{name}_key", name, ["key"])
+        if op.get_bind().dialect.name == "sqlite":  # PostgreSQL caps btree entries at ~2.7 kB
+            op.create_index(f"ix_{name}_key_value", name, ["key", "value"])
     op.create_table(
         "metric_keys",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -115,9 +119,11 @@ def upgrade() -> None:
                 ["key_id"], ["metric_keys.id"], name=f"fk_{name}_key_id_metric_keys"
             ),
             sa.PrimaryKeyConstraint(*pk, name=f"pk_{name}"),
-            sqlite_with_rowid=name != "metrics",
+            sqlite_with_rowid=False,
         )
-    op.create_index("ix_latest_metrics_key_value", "latest_metrics", ["key_id", "value"])
+    op.create_index(
+        "ix_latest_metrics_key_value", "latest_metrics", ["key_id", "is_nan", "value"]
+    )
     op.create_table(
         "datasets",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

@@ -168,10 +168,20 @@ def _sqlite_pragmas(synchronous: str) -> Callable[[Any, Any], None]:
     return on_connect
 
 
+def normalize_uri(uri: str) -> str:
+    """Accept the URI forms users copy from MLflow (``postgresql://``, ``postgres://``) and use
+    the psycopg 3 driver Cairn ships with."""
+    for prefix in ("postgresql://", "postgres://"):
+        if uri.startswith(prefix):
+            return "postgresql+psycopg://" + uri[len(prefix) :]
+    return uri
+
+
 class Database:
     """An engine plus the rules for reading and writing through it."""
 
     def __init__(self, uri: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 8):
+        uri = normalize_uri(uri)
         self.uri = uri
         url = make_url(uri)
         self.dialect = url.get_backend_name()

@@ -54,7 +54,8 @@ def ensure_schema(engine: Engine, *, auto_upgrade: bool = True) -> str:
     if current is not None and current not in known_revisions():
         raise CairnError(
             f"The database schema (revision {current}) is newer than this version of Cairn "
-            f"understands (head {head}). Upgrade Cairn, or point it at another database.",
+            f"understands (head {head}). Upgrade Cairn (pip install --upgrade cairn-ml), or point "
+            "it at another database with --backend-store-uri.",
             ErrorCode.INVALID_STATE,
         )
     if not auto_upgrade:

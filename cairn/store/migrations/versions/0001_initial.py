@@ -121,9 +121,7 @@ def upgrade() -> None:
             sa.PrimaryKeyConstraint(*pk, name=f"pk_{name}"),
             sqlite_with_rowid=False,
         )
-    op.create_index(
-        "ix_latest_metrics_key_value", "latest_metrics", ["key_id", "is_nan", "value"]
-    )
+    op.create_index("ix_latest_metrics_key_value", "latest_metrics", ["key_id", "is_nan", "value"])
     op.create_table(
         "datasets",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

@@ -1,0 +1,28 @@
+"""The docs cannot drift: every server option and every endpoint is documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cairn.cli import server
+from cairn.server.mlflow.routes import ENDPOINTS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("option", [o for p in server.params for o in p.opts if o != "--help"])
+def test_server_options_are_documented(option: str) -> None:
+    assert f"`{option}`" in (ROOT / "docs" / "server.md").read_text()
+
+
+@pytest.mark.parametrize("path", sorted({e.path for e in ENDPOINTS}))
+def test_endpoints_are_documented(path: str) -> None:
+    assert f"/api/2.0/mlflow{path}`" in (ROOT / "docs" / "api.md").read_text()
+
+
+def test_readme_has_the_two_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "make run" in readme
+    assert "make test" in readme

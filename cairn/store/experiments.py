@@ -71,18 +71,6 @@ def get_by_name(conn: Connection, name: str) -> Experiment:
     return load(conn, [row])[0]
 
 
-def require_active(conn: Connection, experiment_id: int) -> None:
-    stage = conn.execute(
-        select(experiments.c.lifecycle_stage).where(experiments.c.experiment_id == experiment_id)
-    ).scalar()
-    if stage is None:
-        raise CairnError.not_found(f"No Experiment with id={experiment_id} exists")
-    if stage != LifecycleStage.ACTIVE:
-        raise CairnError.invalid(
-            f"Experiment {experiment_id} is deleted; restore it before creating runs in it"
-        )
-
-
 def create(conn: Connection, name: str, artifact_location: str | None, tags: dict[str, str]) -> str:
     if conn.execute(select(experiments.c.experiment_id).where(experiments.c.name == name)).first():
         raise CairnError.exists(f"Experiment(name={name}) already exists.")

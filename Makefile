@@ -46,7 +46,12 @@ pytest: install compat-venvs
 
 test: lint typecheck pytest  ## install everything and run the whole test suite
 
-bench: install  ## Cairn vs MLflow side by side (see benchmarks/README.md)
+.venvs/fml/.installed:
+	$(PYTHON) -m venv .venvs/fml
+	.venvs/fml/bin/pip install --quiet 'fasttrackml==0.6.0'
+	touch $@
+
+bench: install $(MLFLOW3)/.installed .venvs/fml/.installed  ## Cairn vs MLflow 3.17.2 vs FastTrackML 0.6.0 (docs/benchmarks.md)
 	$(BIN)/python benchmarks/run.py
 
 clean:  ## remove the virtualenvs and caches

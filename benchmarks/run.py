@@ -9,6 +9,7 @@ the same time, so they do not share the two cores.
     python benchmarks/run.py                               # Cairn and MLflow, all scenarios
     python benchmarks/run.py --only cairn --quick          # a smoke test
     python benchmarks/run.py --scenario search --mlflow-venv .venvs/mlflow3
+    python benchmarks/run.py --only fml --fml-venv .venvs/fml    # FastTrackML 0.6.0
 
 MLflow comes from a virtualenv with ``mlflow==3.17.2`` (``make compat-venvs`` makes one at
 ``.venvs/mlflow3``). MLflow is measured twice: with keep-alive, as its client talks, and with
@@ -65,7 +66,18 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=10)
 
 
-def server_command(name: str, workdir: Path, port: int, mlflow_venv: Path) -> list[str]:
+def server_command(name: str, workdir: Path, port: int, args: argparse.Namespace) -> list[str]:
+    if name == "fml":
+        return [
+            str(args.fml_venv / "bin" / "fml"),
+            "server",
+            "--database-uri",
+            f"sqlite://{workdir / 'fml.db'}",
+            "--default-artifact-root",
+            str(workdir / "artifacts"),
+            "--listen-address",
+            f"127.0.0.1:{port}",
+        ]
     if name == "cairn":
         return [
             sys.executable,
@@ -80,7 +92,7 @@ def server_command(name: str, workdir: Path, port: int, mlflow_venv: Path) -> li
             f"sqlite:///{workdir / 'cairn.db'}",
         ]
     return [
-        str(mlflow_venv / "bin" / "mlflow"),
+        str(args.mlflow_venv / "bin" / "mlflow"),
         "server",
         "--backend-store-uri",
         f"sqlite:///{workdir / 'mlflow.db'}",
@@ -98,7 +110,7 @@ def run_one(label: str, server: str, args: argparse.Namespace, out: Path) -> Pat
     port = free_port()
     log = open(workdir / "server.log", "wb")
     proc = subprocess.Popen(
-        server_command(server, workdir, port, args.mlflow_venv),
+        server_command(server, workdir, port, args),
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=workdir,
@@ -107,7 +119,7 @@ def run_one(label: str, server: str, args: argparse.Namespace, out: Path) -> Pat
     )
     result = out / f"{label}.json"
     try:
-        wait_ready(f"http://127.0.0.1:{port}/health", proc)
+        wait_ready(f"http://127.0.0.1:{port}/version", proc)
         cmd = [
             sys.executable,
             str(args.bench_dir / "tracking_bench.py"),
@@ -138,10 +150,16 @@ def run_one(label: str, server: str, args: argparse.Namespace, out: Path) -> Pat
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--only", choices=["cairn", "mlflow"], help="measure one server only")
+    p.add_argument("--only", choices=["cairn", "mlflow", "fml"], help="measure one server only")
     p.add_argument("--scenario", default=SCENARIOS, help=f"default: {SCENARIOS}")
     p.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     p.add_argument("--mlflow-venv", type=Path, default=ROOT / ".venvs" / "mlflow3")
+    p.add_argument(
+        "--fml-venv",
+        type=Path,
+        default=ROOT / ".venvs" / "fml",
+        help="a virtualenv with fasttrackml==0.6.0; FastTrackML is measured when it exists",
+    )
     p.add_argument("--bench-dir", type=Path, default=DEFAULT_BENCH)
     p.add_argument("--out", type=Path, default=ROOT / "bench-results")
     p.add_argument("--timeout", type=float, default=3600, help="per server, seconds")
@@ -149,13 +167,15 @@ def main() -> int:
     if not (args.bench_dir / "tracking_bench.py").exists():
         p.error(f"no tracking_bench.py in {args.bench_dir} (set --bench-dir)")
     args.out.mkdir(parents=True, exist_ok=True)
-    targets = [("cairn", "cairn")]
-    if args.only != "cairn":
+    targets = []
+    if args.only in (None, "cairn"):
+        targets.append(("cairn", "cairn"))
+    if args.only in (None, "mlflow"):
         if not (args.mlflow_venv / "bin" / "mlflow").exists():
             p.error(f"no mlflow in {args.mlflow_venv}: run `make compat-venvs` or --only cairn")
         targets += [("mlflow", "mlflow"), ("mlflow-noka", "mlflow")]
-    if args.only == "mlflow":
-        targets = targets[1:]
+    if args.only == "fml" or (args.only is None and (args.fml_venv / "bin" / "fml").exists()):
+        targets.append(("fml", "fml"))
     results = [run_one(label, server, args, args.out) for label, server in targets]
     existing = [str(r) for r in results if r.exists()]
     table = subprocess.run(

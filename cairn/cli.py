@@ -125,6 +125,7 @@ def server(
         ),
         max_request_bytes=env_settings.max_request_bytes,
         sqlite_synchronous=env_settings.sqlite_synchronous,
+        shared_store=workers > 1 or env_settings.shared_store,
     )
     chosen = choose_port(host, port)
     db = Database(uri)

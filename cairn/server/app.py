@@ -35,7 +35,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings.backend_store_uri, sqlite_synchronous=settings.sqlite_synchronous)
+        db = Database(
+            settings.backend_store_uri,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            inline_small_writes=not settings.shared_store,
+        )
         ensure_schema(db.write_engine)
         db.start()
         app.state.db = db

@@ -32,6 +32,8 @@ class Settings:
     # SQLite durability: NORMAL (WAL: safe against crashes, may lose the last commits on
     # power loss) or FULL (fsync on every commit group)
     sqlite_synchronous: str = "NORMAL"
+    # more than one server process writes to the store (set by `cairn server --workers N`)
+    shared_store: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -43,6 +45,7 @@ class Settings:
             truncate_long_values=truncate,
             max_request_bytes=int(os.environ.get("CAIRN_MAX_REQUEST_BYTES", 32 * 1024 * 1024)),
             sqlite_synchronous=os.environ.get("CAIRN_SQLITE_SYNCHRONOUS", "NORMAL").upper(),
+            shared_store=_env_bool("CAIRN_SHARED_STORE", False),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -50,4 +53,5 @@ class Settings:
         names = {f.name for f in fields(self)}
         out = {f"CAIRN_{n.upper()}": str(getattr(self, n)) for n in names}
         out["CAIRN_TRUNCATE_LONG_VALUES"] = "true" if self.truncate_long_values else "false"
+        out["CAIRN_SHARED_STORE"] = "true" if self.shared_store else "false"
         return out

@@ -180,9 +180,20 @@ def normalize_uri(uri: str) -> str:
 class Database:
     """An engine plus the rules for reading and writing through it."""
 
-    def __init__(self, uri: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 8):
+    def __init__(
+        self,
+        uri: str,
+        *,
+        sqlite_synchronous: str = "NORMAL",
+        pool_size: int = 8,
+        inline_small_writes: bool = True,
+    ):
+        """``inline_small_writes``: let a small write from the event loop run at once when
+        the writer is idle. Only safe when this process is the database's only writer (with
+        several server processes the loop could wait on another process's lock)."""
         uri = normalize_uri(uri)
         self.uri = uri
+        self.inline_small_writes = inline_small_writes
         url = make_url(uri)
         self.dialect = url.get_backend_name()
         self.is_sqlite = self.dialect == "sqlite"
@@ -233,7 +244,7 @@ class Database:
         if self.is_sqlite:
             self.start()
             assert self._writer is not None
-            if small:
+            if small and self.inline_small_writes:
                 done = self._writer.try_now(fn)
                 if done is not None:
                     return done.result()

@@ -82,6 +82,29 @@ def main() -> None:
     "./cairn-data, or $CAIRN_HOME].",
 )
 @click.option(
+    "--artifacts-destination",
+    envvar="CAIRN_ARTIFACTS_DESTINATION",
+    default=None,
+    help="Where artifact files live: a folder (./path, /abs/path, file:///abs/path) or "
+    "S3-compatible storage (s3://bucket/prefix; endpoint from MLFLOW_S3_ENDPOINT_URL, "
+    "credentials from the AWS variables) [default: the data directory's artifacts/].",
+)
+@click.option(
+    "--serve-artifacts/--no-serve-artifacts",
+    default=True,
+    show_default=True,
+    help="Proxy artifacts through the server (runs get mlflow-artifacts:/ URIs), or hand "
+    "clients the storage URI to write to themselves.",
+)
+@click.option(
+    "--max-artifact-bytes",
+    type=click.IntRange(0),
+    envvar="CAIRN_MAX_ARTIFACT_BYTES",
+    default=0,
+    help="Largest single artifact upload in bytes; larger ones get 413 and are not stored "
+    "[default: 0, no limit].",
+)
+@click.option(
     "--workers",
     type=click.IntRange(1, 64),
     default=1,
@@ -101,6 +124,9 @@ def server(
     host: str,
     port: int | None,
     backend_store_uri: str | None,
+    artifacts_destination: str | None,
+    serve_artifacts: bool,
+    max_artifact_bytes: int,
     workers: int,
     truncate_long_values: bool | None,
     access_log: bool,
@@ -116,8 +142,12 @@ def server(
     uri = backend_store_uri or env_settings.backend_store_uri
     if uri.startswith("sqlite:///") and backend_store_uri is None:
         data_dir().mkdir(parents=True, exist_ok=True)
+    destination = artifacts_destination or env_settings.artifacts_destination
     settings = Settings(
         backend_store_uri=uri,
+        artifacts_destination=destination,
+        serve_artifacts=serve_artifacts,
+        max_artifact_bytes=max_artifact_bytes,
         truncate_long_values=(
             env_settings.truncate_long_values
             if truncate_long_values is None
@@ -141,6 +171,8 @@ def server(
         f"[cyan]http://{shown_host}:{chosen}[/cyan]"
     )
     console.print(f"  store:   {_redact(uri)} (schema {revision})")
+    mode = "proxied" if serve_artifacts else "direct"
+    console.print(f"  artifacts: {destination} ({mode})")
     console.print(f"  workers: {workers}")
     os.environ.update(settings.to_env())
     common = {
@@ -161,6 +193,85 @@ def server(
             workers=workers,
             **common,  # type: ignore[arg-type]
         )
+
+
+@main.command()
+@click.option(
+    "--older-than",
+    default="30d",
+    show_default=True,
+    help="Purge what was deleted longer ago than this: 30d, 12h, 90m, 45s, 2w (0 for all).",
+)
+@click.option("--dry-run", is_flag=True, help="Only list what would be purged.")
+@click.option(
+    "--backend-store-uri",
+    envvar="CAIRN_BACKEND_STORE_URI",
+    default=None,
+    help="SQLAlchemy URI of the store [default: the data directory's SQLite file].",
+)
+@click.option(
+    "--artifacts-destination",
+    envvar="CAIRN_ARTIFACTS_DESTINATION",
+    default=None,
+    help="The server's artifact store [default: the data directory's artifacts/].",
+)
+def gc(
+    older_than: str,
+    dry_run: bool,
+    backend_store_uri: str | None,
+    artifacts_destination: str | None,
+) -> None:
+    """Permanently remove deleted runs and experiments, with their artifacts.
+
+    Runs deleted longer ago than --older-than are purged with everything logged to them;
+    so are deleted experiments (their names become free again). Artifacts go first, local
+    or S3, so an interrupted gc can simply be run again.
+    """
+    from rich.progress import Progress
+
+    from cairn.artifacts.uri import repository_for
+    from cairn.entities.errors import CairnError
+    from cairn.server.settings import default_artifacts_destination, default_backend_uri
+    from cairn.services.artifacts import ArtifactService
+    from cairn.services.gc import GarbageCollector, parse_age
+    from cairn.store.db import Database
+    from cairn.store.migrate import ensure_schema
+
+    try:
+        age = parse_age(older_than)
+    except CairnError as exc:
+        raise click.BadParameter(exc.message, param_hint="--older-than") from exc
+    database = Database(backend_store_uri or default_backend_uri())
+    try:
+        ensure_schema(database.write_engine, auto_upgrade=False)
+        database.start()
+        repo = repository_for(artifacts_destination or default_artifacts_destination())
+        collector = GarbageCollector(database, ArtifactService(repo))
+        plan = collector.plan(age)
+        total = len(plan.runs) + len(plan.experiments)
+        console.print(
+            f"{len(plan.runs)} run(s) and {len(plan.experiments)} experiment(s) deleted more "
+            f"than {older_than} ago"
+        )
+        if dry_run:
+            for run in plan.runs:
+                click.echo(f"run {run.run_uuid} (experiment {run.experiment_id})")
+            for exp in plan.experiments:
+                click.echo(f"experiment {exp.experiment_id} '{exp.name}'")
+            return
+        with Progress(console=console, transient=False) as progress:
+            task = progress.add_task("purging", total=total)
+            outcome = collector.run(plan, lambda _what: progress.advance(task))
+        for note in outcome.skipped:
+            console.print(f"[yellow]skipped[/yellow] {note}")
+        console.print(
+            f"purged {outcome.runs_purged} run(s), {outcome.experiments_purged} "
+            f"experiment(s), {outcome.files_removed} artifact file(s)"
+        )
+    except CairnError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        database.close()
 
 
 @main.group()

@@ -10,7 +10,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
+
+from cairn.entities.errors import CairnError
+
+#: chunk size for streamed reads and copies
+CHUNK_SIZE = 1 << 20
+#: S3's limits, shared by every backend so they all refuse the same requests
+MAX_PART_NUMBER = 10_000
+MAX_PART_SIZE = 5 << 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +35,49 @@ class FileInfo:
 class PartInfo:
     part_number: int
     etag: str
+
+
+def range_error(path: str, start: int, end: int | None, size: int | None = None) -> CairnError:
+    """The error for an unsatisfiable byte range (the HTTP layer answers it with a 416)."""
+    wanted = f"{start}-{'' if end is None else end}"
+    known = "" if size is None else f" ({size} bytes)"
+    return CairnError.invalid(f"Invalid byte range {wanted} for artifact '{path}'{known}")
+
+
+def check_range(path: str, start: int, end: int | None, size: int) -> int:
+    """Validate ``start``..``end`` (inclusive) against a file of ``size`` bytes; returns the
+    number of bytes to send. A whole-file read (``0``, ``None``) is valid even when empty."""
+    if start == 0 and end is None:
+        return size
+    last = size - 1 if end is None else end
+    if start < 0 or start > last or last >= size:
+        raise range_error(path, start, end, size)
+    return last - start + 1
+
+
+def check_part_number(part_number: int) -> None:
+    if not 1 <= part_number <= MAX_PART_NUMBER:
+        raise CairnError.invalid(
+            f"Part number {part_number} is out of range: it must be 1 to {MAX_PART_NUMBER}"
+        )
+
+
+def check_parts(parts: list[PartInfo]) -> list[PartInfo]:
+    """The parts of a completion request sorted by number; refuses none or duplicates."""
+    if not parts:
+        raise CairnError.invalid("A multipart upload needs at least one part to complete")
+    ordered = sorted(parts, key=lambda p: p.part_number)
+    for previous, part in pairwise(ordered):
+        if previous.part_number == part.part_number:
+            raise CairnError.invalid(f"Part {part.part_number} is listed twice")
+    for part in ordered:
+        check_part_number(part.part_number)
+    return ordered
+
+
+def quote_etag(etag: str) -> str:
+    """An ETag in S3's quoted form, whether or not the client kept the quotes."""
+    return f'"{etag.strip().strip(chr(34))}"'
 
 
 class ArtifactWriter(ABC):

@@ -5,21 +5,29 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from pydantic import ValidationError
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Match, Mount
+from starlette.types import Scope
 
 import cairn
+from cairn.artifacts.uri import repository_for
 from cairn.entities.errors import CairnError
 from cairn.server import errors
 from cairn.server.limits import BodyLimit
+from cairn.server.mlflow.artifacts import artifact_routes
 from cairn.server.mlflow.routes import mlflow_routes
 from cairn.server.openapi import install_openapi
 from cairn.server.settings import Settings
 from cairn.server.wire import json_response
+from cairn.services.artifacts import ArtifactService
 from cairn.services.tracking import TrackingService
 from cairn.services.validation import ValueLimits
 from cairn.store.db import Database
@@ -30,11 +38,22 @@ log = logging.getLogger("cairn.server")
 JSON_API_PREFIXES = ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/", "/api/3.0/mlflow/")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+class Fallback(Mount):
+    """A mount that takes only what no other route claims, even partly: a known path with the
+    wrong method still gets its 405 from the route that owns the path."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        return (Match.PARTIAL if match == Match.FULL else match), child_scope
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The whole server. MLflow's routes sit on a plain Starlette router (the hot paths pay
+    for no framework layer they do not use); FastAPI serves the rest and the OpenAPI docs."""
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = Database(
             settings.backend_store_uri,
             sqlite_synchronous=settings.sqlite_synchronous,
@@ -43,28 +62,45 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ensure_schema(db.write_engine)
         db.start()
         app.state.db = db
-        app.state.tracking = TrackingService(db, ValueLimits(settings.truncate_long_values))
+        service = ArtifactService(
+            repository_for(settings.artifacts_destination),
+            serve=settings.serve_artifacts,
+            max_bytes=settings.max_artifact_bytes,
+        )
+        app.state.artifacts = service
+        app.state.tracking = TrackingService(
+            db, ValueLimits(settings.truncate_long_values), artifact_root=service.default_root
+        )
         try:
             yield
         finally:
             db.close()
 
-    app = FastAPI(
+    handlers: dict[Any, Any] = {
+        CairnError: errors.cairn_error,
+        ValidationError: errors.validation_error,
+        HTTPException: errors.http_error,
+        Exception: errors.internal_error,
+    }
+    api = FastAPI(
         title="Cairn",
         version=cairn.__version__,
         description="Experiment tracking and model lifecycle, wire-compatible with MLflow.",
-        lifespan=lifespan,
         docs_url="/docs",
         openapi_url="/openapi.json",
-        exception_handlers={
-            CairnError: errors.cairn_error,
-            ValidationError: errors.validation_error,
-            HTTPException: errors.http_error,
-            Exception: errors.internal_error,
-        },
+        exception_handlers=handlers,
     )
-    app.state.settings = settings
-    app.router.routes.extend(mlflow_routes())
+    root = Starlette(
+        routes=[*mlflow_routes(), *artifact_routes(), Fallback("", app=api)],
+        exception_handlers=handlers,
+        lifespan=lifespan,
+        middleware=[
+            Middleware(BodyLimit, limit=settings.max_request_bytes, prefixes=JSON_API_PREFIXES)
+        ],
+    )
+    api.state = root.state  # handlers on either side see the same services
+    root.state.settings = settings
+    app = api
 
     @app.get("/health", tags=["server"], summary="Liveness and database check")
     async def health(request: Request) -> Response:
@@ -82,7 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "store_type": store,
                 "workspaces_enabled": False,
                 "trace_archival_enabled": False,
-                "multipart_uploads_enabled": False,
+                "multipart_uploads_enabled": settings.serve_artifacts,
                 "multipart_downloads_enabled": False,
                 "presigned_upload_run_id_supported": False,
                 "presigned_upload_model_id_supported": False,
@@ -92,11 +128,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             }
         )
 
-    install_openapi(app)
-    app.add_middleware(BodyLimit, limit=settings.max_request_bytes, prefixes=JSON_API_PREFIXES)
-    return app
+    install_openapi(api)
+    return root
 
 
-def app_from_env() -> FastAPI:
+def app_from_env() -> Starlette:
     """Factory for uvicorn workers: settings come from the ``CAIRN_*`` environment."""
     return create_app(Settings.from_env())

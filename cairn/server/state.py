@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from cairn.services.artifacts import ArtifactService
 from cairn.services.tracking import TrackingService
 
 
 def tracking(request: Request) -> TrackingService:
     service: TrackingService = request.app.state.tracking
+    return service
+
+
+def artifacts(request: Request) -> ArtifactService:
+    service: ArtifactService = request.app.state.artifacts
     return service

@@ -37,10 +37,19 @@ SMALL_BATCH = 20
 
 
 class TrackingService:
-    def __init__(self, db: Database, limits: v.ValueLimits | None = None):
+    def __init__(
+        self,
+        db: Database,
+        limits: v.ValueLimits | None = None,
+        artifact_root: str = exp_store.DEFAULT_ARTIFACT_ROOT,
+    ):
+        """``artifact_root``: where new experiments put artifacts by default:
+        ``mlflow-artifacts:`` when the server proxies them, else the storage URI itself."""
         self.db = db
         self.keys = MetricKeys()
         self.limits = limits or v.ValueLimits()
+        self.artifact_root = artifact_root
+        db.write(lambda c: exp_store.settle_default_location(c, artifact_root))
 
     # ---------------------------------------------------------------- experiments
     def create_experiment(
@@ -53,7 +62,10 @@ class TrackingService:
         tag_map = {
             v.validate_key("Tag", k): self.limits.experiment_tag_value(k, val) for k, val in tags
         }
-        return self.db.write(lambda c: exp_store.create(c, checked, artifact_location, tag_map))
+        root = self.artifact_root
+        return self.db.write(
+            lambda c: exp_store.create(c, checked, artifact_location, tag_map, root)
+        )
 
     def get_experiment(self, experiment_id: object) -> Experiment:
         eid = exp_store.parse_experiment_id(experiment_id)

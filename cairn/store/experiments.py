@@ -71,7 +71,15 @@ def get_by_name(conn: Connection, name: str) -> Experiment:
     return load(conn, [row])[0]
 
 
-def create(conn: Connection, name: str, artifact_location: str | None, tags: dict[str, str]) -> str:
+def create(
+    conn: Connection,
+    name: str,
+    artifact_location: str | None,
+    tags: dict[str, str],
+    artifact_root: str = DEFAULT_ARTIFACT_ROOT,
+) -> str:
+    """Create an experiment; without an explicit location its artifacts go under
+    ``<artifact_root>/<id>`` (``mlflow-artifacts:/<id>`` when the server proxies them)."""
     if conn.execute(select(experiments.c.experiment_id).where(experiments.c.name == name)).first():
         raise CairnError.exists(f"Experiment(name={name}) already exists.")
     now = now_ms()
@@ -89,12 +97,27 @@ def create(conn: Connection, name: str, artifact_location: str | None, tags: dic
         ).scalar_one()
     except IntegrityError as exc:  # a concurrent create won the race for the name
         raise CairnError.exists(f"Experiment(name={name}) already exists.") from exc
+    if not artifact_location:
+        conn.execute(
+            update(experiments)
+            .where(experiments.c.experiment_id == new_id)
+            .values(artifact_location=f"{artifact_root.rstrip('/')}/{new_id}")
+        )
     if tags:
         conn.execute(
             experiment_tags.insert(),
             [{"experiment_id": new_id, "key": k, "value": v} for k, v in tags.items()],
         )
     return str(new_id)
+
+
+def settle_default_location(conn: Connection, artifact_root: str) -> None:
+    """Give the Default experiment (created by the first migration) its artifact location."""
+    conn.execute(
+        update(experiments)
+        .where(experiments.c.experiment_id == 0, experiments.c.artifact_location.is_(None))
+        .values(artifact_location=f"{artifact_root.rstrip('/')}/0")
+    )
 
 
 def rename(conn: Connection, experiment_id: int, new_name: str) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from cairn.server.mlflow import experiments, runs
+from cairn.server.mlflow import experiments, logged_models, runs
 from cairn.server.mlflow.endpoint import Endpoint
 
 PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 
-ENDPOINTS: list[Endpoint] = [*experiments.ENDPOINTS, *runs.ENDPOINTS]
+ENDPOINTS: list[Endpoint] = [*runs.ENDPOINTS, *experiments.ENDPOINTS, *logged_models.ENDPOINTS]
 
 
 def mlflow_routes() -> list[Route]:

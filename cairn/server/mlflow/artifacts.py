@@ -1,0 +1,362 @@
+"""The proxied artifact API (``/api/2.0/mlflow-artifacts``), the run artifact listing and the
+UI download route. Bodies stream both ways; no file is ever held in memory whole."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import mimetypes
+import queue
+import re
+from collections.abc import Iterator
+
+from pydantic import BaseModel, ConfigDict
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from cairn.artifacts.base import ArtifactRepository, ArtifactWriter, FileInfo, PartInfo
+from cairn.artifacts.paths import clean_path
+from cairn.entities.errors import CairnError, ErrorCode
+from cairn.server.state import artifacts, tracking
+from cairn.server.wire import Json, json_response
+
+ARTIFACTS = "/api/2.0/mlflow-artifacts"
+FLUSH_BYTES = 1024 * 1024
+MAX_PARTS = 10_000
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class LargeFileResponse(FileResponse):
+    """Starlette's FileResponse (ranges, Content-Length) reading 1 MiB per thread hop."""
+
+    chunk_size = 1024 * 1024
+
+
+def _repo(request: Request) -> ArtifactRepository:
+    return artifacts(request).repo
+
+
+def _path(request: Request) -> str:
+    return clean_path(request.path_params.get("path", ""))
+
+
+def _media_type(path: str) -> str:
+    guessed, _ = mimetypes.guess_type(path)
+    return guessed or "application/octet-stream"
+
+
+async def _stream_into(request: Request, writer: ArtifactWriter, limit: int) -> int:
+    """Copy the request body into ``writer`` in 1 MiB steps; abort on any failure."""
+    buffer = bytearray()
+    total = 0
+    try:
+        async for chunk in request.stream():
+            total += len(chunk)
+            if limit and total > limit:
+                raise CairnError(
+                    f"Artifact upload is larger than the limit of {limit} bytes",
+                    ErrorCode.REQUEST_LIMIT_EXCEEDED,
+                )
+            buffer += chunk
+            if len(buffer) >= FLUSH_BYTES:
+                await run_in_threadpool(writer.write, bytes(buffer))
+                buffer.clear()
+        if buffer:
+            await run_in_threadpool(writer.write, bytes(buffer))
+        return await run_in_threadpool(writer.commit)
+    except BaseException:
+        await run_in_threadpool(writer.abort)
+        raise
+
+
+async def upload(request: Request) -> Response:
+    path = _path(request)
+    writer = await run_in_threadpool(_repo(request).open_write, path)
+    try:
+        await _stream_into(request, writer, artifacts(request).max_bytes)
+    except ClientDisconnect:
+        return Response(status_code=499)
+    return json_response({})
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None:
+    match = _RANGE.match(header.strip())
+    if not match:
+        return None
+    first, last = match.groups()
+    if first == "" and last == "":
+        return None
+    if first == "":
+        start, end = max(0, size - int(last)), size - 1
+    else:
+        start = int(first)
+        end = min(int(last), size - 1) if last else size - 1
+    if start > end or start >= size:
+        raise CairnError(f"Requested range {header!r} is not satisfiable for {size} bytes")
+    return start, end
+
+
+async def download_path(request: Request, path: str) -> Response:
+    repo = _repo(request)
+    info = await run_in_threadpool(repo.stat, path)
+    if info is None or info.is_dir:
+        raise CairnError.not_found(f"Artifact '{path}' not found")
+    media_type = _media_type(path)
+    local = repo.local_path(path)
+    if local is not None:
+        return LargeFileResponse(local, media_type=media_type, filename=None)
+    size = info.file_size or 0
+    headers = {"Accept-Ranges": "bytes"}
+    span = None
+    if "range" in request.headers:
+        try:
+            span = _parse_range(request.headers["range"], size)
+        except CairnError as exc:
+            return json_response(
+                {"error_code": ErrorCode.INVALID_PARAMETER_VALUE, "message": exc.message},
+                416,
+            )
+    start, end = span if span else (0, size - 1)
+    headers["Content-Length"] = str(max(0, end - start + 1))
+    if span:
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    body: Iterator[bytes] = repo.read(path, start, end) if size else iter(())
+    return StreamingResponse(
+        iterate_in_threadpool(body),
+        status_code=206 if span else 200,
+        media_type=media_type,
+        headers=headers,
+    )
+
+
+async def download(request: Request) -> Response:
+    return await download_path(request, _path(request))
+
+
+def _files_json(files: list[FileInfo]) -> Json:
+    if not files:
+        return {}
+    out = []
+    for f in files:
+        item: Json = {"path": f.path, "is_dir": f.is_dir}
+        if not f.is_dir and f.file_size is not None:
+            item["file_size"] = f.file_size
+        out.append(item)
+    return {"files": out}
+
+
+async def list_artifacts(request: Request) -> Response:
+    path = clean_path(request.query_params.get("path", ""), allow_root=True)
+    files = await run_in_threadpool(_repo(request).listdir, path)
+    return json_response(_files_json(files))
+
+
+async def delete(request: Request) -> Response:
+    await run_in_threadpool(_repo(request).delete, _path(request))
+    return json_response({})
+
+
+class _CreateMpu(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    path: str | None = None
+    num_parts: int = 1
+
+
+class _PartIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    part_number: int
+    etag: str | None = None
+    url: str | None = None
+
+
+class _CompleteMpu(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    upload_id: str
+    parts: list[_PartIn] = []
+
+
+class _AbortMpu(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    upload_id: str
+
+
+def _target(request: Request, local_file: str | None) -> str:
+    """``mpu/create/<dir>`` names the directory; the file name is the client's file's name."""
+    directory = clean_path(request.path_params.get("path", ""), allow_root=True)
+    name = clean_path((local_file or "").replace("\\", "/").rsplit("/", 1)[-1])
+    return f"{directory}/{name}" if directory else name
+
+
+async def mpu_create(request: Request) -> Response:
+    msg = _CreateMpu.model_validate_json(await request.body() or b"{}")
+    if not 1 <= msg.num_parts <= MAX_PARTS:
+        raise CairnError.invalid(f"num_parts must be between 1 and {MAX_PARTS}")
+    target = _target(request, msg.path)
+    upload_id = await run_in_threadpool(_repo(request).create_multipart, target)
+    base = str(request.base_url).rstrip("/")
+    credentials = [
+        {
+            "url": f"{base}{ARTIFACTS}/mpu/part/{upload_id}/{n}/{target}",
+            "part_number": n,
+            "headers": {},
+        }
+        for n in range(1, msg.num_parts + 1)
+    ]
+    return json_response({"upload_id": upload_id, "credentials": credentials})
+
+
+async def mpu_part(request: Request) -> Response:
+    path = _path(request)
+    upload_id = request.path_params["upload_id"]
+    part_number = int(request.path_params["part_number"])
+    if not 1 <= part_number <= MAX_PARTS:
+        raise CairnError.invalid(f"part_number must be between 1 and {MAX_PARTS}")
+    limit = artifacts(request).max_bytes
+    etag = await _stream_part(request, _repo(request), path, upload_id, part_number, limit)
+    return Response(status_code=200, headers={"ETag": etag})
+
+
+class _ConsumerGone(Exception):
+    pass
+
+
+async def _stream_part(
+    request: Request,
+    repo: ArtifactRepository,
+    path: str,
+    upload_id: str,
+    part_number: int,
+    limit: int,
+) -> str:
+    """Bridge the async request body to the repository's blocking part upload through a
+    small queue: at most a few MiB are in flight whatever the part's size."""
+    handoff: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+
+    def pieces() -> Iterator[bytes]:
+        for _ in range(10**9):
+            item = handoff.get()
+            if item is None:
+                return
+            yield item
+
+    loop = asyncio.get_running_loop()
+    task = loop.run_in_executor(None, repo.upload_part, path, upload_id, part_number, pieces())
+
+    def feed(item: bytes | None) -> None:
+        for _ in range(10**9):
+            try:
+                handoff.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                if task.done():
+                    raise _ConsumerGone from None
+
+    total = 0
+    buffer = bytearray()
+    try:
+        async for chunk in request.stream():
+            total += len(chunk)
+            if limit and total > limit:
+                raise CairnError(
+                    f"Artifact part is larger than the limit of {limit} bytes",
+                    ErrorCode.REQUEST_LIMIT_EXCEEDED,
+                )
+            buffer += chunk
+            if len(buffer) >= FLUSH_BYTES:
+                await run_in_threadpool(feed, bytes(buffer))
+                buffer.clear()
+        if buffer:
+            await run_in_threadpool(feed, bytes(buffer))
+        await run_in_threadpool(feed, None)
+    except _ConsumerGone:
+        pass  # the upload failed; its error is raised below
+    except BaseException:
+        if not task.done():
+            with contextlib.suppress(_ConsumerGone):
+                await run_in_threadpool(feed, None)
+        with contextlib.suppress(Exception):
+            await task
+        raise
+    return await task
+
+
+async def mpu_complete(request: Request) -> Response:
+    msg = _CompleteMpu.model_validate_json(await request.body() or b"{}")
+    target = _target_from_body(request, await request.body())
+    parts = [PartInfo(p.part_number, p.etag or "") for p in msg.parts]
+    await run_in_threadpool(_repo(request).complete_multipart, target, msg.upload_id, parts)
+    return json_response({})
+
+
+async def mpu_abort(request: Request) -> Response:
+    msg = _AbortMpu.model_validate_json(await request.body() or b"{}")
+    target = _target_from_body(request, await request.body())
+    await run_in_threadpool(_repo(request).abort_multipart, target, msg.upload_id)
+    return json_response({})
+
+
+def _target_from_body(request: Request, body: bytes) -> str:
+    return _target(request, _CreateMpu.model_validate_json(body or b"{}").path)
+
+
+async def presigned(request: Request) -> Response:
+    raise CairnError(
+        "Presigned downloads are not offered: download through the server instead",
+        ErrorCode.NOT_IMPLEMENTED,
+    )
+
+
+async def run_artifacts_list(request: Request) -> Response:
+    """GET /api/2.0/mlflow/artifacts/list?run_id=&path= (paths relative to the run root)."""
+    query = request.query_params
+    run_id = query.get("run_id") or query.get("run_uuid")
+    if not run_id:
+        raise CairnError.invalid("Missing value for required parameter 'run_id'")
+    run = await run_in_threadpool(tracking(request).get_run, run_id)
+    service = artifacts(request)
+    rel = clean_path(query.get("path", ""), allow_root=True)
+    files = await run_in_threadpool(service.repo.listdir, service.in_run(run.info, rel))
+    out: Json = {"root_uri": run.info.artifact_uri}
+    listed = _files_json(
+        [FileInfo(f"{rel}/{f.path}" if rel else f.path, f.is_dir, f.file_size) for f in files]
+    )
+    out.update(listed)
+    return json_response(out)
+
+
+async def get_artifact(request: Request) -> Response:
+    """GET /get-artifact?run_uuid=&path= (the web UI's download route)."""
+    query = request.query_params
+    run_id = query.get("run_uuid") or query.get("run_id")
+    if not run_id:
+        raise CairnError.invalid("Missing value for required parameter 'run_uuid'")
+    run = await run_in_threadpool(tracking(request).get_run, run_id)
+    service = artifacts(request)
+    return await download_path(request, service.in_run(run.info, clean_path(query.get("path", ""))))
+
+
+def artifact_routes() -> list[Route]:
+    return [
+        Route(f"{ARTIFACTS}/artifacts", list_artifacts, methods=["GET"]),
+        Route(f"{ARTIFACTS}/artifacts/{{path:path}}", upload, methods=["PUT"]),
+        Route(f"{ARTIFACTS}/artifacts/{{path:path}}", download, methods=["GET"]),
+        Route(f"{ARTIFACTS}/artifacts/{{path:path}}", delete, methods=["DELETE"]),
+        Route(f"{ARTIFACTS}/mpu/create/{{path:path}}", mpu_create, methods=["POST"]),
+        Route(f"{ARTIFACTS}/mpu/create", mpu_create, methods=["POST"]),
+        Route(
+            f"{ARTIFACTS}/mpu/part/{{upload_id}}/{{part_number:int}}/{{path:path}}",
+            mpu_part,
+            methods=["PUT"],
+        ),
+        Route(f"{ARTIFACTS}/mpu/complete/{{path:path}}", mpu_complete, methods=["POST"]),
+        Route(f"{ARTIFACTS}/mpu/complete", mpu_complete, methods=["POST"]),
+        Route(f"{ARTIFACTS}/mpu/abort/{{path:path}}", mpu_abort, methods=["POST"]),
+        Route(f"{ARTIFACTS}/mpu/abort", mpu_abort, methods=["POST"]),
+        Route(f"{ARTIFACTS}/presigned/{{path:path}}", presigned, methods=["GET"]),
+        Route("/api/2.0/mlflow/artifacts/list", run_artifacts_list, methods=["GET"]),
+        Route("/ajax-api/2.0/mlflow/artifacts/list", run_artifacts_list, methods=["GET"]),
+        Route("/get-artifact", get_artifact, methods=["GET"]),
+        Route("/ajax-api/2.0/mlflow/get-artifact", get_artifact, methods=["GET"]),
+    ]

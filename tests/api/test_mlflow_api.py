@@ -225,3 +225,36 @@ def test_openapi_lists_mlflow_endpoints(client: TestClient) -> None:
     assert "/api/2.0/mlflow/runs/log-batch" in doc["paths"]
     assert "post" in doc["paths"]["/api/2.0/mlflow/runs/search"]
     assert "/health" in doc["paths"]
+
+
+def test_artifact_locations_proxied_or_direct(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from cairn.server.app import create_app
+    from cairn.server.settings import Settings
+
+    assert isinstance(tmp_path, Path)
+    for serve in (True, False):
+        settings = Settings(
+            backend_store_uri=f"sqlite:///{tmp_path / f'loc-{serve}.db'}",
+            artifacts_destination=str(tmp_path / f"art-{serve}"),
+            serve_artifacts=serve,
+        )
+        with TestClient(create_app(settings)) as client:
+            eid = client.post(f"{API}/experiments/create", json={"name": "e"}).json()[
+                "experiment_id"
+            ]
+            exp = client.get(f"{API}/experiments/get", params={"experiment_id": eid}).json()
+            run = client.post(f"{API}/runs/create", json={"experiment_id": eid}).json()["run"]
+            default = client.get(f"{API}/experiments/get", params={"experiment_id": "0"}).json()
+            info = client.get("/api/3.0/mlflow/server-info").json()
+        location = exp["experiment"]["artifact_location"]
+        if serve:
+            assert location == f"mlflow-artifacts:/{eid}"
+            assert default["experiment"]["artifact_location"] == "mlflow-artifacts:/0"
+        else:
+            root = (tmp_path / "art-False").resolve().as_uri()
+            assert location == f"{root}/{eid}"
+            assert default["experiment"]["artifact_location"] == f"{root}/0"
+        assert run["info"]["artifact_uri"] == f"{location}/{run['info']['run_id']}/artifacts"
+        assert info["multipart_uploads_enabled"] is serve

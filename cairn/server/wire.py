@@ -71,21 +71,33 @@ def run_info(i: RunInfo) -> Json:
         "run_id": i.run_id,
         "run_uuid": i.run_id,
         "experiment_id": i.experiment_id,
-        "run_name": i.run_name,
-        "user_id": i.user_id,
         "status": i.status,
-        "start_time": i.start_time,
-        "end_time": i.end_time,
-        "artifact_uri": i.artifact_uri,
         "lifecycle_stage": i.lifecycle_stage,
     }
-    return {k: v for k, v in out.items() if v is not None}
+    # optional fields are left out when unset, as MLflow does (one check each, no rebuild)
+    if i.run_name is not None:
+        out["run_name"] = i.run_name
+    if i.user_id is not None:
+        out["user_id"] = i.user_id
+    if i.start_time is not None:
+        out["start_time"] = i.start_time
+    if i.end_time is not None:
+        out["end_time"] = i.end_time
+    if i.artifact_uri is not None:
+        out["artifact_uri"] = i.artifact_uri
+    return out
 
 
 def run(r: Run) -> Json:
     data: Json = {}
     if r.metrics:
-        data["metrics"] = [metric(m) for m in r.metrics]
+        finite = math.isfinite
+        data["metrics"] = [
+            {"key": m.key, "value": m.value, "timestamp": m.timestamp, "step": m.step}
+            if finite(m.value)
+            else metric(m)
+            for m in r.metrics
+        ]
     if r.params:
         data["params"] = _kv(r.params)
     if r.tags:

@@ -117,12 +117,16 @@ def load_runs(conn: Connection, rows: Sequence[AnyRow | RunRow]) -> list[Run]:
     ids = list(by_id)
     if not ids:
         return []
+    params = {run_id: run.params for run_id, run in by_id.items()}
     for run_id, key, value in PARAMS.rows(conn, ids):
-        by_id[run_id].params[key] = value
+        params[run_id][key] = value
+    tags = {run_id: run.tags for run_id, run in by_id.items()}
     for run_id, key, value in TAGS.rows(conn, ids):
-        by_id[run_id].tags[key] = value
+        tags[run_id][key] = value
+    metrics = {run_id: run.metrics for run_id, run in by_id.items()}
+    nan = math.nan
     for run_id, key, value, is_nan, timestamp, step in LATEST.rows(conn, ids):
-        by_id[run_id].metrics.append(Metric(key, math.nan if is_nan else value, timestamp, step))
+        metrics[run_id].append(Metric(key, nan if is_nan else value, timestamp, step))
     _fill_inputs(conn, by_id, ids)
     return [by_id[row.id] for row in rows]
 

@@ -29,3 +29,23 @@ def cairn_server(
     else:
         with fresh_postgres_database() as uri:
             yield from start_server(backend, uri, workdir)
+
+
+# Moves ~850 MB per run: test_artifacts_stock_client.py runs it on its own servers
+# (mlflow3 only, SQLite with a local folder and with S3), not in the per-backend matrix.
+SLOW_WORKFLOWS = {"artifacts_large"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        matrix = getattr(item, "originalname", "") == "test_stock_client"
+        if matrix and callspec and callspec.params.get("workflow") in SLOW_WORKFLOWS:
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

@@ -9,7 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,8 +73,18 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=STOP_TIMEOUT_S)
 
 
-def start_server(backend: str, uri: str, workdir: Path) -> Iterator[CairnServer]:
-    """Run ``cairn server`` on a free loopback port until the generator is closed."""
+def start_server(
+    backend: str,
+    uri: str,
+    workdir: Path,
+    extra_args: Sequence[str] = (),
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[CairnServer]:
+    """Run ``cairn server`` on a free loopback port until the generator is closed.
+
+    ``extra_args`` go after the standard options; ``extra_env`` is added to the server's
+    environment after the ``CAIRN_*``/``MLFLOW_*`` variables of this process are dropped.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -82,12 +92,15 @@ def start_server(backend: str, uri: str, workdir: Path) -> Iterator[CairnServer]
     command = [
         sys.executable, "-m", "cairn", "server",
         "--host", "127.0.0.1", "--port", str(port), "--backend-store-uri", uri,
+        *extra_args,
     ]  # fmt: skip
+    env = _server_env(workdir / "home")
+    env.update(extra_env or {})
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command,
             cwd=workdir,
-            env=_server_env(workdir / "home"),
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -23,7 +23,7 @@ from cairn.entities.errors import CairnError
 from cairn.server import errors
 from cairn.server.limits import BodyLimit
 from cairn.server.mlflow.artifacts import artifact_routes
-from cairn.server.mlflow.routes import mlflow_routes
+from cairn.server.mlflow.routes import MlflowDispatch
 from cairn.server.openapi import install_openapi
 from cairn.server.settings import Settings
 from cairn.server.wire import json_response
@@ -47,9 +47,10 @@ class Fallback(Mount):
         return (Match.PARTIAL if match == Match.FULL else match), child_scope
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """The whole server. MLflow's routes sit on a plain Starlette router (the hot paths pay
-    for no framework layer they do not use); FastAPI serves the rest and the OpenAPI docs."""
+def create_app(settings: Settings | None = None) -> MlflowDispatch:
+    """The whole server: MLflow's JSON API in an exact-path table in front (its hot paths pay
+    for no framework layer they do not use), then a Starlette app with the artifact routes,
+    and FastAPI for the rest and the OpenAPI docs."""
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
@@ -91,7 +92,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers=handlers,
     )
     root = Starlette(
-        routes=[*mlflow_routes(), *artifact_routes(), Fallback("", app=api)],
+        routes=[*artifact_routes(), Fallback("", app=api)],
         exception_handlers=handlers,
         lifespan=lifespan,
         middleware=[
@@ -129,9 +130,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
 
     install_openapi(api)
-    return root
+    return MlflowDispatch(root, settings.max_request_bytes)
 
 
-def app_from_env() -> Starlette:
+def app_from_env() -> MlflowDispatch:
     """Factory for uvicorn workers: settings come from the ``CAIRN_*`` environment."""
     return create_app(Settings.from_env())

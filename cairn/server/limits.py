@@ -4,8 +4,38 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cairn.entities.errors import ErrorCode
-from cairn.server.wire import json_response
+from cairn.entities.errors import CairnError, ErrorCode
+
+
+def too_large(limit: int) -> CairnError:
+    return CairnError(
+        f"Request body is larger than the limit of {limit} bytes",
+        ErrorCode.REQUEST_LIMIT_EXCEEDED,
+    )
+
+
+def declared_too_large(scope: Scope, limit: int) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return value.isdigit() and int(value) > limit
+    return False
+
+
+def limited(receive: Receive, limit: int) -> Receive:
+    """``receive`` that raises REQUEST_LIMIT_EXCEEDED once more than ``limit`` bytes came in
+    (for bodies sent without a Content-Length)."""
+    seen = 0
+
+    async def counting_receive() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise too_large(limit)
+        return message
+
+    return counting_receive
 
 
 class BodyLimit:
@@ -20,33 +50,6 @@ class BodyLimit:
         if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
             await self.app(scope, receive, send)
             return
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await self._reject(scope, receive, send)
-                return
-        seen = 0
-
-        async def counting_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, counting_receive, send)
-        except _TooLarge:
-            await self._reject(scope, receive, send)
-
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = {
-            "error_code": ErrorCode.REQUEST_LIMIT_EXCEEDED,
-            "message": f"Request body is larger than the limit of {self.limit} bytes",
-        }
-        await json_response(body, 413)(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
+        if declared_too_large(scope, self.limit):
+            raise too_large(self.limit)
+        await self.app(scope, limited(receive, self.limit), send)

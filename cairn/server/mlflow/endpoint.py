@@ -10,7 +10,6 @@ from typing import Any
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from cairn.server.wire import json_response
 
@@ -27,7 +26,8 @@ class Endpoint:
     handler: Handler
     summary: str
 
-    def route(self, prefix: str) -> Route:
+    def asgi_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        """Parse the request into the message, call the handler, encode the answer."""
         message, handler = self.message, self.handler
         list_fields = _list_fields(message)
 
@@ -42,12 +42,7 @@ class Endpoint:
                 return result
             return json_response(result)
 
-        return Route(
-            prefix + self.path,
-            endpoint,
-            methods=list(self.methods),
-            name=f"{prefix}{self.path}",
-        )
+        return endpoint
 
 
 def _list_fields(model: type[BaseModel]) -> frozenset[str]:

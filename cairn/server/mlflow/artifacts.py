@@ -8,7 +8,7 @@ import contextlib
 import mimetypes
 import queue
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
@@ -47,24 +47,31 @@ def _media_type(path: str) -> str:
     return guessed or "application/octet-stream"
 
 
-async def _stream_into(request: Request, writer: ArtifactWriter, limit: int) -> int:
-    """Copy the request body into ``writer`` in 1 MiB steps; abort on any failure."""
+async def _pieces(request: Request, limit: int, what: str) -> AsyncIterator[bytes]:
+    """The request body in pieces of at least 1 MiB (the last may be shorter), refused with
+    413 as soon as it passes ``limit`` bytes (0: no limit)."""
     buffer = bytearray()
     total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if limit and total > limit:
+            raise CairnError(
+                f"Artifact {what} is larger than the limit of {limit} bytes",
+                ErrorCode.REQUEST_LIMIT_EXCEEDED,
+            )
+        buffer += chunk
+        if len(buffer) >= FLUSH_BYTES:
+            yield bytes(buffer)
+            buffer.clear()
+    if buffer:
+        yield bytes(buffer)
+
+
+async def _stream_into(request: Request, writer: ArtifactWriter, limit: int) -> int:
+    """Copy the request body into ``writer``; abort it on any failure."""
     try:
-        async for chunk in request.stream():
-            total += len(chunk)
-            if limit and total > limit:
-                raise CairnError(
-                    f"Artifact upload is larger than the limit of {limit} bytes",
-                    ErrorCode.REQUEST_LIMIT_EXCEEDED,
-                )
-            buffer += chunk
-            if len(buffer) >= FLUSH_BYTES:
-                await run_in_threadpool(writer.write, bytes(buffer))
-                buffer.clear()
-        if buffer:
-            await run_in_threadpool(writer.write, bytes(buffer))
+        async for piece in _pieces(request, limit, "upload"):
+            await run_in_threadpool(writer.write, piece)
         return await run_in_threadpool(writer.commit)
     except BaseException:
         await run_in_threadpool(writer.abort)
@@ -253,22 +260,9 @@ async def _stream_part(
                 if task.done():
                     raise _ConsumerGone from None
 
-    total = 0
-    buffer = bytearray()
     try:
-        async for chunk in request.stream():
-            total += len(chunk)
-            if limit and total > limit:
-                raise CairnError(
-                    f"Artifact part is larger than the limit of {limit} bytes",
-                    ErrorCode.REQUEST_LIMIT_EXCEEDED,
-                )
-            buffer += chunk
-            if len(buffer) >= FLUSH_BYTES:
-                await run_in_threadpool(feed, bytes(buffer))
-                buffer.clear()
-        if buffer:
-            await run_in_threadpool(feed, bytes(buffer))
+        async for piece in _pieces(request, limit, "part"):
+            await run_in_threadpool(feed, piece)
         await run_in_threadpool(feed, None)
     except _ConsumerGone:
         pass  # the upload failed; its error is raised below

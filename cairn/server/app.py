@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None) -> MlflowDispatch:
         app.state.tracking = TrackingService(
             db, ValueLimits(settings.truncate_long_values), artifact_root=service.default_root
         )
+        # registry services: app.state.registry (model registry), app.state.logged_models
         try:
             yield
         finally:

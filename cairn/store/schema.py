@@ -191,3 +191,172 @@ input_tags = Table(
     Column("value", String(500), nullable=False),
     PrimaryKeyConstraint("input_id", "key"),
 )
+
+# ---------------------------------------------------------------------------------- registry
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    # version numbers are never reused: the next one is kept here, not computed from rows
+    Column("next_version", Integer, nullable=False),
+    UniqueConstraint("name"),
+    sqlite_autoincrement=True,
+)
+
+registered_model_tags = Table(
+    "registered_model_tags",
+    metadata,
+    Column(
+        "model_id", Integer, ForeignKey("registered_models.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("key", String(KEY_LENGTH), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("model_id", "key"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "model_id", Integer, ForeignKey("registered_models.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("version", Integer, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("user_id", String(256), nullable=True),
+    Column("current_stage", String(20), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("run_id", String(32), nullable=True),
+    Column("run_link", Text, nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("status_message", Text, nullable=True),
+    # the MLflow 3 logged model this version was registered from (m-<hex>), if any
+    Column("logged_model_id", String(64), nullable=True),
+    # where the files are: the resolved download URI handed to clients
+    Column("storage_location", Text, nullable=True),
+    UniqueConstraint("model_id", "version"),
+    Index("ix_model_versions_run_id", "run_id"),
+    sqlite_autoincrement=True,
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column(
+        "version_id", Integer, ForeignKey("model_versions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("key", String(KEY_LENGTH), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("version_id", "key"),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column(
+        "model_id", Integer, ForeignKey("registered_models.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("alias", String(256), nullable=False),
+    Column("version", Integer, nullable=False),
+    PrimaryKeyConstraint("model_id", "alias"),
+)
+
+# Promotion history: every version creation and deletion, stage transition, alias move and
+# rename, with who and when. Kept when the model is deleted (model_id becomes NULL).
+model_events = Table(
+    "model_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "model_id", Integer, ForeignKey("registered_models.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    Column("model_name", String(256), nullable=False),
+    Column("version", Integer, nullable=True),
+    Column("kind", String(32), nullable=False),
+    Column("from_value", String(256), nullable=True),
+    Column("to_value", String(256), nullable=True),
+    Column("actor", String(256), nullable=True),
+    Column("time", BigInteger, nullable=False),
+    Index("ix_model_events_model", "model_id", "time"),
+    sqlite_autoincrement=True,
+)
+
+# ------------------------------------------------------------------- MLflow 3 logged models
+
+logged_models = Table(
+    "logged_models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", String(64), nullable=False),
+    Column(
+        "experiment_id", Integer, ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(500), nullable=False),
+    Column("artifact_location", Text, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("status_message", Text, nullable=True),
+    Column("model_type", String(500), nullable=True),
+    Column("source_run_id", String(32), nullable=True),
+    Column("lifecycle_stage", String(32), nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    UniqueConstraint("model_id"),
+    Index("ix_logged_models_experiment_name", "experiment_id", "name"),
+    sqlite_autoincrement=True,
+)
+
+logged_model_tags = Table(
+    "logged_model_tags",
+    metadata,
+    Column("lm_id", Integer, ForeignKey("logged_models.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(KEY_LENGTH), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("lm_id", "key"),
+)
+
+logged_model_params = Table(
+    "logged_model_params",
+    metadata,
+    Column("lm_id", Integer, ForeignKey("logged_models.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(KEY_LENGTH), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("lm_id", "key"),
+)
+
+logged_model_metrics = Table(
+    "logged_model_metrics",
+    metadata,
+    Column("lm_id", Integer, ForeignKey("logged_models.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(KEY_LENGTH), nullable=False),
+    Column("value", Double, nullable=False),
+    Column("is_nan", Boolean, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("run_id", String(32), nullable=True),
+    Column("dataset_name", String(500), nullable=True),
+    Column("dataset_digest", String(64), nullable=True),
+    PrimaryKeyConstraint("lm_id", "key", "step", "timestamp"),
+)
+
+# which logged models a run produced (runs/outputs), at which step
+run_outputs = Table(
+    "run_outputs",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("model_id", String(64), nullable=False),
+    Column("step", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_id", "model_id"),
+)

@@ -89,6 +89,7 @@ class Run:
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     inputs: list[DatasetInput] = field(default_factory=list)
+    outputs: list[tuple[str, int]] = field(default_factory=list)  # (logged model id, step)
 
 
 MetricPoint = tuple[str, float, int, int]

@@ -26,8 +26,12 @@ from cairn.server.mlflow.artifacts import artifact_routes
 from cairn.server.mlflow.routes import MlflowDispatch
 from cairn.server.openapi import install_openapi
 from cairn.server.settings import Settings
+from cairn.server.v1.datasets import router as datasets_router
+from cairn.server.v1.models import router as models_router
 from cairn.server.wire import json_response
 from cairn.services.artifacts import ArtifactService
+from cairn.services.logged_models import LoggedModelService
+from cairn.services.registry import RegistryService, logged_model_resolver
 from cairn.services.tracking import TrackingService
 from cairn.services.validation import ValueLimits
 from cairn.store.db import Database
@@ -73,6 +77,10 @@ def create_app(settings: Settings | None = None) -> MlflowDispatch:
             db, ValueLimits(settings.truncate_long_values), artifact_root=service.default_root
         )
         # registry services: app.state.registry (model registry), app.state.logged_models
+        app.state.registry = RegistryService(db, service, logged_model_resolver(app.state))
+        app.state.logged_models = LoggedModelService(
+            db, service, ValueLimits(settings.truncate_long_values)
+        )
         try:
             yield
         finally:
@@ -92,6 +100,8 @@ def create_app(settings: Settings | None = None) -> MlflowDispatch:
         openapi_url="/openapi.json",
         exception_handlers=handlers,
     )
+    api.include_router(datasets_router)
+    api.include_router(models_router)
     root = Starlette(
         routes=[*artifact_routes(), Fallback("", app=api)],
         exception_handlers=handlers,

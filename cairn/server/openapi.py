@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI
@@ -51,12 +52,21 @@ def install_openapi(app: FastAPI) -> None:
                         },
                     },
                 }
+                path_params = [
+                    {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                    for name in re.findall(r"\{(\w+)\}", ep.path)
+                ]
+                if path_params:
+                    op["parameters"] = path_params
                 if method == "GET":
                     op["parameters"] = [
-                        {"name": name, "in": "query", "schema": prop}
-                        for name, prop in schema.get("properties", {}).items()
+                        *path_params,
+                        *[
+                            {"name": name, "in": "query", "schema": prop}
+                            for name, prop in schema.get("properties", {}).items()
+                        ],
                     ]
-                else:
+                elif schema.get("properties"):
                     op["requestBody"] = {"content": {"application/json": {"schema": ref}}}
                 item[method.lower()] = op
         app.openapi_schema = doc

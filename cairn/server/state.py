@@ -5,6 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from cairn.services.artifacts import ArtifactService
+from cairn.services.logged_models import LoggedModelService
+from cairn.services.registry import RegistryService
 from cairn.services.tracking import TrackingService
 
 
@@ -15,4 +17,14 @@ def tracking(request: Request) -> TrackingService:
 
 def artifacts(request: Request) -> ArtifactService:
     service: ArtifactService = request.app.state.artifacts
+    return service
+
+
+def logged_models(request: Request) -> LoggedModelService:
+    service: LoggedModelService = request.app.state.logged_models
+    return service
+
+
+def registry(request: Request) -> RegistryService:
+    service: RegistryService = request.app.state.registry
     return service

@@ -122,4 +122,7 @@ def run(r: Run) -> Json:
             }
             for di in r.inputs
         ]
-    return {"info": run_info(r.info), "data": data, "inputs": inputs, "outputs": {}}
+    outputs: Json = {}
+    if r.outputs:
+        outputs["model_outputs"] = [{"model_id": m, "step": s} for m, s in r.outputs]
+    return {"info": run_info(r.info), "data": data, "inputs": inputs, "outputs": outputs}

@@ -20,6 +20,7 @@ from cairn.store.schema import (
     metric_keys,
     params,
     run_inputs,
+    run_outputs,
     run_tags,
     runs,
 )
@@ -110,6 +111,14 @@ INPUTS = PreparedIn(
     )
 )
 
+OUTPUTS = PreparedIn(
+    lambda ids: (
+        select(run_outputs.c.run_id, run_outputs.c.model_id, run_outputs.c.step)
+        .where(run_outputs.c.run_id.in_(ids))
+        .order_by(run_outputs.c.run_id, run_outputs.c.step, run_outputs.c.model_id)
+    )
+)
+
 
 def load_runs(conn: Connection, rows: Sequence[AnyRow | RunRow]) -> list[Run]:
     """Whole runs for ``rows`` (each with the INFO_COLUMNS), in the same order."""
@@ -128,6 +137,8 @@ def load_runs(conn: Connection, rows: Sequence[AnyRow | RunRow]) -> list[Run]:
     for run_id, key, value, is_nan, timestamp, step in LATEST.rows(conn, ids):
         metrics[run_id].append(Metric(key, nan if is_nan else value, timestamp, step))
     _fill_inputs(conn, by_id, ids)
+    for run_id, model_id, step in OUTPUTS.rows(conn, ids):
+        by_id[run_id].outputs.append((model_id, step))
     return [by_id[row.id] for row in rows]
 
 

@@ -1,26 +1,75 @@
-"""MLflow 3 logged models: search, as far as this version stores them.
+"""Handlers for MLflow 3 logged models (/mlflow/logged-models/*), a run's model outputs
+(/mlflow/runs/outputs) and the 2.x model history (/mlflow/runs/log-model).
 
-mlflow 3 clients search logged models while resolving every ``runs:/<run>/<path>`` URI
-(``name = '<first path segment>'``) and fall back to the run's own artifacts when nothing
-matches. Creating logged models is not offered yet (the model registry issue), so there are
-none to find: the search validates its input and answers the empty result MLflow gives.
+mlflow 3 clients create a logged model (PENDING), record it as the run's output, upload its
+files under ``<experiment>/models/<model_id>/artifacts`` and finalize it (READY). They also
+search logged models while resolving every ``runs:/<run>/<path>`` URI
+(``name = '<first path segment>'``), which answers ``{}`` when nothing matches.
 """
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from cairn.entities.logged_models import LoggedModel
 from cairn.server import wire
 from cairn.server.mlflow.endpoint import Endpoint
-from cairn.server.mlflow.messages import Message
-from cairn.store.experiments import parse_experiment_id
-from cairn.store.search.parser import parse_filter, parse_order_by
-from cairn.store.search.profiles import LOGGED_MODELS
+from cairn.server.mlflow.messages import KeyValue, Message, RunRef
+from cairn.server.state import logged_models
 
 
 class OrderByField(Message):
     field_name: str
     ascending: bool = True
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+class CreateLoggedModel(Message):
+    """POST /mlflow/logged-models"""
+
+    experiment_id: str
+    name: str | None = None
+    model_type: str | None = None
+    source_run_id: str | None = None
+    params: list[KeyValue] = []
+    tags: list[KeyValue] = []
+
+
+class GetLoggedModel(Message):
+    """GET /mlflow/logged-models/{model_id}"""
+
+    allow_deleted: bool = False
+
+
+class FinalizeLoggedModel(Message):
+    """PATCH /mlflow/logged-models/{model_id}"""
+
+    model_id: str | None = None
+    status: str | int
+
+
+class DeleteLoggedModel(Message):
+    """DELETE /mlflow/logged-models/{model_id}"""
+
+    model_id: str | None = None
+
+
+class SetLoggedModelTags(Message):
+    """PATCH /mlflow/logged-models/{model_id}/tags"""
+
+    tags: list[KeyValue] = []
+
+
+class DeleteLoggedModelTag(Message):
+    """DELETE /mlflow/logged-models/{model_id}/tags/{tag_key}"""
+
+
+class LogLoggedModelParams(Message):
+    """POST /mlflow/logged-models/{model_id}/params"""
+
+    params: list[KeyValue] = []
 
 
 class SearchLoggedModels(Message):
@@ -33,21 +82,183 @@ class SearchLoggedModels(Message):
     page_token: str | None = None
 
 
-async def search(request: Request, msg: SearchLoggedModels) -> wire.Json:
-    for eid in msg.experiment_ids:
-        parse_experiment_id(eid, "experiment_ids")
-    parse_filter(msg.filter, LOGGED_MODELS)
-    for o in msg.order_by:
-        parse_order_by(o.field_name, LOGGED_MODELS)
+class ModelOutputIn(Message):
+    model_id: str
+    step: int = 0
+
+
+class LogOutputs(RunRef):
+    """POST /mlflow/runs/outputs"""
+
+    models: list[ModelOutputIn] = []
+
+
+class LogModel(RunRef):
+    """POST /mlflow/runs/log-model"""
+
+    model_json: str
+
+
+def model_json(m: LoggedModel) -> wire.Json:
+    info: wire.Json = {
+        "model_id": m.model_id,
+        "experiment_id": m.experiment_id,
+        "name": m.name,
+        "creation_timestamp_ms": m.creation_time,
+        "last_updated_timestamp_ms": m.last_updated_time,
+        "artifact_uri": m.artifact_uri,
+        "status": m.status,
+    }
+    for key, value in (
+        ("model_type", m.model_type),
+        ("source_run_id", m.source_run_id),
+        ("status_message", m.status_message),
+    ):
+        if value is not None:
+            info[key] = value
+    if m.tags:
+        info["tags"] = [{"key": k, "value": x} for k, x in m.tags.items()]
+    data: wire.Json = {}
+    if m.params:
+        data["params"] = [{"key": k, "value": x} for k, x in m.params.items()]
+    if m.metrics:
+        metrics = []
+        for p in m.metrics:
+            item: wire.Json = {
+                "key": p.key,
+                "value": wire.number(p.value),
+                "timestamp": p.timestamp,
+                "step": p.step,
+                "model_id": m.model_id,
+            }
+            for key, value in (
+                ("run_id", p.run_id),
+                ("dataset_name", p.dataset_name),
+                ("dataset_digest", p.dataset_digest),
+            ):
+                if value is not None:
+                    item[key] = value
+            metrics.append(item)
+        data["metrics"] = metrics
+    return {"info": info, "data": data}
+
+
+def _model_id(request: Request) -> str:
+    model_id: str = request.path_params["model_id"]
+    return model_id
+
+
+async def create(request: Request, msg: CreateLoggedModel) -> wire.Json:
+    model = await run_in_threadpool(
+        logged_models(request).create,
+        msg.experiment_id,
+        msg.name,
+        msg.source_run_id,
+        msg.model_type,
+        [(t.key, t.value) for t in msg.tags],
+        [(p.key, p.value) for p in msg.params],
+    )
+    return {"model": model_json(model)}
+
+
+async def get(request: Request, msg: GetLoggedModel) -> wire.Json:
+    model = await run_in_threadpool(
+        logged_models(request).get, _model_id(request), msg.allow_deleted
+    )
+    return {"model": model_json(model)}
+
+
+async def finalize(request: Request, msg: FinalizeLoggedModel) -> wire.Json:
+    model = await run_in_threadpool(logged_models(request).finalize, _model_id(request), msg.status)
+    return {"model": model_json(model)}
+
+
+async def delete(request: Request, msg: DeleteLoggedModel) -> wire.Json:
+    await run_in_threadpool(logged_models(request).delete, _model_id(request))
     return {}
 
 
+async def set_tags(request: Request, msg: SetLoggedModelTags) -> wire.Json:
+    tags = [(t.key, t.value) for t in msg.tags]
+    await run_in_threadpool(logged_models(request).set_tags, _model_id(request), tags)
+    return {}
+
+
+async def delete_tag(request: Request, msg: DeleteLoggedModelTag) -> wire.Json:
+    key: str = request.path_params["tag_key"]
+    await run_in_threadpool(logged_models(request).delete_tag, _model_id(request), key)
+    return {}
+
+
+async def log_params(request: Request, msg: LogLoggedModelParams) -> wire.Json:
+    params = [(p.key, p.value) for p in msg.params]
+    await run_in_threadpool(logged_models(request).log_params, _model_id(request), params)
+    return {}
+
+
+async def search(request: Request, msg: SearchLoggedModels) -> wire.Json:
+    page = await run_in_threadpool(
+        logged_models(request).search,
+        msg.experiment_ids,
+        msg.filter,
+        [(o.field_name, o.ascending) for o in msg.order_by],
+        msg.max_results,
+        msg.page_token,
+    )
+    out: wire.Json = {}
+    if page.items:
+        out["models"] = [model_json(m) for m in page.items]
+    if page.next_page_token:
+        out["next_page_token"] = page.next_page_token
+    return out
+
+
+async def log_outputs(request: Request, msg: LogOutputs) -> wire.Json:
+    models = [(x.model_id, x.step) for x in msg.models]
+    await run_in_threadpool(logged_models(request).log_outputs, msg.rid, models)
+    return {}
+
+
+async def log_model(request: Request, msg: LogModel) -> wire.Json:
+    await run_in_threadpool(logged_models(request).log_model_json, msg.rid, msg.model_json)
+    return {}
+
+
+MODEL = "/logged-models/{model_id}"
+
 ENDPOINTS = [
+    Endpoint(("POST",), "/logged-models", CreateLoggedModel, create, "Create a logged model"),
+    Endpoint(
+        ("POST",), "/logged-models/search", SearchLoggedModels, search, "Search logged models"
+    ),
+    Endpoint(("GET",), MODEL, GetLoggedModel, get, "Get a logged model"),
+    Endpoint(
+        ("PATCH",), MODEL, FinalizeLoggedModel, finalize, "Finalize a logged model (READY/FAILED)"
+    ),
+    Endpoint(("DELETE",), MODEL, DeleteLoggedModel, delete, "Delete a logged model"),
+    Endpoint(
+        ("PATCH",), MODEL + "/tags", SetLoggedModelTags, set_tags, "Set tags on a logged model"
+    ),
+    Endpoint(
+        ("DELETE",),
+        MODEL + "/tags/{tag_key}",
+        DeleteLoggedModelTag,
+        delete_tag,
+        "Delete a tag of a logged model",
+    ),
     Endpoint(
         ("POST",),
-        "/logged-models/search",
-        SearchLoggedModels,
-        search,
-        "Search MLflow 3 logged models (none are stored by this version)",
+        MODEL + "/params",
+        LogLoggedModelParams,
+        log_params,
+        "Log params of a logged model",
+    ),
+    Endpoint(("POST",), "/runs/outputs", LogOutputs, log_outputs, "Record a run's output models"),
+    Endpoint(
+        ("POST",),
+        "/runs/log-model",
+        LogModel,
+        log_model,
+        "Append an MLmodel to the run's model history (2.x clients)",
     ),
 ]

@@ -131,6 +131,10 @@ class MetricIn(TypedDict):
     value: float
     timestamp: int
     step: NotRequired[int]
+    # mlflow 3: the logged model and dataset a metric was computed for
+    model_id: NotRequired[str]
+    dataset_name: NotRequired[str]
+    dataset_digest: NotRequired[str]
 
 
 class LogMetric(RunRef):
@@ -140,6 +144,9 @@ class LogMetric(RunRef):
     value: float
     timestamp: int
     step: int = 0
+    model_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
 
 
 class LogParam(RunRef):
@@ -218,7 +225,12 @@ class DatasetInputIn(Message):
     tags: list[InputTag] = []
 
 
+class ModelInputIn(Message):
+    model_id: str
+
+
 class LogInputs(RunRef):
     """POST /mlflow/runs/log-inputs"""
 
     datasets: list[DatasetInputIn] = []
+    models: list[ModelInputIn] = []  # mlflow 3 (evaluate): accepted, not stored

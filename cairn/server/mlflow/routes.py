@@ -8,6 +8,7 @@ handlers as everywhere else. Anything not in the table goes on to the wrapped ap
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 
 from pydantic import ValidationError
@@ -18,15 +19,34 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from cairn.entities.errors import CairnError, ErrorCode
 from cairn.server import errors
 from cairn.server.limits import declared_too_large, limited, too_large
-from cairn.server.mlflow import experiments, logged_models, runs
+from cairn.server.mlflow import experiments, logged_models, registry, runs
 from cairn.server.mlflow.endpoint import Endpoint
 from cairn.server.wire import json_response
 
 PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 
-ENDPOINTS: list[Endpoint] = [*runs.ENDPOINTS, *experiments.ENDPOINTS, *logged_models.ENDPOINTS]
+ENDPOINTS: list[Endpoint] = [
+    *runs.ENDPOINTS,
+    *experiments.ENDPOINTS,
+    *logged_models.ENDPOINTS,
+    *registry.ENDPOINTS,
+]
 
 AsgiHandler = Callable[[Request], Awaitable[Response]]
+
+PARAM = re.compile(r"\{(\w+)\}")
+
+
+def path_pattern(path: str) -> re.Pattern[str] | None:
+    """``/logged-models/{model_id}`` as a regex capturing ``model_id`` (one path segment);
+    None for a fixed path."""
+    if "{" not in path:
+        return None
+    parts = PARAM.split(path)
+    regex = "".join(
+        f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part) for i, part in enumerate(parts)
+    )
+    return re.compile(regex + "$")
 
 
 class MlflowDispatch:
@@ -34,13 +54,40 @@ class MlflowDispatch:
         self.app = app
         self.limit = max_request_bytes
         self.table: dict[str, tuple[frozenset[str], AsgiHandler]] = {}
+        # parametrised paths (``/logged-models/{model_id}``), tried only when no exact path
+        # matches: (pattern, {method: handler}), one method per endpoint
+        self.patterns: list[tuple[re.Pattern[str], dict[str, AsgiHandler]]] = []
+        by_path: dict[str, dict[str, AsgiHandler]] = {}
         for endpoint in ENDPOINTS:
             handler = endpoint.asgi_handler()
+            if path_pattern(endpoint.path) is not None:
+                methods = by_path.setdefault(endpoint.path, {})
+                methods.update(dict.fromkeys(endpoint.methods, handler))
+                continue
             for prefix in PREFIXES:
                 self.table[prefix + endpoint.path] = (frozenset(endpoint.methods), handler)
+        for path, handlers in by_path.items():
+            for prefix in PREFIXES:
+                pattern = path_pattern(prefix + path)
+                assert pattern is not None
+                self.patterns.append((pattern, handlers))
+
+    def _match(self, scope: Scope) -> tuple[frozenset[str], AsgiHandler] | None:
+        for pattern, handlers in self.patterns:
+            found = pattern.match(scope["path"])
+            if found is None:
+                continue
+            scope["path_params"] = found.groupdict()
+            handler = handlers.get(scope["method"])
+            if handler is None:  # the path is known: answer 405 through any of its handlers
+                return frozenset(handlers), next(iter(handlers.values()))
+            return frozenset(handlers), handler
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         entry = self.table.get(scope["path"]) if scope["type"] == "http" else None
+        if entry is None and scope["type"] == "http" and self.patterns:
+            entry = self._match(scope)
         if entry is None:
             await self.app(scope, receive, send)
             return

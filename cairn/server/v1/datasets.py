@@ -1,0 +1,132 @@
+"""Cairn's datasets API: the datasets runs logged (``runs/log-inputs``), across experiments,
+with their statistics and lineage (runs that used them, model versions registered from those
+runs). The public id of a dataset is its uuid."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from cairn.server.state import tracking
+from cairn.store import datasets as store
+from cairn.store.experiments import parse_experiment_id
+
+router = APIRouter(prefix="/api/v1", tags=["datasets"])
+
+
+class DatasetOut(BaseModel):
+    dataset_id: str
+    experiment_id: str
+    name: str
+    digest: str
+    source_type: str
+    source: Any
+    schema_: Any = Field(default=None, alias="schema")
+    profile: Any = None
+    num_rows: int | None = None
+    run_count: int
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class DatasetList(BaseModel):
+    datasets: list[DatasetOut]
+    next_page_token: str | None = None
+
+
+class RunUseOut(BaseModel):
+    run_id: str
+    run_name: str | None
+    context: str | None
+
+
+class VersionUseOut(BaseModel):
+    name: str
+    version: str
+    run_id: str
+    current_stage: str
+    status: str
+    source: str
+    aliases: list[str]
+
+
+class DatasetLineage(BaseModel):
+    dataset: DatasetOut
+    runs: list[RunUseOut]
+    model_versions: list[VersionUseOut]
+
+
+def _json(text: str | None) -> Any:
+    """A JSON value when ``text`` is JSON (MLflow stores source, schema and profile as JSON
+    strings), else the text itself."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _out(row: store.DatasetRow) -> DatasetOut:
+    profile = _json(row.profile)
+    num_rows = profile.get("num_rows") if isinstance(profile, dict) else None
+    return DatasetOut(
+        dataset_id=row.dataset_id,
+        experiment_id=row.experiment_id,
+        name=row.name,
+        digest=row.digest,
+        source_type=row.source_type,
+        source=_json(row.source),
+        schema_=_json(row.schema),
+        profile=profile,
+        num_rows=num_rows if isinstance(num_rows, int) else None,
+        run_count=row.run_count,
+    )
+
+
+@router.get("/datasets", summary="List datasets across experiments", response_model=DatasetList)
+async def list_datasets(
+    request: Request,
+    experiment_id: str | None = None,
+    name: str | None = None,
+    max_results: int = Query(100, ge=1, le=store.MAX_RESULTS),
+    page_token: str | None = None,
+) -> DatasetList:
+    eid = parse_experiment_id(experiment_id) if experiment_id is not None else None
+    db = tracking(request).db
+    page = await run_in_threadpool(
+        db.read, lambda c: store.list_datasets(c, eid, name, max_results, page_token)
+    )
+    return DatasetList(datasets=[_out(r) for r in page.items], next_page_token=page.next_page_token)
+
+
+@router.get(
+    "/datasets/{dataset_id}",
+    summary="A dataset with its lineage: runs that used it, model versions from those runs",
+    response_model=DatasetLineage,
+)
+async def get_dataset(request: Request, dataset_id: str) -> DatasetLineage:
+    db = tracking(request).db
+    found = await run_in_threadpool(db.read, lambda c: store.lineage(c, dataset_id))
+    return DatasetLineage(
+        dataset=_out(found.dataset),
+        runs=[
+            RunUseOut(run_id=r.run_id, run_name=r.run_name, context=r.context) for r in found.runs
+        ],
+        model_versions=[
+            VersionUseOut(
+                name=v.name,
+                version=v.version,
+                run_id=v.run_id,
+                current_stage=v.current_stage,
+                status=v.status,
+                source=v.source,
+                aliases=v.aliases,
+            )
+            for v in found.model_versions
+        ],
+    )

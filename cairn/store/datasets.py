@@ -1,0 +1,173 @@
+"""Datasets across experiments, for Cairn's own datasets API: listing with usage counts, and
+lineage (the runs that used a dataset, and the model versions registered from those runs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Select, func, select
+
+from cairn.entities.errors import CairnError
+from cairn.entities.tracking import Page
+from cairn.store.filters import CONTEXT_TAG
+from cairn.store.paging import decode_token, encode_token, query_fingerprint
+from cairn.store.schema import (
+    datasets,
+    input_tags,
+    model_aliases,
+    model_versions,
+    registered_models,
+    run_inputs,
+    runs,
+)
+from cairn.store.sql import AnyRow
+
+MAX_RESULTS = 1000
+d = datasets.c
+
+
+@dataclass(slots=True)
+class DatasetRow:
+    dataset_id: str
+    experiment_id: str
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None
+    profile: str | None
+    run_count: int
+
+
+@dataclass(slots=True)
+class RunUse:
+    run_id: str
+    run_name: str | None
+    context: str | None
+
+
+@dataclass(slots=True)
+class VersionUse:
+    name: str
+    version: str
+    run_id: str
+    current_stage: str
+    status: str
+    source: str
+    aliases: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Lineage:
+    dataset: DatasetRow
+    runs: list[RunUse]
+    model_versions: list[VersionUse]
+
+
+def _select() -> Select[Any]:
+    uses = (
+        select(func.count(run_inputs.c.id))
+        .where(run_inputs.c.dataset_id == d.id)
+        .scalar_subquery()
+        .label("run_count")
+    )
+    return select(
+        d.id,
+        d.dataset_uuid,
+        d.experiment_id,
+        d.name,
+        d.digest,
+        d.source_type,
+        d.source,
+        d.schema,
+        d.profile,
+        uses,
+    )
+
+
+def _row(r: AnyRow) -> DatasetRow:
+    return DatasetRow(
+        r.dataset_uuid,
+        str(r.experiment_id),
+        r.name,
+        r.digest,
+        r.source_type,
+        r.source,
+        r.schema,
+        r.profile,
+        r.run_count,
+    )
+
+
+def list_datasets(
+    conn: Connection,
+    experiment_id: int | None,
+    name: str | None,
+    max_results: int,
+    page_token: str | None,
+) -> Page[DatasetRow]:
+    if not 0 < max_results <= MAX_RESULTS:
+        raise CairnError.invalid(f"max_results must be between 1 and {MAX_RESULTS}")
+    query = _select().order_by(d.id).limit(max_results + 1)
+    if experiment_id is not None:
+        query = query.where(d.experiment_id == experiment_id)
+    if name is not None:
+        query = query.where(d.name == name)
+    fingerprint = query_fingerprint("datasets", experiment_id, name)
+    if page_token:
+        (last,) = decode_token(page_token, fingerprint, 1)
+        query = query.where(d.id > last)
+    rows = conn.execute(query).all()
+    token = None
+    if len(rows) > max_results:
+        rows = rows[:max_results]
+        token = encode_token([rows[-1].id], fingerprint)
+    return Page([_row(r) for r in rows], next_page_token=token)
+
+
+def lineage(conn: Connection, dataset_uuid: str) -> Lineage:
+    found = conn.execute(_select().where(d.dataset_uuid == dataset_uuid)).first()
+    if found is None:
+        raise CairnError.not_found(f"Dataset '{dataset_uuid}' not found")
+    context = (
+        select(input_tags.c.value)
+        .where(input_tags.c.input_id == run_inputs.c.id, input_tags.c.key == CONTEXT_TAG)
+        .scalar_subquery()
+    )
+    used = conn.execute(
+        select(runs.c.run_uuid, runs.c.name, context)
+        .join(run_inputs, run_inputs.c.run_id == runs.c.id)
+        .where(run_inputs.c.dataset_id == found.id)
+        .order_by(runs.c.start_time, runs.c.run_uuid)
+    ).all()
+    run_uses = [RunUse(r[0], r[1], r[2]) for r in used]
+    return Lineage(_row(found), run_uses, _versions(conn, [r.run_id for r in run_uses]))
+
+
+def _versions(conn: Connection, run_ids: list[str]) -> list[VersionUse]:
+    if not run_ids:
+        return []
+    mv, rm = model_versions.c, registered_models.c
+    rows = conn.execute(
+        select(mv.model_id, rm.name, mv.version, mv.run_id, mv.current_stage, mv.status, mv.source)
+        .join(registered_models, rm.id == mv.model_id)
+        .where(mv.run_id.in_(run_ids))
+        .order_by(rm.name, mv.version)
+    ).all()
+    out = {
+        (r.model_id, r.version): VersionUse(
+            r.name, str(r.version), r.run_id, r.current_stage, r.status, r.source
+        )
+        for r in rows
+    }
+    if out:
+        al = model_aliases.c
+        for model_id, version, alias in conn.execute(
+            select(al.model_id, al.version, al.alias)
+            .where(al.model_id.in_({k[0] for k in out}))
+            .order_by(al.alias)
+        ):
+            if (model_id, version) in out:
+                out[(model_id, version)].aliases.append(alias)
+    return list(out.values())

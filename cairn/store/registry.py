@@ -1,0 +1,350 @@
+"""The model registry: registered models, versions, tags, stages, aliases (SQL only).
+
+Versions, aliases and events reference ``registered_models.id``, so a rename is one UPDATE.
+Every change of a version's existence, stage or alias, and every rename, adds a
+``model_events`` row (the promotion history) in the same transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from cairn.entities.errors import CairnError
+from cairn.entities.registry import EventKind, ModelVersion, RegisteredModel, Stage
+from cairn.store.registry_load import latest_per_stage, load_models, load_versions
+from cairn.store.schema import (
+    model_aliases,
+    model_events,
+    model_version_tags,
+    model_versions,
+    registered_model_tags,
+    registered_models,
+)
+from cairn.store.sql import AnyRow, now_ms, upsert_insert
+
+rm, mv = registered_models.c, model_versions.c
+
+
+def model_row(conn: Connection, name: str) -> AnyRow:
+    row = conn.execute(select(registered_models).where(rm.name == name)).first()
+    if row is None:
+        raise CairnError.not_found(f"Registered Model with name={name} not found")
+    return row
+
+
+def version_row(conn: Connection, model: AnyRow, version: int) -> AnyRow:
+    row = conn.execute(
+        select(model_versions).where(mv.model_id == model.id, mv.version == version)
+    ).first()
+    if row is None:
+        raise CairnError.not_found(
+            f"Model Version (name={model.name}, version={version}) not found"
+        )
+    return row
+
+
+def record(
+    conn: Connection,
+    model: AnyRow,
+    version: int | None,
+    kind: EventKind,
+    from_value: str | None,
+    to_value: str | None,
+    actor: str | None,
+    *,
+    name: str | None = None,
+) -> None:
+    """Add one promotion-history event for ``model``."""
+    conn.execute(
+        model_events.insert().values(
+            model_id=model.id,
+            model_name=name or model.name,
+            version=version,
+            kind=kind.value,
+            from_value=from_value,
+            to_value=to_value,
+            actor=actor,
+            time=now_ms(),
+        )
+    )
+
+
+def _touch(conn: Connection, model_id: int, now: int) -> None:
+    conn.execute(update(registered_models).where(rm.id == model_id).values(last_updated_time=now))
+
+
+# ---------------------------------------------------------------------- registered models
+def create_model(
+    conn: Connection, name: str, description: str | None, tags: dict[str, str]
+) -> RegisteredModel:
+    if conn.execute(select(rm.id).where(rm.name == name)).first():
+        raise CairnError.exists(f"Registered Model (name={name}) already exists.")
+    now = now_ms()
+    try:
+        model_id = conn.execute(
+            registered_models.insert()
+            .values(
+                name=name,
+                description=description,
+                creation_time=now,
+                last_updated_time=now,
+                next_version=1,
+            )
+            .returning(rm.id)
+        ).scalar_one()
+    except IntegrityError as exc:  # a concurrent create won the race for the name
+        raise CairnError.exists(f"Registered Model (name={name}) already exists.") from exc
+    if tags:
+        conn.execute(
+            registered_model_tags.insert(),
+            [{"model_id": model_id, "key": k, "value": v} for k, v in tags.items()],
+        )
+    return get_model(conn, name)
+
+
+def get_model(conn: Connection, name: str) -> RegisteredModel:
+    return load_models(conn, [model_row(conn, name)])[0]
+
+
+def rename_model(conn: Connection, name: str, new_name: str, actor: str | None) -> RegisteredModel:
+    model = model_row(conn, name)
+    if new_name == name:
+        return get_model(conn, name)
+    if conn.execute(select(rm.id).where(rm.name == new_name)).first():
+        raise CairnError.exists(f"Registered Model (name={new_name}) already exists.")
+    conn.execute(
+        update(registered_models)
+        .where(rm.id == model.id)
+        .values(name=new_name, last_updated_time=now_ms())
+    )
+    record(conn, model, None, EventKind.MODEL_RENAMED, name, new_name, actor, name=new_name)
+    return get_model(conn, new_name)
+
+
+def update_model(conn: Connection, name: str, description: str | None) -> RegisteredModel:
+    model = model_row(conn, name)
+    conn.execute(
+        update(registered_models)
+        .where(rm.id == model.id)
+        .values(description=description, last_updated_time=now_ms())
+    )
+    return get_model(conn, name)
+
+
+def delete_model(conn: Connection, name: str, actor: str | None) -> None:
+    """Delete a model with its versions, tags and aliases; its events stay (model_id NULL)."""
+    model = model_row(conn, name)
+    record(conn, model, None, EventKind.MODEL_DELETED, name, None, actor)
+    # the whole history stays reachable under the name the model had last
+    conn.execute(
+        update(model_events).where(model_events.c.model_id == model.id).values(model_name=name)
+    )
+    conn.execute(delete(registered_models).where(rm.id == model.id))
+
+
+def set_model_tag(conn: Connection, name: str, key: str, value: str) -> None:
+    model = model_row(conn, name)
+    t = registered_model_tags.c
+    stmt = upsert_insert(conn, registered_model_tags).values(
+        model_id=model.id, key=key, value=value
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(index_elements=[t.model_id, t.key], set_={"value": value})
+    )
+
+
+def delete_model_tag(conn: Connection, name: str, key: str) -> None:
+    model = model_row(conn, name)
+    t = registered_model_tags.c
+    conn.execute(delete(registered_model_tags).where(t.model_id == model.id, t.key == key))
+
+
+# --------------------------------------------------------------------------- versions
+def create_version(
+    conn: Connection, name: str, fields: dict[str, Any], tags: dict[str, str], actor: str | None
+) -> ModelVersion:
+    """A new version numbered from the model's ``next_version`` (numbers are never reused).
+
+    ``fields``: source, run_id, run_link, description, user_id, logged_model_id,
+    storage_location."""
+    model = model_row(conn, name)
+    now = now_ms()
+    nxt = conn.execute(
+        update(registered_models)
+        .where(rm.id == model.id)
+        .values(next_version=rm.next_version + 1, last_updated_time=now)
+        .returning(rm.next_version)
+    ).scalar_one()
+    version = int(nxt) - 1
+    vid = conn.execute(
+        model_versions.insert()
+        .values(
+            model_id=model.id,
+            version=version,
+            creation_time=now,
+            last_updated_time=now,
+            current_stage=Stage.NONE.value,
+            status="READY",
+            **fields,
+        )
+        .returning(mv.id)
+    ).scalar_one()
+    if tags:
+        conn.execute(
+            model_version_tags.insert(),
+            [{"version_id": vid, "key": k, "value": v} for k, v in tags.items()],
+        )
+    record(conn, model, version, EventKind.VERSION_CREATED, None, Stage.NONE.value, actor)
+    return get_version(conn, name, version)
+
+
+def get_version(conn: Connection, name: str, version: int) -> ModelVersion:
+    model = model_row(conn, name)
+    row = version_row(conn, model, version)
+    return load_versions(conn, [row], {model.id: model.name})[0]
+
+
+def storage_location(
+    conn: Connection, name: str, version: int
+) -> tuple[str | None, str, str | None]:
+    """(storage_location, source, logged_model_id) of a version."""
+    row = version_row(conn, model_row(conn, name), version)
+    return row.storage_location, row.source, row.logged_model_id
+
+
+def update_version(
+    conn: Connection, name: str, version: int, description: str | None
+) -> ModelVersion:
+    row = version_row(conn, model_row(conn, name), version)
+    conn.execute(
+        update(model_versions)
+        .where(mv.id == row.id)
+        .values(description=description, last_updated_time=now_ms())
+    )
+    return get_version(conn, name, version)
+
+
+def delete_version(conn: Connection, name: str, version: int, actor: str | None) -> None:
+    model = model_row(conn, name)
+    row = version_row(conn, model, version)
+    a = model_aliases.c
+    conn.execute(delete(model_aliases).where(a.model_id == model.id, a.version == version))
+    conn.execute(delete(model_versions).where(mv.id == row.id))
+    _touch(conn, model.id, now_ms())
+    record(conn, model, version, EventKind.VERSION_DELETED, row.current_stage, None, actor)
+
+
+def set_version_tag(conn: Connection, name: str, version: int, key: str, value: str) -> None:
+    row = version_row(conn, model_row(conn, name), version)
+    t = model_version_tags.c
+    stmt = upsert_insert(conn, model_version_tags).values(version_id=row.id, key=key, value=value)
+    conn.execute(
+        stmt.on_conflict_do_update(index_elements=[t.version_id, t.key], set_={"value": value})
+    )
+
+
+def delete_version_tag(conn: Connection, name: str, version: int, key: str) -> None:
+    row = version_row(conn, model_row(conn, name), version)
+    t = model_version_tags.c
+    conn.execute(delete(model_version_tags).where(t.version_id == row.id, t.key == key))
+
+
+def transition_stage(
+    conn: Connection,
+    name: str,
+    version: int,
+    stage: Stage,
+    archive_existing: bool,
+    actor: str | None,
+) -> ModelVersion:
+    """Move a version to ``stage``; with ``archive_existing`` (Staging/Production only) the
+    other versions in that stage go to Archived, each recorded as its own event."""
+    model = model_row(conn, name)
+    row = version_row(conn, model, version)
+    now = now_ms()
+    if archive_existing and stage in (Stage.STAGING, Stage.PRODUCTION):
+        others = conn.execute(
+            select(mv.id, mv.version)
+            .where(mv.model_id == model.id, mv.current_stage == stage.value, mv.id != row.id)
+            .order_by(mv.version)
+        ).all()
+        for other_id, other_version in others:
+            conn.execute(
+                update(model_versions)
+                .where(mv.id == other_id)
+                .values(current_stage=Stage.ARCHIVED.value, last_updated_time=now)
+            )
+            record(
+                conn,
+                model,
+                other_version,
+                EventKind.STAGE_TRANSITION,
+                stage.value,
+                Stage.ARCHIVED.value,
+                actor,
+            )
+    if row.current_stage != stage.value:
+        conn.execute(
+            update(model_versions)
+            .where(mv.id == row.id)
+            .values(current_stage=stage.value, last_updated_time=now)
+        )
+        record(
+            conn, model, version, EventKind.STAGE_TRANSITION, row.current_stage, stage.value, actor
+        )
+    _touch(conn, model.id, now)
+    return get_version(conn, name, version)
+
+
+# ---------------------------------------------------------------------------- aliases
+def set_alias(conn: Connection, name: str, alias: str, version: int, actor: str | None) -> None:
+    """Point ``alias`` at ``version`` (moving it if it pointed elsewhere)."""
+    model = model_row(conn, name)
+    version_row(conn, model, version)
+    a = model_aliases.c
+    old = conn.execute(
+        select(a.version).where(a.model_id == model.id, a.alias == alias)
+    ).scalar_one_or_none()
+    if old == version:
+        return
+    if old is None:
+        conn.execute(model_aliases.insert().values(model_id=model.id, alias=alias, version=version))
+        record(conn, model, version, EventKind.ALIAS_SET, None, alias, actor)
+    else:
+        conn.execute(
+            update(model_aliases)
+            .where(a.model_id == model.id, a.alias == alias)
+            .values(version=version)
+        )
+        record(conn, model, version, EventKind.ALIAS_MOVED, str(old), alias, actor)
+
+
+def delete_alias(conn: Connection, name: str, alias: str, actor: str | None) -> None:
+    model = model_row(conn, name)
+    a = model_aliases.c
+    old = conn.execute(
+        select(a.version).where(a.model_id == model.id, a.alias == alias)
+    ).scalar_one_or_none()
+    if old is None:
+        return
+    conn.execute(delete(model_aliases).where(a.model_id == model.id, a.alias == alias))
+    record(conn, model, old, EventKind.ALIAS_DELETED, alias, None, actor)
+
+
+def get_by_alias(conn: Connection, name: str, alias: str) -> ModelVersion:
+    model = model_row(conn, name)
+    a = model_aliases.c
+    version = conn.execute(
+        select(a.version).where(a.model_id == model.id, a.alias == alias)
+    ).scalar_one_or_none()
+    if version is None:
+        raise CairnError.invalid(f"Registered model alias {alias} not found.")
+    return get_version(conn, name, version)
+
+
+def latest_versions(conn: Connection, name: str, stages: list[Stage] | None) -> list[ModelVersion]:
+    model = model_row(conn, name)
+    return latest_per_stage(conn, [model.id], {model.id: model.name}, stages)

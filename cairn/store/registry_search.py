@@ -1,0 +1,201 @@
+"""Searching registered models and model versions, and reading the promotion history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Select, not_, select
+
+from cairn.entities.errors import CairnError
+from cairn.entities.registry import ModelEvent, ModelVersion, RegisteredModel
+from cairn.entities.tracking import Page
+from cairn.store.filters import combine, compare
+from cairn.store.paging import after_row, decode_token, encode_token, query_fingerprint
+from cairn.store.registry_load import load_models, load_versions
+from cairn.store.schema import (
+    model_events,
+    model_version_tags,
+    model_versions,
+    registered_model_tags,
+    registered_models,
+)
+from cairn.store.search.ast import Comparison
+from cairn.store.search.parser import parse_filter, parse_order_by
+from cairn.store.search.profiles import MODEL_VERSIONS, REGISTERED_MODELS, Profile
+
+MAX_MODELS = 1000
+MAX_VERSIONS = 200_000
+MAX_EVENTS = 1000
+
+rm, mv = registered_models.c, model_versions.c
+
+MODEL_COLUMNS: dict[str, ColumnElement[Any]] = {
+    "name": rm.name,
+    "creation_timestamp": rm.creation_time,
+    "last_updated_timestamp": rm.last_updated_time,
+}
+VERSION_COLUMNS: dict[str, ColumnElement[Any]] = {
+    "name": rm.name,
+    "version_number": mv.version,
+    "run_id": mv.run_id,
+    "source_path": mv.source,
+    "creation_timestamp": mv.creation_time,
+    "last_updated_timestamp": mv.last_updated_time,
+}
+
+SortKeys = list[tuple[ColumnElement[Any], bool]]
+
+
+def _check_max(max_results: int, limit: int) -> None:
+    if not 0 < max_results <= limit:
+        raise CairnError.invalid(
+            f"Invalid value {max_results} for parameter 'max_results': it must be between 1 "
+            f"and {limit}"
+        )
+
+
+def _tag_leaf(
+    conn: Connection,
+    owner: ColumnElement[int],
+    tag_owner: ColumnElement[int],
+    key_col: ColumnElement[str],
+    value_col: ColumnElement[str],
+    c: Comparison,
+) -> ColumnElement[bool]:
+    """A tag condition. ``!=`` and ``NOT IN`` hold for objects without the tag (as MLflow: the
+    clients' `` tag.`mlflow.prompt.is_prompt` != 'true' `` must keep untagged models)."""
+    has_key = select(tag_owner).where(key_col == c.key)
+    if c.op == "IS NULL":
+        return not_(owner.in_(has_key))
+    if c.op == "IS NOT NULL":
+        return owner.in_(has_key)
+    if c.op == "!=":
+        return not_(owner.in_(has_key.where(value_col == c.value)))
+    if c.op == "NOT IN":
+        return not_(owner.in_(has_key.where(compare(conn, value_col, "IN", c.value))))
+    return owner.in_(has_key.where(compare(conn, value_col, c.op, c.value)))
+
+
+def _sort_keys(
+    order_by: list[str], profile: Profile, columns: dict[str, ColumnElement[Any]]
+) -> SortKeys:
+    keys: SortKeys = []
+    for text in order_by:
+        o = parse_order_by(text, profile)
+        column = columns.get(o.key)
+        if o.entity != "attribute" or column is None:
+            raise CairnError.invalid(f"Invalid order_by clause '{text}' for {profile.name}")
+        keys.append((column, o.ascending))
+    return keys
+
+
+def _page(
+    conn: Connection,
+    query: Select[Any],
+    keys: SortKeys,
+    max_results: int,
+    token: str | None,
+    fingerprint: str,
+) -> tuple[list[Any], str | None]:
+    labels = [expr.label(f"k{i}") for i, (expr, _) in enumerate(keys)]
+    query = query.add_columns(*labels).order_by(
+        *[lb.asc() if asc else lb.desc() for lb, (_, asc) in zip(labels, keys, strict=True)]
+    )
+    if token:
+        query = query.where(after_row(keys, decode_token(token, fingerprint, len(keys))))
+    rows = list(conn.execute(query.limit(max_results + 1)).all())
+    next_token = None
+    if len(rows) > max_results:
+        rows = rows[:max_results]
+        last = rows[-1]._mapping
+        next_token = encode_token([last[f"k{i}"] for i in range(len(keys))], fingerprint)
+    return rows, next_token
+
+
+def search_models(
+    conn: Connection,
+    filter_text: str | None,
+    max_results: int,
+    order_by: list[str],
+    page_token: str | None,
+) -> Page[RegisteredModel]:
+    _check_max(max_results, MAX_MODELS)
+    expr = parse_filter(filter_text, REGISTERED_MODELS)
+    t = registered_model_tags.c
+
+    def leaf(c: Comparison) -> ColumnElement[bool]:
+        if c.entity == "tag":
+            return _tag_leaf(conn, rm.id, t.model_id, t.key, t.value, c)
+        column = MODEL_COLUMNS.get(c.key)
+        if c.entity != "attribute" or column is None:
+            raise CairnError.invalid(f"Registered models cannot be filtered by '{c.key}'")
+        return compare(conn, column, c.op, c.value)
+
+    keys = _sort_keys(order_by, REGISTERED_MODELS, MODEL_COLUMNS)
+    if not any(col is rm.name for col, _ in keys):
+        keys.append((rm.name, True))
+    fingerprint = query_fingerprint("registered_models", filter_text or "", order_by)
+    query = select(registered_models).where(combine(expr, leaf))
+    rows, token = _page(conn, query, keys, max_results, page_token, fingerprint)
+    return Page(load_models(conn, rows), next_page_token=token)
+
+
+def search_versions(
+    conn: Connection,
+    filter_text: str | None,
+    max_results: int,
+    order_by: list[str],
+    page_token: str | None,
+) -> Page[ModelVersion]:
+    _check_max(max_results, MAX_VERSIONS)
+    expr = parse_filter(filter_text, MODEL_VERSIONS)
+    t = model_version_tags.c
+
+    def leaf(c: Comparison) -> ColumnElement[bool]:
+        if c.entity == "tag":
+            return _tag_leaf(conn, mv.id, t.version_id, t.key, t.value, c)
+        column = VERSION_COLUMNS.get(c.key)
+        if c.entity != "attribute" or column is None:
+            raise CairnError.invalid(f"Model versions cannot be filtered by '{c.key}'")
+        return compare(conn, column, c.op, c.value)
+
+    keys = _sort_keys(order_by, MODEL_VERSIONS, VERSION_COLUMNS)
+    if not keys:
+        keys.append((mv.last_updated_time, False))
+    keys += [(rm.name, True), (mv.version, False)]
+    fingerprint = query_fingerprint("model_versions", filter_text or "", order_by)
+    query = (
+        select(model_versions, rm.name.label("model_name"))
+        .join(registered_models, rm.id == mv.model_id)
+        .where(combine(expr, leaf))
+    )
+    rows, token = _page(conn, query, keys, max_results, page_token, fingerprint)
+    names = {r.model_id: r.model_name for r in rows}
+    return Page(load_versions(conn, rows, names), next_page_token=token)
+
+
+def history(
+    conn: Connection, name: str, max_results: int, page_token: str | None
+) -> Page[ModelEvent]:
+    """Events of the model called ``name``, newest first. A live model answers with its whole
+    history (also from before renames); otherwise the events of deleted models last called
+    ``name`` are returned. No model and no events: 404."""
+    _check_max(max_results, MAX_EVENTS)
+    e = model_events.c
+    model_id = conn.execute(select(rm.id).where(rm.name == name)).scalar_one_or_none()
+    if model_id is not None:
+        cond = e.model_id == model_id
+    else:
+        cond = (e.model_id.is_(None)) & (e.model_name == name)
+        if conn.execute(select(e.id).where(cond).limit(1)).first() is None:
+            raise CairnError.not_found(f"Registered Model with name={name} not found")
+    keys: SortKeys = [(e.id, False)]
+    query = select(model_events).where(cond)
+    rows, token = _page(
+        conn, query, keys, max_results, page_token, query_fingerprint("events", name)
+    )
+    events = [
+        ModelEvent(r.model_name, r.version, r.kind, r.from_value, r.to_value, r.actor, r.time)
+        for r in rows
+    ]
+    return Page(events, next_page_token=token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from cairn.entities.registry import ModelVersion, RegisteredModel, Stage
 from cairn.store.schema import (
@@ -102,18 +102,13 @@ def latest_per_stage(
 ) -> list[ModelVersion]:
     """The highest version in each stage (of ``stages``, or all), ordered by version."""
     top = (
-        select(mv.model_id, mv.current_stage, mv.version)
+        select(mv.model_id, func.max(mv.version))
         .where(mv.model_id.in_(model_ids))
-        .order_by(mv.model_id, mv.current_stage, mv.version.desc())
+        .group_by(mv.model_id, mv.current_stage)
     )
     if stages is not None:
         top = top.where(mv.current_stage.in_([s.value for s in stages]))
-    seen: set[tuple[int, str]] = set()
-    wanted: list[tuple[int, int]] = []
-    for mid, stage, ver in conn.execute(top):
-        if (mid, stage) not in seen:
-            seen.add((mid, stage))
-            wanted.append((mid, ver))
+    wanted: list[tuple[int, int]] = [(mid, ver) for mid, ver in conn.execute(top)]
     if not wanted:
         return []
     rows = conn.execute(

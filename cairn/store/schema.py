@@ -249,6 +249,8 @@ model_versions = Table(
     Column("storage_location", Text, nullable=True),
     UniqueConstraint("model_id", "version"),
     Index("ix_model_versions_run_id", "run_id"),
+    # latest version per stage is a GROUP BY served by this index
+    Index("ix_model_versions_stage", "model_id", "current_stage", "version"),
     sqlite_autoincrement=True,
 )
 

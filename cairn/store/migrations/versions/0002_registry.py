@@ -120,6 +120,9 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_index("ix_model_versions_run_id", "model_versions", ["run_id"], unique=False)
+    op.create_index(
+        "ix_model_versions_stage", "model_versions", ["model_id", "current_stage", "version"]
+    )
     op.create_table(
         "registered_model_tags",
         sa.Column("model_id", sa.Integer(), nullable=False),

@@ -10,7 +10,7 @@ from cairn.entities.errors import CairnError
 from cairn.entities.tracking import Experiment, Page, ViewType
 from cairn.store import experiments as experiment_store
 from cairn.store.filters import combine, compare
-from cairn.store.paging import after_row, decode_token, encode_token, query_fingerprint
+from cairn.store.paging import keyset_page, query_fingerprint
 from cairn.store.schema import experiment_tags, experiments
 from cairn.store.search.ast import Comparison
 from cairn.store.search.parser import parse_filter, parse_order_by
@@ -73,27 +73,10 @@ def search_experiments(
         sort_keys.append((experiments.c.creation_time, False))
     sort_keys.append((experiments.c.experiment_id, False))
     fingerprint = query_fingerprint("experiments", filter_text or "", order_by, view_type.value)
-    labels = [expr_.label(f"k{i}") for i, (expr_, _) in enumerate(sort_keys)]
     query = (
-        select(experiments, *labels)
+        select(experiments)
         .where(experiments.c.lifecycle_stage.in_(view_type.stages()))
         .where(combine(expr, leaf))
-        .order_by(
-            *[
-                lb.asc() if asc else lb.desc()
-                for lb, (_, asc) in zip(labels, sort_keys, strict=True)
-            ]
-        )
-        .limit(max_results + 1)
     )
-    if page_token:
-        last = decode_token(page_token, fingerprint, len(sort_keys))
-        query = query.where(after_row(sort_keys, last))
-    rows = conn.execute(query).all()
-    token = None
-    if len(rows) > max_results:
-        rows = rows[:max_results]
-        token = encode_token(
-            [rows[-1]._mapping[f"k{i}"] for i in range(len(sort_keys))], fingerprint
-        )
+    rows, token = keyset_page(conn, query, sort_keys, max_results, page_token, fingerprint)
     return Page(experiment_store.load(conn, rows), next_page_token=token)

@@ -14,7 +14,7 @@ from cairn.entities.logged_models import LoggedModel
 from cairn.entities.tracking import LifecycleStage, Page
 from cairn.store import logged_models as store
 from cairn.store.filters import combine, compare
-from cairn.store.paging import after_row, decode_token, encode_token, query_fingerprint
+from cairn.store.paging import keyset_page, query_fingerprint
 from cairn.store.schema import (
     logged_model_metrics,
     logged_model_params,
@@ -126,29 +126,12 @@ def search_logged_models(
     fingerprint = query_fingerprint(
         "logged_models", list(experiment_ids), filter_text or "", list(order_by)
     )
-    labels = [e.label(f"k{i}") for i, (e, _) in enumerate(sort_keys)]
     query = (
-        select(logged_models, *labels)
+        select(logged_models)
         .where(lm.lifecycle_stage == LifecycleStage.ACTIVE.value)
         .where(combine(expr, lambda c: _leaf(conn, c)))
-        .order_by(
-            *[
-                lb.asc() if asc else lb.desc()
-                for lb, (_, asc) in zip(labels, sort_keys, strict=True)
-            ]
-        )
-        .limit(max_results + 1)
     )
     if experiment_ids:
         query = query.where(lm.experiment_id.in_(list(experiment_ids)))
-    if page_token:
-        last = decode_token(page_token, fingerprint, len(sort_keys))
-        query = query.where(after_row(sort_keys, last))
-    rows = conn.execute(query).all()
-    token = None
-    if len(rows) > max_results:
-        rows = rows[:max_results]
-        token = encode_token(
-            [rows[-1]._mapping[f"k{i}"] for i in range(len(sort_keys))], fingerprint
-        )
+    rows, token = keyset_page(conn, query, sort_keys, max_results, page_token, fingerprint)
     return Page(store.load(conn, rows), next_page_token=token)

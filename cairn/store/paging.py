@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, and_, false, or_
+from sqlalchemy import ColumnElement, Connection, Select, and_, false, or_
 
 from cairn.entities.errors import CairnError
 
@@ -77,3 +77,28 @@ def after_row(
         alternatives.append(and_(*equal_so_far, beyond))
         equal_so_far.append(same)
     return or_(*alternatives)
+
+
+def keyset_page(
+    conn: Connection,
+    query: Select[Any],
+    keys: Sequence[tuple[ColumnElement[Any], bool]],
+    max_results: int,
+    token: str | None,
+    fingerprint: str,
+) -> tuple[list[Any], str | None]:
+    """One page of ``query`` ordered by ``keys`` (NULL-free sort keys), and the token of the
+    next page (None on the last). The sort keys come back as extra columns ``k0``, ``k1``…"""
+    labels = [expr.label(f"k{i}") for i, (expr, _) in enumerate(keys)]
+    query = query.add_columns(*labels).order_by(
+        *[lb.asc() if asc else lb.desc() for lb, (_, asc) in zip(labels, keys, strict=True)]
+    )
+    if token:
+        query = query.where(after_row(keys, decode_token(token, fingerprint, len(keys))))
+    rows = list(conn.execute(query.limit(max_results + 1)).all())
+    next_token = None
+    if len(rows) > max_results:
+        rows = rows[:max_results]
+        last = rows[-1]._mapping
+        next_token = encode_token([last[f"k{i}"] for i in range(len(keys))], fingerprint)
+    return rows, next_token

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, not_, select
+from sqlalchemy import ColumnElement, Connection, not_, select
 
 from cairn.entities.errors import CairnError
 from cairn.entities.registry import ModelEvent, ModelVersion, RegisteredModel
 from cairn.entities.tracking import Page
 from cairn.store.filters import combine, compare
-from cairn.store.paging import after_row, decode_token, encode_token, query_fingerprint
+from cairn.store.paging import keyset_page, query_fingerprint
 from cairn.store.registry_load import load_models, load_versions
 from cairn.store.schema import (
     model_events,
@@ -89,29 +89,6 @@ def _sort_keys(
     return keys
 
 
-def _page(
-    conn: Connection,
-    query: Select[Any],
-    keys: SortKeys,
-    max_results: int,
-    token: str | None,
-    fingerprint: str,
-) -> tuple[list[Any], str | None]:
-    labels = [expr.label(f"k{i}") for i, (expr, _) in enumerate(keys)]
-    query = query.add_columns(*labels).order_by(
-        *[lb.asc() if asc else lb.desc() for lb, (_, asc) in zip(labels, keys, strict=True)]
-    )
-    if token:
-        query = query.where(after_row(keys, decode_token(token, fingerprint, len(keys))))
-    rows = list(conn.execute(query.limit(max_results + 1)).all())
-    next_token = None
-    if len(rows) > max_results:
-        rows = rows[:max_results]
-        last = rows[-1]._mapping
-        next_token = encode_token([last[f"k{i}"] for i in range(len(keys))], fingerprint)
-    return rows, next_token
-
-
 def search_models(
     conn: Connection,
     filter_text: str | None,
@@ -136,7 +113,7 @@ def search_models(
         keys.append((rm.name, True))
     fingerprint = query_fingerprint("registered_models", filter_text or "", order_by)
     query = select(registered_models).where(combine(expr, leaf))
-    rows, token = _page(conn, query, keys, max_results, page_token, fingerprint)
+    rows, token = keyset_page(conn, query, keys, max_results, page_token, fingerprint)
     return Page(load_models(conn, rows), next_page_token=token)
 
 
@@ -169,7 +146,7 @@ def search_versions(
         .join(registered_models, rm.id == mv.model_id)
         .where(combine(expr, leaf))
     )
-    rows, token = _page(conn, query, keys, max_results, page_token, fingerprint)
+    rows, token = keyset_page(conn, query, keys, max_results, page_token, fingerprint)
     names = {r.model_id: r.model_name for r in rows}
     return Page(load_versions(conn, rows, names), next_page_token=token)
 
@@ -191,7 +168,7 @@ def history(
             raise CairnError.not_found(f"Registered Model with name={name} not found")
     keys: SortKeys = [(e.id, False)]
     query = select(model_events).where(cond)
-    rows, token = _page(
+    rows, token = keyset_page(
         conn, query, keys, max_results, page_token, query_fingerprint("events", name)
     )
     events = [

@@ -11,13 +11,12 @@ from cairn.entities.errors import CairnError
 from cairn.entities.tracking import Page, Run, ViewType
 from cairn.store.filters import RunFilter
 from cairn.store.metric_keys import MetricKeys
-from cairn.store.paging import after_row, decode_token, encode_token, query_fingerprint
+from cairn.store.paging import keyset_page, query_fingerprint
 from cairn.store.run_data import INFO_COLUMNS, load_runs
 from cairn.store.schema import latest_metrics, params, run_tags, runs
 from cairn.store.search.ast import OrderBy
 from cairn.store.search.parser import parse_filter, parse_order_by
 from cairn.store.search.profiles import RUNS
-from cairn.store.sql import AnyRow
 
 MAX_RESULTS = 50_000
 
@@ -57,30 +56,14 @@ def search_runs(conn: Connection, keys: MetricKeys, q: RunQuery) -> Page[Run]:
     fingerprint = query_fingerprint(
         "runs", sorted(q.experiment_ids), q.filter or "", list(q.order_by), q.view_type.value
     )
-    labels = [expr.label(f"k{i}") for i, (expr, _) in enumerate(sort_keys)]
     query = (
-        select(*INFO_COLUMNS, *labels)
+        select(*INFO_COLUMNS)
         .select_from(source)
         .where(runs.c.experiment_id.in_(q.experiment_ids))
         .where(runs.c.lifecycle_stage.in_(q.view_type.stages()))
         .where(condition)
-        .order_by(
-            *[
-                lb.asc() if asc else lb.desc()
-                for lb, (_, asc) in zip(labels, sort_keys, strict=True)
-            ]
-        )
-        .limit(q.max_results + 1)
     )
-    if q.page_token:
-        last = decode_token(q.page_token, fingerprint, len(sort_keys))
-        query = query.where(after_row(sort_keys, last))
-    rows: list[AnyRow] = list(conn.execute(query).all())
-    token = None
-    if len(rows) > q.max_results:
-        rows = rows[: q.max_results]
-        tail = rows[-1]
-        token = encode_token([tail._mapping[f"k{i}"] for i in range(len(sort_keys))], fingerprint)
+    rows, token = keyset_page(conn, query, sort_keys, q.max_results, q.page_token, fingerprint)
     return Page(load_runs(conn, rows), next_page_token=token)
 
 

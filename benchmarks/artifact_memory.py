@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.run import DEFAULT_BENCH, free_port, stop, wait_ready  # noqa: E402
+from benchmarks.run import DEFAULT_BENCH, start_cairn, stop  # noqa: E402
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -53,27 +53,8 @@ def main() -> int:
             server.create_bucket("bench")
             env.update(server.env())
             destination = "s3://bench/artifacts"
-        port = free_port()
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cairn",
-                "server",
-                "--port",
-                str(port),
-                "--backend-store-uri",
-                f"sqlite:///{work / 'cairn.db'}",
-                "--artifacts-destination",
-                destination,
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        proc, base = start_cairn(work, destination, env)
         try:
-            wait_ready(f"http://127.0.0.1:{port}/version", proc)
             start_mb = peak_rss_mb(proc.pid)
             out = work / "result.json"
             subprocess.run(
@@ -81,7 +62,7 @@ def main() -> int:
                     sys.executable,
                     str(args.bench_dir / "tracking_bench.py"),
                     "--url",
-                    f"http://127.0.0.1:{port}",
+                    base,
                     "--label",
                     f"cairn-{args.backend}",
                     "--scenario",

@@ -15,7 +15,6 @@ import argparse
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.run import free_port, stop, wait_ready  # noqa: E402
+from benchmarks.run import start_cairn, stop  # noqa: E402
 
 API = "/api/2.0/mlflow"
 
@@ -55,27 +54,8 @@ def main() -> int:
     p.add_argument("--reps", type=int, default=50)
     args = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="cairn-regbench-"))
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cairn",
-            "server",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            f"sqlite:///{work / 'c.db'}",
-            "--artifacts-destination",
-            str(work / "art"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc, base = start_cairn(work, str(work / "art"))
     try:
-        base = f"http://127.0.0.1:{port}"
-        wait_ready(f"{base}/version", proc)
         s = requests.Session()
         s.headers["Content-Type"] = "application/json"
         b = base + API

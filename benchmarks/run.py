@@ -66,6 +66,38 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=10)
 
 
+def start_cairn(
+    workdir: Path, destination: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A fresh ``cairn server`` on SQLite in ``workdir``, ready; returns it and its base URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cairn",
+            "server",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{workdir / 'cairn.db'}",
+            "--artifacts-destination",
+            destination,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(f"{base}/version", proc)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc, base
+
+
 def server_command(name: str, workdir: Path, port: int, args: argparse.Namespace) -> list[str]:
     if name == "fml":
         return [

@@ -12,6 +12,7 @@ benchmark shows the difference.
 from __future__ import annotations
 
 import threading
+from collections import namedtuple
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,6 +34,7 @@ class Prepared:
         self._columns = tuple(columns)
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
         self._defaults: dict[str, Any] = {}
+        self._row_type: Any = None
         self._lock = threading.Lock()
 
     def _sql(self, conn: Connection) -> tuple[str, tuple[str, ...] | None]:
@@ -65,6 +67,15 @@ class Prepared:
     def first(self, conn: Connection, **params: Any) -> tuple[Any, ...] | None:
         found = self.rows(conn, **params)
         return found[0] if found else None
+
+    def named(self, conn: Connection, **params: Any) -> list[Any]:
+        """Like :meth:`rows`, with each row a named tuple of the selected columns."""
+        found = self.rows(conn, **params)
+        if self._row_type is None:
+            stmt = self._stmt if isinstance(self._stmt, Executable) else self._stmt("sqlite")
+            names = [c.name for c in stmt.selected_columns]  # type: ignore[attr-defined]
+            self._row_type = namedtuple("Row", names, rename=True)  # type: ignore[misc]
+        return [self._row_type(*row) for row in found]
 
     def many(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
         """executemany with rows as tuples in ``columns`` order."""

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cairn.entities.errors import CairnError
 from cairn.entities.registry import EventKind, ModelVersion, RegisteredModel, Stage
+from cairn.store.prepared import Prepared
 from cairn.store.registry_load import latest_per_stage, load_models, load_versions
 from cairn.store.schema import (
     model_aliases,
@@ -28,10 +29,14 @@ from cairn.store.sql import AnyRow, now_ms, upsert_insert
 rm, mv = registered_models.c, model_versions.c
 
 
+MODEL_BY_NAME = Prepared(select(registered_models).where(rm.name == bindparam("name")))
+
+
 def model_row(conn: Connection, name: str) -> AnyRow:
-    row = conn.execute(select(registered_models).where(rm.name == name)).first()
-    if row is None:
+    found = MODEL_BY_NAME.named(conn, name=name)
+    if not found:
         raise CairnError.not_found(f"Registered Model with name={name} not found")
+    row: AnyRow = found[0]
     return row
 
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, func, select
 
 from cairn.entities.registry import ModelVersion, RegisteredModel, Stage
+from cairn.store.prepared import PreparedIn
 from cairn.store.schema import (
     model_aliases,
     model_version_tags,
@@ -17,6 +18,15 @@ from cairn.store.schema import (
 from cairn.store.sql import AnyRow
 
 mv = model_versions.c
+_t, _a = model_version_tags.c, model_aliases.c
+VERSION_TAGS = PreparedIn(
+    lambda ids: select(_t.version_id, _t.key, _t.value).where(_t.version_id.in_(ids))
+)
+ALIASES = PreparedIn(
+    lambda ids: (
+        select(_a.model_id, _a.alias, _a.version).where(_a.model_id.in_(ids)).order_by(_a.alias)
+    )
+)
 
 
 def load_versions(
@@ -27,18 +37,10 @@ def load_versions(
     tags: dict[int, dict[str, str]] = {i: {} for i in ids}
     aliases: dict[tuple[int, int], list[str]] = {}
     if ids:
-        t = model_version_tags.c
-        for vid, key, value in conn.execute(
-            select(t.version_id, t.key, t.value).where(t.version_id.in_(ids))
-        ):
+        for vid, key, value in VERSION_TAGS.rows(conn, ids):
             tags[vid][key] = value
-        a = model_aliases.c
         model_ids = sorted({r.model_id for r in rows})
-        for mid, alias, ver in conn.execute(
-            select(a.model_id, a.alias, a.version)
-            .where(a.model_id.in_(model_ids))
-            .order_by(a.alias)
-        ):
+        for mid, alias, ver in ALIASES.rows(conn, model_ids):
             aliases.setdefault((mid, ver), []).append(alias)
     return [
         ModelVersion(
@@ -101,20 +103,17 @@ def latest_per_stage(
     conn: Connection, model_ids: list[int], names: dict[int, str], stages: list[Stage] | None
 ) -> list[ModelVersion]:
     """The highest version in each stage (of ``stages``, or all), ordered by version."""
-    top = (
-        select(mv.model_id, func.max(mv.version))
+    wanted = (
+        select(mv.model_id.label("mid"), func.max(mv.version).label("top"))
         .where(mv.model_id.in_(model_ids))
         .group_by(mv.model_id, mv.current_stage)
     )
     if stages is not None:
-        top = top.where(mv.current_stage.in_([s.value for s in stages]))
-    wanted: list[tuple[int, int]] = [(mid, ver) for mid, ver in conn.execute(top)]
-    if not wanted:
-        return []
+        wanted = wanted.where(mv.current_stage.in_([s.value for s in stages]))
+    top = wanted.subquery()
     rows = conn.execute(
         select(model_versions)
-        .where(mv.model_id.in_(model_ids), mv.version.in_(sorted({v for _, v in wanted})))
+        .join(top, (mv.model_id == top.c.mid) & (mv.version == top.c.top))
         .order_by(mv.model_id, mv.version)
     ).all()
-    keep = set(wanted)
-    return load_versions(conn, [r for r in rows if (r.model_id, r.version) in keep], names)
+    return load_versions(conn, rows, names)

@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import json
 import shutil
-import subprocess
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.compat.server import CairnServer, start_server
-from tests.compat.test_stock_client import CLIENTS, WORKFLOW_DIR, client_env, client_python, tail
+from tests.compat.test_stock_client import CLIENTS, run_workflow_script, tail
 from tests.databases import fresh_postgres_database
 from tests.s3server import S3Server, s3_server
 
@@ -170,36 +169,11 @@ def run_workflow(
 ) -> dict[str, str]:
     """Run the workflow; returns its manifest (storage path -> sha256)."""
     server = target.server
-    python = client_python(client)
-    offset = server.log_offset()
     cwd.mkdir()
     where = f"{workflow} with {client} ({server.backend})"
-    try:
-        result = subprocess.run(
-            [str(python), str(WORKFLOW_DIR / f"{workflow}.py")],
-            cwd=cwd,
-            env=client_env(server),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(
-            f"{where} did not finish within {timeout} s.\n"
-            f"stdout:\n{tail(str(exc.stdout or ''))}\nstderr:\n{tail(str(exc.stderr or ''))}\n"
-            f"server output:\n{server.log_since(offset)}",
-            pytrace=False,
-        )
-    if result.returncode != 0:
-        pytest.fail(
-            f"{where} exited with {result.returncode}.\n--- stdout ---\n{tail(result.stdout)}\n"
-            f"--- stderr ---\n{tail(result.stderr)}\n"
-            f"--- server output during the run ---\n{server.log_since(offset)}",
-            pytrace=False,
-        )
-    lines = [ln for ln in result.stdout.splitlines() if ln.startswith("MANIFEST ")]
-    assert len(lines) == 1, f"{where} printed no MANIFEST line:\n{tail(result.stdout)}"
+    stdout = run_workflow_script(server, client, workflow, cwd, timeout)
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("MANIFEST ")]
+    assert len(lines) == 1, f"{where} printed no MANIFEST line:\n{tail(stdout)}"
     manifest: dict[str, str] = json.loads(lines[0][len("MANIFEST ") :])
     assert manifest, f"{where} reported no stored files"
     return manifest

@@ -49,6 +49,43 @@ def tail(text: str) -> str:
     return text if len(text) <= OUTPUT_TAIL_CHARS else "…" + text[-OUTPUT_TAIL_CHARS:]
 
 
+def run_workflow_script(
+    server: CairnServer, client: str, workflow: str, cwd: Path, timeout: float
+) -> str:
+    """Run ``workflows/<workflow>.py`` with a stock client against ``server``; its stdout.
+
+    A timeout or a non-zero exit fails the test with the script's output and the server's
+    output during the run."""
+    python = client_python(client)
+    offset = server.log_offset()
+    where = f"{workflow} with {client} ({server.backend} backend)"
+    try:
+        result = subprocess.run(
+            [str(python), str(WORKFLOW_DIR / f"{workflow}.py")],
+            cwd=cwd,
+            env=client_env(server),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(
+            f"{where} did not finish within {timeout} s.\n"
+            f"stdout:\n{tail(str(exc.stdout or ''))}\nstderr:\n{tail(str(exc.stderr or ''))}\n"
+            f"server output:\n{server.log_since(offset)}",
+            pytrace=False,
+        )
+    if result.returncode != 0:
+        pytest.fail(
+            f"{where} exited with {result.returncode}.\n--- stdout ---\n{tail(result.stdout)}\n"
+            f"--- stderr ---\n{tail(result.stderr)}\n"
+            f"--- server output during the run ---\n{server.log_since(offset)}",
+            pytrace=False,
+        )
+    return result.stdout
+
+
 @pytest.mark.compat
 def test_workflows_found() -> None:
     assert "runs_basics" in WORKFLOWS, WORKFLOWS
@@ -61,32 +98,4 @@ def test_workflows_found() -> None:
 def test_stock_client(
     cairn_server: CairnServer, client: str, workflow: str, tmp_path: Path
 ) -> None:
-    python = client_python(client)
-    offset = cairn_server.log_offset()
-    command = [str(python), str(WORKFLOW_DIR / f"{workflow}.py")]
-    try:
-        result = subprocess.run(
-            command,
-            cwd=tmp_path,
-            env=client_env(cairn_server),
-            capture_output=True,
-            text=True,
-            timeout=WORKFLOW_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(
-            f"{workflow} with {client} did not finish within {WORKFLOW_TIMEOUT_S} s "
-            f"({cairn_server.backend} backend).\nstdout:\n{tail(str(exc.stdout or ''))}\n"
-            f"stderr:\n{tail(str(exc.stderr or ''))}\n"
-            f"server output:\n{cairn_server.log_since(offset)}",
-            pytrace=False,
-        )
-    if result.returncode != 0:
-        pytest.fail(
-            f"{workflow} with {client} ({cairn_server.backend} backend) exited with "
-            f"{result.returncode}.\n--- stdout ---\n{tail(result.stdout)}\n"
-            f"--- stderr ---\n{tail(result.stderr)}\n"
-            f"--- server output during the run ---\n{cairn_server.log_since(offset)}",
-            pytrace=False,
-        )
+    run_workflow_script(cairn_server, client, workflow, tmp_path, WORKFLOW_TIMEOUT_S)

@@ -727,3 +727,18 @@ def _shutdown() -> None:
         embedded.close_embedded()
     except Exception as exc:
         log.error("cairn: closing the embedded store failed: %s", exc)
+
+
+def _reset() -> None:
+    """Forget all state (tests): end runs without flushing errors, close queues and stores."""
+    global _tracking_uri, _experiment_id, _spool_warned
+    _shutdown()
+    global _shutdown_done
+    with _lock:
+        _shutdown_done = False
+        _tracking_uri = None
+        _experiment_id = None
+        _spool_warned = False
+        _clients.clear()
+        _run_stack.clear()
+        _params_seen.clear()

@@ -152,6 +152,12 @@ class BatchLogger:
         with self._lock:
             if self._thread is None:
                 self._start()
+            elif self._closing:
+                self._lock.release()
+                try:
+                    return self._send_now([item])
+                finally:
+                    self._lock.acquire()
             while len(self._buf) >= self.max_queue:
                 self._wake.notify()
                 self._not_full.wait()
@@ -164,6 +170,12 @@ class BatchLogger:
         with self._lock:
             if self._thread is None:
                 self._start()
+            elif self._closing:
+                self._lock.release()
+                try:
+                    return self._send_now(list(items))
+                finally:
+                    self._lock.acquire()
             for item in items:
                 while len(self._buf) >= self.max_queue:
                     self._wake.notify()
@@ -171,6 +183,12 @@ class BatchLogger:
                 self._buf.append(item)
                 self._enqueued += 1
             self._wake.notify()
+
+    def _send_now(self, items: list[Item]) -> None:
+        """After close (interpreter exit, other threads still logging): send on the caller's
+        thread, spooling what fails."""
+        for _run_id, body in batches(items):
+            self._deliver(body, split=True)
 
     def _start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="cairn-logger", daemon=True)

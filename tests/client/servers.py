@@ -26,21 +26,22 @@ def free_port() -> int:
 
 
 @contextmanager
-def server_on(port: int, workdir: Path) -> Iterator[str]:
+def server_on(port: int, workdir: Path, defaults: bool = False) -> Iterator[str]:
     """``cairn server`` on ``port`` with the SQLite store in ``workdir`` (kept across
-    restarts); yields its URL and stops it (by PID) on exit."""
+    restarts); yields its URL and stops it (by PID) on exit. ``defaults``: no store options
+    and no CAIRN_HOME, so the server uses its default ./cairn-data under ``workdir``."""
     workdir.mkdir(parents=True, exist_ok=True)
     url = f"http://127.0.0.1:{port}"
-    command = [
-        sys.executable, "-m", "cairn", "server", "--host", "127.0.0.1", "--port", str(port),
-        "--backend-store-uri", f"sqlite:///{workdir / 'cairn.db'}",
-        "--artifacts-destination", str(workdir / "artifacts"),
-    ]  # fmt: skip
+    command = [sys.executable, "-m", "cairn", "server", "--host", "127.0.0.1", "--port", str(port)]
+    env = _server_env(workdir / "home")
+    if defaults:
+        del env["CAIRN_HOME"]
+    else:
+        command += ["--backend-store-uri", f"sqlite:///{workdir / 'cairn.db'}"]
+        command += ["--artifacts-destination", str(workdir / "artifacts")]
     log_path = workdir / f"server-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, cwd=workdir, env=_server_env(workdir / "home"), stdout=log, stderr=log
-        )
+        process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while not _healthy(url):
@@ -61,6 +62,7 @@ class FlakyProxy:
         self.failures_left = failures
         self.log_batch_calls = 0
         self.rejected = 0
+        self.authorization: list[str | None] = []
         self.lock = threading.Lock()
         proxy = self
 
@@ -71,6 +73,8 @@ class FlakyProxy:
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                with proxy.lock:
+                    proxy.authorization.append(self.headers.get("Authorization"))
                 if self.path.endswith("/runs/log-batch"):
                     with proxy.lock:
                         proxy.log_batch_calls += 1

@@ -357,7 +357,7 @@ def log_metric(
             METRIC,
             key,
             number,
-            timestamp if timestamp is not None else int(time.time() * 1000),
+            int(timestamp) if timestamp is not None else int(time.time() * 1000),
             int(step) if step is not None else 0,
         )
     )
@@ -367,7 +367,7 @@ def log_metrics(
     metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
 ) -> None:
     active = _active()
-    ts = timestamp if timestamp is not None else int(time.time() * 1000)
+    ts = int(timestamp) if timestamp is not None else int(time.time() * 1000)
     st = int(step) if step is not None else 0
     items: list[Item] = []
     for key, value in metrics.items():

@@ -278,3 +278,20 @@ def test_missing_run_is_not_silently_lost(
         cairn.flush()
     assert sum(len(line["body"].get("metrics", [])) for line in _lines(clean_sdk)) == 2  # type: ignore[attr-defined]
     fluent._run_stack.clear()
+
+
+def test_a_single_value_is_sent_without_flush(
+    sqlite_server: CairnServer, experiment_name: str
+) -> None:
+    """The sender wakes for the first queued value; it does not wait for a full batch."""
+    cairn.set_tracking_uri(sqlite_server.url)
+    cairn.set_experiment(experiment_name)
+    client = cairn.Client()
+    with cairn.start_run() as run:
+        cairn.log_metric("epoch_loss", 0.5, step=1)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if client.get_run(run.info.run_id).data.metrics:
+                break
+            time.sleep(0.05)
+        assert client.get_run(run.info.run_id).data.metrics == {"epoch_loss": 0.5}

@@ -1,0 +1,146 @@
+"""The one HTTP path: JSON calls to MLflow's REST endpoints, with retries and typed errors."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import httpx
+import orjson
+
+import cairn
+from cairn.client.config import Target, auth_headers, basic_auth, env_float, env_int, tls_verify
+from cairn.client.errors import CairnConnectionError, CairnRestError
+
+log = logging.getLogger("cairn.client")
+
+API = "/api/2.0/mlflow/"
+ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Connection failures and 408/429/5xx answers may succeed later; 4xx will not."""
+    if isinstance(exc, CairnConnectionError):
+        return True
+    return isinstance(exc, CairnRestError) and exc.status in RETRY_STATUSES
+
+
+def rest_error(response: httpx.Response, endpoint: str) -> CairnRestError:
+    code, message = "INTERNAL_ERROR" if response.status_code >= 500 else "BAD_REQUEST", ""
+    try:
+        body = response.json()
+        if isinstance(body, dict):
+            code = str(body.get("error_code") or code)
+            message = str(body.get("message") or "")
+    except ValueError:
+        message = response.text[:500]
+    return CairnRestError(response.status_code, code, message or response.reason_phrase, endpoint)
+
+
+class RestClient:
+    """JSON over HTTP to a server, or to the in-process app for an embedded store.
+
+    Calls retry connection errors and 408/429/5xx answers with exponential backoff
+    (``CAIRN_HTTP_MAX_RETRIES``, default 5; ``CAIRN_HTTP_BACKOFF``, default 0.5 s, doubling;
+    ``CAIRN_HTTP_TIMEOUT``, default 120 s per request) unless ``retry=False``.
+    """
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.max_retries = env_int("CAIRN_HTTP_MAX_RETRIES", 5, minimum=0)
+        self.backoff = env_float("CAIRN_HTTP_BACKOFF", 0.5)
+        timeout = env_float("CAIRN_HTTP_TIMEOUT", 120.0, minimum=0.001)
+        headers = {"User-Agent": f"cairn-sdk/{cairn.__version__}", **auth_headers()}
+        transport: httpx.BaseTransport
+        if target.embedded:
+            from cairn.client.embedded import EMBEDDED_BASE_URL, EmbeddedTransport, embedded_app
+
+            transport = EmbeddedTransport(embedded_app(target))
+            base_url = EMBEDDED_BASE_URL
+        else:
+            assert target.url is not None
+            transport = httpx.HTTPTransport(verify=tls_verify())
+            base_url = target.url
+        self.http = httpx.Client(
+            base_url=base_url,
+            transport=transport,
+            auth=basic_auth(),
+            headers=headers,
+            timeout=httpx.Timeout(timeout),
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        retry: bool = True,
+    ) -> httpx.Response:
+        """One request with the retry policy; raises CairnConnectionError / CairnRestError."""
+        if body is not None:
+            content = orjson.dumps(body)
+            headers = {**(headers or {}), "Content-Type": "application/json"}
+        attempts = (self.max_retries if retry else 0) + 1
+        delay = self.backoff
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                response = self.http.request(
+                    method, path, params=params, content=content, headers=headers
+                )
+            except httpx.TransportError as exc:
+                if last:
+                    raise CairnConnectionError(
+                        f"Cannot reach the tracking server at {self.target.uri} ({method} "
+                        f"{path}): {type(exc).__name__}: {exc}",
+                        self.target.uri,
+                    ) from exc
+                log.debug("%s %s: %r; retrying in %.2f s", method, path, exc, delay)
+            else:
+                if response.status_code < 400:
+                    return response
+                if last or response.status_code not in RETRY_STATUSES:
+                    raise rest_error(response, path)
+                log.debug(
+                    "%s %s: %s; retrying in %.2f s", method, path, response.status_code, delay
+                )
+            time.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def call(
+        self,
+        method: str,
+        endpoint: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        retry: bool = True,
+    ) -> dict[str, Any]:
+        """An MLflow JSON endpoint under /api/2.0/mlflow/; returns the decoded JSON object."""
+        response = self.request(
+            method, API + endpoint, body=body, params=_params(params), retry=retry
+        )
+        if not response.content:
+            return {}
+        data = orjson.loads(response.content)
+        return data if isinstance(data, dict) else {}
+
+
+def _params(params: dict[str, Any] | None) -> dict[str, Any] | None:
+    if params is None:
+        return None
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        out[key] = ("true" if value else "false") if isinstance(value, bool) else value
+    return out

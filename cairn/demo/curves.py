@@ -71,7 +71,5 @@ def run(report: Report = printer, steps: int = 20_000) -> dict[str, Any]:
                 client.log_batch(run_id, buffer)
             cairn.set_tag("curve", "diverges" if config["diverge"] else "converges")
         run_ids.append(run_id)
-        report(
-            f"{config['run_name']}: {steps:,} steps of train_loss, train_accuracy, learning_rate"
-        )
+        report(f"{config['run_name']}: {steps:,} steps × 3 metrics")
     return {"run_ids": run_ids, "steps": steps}

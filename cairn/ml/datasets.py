@@ -74,8 +74,10 @@ def describe_dataset(
     """Digest, schema, source and profile of ``data`` (see the module docstring).
 
     ``targets`` is the name of the label column, or an array of labels as long as ``data``.
-    ``source`` is where the data came from: ``None`` (this script), a URL, an ``s3://`` URI,
-    a local path, or a dict (stored as given). Raises ``ValueError`` or ``TypeError`` naming
+    ``source`` is where the data came from: ``None`` (this script), a URL (type ``http``),
+    any ``scheme://`` URI (type ``scheme``: ``s3``, ``gs``, ``lims``…), a local path or
+    ``file://`` URI (type ``local``), or a dict (stored as given; type from its
+    ``source_type`` key, else ``external``). Raises ``ValueError`` or ``TypeError`` naming
     the argument at fault.
     """
     frame, target_column = _as_table(data, targets)
@@ -432,7 +434,7 @@ def _source(source: Any) -> tuple[str, str]:
     lowered = source.lower()
     if lowered.startswith(("http://", "https://")):
         return "http", json.dumps({"url": source})
-    for scheme in ("s3", "gs", "hf", "dbfs"):
-        if lowered.startswith(f"{scheme}://"):
-            return scheme, json.dumps({"uri": source})
+    scheme, sep, _rest = lowered.partition("://")
+    if sep and scheme and scheme != "file" and scheme.replace("+", "").isalnum():
+        return scheme, json.dumps({"uri": source})
     return "local", json.dumps({"uri": source})

@@ -211,6 +211,9 @@ def test_sources() -> None:
     assert (s3.source_type, json.loads(s3.source)) == ("s3", {"uri": "s3://bucket/data.parquet"})
     local = describe_dataset(frame, source="/data/lims.csv")
     assert (local.source_type, json.loads(local.source)["uri"]) == ("local", "/data/lims.csv")
+    lims = describe_dataset(frame, source="lims://silver/samples")
+    assert lims.source_type == "lims"
+    assert describe_dataset(frame, source="file:///data/x.csv").source_type == "local"
     custom = describe_dataset(frame, source={"source_type": "lims", "table": "samples"})
     assert custom.source_type == "lims"
     assert json.loads(custom.source)["table"] == "samples"

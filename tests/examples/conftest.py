@@ -26,7 +26,11 @@ def script_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CAIRN_", "MLFLOW_"))}
     env.pop("VIRTUAL_ENV", None)
     env.update(
-        MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", PYTHONUNBUFFERED="1", MPLBACKEND="Agg"
+        MLFLOW_DISABLE_TELEMETRY="true",
+        DO_NOT_TRACK="true",
+        PYTHONUNBUFFERED="1",
+        MPLBACKEND="Agg",
+        COLUMNS="200",
     )
     env.update(extra)
     return env
@@ -35,7 +39,8 @@ def script_env(**extra: str) -> dict[str, str]:
 def run_script(
     args: list[str], cwd: Path, env: dict[str, str], python: Path | str = sys.executable
 ) -> str:
-    """Run ``python args…`` in ``cwd``; fail with its output unless it exits 0. Its stdout."""
+    """Run ``python args…`` in ``cwd``; fail with its output unless it exits 0. Its stdout,
+    then its stderr (where `cairn` commands print)."""
     try:
         result = subprocess.run(
             [str(python), *args],
@@ -56,7 +61,7 @@ def run_script(
             f"stderr:\n{result.stderr[-TAIL:]}",
             pytrace=False,
         )
-    return result.stdout
+    return result.stdout + result.stderr
 
 
 @pytest.fixture(scope="session")

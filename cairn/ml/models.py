@@ -155,7 +155,6 @@ def save_model(
     with (target / MODEL_FILE).open("wb") as handle:
         cloudpickle.dump(estimator, handle)
     mlmodel: dict[str, Any] = {
-        "artifact_path": None,
         "flavors": {
             "python_function": {
                 "env": {"conda": "conda.yaml", "virtualenv": "python_env.yaml"},

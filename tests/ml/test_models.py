@@ -23,19 +23,20 @@ from sklearn.pipeline import Pipeline
 from cairn.ml import load_model_dir, save_model
 
 REPO = Path(__file__).resolve().parents[2]
-MLFLOW3 = REPO / ".venvs" / "mlflow3" / "bin" / "python"
+CLIENTS = {"mlflow3": "3.17.2", "mlflow2": "2.22.5"}
 TIMEOUT_S = 240
 
 
-def run_mlflow3(script: str, cwd: Path) -> str:
-    """Run ``script`` with the stock mlflow 3.17.2 client's Python; its stdout."""
-    if not MLFLOW3.exists():
-        pytest.fail(f"{MLFLOW3} is missing: run `make compat-venvs` first", pytrace=False)
+def run_stock_client(script: str, cwd: Path, client: str = "mlflow3") -> str:
+    """Run ``script`` with a stock mlflow client's Python (3.17.2 by default); its stdout."""
+    python = REPO / ".venvs" / client / "bin" / "python"
+    if not python.exists():
+        pytest.fail(f"{python} is missing: run `make compat-venvs` first", pytrace=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "CAIRN_"))}
     env.pop("VIRTUAL_ENV", None)
     env.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true")
     result = subprocess.run(
-        [str(MLFLOW3), "-c", textwrap.dedent(script)],
+        [str(python), "-c", textwrap.dedent(script)],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -44,7 +45,7 @@ def run_mlflow3(script: str, cwd: Path) -> str:
         check=False,
     )
     if result.returncode != 0:
-        pytest.fail(f"mlflow3 script failed:\n{result.stdout}\n{result.stderr}", pytrace=False)
+        pytest.fail(f"{client} script failed:\n{result.stdout}\n{result.stderr}", pytrace=False)
     return result.stdout
 
 
@@ -182,7 +183,10 @@ def test_unsupported_flavour_is_refused(tmp_path: Path) -> None:
         load_model_dir(tmp_path / "m")
 
 
-def test_cairn_models_load_and_predict_identically_in_stock_mlflow(tmp_path: Path) -> None:
+@pytest.mark.parametrize("client", list(CLIENTS))
+def test_cairn_models_load_and_predict_identically_in_stock_mlflow(
+    tmp_path: Path, client: str
+) -> None:
     x, y = lims_samples(200, 3)
     new, _ = lims_samples(25, 4)
     forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(x, y)
@@ -194,7 +198,7 @@ def test_cairn_models_load_and_predict_identically_in_stock_mlflow(tmp_path: Pat
     regression = LinearRegression().fit(arrays, x["colony_count"])
     save_model(regression, tmp_path / "array", input_example=arrays[:2])
     new.to_csv(tmp_path / "new.csv", index=False)
-    out = run_mlflow3(
+    out = run_stock_client(
         """
         import json, mlflow, numpy as np, pandas as pd
         from mlflow.models import Model
@@ -213,6 +217,7 @@ def test_cairn_models_load_and_predict_identically_in_stock_mlflow(tmp_path: Pat
         print(json.dumps(out))
         """,
         tmp_path,
+        client,
     )
     got = json.loads(out.strip().splitlines()[-1])
     assert got["forest"] == forest.predict(new).tolist()
@@ -230,7 +235,7 @@ def test_cairn_models_load_and_predict_identically_in_stock_mlflow(tmp_path: Pat
 def test_stock_mlflow_sklearn_models_load_with_cairn(tmp_path: Path, serialization: str) -> None:
     x, _ = lims_samples(30, 5)
     x.to_csv(tmp_path / "new.csv", index=False)
-    out = run_mlflow3(
+    out = run_stock_client(
         f"""
         import json, mlflow, numpy as np, pandas as pd
         from mlflow.models import infer_signature

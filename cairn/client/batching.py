@@ -109,10 +109,24 @@ class Spool:
         )
         with self._lock:
             self.directory.mkdir(parents=True, exist_ok=True)
-            with self.path.open("ab") as handle:
-                handle.write(line + b"\n")
-                handle.flush()
-                os.fsync(handle.fileno())
+            _append_locked(self.path, [line])
+
+
+def _append_locked(path: Path, lines: list[bytes]) -> None:
+    """Append lines under an exclusive advisory lock (replay takes the same lock)."""
+    with path.open("ab") as handle:
+        _lock_file(handle.fileno())
+        handle.write(b"".join(line + b"\n" for line in lines))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _lock_file(fd: int) -> None:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)  # released when the file is closed
 
 
 class BatchLogger:
@@ -152,18 +166,30 @@ class BatchLogger:
         with self._lock:
             if self._thread is None:
                 self._start()
+            elif self._closing:
+                self._lock.release()
+                try:
+                    return self._send_now([item])
+                finally:
+                    self._lock.acquire()
             while len(self._buf) >= self.max_queue:
                 self._wake.notify()
                 self._not_full.wait()
             self._buf.append(item)
             self._enqueued += 1
-            if len(self._buf) == MAX_METRICS:
+            if len(self._buf) in (1, MAX_METRICS):  # wake an idle sender; a full batch
                 self._wake.notify()
 
     def put_many(self, items: Iterable[Item]) -> None:
         with self._lock:
             if self._thread is None:
                 self._start()
+            elif self._closing:
+                self._lock.release()
+                try:
+                    return self._send_now(list(items))
+                finally:
+                    self._lock.acquire()
             for item in items:
                 while len(self._buf) >= self.max_queue:
                     self._wake.notify()
@@ -171,6 +197,12 @@ class BatchLogger:
                 self._buf.append(item)
                 self._enqueued += 1
             self._wake.notify()
+
+    def _send_now(self, items: list[Item]) -> None:
+        """After close (interpreter exit, other threads still logging): send on the caller's
+        thread, spooling what fails."""
+        for _run_id, body in batches(items):
+            self._deliver(body, split=True)
 
     def _start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="cairn-logger", daemon=True)
@@ -315,9 +347,22 @@ def replay_spool(
     result = ReplayResult()
     if not folder.is_dir():
         return result
-    for path in sorted(folder.glob("*.jsonl")):
+    paths = sorted(folder.glob("*.jsonl")) + sorted(folder.glob("*.jsonl.claimed"))
+    for path in paths:
+        # claim the file: writers open it by name for every append, so after the rename new
+        # failures go to a new file; the lock waits for an append already under way
+        original = path.with_name(path.name.removesuffix(".claimed"))
+        claimed = original.with_name(original.name + ".claimed")
+        try:
+            if path != claimed:
+                path.replace(claimed)
+            with claimed.open("rb") as handle:
+                _lock_file(handle.fileno())
+                lines = handle.read().splitlines()
+        except FileNotFoundError:  # another replay took it
+            continue
         keep: list[bytes] = []
-        for line in path.read_bytes().splitlines():
+        for line in lines:
             if not line.strip():
                 continue
             try:
@@ -325,16 +370,13 @@ def replay_spool(
                 rest = rest_for(tracking_uri or record["tracking_uri"])
                 rest.call("POST", "runs/log-batch", record["body"])
                 result.delivered += 1
-            except (CairnError, orjson.JSONDecodeError, KeyError) as exc:
+            except (CairnError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
                 result.failed += 1
-                result.errors.append(f"{path.name}: {exc}")
+                result.errors.append(f"{original.name}: {exc}")
                 keep.append(line)
         if keep:
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(b"\n".join(keep) + b"\n")
-            tmp.replace(path)
-        else:
-            path.unlink()
+            _append_locked(original, keep)
+        claimed.unlink()
     return result
 
 
@@ -344,5 +386,8 @@ def spooled_batches(directory: Path | None = None) -> int:
     if not folder.is_dir():
         return 0
     return sum(
-        1 for p in folder.glob("*.jsonl") for line in p.read_bytes().splitlines() if line.strip()
+        1
+        for p in [*folder.glob("*.jsonl"), *folder.glob("*.jsonl.claimed")]
+        for line in p.read_bytes().splitlines()
+        if line.strip()
     )

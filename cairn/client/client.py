@@ -85,12 +85,13 @@ class Client:
     """
 
     def __init__(self, tracking_uri: str | os.PathLike[str] | None = None) -> None:
-        if tracking_uri is None:
-            from cairn.client import fluent
+        from cairn.client import fluent
 
+        if tracking_uri is None:
             tracking_uri = fluent.get_tracking_uri()
         self.target = resolve_target(os.fspath(tracking_uri))
         self.rest = rest_for(self.target)
+        fluent._register_exit()  # close embedded stores at exit
 
     @property
     def tracking_uri(self) -> str:

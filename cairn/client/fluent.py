@@ -49,9 +49,10 @@ class ActiveRun:
     """The run :func:`start_run` made active; a context manager that ends it on exit
     (``FAILED`` if the block raised, else ``FINISHED``)."""
 
-    def __init__(self, run: Run, client: Client) -> None:
+    def __init__(self, run: Run, client: Client, logger: BatchLogger) -> None:
         self._run = run
         self.client = client
+        self.logger = logger
         self.monitor: SystemMetricsMonitor | None = None
 
     @property
@@ -214,7 +215,7 @@ def start_run(
             all_tags["mlflow.note.content"] = description
         all_tags.update(tags or {})
         run = client.create_run(exp_id, tags=all_tags, run_name=run_name)
-    active = ActiveRun(run, client)
+    active = ActiveRun(run, client, _logger(client))
     with _lock:
         _run_stack.append(active)
     if log_system_metrics is None:
@@ -222,8 +223,7 @@ def start_run(
     if log_system_metrics:
         from cairn.client.system_metrics import SystemMetricsMonitor
 
-        logger = _logger(client)
-        active.monitor = SystemMetricsMonitor(run.info.run_id, logger.put_many)
+        active.monitor = SystemMetricsMonitor(run.info.run_id, active.logger.put_many)
         active.monitor.start()
     if not _spool_warned:
         _spool_warned = True
@@ -264,12 +264,10 @@ def end_run(status: str = "FINISHED") -> None:
     if active.monitor is not None:
         active.monitor.stop()
     failure: DeliveryError | None = None
-    logger = _loggers.get(active.client.tracking_uri)
-    if logger is not None:
-        try:
-            logger.flush()
-        except DeliveryError as exc:
-            failure = exc
+    try:
+        active.logger.flush()
+    except DeliveryError as exc:
+        failure = exc
     active.client.set_terminated(active.info.run_id, status=status)
     _params_seen.pop(active.info.run_id, None)
     if failure is not None:
@@ -334,7 +332,7 @@ def _queue_params(params: Mapping[str, Any]) -> None:
             seen[key] = value
             items.append((run_id, PARAM, key, value, 0, 0))
     if items:
-        _logger(active.client).put_many(items)
+        active.logger.put_many(items)
 
 
 def _check_key(key: Any) -> None:
@@ -353,13 +351,13 @@ def log_metric(
         number = float(value)
     except (TypeError, ValueError):
         raise CairnUsageError(f"Metric '{key}' must be a number, got {value!r}") from None
-    _logger(active.client).put(
+    active.logger.put(
         (
             active.info.run_id,
             METRIC,
             key,
             number,
-            timestamp if timestamp is not None else int(time.time() * 1000),
+            int(timestamp) if timestamp is not None else int(time.time() * 1000),
             int(step) if step is not None else 0,
         )
     )
@@ -369,7 +367,7 @@ def log_metrics(
     metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
 ) -> None:
     active = _active()
-    ts = timestamp if timestamp is not None else int(time.time() * 1000)
+    ts = int(timestamp) if timestamp is not None else int(time.time() * 1000)
     st = int(step) if step is not None else 0
     items: list[Item] = []
     for key, value in metrics.items():
@@ -379,7 +377,7 @@ def log_metrics(
         except (TypeError, ValueError):
             raise CairnUsageError(f"Metric '{key}' must be a number, got {value!r}") from None
         items.append((active.info.run_id, METRIC, key, number, ts, st))
-    _logger(active.client).put_many(items)
+    active.logger.put_many(items)
 
 
 def set_tag(key: str, value: Any) -> None:
@@ -392,7 +390,7 @@ def set_tags(tags: Mapping[str, Any]) -> None:
     for key, value in tags.items():
         _check_key(key)
         items.append((active.info.run_id, TAG, key, str(value), 0, 0))
-    _logger(active.client).put_many(items)
+    active.logger.put_many(items)
 
 
 # -- artifacts (sent at once) ----------------------------------------------------------------
@@ -672,21 +670,12 @@ def _ts(pd: Any, millis: int | None) -> Any:
 
 
 def _register_exit() -> None:
-    """At interpreter exit: end open runs (FINISHED), flush queues, close embedded stores.
-
-    Registered with threading's pre-shutdown hook when available (it runs before Python waits
-    for non-daemon threads, so the background threads are still alive), and with atexit as a
-    fallback; the work runs once."""
+    """At interpreter exit (atexit, so after the program's own non-daemon threads finished):
+    end open runs (FINISHED), flush the queues, close embedded stores. Runs once."""
     global _exit_registered
     if _exit_registered:
         return
     _exit_registered = True
-    hook = getattr(threading, "_register_atexit", None)
-    if hook is not None and threading.current_thread() is threading.main_thread():
-        try:
-            hook(_shutdown)
-        except RuntimeError:
-            pass
     atexit.register(_shutdown)
 
 

@@ -61,9 +61,11 @@ def _stamp_mlmodel(path: Path, run_id: str, artifact_path: str) -> None:
         return
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if isinstance(data, dict):
-        data.setdefault("run_id", run_id)
-        data.setdefault("artifact_path", artifact_path)
-        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        if not data.get("run_id"):
+            data["run_id"] = run_id
+        if not data.get("artifact_path"):
+            data["artifact_path"] = artifact_path
+        path.write_text(yaml.safe_dump(data, sort_keys=True), encoding="utf-8")
 
 
 def _record_history(client: Client, run_id: str, mlmodel: str) -> None:

@@ -225,13 +225,14 @@ def table_digest(frame: pd.DataFrame) -> str:
             stamps = series.to_numpy(dtype="datetime64[ns]").view("<i8")
             hasher.update(b"t" + stamps.tobytes())
         else:
-            hasher.update(b"o")
-            for value in series.tolist():
-                hasher.update(_value_bytes(value))
+            hasher.update(b"o" + b"".join([_value_bytes(v) for v in series.tolist()]))
     return hasher.hexdigest()[:DIGEST_HEX_CHARS]
 
 
 def _value_bytes(value: Any) -> bytes:
+    if type(value) is str:  # the common case first
+        raw = value.encode("utf-8", "surrogatepass")
+        return b"s" + len(raw).to_bytes(8, "little") + raw
     if _is_null(value):
         return b"N"
     if isinstance(value, str):
@@ -299,31 +300,15 @@ def column_type(series: pd.Series) -> str:
     if pd.api.types.is_float_dtype(dtype):
         size = np.dtype(dtype.numpy_dtype if hasattr(dtype, "numpy_dtype") else dtype).itemsize
         return "float" if size <= 4 else "double"
-    values = [v for v in series.tolist() if not _is_null(v)]
-    kinds = {_scalar_kind(v) for v in values}
-    if kinds == {"binary"}:
-        return "binary"
-    if kinds == {"boolean"}:
-        return "boolean"
-    if kinds == {"long"}:
-        return "long"
-    if kinds and kinds <= {"long", "double"}:
-        return "double"
-    return "string"
-
-
-def _scalar_kind(value: Any) -> str:
-    import numpy as np
-
-    if isinstance(value, (bool, np.bool_)):
-        return "boolean"
-    if isinstance(value, (int, np.integer)):
-        return "long"
-    if isinstance(value, (float, np.floating)):
-        return "double"
-    if isinstance(value, bytes):
-        return "binary"
-    return "string"
+    inferred = pd.api.types.infer_dtype(series, skipna=True)
+    return {
+        "bytes": "binary",
+        "boolean": "boolean",
+        "integer": "long",
+        "floating": "double",
+        "mixed-integer-float": "double",
+        "decimal": "double",
+    }.get(inferred, "string")
 
 
 # -- profile -------------------------------------------------------------------------------
@@ -382,9 +367,14 @@ def _numeric_stats(series: pd.Series) -> dict[str, Any]:
 
 def _text_stats(series: pd.Series) -> dict[str, Any]:
     import numpy as np
+    import pandas as pd
 
-    lengths = [len(str(v)) for v in series.tolist() if not _is_null(v)]
-    return _stats(np.asarray(lengths, dtype=np.float64), len(series))
+    present = series.dropna()
+    if len(present) and pd.api.types.infer_dtype(present, skipna=False) == "string":
+        lengths = present.astype(object).str.len().to_numpy(dtype=np.float64)
+    else:
+        lengths = np.asarray([len(str(v)) for v in present.tolist()], dtype=np.float64)
+    return _stats(lengths, len(series))
 
 
 def _finite(value: Any) -> float | int | None:
@@ -395,9 +385,16 @@ def _finite(value: Any) -> float | int | None:
 
 
 def _label_distribution(series: pd.Series) -> dict[str, int] | None:
-    counts = Counter(_label_key(v) for v in series.tolist() if not _is_null(v))
-    if len(counts) > MAX_LABEL_CLASSES:
+    import pandas as pd
+
+    present = series.dropna()
+    if isinstance(present.dtype, pd.CategoricalDtype):
+        present = present.astype(object)
+    if present.nunique() > MAX_LABEL_CLASSES:
         return None
+    counts: Counter[str] = Counter()
+    for value, count in present.value_counts(sort=False).items():
+        counts[_label_key(value)] += int(count)
     ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return dict(ordered)
 

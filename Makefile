@@ -35,8 +35,8 @@ $(MLFLOW2)/.installed:
 compat-venvs: $(MLFLOW3)/.installed $(MLFLOW2)/.installed  ## the stock mlflow clients used by tests/compat
 
 lint: install  ## ruff
-	$(BIN)/ruff check cairn tests benchmarks
-	$(BIN)/ruff format --check cairn tests benchmarks
+	$(BIN)/ruff check cairn tests benchmarks examples
+	$(BIN)/ruff format --check cairn tests benchmarks examples
 
 typecheck: install  ## mypy --strict
 	$(BIN)/mypy

@@ -1,4 +1,5 @@
-"""The ``cairn`` command line: ``cairn server``, ``cairn db upgrade``, ``cairn db current``."""
+"""The ``cairn`` command line: ``cairn server``, ``cairn demo``, ``cairn gc``, ``cairn db upgrade``,
+``cairn db current``."""
 
 from __future__ import annotations
 
@@ -272,6 +273,77 @@ def gc(
         raise click.ClickException(exc.message) from exc
     finally:
         database.close()
+
+
+@main.command()
+@click.option(
+    "--tracking-uri",
+    default=None,
+    help="Where to put the demo data: a Cairn server (http://127.0.0.1:5000) or a folder for "
+    "the embedded store [default: $CAIRN_TRACKING_URI, $MLFLOW_TRACKING_URI, or the embedded "
+    "store in ./cairn-data, the one `cairn server` opens by default].",
+)
+@click.option(
+    "--curve-steps",
+    type=click.IntRange(10, 1_000_000),
+    default=20_000,
+    show_default=True,
+    help="Steps per metric in the long training-curve runs.",
+)
+def demo(tracking_uri: str | None, curve_steps: int) -> None:
+    """Fill a store with example experiments, runs, datasets and registered models.
+
+    Runs the LIMS contamination classifier (two versions, Staging → Production), the
+    security prompt classifier (five classes, text datasets, the best alias), a nested
+    hyper-parameter sweep and long training curves. Running it again adds new runs and
+    model versions.
+    """
+    try:
+        import matplotlib  # noqa: F401
+        import pandas  # noqa: F401
+        import sklearn  # noqa: F401
+    except ImportError as exc:
+        raise click.ClickException(
+            f"cairn demo needs the ml extra ({exc.name} is missing): pip install 'cairn-ml[ml]'"
+        ) from exc
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    import cairn as sdk
+    from cairn.demo import run_demo, scenarios
+
+    if tracking_uri:
+        sdk.set_tracking_uri(tracking_uri)
+    target = sdk.get_tracking_uri()
+    console.print(f"[bold]Cairn demo[/bold] → [cyan]{target}[/cyan]")
+    total = sum(s.steps for s in scenarios(curve_steps))
+    columns = (
+        TextColumn("[bold]{task.fields[scenario]:<17}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("starting", total=total, scenario="")
+
+        def report(scenario: str, message: str) -> None:
+            progress.console.print(f"  [green]✓[/green] [dim]{scenario}:[/dim] {message}")
+            progress.update(task, advance=1, description=message[:60], scenario=scenario)
+
+        try:
+            result = run_demo(None, report, curve_steps)
+        except sdk.CairnError as exc:
+            raise click.ClickException(str(exc)) from exc
+        progress.update(task, description="done", scenario="")
+    console.print(
+        f"\n[bold]Done.[/bold] {result.runs} runs in {len(result.experiments)} experiments "
+        f"({', '.join(result.experiments)}), {result.datasets} datasets, registered models "
+        f"{', '.join(result.models)}."
+    )
+    if target.startswith(("http://", "https://")):
+        console.print(f"Open [cyan]{target}[/cyan] to explore them.")
+    else:
+        console.print("Run [bold]cairn server[/bold] in this folder and open the URL it prints.")
 
 
 @main.group()

@@ -1,0 +1,72 @@
+"""`cairn demo` into a fresh folder, twice; then `cairn server` on that folder shows it all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.compat.server import start_server
+from tests.examples.conftest import Api, run_script, script_env
+
+
+def test_demo_fills_the_embedded_store_and_can_run_again(tmp_path: Path) -> None:
+    env = script_env()
+    first = run_script(["-m", "cairn", "demo"], tmp_path, env)
+    assert "Done. 17 runs in 4 experiments" in first, first
+    # a second demo adds runs and versions next to the first ones (short curves this time)
+    second = run_script(["-m", "cairn", "demo", "--curve-steps", "50"], tmp_path, env)
+    assert "Done." in second, second
+    store = tmp_path / "cairn-data"
+    servers = start_server(
+        "sqlite", f"sqlite:///{store / 'cairn.db'}", tmp_path / "server",
+        extra_args=["--artifacts-destination", str(store / "artifacts")],
+    )  # fmt: skip
+    server = next(servers)
+    api = Api(server.url)
+    try:
+        experiments = api.post("/api/2.0/mlflow/experiments/search", {"max_results": 100})
+        names = {e["name"] for e in experiments["experiments"]}  # type: ignore[attr-defined]
+        assert {
+            "lims-contamination", "ml-security-training", "lims-sweep", "training-curves"
+        } <= names  # fmt: skip
+        assert len(api.runs("lims-contamination")) == 4
+        assert len(api.runs("ml-security-training")) == 4
+        assert len(api.runs("lims-sweep")) == 20
+        curves = api.runs("training-curves")
+        assert len(curves) == 6
+        long_runs = [
+            r for r in curves
+            if {p["key"]: p["value"] for p in r["data"]["params"]}["steps"] == "20000"  # type: ignore[index]
+        ]  # fmt: skip
+        assert len(long_runs) == 3
+        history = api.get(
+            "/api/2.0/mlflow/metrics/get-history",
+            run_id=long_runs[0]["info"]["run_id"],  # type: ignore[index]
+            metric_key="train_loss",
+            max_results=25000,
+        )
+        steps = [m["step"] for m in history["metrics"]]  # type: ignore[attr-defined]
+        assert steps == list(range(20_000))
+
+        lims = {
+            v["version"]: v["current_stage"] for v in api.versions("lims_contamination_detector")
+        }
+        assert lims == {"1": "Archived", "2": "Archived", "3": "Archived", "4": "Production"}
+        prompts = api.versions("security_prompt_classifier")
+        assert len(prompts) == 4
+        assert [v for v in prompts if v["current_stage"] == "Production"]
+        assert len(api.versions("lims_sweep_best")) == 2
+
+        datasets = api.get("/api/v1/datasets", max_results=1000)["datasets"]
+        by_name = {d["name"]: d for d in datasets}  # type: ignore[attr-defined]
+        assert {
+            "lims-samples-train", "lims-samples-test", "lims-sweep-train",
+            "tfidf-word-logreg_training_data", "tfidf-char-logreg_validation_data",
+        } <= set(by_name)  # fmt: skip
+        # the same data logged by both demos is one dataset used by several runs
+        assert by_name["lims-samples-train"]["run_count"] == 4
+        detail = api.get(f"/api/v1/datasets/{by_name['lims-samples-train']['dataset_id']}")
+        assert len(detail["runs"]) == 4  # type: ignore[arg-type]
+        assert detail["model_versions"]  # lineage: the versions registered from those runs
+    finally:
+        api.close()
+        servers.close()

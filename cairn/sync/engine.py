@@ -14,7 +14,6 @@ after creating it, or a lost ledger) is found again by that tag instead of being
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,6 @@ PARENT_TAG = "mlflow.parentRunId"
 METRICS_PER_BATCH = 1000
 PARAMS_TAGS_PER_BATCH = 100
 INPUTS_PER_CALL = 100
-SAVE_EVERY_S = 1.0
 
 
 class Progress(Protocol):
@@ -145,7 +143,6 @@ class Syncer:
         else:
             self.store_id = source.store_id
             self.ledger = Ledger.load(state_dir, self.store_id, destination.url)
-        self._saved_at = time.monotonic()
         # source experiment id -> destination experiment (None: to be created)
         self._dest_experiments: dict[str, str | None] = {}
         self._blocked: set[str] = set()  # source experiments whose runs cannot be sent
@@ -364,11 +361,10 @@ class Syncer:
         return tags
 
     # ----------------------------------------------------------------------- send
-    def _save_soon(self) -> None:
-        self.ledger.dirty = True
-        if time.monotonic() - self._saved_at >= SAVE_EVERY_S:
-            self.ledger.save()
-            self._saved_at = time.monotonic()
+    def _record(self) -> None:
+        """Record an acknowledged request before sending the next one: a sync killed at any
+        point resends at most the one request that was in flight."""
+        self.ledger.save()
 
     def _send_run(self, work: _RunWork) -> None:
         run = work.run
@@ -400,7 +396,6 @@ class Syncer:
             }
             self.ledger.runs[rid] = entry
             self.ledger.save()
-            self._saved_at = time.monotonic()
             created = True
             report.runs_created += 1
             report.tags += len(tags)
@@ -413,7 +408,7 @@ class Syncer:
             sent_tags.update(hashes(part))
             report.tags += len(part)
             sent_anything = True
-            self._save_soon()
+            self._record()
 
         sent_params: dict[str, str] = entry.setdefault("params", {})
         new_params = {k: v for k, v in run.params.items() if sent_params.get(k) != value_hash(v)}
@@ -422,7 +417,7 @@ class Syncer:
             sent_params.update(hashes(part))
             report.params += len(part)
             sent_anything = True
-            self._save_soon()
+            self._record()
 
         sent_metrics: dict[str, dict[str, Any]] = entry.setdefault("metrics", {})
         for key, count in self.source.metric_counts(rid).items():
@@ -439,7 +434,7 @@ class Syncer:
             sent_inputs.extend(_input_key(i) for i in group)
             report.inputs += len(group)
             sent_anything = True
-            self._save_soon()
+            self._record()
 
         if work.files and work.folder is not None:
             sent_anything |= self._send_artifacts(entry, work.folder, work.files)
@@ -451,7 +446,6 @@ class Syncer:
             sent_anything = True
         entry["complete"] = True
         self.ledger.save()
-        self._saved_at = time.monotonic()
         if not created:
             if sent_anything:
                 report.runs_updated += 1
@@ -501,7 +495,7 @@ class Syncer:
             sent_metrics[key] = {"count": base + sent, "last": list(page[-1])}
             self.report.points += len(page)
             self.progress.points_sent(len(page))
-            self._save_soon()
+            self._record()
         return sent
 
     def _send_artifacts(
@@ -517,7 +511,7 @@ class Syncer:
             sent_files[rel] = [size, mtime]
             self.report.artifacts += 1
             self.report.bytes += size
-            self._save_soon()
+            self._record()
         return bool(files)
 
     def _reader(self, folder: Path, rel: str, size: int) -> Callable[[], Iterator[bytes]]:

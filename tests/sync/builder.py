@@ -114,10 +114,12 @@ def build_store(
     big_file_bytes: int = 5 * 1024 * 1024,
     experiment: str = "offline-training",
     running_last: bool = True,
+    file_bytes_per_run: int = 0,
 ) -> SourceStoreInfo:
     """``runs`` runs of ``points`` points in total per run (spread over ``keys``), params,
     tags, a description, a nested child, a dataset input, artifacts in nested folders and
-    one ``big_file_bytes`` file in the first run. The last run is left RUNNING."""
+    one ``big_file_bytes`` file in the first run (plus a ``file_bytes_per_run`` file in every
+    run). The last run is left RUNNING."""
     store = OfflineStore(root)
     try:
         tracking = store.tracking
@@ -170,6 +172,8 @@ def build_store(
                 "model/MLmodel": [b"flavors: {}\n"],
                 "model/data/deep/er/weights.bin": list(_random_chunks(20_000 + i, i)),
             }
+            if file_bytes_per_run:
+                files["model/model.pkl"] = list(_random_chunks(file_bytes_per_run, 1000 + i))
             if i == 0 and big_file_bytes:
                 files["big/blob.bin"] = list(_random_chunks(big_file_bytes, 99))
             for path, chunks in files.items():
@@ -282,6 +286,40 @@ def source_history(root: Path, run_id: str, key: str) -> list[tuple[int, int, An
             value = "Infinity" if v > 0 else "-Infinity"
         out.append((s, t, value))
     return out
+
+
+def assert_destination_matches(http: httpx.Client, info: SourceStoreInfo) -> None:
+    """Every source run exactly once on the destination, with everything logged to it."""
+    runs = dest_runs(http, info.experiment)
+    assert len(runs) == len(info.runs), [r["info"]["run_name"] for r in runs]
+    by_source = {tags_of(r)[SYNC_TAG].split("/", 1)[1]: r for r in runs}
+    assert set(by_source) == {r.run_id for r in info.runs}
+    for src in info.runs:
+        run = by_source[src.run_id]
+        got = run["info"]
+        assert got["run_name"] == src.name
+        assert got["status"] == src.status
+        assert got["start_time"] == src.start_time
+        assert got.get("end_time") == src.end_time
+        assert got["user_id"] == "analyst"
+        assert got["lifecycle_stage"] == "active"
+        assert params_of(run) == src.params
+        tags = tags_of(run)
+        expected = dict(src.tags)
+        if src.parent:
+            expected["mlflow.parentRunId"] = by_source[src.parent]["info"]["run_id"]
+        for key, value in expected.items():
+            assert tags.get(key) == value, key
+        for key, count in src.points.items():
+            points = history(http, got["run_id"], key)
+            assert len(points) == count, (src.name, key)
+            assert points == source_history(info.root, src.run_id, key)
+        assert artifact_digests(http, run) == src.files
+        inputs = run["inputs"]["dataset_inputs"]
+        assert len(inputs) == 1
+        assert inputs[0]["dataset"]["name"] == "samples"
+        assert inputs[0]["dataset"]["profile"] == '{"num_rows": 100}'
+        assert inputs[0]["tags"] == [{"key": "mlflow.data.context", "value": "training"}]
 
 
 def env_without_cairn() -> dict[str, str]:

@@ -22,18 +22,11 @@ import pytest
 from cairn.sync import sync_store
 from tests.compat.server import REPO, CairnServer
 from tests.sync.builder import (
-    SYNC_TAG,
     T0,
     OfflineStore,
-    SourceStoreInfo,
-    artifact_digests,
+    assert_destination_matches,
     build_store,
-    dest_runs,
     env_without_cairn,
-    history,
-    params_of,
-    source_history,
-    tags_of,
 )
 from tests.sync.conftest import Requests
 
@@ -56,40 +49,6 @@ def _ledger(root: Path) -> dict[str, object]:
     doc = json.loads(files[0].read_text())
     assert isinstance(doc, dict)
     return doc
-
-
-def assert_destination_matches(http: httpx.Client, info: SourceStoreInfo) -> None:
-    """Every source run exactly once on the destination, with everything logged to it."""
-    runs = dest_runs(http, info.experiment)
-    assert len(runs) == len(info.runs), [r["info"]["run_name"] for r in runs]
-    by_source = {tags_of(r)[SYNC_TAG].split("/", 1)[1]: r for r in runs}
-    assert set(by_source) == {r.run_id for r in info.runs}
-    for src in info.runs:
-        run = by_source[src.run_id]
-        got = run["info"]
-        assert got["run_name"] == src.name
-        assert got["status"] == src.status
-        assert got["start_time"] == src.start_time
-        assert got.get("end_time") == src.end_time
-        assert got["user_id"] == "analyst"
-        assert got["lifecycle_stage"] == "active"
-        assert params_of(run) == src.params
-        tags = tags_of(run)
-        expected = dict(src.tags)
-        if src.parent:
-            expected["mlflow.parentRunId"] = by_source[src.parent]["info"]["run_id"]
-        for key, value in expected.items():
-            assert tags.get(key) == value, key
-        for key, count in src.points.items():
-            points = history(http, got["run_id"], key)
-            assert len(points) == count, (src.name, key)
-            assert points == source_history(info.root, src.run_id, key)
-        assert artifact_digests(http, run) == src.files
-        inputs = run["inputs"]["dataset_inputs"]
-        assert len(inputs) == 1
-        assert inputs[0]["dataset"]["name"] == "samples"
-        assert inputs[0]["dataset"]["profile"] == '{"num_rows": 100}'
-        assert inputs[0]["tags"] == [{"key": "mlflow.data.context", "value": "training"}]
 
 
 def test_sync_delivers_everything_once_and_a_second_sync_sends_nothing(

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from cairn.entities.tracking import DatasetInput, Experiment, Run
 from cairn.sync.errors import ServerRefused, SyncError
-from cairn.sync.ledger import Ledger, hashes, value_hash
+from cairn.sync.ledger import Ledger, exclusive, hashes, value_hash
 from cairn.sync.remote import SYNC_TAG, Destination, Hook, artifact_prefix, metric_value
 from cairn.sync.source import SourceStore, StoredPoint, locate
 
@@ -135,14 +135,8 @@ class Syncer:
         self.dry_run = dry_run
         self.progress: Progress = progress or _NoProgress()
         self.report = SyncReport(dry_run=dry_run)
-        state_dir = source.location.state_dir
-        store_id_file = state_dir / "store-id"
-        if dry_run and not store_id_file.is_file():
-            self.store_id: str | None = None  # never synced: nothing to find, write nothing
-            self.ledger = Ledger(state_dir / "unused.json", "", destination.url)
-        else:
-            self.store_id = source.store_id
-            self.ledger = Ledger.load(state_dir, self.store_id, destination.url)
+        self.store_id: str | None = None
+        self.ledger = Ledger(source.location.state_dir / "unused.json", "", destination.url)
         # source experiment id -> destination experiment (None: to be created)
         self._dest_experiments: dict[str, str | None] = {}
         self._blocked: set[str] = set()  # source experiments whose runs cannot be sent
@@ -150,6 +144,19 @@ class Syncer:
     # -------------------------------------------------------------------- running
     def run(self) -> SyncReport:
         self.dest.ping()
+        state_dir = self.source.location.state_dir
+        if self.dry_run:
+            if (state_dir / "store-id").is_file():
+                self.store_id = self.source.store_id
+                self.ledger = Ledger.load(state_dir, self.store_id, self.dest.url)
+            # else: never synced, so there is nothing to find and nothing is written
+            return self._run()
+        with exclusive(state_dir, self.dest.url):
+            self.store_id = self.source.store_id
+            self.ledger = Ledger.load(state_dir, self.store_id, self.dest.url)
+            return self._run()
+
+    def _run(self) -> SyncReport:
         experiments = self.source.experiments()
         works: list[_RunWork] = []
         for experiment in experiments:

@@ -24,10 +24,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
+
+from cairn.sync.errors import SyncError
+
+if sys.platform != "win32":
+    import fcntl
 
 VERSION = 1
 
@@ -107,8 +115,35 @@ class Ledger:
         self.dirty = True
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}")
-        tmp.write_text(json.dumps(self.data, separators=(",", ":")))
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(self.data, separators=(",", ":")))
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise SyncError(f"Cannot write the sync ledger {self.path}: {exc.strerror}") from None
         self.dirty = False
+
+
+@contextmanager
+def exclusive(state_dir: Path, destination: str) -> Iterator[None]:
+    """Hold the lock of one (source store, destination) pair for the length of a sync, so
+    two syncs of the same store to the same server cannot both create its runs. The kernel
+    releases it when the process ends, however it ends."""
+    path = state_dir / f"{destination_key(destination)}.lock"
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a")  # closed by the with block below
+    except OSError as exc:
+        raise SyncError(f"Cannot write in {state_dir}: {exc.strerror}") from None
+    with handle:
+        if sys.platform != "win32":
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise SyncError(
+                    f"Another `cairn sync` of this store to {normalize_url(destination)} is "
+                    "running; wait for it to finish"
+                ) from None
+        yield

@@ -152,18 +152,25 @@ class SourceStore:
                 if found:
                     self._store_id = found
             if self._store_id is None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fresh = uuid.uuid4().hex
-                tmp = path.with_name(f".store-id.{fresh}")
-                tmp.write_text(fresh + "\n")
-                try:
-                    os.link(tmp, path)  # fails if another sync made one meanwhile
-                except FileExistsError:
-                    fresh = path.read_text().strip()
-                finally:
-                    tmp.unlink()
-                self._store_id = fresh
+                self._store_id = self._new_store_id(path)
         return self._store_id
+
+    @staticmethod
+    def _new_store_id(path: Path) -> str:
+        fresh = uuid.uuid4().hex
+        tmp = path.with_name(f".store-id.{fresh}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(fresh + "\n")
+            try:
+                os.link(tmp, path)  # fails if another sync made one meanwhile
+            except FileExistsError:
+                fresh = path.read_text().strip()
+            finally:
+                tmp.unlink()
+        except OSError as exc:
+            raise SyncError(f"Cannot write the store id {path}: {exc.strerror}") from None
+        return fresh
 
     # ---------------------------------------------------------------- experiments
     def experiments(self) -> list[Experiment]:

@@ -122,3 +122,16 @@ def test_help_describes_the_command() -> None:
     assert result.exit_code == 0
     for text in ("SOURCE", "--to", "--dry-run", "--source-artifacts", "cairn.db"):
         assert text in result.output
+
+
+def test_two_syncs_of_one_store_to_one_server_cannot_overlap(
+    dest: CairnServer, small_store: Path
+) -> None:
+    from cairn.sync.ledger import exclusive
+
+    with exclusive(small_store / ".cairn-sync", dest.url + "/"):
+        code, output = _sync(str(small_store), "--to", dest.url)
+    assert code == 1
+    assert "Another `cairn sync` of this store to" in output
+    code, output = _sync(str(small_store), "--to", dest.url)
+    assert code == 0, output

@@ -135,3 +135,13 @@ def test_two_syncs_of_one_store_to_one_server_cannot_overlap(
     assert "Another `cairn sync` of this store to" in output
     code, output = _sync(str(small_store), "--to", dest.url)
     assert code == 0, output
+
+
+def test_every_option_is_documented() -> None:
+    from cairn.cli import sync
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "sync.md").read_text()
+    options = [o for p in sync.params for o in p.opts if o != "--help" and o.startswith("--")]
+    assert options
+    for option in options:
+        assert f"`{option}" in text, option

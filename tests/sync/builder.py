@@ -168,7 +168,8 @@ def build_store(
             )
             files = {
                 "report.txt": [f"run {i}\n".encode()],
-                "plots/loss/curve.csv": [b"step,loss\n" + b"1,0.5\n" * (100 + i)],
+                "plots/loss/curve ü (v2).csv": [b"step,loss\n" + b"1,0.5\n" * (100 + i)],
+                "empty.txt": [b""],
                 "model/MLmodel": [b"flavors: {}\n"],
                 "model/data/deep/er/weights.bin": list(_random_chunks(20_000 + i, i)),
             }

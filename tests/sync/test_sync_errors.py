@@ -111,7 +111,7 @@ def test_sync_from_a_db_path_and_uri_with_the_artifacts_next_to_it(
     code, output = _sync(f"sqlite:///{info.root / 'cairn.db'}", "--to", dest.url)
     assert code == 0, output
     assert "runs created 1" in output
-    assert "artifacts            4 file(s)" in output
+    assert "artifacts            5 file(s)" in output
     code, output = _sync(str(info.root / "cairn.db"), "--to", dest.url)
     assert code == 0, output
     assert "unchanged 1" in output

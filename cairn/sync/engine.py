@@ -22,7 +22,15 @@ from typing import Any, Protocol
 from cairn.entities.tracking import DatasetInput, Experiment, Run
 from cairn.sync.errors import ServerRefused, SyncError
 from cairn.sync.ledger import Ledger, exclusive, hashes, value_hash
-from cairn.sync.remote import SYNC_TAG, Destination, Hook, artifact_prefix, metric_value
+from cairn.sync.registry import RegistrySync, RunMap
+from cairn.sync.remote import (
+    SYNC_TAG,
+    Destination,
+    Hook,
+    RegistryCalls,
+    artifact_prefix,
+    metric_value,
+)
 from cairn.sync.source import SourceStore, StoredPoint, locate
 
 PARENT_TAG = "mlflow.parentRunId"
@@ -67,6 +75,8 @@ class SyncReport:
     inputs: int = 0
     artifacts: int = 0
     bytes: int = 0
+    models_created: int = 0
+    versions_created: int = 0
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -166,11 +176,14 @@ class Syncer:
         works.sort(key=lambda w: (w.depth, int(w.experiment_id), w.run.info.start_time or 0))
         pending = [w for w in works if w.pending]
         self.report.runs_unchanged = len(works) - len(pending)
-        self.progress.planned(
-            len(pending), sum(w.points for w in pending), sum(w.nbytes for w in pending)
-        )
+        if not self.dry_run:
+            self.progress.planned(
+                len(pending), sum(w.points for w in pending), sum(w.nbytes for w in pending)
+            )
+        models = self.source.registered_models()
         if self.dry_run:
             self._dry_report(experiments, pending)
+            self._registry(works).plan(models)
             return self.report
         try:
             for experiment in experiments:
@@ -183,10 +196,25 @@ class Syncer:
                 except ServerRefused as exc:
                     self.report.failures.append(f"run {work.run.info.run_id}: {exc.message}")
                 self.progress.run_done()
+            self._registry(works).sync(models)
         finally:
             if self.ledger.dirty:
                 self.ledger.save()
         return self.report
+
+    def _registry(self, works: list[_RunWork]) -> RegistrySync:
+        runs = RunMap()
+        for work in works:
+            entry = self.ledger.run(work.run.info.run_id) or {}
+            if "dest_id" in entry:
+                runs.add(
+                    work.run.info.run_id,
+                    work.run.info.artifact_uri,
+                    entry["dest_id"],
+                    entry.get("artifact_uri"),
+                )
+        calls = RegistryCalls(self.dest)
+        return RegistrySync(calls, self.ledger, self.store_id or "", runs, self.report)
 
     def _dry_report(self, experiments: list[Experiment], pending: list[_RunWork]) -> None:
         r = self.report

@@ -16,7 +16,11 @@ Shape (``version`` 1)::
          "status": "FINISHED", "end_time": 1700000000000,
          "metrics": {"loss": {"count": 2000, "last": [step, timestamp, value, is_nan]}},
          "inputs": [hash, ...], "artifacts": {"path/in/run": [size, mtime_ns]},
-         "complete": true}}}
+         "complete": true}},
+     "models": {"<name>": {"tags": {key: hash}, "description": hash,
+         "versions": {"<source version>": {"dest": "<destination version>",
+             "stage": "Production", "tags": {key: hash}, "description": hash}},
+         "aliases": {"<alias>": "<destination version>"}}}}
 """
 
 from __future__ import annotations
@@ -91,6 +95,8 @@ class Ledger:
         ):
             ledger.data["experiments"] = raw["experiments"]
             ledger.data["runs"] = raw["runs"]
+            if isinstance(raw.get("models"), dict):
+                ledger.data["models"] = raw["models"]
         return ledger
 
     @property

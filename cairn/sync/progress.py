@@ -88,11 +88,13 @@ def summary_lines(report: SyncReport) -> list[str]:
         f"  metric points        {report.points:,}",
         f"  params / tags        {report.params:,} / {report.tags:,}",
         f"  dataset inputs       {report.inputs:,}",
+        f"  registered models    {report.models_created} created, "
+        f"{report.versions_created} version(s) created",
         f"  artifacts            {report.artifacts:,} file(s), {decimal(report.bytes)} "
         f"({report.bytes:,} bytes)",
     ]
     if report.dry_run:
-        lines = [lines[0], *lines[1:3], lines[3], lines[6]]
+        lines = [lines[0], *lines[1:3], lines[3], lines[7], lines[6]]
     return lines
 
 

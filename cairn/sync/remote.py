@@ -274,3 +274,105 @@ def _reason(exc: BaseException | None) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
     return str(exc) if exc is not None else "no answer"
+
+
+class RegistryCalls:
+    """The model-registry half of the destination's API (same retries and errors)."""
+
+    def __init__(self, dest: Destination):
+        self.dest = dest
+
+    def get_model(self, name: str) -> dict[str, Any] | None:
+        try:
+            out = self.dest._call("GET", "/registered-models/get", params={"name": name})
+        except ServerRefused as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+        model = out.get("registered_model")
+        return model if isinstance(model, dict) else None
+
+    def create_model(self, name: str, tags: Mapping[str, str], description: str | None) -> None:
+        body: dict[str, Any] = {
+            "name": name,
+            "tags": [{"key": k, "value": v} for k, v in tags.items()],
+        }
+        if description:
+            body["description"] = description
+        self.dest._call("POST", "/registered-models/create", body)
+
+    def set_model_tag(self, name: str, key: str, value: str) -> None:
+        self.dest._call(
+            "POST", "/registered-models/set-tag", {"name": name, "key": key, "value": value}
+        )
+
+    def update_model(self, name: str, description: str) -> None:
+        self.dest._call(
+            "PATCH", "/registered-models/update", {"name": name, "description": description}
+        )
+
+    def versions_from_store(self, name: str, store_id: str) -> dict[str, dict[str, Any]]:
+        """Versions of a destination model that earlier syncs of this store created:
+        source version number -> version (as the server returns it)."""
+        found: dict[str, dict[str, Any]] = {}
+        prefix = f"{store_id}/{name}/"
+        escaped = name.replace("'", "''")
+        token: str | None = None
+        for _ in range(10**5):
+            params: dict[str, Any] = {"filter": f"name = '{escaped}'", "max_results": 1000}
+            if token:
+                params["page_token"] = token
+            out = self.dest._call("GET", "/model-versions/search", params=params)
+            for version in out.get("model_versions", []):
+                tags = {t["key"]: t.get("value", "") for t in version.get("tags", [])}
+                source = tags.get(SYNC_TAG, "")
+                if source.startswith(prefix):
+                    found[source[len(prefix) :]] = version
+            token = out.get("next_page_token")
+            if not token:
+                return found
+        return found
+
+    def create_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None,
+        tags: Mapping[str, str],
+        description: str | None,
+        user_id: str | None,
+    ) -> str:
+        body: dict[str, Any] = {
+            "name": name,
+            "source": source,
+            "tags": [{"key": k, "value": v} for k, v in tags.items()],
+        }
+        if run_id:
+            body["run_id"] = run_id
+        if description:
+            body["description"] = description
+        if user_id:
+            body["user_id"] = user_id
+        out = self.dest._call("POST", "/model-versions/create", body)
+        return str(out["model_version"]["version"])
+
+    def transition(self, name: str, version: str, stage: str) -> None:
+        body = {
+            "name": name,
+            "version": version,
+            "stage": stage,
+            "archive_existing_versions": False,
+        }
+        self.dest._call("POST", "/model-versions/transition-stage", body)
+
+    def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
+        body = {"name": name, "version": version, "key": key, "value": value}
+        self.dest._call("POST", "/model-versions/set-tag", body)
+
+    def update_version(self, name: str, version: str, description: str) -> None:
+        body = {"name": name, "version": version, "description": description}
+        self.dest._call("PATCH", "/model-versions/update", body)
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        body = {"name": name, "alias": alias, "version": version}
+        self.dest._call("POST", "/registered-models/alias", body)

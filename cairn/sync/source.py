@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from cairn.artifacts.base import FileInfo
 from cairn.artifacts.local import LocalArtifactRepository
 from cairn.entities.errors import CairnError
+from cairn.entities.registry import ModelVersion, RegisteredModel
 from cairn.entities.tracking import Experiment, Run, ViewType
 from cairn.store import metrics as metric_store
 from cairn.store import runs as run_store
@@ -31,6 +32,7 @@ from cairn.store.experiment_search import search_experiments
 from cairn.store.metric_keys import MetricKeys
 from cairn.store.migrate import current_revision, head_revision, known_revisions
 from cairn.store.paging import encode_token, query_fingerprint
+from cairn.store.registry_search import search_models, search_versions
 from cairn.store.run_search import RunQuery, search_runs
 from cairn.store.schema import metric_keys, metrics
 from cairn.sync.errors import SyncError
@@ -211,6 +213,38 @@ class SourceStore:
             if not token:
                 break
         return out
+
+    # ------------------------------------------------------------------- registry
+    def registered_models(self) -> list[tuple[RegisteredModel, list[ModelVersion]]]:
+        """Every registered model with its versions (oldest version first)."""
+        models: list[RegisteredModel] = []
+        token: str | None = None
+        for _ in range(10**6):
+            read_models = partial(
+                search_models, filter_text=None, max_results=PAGE, order_by=[], page_token=token
+            )
+            page = self.db.read(read_models)
+            models.extend(page.items)
+            token = page.next_page_token
+            if not token:
+                break
+        versions: dict[str, list[ModelVersion]] = {m.name: [] for m in models}
+        token = None
+        for _ in range(10**6):
+            read_versions = partial(
+                search_versions,
+                filter_text=None,
+                max_results=10 * PAGE,
+                order_by=[],
+                page_token=token,
+            )
+            vpage = self.db.read(read_versions)
+            for version in vpage.items:
+                versions.setdefault(version.name, []).append(version)
+            token = vpage.next_page_token
+            if not token:
+                break
+        return [(m, sorted(versions[m.name], key=lambda v: v.version)) for m in models]
 
     # -------------------------------------------------------------------- metrics
     def metric_counts(self, run_id: str) -> dict[str, int]:

@@ -290,9 +290,10 @@ def sync(source: str, to: str, source_artifacts: str | None, dry_run: bool) -> N
 
     SOURCE is a store directory (holding cairn.db and artifacts/, like ./cairn-data), a
     sqlite:///path.db URI or the .db file. Experiments (matched by name), runs, params, tags,
-    metric histories, dataset inputs and artifacts are copied; re-running sends nothing
-    twice, and an interrupted sync resumes where it stopped. Registered models are not
-    copied. What was delivered is recorded in .cairn-sync/ next to the database.
+    metric histories, dataset inputs, artifacts and registered models (versions whose files
+    are in a synced run) are copied; re-running sends nothing twice, and an interrupted sync
+    resumes where it stopped. What was delivered is recorded in .cairn-sync/ next to the
+    database.
     """
     from cairn.sync import SyncError, sync_store
     from cairn.sync.progress import RichProgress, print_report

@@ -88,6 +88,9 @@ class RegistrySync:
     def _model(self, model: RegisteredModel, versions: list[ModelVersion]) -> None:
         name = model.name
         entry = self.models.get(name)
+        if entry is not None and self.calls.get_model(name) is None:
+            entry = None  # the destination lost it (a wiped server): sync it afresh
+            del self.models[name]
         if entry is None:
             found = self.calls.get_model(name)
             if found is None:

@@ -1,5 +1,5 @@
-"""The ``cairn`` command line: ``cairn server``, ``cairn demo``, ``cairn gc``, ``cairn db upgrade``,
-``cairn db current``."""
+"""The ``cairn`` command line: ``cairn server``, ``cairn demo``, ``cairn sync``, ``cairn gc``,
+``cairn db upgrade``, ``cairn db current``."""
 
 from __future__ import annotations
 
@@ -344,6 +344,42 @@ def demo(tracking_uri: str | None, curve_steps: int) -> None:
         console.print(f"Open [cyan]{target}[/cyan] to explore them.")
     else:
         console.print("Run [bold]cairn server[/bold] in this folder and open the URL it prints.")
+
+
+@main.command()
+@click.argument("source", metavar="SOURCE")
+@click.option("--to", "to", required=True, metavar="URL", help="The server to upload to.")
+@click.option(
+    "--source-artifacts",
+    default=None,
+    metavar="DIR",
+    help="Where the source's mlflow-artifacts:/ files are [default: the artifacts/ folder "
+    "next to the database].",
+)
+@click.option("--dry-run", is_flag=True, help="Only report what would be sent; send nothing.")
+def sync(source: str, to: str, source_artifacts: str | None, dry_run: bool) -> None:
+    """Upload an offline store to a server, sending only what it does not have yet.
+
+    SOURCE is a store directory (holding cairn.db and artifacts/, like ./cairn-data), a
+    sqlite:///path.db URI or the .db file. Experiments (matched by name), runs, params, tags,
+    metric histories, dataset inputs, artifacts and registered models (versions whose files
+    are in a synced run) are copied; re-running sends nothing twice, and an interrupted sync
+    resumes where it stopped. What was delivered is recorded in .cairn-sync/ next to the
+    database.
+    """
+    from cairn.sync import SyncError, sync_store
+    from cairn.sync.progress import RichProgress, print_report
+
+    try:
+        with RichProgress(console) as progress:
+            report = sync_store(
+                source, to, artifacts=source_artifacts, dry_run=dry_run, progress=progress
+            )
+    except SyncError as exc:
+        raise click.ClickException(exc.message) from None
+    print_report(Console(highlight=False), report)
+    if report.failures:
+        raise click.ClickException(f"{len(report.failures)} problem(s); see above")
 
 
 @main.group()

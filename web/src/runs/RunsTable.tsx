@@ -30,8 +30,8 @@ export interface RunsTableProps {
 function widthOf(id: string): number {
   const col = parseColumnId(id);
   if (!col) return 120;
-  if (col.kind === "attributes") return col.key === "start_time" ? 156 : col.key === "status" ? 104 : col.key === "source" ? 150 : 100;
-  return Math.min(220, Math.max(96, col.key.length * 8 + 40));
+  if (col.kind === "attributes") return col.key === "start_time" ? 176 : col.key === "status" ? 104 : col.key === "source" ? 150 : 100;
+  return Math.min(240, Math.max(100, col.key.length * 8 + 60));
 }
 
 function Cell({ row, id }: { row: RunRow; id: string }) {

@@ -1,4 +1,5 @@
 // Typed calls to the MLflow JSON API and Cairn's /api/v1 additions used by the pages.
+import { earlyKey, takeEarly } from "./early";
 import { apiGet, apiPost, MLFLOW } from "./http";
 import type {
   CreateExperimentResponse,
@@ -33,6 +34,8 @@ export async function listExperiments(viewType: ViewType, signal?: AbortSignal):
 }
 
 export async function getExperiment(id: string, signal?: AbortSignal): Promise<Experiment> {
+  const early = takeEarly<GetExperimentResponse>(earlyKey("experiment", id));
+  if (early) return (await early).experiment;
   return (await apiGet<GetExperimentResponse>(`${MLFLOW}/experiments/get`, { experiment_id: id }, signal)).experiment;
 }
 
@@ -71,5 +74,10 @@ export async function experimentSummaries(ids: string[], signal?: AbortSignal): 
 }
 
 export function searchRuns(body: SearchRunsRequest, signal?: AbortSignal): Promise<SearchRunsResponse> {
+  if (!body.page_token && body.experiment_ids.length === 1) {
+    const key = earlyKey("runs", body.experiment_ids[0], body.filter, (body.order_by ?? []).join(","), body.max_results, body.run_view_type);
+    const early = takeEarly<SearchRunsResponse>(key);
+    if (early) return early;
+  }
   return apiPost<SearchRunsResponse>(`${MLFLOW}/runs/search`, body, signal);
 }

@@ -1,6 +1,6 @@
-import { useCallback, useMemo, useState } from "react";
+import { useCallback, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
-import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
+import { keepPreviousData, useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { ApiError } from "../api/http";
 import { experimentSummaries, getExperiment, searchRuns } from "../api/mlflow";
 import type { Run, SearchRunsResponse } from "../api/types";
@@ -87,6 +87,8 @@ export function RunsPage() {
     initialPageParam: undefined as string | undefined,
     getNextPageParam: (last) => last.next_page_token || undefined,
     staleTime: 30_000,
+    // a new filter or order keeps the old rows on screen until its answer comes
+    placeholderData: keepPreviousData,
   });
 
   const pages = runs.data?.pages;
@@ -96,6 +98,9 @@ export function RunsPage() {
     return out;
   }, [pages]);
 
+  // the keys of the last runs seen, so completion and the chooser still work after a filter
+  // that matched nothing or failed
+  const lastKeys = useRef<KnownKeys>({ params: [], metrics: [], tags: [] });
   const keys = useMemo<KnownKeys>(() => {
     const params = new Set<string>();
     const metrics = new Set<string>();
@@ -107,7 +112,9 @@ export function RunsPage() {
       k.tags.forEach((x) => tags.add(x));
     }
     const sorted = (s: Set<string>) => [...s].sort((a, b) => a.localeCompare(b));
-    return { params: sorted(params), metrics: sorted(metrics), tags: sorted(tags) };
+    if (!params.size && !metrics.size && !tags.size) return lastKeys.current;
+    lastKeys.current = { params: sorted(params), metrics: sorted(metrics), tags: sorted(tags) };
+    return lastKeys.current;
   }, [pages]);
 
   // until the user chooses, show the first metrics and params the runs have
@@ -259,6 +266,7 @@ with mlflow.start_run():
       {runs.isPending && <div className="muted loading">Loading runs…</div>}
       {rows.length > 0 && (
         <RunsTable
+          busy={runs.isPlaceholderData}
           rows={rows}
           columns={orderedColumns}
           pinned={view.pinned}

@@ -25,6 +25,7 @@ export interface RunsTableProps {
   onNearEnd: () => void;
   loadingMore: boolean;
   hasMore: boolean;
+  busy: boolean;
 }
 
 function widthOf(id: string): number {
@@ -186,7 +187,7 @@ export function RunsTable(props: RunsTableProps) {
   const padBottom = items.length ? virtualizer.getTotalSize() - items[items.length - 1].end : 0;
 
   return (
-    <div className="runs-scroller card" ref={scroller} data-testid="runs-scroller">
+    <div className={`runs-scroller card${props.busy ? " busy" : ""}`} ref={scroller} data-testid="runs-scroller" aria-busy={props.busy}>
       <table
         className="runs-table"
         style={{ width: totalWidth }}

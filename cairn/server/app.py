@@ -27,6 +27,7 @@ from cairn.server.mlflow.routes import MlflowDispatch
 from cairn.server.openapi import install_openapi
 from cairn.server.settings import Settings
 from cairn.server.v1.datasets import router as datasets_router
+from cairn.server.v1.metrics import router as metrics_router
 from cairn.server.v1.models import router as models_router
 from cairn.server.wire import json_response
 from cairn.services.artifacts import ArtifactService
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> MlflowDispatch:
     )
     api.include_router(datasets_router)
     api.include_router(models_router)
+    api.include_router(metrics_router)
     root = Starlette(
         routes=[*artifact_routes(), Fallback("", app=api)],
         exception_handlers=handlers,

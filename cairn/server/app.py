@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -27,8 +28,10 @@ from cairn.server.mlflow.routes import MlflowDispatch
 from cairn.server.openapi import install_openapi
 from cairn.server.settings import Settings
 from cairn.server.v1.datasets import router as datasets_router
+from cairn.server.v1.experiments import router as experiments_router
 from cairn.server.v1.metrics import router as metrics_router
 from cairn.server.v1.models import router as models_router
+from cairn.server.web import WebUI
 from cairn.server.wire import json_response
 from cairn.services.artifacts import ArtifactService
 from cairn.services.logged_models import LoggedModelService
@@ -52,10 +55,11 @@ class Fallback(Mount):
         return (Match.PARTIAL if match == Match.FULL else match), child_scope
 
 
-def create_app(settings: Settings | None = None) -> MlflowDispatch:
+def create_app(settings: Settings | None = None, web_dir: Path | None = None) -> MlflowDispatch:
     """The whole server: MLflow's JSON API in an exact-path table in front (its hot paths pay
     for no framework layer they do not use), then a Starlette app with the artifact routes,
-    and FastAPI for the rest and the OpenAPI docs."""
+    and FastAPI for the rest and the OpenAPI docs, behind the web UI (``web_dir``, by default
+    the built app in ``cairn/server/static``), which answers only GETs outside the API."""
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
@@ -101,11 +105,12 @@ def create_app(settings: Settings | None = None) -> MlflowDispatch:
         openapi_url="/openapi.json",
         exception_handlers=handlers,
     )
+    api.include_router(experiments_router)
     api.include_router(datasets_router)
     api.include_router(models_router)
     api.include_router(metrics_router)
     root = Starlette(
-        routes=[*artifact_routes(), Fallback("", app=api)],
+        routes=[*artifact_routes(), Fallback("", app=WebUI(api, web_dir))],
         exception_handlers=handlers,
         lifespan=lifespan,
         middleware=[

@@ -35,6 +35,7 @@ from sqlalchemy import (
     literal_column,
     not_,
     or_,
+    text,
 )
 from sqlalchemy import select as sa_select
 
@@ -91,9 +92,15 @@ _FINITE = and_(
 )
 
 
-def _bucket_query(column: Any) -> Any:
+def _bucket_query(column: Any, finite_only: bool) -> Any:
+    """Per bucket: its x range, min/max/sum/count of the values and the number of NaN rows.
+    Unfiltered, a NaN row (stored as 0) or an infinity spoils the bucket's figures, which the
+    NaN count and an infinite min or max give away; the ``finite_only`` form leaves them out."""
     bucket = (((column - _LO) * _N) // _SPAN).label("b")
     by_bucket: Any = literal_column("b")
+    cond = [_SERIES, column >= _LO, column <= _HI]
+    if finite_only:
+        cond.append(_FINITE)
     return (
         sa_select(
             bucket,
@@ -103,8 +110,9 @@ def _bucket_query(column: Any) -> Any:
             func.max(_m.value),
             func.sum(_m.value),
             func.count(),
+            func.sum(case((_m.is_nan, 1), else_=0)),
         )
-        .where(_SERIES, column >= _LO, column <= _HI, _FINITE)
+        .where(*cond)
         .group_by(by_bucket)
         .order_by(by_bucket)
     )
@@ -124,8 +132,28 @@ def _nonfinite_query(column: Any) -> Any:
     )
 
 
-BUCKETS = {Axis.STEP: Prepared(_bucket_query(_m.step))}
-BUCKETS[Axis.WALL] = BUCKETS[Axis.RELATIVE] = Prepared(_bucket_query(_m.timestamp))
+def _sqlite_step_query(finite_only: bool) -> Any:
+    """SQLite sorts every row of a GROUP BY on an expression; over the step index, one range
+    scan per bucket (a correlated subquery for each row of a bucket-number sequence) needs no
+    sort and takes half the time on a million points. The aggregates come back packed in one
+    text value (17 significant digits give every double back exactly)."""
+    finite = " AND is_nan = 0 AND value >= :neg_big AND value <= :pos_big" if finite_only else ""
+    return text(
+        "WITH RECURSIVE b(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM b WHERE i + 1 < :n) "
+        "SELECT i, (SELECT printf('%d %d %!.17g %!.17g %!.17g %d %d', MIN(step), MAX(step), "
+        "MIN(value), MAX(value), SUM(value), COUNT(*), SUM(is_nan)) FROM metrics "
+        "WHERE run_id = :run_id AND key_id = :key_id "
+        "AND step >= :lo + (i * :span + :n - 1) / :n "
+        f"AND step < :lo + ((i + 1) * :span + :n - 1) / :n{finite}) FROM b"
+    )
+
+
+SQLITE_STEP_BUCKETS = {f: Prepared(_sqlite_step_query(f)) for f in (False, True)}
+BUCKETS = {
+    (axis, f): Prepared(_bucket_query(_m.step if axis == Axis.STEP else _m.timestamp, f))
+    for axis in Axis
+    for f in (False, True)
+}
 NONFINITE = {Axis.STEP: Prepared(_nonfinite_query(_m.step))}
 NONFINITE[Axis.WALL] = NONFINITE[Axis.RELATIVE] = Prepared(_nonfinite_query(_m.timestamp))
 
@@ -180,10 +208,44 @@ def bucket_count(lo: int, hi: int, width: int) -> int:
     return max(1, min(width, hi - lo + 1))
 
 
+def _number(text_value: str) -> float:
+    return float(text_value) if text_value else math.nan  # SQLite's NULL sum (inf - inf)
+
+
+def _sqlite_step_rows(
+    conn: Connection, params: dict[str, Any], finite_only: bool
+) -> list[tuple[Any, ...]]:
+    out: list[tuple[Any, ...]] = []
+    stmt = SQLITE_STEP_BUCKETS[finite_only]
+    for i, packed in stmt.rows(conn, **params, neg_big=-BIG, pos_big=BIG):
+        x0, x1, vmin, vmax, vsum, count, nans = packed.split(" ")
+        if count != "0":
+            row = (int(x0), int(x1), _number(vmin), _number(vmax), _number(vsum), int(count))
+            out.append((i, *row, int(nans or 0)))
+    return out
+
+
+def _rows(
+    conn: Connection, axis: Axis, params: dict[str, Any], finite_only: bool
+) -> list[tuple[Any, ...]]:
+    if axis == Axis.STEP and conn.dialect.name == "sqlite":
+        return _sqlite_step_rows(conn, params, finite_only)
+    return BUCKETS[axis, finite_only].rows(conn, **params)
+
+
+def _spoiled(rows: list[tuple[Any, ...]]) -> bool:
+    """Whether any bucket holds a NaN or an infinity (its min, max or sum is then wrong)."""
+    return any(r[7] or not (-BIG <= float(r[3]) and float(r[4]) <= BIG) for r in rows)
+
+
 def buckets(
     conn: Connection, axis: Axis, ref: SeriesRef, offset: int, lo: int, hi: int, n: int
 ) -> Buckets:
-    """The series' points with x in [lo, hi] (x = column − offset) in ``n`` buckets."""
+    """The series' points with x in [lo, hi] (x = column − offset) in ``n`` buckets.
+
+    One pass over the points answers when they are all finite (the usual case); a series with
+    NaN or infinities in the window costs a second pass without them and one that counts them.
+    """
     out = Buckets(offset=offset)
     if ref.key_id is None or lo > hi:
         return out
@@ -195,7 +257,11 @@ def buckets(
         "n": n,
         "span": hi - lo + 1,
     }
-    for _b, x0, x1, vmin, vmax, vsum, count in BUCKETS[axis].rows(conn, **params):
+    rows = _rows(conn, axis, params, finite_only=False)
+    spoiled = _spoiled(rows)
+    if spoiled:
+        rows = _rows(conn, axis, params, finite_only=True)
+    for _b, x0, x1, vmin, vmax, vsum, count, _nans in rows:
         vmin, vmax = float(vmin), float(vmax)
         mean = float(vsum) / count if vsum is not None else math.nan
         if not math.isfinite(mean) or mean < vmin or mean > vmax:
@@ -206,7 +272,7 @@ def buckets(
         out.max.append(vmax)
         out.mean.append(mean)
         out.count.append(int(count))
-    found = NONFINITE[axis].first(conn, **params)
+    found = NONFINITE[axis].first(conn, **params) if spoiled else None
     if found is not None and found[0] is not None:
         out.nan_count, out.pos_inf_count, out.neg_inf_count = (int(v) for v in found)
     return out

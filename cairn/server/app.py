@@ -29,6 +29,7 @@ from cairn.server.openapi import install_openapi
 from cairn.server.settings import Settings
 from cairn.server.v1.datasets import router as datasets_router
 from cairn.server.v1.experiments import router as experiments_router
+from cairn.server.v1.metrics import router as metrics_router
 from cairn.server.v1.models import router as models_router
 from cairn.server.web import WebUI
 from cairn.server.wire import json_response
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     api.include_router(experiments_router)
     api.include_router(datasets_router)
     api.include_router(models_router)
+    api.include_router(metrics_router)
     root = Starlette(
         routes=[*artifact_routes(), Fallback("", app=WebUI(api, web_dir))],
         exception_handlers=handlers,

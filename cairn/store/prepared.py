@@ -32,30 +32,31 @@ class Prepared:
         ``columns`` names the order of the tuples given to :meth:`many`."""
         self._stmt = stmt
         self._columns = tuple(columns)
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
-        self._defaults: dict[str, Any] = {}
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
         self._row_type: Any = None
         self._lock = threading.Lock()
 
-    def _sql(self, conn: Connection) -> tuple[str, tuple[str, ...] | None]:
+    def _sql(self, conn: Connection) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+        """The SQL for the connection's dialect, its positional parameter order, and the
+        values the statement itself carries (an implicit OFFSET 0, say). The values are per
+        dialect: the same generated name may mean a LIMIT on one and an OFFSET on another."""
         name = conn.dialect.name
         found = self._compiled.get(name)
         if found is None:
             stmt = self._stmt if isinstance(self._stmt, Executable) else self._stmt(name)
             compiled = stmt.compile(dialect=conn.dialect)  # type: ignore[attr-defined]
             order = tuple(compiled.positiontup) if compiled.positional else None
-            found = (str(compiled), order)
+            defaults = {k: v for k, v in compiled.params.items() if v is not None}
+            found = (str(compiled), order, defaults)
             with self._lock:
-                # values the statement itself carries (an implicit OFFSET 0, say)
-                self._defaults.update({k: v for k, v in compiled.params.items() if v is not None})
                 self._compiled[name] = found
         return found
 
     def rows(self, conn: Connection, **params: Any) -> list[tuple[Any, ...]]:
         """Run a query with named parameters; all result rows as tuples."""
-        sql, order = self._sql(conn)
-        if self._defaults:
-            params = {**self._defaults, **params}
+        sql, order, defaults = self._sql(conn)
+        if defaults:
+            params = {**defaults, **params}
         args: Any = tuple(params[n] for n in order) if order is not None else params
         cur = _cursor(conn)
         try:
@@ -81,7 +82,7 @@ class Prepared:
         """executemany with rows as tuples in ``columns`` order."""
         if not rows:
             return
-        sql, order = self._sql(conn)
+        sql, order, _ = self._sql(conn)
         cols = self._columns
         if order is None:
             args: Any = [dict(zip(cols, row, strict=True)) for row in rows]

@@ -1,0 +1,189 @@
+"""GET /api/v1/metrics/downsample over HTTP on SQLite and PostgreSQL: buckets, zoom, axes,
+several runs × keys, non-finite values, and a 4xx naming the field for every bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+API = "/api/2.0/mlflow"
+URL = "/api/v1/metrics/downsample"
+
+
+def _run(client: TestClient, start: int) -> str:
+    body = {"experiment_id": "0", "start_time": start}
+    run_id: str = client.post(f"{API}/runs/create", json=body).json()["run"]["info"]["run_id"]
+    return run_id
+
+
+def _log(client: TestClient, run_id: str, points: list[dict[str, Any]]) -> None:
+    for i in range(0, len(points), 1000):
+        body = {"run_id": run_id, "metrics": points[i : i + 1000]}
+        client.post(f"{API}/runs/log-batch", json=body).raise_for_status()
+
+
+def _get(client: TestClient, **params: Any) -> dict[str, Any]:
+    response = client.get(URL, params=params)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_buckets_zoom_and_spike(any_client: TestClient) -> None:
+    client = any_client
+    run_id = _run(client, 1_000)
+    points = [
+        {"key": "loss", "value": 500.0 if i == 3_210 else (i % 10) / 10, "timestamp": i, "step": i}
+        for i in range(5_000)
+    ]
+    _log(client, run_id, points)
+
+    body = _get(client, run_id=run_id, key="loss", width=100)
+    assert (body["x"], body["x_min"], body["x_max"], body["bucket_count"]) == ("step", 0, 4999, 100)
+    (series,) = body["series"]
+    assert series["count"] == [50] * 100
+    assert series["point_count"] == 5_000
+    assert series["x_first"][:3] == [0, 50, 100]
+    assert series["x_last"][:3] == [49, 99, 149]
+    assert series["min"] == [0.0] * 100
+    spiky = series["x_first"].index(3_200)
+    assert series["max"][spiky] == 500.0
+    assert max(series["max"][:spiky] + series["max"][spiky + 1 :]) == 0.9
+    assert series["mean"][0] == pytest.approx(0.45)
+
+    # zoom into the spike: finer buckets, down to single points
+    zoom = _get(client, run_id=run_id, key="loss", width=100, x_min=3_205.5, x_max=3_215)
+    assert (zoom["x_min"], zoom["x_max"], zoom["bucket_count"]) == (3_206, 3_215, 10)
+    (z,) = zoom["series"]
+    assert z["x_first"] == list(range(3_206, 3_216))
+    assert z["max"][4] == 500.0
+    assert z["count"] == [1] * 10
+
+    # only one end given: the other comes from the data
+    tail = _get(client, run_id=run_id, key="loss", width=10, x_min=4_990)
+    assert (tail["x_min"], tail["x_max"]) == (4_990, 4_999)
+
+
+def test_runs_by_keys_and_time_axes(any_client: TestClient) -> None:
+    client = any_client
+    a, b = _run(client, 10_000), _run(client, 20_000)
+    _log(
+        client,
+        a,
+        [
+            {"key": "acc", "value": float(i), "timestamp": 10_000 + i * 100, "step": i}
+            for i in range(10)
+        ],
+    )
+    _log(
+        client,
+        b,
+        [
+            {"key": "acc", "value": 2.0 * i, "timestamp": 20_500 + i * 100, "step": i}
+            for i in range(10)
+        ]
+        + [{"key": "loss", "value": 1.0, "timestamp": 20_000, "step": 0}],
+    )
+
+    body = _get(client, run_id=[a, b], key=["acc", "loss"], x="relative", width=1000)
+    assert [(s["run_id"], s["key"]) for s in body["series"]] == [
+        (a, "acc"),
+        (a, "loss"),
+        (b, "acc"),
+        (b, "loss"),
+    ]
+    assert (body["x_min"], body["x_max"]) == (0, 1_400)
+    acc_a, loss_a, acc_b, loss_b = body["series"]
+    assert acc_a["x_offset"] == 10_000
+    assert acc_a["x_first"] == [i * 100 for i in range(10)]
+    assert acc_b["x_first"] == [500 + i * 100 for i in range(10)]
+    assert acc_b["max"] == [2.0 * i for i in range(10)]
+    assert loss_a["count"] == []
+    assert loss_a["point_count"] == 0
+    assert loss_b["x_first"] == [0]
+
+    wall = _get(client, run_id=[a, b], key="acc", x="wall", width=2)
+    assert (wall["x_min"], wall["x_max"]) == (10_000, 21_400)
+    assert [s["x_offset"] for s in wall["series"]] == [0, 0]
+    assert wall["series"][0]["count"] == [10]  # 10,000..10,900 all in the first half
+    assert wall["series"][1]["count"] == [10]  # 20,500..21,400 all in the second
+    assert wall["series"][1]["x_first"] == [20_500]
+
+    # duplicates in the request are one series
+    assert len(_get(client, run_id=[a, a], key=["acc", "acc"])["series"]) == 1
+
+
+def test_nan_and_infinity(any_client: TestClient) -> None:
+    client = any_client
+    run_id = _run(client, 0)
+    values = [1.0, "NaN", "Infinity", 3.0, "-Infinity", "Infinity"]
+    _log(
+        client,
+        run_id,
+        [{"key": "v", "value": v, "timestamp": 5, "step": i} for i, v in enumerate(values)],
+    )
+    (series,) = _get(client, run_id=run_id, key="v", width=1)["series"]
+    assert (series["min"], series["max"], series["mean"], series["count"]) == (
+        [1.0],
+        [3.0],
+        [2.0],
+        [2],
+    )
+    assert (series["nan_count"], series["pos_inf_count"], series["neg_inf_count"]) == (1, 2, 1)
+
+
+def test_empty_and_unknown_keys(any_client: TestClient) -> None:
+    client = any_client
+    run_id = _run(client, 0)
+    body = _get(client, run_id=run_id, key="nothing")
+    assert (body["x_min"], body["x_max"], body["bucket_count"]) == (None, None, 0)
+    assert body["series"][0]["count"] == []
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "code", "named"),
+    [
+        ({"key": "k"}, 400, "INVALID_PARAMETER_VALUE", "'run_id'"),
+        ({"run_id": "R"}, 400, "INVALID_PARAMETER_VALUE", "'key'"),
+        ({"run_id": "R", "key": "k", "width": 0}, 400, "INVALID_PARAMETER_VALUE", "'width'"),
+        ({"run_id": "R", "key": "k", "width": 5001}, 400, "INVALID_PARAMETER_VALUE", "'width'"),
+        ({"run_id": "R", "key": "k", "width": "wide"}, 400, "INVALID_PARAMETER_VALUE", "'width'"),
+        ({"run_id": "R", "key": "k", "x": "epoch"}, 400, "INVALID_PARAMETER_VALUE", "'x'"),
+        (
+            {"run_id": "R", "key": "k", "x_min": 5, "x_max": 4},
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "'x_min'",
+        ),
+        ({"run_id": "R", "key": "k", "x_min": "soon"}, 400, "INVALID_PARAMETER_VALUE", "'x_min'"),
+        ({"run_id": "R", "key": "k", "x_max": "inf"}, 400, "INVALID_PARAMETER_VALUE", "'x_max'"),
+        ({"run_id": "R", "key": "k", "x_max": 1e300}, 400, "INVALID_PARAMETER_VALUE", "'x_max'"),
+        (
+            {"run_id": "R", "key": [f"k{i}" for i in range(101)]},
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "series",
+        ),
+        ({"run_id": "nope", "key": "k"}, 404, "RESOURCE_DOES_NOT_EXIST", "'run_id'"),
+    ],
+)
+def test_bad_input_names_the_field(
+    client: TestClient, params: dict[str, Any], status: int, code: str, named: str
+) -> None:
+    run_id = _run(client, 0)
+    given = {k: (run_id if v == "R" else v) for k, v in params.items()}
+    response = client.get(URL, params=given)
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error_code"] == code
+    assert named in body["message"]
+
+
+def test_documented_in_openapi(client: TestClient) -> None:
+    doc = client.get("/openapi.json").json()
+    op = doc["paths"][URL]["get"]
+    names = {p["name"] for p in op["parameters"]}
+    assert names == {"run_id", "key", "x", "width", "x_min", "x_max"}
+    assert "DownsampleOut" in doc["components"]["schemas"]

@@ -1,0 +1,62 @@
+// The x axes: the server speaks steps and milliseconds, uPlot's time scale wants seconds.
+import type { XAxis, XWindow } from "./types";
+
+/** The server's x (step, or ms) as the value uPlot plots. */
+export function toPlotX(axis: XAxis, x: number): number {
+  return axis === "step" ? x : x / 1000;
+}
+
+/** A plotted x back on the server's axis. */
+export function fromPlotX(axis: XAxis, x: number): number {
+  return axis === "step" ? x : x * 1000;
+}
+
+/** A zoom selection in plot units as the window to ask the server for (whole steps and
+ * milliseconds, widened outwards so the selected points are all inside). */
+export function selectionToWindow(axis: XAxis, left: number, right: number): XWindow | null {
+  if (!Number.isFinite(left) || !Number.isFinite(right)) return null;
+  const [a, b] = left <= right ? [left, right] : [right, left];
+  const min = Math.floor(fromPlotX(axis, a));
+  const max = Math.ceil(fromPlotX(axis, b));
+  if (max <= min) return null;
+  return { min, max };
+}
+
+/** "1h 02m 03s" style label for a relative time in seconds. */
+export function formatRelative(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "";
+  const sign = seconds < 0 ? "-" : "";
+  let s = Math.abs(seconds);
+  if (s < 60) return `${sign}${Number(s.toFixed(s < 10 ? 2 : 1))}s`;
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s = Math.round(s - m * 60);
+  const mm = String(m).padStart(h ? 2 : 1, "0");
+  const ss = String(s).padStart(2, "0");
+  return h ? `${sign}${h}h ${mm}m ${ss}s` : `${sign}${mm}m ${ss}s`;
+}
+
+/** The label for a plotted x value on each axis. */
+export function formatX(axis: XAxis, plotX: number): string {
+  if (axis === "step") return Number.isInteger(plotX) ? String(plotX) : plotX.toFixed(1);
+  if (axis === "relative") return formatRelative(plotX);
+  const d = new Date(plotX * 1000);
+  return d.toLocaleString();
+}
+
+export const AXIS_LABELS: Record<XAxis, string> = {
+  step: "Step",
+  relative: "Relative time",
+  wall: "Wall time",
+};
+
+export function parseAxis(value: string | null | undefined): XAxis {
+  return value === "relative" || value === "wall" ? value : "step";
+}
+
+/** Values a log scale cannot draw (≤ 0) become gaps. */
+export function forLogScale(values: (number | null)[], log: boolean): (number | null)[] {
+  if (!log) return values;
+  return values.map((v) => (v === null || v <= 0 ? null : v));
+}

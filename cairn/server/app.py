@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -28,8 +29,10 @@ from cairn.server.openapi import install_openapi
 from cairn.server.settings import Settings
 from cairn.server.v1.datasets import router as datasets_router
 from cairn.server.v1.models import router as models_router
+from cairn.server.v1.runs import router as runs_router
 from cairn.server.wire import json_response
 from cairn.services.artifacts import ArtifactService
+from cairn.services.compare import CompareService
 from cairn.services.logged_models import LoggedModelService
 from cairn.services.registry import RegistryService, logged_model_resolver
 from cairn.services.tracking import TrackingService
@@ -81,6 +84,7 @@ def create_app(settings: Settings | None = None) -> MlflowDispatch:
         app.state.logged_models = LoggedModelService(
             db, service, ValueLimits(settings.truncate_long_values)
         )
+        app.state.compare = CompareService(db)
         try:
             yield
         finally:
@@ -89,6 +93,7 @@ def create_app(settings: Settings | None = None) -> MlflowDispatch:
     handlers: dict[Any, Any] = {
         CairnError: errors.cairn_error,
         ValidationError: errors.validation_error,
+        RequestValidationError: errors.validation_error,
         HTTPException: errors.http_error,
         Exception: errors.internal_error,
     }
@@ -102,6 +107,7 @@ def create_app(settings: Settings | None = None) -> MlflowDispatch:
     )
     api.include_router(datasets_router)
     api.include_router(models_router)
+    api.include_router(runs_router)
     root = Starlette(
         routes=[*artifact_routes(), Fallback("", app=api)],
         exception_handlers=handlers,

@@ -6,7 +6,7 @@ MLFLOW3 := .venvs/mlflow3
 MLFLOW2 := .venvs/mlflow2
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test install compat-venvs lint typecheck pytest bench clean
+.PHONY: help run test install compat-venvs lint typecheck pytest bench clean ui web-test browser ui-bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -19,7 +19,36 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install Cairn with its dev tools
 
-run: install  ## install everything and start the server on the embedded default (SQLite + ./cairn-data)
+# ---- the web UI (web/ -> cairn/server/static/), rebuilt only when web/ changed ----
+NPM ?= npm
+WEB_STAMP := cairn/server/static/.built
+WEB_DEPS := web/node_modules/.installed
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html \
+	web/vite.config.ts web/tsconfig.json web/package.json web/package-lock.json
+CHROMIUM := /usr/bin/chromium
+
+$(WEB_DEPS): web/package.json web/package-lock.json
+	cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(NPM) ci --no-audit --no-fund
+	touch $@
+
+$(WEB_STAMP): $(WEB_DEPS) $(WEB_SOURCES)
+	cd web && $(NPM) run build
+	touch $@
+
+ui: $(WEB_STAMP)  ## build the web UI into cairn/server/static (npm ci + vite build, when web/ changed)
+
+browser:  ## make sure Debian's chromium is there for the UI tests (installs it when root)
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get install -y chromium; \
+	else echo "The UI tests need Chromium at $(CHROMIUM): run 'sudo apt-get install -y chromium'" >&2; exit 1; fi
+
+web-test: install ui browser  ## the UI's unit tests (vitest) and end-to-end tests (playwright + chromium)
+	cd web && $(NPM) run typecheck && npx vitest run && npx playwright test
+
+ui-bench: install ui browser $(MLFLOW3)/.installed  ## Cairn's UI vs MLflow 3.17.2's UI, 10,000 runs (docs/ui.md)
+	$(BIN)/python benchmarks/ui_bench.py
+
+run: install ui  ## install everything, build the UI and start the server on the embedded default (SQLite + ./cairn-data)
 	$(BIN)/cairn server
 
 $(MLFLOW3)/.installed:
@@ -44,7 +73,7 @@ typecheck: install  ## mypy --strict
 pytest: install compat-venvs
 	$(BIN)/pytest -q
 
-test: lint typecheck pytest  ## install everything and run the whole test suite
+test: lint typecheck pytest web-test  ## install everything and run the whole test suite
 
 .venvs/fml/.installed:
 	$(PYTHON) -m venv .venvs/fml
@@ -55,4 +84,4 @@ bench: install $(MLFLOW3)/.installed .venvs/fml/.installed  ## Cairn vs MLflow 3
 	$(BIN)/python benchmarks/run.py
 
 clean:  ## remove the virtualenvs and caches
-	rm -rf $(VENV) .venvs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venvs .pytest_cache .mypy_cache .ruff_cache web/node_modules cairn/server/static

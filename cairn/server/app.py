@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -30,6 +31,7 @@ from cairn.server.settings import Settings
 from cairn.server.v1.datasets import router as datasets_router
 from cairn.server.v1.models import router as models_router
 from cairn.server.v1.runs import router as runs_router
+from cairn.server.web import WebUI
 from cairn.server.wire import json_response
 from cairn.services.artifacts import ArtifactService
 from cairn.services.compare import CompareService
@@ -54,10 +56,11 @@ class Fallback(Mount):
         return (Match.PARTIAL if match == Match.FULL else match), child_scope
 
 
-def create_app(settings: Settings | None = None) -> MlflowDispatch:
+def create_app(settings: Settings | None = None, web_dir: Path | None = None) -> MlflowDispatch:
     """The whole server: MLflow's JSON API in an exact-path table in front (its hot paths pay
     for no framework layer they do not use), then a Starlette app with the artifact routes,
-    and FastAPI for the rest and the OpenAPI docs."""
+    and FastAPI for the rest and the OpenAPI docs, behind the web UI (``web_dir``, by default
+    the built app in ``cairn/server/static``), which answers only GETs outside the API."""
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
@@ -109,7 +112,7 @@ def create_app(settings: Settings | None = None) -> MlflowDispatch:
     api.include_router(models_router)
     api.include_router(runs_router)
     root = Starlette(
-        routes=[*artifact_routes(), Fallback("", app=api)],
+        routes=[*artifact_routes(), Fallback("", app=WebUI(api, web_dir))],
         exception_handlers=handlers,
         lifespan=lifespan,
         middleware=[

@@ -1,0 +1,3 @@
+import { NotBuilt } from "../layout/Layout";
+
+export function ComparePage() { return <NotBuilt what="Compare runs" />; }

@@ -1,0 +1,3 @@
+import { NotBuilt } from "../layout/Layout";
+
+export function DatasetPage() { return <NotBuilt what="Dataset" />; }

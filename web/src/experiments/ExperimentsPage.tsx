@@ -1,0 +1,3 @@
+import { NotBuilt } from "../layout/Layout";
+
+export function ExperimentsPage() { return <NotBuilt what="Experiments" />; }

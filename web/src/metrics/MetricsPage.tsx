@@ -1,0 +1,3 @@
+import { NotBuilt } from "../layout/Layout";
+
+export function MetricsPage() { return <NotBuilt what="Metric charts" />; }

@@ -1,0 +1,3 @@
+import { NotBuilt } from "../layout/Layout";
+
+export function ModelPage() { return <NotBuilt what="Model" />; }

@@ -1,0 +1,3 @@
+import { NotBuilt } from "../layout/Layout";
+
+export function ModelVersionPage() { return <NotBuilt what="Model version" />; }

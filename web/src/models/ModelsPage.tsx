@@ -1,0 +1,3 @@
+import { NotBuilt } from "../layout/Layout";
+
+export function ModelsPage() { return <NotBuilt what="Models" />; }

@@ -209,7 +209,8 @@ function MetricCharts({ runs }: { runs: CompareRun[] }) {
   };
   return (
     <section className="section" aria-labelledby="cmp-charts">
-      <h2 id="cmp-charts">Metrics over steps</h2>
+      <h2 id="cmp-charts">Metrics</h2>
+      <p className="note">Metrics logged at several steps are drawn over steps, one line per run; single values as one bar per run.</p>
       {keys.length === 0 ? (
         <p className="muted">These runs logged no metrics.</p>
       ) : (
@@ -255,6 +256,25 @@ function HistoryChart({ runs, metric, points }: { runs: CompareRun[]; metric: st
       list.push([p.step, v === null || !Number.isFinite(v) ? null : v]);
       byRun.set(p.run_id, list);
     }
+    const single = [...byRun.values()].every((list) => list.length <= 1);
+    if (single) {
+      // one value per run (a final score): bars, one per run, read better than dots at step 0
+      const shown = runs.filter((r) => byRun.has(r.run_id));
+      return {
+        grid: { left: 56, right: 16, top: 16, bottom: 40 },
+        tooltip: { trigger: "axis", confine: true },
+        xAxis: { type: "category", data: shown.map(runLabel), ...axisStyle(colors), axisLabel: { color: colors.muted, rotate: shown.length > 6 ? 40 : 0, fontSize: 10 } },
+        yAxis: { type: "value", scale: true, ...axisStyle(colors) },
+        series: [
+          {
+            type: "bar",
+            name: metric,
+            barMaxWidth: 40,
+            data: shown.map((r) => ({ value: byRun.get(r.run_id)?.[0]?.[1] ?? null, itemStyle: { color: seriesColor(runs.indexOf(r)) } })),
+          },
+        ],
+      };
+    }
     return {
       grid: { left: 56, right: 16, top: 16, bottom: 32 },
       tooltip: { trigger: "axis", confine: true, order: "valueDesc" },
@@ -266,7 +286,7 @@ function HistoryChart({ runs, metric, points }: { runs: CompareRun[]; metric: st
           name: runLabel(r),
           type: "line",
           data,
-          showSymbol: data.length <= 30,
+          showSymbol: data.length <= 30 && runs.length <= 10,
           symbolSize: 5,
           sampling: "lttb",
           lineStyle: { width: 1.5 },
@@ -274,7 +294,7 @@ function HistoryChart({ runs, metric, points }: { runs: CompareRun[]; metric: st
         };
       }),
     };
-  }, [runs, points, colors]);
+  }, [runs, points, colors, metric]);
   return <EChart option={option} height={260} label={`${metric} over steps, one line per run`} testId={`metric-chart-${metric}`} />;
 }
 

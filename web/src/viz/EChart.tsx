@@ -40,12 +40,11 @@ export function EChart({ option, height = 320, testId, label, onClick, onEvents 
   useEffect(() => {
     const instance = chart.current;
     if (!instance) return;
-    instance.setOption({ animation: false, backgroundColor: "transparent", ...option }, { notMerge: true });
-    const names = Object.keys(events.current ?? {});
-    for (const name of names) {
+    for (const name of Object.keys(events.current ?? {})) {
       instance.off(name);
       instance.on(name, (p) => events.current?.[name]?.(p, instance));
     }
+    instance.setOption({ animation: false, backgroundColor: "transparent", ...option }, { notMerge: true });
   }, [option]);
 
   return <div ref={box} className="echart" role="img" aria-label={label} data-testid={testId} style={{ height, width: "100%" }} />;

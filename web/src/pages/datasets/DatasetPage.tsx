@@ -1,9 +1,9 @@
 // /datasets/:id: schema, profile (label distribution, numeric and text-length statistics)
 // and lineage as a graph whose nodes open the run and model-version pages.
-import { useMemo } from "react";
+import { useMemo, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { useQuery } from "@tanstack/react-query";
-import { EChart } from "../../viz/EChart";
+import { EChart, type EChartsInstance } from "../../viz/EChart";
 import type { ChartOption } from "../../viz/echarts";
 import { axisStyle, useChartColors, type ChartColors } from "../../viz/theme";
 import "../../viz/pages.css";
@@ -39,7 +39,7 @@ export function DatasetPage() {
         <span className="muted mono">{d.digest}</span>
       </div>
       <div className="grid-2 section">
-        <div className="card">
+        <div className="card box">
           <dl className="kv">
             <dt>Source</dt>
             <dd className="mono">
@@ -106,7 +106,7 @@ function LabelChart({ distribution, target }: { distribution: Record<string, num
     if (!distribution) return null;
     const entries = Object.entries(distribution).sort(([a], [b]) => a.localeCompare(b, undefined, { numeric: true }));
     return {
-      grid: { left: 56, right: 16, top: 16, bottom: 48 },
+      grid: { left: 56, right: 16, top: 32, bottom: 48 },
       tooltip: { trigger: "axis", confine: true },
       xAxis: { type: "category", data: entries.map(([k]) => k), name: target ?? "label", nameLocation: "middle", nameGap: 30, ...axisStyle(colors) },
       yAxis: { type: "value", name: "rows", ...axisStyle(colors) },
@@ -165,9 +165,12 @@ const KIND_STYLE: Record<NodeKind, { color: string; symbol: string; name: string
   stage: { color: "#e15759", symbol: "triangle", name: "stage" },
 };
 
-function graphOption(data: Lineage, colors: ChartColors): { option: ChartOption; height: number; links: Map<string, string> } {
+function graphOption(
+  data: Lineage,
+  colors: ChartColors,
+): { option: ChartOption; height: number; links: Map<string, string>; points: [string, [number, number]][] } {
   const graph = buildLineage(data);
-  const height = Math.max(260, Math.min(900, graph.rows * 44 + 40));
+  const height = Math.max(280, Math.min(1200, graph.rows * 60 + 100));
   const pos = layout(graph, 1000, height);
   const links = new Map<string, string>();
   const kinds = Object.keys(KIND_STYLE) as NodeKind[];
@@ -180,10 +183,10 @@ function graphOption(data: Lineage, colors: ChartColors): { option: ChartOption;
         type: "graph",
         layout: "none",
         roam: true,
-        top: 40,
-        bottom: 10,
-        left: 60,
-        right: 60,
+        top: 56,
+        bottom: 36,
+        left: 120,
+        right: 150,
         categories: kinds.map((k) => ({ name: KIND_STYLE[k].name, itemStyle: { color: KIND_STYLE[k].color } })),
         label: { show: true, position: "bottom", color: colors.text, fontSize: 11 },
         edgeSymbol: ["none", "arrow"],
@@ -201,7 +204,7 @@ function graphOption(data: Lineage, colors: ChartColors): { option: ChartOption;
             category: kinds.indexOf(n.kind),
             symbol: KIND_STYLE[n.kind].symbol,
             symbolSize: n.kind === "dataset" ? 26 : 18,
-            label: { formatter: n.label.length > 28 ? `${n.label.slice(0, 27)}…` : n.label },
+            label: { formatter: n.label.length > 32 ? `${n.label.slice(0, 31)}…` : n.label },
             cursor: n.link ? "pointer" : "default",
           };
         }),
@@ -209,13 +212,28 @@ function graphOption(data: Lineage, colors: ChartColors): { option: ChartOption;
       },
     ],
   };
-  return { option, height, links };
+  return { option, height, links, points: [...pos.entries()] };
 }
 
 function LineageGraph({ data }: { data: Lineage }) {
   const colors = useChartColors();
   const navigate = useNavigate();
-  const { option, height, links } = useMemo(() => graphOption(data, colors), [data, colors]);
+  const { option, height, links, points } = useMemo(() => graphOption(data, colors), [data, colors]);
+  // where each node was drawn (pixels in the chart box), for keyboard users' link list below
+  const [pixels, setPixels] = useState<Record<string, [number, number]>>({});
+  const onEvents = useMemo(
+    () => ({
+      finished: (_p: unknown, chart: EChartsInstance) => {
+        const next: Record<string, [number, number]> = {};
+        for (const [id, xy] of points) {
+          const px = chart.convertToPixel({ seriesIndex: 0 }, xy) as number[] | undefined;
+          if (px) next[id] = [Math.round(px[0]), Math.round(px[1])];
+        }
+        setPixels((prev) => (JSON.stringify(prev) === JSON.stringify(next) ? prev : next));
+      },
+    }),
+    [points],
+  );
   return (
     <section className="section chart-card" aria-labelledby="lineage-h">
       <h2 id="lineage-h">Lineage</h2>
@@ -227,6 +245,7 @@ function LineageGraph({ data }: { data: Lineage }) {
         height={height}
         label="Lineage graph"
         testId="lineage-graph"
+        onEvents={onEvents}
         onClick={(p) => {
           if (p.dataType !== "node") return;
           const id = (p.data as { id?: string } | undefined)?.id;
@@ -234,9 +253,9 @@ function LineageGraph({ data }: { data: Lineage }) {
           if (to) navigate(to);
         }}
       />
-      <ul className="sr-only" data-testid="lineage-links">
+      <ul className="sr-only" data-testid="lineage-links" aria-label="Lineage links">
         {[...links.entries()].map(([id, to]) => (
-          <li key={id}>
+          <li key={id} data-node={id} data-x={pixels[id]?.[0]} data-y={pixels[id]?.[1]}>
             <Link to={to}>{id}</Link>
           </li>
         ))}

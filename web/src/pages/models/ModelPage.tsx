@@ -70,7 +70,7 @@ export function ModelPage() {
         </span>
       </div>
       <div className="grid-2 section">
-        <div className="card">
+        <div className="card box">
           <h3>Description</h3>
           <DescriptionEditor value={m.description ?? ""} onSave={(d) => updateModel(name, d).then(refresh)} testId="model-description" />
           <h3>Tags</h3>
@@ -113,7 +113,7 @@ function AliasCard({ name, aliases, versions, onDone }: { name: string; aliases:
   });
   const del = useMutation({ mutationFn: (a: string) => deleteAlias(name, a).then(onDone) });
   return (
-    <div className="card" data-testid="alias-card">
+    <div className="card box" data-testid="alias-card">
       <h3>Aliases</h3>
       <div className="chips">
         {aliases.length === 0 && <span className="muted">No aliases</span>}

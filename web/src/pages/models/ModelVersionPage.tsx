@@ -65,7 +65,7 @@ export function ModelVersionPage() {
         </h1>
       </div>
       <div className="grid-2 section">
-        <div className="card">
+        <div className="card box">
           <dl className="kv">
             <dt>Source run</dt>
             <dd>
@@ -128,7 +128,7 @@ export function ModelVersionPage() {
             testId="version-tags"
           />
         </div>
-        <div className="card">
+        <div className="card box">
           <h3>Load this model</h3>
           {uris.map((u) => (
             <div className="uri-row" key={u.uri} data-testid="model-uri">
@@ -142,7 +142,7 @@ export function ModelVersionPage() {
           <Snippet uri={snippetUri} />
         </div>
       </div>
-      <section className="section card" aria-labelledby="files-h">
+      <section className="section card box" aria-labelledby="files-h">
         <h2 id="files-h">Files</h2>
         <ErrorText error={uri.error} />
         {uri.data && <Files artifactUri={uri.data} />}

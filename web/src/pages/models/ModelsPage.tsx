@@ -174,7 +174,7 @@ function ModelComparison({ names, stage, onStage, onClose }: { names: string[]; 
     };
   }, [picks, runs, colors]);
   return (
-    <section className="section card" data-testid="models-comparison" aria-labelledby="models-cmp">
+    <section className="section card box" data-testid="models-comparison" aria-labelledby="models-cmp">
       <div className="page-head">
         <h2 id="models-cmp">Comparing {names.length} models</h2>
         <div className="toolbar" style={{ margin: 0 }}>

@@ -68,6 +68,7 @@ def test_runs_compare_across_experiments(any_client: TestClient) -> None:
     assert one["run_name"] == "one"
     assert one["params"] == {"lr": "0.1", "depth": "3"}
     assert two["metrics"] == {"acc": 0.9, "loss": 0.3, "odd": "NaN"}
+    assert two["metric_steps"] == {"acc": 0, "loss": 0, "odd": 0}
     assert one["tags"]["team"] == "lab"
     assert one["status"] == "RUNNING"
 
@@ -118,7 +119,15 @@ def test_runs_compare_hundred_runs(client: TestClient) -> None:
         _run(c, eid, f"r{i}", {f"p{j}": str(i * j) for j in range(50)}, {"m": float(i)})
         for i in range(100)
     ]
+    _ok(
+        c.post(
+            f"{API}/runs/log-metric",
+            json={"run_id": ids[3], "key": "m", "value": 7.5, "timestamp": 2, "step": 12},
+        )
+    )
     runs = _ok(c.post("/api/v1/runs/compare", json={"run_ids": ids}))["runs"]
+    assert runs[3]["metrics"] == {"m": 7.5}
+    assert runs[3]["metric_steps"] == {"m": 12}
     assert [r["run_id"] for r in runs] == ids
     assert all(len(r["params"]) == 50 for r in runs)
     assert runs[7]["params"]["p3"] == "21"

@@ -18,6 +18,10 @@ router = APIRouter(prefix="/api/v1", tags=["runs"])
 class ComparedRunOut(RunOut):
     experiment_name: str | None
     tags: dict[str, str]
+    metric_steps: dict[str, int] = Field(
+        description="The step of each metric's latest value: a chart can skip fetching the "
+        "history of metrics every run logged at step 0 only"
+    )
 
 
 class RunComparison(BaseModel):
@@ -34,7 +38,12 @@ def _out(found: list[ComparedRun]) -> RunComparison:
     return RunComparison(
         runs=[
             ComparedRunOut.model_validate(
-                {**run_fields(c.run), "experiment_name": c.experiment_name, "tags": c.run.tags}
+                {
+                    **run_fields(c.run),
+                    "experiment_name": c.experiment_name,
+                    "tags": c.run.tags,
+                    "metric_steps": {m.key: m.step for m in c.run.metrics},
+                }
             )
             for c in found
         ]

@@ -10,6 +10,7 @@ import {
   parallelAxes,
   parallelData,
   parseRunIds,
+  singleStepMetric,
   quantile,
   scatterPoints,
   visibleRows,
@@ -138,6 +139,14 @@ describe("scatter and box plot", () => {
 });
 
 describe("helpers", () => {
+  it("knows metrics logged at step 0 only", () => {
+    const a = { ...run("a", {}, { acc: 1, loss: 2 }), metric_steps: { acc: 0, loss: 9 } };
+    const b = { ...run("b", {}, { acc: 2 }), metric_steps: { acc: 0 } };
+    expect(singleStepMetric([a, b], "acc")).toBe(true);
+    expect(singleStepMetric([a, b], "loss")).toBe(false);
+    expect(singleStepMetric([run("c", {}, { acc: 1 })], "acc")).toBe(false); // no steps known
+  });
+
   it("parses run ids", () => {
     expect(parseRunIds("a, b,,a,c")).toEqual(["a", "b", "c"]);
     expect(parseRunIds(null)).toEqual([]);

@@ -3,6 +3,9 @@
 
 export type MetricValue = number | string;
 
+/** The most runs the compare view (and POST /api/v1/runs/compare) takes. */
+export const MAX_COMPARE_RUNS = 100;
+
 export interface CompareRun {
   run_id: string;
   run_name: string | null;
@@ -15,6 +18,8 @@ export interface CompareRun {
   end_time: number | null;
   params: Record<string, string>;
   metrics: Record<string, MetricValue>;
+  /** the step of each metric's latest value */
+  metric_steps?: Record<string, number>;
   tags: Record<string, string>;
 }
 
@@ -261,4 +266,15 @@ export function formatValue(v: string | number | null): string {
     return a !== 0 && (a < 1e-4 || a >= 1e6) ? v.toExponential(4) : String(Number(v.toPrecision(6)));
   }
   return v;
+}
+
+/** True when every run that has the metric logged its latest value at step 0 or before (and
+ * the server said so): its values are a single number per run, no history to fetch. */
+export function singleStepMetric(runs: CompareRun[], key: string): boolean {
+  for (const r of runs) {
+    if (!(key in r.metrics)) continue;
+    const step = r.metric_steps?.[key];
+    if (step === undefined || step > 0) return false;
+  }
+  return true;
 }

@@ -29,6 +29,7 @@ from cairn.server.mlflow.routes import MlflowDispatch
 from cairn.server.openapi import install_openapi
 from cairn.server.settings import Settings
 from cairn.server.v1.datasets import router as datasets_router
+from cairn.server.v1.experiments import router as experiments_router
 from cairn.server.v1.models import router as models_router
 from cairn.server.v1.runs import router as runs_router
 from cairn.server.web import WebUI
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
         openapi_url="/openapi.json",
         exception_handlers=handlers,
     )
+    api.include_router(experiments_router)
     api.include_router(datasets_router)
     api.include_router(models_router)
     api.include_router(runs_router)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -31,9 +32,11 @@ from cairn.server.v1.datasets import router as datasets_router
 from cairn.server.v1.experiments import router as experiments_router
 from cairn.server.v1.metrics import router as metrics_router
 from cairn.server.v1.models import router as models_router
+from cairn.server.v1.runs import router as runs_router
 from cairn.server.web import WebUI
 from cairn.server.wire import json_response
 from cairn.services.artifacts import ArtifactService
+from cairn.services.compare import CompareService
 from cairn.services.logged_models import LoggedModelService
 from cairn.services.registry import RegistryService, logged_model_resolver
 from cairn.services.tracking import TrackingService
@@ -86,6 +89,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
         app.state.logged_models = LoggedModelService(
             db, service, ValueLimits(settings.truncate_long_values)
         )
+        app.state.compare = CompareService(db)
         try:
             yield
         finally:
@@ -94,6 +98,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     handlers: dict[Any, Any] = {
         CairnError: errors.cairn_error,
         ValidationError: errors.validation_error,
+        RequestValidationError: errors.validation_error,
         HTTPException: errors.http_error,
         Exception: errors.internal_error,
     }
@@ -109,6 +114,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     api.include_router(datasets_router)
     api.include_router(models_router)
     api.include_router(metrics_router)
+    api.include_router(runs_router)
     root = Starlette(
         routes=[*artifact_routes(), Fallback("", app=WebUI(api, web_dir))],
         exception_handlers=handlers,

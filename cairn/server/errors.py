@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -21,12 +22,15 @@ _HTTP_CODES = {
 }
 
 
-def validation_message(exc: ValidationError) -> str:
+def validation_message(exc: ValidationError | RequestValidationError) -> str:
     """Name the offending field the way a caller wrote it (``metrics[3].value``)."""
     parts = []
-    for err in exc.errors()[:5]:
+    for err in list(exc.errors())[:5]:
         loc = ""
-        for item in err["loc"]:
+        where = list(err["loc"])
+        if isinstance(exc, RequestValidationError) and where[:1] in (["body"], ["query"], ["path"]):
+            where = where[1:]  # FastAPI says where the field was; callers name only the field
+        for item in where:
             loc += f"[{item}]" if isinstance(item, int) else (f".{item}" if loc else str(item))
         kind = err["type"]
         if kind == "missing":
@@ -48,7 +52,8 @@ async def cairn_error(_request: Request, exc: Exception) -> Response:
 
 
 async def validation_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ValidationError)
+    """Pydantic's errors, and FastAPI's for the query, path and body of Cairn's own routes."""
+    assert isinstance(exc, ValidationError | RequestValidationError)
     body = {"error_code": ErrorCode.INVALID_PARAMETER_VALUE, "message": validation_message(exc)}
     return json_response(body, 400)
 

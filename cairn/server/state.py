@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from cairn.services.artifacts import ArtifactService
+from cairn.services.compare import CompareService
 from cairn.services.logged_models import LoggedModelService
 from cairn.services.registry import RegistryService
 from cairn.services.tracking import TrackingService
@@ -27,4 +28,9 @@ def logged_models(request: Request) -> LoggedModelService:
 
 def registry(request: Request) -> RegistryService:
     service: RegistryService = request.app.state.registry
+    return service
+
+
+def compare(request: Request) -> CompareService:
+    service: CompareService = request.app.state.compare
     return service

@@ -1,3 +1,1 @@
-import { NotBuilt } from "../layout/Layout";
-
-export function ComparePage() { return <NotBuilt what="Compare runs" />; }
+export { ComparePage } from "../pages/compare/ComparePage";

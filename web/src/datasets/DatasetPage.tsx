@@ -1,3 +1,1 @@
-import { NotBuilt } from "../layout/Layout";
-
-export function DatasetPage() { return <NotBuilt what="Dataset" />; }
+export { DatasetPage } from "../pages/datasets/DatasetPage";

@@ -1,3 +1,1 @@
-import { NotBuilt } from "../layout/Layout";
-
-export function DatasetsPage() { return <NotBuilt what="Datasets" />; }
+export { DatasetsPage } from "../pages/datasets/DatasetsPage";

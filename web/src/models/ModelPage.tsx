@@ -1,3 +1,1 @@
-import { NotBuilt } from "../layout/Layout";
-
-export function ModelPage() { return <NotBuilt what="Model" />; }
+export { ModelPage } from "../pages/models/ModelPage";

@@ -1,3 +1,1 @@
-import { NotBuilt } from "../layout/Layout";
-
-export function ModelVersionPage() { return <NotBuilt what="Model version" />; }
+export { ModelVersionPage } from "../pages/models/ModelVersionPage";

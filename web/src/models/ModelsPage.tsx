@@ -1,3 +1,1 @@
-import { NotBuilt } from "../layout/Layout";
-
-export function ModelsPage() { return <NotBuilt what="Models" />; }
+export { ModelsPage } from "../pages/models/ModelsPage";

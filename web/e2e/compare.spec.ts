@@ -1,0 +1,115 @@
+// Compare runs in headless Chromium: 2, 10 and 100 runs (100 × 50 params) across two
+// experiments; the table marks differing rows and hides equal ones; every chart draws.
+import type { Page } from "@playwright/test";
+import { resolve } from "node:path";
+import { test, expect } from "./fixtures";
+import { Seeder, seedManyRuns } from "./registry-seed";
+
+const SHOTS = resolve(import.meta.dirname, "..", "..", "docs", "screenshots");
+
+let runs: string[] = [];
+
+test.beforeAll(async () => {
+  test.setTimeout(300_000);
+  runs = await seedManyRuns(new Seeder(process.env.CAIRN_E2E_URL!), `cmp${Date.now()}`, 100, 50);
+});
+
+/** A chart drew something: its canvas exists, has a size, and not every pixel is blank. */
+async function expectDrawn(page: Page, testId: string) {
+  const chart = page.getByTestId(testId);
+  await expect(chart).toBeVisible();
+  const canvas = chart.locator("canvas").first();
+  await expect(canvas).toBeAttached();
+  await expect
+    .poll(
+      () =>
+        canvas.evaluate((c: HTMLCanvasElement) => {
+          if (c.width === 0 || c.height === 0) return 0;
+          const ctx = c.getContext("2d");
+          if (!ctx) return 0;
+          const data = ctx.getImageData(0, 0, c.width, c.height).data;
+          let painted = 0;
+          for (let i = 3; i < data.length; i += 4 * 7) if (data[i] > 0) painted++;
+          return painted;
+        }),
+      { message: `${testId} draws` },
+    )
+    .toBeGreaterThan(50);
+}
+
+async function openCompare(page: Page, ids: string[]) {
+  await page.setViewportSize({ width: 1366, height: 2600 });
+  await page.goto(`/compare?runs=${ids.join(",")}`);
+  await expect(page.getByRole("heading", { name: `Comparing ${ids.length} runs` })).toBeVisible();
+  await expect(page.getByTestId("compare-table")).toBeVisible();
+}
+
+async function expectAllCharts(page: Page) {
+  for (const id of ["metric-chart-accuracy", "metric-chart-loss", "parallel-chart", "scatter-chart", "box-chart"]) {
+    await expectDrawn(page, id);
+  }
+}
+
+test("compare 2 runs: differing rows highlighted, hide equal, charts", async ({ page }) => {
+  await openCompare(page, runs.slice(0, 2));
+  const table = page.getByTestId("compare-table");
+  // 2 runs from two experiments
+  await expect(table.locator("thead th")).toHaveCount(3);
+  await expect(page.getByRole("link", { name: /^sweep-a-cmp/ })).toBeVisible();
+  await expect(page.getByRole("link", { name: /^sweep-b-cmp/ })).toBeVisible();
+  const rows = page.getByTestId("compare-row");
+  await expect(rows).toHaveCount(54); // 50 params + 4 metrics
+  const differing = page.locator('[data-testid="compare-row"][data-differs="true"]');
+  const nDiff = await differing.count();
+  expect(nDiff).toBeGreaterThan(0);
+  expect(nDiff).toBeLessThan(54);
+  await expect(table.locator("tr.diff").first()).toBeVisible();
+  await page.getByTestId("hide-equal").check();
+  await expect(rows).toHaveCount(nDiff);
+  await expect(page.locator('[data-testid="compare-row"][data-differs="false"]')).toHaveCount(0);
+  await page.getByTestId("hide-equal").uncheck();
+  await expect(rows).toHaveCount(54);
+  await expectAllCharts(page);
+  await page.screenshot({ path: `${SHOTS}/compare-2.png`, fullPage: true });
+});
+
+test("compare 10 runs: scatter and box selectors redraw, brushing the parallel chart filters", async ({ page }) => {
+  await openCompare(page, runs.slice(0, 10));
+  await expect(page.getByTestId("compare-table").locator("thead th")).toHaveCount(11);
+  await expectAllCharts(page);
+  await page.getByTestId("scatter-x").selectOption("param:param_01");
+  await page.getByTestId("scatter-y").selectOption("metric:f1");
+  await expectDrawn(page, "scatter-chart");
+  await page.getByTestId("box-param").selectOption("param_07");
+  await page.getByTestId("box-metric").selectOption("latency_ms");
+  await expectDrawn(page, "box-chart");
+  await page.getByTestId("parallel-color").selectOption("metric:f1");
+  // brush the first axis over its upper half: fewer runs stay active
+  const box = (await page.getByTestId("parallel-chart").boundingBox())!;
+  const x = box.x + 48 + 1;
+  await page.mouse.move(x, box.y + 100);
+  await page.mouse.down();
+  await page.mouse.move(x + 2, box.y + 200, { steps: 8 });
+  await page.mouse.up();
+  await page.screenshot({ path: `/tmp/ui2-brush.png` });
+  await expect(page.getByTestId("brushed-runs")).toBeVisible();
+  await expect(page.getByTestId("brushed-runs")).toContainText("runs in the brushed range");
+  await page.screenshot({ path: `${SHOTS}/compare-10.png`, fullPage: true });
+});
+
+test("compare 100 runs × 50 params", async ({ page }) => {
+  await openCompare(page, runs);
+  await expect(page.getByTestId("compare-table").locator("thead th")).toHaveCount(101);
+  await expect(page.getByTestId("compare-row")).toHaveCount(54);
+  await expectAllCharts(page);
+  await page.screenshot({ path: `${SHOTS}/compare-100.png` });
+  await page.getByTestId("theme-toggle").click();
+  await expectAllCharts(page);
+  await page.screenshot({ path: `${SHOTS}/compare-100-dark.png` });
+  await page.getByTestId("theme-toggle").click();
+});
+
+test("compare explains what it needs with fewer than 2 runs", async ({ page }) => {
+  await page.goto(`/compare?runs=${runs[0]}`);
+  await expect(page.getByTestId("compare-empty")).toBeVisible();
+});

@@ -1,0 +1,89 @@
+// Datasets in headless Chromium: the list across experiments, a dataset page with schema,
+// profile (label distribution chart, numeric and text-length statistics) and the lineage
+// graph, whose nodes open the run and model-version pages when clicked.
+import type { Page } from "@playwright/test";
+import { resolve } from "node:path";
+import { test, expect } from "./fixtures";
+import { Seeder, seedRegistry, type RegistrySeed } from "./registry-seed";
+
+const SHOTS = resolve(import.meta.dirname, "..", "..", "docs", "screenshots");
+
+let seed: RegistrySeed;
+
+test.beforeAll(async () => {
+  test.setTimeout(120_000);
+  seed = await seedRegistry(new Seeder(process.env.CAIRN_E2E_URL!), `d${Date.now()}`);
+});
+
+async function expectCanvas(page: Page, testId: string) {
+  const canvas = page.getByTestId(testId).locator("canvas").first();
+  await expect(canvas).toBeVisible();
+  await expect
+    .poll(() =>
+      canvas.evaluate((c: HTMLCanvasElement) => {
+        const data = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 3; i < data.length; i += 28) if (data[i] > 0) n++;
+        return n;
+      }),
+    )
+    .toBeGreaterThan(50);
+}
+
+/** Click a lineage node on the canvas where the chart drew it. */
+async function clickNode(page: Page, nodeId: string) {
+  const item = page.getByTestId("lineage-links").locator(`li[data-node="${nodeId}"]`);
+  await expect(item).toHaveAttribute("data-x", /\d+/);
+  const x = Number(await item.getAttribute("data-x"));
+  const y = Number(await item.getAttribute("data-y"));
+  const box = (await page.getByTestId("lineage-graph").boundingBox())!;
+  await page.mouse.click(box.x + x, box.y + y);
+}
+
+test("datasets list across experiments", async ({ page }) => {
+  await page.goto("/datasets");
+  const row = page.getByTestId("dataset-row").filter({ hasText: seed.model.replace("clf-", "iris-") });
+  await expect(row).toBeVisible();
+  await expect(row).toContainText("a1b2c3d4e5f6");
+  await expect(row).toContainText("/data/iris-");
+  await expect(row).toContainText("150");
+  await expect(row).toContainText("4 runs");
+  await page.screenshot({ path: `${SHOTS}/datasets.png` });
+  await row.getByRole("link").first().click();
+  await expect(page).toHaveURL(new RegExp(`/datasets/${seed.datasetId}$`));
+});
+
+test("dataset page: schema, profile, lineage graph whose nodes navigate", async ({ page }) => {
+  await page.setViewportSize({ width: 1366, height: 1500 });
+  await page.goto(`/datasets/${seed.datasetId}`);
+  await expect(page.getByTestId("dataset-page")).toBeVisible();
+  await expect(page.getByTestId("schema-table")).toContainText("sepal_length");
+  await expect(page.getByTestId("schema-table")).toContainText("double");
+  await expectCanvas(page, "label-chart");
+  await expect(page.getByTestId("numeric-stats")).toContainText("petal_length");
+  await expect(page.getByTestId("numeric-stats")).toContainText("5.843");
+  await expect(page.getByTestId("text-stats")).toContainText("note");
+  await expectCanvas(page, "lineage-graph");
+  // dataset, 4 runs, 4 versions, 2 aliases, 2 stages
+  await expect(page.getByTestId("lineage-links").locator("li")).toHaveCount(13);
+  await page.screenshot({ path: `${SHOTS}/datasets-detail.png`, fullPage: true });
+  await page.getByTestId("theme-toggle").click();
+  await expectCanvas(page, "lineage-graph");
+  await page.screenshot({ path: `${SHOTS}/datasets-detail-dark.png`, fullPage: true });
+  await page.getByTestId("theme-toggle").click();
+
+  await clickNode(page, `run:${seed.runs[2]}`);
+  await expect(page).toHaveURL(new RegExp(`/runs/${seed.runs[2]}$`));
+  await page.goBack();
+  await expect(page.getByTestId("lineage-graph")).toBeVisible();
+  await clickNode(page, `version:${seed.model}/3`);
+  await expect(page).toHaveURL(new RegExp(`/models/${seed.model}/versions/3$`));
+  await expect(page.getByTestId("model-version-page")).toBeVisible();
+  await page.goBack();
+  await clickNode(page, `alias:${seed.model}@champion`);
+  await expect(page).toHaveURL(new RegExp(`/models/${seed.model}/versions/2$`));
+  await page.goBack();
+  await clickNode(page, `stage:${seed.model}/Staging/3`);
+  await expect(page).toHaveURL(new RegExp(`/models/${seed.model}$`));
+  await expect(page.getByTestId("model-page")).toBeVisible();
+});

@@ -1,0 +1,206 @@
+// Compare runs: /compare?runs=id1,id2,… (2 to 100 runs, any experiments). A params/metrics
+// table that marks what differs, overlaid metric charts, parallel coordinates, a scatter of
+// any field against any other and a box plot of a metric grouped by a param.
+import { lazy, Suspense, useMemo, useState } from "react";
+import { Link, useSearchParams } from "react-router";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { apiPost } from "../../api/http";
+import { seriesColor } from "../../viz/theme";
+import "../../viz/pages.css";
+import { DEFAULT_CHARTS, fetchHistory, historyKey } from "./history";
+import {
+  buildRows,
+  formatValue,
+  MAX_COMPARE_RUNS,
+  metricKeys,
+  parseRunIds,
+  runLabel,
+  singleStepMetric,
+  visibleRows,
+  type CompareRun,
+  type Row,
+} from "./logic";
+
+// the charts (and ECharts) load while the runs are fetched, so the table never waits for them
+const CompareCharts = lazy(() => import("./CompareCharts").then((m) => ({ default: m.CompareCharts })));
+
+export const MAX_COMPARE = MAX_COMPARE_RUNS;
+
+// start loading the chart code at once, in parallel with the runs
+void import("./CompareCharts");
+
+type Compared = { runs: CompareRun[] };
+
+function fetchRuns(ids: string[], signal?: AbortSignal): Promise<Compared> {
+  return apiPost<Compared>("/api/v1/runs/compare", { run_ids: ids }, signal);
+}
+
+// When the app opens on /compare, ask for the runs while React is still starting up.
+let early: { key: string; promise: Promise<Compared> } | null = null;
+if (typeof window !== "undefined" && window.location.pathname === "/compare") {
+  const ids = parseRunIds(new URLSearchParams(window.location.search).get("runs"));
+  if (ids.length >= 2 && ids.length <= MAX_COMPARE_RUNS) {
+    const promise = fetchRuns(ids);
+    promise.catch(() => undefined); // the query below reports the failure
+    early = { key: ids.join(","), promise };
+  }
+}
+
+export function ComparePage() {
+  const [search] = useSearchParams();
+  const ids = useMemo(() => parseRunIds(search.get("runs")), [search]);
+  const tooMany = ids.length > MAX_COMPARE;
+  const client = useQueryClient();
+  const query = useQuery({
+    queryKey: ["compare-runs", ids],
+    queryFn: async ({ signal }) => {
+      let data: Compared;
+      if (early && early.key === ids.join(",")) {
+        const { promise } = early;
+        early = null;
+        data = await promise;
+      } else {
+        data = await fetchRuns(ids, signal);
+      }
+      // the first metric histories the charts will want, asked for before anything renders
+      const runIds = data.runs.map((r) => r.run_id);
+      for (const key of metricKeys(data.runs).slice(0, DEFAULT_CHARTS)) {
+        if (!singleStepMetric(data.runs, key)) {
+          void client.prefetchQuery({ queryKey: historyKey(key, runIds), queryFn: ({ signal: s }) => fetchHistory(key, runIds, s) });
+        }
+      }
+      return data;
+    },
+    enabled: ids.length > 0 && !tooMany,
+  });
+
+  if (ids.length < 2 || tooMany) {
+    return (
+      <div className="page">
+        <h1>Compare runs</h1>
+        <div className="empty-state" data-testid="compare-empty">
+          <p>
+            {tooMany
+              ? `At most ${MAX_COMPARE} runs can be compared; ${ids.length} were given.`
+              : "Select 2 to 100 runs in a runs table and choose Compare, or open /compare?runs=id1,id2."}
+          </p>
+          <Link to="/">Experiments</Link>
+        </div>
+      </div>
+    );
+  }
+  if (query.isPending) return <div className="page muted">Loading {ids.length} runs…</div>;
+  if (query.isError) {
+    return (
+      <div className="page">
+        <h1>Compare runs</h1>
+        <div className="error-box" role="alert">{query.error.message}</div>
+      </div>
+    );
+  }
+  return <Comparison runs={query.data.runs} />;
+}
+
+function Comparison({ runs }: { runs: CompareRun[] }) {
+  const rows = useMemo(() => buildRows(runs), [runs]);
+  const experiments = useMemo(() => {
+    const seen = new Map<string, string>();
+    for (const r of runs) seen.set(r.experiment_id, r.experiment_name ?? r.experiment_id);
+    return [...seen.entries()];
+  }, [runs]);
+  return (
+    <div className="page" data-testid="compare-page">
+      <div className="page-head">
+        <h1>Comparing {runs.length} runs</h1>
+        <span className="muted">
+          from{" "}
+          {experiments.map(([id, name], i) => (
+            <span key={id}>
+              {i > 0 && ", "}
+              <Link to={`/experiments/${id}`}>{name}</Link>
+            </span>
+          ))}
+        </span>
+      </div>
+      <CompareTable runs={runs} rows={rows} />
+      <Suspense fallback={<p className="muted section">Loading charts…</p>}>
+        <CompareCharts runs={runs} rows={rows} />
+      </Suspense>
+    </div>
+  );
+}
+
+function RunHeader({ run, index }: { run: CompareRun; index: number }) {
+  return (
+    <th title={`${run.run_id} (${run.experiment_name ?? run.experiment_id})`}>
+      <span className="swatch" style={{ background: seriesColor(index) }} />
+      <Link to={`/runs/${run.run_id}`}>{runLabel(run)}</Link>
+    </th>
+  );
+}
+
+function CompareTable({ runs, rows }: { runs: CompareRun[]; rows: Row[] }) {
+  const [hideEqual, setHideEqual] = useState(false);
+  const [filter, setFilter] = useState("");
+  const shown = useMemo(() => visibleRows(rows, hideEqual, filter), [rows, hideEqual, filter]);
+  const params = shown.filter((r) => r.kind === "param");
+  const metrics = shown.filter((r) => r.kind === "metric");
+  const differing = rows.filter((r) => r.differs).length;
+  const group = (label: string, list: Row[]) =>
+    list.length === 0 ? null : (
+      <>
+        <tr className="group">
+          <td className="key">{label}</td>
+          <td colSpan={runs.length} />
+        </tr>
+        {list.map((row) => (
+          <tr key={`${row.kind}:${row.key}`} className={row.differs ? "diff" : undefined} data-testid="compare-row" data-differs={row.differs}>
+            <td className="key" title={row.key}>{row.key}</td>
+            {row.values.map((v, i) => (
+              <td key={runs[i].run_id} className={typeof v === "number" ? "num" : undefined} title={v === null ? "not set" : String(v)}>
+                {formatValue(v)}
+              </td>
+            ))}
+          </tr>
+        ))}
+      </>
+    );
+  return (
+    <section className="section" aria-labelledby="cmp-table">
+      <h2 id="cmp-table">Params and metrics</h2>
+      <div className="toolbar">
+        <label>
+          <input type="checkbox" checked={hideEqual} onChange={(e) => setHideEqual(e.target.checked)} data-testid="hide-equal" />
+          Hide equal rows
+        </label>
+        <input className="input" placeholder="Filter keys" value={filter} onChange={(e) => setFilter(e.target.value)} aria-label="Filter keys" />
+        <span className="muted">
+          {differing} of {rows.length} rows differ (highlighted)
+        </span>
+      </div>
+      <div className="scroll-x" style={{ maxHeight: 520 }}>
+        <table className="cmp" data-testid="compare-table">
+          <thead>
+            <tr>
+              <th className="key">key</th>
+              {runs.map((r, i) => (
+                <RunHeader key={r.run_id} run={r} index={i} />
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {group("Params", params)}
+            {group("Metrics", metrics)}
+            {shown.length === 0 && (
+              <tr>
+                <td className="key muted">{hideEqual ? "Every row is equal" : "No params or metrics"}</td>
+                <td colSpan={runs.length} />
+              </tr>
+            )}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+

@@ -1,0 +1,265 @@
+// /datasets/:id: schema, profile (label distribution, numeric and text-length statistics)
+// and lineage as a graph whose nodes open the run and model-version pages.
+import { useMemo, useState } from "react";
+import { Link, useNavigate, useParams } from "react-router";
+import { useQuery } from "@tanstack/react-query";
+import { EChart, type EChartsInstance } from "../../viz/EChart";
+import type { ChartOption } from "../../viz/echarts";
+import { axisStyle, useChartColors, type ChartColors } from "../../viz/theme";
+import "../../viz/pages.css";
+import { formatValue } from "../compare/logic";
+import { ErrorText } from "../models/widgets";
+import { asProfile, getLineage, schemaColumns, sourceText, type Lineage, type NumericStats } from "./api";
+import { buildLineage, layout, type NodeKind } from "./lineage";
+
+export function DatasetPage() {
+  const { id = "" } = useParams();
+  const q = useQuery({ queryKey: ["dataset", id], queryFn: () => getLineage(id) });
+  if (q.isError) {
+    return (
+      <div className="page">
+        <div className="crumbs">
+          <Link to="/datasets">Datasets</Link> /
+        </div>
+        <ErrorText error={q.error} />
+      </div>
+    );
+  }
+  if (!q.data) return <div className="page muted">Loading…</div>;
+  const d = q.data.dataset;
+  const profile = asProfile(d.profile);
+  const columns = schemaColumns(d.schema);
+  return (
+    <div className="page" data-testid="dataset-page">
+      <div className="crumbs">
+        <Link to="/datasets">Datasets</Link> /
+      </div>
+      <div className="page-head">
+        <h1>{d.name}</h1>
+        <span className="muted mono">{d.digest}</span>
+      </div>
+      <div className="grid-2 section">
+        <div className="card box">
+          <dl className="kv">
+            <dt>Source</dt>
+            <dd className="mono">
+              <span className="muted">{d.source_type}</span> {sourceText(d.source)}
+            </dd>
+            <dt>Rows</dt>
+            <dd>{d.num_rows?.toLocaleString() ?? "—"}</dd>
+            {profile?.num_elements !== undefined && (
+              <>
+                <dt>Elements</dt>
+                <dd>{profile.num_elements.toLocaleString()}</dd>
+              </>
+            )}
+            {profile?.targets && (
+              <>
+                <dt>Target</dt>
+                <dd className="mono">{profile.targets}</dd>
+              </>
+            )}
+            <dt>Experiment</dt>
+            <dd>
+              <Link to={`/experiments/${d.experiment_id}`}>{d.experiment_id}</Link>
+            </dd>
+            <dt>Used by</dt>
+            <dd>{d.run_count} runs</dd>
+          </dl>
+          <h3 style={{ marginTop: 12 }}>Schema</h3>
+          {columns.length === 0 ? (
+            <p className="muted">No schema recorded.</p>
+          ) : (
+            <table className="data-table" data-testid="schema-table">
+              <thead>
+                <tr>
+                  <th>Column</th>
+                  <th>Type</th>
+                </tr>
+              </thead>
+              <tbody>
+                {columns.map((c) => (
+                  <tr key={c.name}>
+                    <td className="mono">{c.name}</td>
+                    <td className="mono">
+                      {c.type}
+                      {c.required === false ? " (optional)" : ""}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </div>
+        <LabelChart distribution={profile?.label_distribution ?? null} target={profile?.targets ?? null} />
+      </div>
+      <StatsTable title="Numeric columns" stats={profile?.numeric} keys={["count", "nulls", "min", "max", "mean", "std", "p50"]} testId="numeric-stats" />
+      <StatsTable title="Text length (characters)" stats={profile?.text_length} keys={["count", "nulls", "min", "max", "mean", "p50"]} testId="text-stats" />
+      <LineageGraph data={q.data} />
+    </div>
+  );
+}
+
+function LabelChart({ distribution, target }: { distribution: Record<string, number> | null; target: string | null }) {
+  const colors = useChartColors();
+  const option = useMemo<ChartOption | null>(() => {
+    if (!distribution) return null;
+    const entries = Object.entries(distribution).sort(([a], [b]) => a.localeCompare(b, undefined, { numeric: true }));
+    return {
+      grid: { left: 56, right: 16, top: 32, bottom: 48 },
+      tooltip: { trigger: "axis", confine: true },
+      xAxis: { type: "category", data: entries.map(([k]) => k), name: target ?? "label", nameLocation: "middle", nameGap: 30, ...axisStyle(colors) },
+      yAxis: { type: "value", name: "rows", ...axisStyle(colors) },
+      series: [{ type: "bar", data: entries.map(([, v]) => v), itemStyle: { color: colors.accent }, barMaxWidth: 48 }],
+    };
+  }, [distribution, target, colors]);
+  return (
+    <section className="chart-card" aria-labelledby="labels-h">
+      <h2 id="labels-h">Label distribution</h2>
+      {option ? <EChart option={option} height={280} label="Rows per label" testId="label-chart" /> : <p className="muted">The profile has no label distribution (no target column was given).</p>}
+    </section>
+  );
+}
+
+function StatsTable({ title, stats, keys, testId }: { title: string; stats: Record<string, NumericStats> | undefined; keys: (keyof NumericStats)[]; testId: string }) {
+  const rows = Object.entries(stats ?? {});
+  if (rows.length === 0) return null;
+  return (
+    <section className="section" aria-label={title}>
+      <h2>{title}</h2>
+      <div className="scroll-x">
+        <table className="data-table" data-testid={testId}>
+          <thead>
+            <tr>
+              <th>column</th>
+              {keys.map((k) => (
+                <th key={k} style={{ textAlign: "right" }}>
+                  {k}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map(([col, s]) => (
+              <tr key={col}>
+                <td className="mono">{col}</td>
+                {keys.map((k) => (
+                  <td key={k} style={{ textAlign: "right", fontVariantNumeric: "tabular-nums" }}>
+                    {typeof s[k] === "number" ? formatValue(s[k] as number) : "—"}
+                  </td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
+const KIND_STYLE: Record<NodeKind, { color: string; symbol: string; name: string }> = {
+  dataset: { color: "#4e79a7", symbol: "roundRect", name: "dataset" },
+  run: { color: "#59a14f", symbol: "circle", name: "run" },
+  version: { color: "#f28e2b", symbol: "diamond", name: "model version" },
+  alias: { color: "#b07aa1", symbol: "pin", name: "alias" },
+  stage: { color: "#e15759", symbol: "triangle", name: "stage" },
+};
+
+function graphOption(
+  data: Lineage,
+  colors: ChartColors,
+): { option: ChartOption; height: number; links: Map<string, string>; points: [string, [number, number]][] } {
+  const graph = buildLineage(data);
+  const height = Math.max(280, Math.min(1200, graph.rows * 60 + 100));
+  const pos = layout(graph, 1000, height);
+  const links = new Map<string, string>();
+  const kinds = Object.keys(KIND_STYLE) as NodeKind[];
+  for (const n of graph.nodes) if (n.link) links.set(n.id, n.link);
+  const option: ChartOption = {
+    tooltip: { trigger: "item", confine: true, formatter: (p: { dataType: string; data: { label?: { formatter?: string }; value?: string } }) => (p.dataType === "node" ? `${p.data.value ?? ""}` : "") },
+    legend: { data: kinds.map((k) => KIND_STYLE[k].name), textStyle: { color: colors.muted }, top: 0 },
+    series: [
+      {
+        type: "graph",
+        layout: "none",
+        roam: true,
+        top: 56,
+        bottom: 36,
+        left: 120,
+        right: 150,
+        categories: kinds.map((k) => ({ name: KIND_STYLE[k].name, itemStyle: { color: KIND_STYLE[k].color } })),
+        label: { show: true, position: "bottom", color: colors.text, fontSize: 11 },
+        edgeSymbol: ["none", "arrow"],
+        edgeSymbolSize: 7,
+        lineStyle: { color: colors.muted, width: 1.2, curveness: 0.08, opacity: 0.8 },
+        emphasis: { focus: "adjacency" },
+        data: graph.nodes.map((n) => {
+          const [x, y] = pos.get(n.id)!;
+          return {
+            id: n.id,
+            name: n.id,
+            value: `${KIND_STYLE[n.kind].name}: ${n.label}${n.link ? " (click to open)" : ""}`,
+            x,
+            y,
+            category: kinds.indexOf(n.kind),
+            symbol: KIND_STYLE[n.kind].symbol,
+            symbolSize: n.kind === "dataset" ? 26 : 18,
+            label: { formatter: n.label.length > 32 ? `${n.label.slice(0, 31)}…` : n.label },
+            cursor: n.link ? "pointer" : "default",
+          };
+        }),
+        links: graph.edges.map((e) => ({ source: e.source, target: e.target })),
+      },
+    ],
+  };
+  return { option, height, links, points: [...pos.entries()] };
+}
+
+function LineageGraph({ data }: { data: Lineage }) {
+  const colors = useChartColors();
+  const navigate = useNavigate();
+  const { option, height, links, points } = useMemo(() => graphOption(data, colors), [data, colors]);
+  // where each node was drawn (pixels in the chart box), for keyboard users' link list below
+  const [pixels, setPixels] = useState<Record<string, [number, number]>>({});
+  const onEvents = useMemo(
+    () => ({
+      finished: (_p: unknown, chart: EChartsInstance) => {
+        const next: Record<string, [number, number]> = {};
+        for (const [id, xy] of points) {
+          const px = chart.convertToPixel({ seriesIndex: 0 }, xy) as number[] | undefined;
+          if (px) next[id] = [Math.round(px[0]), Math.round(px[1])];
+        }
+        setPixels((prev) => (JSON.stringify(prev) === JSON.stringify(next) ? prev : next));
+      },
+    }),
+    [points],
+  );
+  return (
+    <section className="section chart-card" aria-labelledby="lineage-h">
+      <h2 id="lineage-h">Lineage</h2>
+      <p className="note">
+        dataset → runs that used it → model versions registered from them → their aliases and stages. Click a node to open it.
+      </p>
+      <EChart
+        option={option}
+        height={height}
+        label="Lineage graph"
+        testId="lineage-graph"
+        onEvents={onEvents}
+        onClick={(p) => {
+          if (p.dataType !== "node") return;
+          const id = (p.data as { id?: string } | undefined)?.id;
+          const to = id ? links.get(id) : undefined;
+          if (to) navigate(to);
+        }}
+      />
+      <ul className="sr-only" data-testid="lineage-links" aria-label="Lineage links">
+        {[...links.entries()].map(([id, to]) => (
+          <li key={id} data-node={id} data-x={pixels[id]?.[0]} data-y={pixels[id]?.[1]}>
+            <Link to={to}>{id}</Link>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}

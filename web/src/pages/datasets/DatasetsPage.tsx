@@ -1,0 +1,81 @@
+// /datasets: every dataset runs logged, across experiments (name, digest, source, rows, use).
+import { useState } from "react";
+import { Link, useSearchParams } from "react-router";
+import { useQuery } from "@tanstack/react-query";
+import "../../viz/pages.css";
+import { ErrorText } from "../models/widgets";
+import { listDatasets, sourceText } from "./api";
+
+export function DatasetsPage() {
+  const [params, setParams] = useSearchParams();
+  const q = params.get("q") ?? "";
+  const [text, setText] = useState(q);
+  const list = useQuery({ queryKey: ["datasets", q], queryFn: () => listDatasets(q) });
+  const items = list.data?.datasets ?? [];
+  return (
+    <div className="page" data-testid="datasets-page">
+      <div className="page-head">
+        <h1>Datasets</h1>
+        <span className="muted">{list.data ? `${items.length}${list.data.next_page_token ? "+" : ""} datasets` : ""}</span>
+      </div>
+      <form
+        className="toolbar"
+        onSubmit={(e) => {
+          e.preventDefault();
+          const next = new URLSearchParams(params);
+          if (text.trim()) next.set("q", text.trim());
+          else next.delete("q");
+          setParams(next);
+        }}
+      >
+        <input className="input" placeholder="Exact dataset name" value={text} onChange={(e) => setText(e.target.value)} aria-label="Dataset name" />
+        <button type="submit" className="btn">
+          Filter
+        </button>
+      </form>
+      <ErrorText error={list.error} />
+      {list.isPending ? (
+        <p className="muted">Loading…</p>
+      ) : items.length === 0 ? (
+        <div className="empty-state">
+          <p>No datasets logged{q ? ` named “${q}”` : ""}. Runs log them with mlflow.log_input or cairn.log_dataset.</p>
+        </div>
+      ) : (
+        <div className="scroll-x">
+          <table className="data-table" data-testid="datasets-table">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Digest</th>
+                <th>Source</th>
+                <th style={{ textAlign: "right" }}>Rows</th>
+                <th>Used by</th>
+                <th>Experiment</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((d) => (
+                <tr key={d.dataset_id} data-testid="dataset-row">
+                  <td>
+                    <Link to={`/datasets/${d.dataset_id}`}>{d.name}</Link>
+                  </td>
+                  <td className="mono">{d.digest.slice(0, 12)}</td>
+                  <td className="mono" title={sourceText(d.source)} style={{ maxWidth: 320, overflow: "hidden", textOverflow: "ellipsis", whiteSpace: "nowrap" }}>
+                    <span className="muted">{d.source_type}</span> {sourceText(d.source)}
+                  </td>
+                  <td style={{ textAlign: "right" }}>{d.num_rows?.toLocaleString() ?? "—"}</td>
+                  <td>
+                    {d.run_count} run{d.run_count === 1 ? "" : "s"}
+                  </td>
+                  <td>
+                    <Link to={`/experiments/${d.experiment_id}`}>experiment {d.experiment_id}</Link>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}

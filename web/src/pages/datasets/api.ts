@@ -1,0 +1,109 @@
+// Cairn's datasets API (/api/v1/datasets) as the dataset pages read it.
+import { apiGet } from "../../api/http";
+
+export interface NumericStats {
+  count?: number;
+  nulls?: number;
+  min?: number;
+  max?: number;
+  mean?: number;
+  std?: number;
+  p50?: number;
+}
+
+export interface Profile {
+  num_rows?: number;
+  num_elements?: number;
+  targets?: string | null;
+  label_distribution?: Record<string, number> | null;
+  numeric?: Record<string, NumericStats>;
+  text_length?: Record<string, NumericStats>;
+}
+
+export interface DatasetOut {
+  dataset_id: string;
+  experiment_id: string;
+  name: string;
+  digest: string;
+  source_type: string;
+  source: unknown;
+  schema: unknown;
+  profile: unknown;
+  num_rows: number | null;
+  run_count: number;
+}
+
+export interface RunUse {
+  run_id: string;
+  run_name: string | null;
+  context: string | null;
+}
+
+export interface VersionUse {
+  name: string;
+  version: string;
+  run_id: string;
+  current_stage: string;
+  status: string;
+  source: string;
+  aliases: string[];
+}
+
+export interface Lineage {
+  dataset: DatasetOut;
+  runs: RunUse[];
+  model_versions: VersionUse[];
+}
+
+export const listDatasets = (name: string, pageToken?: string) =>
+  apiGet<{ datasets: DatasetOut[]; next_page_token: string | null }>("/api/v1/datasets", {
+    name: name.trim() || undefined,
+    max_results: 200,
+    page_token: pageToken,
+  });
+
+export const getLineage = (id: string) => apiGet<Lineage>(`/api/v1/datasets/${encodeURIComponent(id)}`);
+
+/** The profile when it has the shape Cairn's SDK writes, else null. */
+export function asProfile(p: unknown): Profile | null {
+  return p !== null && typeof p === "object" && !Array.isArray(p) ? (p as Profile) : null;
+}
+
+/** A short text for a dataset source: its uri/path/url when it has one, else its JSON. */
+export function sourceText(source: unknown): string {
+  if (source === null || source === undefined) return "";
+  if (typeof source === "string") return source;
+  if (typeof source === "object") {
+    const o = source as Record<string, unknown>;
+    for (const k of ["uri", "path", "url", "table_name", "location"]) if (typeof o[k] === "string") return o[k] as string;
+    return JSON.stringify(source);
+  }
+  return String(source);
+}
+
+export interface SchemaColumn {
+  name: string;
+  type: string;
+  required?: boolean;
+}
+
+/** Columns of an MLflow schema (`{"mlflow_colspec": [...]}`, `{"mlflow_tensorspec": ...}` or a bare list). */
+export function schemaColumns(schema: unknown): SchemaColumn[] {
+  const s = schema as Record<string, unknown> | unknown[] | null;
+  const list = Array.isArray(s) ? s : s && typeof s === "object" ? (s.mlflow_colspec ?? s.mlflow_tensorspec ?? null) : null;
+  const parsed = typeof list === "string" ? safeJson(list) : list;
+  if (!Array.isArray(parsed)) return [];
+  return parsed.map((c, i) => {
+    const o = (c ?? {}) as Record<string, unknown>;
+    const type = typeof o.type === "string" ? o.type : o["tensor-spec"] ? JSON.stringify(o["tensor-spec"]) : JSON.stringify(o);
+    return { name: typeof o.name === "string" ? o.name : `#${i}`, type, required: typeof o.required === "boolean" ? o.required : undefined };
+  });
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}

@@ -175,6 +175,7 @@ class Syncer:
             works.extend(self._plan_runs(experiment, runs))
         works.sort(key=lambda w: (w.depth, int(w.experiment_id), w.run.info.start_time or 0))
         pending = [w for w in works if w.pending]
+        self._refuse_same_store(pending)
         self.report.runs_unchanged = len(works) - len(pending)
         if not self.dry_run:
             self.progress.planned(
@@ -201,6 +202,18 @@ class Syncer:
             if self.ledger.dirty:
                 self.ledger.save()
         return self.report
+
+    def _refuse_same_store(self, pending: list[_RunWork]) -> None:
+        """Syncing a store to the server that serves it would copy every run into itself."""
+        unknown = (
+            w for w in pending if "dest_id" not in (self.ledger.run(w.run.info.run_id) or {})
+        )
+        first = next(unknown, None)
+        if first is not None and self.dest.has_run(first.run.info.run_id):
+            raise SyncError(
+                f"{self.dest.url} already has run {first.run.info.run_id} under the same id: "
+                "it serves this very store (or a copy of it), so there is nothing to sync"
+            )
 
     def _registry(self, works: list[_RunWork]) -> RegistrySync:
         runs = RunMap()

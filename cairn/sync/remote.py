@@ -186,6 +186,15 @@ class Destination:
                 return found
         return found
 
+    def has_run(self, run_id: str) -> bool:
+        try:
+            self._call("GET", "/runs/get", params={"run_id": run_id})
+        except ServerRefused as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return False
+            raise
+        return True
+
     def create_run(
         self,
         experiment_id: str,

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import httpx
+
 from cairn.entities.tracking import DatasetInput, Experiment, Run
 from cairn.sync.errors import ServerRefused, SyncError
 from cairn.sync.ledger import Ledger, exclusive, hashes, value_hash
@@ -425,8 +427,14 @@ class Syncer:
         if entry is None or "dest_id" not in entry:
             dest_experiment = self._dest_experiments[work.experiment_id]
             assert dest_experiment is not None
+            store_id = self.store_id or ""
             made = self.dest.create_run(
-                dest_experiment, run.info.run_name, run.info.user_id, run.info.start_time, tags
+                dest_experiment,
+                run.info.run_name,
+                run.info.user_id,
+                run.info.start_time,
+                tags,
+                find=lambda: self.dest.runs_from_store(dest_experiment, store_id).get(rid),
             )
             info = made["info"]
             entry = {
@@ -579,12 +587,13 @@ def sync_store(
     dry_run: bool = False,
     progress: Progress | None = None,
     request_hook: Hook | None = None,
+    transport: httpx.BaseTransport | None = None,
 ) -> SyncReport:
     """Sync the offline store ``source`` to the server at ``to`` (see :class:`Syncer`)."""
     location = locate(source, artifacts)
     store = SourceStore(location)
     try:
-        destination = Destination(to, request_hook=request_hook)
+        destination = Destination(to, request_hook=request_hook, transport=transport)
         try:
             return Syncer(store, destination, dry_run=dry_run, progress=progress).run()
         finally:

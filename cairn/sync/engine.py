@@ -371,7 +371,8 @@ class Syncer:
         work = _RunWork(run, experiment.experiment_id, depth)
         entry = self.ledger.run(run.info.run_id) or {}
         pending = "dest_id" not in entry or not entry.get("complete")
-        if hashes(self._tags_for(run, estimate=True)) != entry.get("tags"):
+        sent_tags = entry.get("tags", {})
+        if any(sent_tags.get(k) != value_hash(v) for k, v in self._tags_for(run).items()):
             pending = True
         sent_params = entry.get("params", {})
         if any(sent_params.get(k) != value_hash(v) for k, v in run.params.items()):
@@ -400,7 +401,7 @@ class Syncer:
         work.pending = pending or work.points > 0 or bool(work.files)
         return work
 
-    def _tags_for(self, run: Run, *, estimate: bool = False) -> dict[str, str]:
+    def _tags_for(self, run: Run) -> dict[str, str]:
         """The tags the destination run should carry: the source's, the parent id mapped to
         the destination's run, and the sync identity tag."""
         tags = dict(run.tags)

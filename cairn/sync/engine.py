@@ -14,10 +14,13 @@ after creating it, or a lost ledger) is found again by that tag instead of being
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+import httpx
 
 from cairn.entities.tracking import DatasetInput, Experiment, Run
 from cairn.sync.errors import ServerRefused, SyncError
@@ -37,6 +40,8 @@ PARENT_TAG = "mlflow.parentRunId"
 METRICS_PER_BATCH = 1000
 PARAMS_TAGS_PER_BATCH = 100
 INPUTS_PER_CALL = 100
+CHEAP_SAVE_S = 0.002
+SAVE_SPACING = 10
 
 
 class Progress(Protocol):
@@ -175,6 +180,7 @@ class Syncer:
             works.extend(self._plan_runs(experiment, runs))
         works.sort(key=lambda w: (w.depth, int(w.experiment_id), w.run.info.start_time or 0))
         pending = [w for w in works if w.pending]
+        self._refuse_same_store(pending)
         self.report.runs_unchanged = len(works) - len(pending)
         if not self.dry_run:
             self.progress.planned(
@@ -201,6 +207,18 @@ class Syncer:
             if self.ledger.dirty:
                 self.ledger.save()
         return self.report
+
+    def _refuse_same_store(self, pending: list[_RunWork]) -> None:
+        """Syncing a store to the server that serves it would copy every run into itself."""
+        unknown = (
+            w for w in pending if "dest_id" not in (self.ledger.run(w.run.info.run_id) or {})
+        )
+        first = next(unknown, None)
+        if first is not None and self.dest.has_run(first.run.info.run_id):
+            raise SyncError(
+                f"{self.dest.url} already has run {first.run.info.run_id} under the same id: "
+                "it serves this very store (or a copy of it), so there is nothing to sync"
+            )
 
     def _registry(self, works: list[_RunWork]) -> RegistrySync:
         runs = RunMap()
@@ -353,7 +371,8 @@ class Syncer:
         work = _RunWork(run, experiment.experiment_id, depth)
         entry = self.ledger.run(run.info.run_id) or {}
         pending = "dest_id" not in entry or not entry.get("complete")
-        if hashes(self._tags_for(run, estimate=True)) != entry.get("tags"):
+        sent_tags = entry.get("tags", {})
+        if any(sent_tags.get(k) != value_hash(v) for k, v in self._tags_for(run).items()):
             pending = True
         sent_params = entry.get("params", {})
         if any(sent_params.get(k) != value_hash(v) for k, v in run.params.items()):
@@ -382,7 +401,7 @@ class Syncer:
         work.pending = pending or work.points > 0 or bool(work.files)
         return work
 
-    def _tags_for(self, run: Run, *, estimate: bool = False) -> dict[str, str]:
+    def _tags_for(self, run: Run) -> dict[str, str]:
         """The tags the destination run should carry: the source's, the parent id mapped to
         the destination's run, and the sync identity tag."""
         tags = dict(run.tags)
@@ -398,7 +417,15 @@ class Syncer:
     # ----------------------------------------------------------------------- send
     def _record(self) -> None:
         """Record an acknowledged request before sending the next one: a sync killed at any
-        point resends at most the one request that was in flight."""
+        point resends at most the one request that was in flight. A ledger so large that
+        writing it costs more than CHEAP_SAVE_S (thousands of runs) is written at most every
+        SAVE_SPACING times that cost instead, so it never takes more than a tenth of the
+        time; a killed sync then resends the requests of that short window, which the
+        server stores once."""
+        self.ledger.dirty = True
+        cost = self.ledger.last_save_s
+        if cost > CHEAP_SAVE_S and time.monotonic() - self.ledger.saved_at < cost * SAVE_SPACING:
+            return
         self.ledger.save()
 
     def _send_run(self, work: _RunWork) -> None:
@@ -412,8 +439,14 @@ class Syncer:
         if entry is None or "dest_id" not in entry:
             dest_experiment = self._dest_experiments[work.experiment_id]
             assert dest_experiment is not None
+            store_id = self.store_id or ""
             made = self.dest.create_run(
-                dest_experiment, run.info.run_name, run.info.user_id, run.info.start_time, tags
+                dest_experiment,
+                run.info.run_name,
+                run.info.user_id,
+                run.info.start_time,
+                tags,
+                find=lambda: self.dest.runs_from_store(dest_experiment, store_id).get(rid),
             )
             info = made["info"]
             entry = {
@@ -480,7 +513,7 @@ class Syncer:
             entry["end_time"] = run.info.end_time
             sent_anything = True
         entry["complete"] = True
-        self.ledger.save()
+        self._record()
         if not created:
             if sent_anything:
                 report.runs_updated += 1
@@ -566,12 +599,13 @@ def sync_store(
     dry_run: bool = False,
     progress: Progress | None = None,
     request_hook: Hook | None = None,
+    transport: httpx.BaseTransport | None = None,
 ) -> SyncReport:
     """Sync the offline store ``source`` to the server at ``to`` (see :class:`Syncer`)."""
     location = locate(source, artifacts)
     store = SourceStore(location)
     try:
-        destination = Destination(to, request_hook=request_hook)
+        destination = Destination(to, request_hook=request_hook, transport=transport)
         try:
             return Syncer(store, destination, dry_run=dry_run, progress=progress).run()
         finally:

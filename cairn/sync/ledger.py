@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -74,6 +75,8 @@ class Ledger:
             "runs": {},
         }
         self.dirty = False
+        self.saved_at = 0.0  # time.monotonic() of the last save
+        self.last_save_s = 0.0  # how long it took
 
     @classmethod
     def load(cls, state_dir: Path, store_id: str, destination: str) -> Ledger:
@@ -121,6 +124,7 @@ class Ledger:
         self.dirty = True
 
     def save(self) -> None:
+        started = time.monotonic()
         tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,6 +134,8 @@ class Ledger:
             tmp.unlink(missing_ok=True)
             raise SyncError(f"Cannot write the sync ledger {self.path}: {exc.strerror}") from None
         self.dirty = False
+        self.saved_at = time.monotonic()
+        self.last_save_s = self.saved_at - started
 
 
 @contextmanager

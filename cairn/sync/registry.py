@@ -94,7 +94,13 @@ class RegistrySync:
         if entry is None:
             found = self.calls.get_model(name)
             if found is None:
-                self.calls.create_model(name, model.tags, model.description)
+                try:
+                    self.calls.create_model(name, model.tags, model.description)
+                except ServerRefused as exc:  # an earlier attempt made it after all
+                    if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                        raise
+                    found = self.calls.get_model(name)
+            if found is None:
                 entry = {
                     "tags": hashes(model.tags),
                     "description": value_hash(model.description or ""),
@@ -159,7 +165,13 @@ class RegistrySync:
             source, run_id = target
             tags = {**version.tags, SYNC_TAG: f"{self.store_id}/{name}/{key}"}
             dest = self.calls.create_version(
-                name, source, run_id, tags, version.description, version.user_id
+                name,
+                source,
+                run_id,
+                tags,
+                version.description,
+                version.user_id,
+                find=lambda: self.calls.versions_from_store(name, self.store_id).get(key),
             )
             entry = {
                 "dest": dest,

@@ -61,7 +61,10 @@ class Destination:
         timeout_s: float = 120.0,
         request_hook: Hook | None = None,
         retries: int = RETRIES,
+        transport: httpx.BaseTransport | None = None,
     ):
+        """``transport``: httpx's transport (default: a real connection pool); tests pass
+        one that loses answers to check that a retried create never makes a duplicate."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise SyncError(f"--to must be an http(s) URL of a Cairn server, not '{url}'")
@@ -75,15 +78,18 @@ class Destination:
             timeout=httpx.Timeout(timeout_s, connect=10.0),
             auth=_auth_from_env(),
             event_hooks=hooks,
+            transport=transport,
         )
 
     def close(self) -> None:
         self.http.close()
 
     # ------------------------------------------------------------------ plumbing
-    def _send(self, build: Callable[[], httpx.Request], what: str) -> httpx.Response:
+    def _send(
+        self, build: Callable[[], httpx.Request], what: str, attempts: int | None = None
+    ) -> httpx.Response:
         last: Exception | None = None
-        for attempt in range(self.retries + 1):
+        for attempt in range(self.retries + 1 if attempts is None else attempts):
             if attempt:
                 time.sleep(BACKOFF_S[min(attempt - 1, len(BACKOFF_S) - 1)])
             try:
@@ -110,6 +116,7 @@ class Destination:
         path: str,
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
+        attempts: int | None = None,
     ) -> dict[str, Any]:
         url = API + path
         content = orjson.dumps(body) if body is not None else None
@@ -119,11 +126,37 @@ class Destination:
                 method, url, content=content, params=params, headers=headers
             ),
             f"{method} {url}",
+            attempts,
         )
         if not response.content:
             return {}
         out = response.json()
         return out if isinstance(out, dict) else {}
+
+    def create_once(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        find: Callable[[], dict[str, Any] | None],
+    ) -> dict[str, Any] | None:
+        """POST a create that must not happen twice. A lost answer (connection error, 5xx)
+        may hide a success, so before each new attempt ``find`` looks for what the previous
+        one may have made; its result is returned (None: the call's own answer was used)."""
+        last: SyncError | None = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(BACKOFF_S[min(attempt - 1, len(BACKOFF_S) - 1)])
+                found = find()
+                if found is not None:
+                    return {"found": found}
+            try:
+                return self._call("POST", path, body, attempts=1)
+            except ServerRefused:
+                raise
+            except SyncError as exc:
+                last = exc
+        assert last is not None
+        raise last
 
     # --------------------------------------------------------------------- checks
     def ping(self) -> None:
@@ -186,6 +219,15 @@ class Destination:
                 return found
         return found
 
+    def has_run(self, run_id: str) -> bool:
+        try:
+            self._call("GET", "/runs/get", params={"run_id": run_id})
+        except ServerRefused as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return False
+            raise
+        return True
+
     def create_run(
         self,
         experiment_id: str,
@@ -193,7 +235,9 @@ class Destination:
         user_id: str | None,
         start_time: int | None,
         tags: Mapping[str, str],
+        find: Callable[[], dict[str, Any] | None],
     ) -> dict[str, Any]:
+        """Create a run; ``find`` finds it on the destination after a lost answer."""
         body: dict[str, Any] = {
             "experiment_id": experiment_id,
             "tags": [{"key": k, "value": v} for k, v in tags.items()],
@@ -204,7 +248,8 @@ class Destination:
             body["user_id"] = user_id
         if start_time is not None:
             body["start_time"] = start_time
-        run = self._call("POST", "/runs/create", body)["run"]
+        out = self.create_once("/runs/create", body, find)
+        run = out["found"] if out and "found" in out else (out or {}).get("run")
         assert isinstance(run, dict)
         return run
 
@@ -341,6 +386,7 @@ class RegistryCalls:
         tags: Mapping[str, str],
         description: str | None,
         user_id: str | None,
+        find: Callable[[], dict[str, Any] | None],
     ) -> str:
         body: dict[str, Any] = {
             "name": name,
@@ -353,8 +399,9 @@ class RegistryCalls:
             body["description"] = description
         if user_id:
             body["user_id"] = user_id
-        out = self.dest._call("POST", "/model-versions/create", body)
-        return str(out["model_version"]["version"])
+        out = self.dest.create_once("/model-versions/create", body, find) or {}
+        version = out["found"] if "found" in out else out["model_version"]
+        return str(version["version"])
 
     def transition(self, name: str, version: str, stage: str) -> None:
         body = {

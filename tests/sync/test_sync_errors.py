@@ -145,3 +145,23 @@ def test_every_option_is_documented() -> None:
     assert options
     for option in options:
         assert f"`{option}" in text, option
+
+
+def test_syncing_a_store_to_the_server_that_serves_it_is_refused(tmp_path: Path) -> None:
+    from tests.compat.server import start_server
+
+    info = build_store(tmp_path / "data", runs=1, points=10, big_file_bytes=0, experiment="self")
+    server = start_server(
+        "sqlite",
+        f"sqlite:///{info.root / 'cairn.db'}",
+        tmp_path / "server",
+        extra_args=["--artifacts-destination", str(info.root / "artifacts")],
+    )
+    serving = next(server)
+    try:
+        code, output = _sync(str(info.root), "--to", serving.url)
+    finally:
+        server.close()
+    assert code == 1
+    assert f"already has run {info.runs[0].run_id} under the same id" in output
+    assert "serves this very store" in output

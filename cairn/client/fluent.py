@@ -191,6 +191,12 @@ def start_run(
             f"Run {parent.info.run_id} is already active. End it with cairn.end_run(), or "
             "start this one with nested=True"
         )
+    if log_system_metrics is None:
+        log_system_metrics = env_bool("CAIRN_ENABLE_SYSTEM_METRICS", False)
+    if log_system_metrics:
+        from cairn.client.system_metrics import require_psutil
+
+        require_psutil()  # before the run exists: a missing psutil leaves nothing half-done
     if run_id is not None:
         client.update_run(run_id, status="RUNNING")
         run = client.get_run(run_id)
@@ -218,8 +224,6 @@ def start_run(
     active = ActiveRun(run, client, _logger(client))
     with _lock:
         _run_stack.append(active)
-    if log_system_metrics is None:
-        log_system_metrics = env_bool("CAIRN_ENABLE_SYSTEM_METRICS", False)
     if log_system_metrics:
         from cairn.client.system_metrics import SystemMetricsMonitor
 

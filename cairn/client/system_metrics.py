@@ -56,6 +56,14 @@ def gpu_samples(nvidia_smi: str | None) -> dict[str, float]:
     return metrics
 
 
+def require_psutil() -> Any:
+    try:
+        import psutil
+    except ImportError:
+        raise MissingDependencyError("psutil", "System metrics (log_system_metrics)") from None
+    return psutil
+
+
 class SystemMetricsMonitor:
     """Samples the machine into a run's metric queue until stopped."""
 
@@ -65,10 +73,7 @@ class SystemMetricsMonitor:
         sink: Callable[[list[Item]], None],
         interval: float | None = None,
     ) -> None:
-        try:
-            import psutil
-        except ImportError:
-            raise MissingDependencyError("psutil", "System metrics (log_system_metrics)") from None
+        psutil = require_psutil()
         self._psutil: Any = psutil
         self.run_id = run_id
         self.sink = sink

@@ -320,8 +320,9 @@ class Client:
     def _artifact_root(self, run_id: str) -> str:
         return artifact_path_of(self.get_run(run_id).info.artifact_uri)
 
-    def upload_bytes(self, artifact_root: str, rel_path: str, data: bytes) -> None:
-        """Store ``data`` at ``rel_path`` under an artifact root (``<exp>/<run>/artifacts``)."""
+    def upload_bytes(self, artifact_root: str, rel_path: str, data: bytes | Path) -> None:
+        """Store ``data`` (bytes, or a file streamed from disk) at ``rel_path`` under an
+        artifact root (``<exp>/<run>/artifacts``)."""
         rel = rel_path.replace(os.sep, "/").strip("/")
         if not rel:
             raise CairnUsageError("An artifact needs a file name")
@@ -340,7 +341,7 @@ class Client:
         if not path.is_file():
             raise CairnUsageError(f"log_artifact: '{path}' is not a file")
         rel = f"{artifact_path.strip('/')}/{path.name}" if artifact_path else path.name
-        self.upload_bytes(self._artifact_root(run_id), rel, path.read_bytes())
+        self.upload_bytes(self._artifact_root(run_id), rel, path)
 
     def log_artifacts(
         self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None
@@ -354,7 +355,7 @@ class Client:
         prefix = artifact_path.strip("/") + "/" if artifact_path else ""
         for file in sorted(p for p in local_dir.rglob("*") if p.is_file()):
             rel = file.relative_to(local_dir).as_posix()
-            self.upload_bytes(artifact_root, prefix + rel, file.read_bytes())
+            self.upload_bytes(artifact_root, prefix + rel, file)
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         return self._list(self._artifact_root(run_id), path or "")

@@ -45,6 +45,8 @@ class EmbeddedApp:
             Settings(
                 backend_store_uri=target.backend_store_uri,
                 artifacts_destination=target.artifacts_destination,
+                # a `cairn server` may write to the same file: no inline writes on the loop
+                shared_store=True,
             )
         )
         self._loop = asyncio.new_event_loop()

@@ -411,7 +411,7 @@ def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None =
     if not path.is_file():
         raise CairnUsageError(f"log_artifact: '{path}' is not a file")
     rel = f"{artifact_path.strip('/')}/{path.name}" if artifact_path else path.name
-    active.client.upload_bytes(_artifact_root(active), rel, path.read_bytes())
+    active.client.upload_bytes(_artifact_root(active), rel, path)
 
 
 def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -81,7 +82,7 @@ class RestClient:
         *,
         body: Any = None,
         params: dict[str, Any] | None = None,
-        content: bytes | None = None,
+        content: bytes | Path | None = None,
         headers: dict[str, str] | None = None,
         retry: bool = True,
     ) -> httpx.Response:
@@ -94,9 +95,15 @@ class RestClient:
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
-                response = self.http.request(
-                    method, path, params=params, content=content, headers=headers
-                )
+                if isinstance(content, Path):  # streamed from the file, reopened per attempt
+                    with content.open("rb") as handle:
+                        response = self.http.request(
+                            method, path, params=params, content=handle, headers=headers
+                        )
+                else:
+                    response = self.http.request(
+                        method, path, params=params, content=content, headers=headers
+                    )
             except httpx.TransportError as exc:
                 if last:
                     raise CairnConnectionError(

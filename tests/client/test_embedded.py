@@ -69,3 +69,20 @@ def test_closed_store_reopens(tmp_path: Path) -> None:
     client = cairn.Client(f"sqlite:///{tmp_path / 'one.db'}")
     assert client.get_run(run.info.run_id).data.metrics == {"m": 1.0}
     assert (tmp_path / "artifacts").is_dir()
+
+
+@pytest.mark.postgres
+def test_embedded_on_postgres(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.databases import fresh_postgres_database
+
+    monkeypatch.setenv("CAIRN_HOME", str(tmp_path / "home"))
+    with fresh_postgres_database() as uri:
+        cairn.set_tracking_uri(uri)
+        with cairn.start_run() as run:
+            cairn.log_metrics({"a": 1.0, "b": 2.0}, step=2)
+            cairn.log_text("pg", "x.txt")
+        client = cairn.Client()
+        assert client.get_run(run.info.run_id).data.metrics == {"a": 1.0, "b": 2.0}
+        assert client.list_artifacts(run.info.run_id)[0].path == "x.txt"
+        fluent._reset()  # close the embedded store before the database is dropped
+    assert list((tmp_path / "home" / "artifacts").rglob("x.txt"))

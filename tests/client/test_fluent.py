@@ -198,3 +198,20 @@ def test_resume_run(tracking_uri: str, experiment_name: str) -> None:
     assert got.info.status == "FINISHED"
     assert got.data.tags["resumed"] == "yes"
     assert [m.value for m in client.get_metric_history(first.info.run_id, "m")] == [1.0, 2.0]
+
+
+def test_large_artifact_is_streamed_both_ways(
+    tracking_uri: str, experiment_name: str, tmp_path: Path
+) -> None:
+    cairn.set_tracking_uri(tracking_uri)
+    cairn.set_experiment(experiment_name)
+    blob = tmp_path / "weights.bin"
+    data = np.random.default_rng(1).bytes(12 * 1024 * 1024)
+    blob.write_bytes(data)
+    with cairn.start_run() as run:
+        cairn.log_artifact(blob, artifact_path="ckpt")
+    client = cairn.Client()
+    (info,) = client.list_artifacts(run.info.run_id, "ckpt")
+    assert (info.path, info.file_size) == ("ckpt/weights.bin", len(data))
+    got = client.download_artifacts(run.info.run_id, "ckpt/weights.bin", tmp_path / "dl")
+    assert Path(got).read_bytes() == data

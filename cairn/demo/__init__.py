@@ -76,6 +76,14 @@ def run_demo(
 
         result.details[scenario.name] = scenario.run(step)
     cairn.flush()
-    result.runs = 2 + len(prompts.VARIANTS) + 1 + sweep.STEPS - 3 + len(curves.RUNS)
-    result.datasets = 2 * 2 + 2 * len(prompts.VARIANTS) + 1
+    details = result.details
+    result.runs = (
+        2  # the two LIMS runs
+        + len(details["security-prompts"]["runs"])
+        + 1
+        + int(details["sweep"]["children"])
+        + len(details["curves"]["run_ids"])
+    )
+    # train + test per LIMS run, train + validation per prompt run, the sweep's training set
+    result.datasets = 2 * 2 + 2 * len(details["security-prompts"]["runs"]) + 1
     return result

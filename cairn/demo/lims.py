@@ -95,12 +95,9 @@ def run(
 
     ``params`` overrides some of the RandomForest's parameters (the demo trains a smaller
     baseline first, so the registry holds an archived version too)."""
-    params = {**PARAMS, **(params or {})}
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.metrics import (
         accuracy_score,
-        classification_report,
-        confusion_matrix,
         f1_score,
         precision_score,
         recall_score,
@@ -108,6 +105,7 @@ def run(
     )
     from sklearn.model_selection import train_test_split
 
+    params = {**PARAMS, **(params or {})}
     samples = generate_samples()
     train, test = train_test_split(
         samples, test_size=0.2, random_state=42, stratify=samples["is_contaminated"]
@@ -153,7 +151,7 @@ def run(
             cairn.log_metric("f1_by_trees", float(partial_f1), step=trees)
         report(f"trained a RandomForest: test F1 {metrics['test_f1']:.3f}")
 
-        log_evaluation_artifacts(model, truth, predicted, confusion_matrix, classification_report)
+        log_evaluation_artifacts(model, truth, predicted)
         report("logged feature importance, confusion matrix and classification report")
 
         cairn.set_tags({**GOVERNANCE_TAGS, "Training_Date": dt.date.today().isoformat()})
@@ -190,11 +188,12 @@ def run(
     }
 
 
-def log_evaluation_artifacts(
-    model: Any, truth: Any, predicted: Any, confusion_matrix: Any, classification_report: Any
-) -> None:
+def log_evaluation_artifacts(model: Any, truth: Any, predicted: Any) -> None:
+    """Feature importance (PNG + CSV), confusion matrix (PNG + CSV + four metrics) and the
+    classification report, as artifacts of the active run."""
     import numpy as np
     import pandas as pd
+    from sklearn.metrics import classification_report, confusion_matrix
 
     plt = pyplot()
     importance = pd.DataFrame(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
-from tests.compat.server import start_server
+import pytest
+
+from tests.compat.server import CairnServer, start_server
+from tests.databases import fresh_postgres_database
 from tests.examples.conftest import Api, run_script, script_env
 
 
@@ -70,3 +74,38 @@ def test_demo_fills_the_embedded_store_and_can_run_again(tmp_path: Path) -> None
     finally:
         api.close()
         servers.close()
+
+
+@pytest.fixture
+def postgres_server(tmp_path: Path) -> Iterator[CairnServer]:
+    """A server of its own (the examples' shared one would see the demo's runs)."""
+    with fresh_postgres_database() as uri:
+        yield from start_server("postgres", uri, tmp_path / "server")
+
+
+@pytest.mark.postgres
+def test_demo_into_a_server_on_postgres(postgres_server: CairnServer, tmp_path: Path) -> None:
+    """--tracking-uri sends everything to the server; nothing lands in ./cairn-data."""
+    out = run_script(
+        ["-m", "cairn", "demo", "--tracking-uri", postgres_server.url, "--curve-steps", "500"],
+        tmp_path,
+        script_env(),
+    )
+    assert f"Cairn demo → {postgres_server.url}" in out, out
+    assert "Done. 17 runs in 4 experiments" in out, out
+    assert not (tmp_path / "cairn-data").exists()
+    api = Api(postgres_server.url)
+    try:
+        curves = api.runs("training-curves")
+        assert len(curves) == 3
+        history = api.get(
+            "/api/2.0/mlflow/metrics/get-history",
+            run_id=curves[0]["info"]["run_id"],  # type: ignore[index]
+            metric_key="learning_rate",
+        )
+        assert len(history["metrics"]) == 500  # type: ignore[arg-type]
+        stages = {v["current_stage"] for v in api.versions("lims_contamination_detector")}
+        assert "Production" in stages
+        assert api.datasets("ml-security-training")
+    finally:
+        api.close()

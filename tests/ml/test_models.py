@@ -277,3 +277,19 @@ def test_importing_cairn_does_not_import_the_ml_stack() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_input_examples_as_a_dict_a_row_list_and_a_series(tmp_path: Path) -> None:
+    x, y = lims_samples(40, 6)
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(x, y)
+    row = {"ph": 7.0, "turbidity": 1.5, "colony_count": 30}
+    save_model(model, tmp_path / "dict", input_example=row)
+    example = json.loads((tmp_path / "dict" / "input_example.json").read_text())
+    assert example == {"columns": ["ph", "turbidity", "colony_count"], "data": [[7.0, 1.5, 30]]}
+    rows = x.head(2).to_dict(orient="records")
+    described = save_model(model, tmp_path / "rows", input_example=rows)
+    assert described.signature is not None
+    assert [c["name"] for c in described.signature["inputs"]] == list(x.columns)
+    series = save_model(LinearRegression().fit(x[["ph"]], y), tmp_path / "s", input_example=x["ph"])
+    assert series.signature is not None
+    assert series.signature["inputs"][0]["name"] == "ph"

@@ -267,6 +267,36 @@ def test_stock_mlflow_sklearn_models_load_with_cairn(tmp_path: Path, serializati
     assert [c["name"] for c in signed["inputs"]] == ["ph", "turbidity", "colony_count"]
 
 
+def test_stock_mlflow_default_skops_models_load_with_cairn(tmp_path: Path) -> None:
+    """mlflow 3 saves scikit-learn models in the skops format unless told otherwise."""
+    x, _ = lims_samples(30, 5)
+    x.to_csv(tmp_path / "new.csv", index=False)
+    out = run_stock_client(
+        """
+        import json, mlflow, numpy as np, pandas as pd
+        from sklearn.ensemble import RandomForestClassifier
+        from sklearn.linear_model import LogisticRegression
+        rng = np.random.default_rng(1)
+        x = pd.DataFrame({"ph": rng.normal(7, 0.6, 200), "turbidity": rng.gamma(2, 1.5, 200),
+                          "colony_count": rng.poisson(30, 200)})
+        y = ((x["turbidity"] > 4) | (x["colony_count"] > 38)).astype(int)
+        linear = LogisticRegression(max_iter=500).fit(x, y)
+        forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(x, y)
+        mlflow.sklearn.save_model(linear, "linear")
+        mlflow.sklearn.save_model(forest, "forest", skops_trusted_types=["sklearn.tree._tree.Tree"])
+        new = pd.read_csv("new.csv")
+        print(json.dumps({"linear": linear.predict(new).tolist(),
+                          "forest": forest.predict(new).tolist()}))
+        """,
+        tmp_path,
+    )
+    expected = json.loads(out.strip().splitlines()[-1])
+    for name in ("linear", "forest"):
+        mlmodel = yaml.safe_load((tmp_path / name / "MLmodel").read_text())
+        assert mlmodel["flavors"]["sklearn"]["serialization_format"] == "skops"
+        assert load_model_dir(tmp_path / name).predict(x).tolist() == expected[name], name
+
+
 def test_importing_cairn_does_not_import_the_ml_stack() -> None:
     code = (
         "import sys, cairn, cairn.ml, cairn.ml.datasets, cairn.ml.models;"

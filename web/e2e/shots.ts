@@ -10,10 +10,23 @@ export async function setTheme(page: Page, theme: "light" | "dark"): Promise<voi
   if (now !== theme) await page.getByTestId("theme-toggle").click();
 }
 
-/** `name`.png in the current theme; `target` narrows it to one element. */
+/** `name`.png in the current theme; `target` narrows it to one element. Whole pages are shot
+ * in a viewport as tall as their content (the app scrolls inside its main area, which a
+ * full-page screenshot would not capture). */
 export async function shot(page: Page, name: string, target?: Locator): Promise<void> {
   if (!SHOTS) return;
   const path = `${DIR}/${name}.png`;
-  if (target) await target.screenshot({ path });
-  else await page.screenshot({ path, fullPage: true });
+  const size = page.viewportSize()!;
+  const tall = await page.evaluate(() => {
+    const main = document.querySelector("main");
+    const top = main ? main.getBoundingClientRect().top : 0;
+    return Math.ceil(top + (main ? main.scrollHeight : document.body.scrollHeight));
+  });
+  await page.setViewportSize({ width: size.width, height: Math.min(6000, Math.max(size.height, tall)) });
+  try {
+    if (target) await target.screenshot({ path });
+    else await page.screenshot({ path });
+  } finally {
+    await page.setViewportSize(size);
+  }
 }

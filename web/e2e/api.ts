@@ -15,6 +15,14 @@ export class Api {
     return (text ? JSON.parse(text) : {}) as T;
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  async get(path: string): Promise<any> {
+    const r = await fetch(`${this.url}${API}${path}`);
+    const text = await r.text();
+    if (!r.ok) throw new Error(`GET ${path} -> ${r.status}: ${text}`);
+    return JSON.parse(text);
+  }
+
   async createExperiment(name: string): Promise<string> {
     return (await this.post<{ experiment_id: string }>("/experiments/create", { name })).experiment_id;
   }

@@ -61,6 +61,11 @@ async function request<T>(method: string, path: string, body?: unknown, signal?:
     if (err instanceof DOMException && err.name === "AbortError") throw err;
     throw new ApiError(0, "NETWORK_ERROR", `Cannot reach the server (${String(err)})`);
   }
+  return readResponse<T>(response);
+}
+
+/** A fetch Response as the API's answer: its JSON, or an ApiError. */
+export async function readResponse<T>(response: Response): Promise<T> {
   if (!response.ok) throw await parseError(response);
   const text = await response.text();
   return (text ? JSON.parse(text) : {}) as T;

@@ -1,3 +1,295 @@
-import { NotBuilt } from "../layout/Layout";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { Link, useNavigate, useParams, useSearchParams } from "react-router";
+import { keepPreviousData, useInfiniteQuery, useQuery } from "@tanstack/react-query";
+import { ApiError } from "../api/http";
+import { experimentSummaries, getExperiment, searchRuns } from "../api/mlflow";
+import type { Run, SearchRunsResponse } from "../api/types";
+import { plural } from "../lib/format";
+import type { KnownKeys } from "./autocomplete";
+import { ColumnChooser } from "./ColumnChooser";
+import { columnId, columnLabel, DEFAULT_ATTRIBUTES, searchKey } from "./columns";
+import { toCsv } from "./csv";
+import { FilterBox } from "./FilterBox";
+import { cellValue, runRow, type RunRow } from "./runRow";
+import { RunsTable } from "./RunsTable";
+import { buildTree, flattenTree } from "./tree";
+import { decodeView, encodeView, orderText, type RunsViewState } from "./urlState";
+import "./runs.css";
 
-export function RunsPage() { return <NotBuilt what="Runs" />; }
+const FIRST_PAGE = 50; // a screenful; index.html asks for the same page early
+const NEXT_PAGES = 1000;
+const SELECT_ALL_LIMIT = 500;
+const DEFAULT_METRICS = 5;
+const DEFAULT_PARAMS = 4;
+
+const keysCache = new WeakMap<SearchRunsResponse, { params: Set<string>; metrics: Set<string>; tags: Set<string> }>();
+
+/** The keys of one page of runs, computed once per page. */
+function pageKeys(page: SearchRunsResponse) {
+  let k = keysCache.get(page);
+  if (k) return k;
+  k = { params: new Set(), metrics: new Set(), tags: new Set() };
+  for (const run of page.runs ?? []) {
+    for (const p of run.data.params ?? []) k.params.add(p.key);
+    for (const m of run.data.metrics ?? []) k.metrics.add(m.key);
+    for (const t of run.data.tags ?? []) k.tags.add(t.key);
+  }
+  keysCache.set(page, k);
+  return k;
+}
+
+function download(name: string, text: string) {
+  const url = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+export function RunsPage() {
+  const { id = "" } = useParams();
+  const [params, setParams] = useSearchParams();
+  const navigate = useNavigate();
+  const view = useMemo(() => decodeView(params), [params]);
+  const [expanded, setExpanded] = useState<Set<string>>(() => new Set());
+
+  const setView = useCallback(
+    (patch: Partial<RunsViewState>) => {
+      setParams((current) => encodeView({ ...decodeView(current), ...patch }, current), { replace: true });
+    },
+    [setParams],
+  );
+
+  const experiment = useQuery({ queryKey: ["experiment", id], queryFn: ({ signal }) => getExperiment(id, signal) });
+  const summary = useQuery({
+    queryKey: ["experiment-summaries", [id]],
+    queryFn: ({ signal }) => experimentSummaries([id], signal),
+  });
+
+  const orderBy = view.order ? [orderText(view.order)] : [];
+  const runs = useInfiniteQuery({
+    queryKey: ["runs", id, view.filter, orderBy],
+    queryFn: ({ pageParam, signal }) =>
+      searchRuns(
+        {
+          experiment_ids: [id],
+          filter: view.filter || undefined,
+          order_by: orderBy,
+          max_results: pageParam ? NEXT_PAGES : FIRST_PAGE,
+          page_token: pageParam,
+          run_view_type: "ACTIVE_ONLY",
+        },
+        signal,
+      ),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (last) => last.next_page_token || undefined,
+    staleTime: 30_000,
+    // a new filter or order keeps the old rows on screen until its answer comes
+    placeholderData: keepPreviousData,
+  });
+
+  const pages = runs.data?.pages;
+  const loaded = useMemo<RunRow[]>(() => {
+    const out: RunRow[] = [];
+    for (const page of pages ?? []) for (const run of page.runs ?? []) out.push(runRow(run as Run));
+    return out;
+  }, [pages]);
+
+  // the keys of the last runs seen, so completion and the chooser still work after a filter
+  // that matched nothing or failed
+  const lastKeys = useRef<KnownKeys>({ params: [], metrics: [], tags: [] });
+  const keys = useMemo<KnownKeys>(() => {
+    const params = new Set<string>();
+    const metrics = new Set<string>();
+    const tags = new Set<string>();
+    for (const page of pages ?? []) {
+      const k = pageKeys(page);
+      k.params.forEach((x) => params.add(x));
+      k.metrics.forEach((x) => metrics.add(x));
+      k.tags.forEach((x) => tags.add(x));
+    }
+    const sorted = (s: Set<string>) => [...s].sort((a, b) => a.localeCompare(b));
+    if (!params.size && !metrics.size && !tags.size) return lastKeys.current;
+    lastKeys.current = { params: sorted(params), metrics: sorted(metrics), tags: sorted(tags) };
+    return lastKeys.current;
+  }, [pages]);
+
+  // until the user chooses, show the first metrics and params the runs have
+  const columns = useMemo(() => {
+    if (view.columns !== null) return view.columns;
+    return [
+      ...DEFAULT_ATTRIBUTES,
+      ...keys.metrics.slice(0, DEFAULT_METRICS).map((k) => columnId("metrics", k)),
+      ...keys.params.slice(0, DEFAULT_PARAMS).map((k) => columnId("params", k)),
+    ];
+  }, [view.columns, keys]);
+  const orderedColumns = useMemo(() => [...view.pinned.filter((p) => columns.includes(p)), ...columns.filter((c) => !view.pinned.includes(c))], [columns, view.pinned]);
+
+  const tree = useMemo(() => buildTree(loaded, (r) => ({ id: r.id, parentId: r.parentId })), [loaded]);
+  const rows = useMemo(() => flattenTree(tree, expanded, (r) => r.id), [tree, expanded]);
+  // the selection is React state first (a checkbox must show its new state in the same
+  // event, and URL updates are transitions), mirrored into the URL
+  const selParam = params.get("sel") ?? "";
+  const [selection, setSelection] = useState<string[]>(view.selected);
+  useEffect(() => setSelection(decodeView(new URLSearchParams({ sel: selParam })).selected), [selParam]);
+  const selected = useMemo(() => new Set(selection), [selection]);
+  const select = useCallback(
+    (next: string[]) => {
+      setSelection(next);
+      setView({ selected: next });
+    },
+    [setView],
+  );
+
+  const filterError = runs.error instanceof ApiError && runs.error.status === 400 ? runs.error.message : null;
+  const otherError = runs.isError && !filterError ? String(runs.error instanceof ApiError ? runs.error.message : runs.error) : null;
+
+  const onSort = useCallback(
+    (col: string) => {
+      const key = col === "attributes.run_name" ? col : searchKey(col);
+      if (!key) return;
+      const cur = view.order;
+      // newest/highest first, then lowest first, then the server's default order
+      if (!cur || cur.key !== key) setView({ order: { key, desc: true } });
+      else if (cur.desc) setView({ order: { key, desc: false } });
+      else setView({ order: null });
+    },
+    [view.order, setView],
+  );
+
+  const onToggleSelect = useCallback(
+    (runId: string) => select(selection.includes(runId) ? selection.filter((s) => s !== runId) : [...selection, runId]),
+    [selection, select],
+  );
+  const onToggleAll = useCallback(() => {
+    const all = rows.length > 0 && rows.every((r) => selected.has(r.item.id));
+    select(all ? [] : rows.slice(0, SELECT_ALL_LIMIT).map((r) => r.item.id));
+  }, [rows, selected, select]);
+  const onToggleExpand = useCallback((runId: string) => {
+    setExpanded((cur) => {
+      const next = new Set(cur);
+      if (next.has(runId)) next.delete(runId);
+      else next.add(runId);
+      return next;
+    });
+  }, []);
+  const { hasNextPage, isFetchingNextPage, fetchNextPage } = runs;
+  const onNearEnd = useCallback(() => {
+    if (hasNextPage && !isFetchingNextPage) void fetchNextPage();
+  }, [hasNextPage, isFetchingNextPage, fetchNextPage]);
+
+  const parentsLoaded = tree.children.size;
+  const expandAll = () => setExpanded(new Set(tree.children.keys()));
+
+  const exportCsv = () => {
+    const header = ["run_id", "run_name", ...orderedColumns.map((c) => (c.startsWith("attributes.") ? columnLabel(c).toLowerCase() : c))];
+    const now = Date.now();
+    const body = loaded.map((r) => [r.id, r.name, ...orderedColumns.map((c) => cellValue(r, c, now))]);
+    const name = (experiment.data?.name ?? `experiment-${id}`).replace(/[^\w.-]+/g, "_");
+    download(`${name}-runs.csv`, toCsv(header, body));
+  };
+
+  const total = summary.data?.get(id)?.run_count;
+  const countText = !runs.isSuccess
+    ? ""
+    : view.filter
+      ? `${plural(loaded.length, "run")} match${loaded.length === 1 ? "es" : ""}${runs.hasNextPage ? " so far (scroll for more)" : ""}`
+      : total !== undefined && runs.hasNextPage
+        ? `${loaded.length.toLocaleString("en-US")} of ${plural(total, "run")} loaded`
+        : plural(loaded.length, "run");
+
+  const noRunsAtAll = runs.isSuccess && loaded.length === 0 && !view.filter;
+  const noMatches = runs.isSuccess && loaded.length === 0 && !!view.filter;
+
+  return (
+    <div className="page runs-page">
+      <div className="runs-head">
+        <div>
+          <nav className="crumbs" aria-label="Breadcrumb">
+            <Link to="/">Experiments</Link> <span aria-hidden="true">/</span>
+          </nav>
+          <h1>{experiment.data?.name ?? (experiment.isError ? "Experiment not found" : "…")}</h1>
+          <p className="muted run-count" data-testid="run-count">
+            {countText}
+            {experiment.data?.lifecycle_stage === "deleted" && <span className="badge deleted-badge"> deleted</span>}
+          </p>
+        </div>
+        <div className="head-actions">
+          <button
+            type="button"
+            className="btn primary"
+            disabled={selection.length < 2}
+            title={selection.length < 2 ? "Select two or more runs to compare" : undefined}
+            onClick={() => navigate(`/compare?runs=${selection.join(",")}`)}
+          >
+            Compare{selection.length ? ` (${selection.length})` : ""}
+          </button>
+          <button type="button" className="btn" onClick={exportCsv} disabled={!loaded.length}>
+            Export CSV
+          </button>
+        </div>
+      </div>
+
+      {experiment.isError && <div className="error-box">{experiment.error instanceof ApiError ? experiment.error.message : String(experiment.error)}</div>}
+
+      <div className="runs-toolbar">
+        <FilterBox value={view.filter} keys={keys} error={filterError} onApply={(f) => setView({ filter: f })} />
+        <ColumnChooser
+          keys={keys}
+          columns={columns}
+          pinned={view.pinned}
+          onChange={(c, p) => setView({ columns: c, pinned: p })}
+          onReset={() => setView({ columns: null, pinned: [] })}
+        />
+        {parentsLoaded > 0 && (
+          <button type="button" className="btn" onClick={expanded.size ? () => setExpanded(new Set()) : expandAll}>
+            {expanded.size ? "Collapse all" : "Expand all"}
+          </button>
+        )}
+      </div>
+
+      {otherError && <div className="error-box">Could not load runs: {otherError}</div>}
+
+      {noRunsAtAll && (
+        <div className="card empty-state" data-testid="no-runs">
+          <h2>No runs in this experiment yet</h2>
+          <p>Log one from Python with the stock MLflow client:</p>
+          <pre>{`import mlflow
+mlflow.set_tracking_uri("${window.location.origin}")
+mlflow.set_experiment(${JSON.stringify(experiment.data?.name ?? "")})
+with mlflow.start_run():
+    mlflow.log_metric("loss", 0.42)`}</pre>
+        </div>
+      )}
+      {noMatches && (
+        <div className="card empty-state" data-testid="no-matches">
+          <h2>No runs match this filter</h2>
+          <p>
+            <code>{view.filter}</code>
+          </p>
+        </div>
+      )}
+      {runs.isPending && <div className="muted loading">Loading runs…</div>}
+      {rows.length > 0 && (
+        <RunsTable
+          busy={runs.isPlaceholderData}
+          rows={rows}
+          columns={orderedColumns}
+          pinned={view.pinned}
+          order={view.order}
+          selected={selected}
+          onSort={onSort}
+          onToggleSelect={onToggleSelect}
+          onToggleAll={onToggleAll}
+          onToggleExpand={onToggleExpand}
+          onNearEnd={onNearEnd}
+          loadingMore={runs.isFetchingNextPage}
+          hasMore={!!runs.hasNextPage}
+        />
+      )}
+    </div>
+  );
+}

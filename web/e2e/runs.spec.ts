@@ -1,0 +1,200 @@
+import { readFileSync } from "node:fs";
+import { test, expect } from "./fixtures";
+import { screenshot, setTheme } from "./screens";
+import { seedProject, type Seeded } from "./seed";
+import type { Page } from "@playwright/test";
+
+let seeded: Seeded;
+
+test.beforeAll(async () => {
+  const { Api } = await import("./api");
+  seeded = await seedProject(new Api(process.env.CAIRN_E2E_URL!), `runs-table-${Date.now()}`);
+});
+
+const rows = (page: Page) => page.locator("tbody tr.run-row");
+const cellTexts = async (page: Page, column: number) =>
+  rows(page).evaluateAll((trs, col) => trs.map((tr) => (tr.children[col] as HTMLElement).innerText.trim()), column);
+const headerIndex = async (page: Page, label: string) =>
+  page.locator("thead th").evaluateAll((ths, l) => ths.findIndex((th) => (th as HTMLElement).innerText.replace(/[▲▼]/g, "").trim().endsWith(l)), label);
+
+test("open an experiment: rows, statuses, durations, default columns", async ({ page }) => {
+  await page.goto("/");
+  await page.getByRole("link", { name: seeded.name }).click();
+  await expect(page.getByRole("heading", { name: seeded.name })).toBeVisible();
+  await expect(rows(page)).toHaveCount(25); // 24 + the sweep; its 4 trials are folded
+  await expect(page.getByTestId("run-count")).toHaveText("29 runs");
+  await expect(page.locator(".badge.FAILED").first()).toBeVisible();
+  await expect(page.locator(".badge.RUNNING").first()).toBeVisible();
+  await expect(page.locator("thead")).toContainText("accuracy");
+  await expect(page.locator("thead")).toContainText("Duration");
+  const durIdx = await headerIndex(page, "Duration");
+  const durations = await cellTexts(page, durIdx);
+  expect(durations.some((d) => /^\d+(\.\d)?s$|^\d+m \d\ds$/.test(d))).toBe(true);
+  await screenshot(page, "runs-table.png");
+  await setTheme(page, "dark");
+  await expect(rows(page).first()).toBeVisible();
+  await screenshot(page, "runs-table-dark.png");
+  await setTheme(page, "light");
+});
+
+test("filter with key completion; the filter is in the URL", async ({ page }) => {
+  await page.goto(`/experiments/${seeded.experimentId}`);
+  const box = page.getByLabel("Filter runs");
+  await box.click();
+  await box.pressSequentially("metrics.acc");
+  await expect(page.getByRole("listbox", { name: "Key suggestions" })).toContainText("accuracy");
+  await screenshot(page, "runs-filter-completion.png");
+  await box.press("Enter"); // takes the suggestion
+  await expect(box).toHaveValue("metrics.accuracy ");
+  await box.pressSequentially("> 0.95");
+  await box.press("Enter"); // applies
+  await expect(page).toHaveURL(/q=metrics.accuracy/);
+  const accIdx = await headerIndex(page, "accuracy");
+  await expect(page.getByTestId("runs-scroller")).toHaveAttribute("aria-busy", "false");
+  await expect.poll(async () => (await cellTexts(page, accIdx)).length).toBeLessThan(25);
+  const values = (await cellTexts(page, accIdx)).map(Number);
+  expect(values.every((v) => v > 0.95)).toBe(true);
+  await page.reload();
+  await expect(page.getByLabel("Filter runs")).toHaveValue("metrics.accuracy > 0.95");
+  await page.getByRole("button", { name: "Clear" }).click();
+  await expect(rows(page)).toHaveCount(25);
+
+  await box.fill("params.model = 'nothing-like-this'");
+  await box.press("Enter");
+  await expect(page.getByTestId("no-matches")).toBeVisible();
+});
+
+test.describe("a bad filter", () => {
+  test.use({ allowHttpErrors: [400] });
+  test("shows the server's message inline", async ({ page }) => {
+    await page.goto(`/experiments/${seeded.experimentId}`);
+    const box = page.getByLabel("Filter runs");
+    await box.fill("metrics.accuracy >> 0.5");
+    await box.press("Enter");
+    const error = page.getByTestId("filter-error");
+    await expect(error).toContainText("Invalid filter");
+    await expect(error).toContainText("position");
+    await expect(box).toHaveAttribute("aria-invalid", "true");
+    await screenshot(page, "runs-filter-error.png");
+    await box.fill("metrics.accuracy > 0.5");
+    await box.press("Enter");
+    await expect(error).toHaveCount(0);
+  });
+});
+
+test("sort by a metric on the server, both ways", async ({ page }) => {
+  await page.goto(`/experiments/${seeded.experimentId}`);
+  await expect(rows(page)).toHaveCount(25);
+  const accIdx = await headerIndex(page, "accuracy");
+  await page.locator("thead th").nth(accIdx).getByRole("button").click();
+  await expect(page).toHaveURL(/order=metrics.accuracy\+DESC/);
+  await expect(page.locator("thead th").nth(accIdx)).toHaveAttribute("aria-sort", "descending");
+  await expect(page.getByTestId("runs-scroller")).toHaveAttribute("aria-busy", "false");
+  await expect.poll(async () => Number((await cellTexts(page, accIdx))[0])).toBe(0.98);
+  let values = (await cellTexts(page, accIdx)).filter(Boolean).map(Number);
+  expect(values).toEqual([...values].sort((a, b) => b - a));
+  expect(values[0]).toBe(0.98);
+  await page.locator("thead th").nth(accIdx).getByRole("button").click();
+  await expect(page).toHaveURL(/order=metrics.accuracy\+ASC/);
+  await expect(page.getByTestId("runs-scroller")).toHaveAttribute("aria-busy", "false");
+  await expect.poll(async () => Number((await cellTexts(page, accIdx))[0])).toBe(0.8);
+  values = (await cellTexts(page, accIdx)).filter(Boolean).map(Number);
+  expect(values).toEqual([...values].sort((a, b) => a - b));
+});
+
+test("choose and pin columns; they survive a reload", async ({ page }) => {
+  await page.goto(`/experiments/${seeded.experimentId}`);
+  await page.getByRole("button", { name: /^Columns/ }).click();
+  const dialog = page.getByRole("dialog", { name: "Choose columns" });
+  await dialog.getByLabel("Find a column").fill("team");
+  await dialog.getByRole("checkbox").first().check();
+  await dialog.getByLabel("Find a column").fill("learning");
+  await dialog.getByRole("checkbox").first().check();
+  await dialog.getByLabel("Find a column").fill("");
+  await dialog.getByRole("button", { name: "Pin f1" }).click();
+  await screenshot(page, "runs-columns.png");
+  await page.keyboard.press("Escape");
+  await expect(dialog).toHaveCount(0);
+  await expect(page).toHaveURL(/cols=.*tags.team/);
+  await expect(page).toHaveURL(/pin=metrics.f1/);
+  await page.reload();
+  const headers = await page.locator("thead th").allInnerTexts();
+  expect(headers[2]).toContain("f1"); // pinned: right after the run name
+  expect(headers.join("|")).toContain("team");
+  expect(headers.join("|")).toContain("learning rate");
+  await expect(page.locator("thead th").nth(2)).toHaveCSS("position", "sticky");
+});
+
+test("expand a nested run", async ({ page }) => {
+  await page.goto(`/experiments/${seeded.experimentId}`);
+  const sweep = page.locator(`tr[data-run-id="${seeded.sweepId}"]`);
+  await expect(sweep).toHaveAttribute("aria-expanded", "false");
+  await sweep.getByRole("button", { name: /Expand sweep \(4 child runs\)/ }).click();
+  await expect(sweep).toHaveAttribute("aria-expanded", "true");
+  await expect(rows(page)).toHaveCount(29);
+  const child = page.locator(`tr[data-run-id="${seeded.runIds.get("sweep-trial-0")}"]`);
+  await expect(child).toHaveAttribute("aria-level", "2");
+  await screenshot(page, "runs-table-nested.png");
+  await sweep.getByRole("button", { name: /Collapse sweep/ }).click();
+  await expect(rows(page)).toHaveCount(25);
+});
+
+test("select runs and compare", async ({ page }) => {
+  await page.goto(`/experiments/${seeded.experimentId}`);
+  const compare = page.getByRole("button", { name: /^Compare/ });
+  await expect(compare).toBeDisabled();
+  const a = seeded.runIds.get("rf-00")!;
+  const b = seeded.runIds.get("gb-01")!;
+  await page.locator(`tr[data-run-id="${a}"]`).getByRole("checkbox").check();
+  await page.locator(`tr[data-run-id="${b}"]`).getByRole("checkbox").check();
+  await expect(page).toHaveURL(new RegExp(`sel=${a}%2C${b}|sel=${a},${b}`));
+  await page.reload();
+  await expect(page.locator(`tr[data-run-id="${a}"]`)).toHaveAttribute("aria-selected", "true");
+  await expect(compare).toHaveText("Compare (2)");
+  await compare.click();
+  await expect(page).toHaveURL(new RegExp(`/compare\\?runs=${a}(,|%2C)${b}$`));
+});
+
+test("keyboard: into the grid, move, open a run", async ({ page }) => {
+  await page.goto(`/experiments/${seeded.experimentId}`);
+  await expect(rows(page)).toHaveCount(25);
+  await rows(page).first().focus();
+  await page.keyboard.press("ArrowDown");
+  const second = rows(page).nth(1);
+  await expect(second).toBeFocused();
+  const id = await second.getAttribute("data-run-id");
+  await page.keyboard.press(" ");
+  await expect(second).toHaveAttribute("aria-selected", "true");
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(new RegExp(`/runs/${id}$`));
+});
+
+test("tab order reaches the filter, the buttons and the grid", async ({ page }) => {
+  await page.goto(`/experiments/${seeded.experimentId}`);
+  await expect(rows(page)).toHaveCount(25);
+  const reached: string[] = [];
+  for (let i = 0; i < 25; i++) {
+    await page.keyboard.press("Tab");
+    reached.push(await page.evaluate(() => {
+      const el = document.activeElement as HTMLElement | null;
+      return el ? `${el.tagName}:${el.getAttribute("aria-label") ?? el.innerText?.slice(0, 20) ?? ""}` : "";
+    }));
+    if (reached[reached.length - 1].startsWith("TR:")) break;
+  }
+  expect(reached.some((r) => r.includes("Filter runs"))).toBe(true);
+  expect(reached.some((r) => r.includes("Export CSV"))).toBe(true);
+  expect(reached[reached.length - 1].startsWith("TR:")).toBe(true);
+});
+
+test("export the current view as CSV", async ({ page }) => {
+  await page.goto(`/experiments/${seeded.experimentId}?q=${encodeURIComponent("params.model = 'rf'")}&cols=metrics.accuracy,params.model,tags.team`);
+  await expect(rows(page)).toHaveCount(8);
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
+  expect(download.suggestedFilename()).toBe(`${seeded.name}-runs.csv`);
+  const text = readFileSync((await download.path())!, "utf8");
+  const lines = text.trim().split(/\r\n/);
+  expect(lines[0]).toBe("run_id,run_name,metrics.accuracy,params.model,tags.team");
+  expect(lines).toHaveLength(9);
+  const rf00 = lines.find((l) => l.includes(",rf-00,"))!;
+  expect(rf00).toBe(`${seeded.runIds.get("rf-00")},rf-00,0.8,rf,ml`);
+});

@@ -1,0 +1,332 @@
+import { useEffect, useMemo, useRef, useState, type CSSProperties, type KeyboardEvent } from "react";
+import { Link, useNavigate } from "react-router";
+import { getCoreRowModel, useReactTable, type ColumnDef, type Header } from "@tanstack/react-table";
+import { useVirtualizer } from "@tanstack/react-virtual";
+import { formatDuration, formatTimestamp, runDuration } from "../lib/format";
+import { columnLabel, parseColumnId, searchKey } from "./columns";
+import { displayMetric, sourceName, type RunRow } from "./runRow";
+import type { TreeRow } from "./tree";
+import type { Order } from "./urlState";
+
+const ROW_HEIGHT = 32;
+
+type Row = TreeRow<RunRow>;
+
+export interface RunsTableProps {
+  rows: Row[];
+  columns: string[];
+  pinned: string[];
+  order: Order | null;
+  selected: ReadonlySet<string>;
+  onSort: (column: string) => void;
+  onToggleSelect: (runId: string) => void;
+  onToggleAll: () => void;
+  onToggleExpand: (runId: string) => void;
+  onNearEnd: () => void;
+  loadingMore: boolean;
+  hasMore: boolean;
+  busy: boolean;
+}
+
+function widthOf(id: string): number {
+  const col = parseColumnId(id);
+  if (!col) return 120;
+  if (col.kind === "attributes") return col.key === "start_time" ? 176 : col.key === "status" ? 104 : col.key === "source" ? 150 : 100;
+  return Math.min(240, Math.max(100, col.key.length * 8 + 60));
+}
+
+function Cell({ row, id }: { row: RunRow; id: string }) {
+  const col = parseColumnId(id)!;
+  const info = row.run.info;
+  switch (col.kind) {
+    case "params": {
+      const v = row.params.get(col.key);
+      return <span title={v}>{v ?? ""}</span>;
+    }
+    case "tags": {
+      const v = row.tags.get(col.key);
+      return <span title={v}>{v ?? ""}</span>;
+    }
+    case "metrics":
+      return <span className="num-cell">{displayMetric(row.metrics.get(col.key))}</span>;
+    case "attributes":
+      switch (col.key) {
+        case "status":
+          return <span className={`badge ${info.status}`}>{info.status.toLowerCase()}</span>;
+        case "start_time":
+          return <span title={formatTimestamp(info.start_time)}>{formatTimestamp(info.start_time)}</span>;
+        case "duration":
+          return <span className="num-cell">{formatDuration(runDuration(info.start_time, info.end_time, info.status))}</span>;
+        case "user_id":
+          return <span>{info.user_id ?? ""}</span>;
+        case "source": {
+          const s = sourceName(row);
+          return <span title={row.tags.get("mlflow.source.name")}>{s}</span>;
+        }
+      }
+  }
+  return null;
+}
+
+export function RunsTable(props: RunsTableProps) {
+  const { rows, columns, pinned, order, selected } = props;
+  const navigate = useNavigate();
+  const scroller = useRef<HTMLDivElement>(null);
+  const [active, setActive] = useState(0);
+
+  const defs = useMemo<ColumnDef<Row>[]>(() => {
+    const defs: ColumnDef<Row>[] = [
+      { id: "select", size: 40, header: "" },
+      { id: "name", size: 260, header: "Run" },
+    ];
+    for (const id of columns) defs.push({ id, size: widthOf(id), header: columnLabel(id) });
+    return defs;
+  }, [columns]);
+
+  const pinnedIds = useMemo(() => ["select", "name", ...pinned.filter((p) => columns.includes(p))], [pinned, columns]);
+
+  const table = useReactTable({
+    data: rows,
+    columns: defs,
+    getCoreRowModel: getCoreRowModel(),
+    getRowId: (r) => r.item.id,
+    manualSorting: true,
+    state: { columnPinning: { left: pinnedIds, right: [] } },
+    enableColumnPinning: true,
+  });
+
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 12,
+  });
+  const items = virtualizer.getVirtualItems();
+  const last = items.length ? items[items.length - 1].index : 0;
+
+  const { onNearEnd, hasMore, loadingMore } = props;
+  useEffect(() => {
+    if (hasMore && !loadingMore && last >= rows.length - 60) onNearEnd();
+  }, [last, rows.length, hasMore, loadingMore, onNearEnd]);
+
+  useEffect(() => {
+    if (active >= rows.length && rows.length) setActive(rows.length - 1);
+  }, [rows.length, active]);
+
+  const tableRows = table.getRowModel().rows;
+  const headers = table.getHeaderGroups()[0].headers;
+  const totalWidth = table.getTotalSize();
+
+  const stickyStyle = (h: { column: Header<Row, unknown>["column"] }): CSSProperties | undefined => {
+    if (h.column.getIsPinned() !== "left") return undefined;
+    return { position: "sticky", left: h.column.getStart("left"), zIndex: 1 };
+  };
+
+  const focusRow = (index: number) => {
+    const i = Math.max(0, Math.min(rows.length - 1, index));
+    setActive(i);
+    virtualizer.scrollToIndex(i, { align: "auto" });
+    requestAnimationFrame(() => {
+      scroller.current?.querySelector<HTMLElement>(`[data-index="${i}"]`)?.focus();
+    });
+  };
+
+  const onKey = (e: KeyboardEvent<HTMLTableRowElement>, index: number, row: Row) => {
+    const page = Math.max(1, Math.floor((scroller.current?.clientHeight ?? 320) / ROW_HEIGHT) - 1);
+    switch (e.key) {
+      case "ArrowDown":
+        e.preventDefault();
+        focusRow(index + 1);
+        break;
+      case "ArrowUp":
+        e.preventDefault();
+        focusRow(index - 1);
+        break;
+      case "PageDown":
+        e.preventDefault();
+        focusRow(index + page);
+        break;
+      case "PageUp":
+        e.preventDefault();
+        focusRow(index - page);
+        break;
+      case "Home":
+        e.preventDefault();
+        focusRow(0);
+        break;
+      case "End":
+        e.preventDefault();
+        focusRow(rows.length - 1);
+        break;
+      case "Enter":
+        e.preventDefault();
+        navigate(`/runs/${row.item.id}`);
+        break;
+      case " ":
+        e.preventDefault();
+        props.onToggleSelect(row.item.id);
+        break;
+      case "ArrowRight":
+        if (row.childCount > 0 && !row.expanded) {
+          e.preventDefault();
+          props.onToggleExpand(row.item.id);
+        }
+        break;
+      case "ArrowLeft":
+        if (row.expanded) {
+          e.preventDefault();
+          props.onToggleExpand(row.item.id);
+        }
+        break;
+    }
+  };
+
+  const allSelected = rows.length > 0 && rows.every((r) => selected.has(r.item.id));
+  const someSelected = selected.size > 0;
+  const padTop = items.length ? items[0].start : 0;
+  const padBottom = items.length ? virtualizer.getTotalSize() - items[items.length - 1].end : 0;
+
+  return (
+    <div className={`runs-scroller card${props.busy ? " busy" : ""}`} ref={scroller} data-testid="runs-scroller" aria-busy={props.busy}>
+      <table
+        className="runs-table"
+        style={{ width: totalWidth }}
+        aria-label="Runs"
+        aria-rowcount={rows.length + 1}
+        aria-multiselectable="true"
+        role="grid"
+      >
+        <colgroup>
+          {headers.map((h) => (
+            <col key={h.id} style={{ width: h.getSize() }} />
+          ))}
+        </colgroup>
+        <thead>
+          <tr role="row" aria-rowindex={1}>
+            {headers.map((h) => {
+              const id = h.column.id;
+              const style = stickyStyle(h);
+              if (id === "select")
+                return (
+                  <th key={id} style={style} className="select-col pinned">
+                    <input
+                      type="checkbox"
+                      aria-label={allSelected ? "Clear the selection" : "Select all loaded runs"}
+                      checked={allSelected}
+                      ref={(el) => {
+                        if (el) el.indeterminate = someSelected && !allSelected;
+                      }}
+                      onChange={props.onToggleAll}
+                    />
+                  </th>
+                );
+              const key = id === "name" ? "attributes.run_name" : searchKey(id);
+              const sorted = key && order && order.key === key ? (order.desc ? "descending" : "ascending") : "none";
+              const col = parseColumnId(id);
+              return (
+                <th
+                  key={id}
+                  style={style}
+                  className={`${h.column.getIsPinned() ? "pinned" : ""} ${col?.kind === "metrics" ? "num" : ""} ${pinned.includes(id) ? "pin-edge" : ""}`}
+                  aria-sort={sorted}
+                  title={id === "name" ? "Run name" : id}
+                >
+                  {key ? (
+                    <button type="button" className="th-button" onClick={() => props.onSort(id === "name" ? "attributes.run_name" : id)}>
+                      {col && col.kind !== "attributes" && <span className={`kind ${col.kind}`}>{col.kind[0]}</span>}
+                      <span className="th-label">{String(h.column.columnDef.header)}</span>
+                      {sorted !== "none" && <span aria-hidden="true">{sorted === "descending" ? " ▼" : " ▲"}</span>}
+                    </button>
+                  ) : (
+                    <span className="th-label">{String(h.column.columnDef.header)}</span>
+                  )}
+                </th>
+              );
+            })}
+          </tr>
+        </thead>
+        <tbody>
+          {padTop > 0 && (
+            <tr aria-hidden="true" className="spacer">
+              <td style={{ height: padTop }} colSpan={headers.length} />
+            </tr>
+          )}
+          {items.map((vi) => {
+            const tr = tableRows[vi.index];
+            const row = tr.original;
+            const run = row.item;
+            const isSelected = selected.has(run.id);
+            return (
+              <tr
+                key={run.id}
+                data-index={vi.index}
+                data-run-id={run.id}
+                role="row"
+                aria-rowindex={vi.index + 2}
+                aria-selected={isSelected}
+                aria-level={row.depth + 1}
+                aria-expanded={row.childCount > 0 ? row.expanded : undefined}
+                tabIndex={vi.index === active ? 0 : -1}
+                className={`run-row${isSelected ? " selected" : ""}`}
+                onFocus={() => setActive(vi.index)}
+                onKeyDown={(e) => onKey(e, vi.index, row)}
+              >
+                {tr.getVisibleCells().map((cell) => {
+                  const id = cell.column.id;
+                  const style = stickyStyle(cell);
+                  const pinnedClass = cell.column.getIsPinned() ? "pinned" : "";
+                  if (id === "select")
+                    return (
+                      <td key={id} style={style} className={`select-col ${pinnedClass}`}>
+                        <input
+                          type="checkbox"
+                          tabIndex={-1}
+                          aria-label={`Select ${run.name}`}
+                          checked={isSelected}
+                          onChange={() => props.onToggleSelect(run.id)}
+                        />
+                      </td>
+                    );
+                  if (id === "name")
+                    return (
+                      <td key={id} style={style} className={`name-col ${pinnedClass}`}>
+                        <span className="tree-indent" style={{ width: row.depth * 18 }} />
+                        {row.childCount > 0 ? (
+                          <button
+                            type="button"
+                            tabIndex={-1}
+                            className="expander"
+                            aria-label={`${row.expanded ? "Collapse" : "Expand"} ${run.name} (${row.childCount} child runs)`}
+                            onClick={() => props.onToggleExpand(run.id)}
+                          >
+                            {row.expanded ? "▾" : "▸"}
+                            <span className="child-count">{row.childCount}</span>
+                          </button>
+                        ) : (
+                          <span className="expander-space" />
+                        )}
+                        <Link to={`/runs/${run.id}`} tabIndex={-1} className="run-link" title={run.name}>
+                          {run.name}
+                        </Link>
+                      </td>
+                    );
+                  return (
+                    <td key={id} style={style} className={`${pinnedClass} ${pinned.includes(id) ? "pin-edge" : ""} ${parseColumnId(id)?.kind === "metrics" ? "num" : ""}`}>
+                      <Cell row={run} id={id} />
+                    </td>
+                  );
+                })}
+              </tr>
+            );
+          })}
+          {padBottom > 0 && (
+            <tr aria-hidden="true" className="spacer">
+              <td style={{ height: padBottom }} colSpan={headers.length} />
+            </tr>
+          )}
+        </tbody>
+      </table>
+      {props.loadingMore && <div className="loading-more">Loading more runs…</div>}
+    </div>
+  );
+}

@@ -115,7 +115,8 @@ export function MetricChart(props: ChartProps) {
     const el = box.current;
     if (!el || !plotData || pixels <= 0) return;
     const colors = themeColors();
-    const labels = plotData.series.map((s) => seriesLabel(s.runId, s.key, props.runNames, runs.length, keys.length));
+    // names only label our own legend: the run names arriving later must not rebuild the plot
+    const labels = plotData.series.map((s) => `${s.runId} ${s.key}`);
     const series: uPlot.Series[] = [{}];
     const bands: uPlot.Band[] = [];
     plotData.series.forEach((s, k) => {
@@ -176,7 +177,7 @@ export function MetricChart(props: ChartProps) {
       if (window.__cairnCharts) window.__cairnCharts = window.__cairnCharts.filter((c) => c.plot !== plot);
       plot.destroy();
     };
-  }, [plotData, hidden, height, themeVersion, props.runNames]);
+  }, [plotData, hidden, height, themeVersion]);
 
   const legend = plotData?.series.map((s, k) => {
     const label = seriesLabel(s.runId, s.key, props.runNames, runs.length, keys.length);

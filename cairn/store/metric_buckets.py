@@ -204,8 +204,13 @@ def window(
 
 
 def bucket_count(lo: int, hi: int, width: int) -> int:
-    """Buckets for the window [lo, hi]: ``width``, or fewer when there are fewer x values."""
-    return max(1, min(width, hi - lo + 1))
+    """Buckets for the window [lo, hi]: ``width``, or fewer when there are fewer x values, or
+    when ``(x - lo) * n`` would not fit in a 64-bit integer (windows over 2^50 wide)."""
+    span = hi - lo + 1
+    return max(1, min(width, span, OVERFLOW_GUARD // span))
+
+
+OVERFLOW_GUARD = 2**62
 
 
 def _number(text_value: str) -> float:

@@ -139,7 +139,7 @@ def _sqlite_step_query(finite_only: bool) -> Any:
     text value (17 significant digits give every double back exactly)."""
     finite = " AND is_nan = 0 AND value >= :neg_big AND value <= :pos_big" if finite_only else ""
     return text(
-        "WITH RECURSIVE b(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM b WHERE i + 1 < :n) "
+        "WITH RECURSIVE b(i) AS (SELECT :i0 UNION ALL SELECT i + 1 FROM b WHERE i + 1 < :i1) "
         "SELECT i, (SELECT printf('%d %d %!.17g %!.17g %!.17g %d %d', MIN(step), MAX(step), "
         "MIN(value), MAX(value), SUM(value), COUNT(*), SUM(is_nan)) FROM metrics "
         "WHERE run_id = :run_id AND key_id = :key_id "
@@ -204,8 +204,13 @@ def window(
 
 
 def bucket_count(lo: int, hi: int, width: int) -> int:
-    """Buckets for the window [lo, hi]: ``width``, or fewer when there are fewer x values."""
-    return max(1, min(width, hi - lo + 1))
+    """Buckets for the window [lo, hi]: ``width``, or fewer when there are fewer x values, or
+    when ``(x - lo) * n`` would not fit in a 64-bit integer (windows over 2^50 wide)."""
+    span = hi - lo + 1
+    return max(1, min(width, span, OVERFLOW_GUARD // span))
+
+
+OVERFLOW_GUARD = 2**62
 
 
 def _number(text_value: str) -> float:
@@ -238,10 +243,47 @@ def _spoiled(rows: list[tuple[Any, ...]]) -> bool:
     return any(r[7] or not (-BIG <= float(r[3]) and float(r[4]) <= BIG) for r in rows)
 
 
+def splittable(dialect: str, axis: Axis) -> bool:
+    """Whether :func:`buckets` can compute a part of the buckets (``part``) on its own, so
+    that parts can run on separate connections at once: SQLite's per-bucket range scans."""
+    return dialect == "sqlite" and axis == Axis.STEP
+
+
+def parts(n: int, count: int) -> list[tuple[int, int]]:
+    """``count`` ranges of bucket numbers covering 0..n-1, in order."""
+    count = max(1, min(count, n))
+    edges = [n * i // count for i in range(count + 1)]
+    return [(edges[i], edges[i + 1]) for i in range(count) if edges[i] < edges[i + 1]]
+
+
+def merge(pieces: list[Buckets]) -> Buckets:
+    """The buckets of consecutive parts as one series."""
+    out = Buckets(offset=pieces[0].offset if pieces else 0)
+    for piece in pieces:
+        out.x_first += piece.x_first
+        out.x_last += piece.x_last
+        out.min += piece.min
+        out.max += piece.max
+        out.mean += piece.mean
+        out.count += piece.count
+        out.nan_count += piece.nan_count
+        out.pos_inf_count += piece.pos_inf_count
+        out.neg_inf_count += piece.neg_inf_count
+    return out
+
+
 def buckets(
-    conn: Connection, axis: Axis, ref: SeriesRef, offset: int, lo: int, hi: int, n: int
+    conn: Connection,
+    axis: Axis,
+    ref: SeriesRef,
+    offset: int,
+    lo: int,
+    hi: int,
+    n: int,
+    part: tuple[int, int] | None = None,
 ) -> Buckets:
-    """The series' points with x in [lo, hi] (x = column − offset) in ``n`` buckets.
+    """The series' points with x in [lo, hi] (x = column − offset) in ``n`` buckets; with
+    ``part`` (where :func:`splittable`), only the buckets numbered part[0]..part[1]-1.
 
     One pass over the points answers when they are all finite (the usual case); a series with
     NaN or infinities in the window costs a second pass without them and one that counts them.
@@ -249,13 +291,19 @@ def buckets(
     out = Buckets(offset=offset)
     if ref.key_id is None or lo > hi:
         return out
+    span = hi - lo + 1
+    i0, i1 = part if part is not None else (0, n)
+    if part is not None and not splittable(conn.dialect.name, axis):
+        raise ValueError("buckets: parts need SQLite and the step axis")
     params = {
         "run_id": ref.run_pk,
         "key_id": ref.key_id,
         "lo": lo + offset,
         "hi": hi + offset,
         "n": n,
-        "span": hi - lo + 1,
+        "span": span,
+        "i0": i0,
+        "i1": i1,
     }
     rows = _rows(conn, axis, params, finite_only=False)
     spoiled = _spoiled(rows)
@@ -272,7 +320,11 @@ def buckets(
         out.max.append(vmax)
         out.mean.append(mean)
         out.count.append(int(count))
-    found = NONFINITE[axis].first(conn, **params) if spoiled else None
+    # the x range of these buckets: bucket i starts at lo + ceil(i * span / n)
+    first_x = lo + offset + (i0 * span + n - 1) // n
+    last_x = lo + offset + (i1 * span + n - 1) // n - 1
+    counted = {**params, "lo": first_x, "hi": last_x}
+    found = NONFINITE[axis].first(conn, **counted) if spoiled else None
     if found is not None and found[0] is not None:
         out.nan_count, out.pos_inf_count, out.neg_inf_count = (int(v) for v in found)
     return out

@@ -187,3 +187,24 @@ def test_documented_in_openapi(client: TestClient) -> None:
     names = {p["name"] for p in op["parameters"]}
     assert names == {"run_id", "key", "x", "width", "x_min", "x_max"}
     assert "DownsampleOut" in doc["components"]["schemas"]
+
+
+def test_halves_and_non_finite_values_over_many_buckets(any_client: TestClient) -> None:
+    """Enough buckets that SQLite computes each series in two parts at once: the parts join
+    seamlessly and each counts the non-finite values of its own half."""
+    client = any_client
+    run_id = _run(client, 0)
+    odd = {20: "Infinity", 150: "NaN", 151: "NaN", 180: "-Infinity"}
+    points = [
+        {"key": "v", "value": odd.get(i, float(i)), "timestamp": i, "step": i} for i in range(200)
+    ]
+    _log(client, run_id, points)
+    (series,) = _get(client, run_id=run_id, key="v", width=100)["series"]
+    present = [i for i in range(100) if i != 75]  # steps 150 and 151 are both NaN
+    assert series["count"] == [1 if i in (10, 90) else 2 for i in present]
+    assert series["x_first"] == [2 * i + (1 if i in (10, 90) else 0) for i in present]
+    assert series["x_last"] == [2 * i + 1 for i in present]
+    assert series["min"] == [float(2 * i + (1 if i in (10, 90) else 0)) for i in present]
+    assert series["max"] == [float(2 * i + 1) for i in present]
+    assert (series["nan_count"], series["pos_inf_count"], series["neg_inf_count"]) == (2, 1, 1)
+    assert series["point_count"] == 196

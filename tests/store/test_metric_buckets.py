@@ -185,3 +185,25 @@ def test_unknown_key_and_empty_window(tracking: TrackingService) -> None:
     assert _buckets(tracking, missing, mb.Axis.STEP, 10, (0, 10)).count == []
     outside = _buckets(tracking, _ref(tracking, run_id, "a"), mb.Axis.STEP, 10, (6, 100))
     assert outside.count == []
+
+
+def test_bucket_count() -> None:
+    assert mb.bucket_count(0, 9, 1000) == 10
+    assert mb.bucket_count(0, 999_999, 1000) == 1000
+    assert mb.bucket_count(5, 5, 1000) == 1
+    # a window as wide as 2^53 steps: (x - lo) * n must still fit in a signed 64-bit integer
+    wide = mb.bucket_count(-(2**53), 2**53, 5000)
+    assert 1 <= wide < 5000
+    assert (2**54 + 1) * wide < 2**63
+
+
+def test_huge_steps(tracking: TrackingService) -> None:
+    run_id = tracking.create_run("0", "u", 0, "huge").info.run_id
+    points = [Metric("s", float(i), 1, step) for i, step in enumerate([-(2**52), 0, 2**52])]
+    tracking.log_batch(run_id, points)
+    ref = _ref(tracking, run_id, "s")
+    window = _data_window(tracking, ref, mb.Axis.STEP)
+    assert window == (-(2**52), 2**52)
+    b = _buckets(tracking, ref, mb.Axis.STEP, 5000, window)
+    assert b.x_first == [-(2**52), 0, 2**52]
+    assert b.max == [0.0, 1.0, 2.0]

@@ -57,6 +57,7 @@ try {
           far_pixels: painted(farX),
           buckets: u.data[0].length,
           // where the time went: each request's start and end (ms after navigation start)
+          marks: performance.getEntriesByType("mark").map((m) => `${m.name}@${Math.round(m.startTime)}`),
           requests: performance
             .getEntriesByType("resource")
             .map((r) => `${r.name.replace(location.origin, "").slice(0, 40)} ${Math.round(r.startTime)}-${Math.round(r.responseEnd)}`),

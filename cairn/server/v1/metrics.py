@@ -10,8 +10,10 @@ max of its bucket, so it is never averaged away. Zooming is asking again with ``
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -26,6 +28,7 @@ from cairn.entities.errors import CairnError, ErrorCode
 from cairn.server.state import tracking
 from cairn.store import metric_buckets as mb
 from cairn.store import runs as run_store
+from cairn.store.db import Database
 
 MAX_SERIES = 100
 MIN_WIDTH = 1
@@ -157,7 +160,9 @@ async def downsample(
         )
     metric_keys = tracking(request).keys
 
-    def read(conn: Connection) -> DownsampleOut:
+    db = tracking(request).db
+
+    def plan(conn: Connection) -> _Plan:
         key_ids = metric_keys.lookup(conn, keys)
         refs: list[tuple[str, str, mb.SeriesRef]] = []
         for rid in runs:
@@ -178,32 +183,78 @@ async def downsample(
             if data is not None:
                 lo = data[0] if lo is None else lo
                 hi = data[1] if hi is None else hi
-        series: list[SeriesOut] = []
         n = 0
         if lo is not None and hi is not None and lo <= hi:
             n = mb.bucket_count(lo, hi, width)
-        for (rid, k, ref), offset in zip(refs, offsets, strict=True):
-            if n:
-                b = mb.buckets(conn, axis, ref, offset, lo or 0, hi or 0, n)
-            else:
-                b = mb.Buckets(offset=offset)
-            series.append(
-                SeriesOut(
-                    run_id=rid,
-                    key=k,
-                    x_offset=b.offset,
-                    point_count=sum(b.count),
-                    nan_count=b.nan_count,
-                    pos_inf_count=b.pos_inf_count,
-                    neg_inf_count=b.neg_inf_count,
-                    x_first=b.x_first,
-                    x_last=b.x_last,
-                    min=b.min,
-                    max=b.max,
-                    mean=b.mean,
-                    count=b.count,
-                )
-            )
-        return DownsampleOut(x=axis, width=width, bucket_count=n, x_min=lo, x_max=hi, series=series)
+        return _Plan(refs, offsets, lo, hi, n)
 
-    return await run_in_threadpool(tracking(request).db.read, read)
+    p = await run_in_threadpool(db.read, plan)
+    found: list[mb.Buckets]
+    if p.n and mb.splittable(db.dialect, axis) and p.n >= SPLIT_MIN_BUCKETS:
+        # SQLite scans one bucket range at a time; halves of each series run at once on two
+        # pooled connections (two snapshots: a point logged in between may show in one half)
+        found = await _in_parts(db, axis, p)
+    else:
+
+        def compute(conn: Connection) -> list[mb.Buckets]:
+            return [
+                mb.buckets(conn, axis, ref, off, p.lo or 0, p.hi or 0, p.n)
+                if p.n
+                else mb.Buckets(offset=off)
+                for (_, _, ref), off in zip(p.refs, p.offsets, strict=True)
+            ]
+
+        found = await run_in_threadpool(db.read, compute)
+    series = [
+        SeriesOut(
+            run_id=rid,
+            key=k,
+            x_offset=b.offset,
+            point_count=sum(b.count),
+            nan_count=b.nan_count,
+            pos_inf_count=b.pos_inf_count,
+            neg_inf_count=b.neg_inf_count,
+            x_first=b.x_first,
+            x_last=b.x_last,
+            min=b.min,
+            max=b.max,
+            mean=b.mean,
+            count=b.count,
+        )
+        for (rid, k, _), b in zip(p.refs, found, strict=True)
+    ]
+    return DownsampleOut(
+        x=axis, width=width, bucket_count=p.n, x_min=p.lo, x_max=p.hi, series=series
+    )
+
+
+@dataclass
+class _Plan:
+    refs: list[tuple[str, str, mb.SeriesRef]]
+    offsets: list[int]
+    lo: int | None
+    hi: int | None
+    n: int
+
+
+SPLIT_MIN_BUCKETS = 64
+SPLIT_PARTS = 2
+"""Parts per series, run at once (at most this many at a time per request)."""
+
+
+async def _in_parts(db: Database, axis: mb.Axis, p: _Plan) -> list[mb.Buckets]:
+    limit = asyncio.Semaphore(SPLIT_PARTS)
+    lo, hi = p.lo or 0, p.hi or 0
+
+    async def one(ref: mb.SeriesRef, offset: int, part: tuple[int, int]) -> mb.Buckets:
+        def job(conn: Connection) -> mb.Buckets:
+            return mb.buckets(conn, axis, ref, offset, lo, hi, p.n, part)
+
+        async with limit:
+            return await run_in_threadpool(db.read, job)
+
+    pieces = mb.parts(p.n, SPLIT_PARTS)
+    out = []
+    for (_, _, ref), offset in zip(p.refs, p.offsets, strict=True):
+        out.append(await asyncio.gather(*(one(ref, offset, part) for part in pieces)))
+    return [mb.merge(list(found)) for found in out]

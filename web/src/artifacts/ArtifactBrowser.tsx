@@ -10,7 +10,7 @@ import { Preview } from "./Preview";
 import "./artifacts.css";
 
 const ICONS: Record<string, string> = {
-  image: "🖼",
+  image: "▣",
   csv: "▦",
   tsv: "▦",
   parquet: "▦",

@@ -186,12 +186,28 @@ function ParquetPreview({ url, size }: { url: string; size: number }) {
   );
 }
 
+/** The HTML without its scripts (the frame would refuse to run them anyway, and say so on
+ * the console), and how many were removed. */
+export function withoutScripts(html: string): { html: string; removed: number } {
+  const doc = new DOMParser().parseFromString(html, "text/html");
+  const scripts = doc.querySelectorAll("script");
+  scripts.forEach((s) => s.remove());
+  return { html: `<!doctype html>\n${doc.documentElement.outerHTML}`, removed: scripts.length };
+}
+
 function HtmlPreview({ html, partial }: { html: string; partial: boolean }) {
+  const clean = useMemo(() => withoutScripts(html), [html]);
   // sandbox="" : no scripts, no forms, no top navigation, an opaque origin
   return (
     <>
       {partial && <Note>Only the first {formatBytes(PREVIEW_BYTES.html)} are shown.</Note>}
-      <iframe className="preview-html" sandbox="" srcDoc={html} title="HTML preview" />
+      {clean.removed > 0 && (
+        <Note>
+          Shown without its {clean.removed === 1 ? "script" : `${clean.removed} scripts`}: previews run no code. Download the file to see it
+          whole.
+        </Note>
+      )}
+      <iframe className="preview-html" sandbox="" srcDoc={clean.html} title="HTML preview" />
     </>
   );
 }

@@ -3,7 +3,7 @@
 // scale, a legend with hover values and toggles, drag to zoom (refetches that window at full
 // resolution), reset.
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
-import { useQuery } from "@tanstack/react-query";
+import { usePrefetchQuery, useQuery } from "@tanstack/react-query";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import "./chart.css";
@@ -61,6 +61,13 @@ function withAlpha(hex: string, alpha: number): string {
   return `${hex}${a}`;
 }
 
+/** The chart's width before it is laid out, from the page's CSS (.page: max-width 1400px,
+ * padding 24px; .metric-chart: padding 12px, border 1px). A wrong guess costs a second
+ * request once the real width is measured. */
+function estimatePixels(): number {
+  return Math.max(0, Math.min(window.innerWidth, 1400) - 2 * 24 - 2 * 12 - 2);
+}
+
 function seriesLabel(runId: string, key: string, names: Record<string, string> | undefined, runs: number, keys: number): string {
   const run = names?.[runId] ?? runId.slice(0, 8);
   if (runs === 1) return key;
@@ -71,7 +78,7 @@ function seriesLabel(runId: string, key: string, names: Record<string, string> |
 export function MetricChart(props: ChartProps) {
   const { runs, keys, axis, smoothing, log, window: win, onWindowChange, height = 300 } = props;
   const box = useRef<HTMLDivElement>(null);
-  const [pixels, setPixels] = useState(0);
+  const [pixels, setPixels] = useState(estimatePixels);
   const [hidden, setHidden] = useState<Set<number>>(new Set());
   const [hover, setHover] = useState<number | null>(null);
   const themeVersion = useThemeVersion();
@@ -86,12 +93,16 @@ export function MetricChart(props: ChartProps) {
   }, []);
 
   const width = bucketsForWidth(pixels);
-  const query = useQuery({
+  const wanted = pixels > 0 && runs.length > 0 && keys.length > 0;
+  const options = {
     queryKey: ["downsample", runs, keys, axis, width, win?.min ?? null, win?.max ?? null],
-    queryFn: ({ signal }) => fetchBuckets(runs, keys, axis, width, win, signal),
-    enabled: pixels > 0 && runs.length > 0 && keys.length > 0,
-    placeholderData: (prev) => prev,
-  });
+    queryFn: ({ signal }: { signal: AbortSignal }) => (wanted ? fetchBuckets(runs, keys, axis, width, win, signal) : Promise.resolve(null)),
+  };
+  // ask during the first render, not after the commit: React holds back revealing a page that
+  // was behind a Suspense fallback (the lazy route) for up to 300 ms, and the effect that
+  // useQuery fetches from waits for that
+  usePrefetchQuery(options);
+  const query = useQuery({ ...options, enabled: wanted, placeholderData: (prev) => prev });
   const resp = query.data ?? null;
   const plotData: PlotData | null = useMemo(
     () => (resp && resp.x === axis ? toPlotData(resp, { axis, smoothing, log }) : null),
@@ -104,7 +115,8 @@ export function MetricChart(props: ChartProps) {
     const el = box.current;
     if (!el || !plotData || pixels <= 0) return;
     const colors = themeColors();
-    const labels = plotData.series.map((s) => seriesLabel(s.runId, s.key, props.runNames, runs.length, keys.length));
+    // names only label our own legend: the run names arriving later must not rebuild the plot
+    const labels = plotData.series.map((s) => `${s.runId} ${s.key}`);
     const series: uPlot.Series[] = [{}];
     const bands: uPlot.Band[] = [];
     plotData.series.forEach((s, k) => {
@@ -165,7 +177,7 @@ export function MetricChart(props: ChartProps) {
       if (window.__cairnCharts) window.__cairnCharts = window.__cairnCharts.filter((c) => c.plot !== plot);
       plot.destroy();
     };
-  }, [plotData, hidden, height, themeVersion, props.runNames]);
+  }, [plotData, hidden, height, themeVersion]);
 
   const legend = plotData?.series.map((s, k) => {
     const label = seriesLabel(s.runId, s.key, props.runNames, runs.length, keys.length);

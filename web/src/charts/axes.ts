@@ -39,7 +39,7 @@ export function formatRelative(seconds: number): string {
 
 /** The label for a plotted x value on each axis. */
 export function formatX(axis: XAxis, plotX: number): string {
-  if (axis === "step") return Number.isInteger(plotX) ? String(plotX) : plotX.toFixed(1);
+  if (axis === "step") return Number.isInteger(plotX) ? String(plotX) : `≈${Math.round(plotX)}`;
   if (axis === "relative") return formatRelative(plotX);
   const d = new Date(plotX * 1000);
   return d.toLocaleString();

@@ -302,6 +302,12 @@ export function RunPage() {
   const { runId = "" } = useParams();
   const q = useQuery({ queryKey: ["run", runId], queryFn: ({ signal }) => apiGet<GetRunResponse>("/api/2.0/mlflow/runs/get", { run_id: runId }, signal) });
   const run = q.data?.run;
+  // the experiment's name for the breadcrumb (the overview shares this query)
+  const experiment = useQuery({
+    queryKey: ["experiment", run?.info.experiment_id],
+    queryFn: ({ signal }) => apiGet<{ experiment: { name: string } }>("/api/2.0/mlflow/experiments/get", { experiment_id: run!.info.experiment_id }, signal),
+    enabled: !!run,
+  });
   const children = useQuery({
     queryKey: ["children", runId, run?.info.experiment_id],
     queryFn: ({ signal }) =>
@@ -327,13 +333,14 @@ export function RunPage() {
     );
   }
   const r = q.data.run;
+  const experimentName = experiment.data?.experiment.name;
   const editable = r.info.lifecycle_stage === "active";
   const root = artifactRoot(r.info.run_id, r.info.artifact_uri);
   const metricKeys = (r.data.metrics ?? []).map((m) => m.key).sort();
   return (
     <div className="page run-page">
       <nav className="crumbs faint" aria-label="Breadcrumb">
-        <Link to="/">Experiments</Link> / <Link to={`/experiments/${r.info.experiment_id}`}>experiment {r.info.experiment_id}</Link> /
+        <Link to="/">Experiments</Link> / <Link to={`/experiments/${r.info.experiment_id}`}>{experimentName ?? `experiment ${r.info.experiment_id}`}</Link> /
       </nav>
       <h1>
         {r.info.run_name || r.info.run_id} <span className={`badge ${r.info.status}`}>{r.info.status}</span>

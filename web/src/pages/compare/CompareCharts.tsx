@@ -133,7 +133,8 @@ function HistoryChart({ runs, metric, points }: { runs: CompareRun[]; metric: st
           axisTick: { show: shown.length <= 20 },
           axisLabel: { show: shown.length <= 20, color: colors.muted, rotate: shown.length > 6 ? 40 : 0, fontSize: 10 },
         },
-        yAxis: { type: "value", scale: true, ...axisStyle(colors) },
+        // bars start at zero (a bar cut at the axis minimum would read as no value)
+        yAxis: { type: "value", ...axisStyle(colors) },
         series: [
           {
             type: "bar",
@@ -368,7 +369,7 @@ function BoxView({ runs }: { runs: CompareRun[] }) {
     const strip: { value: [number, number]; itemStyle: { color: string }; name: string }[] = [];
     groups.forEach((g, gi) => {
       g.values.forEach((v, j) => {
-        const jitter = ((j * 0.618) % 1) * 0.4 - 0.2;
+        const jitter = g.values.length > 1 ? (((j * 0.618) % 1) - 0.5) * 0.4 : 0;
         strip.push({ value: [gi + jitter, v], itemStyle: { color: seriesColor(g.runIndexes[j]) }, name: runLabel(runs[g.runIndexes[j]]) });
       });
     });

@@ -111,6 +111,7 @@ def time_ui(url: str, selector: str, repeats: int) -> list[float]:
     )
     if node.returncode != 0:
         raise RuntimeError(f"ui_timing failed:\n{node.stdout}\n{node.stderr}")
+    sys.stderr.write(node.stderr)
     result: list[float] = json.loads(node.stdout.strip().splitlines()[-1])["ms"]
     return result
 

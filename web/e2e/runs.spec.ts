@@ -200,3 +200,21 @@ test("export the current view as CSV", async ({ page }) => {
   const rf00 = lines.find((l) => l.includes(",rf-00,"))!;
   expect(rf00).toBe(`${seeded.runIds.get("rf-00")},rf-00,0.8,rf,ml`);
 });
+
+test("the first page of runs is asked for once, early, also with a filter and an order", async ({ page }) => {
+  const firstPages: string[] = [];
+  page.on("request", (r) => {
+    if (r.url().endsWith("/api/2.0/mlflow/runs/search") && JSON.parse(r.postData() ?? "{}").max_results === 50) firstPages.push(r.postData()!);
+  });
+  await page.goto(`/experiments/${seeded.experimentId}`);
+  await expectRows(page, 25);
+  await page.waitForTimeout(300);
+  expect(firstPages).toHaveLength(1);
+  firstPages.length = 0;
+  const q = encodeURIComponent("params.model = 'rf'");
+  await page.goto(`/experiments/${seeded.experimentId}?q=${q}&order=${encodeURIComponent("metrics.accuracy DESC")}`);
+  await expectRows(page, 8);
+  await page.waitForTimeout(300);
+  expect(firstPages).toHaveLength(1);
+  expect(JSON.parse(firstPages[0])).toMatchObject({ filter: "params.model = 'rf'", order_by: ["metrics.accuracy DESC"] });
+});

@@ -35,17 +35,19 @@ $(WEB_STAMP): $(WEB_DEPS) $(WEB_SOURCES)
 	cd web && $(NPM) run build
 	touch $@
 
-ui: $(WEB_STAMP)  ## build the web UI into cairn/server/static (npm ci + vite build, when web/ changed)
+ui:  ## build the web UI into cairn/server/static (npm ci + vite build, when web/ changed)
+	@if command -v $(NPM) >/dev/null 2>&1; then $(MAKE) --no-print-directory $(WEB_STAMP); \
+	else echo "npm not found: the web UI is not built (install Node.js 20+ and npm, then make ui)" >&2; fi
 
 browser:  ## make sure Debian's chromium is there for the UI tests (installs it when root)
 	@if [ -x $(CHROMIUM) ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then apt-get install -y chromium; \
 	else echo "The UI tests need Chromium at $(CHROMIUM): run 'sudo apt-get install -y chromium'" >&2; exit 1; fi
 
-web-test: install ui browser  ## the UI's unit tests (vitest) and end-to-end tests (playwright + chromium)
+web-test: install $(WEB_STAMP) browser  ## the UI's unit tests (vitest) and end-to-end tests (playwright + chromium)
 	cd web && $(NPM) run typecheck && npx vitest run && npx playwright test
 
-ui-bench: install ui browser $(MLFLOW3)/.installed  ## Cairn's UI vs MLflow 3.17.2's UI, 10,000 runs (docs/ui.md)
+ui-bench: install $(WEB_STAMP) browser $(MLFLOW3)/.installed  ## Cairn's UI vs MLflow 3.17.2's UI, 10,000 runs (docs/ui.md)
 	$(BIN)/python benchmarks/ui_bench.py
 
 run: install ui  ## install everything, build the UI and start the server on the embedded default (SQLite + ./cairn-data)

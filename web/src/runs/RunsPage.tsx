@@ -1,4 +1,4 @@
-import { useCallback, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { keepPreviousData, useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { ApiError } from "../api/http";
@@ -130,7 +130,19 @@ export function RunsPage() {
 
   const tree = useMemo(() => buildTree(loaded, (r) => ({ id: r.id, parentId: r.parentId })), [loaded]);
   const rows = useMemo(() => flattenTree(tree, expanded, (r) => r.id), [tree, expanded]);
-  const selected = useMemo(() => new Set(view.selected), [view.selected]);
+  // the selection is React state first (a checkbox must show its new state in the same
+  // event, and URL updates are transitions), mirrored into the URL
+  const selParam = params.get("sel") ?? "";
+  const [selection, setSelection] = useState<string[]>(view.selected);
+  useEffect(() => setSelection(decodeView(new URLSearchParams({ sel: selParam })).selected), [selParam]);
+  const selected = useMemo(() => new Set(selection), [selection]);
+  const select = useCallback(
+    (next: string[]) => {
+      setSelection(next);
+      setView({ selected: next });
+    },
+    [setView],
+  );
 
   const filterError = runs.error instanceof ApiError && runs.error.status === 400 ? runs.error.message : null;
   const otherError = runs.isError && !filterError ? String(runs.error instanceof ApiError ? runs.error.message : runs.error) : null;
@@ -149,16 +161,13 @@ export function RunsPage() {
   );
 
   const onToggleSelect = useCallback(
-    (runId: string) => {
-      const next = view.selected.includes(runId) ? view.selected.filter((s) => s !== runId) : [...view.selected, runId];
-      setView({ selected: next });
-    },
-    [view.selected, setView],
+    (runId: string) => select(selection.includes(runId) ? selection.filter((s) => s !== runId) : [...selection, runId]),
+    [selection, select],
   );
   const onToggleAll = useCallback(() => {
     const all = rows.length > 0 && rows.every((r) => selected.has(r.item.id));
-    setView({ selected: all ? [] : rows.slice(0, SELECT_ALL_LIMIT).map((r) => r.item.id) });
-  }, [rows, selected, setView]);
+    select(all ? [] : rows.slice(0, SELECT_ALL_LIMIT).map((r) => r.item.id));
+  }, [rows, selected, select]);
   const onToggleExpand = useCallback((runId: string) => {
     setExpanded((cur) => {
       const next = new Set(cur);
@@ -171,6 +180,17 @@ export function RunsPage() {
   const onNearEnd = useCallback(() => {
     if (hasNextPage && !isFetchingNextPage) void fetchNextPage();
   }, [hasNextPage, isFetchingNextPage, fetchNextPage]);
+
+  // the next page comes when the browser is idle after the first screenful, so it is there
+  // before the user scrolls to it without delaying the first rows
+  const pageCount = pages?.length ?? 0;
+  useEffect(() => {
+    if (pageCount !== 1 || !hasNextPage) return;
+    const idle = window.requestIdleCallback ?? ((cb: () => void) => window.setTimeout(cb, 300));
+    const cancel = window.cancelIdleCallback ?? window.clearTimeout;
+    const handle = idle(() => onNearEnd(), { timeout: 1500 });
+    return () => cancel(handle);
+  }, [pageCount, hasNextPage, onNearEnd]);
 
   const parentsLoaded = tree.children.size;
   const expandAll = () => setExpanded(new Set(tree.children.keys()));
@@ -212,11 +232,11 @@ export function RunsPage() {
           <button
             type="button"
             className="btn primary"
-            disabled={view.selected.length < 2}
-            title={view.selected.length < 2 ? "Select two or more runs to compare" : undefined}
-            onClick={() => navigate(`/compare?runs=${view.selected.join(",")}`)}
+            disabled={selection.length < 2}
+            title={selection.length < 2 ? "Select two or more runs to compare" : undefined}
+            onClick={() => navigate(`/compare?runs=${selection.join(",")}`)}
           >
-            Compare{view.selected.length ? ` (${view.selected.length})` : ""}
+            Compare{selection.length ? ` (${selection.length})` : ""}
           </button>
           <button type="button" className="btn" onClick={exportCsv} disabled={!loaded.length}>
             Export CSV
@@ -227,7 +247,7 @@ export function RunsPage() {
       {experiment.isError && <div className="error-box">{experiment.error instanceof ApiError ? experiment.error.message : String(experiment.error)}</div>}
 
       <div className="runs-toolbar">
-        <FilterBox value={view.filter} keys={keys} error={filterError} onApply={(f) => setView({ filter: f, selected: view.selected })} />
+        <FilterBox value={view.filter} keys={keys} error={filterError} onApply={(f) => setView({ filter: f })} />
         <ColumnChooser
           keys={keys}
           columns={columns}

@@ -72,6 +72,9 @@ def main() -> int:
     p.add_argument("--params", type=int, default=50)
     p.add_argument("--rounds", type=int, default=5)
     args = p.parse_args()
+    load = Path("/proc/loadavg")
+    if load.exists():
+        print(f"load average before: {' '.join(load.read_text().split()[:3])}")
     if not (ROOT / "cairn" / "server" / "static" / "index.html").exists():
         raise SystemExit("the web UI is not built: run 'make ui' first")
     work = Path(tempfile.mkdtemp(prefix="cairn-cmpbench-"))
@@ -97,6 +100,11 @@ def main() -> int:
         times = result["times_ms"]
         median = statistics.median(times)
         print(f"rounds (ms, navigation start -> table and 7 charts drawn): {times}")
+        busy = result["main_thread_busy_ms"]
+        print(
+            f"browser main thread busy until then (ms): {busy}, "
+            f"median {statistics.median(busy):.0f} ms"
+        )
         verdict = "OK" if median <= TARGET_MS else "SLOW"
         print(f"median: {median:.0f} ms (target <= {TARGET_MS} ms): {verdict}")
         if result["console_errors"]:

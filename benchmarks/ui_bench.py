@@ -2,10 +2,11 @@
 """Cairn's web UI against MLflow 3.17.2's, over the same data, in headless Chromium.
 
 Loads 10,000 runs with 10 params and 5 metrics each through each server's REST API (the
-same requests for both), then opens the experiment page in a fresh browser context five
-times per UI and times, from navigation start, until the first run rows are visible and the
-page answers (``web/bench/ui_timing.mjs``: the first row is on screen, then one animation
-frame and one task later the main thread is free). Servers run one after the other.
+same requests for both; one server loading at a time), then opens each experiment page in a
+fresh browser context five times, alternating between the UIs so both see the same machine,
+and times from navigation start until the first run rows are visible and the page answers
+(``web/bench/ui_timing.mjs``: the first row is on screen, then one animation frame and one
+task later the main thread is free).
 
     python benchmarks/ui_bench.py                 # both, 10,000 runs
     python benchmarks/ui_bench.py --runs 500 --only cairn   # a smoke test
@@ -17,6 +18,7 @@ Chromium at /usr/bin/chromium, and ``.venvs/mlflow3`` for MLflow (``make compat-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -111,6 +113,7 @@ def time_ui(url: str, selector: str, repeats: int) -> list[float]:
     )
     if node.returncode != 0:
         raise RuntimeError(f"ui_timing failed:\n{node.stdout}\n{node.stderr}")
+    sys.stderr.write(node.stderr)
     result: list[float] = json.loads(node.stdout.strip().splitlines()[-1])["ms"]
     return result
 
@@ -175,16 +178,27 @@ def page_url(kind: str, port: int, eid: str) -> str:
     return f"http://127.0.0.1:{port}/#/experiments/{eid}/runs"
 
 
-def measure(kind: str, args: argparse.Namespace) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix=f"ui-bench-{kind}-") as tmp:
-        proc, port = serve(kind, Path(tmp), args)
-        try:
+def measure(kinds: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Load each server in turn (one loading at a time), keep them up, then time the UIs in
+    alternation, one load each per round, so both see the same machine."""
+    with contextlib.ExitStack() as stack:
+        urls: dict[str, str] = {}
+        for kind in kinds:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"ui-bench-{kind}-")))
+            proc, port = serve(kind, tmp, args)
+            stack.callback(stop, proc)
             eid, seconds = load(port, args.runs)
             print(f"{kind}: loaded {args.runs} runs in {seconds:.1f} s", file=sys.stderr)
-            ms = time_ui(page_url(kind, port, eid), SELECTORS[kind], args.repeats)
-        finally:
-            stop(proc)
-    return {"ui": kind, "ms": ms, "best": min(ms), "median": statistics.median(ms)}
+            urls[kind] = page_url(kind, port, eid)
+        times: dict[str, list[float]] = {kind: [] for kind in kinds}
+        for round_ in range(args.repeats):
+            for kind in kinds:
+                print(f"round {round_ + 1}, {kind}:", file=sys.stderr)
+                times[kind] += time_ui(urls[kind], SELECTORS[kind], 1)
+    return [
+        {"ui": k, "ms": ms, "best": min(ms), "median": statistics.median(ms)}
+        for k, ms in times.items()
+    ]
 
 
 def main() -> int:
@@ -195,7 +209,7 @@ def main() -> int:
     p.add_argument("--mlflow-venv", type=Path, default=ROOT / ".venvs" / "mlflow3")
     args = p.parse_args()
     kinds = [args.only] if args.only else ["cairn", "mlflow"]
-    results = [measure(kind, args) for kind in kinds]
+    results = measure(kinds, args)
     load1, _, _ = os.getloadavg()
     print(
         f"UI time to first rows, interactive ({args.runs:,} runs x {PARAMS} params x {METRICS} "

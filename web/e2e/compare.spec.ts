@@ -54,7 +54,7 @@ test("compare 2 runs: differing rows highlighted, hide equal, charts", async ({ 
   await openCompare(page, runs.slice(0, 2));
   const table = page.getByTestId("compare-table");
   // 2 runs from two experiments
-  await expect(table.locator("thead th")).toHaveCount(3);
+  await expect(table.getByTestId("run-column")).toHaveCount(2);
   await expect(page.getByRole("link", { name: /^sweep-a-cmp/ })).toBeVisible();
   await expect(page.getByRole("link", { name: /^sweep-b-cmp/ })).toBeVisible();
   const rows = page.getByTestId("compare-row");
@@ -75,7 +75,7 @@ test("compare 2 runs: differing rows highlighted, hide equal, charts", async ({ 
 
 test("compare 10 runs: scatter and box selectors redraw, brushing the parallel chart filters", async ({ page }) => {
   await openCompare(page, runs.slice(0, 10));
-  await expect(page.getByTestId("compare-table").locator("thead th")).toHaveCount(11);
+  await expect(page.getByTestId("compare-table").getByTestId("run-column")).toHaveCount(10);
   await expectAllCharts(page);
   await page.getByTestId("scatter-x").selectOption("param:param_01");
   await page.getByTestId("scatter-y").selectOption("metric:f1");
@@ -99,8 +99,20 @@ test("compare 10 runs: scatter and box selectors redraw, brushing the parallel c
 
 test("compare 100 runs × 50 params", async ({ page }) => {
   await openCompare(page, runs);
-  await expect(page.getByTestId("compare-table").locator("thead th")).toHaveCount(101);
+  const table = page.getByTestId("compare-table");
+  await expect(table).toHaveAttribute("data-runs", "100");
   await expect(page.getByTestId("compare-row")).toHaveCount(54);
+  // only the columns in view are in the page; scrolling right brings the last runs in
+  await expect(table.getByRole("link", { name: "sweep-0", exact: true })).toBeVisible();
+  // the first run's column sits right after the key column, on screen
+  expect((await table.getByRole("link", { name: "sweep-0", exact: true }).boundingBox())!.x).toBeLessThan(400);
+  expect((await table.getByRole("link", { name: "sweep-5", exact: true }).boundingBox())!.x).toBeLessThan(1300);
+  await expect(table.getByRole("link", { name: "sweep-99", exact: true })).toHaveCount(0);
+  await page.getByTestId("compare-table-scroll").evaluate((el) => el.scrollTo({ left: el.scrollWidth }));
+  await expect(table.getByRole("link", { name: "sweep-99", exact: true })).toBeVisible();
+  const lastRow = page.getByTestId("compare-row").filter({ hasText: "param_11" });
+  await expect(lastRow.locator("td").last().locator("xpath=preceding-sibling::td[1]")).toHaveText("11");
+  await page.getByTestId("compare-table-scroll").evaluate((el) => el.scrollTo({ left: 0 }));
   await expectAllCharts(page);
   await page.screenshot({ path: `${SHOTS}/compare-100.png` });
   await page.getByTestId("theme-toggle").click();

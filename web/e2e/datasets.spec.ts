@@ -12,7 +12,13 @@ let seed: RegistrySeed;
 
 test.beforeAll(async () => {
   test.setTimeout(120_000);
-  seed = await seedRegistry(new Seeder(process.env.CAIRN_E2E_URL!), `d${Date.now()}`);
+  const s = new Seeder(process.env.CAIRN_E2E_URL!);
+  seed = await seedRegistry(s, `d${Date.now()}`);
+  // a second dataset in another experiment, without labels
+  const eid = await s.experiment(`wine-${Date.now()}`);
+  const run = await s.run(eid, "wine-eval");
+  const profile = { num_rows: 178, num_elements: 2314, targets: null, label_distribution: null, numeric: { alcohol: { count: 178, nulls: 0, min: 11.03, max: 14.83, mean: 13.0, std: 0.81, p50: 13.05 } }, text_length: {} };
+  await s.dataset(run.id, "wine", "9f8e7d6c5b4a", "evaluation", profile, { mlflow_colspec: [{ name: "alcohol", type: "double" }] });
 });
 
 async function expectCanvas(page: Page, testId: string) {
@@ -48,6 +54,10 @@ test("datasets list across experiments", async ({ page }) => {
   await expect(row).toContainText("/data/iris-");
   await expect(row).toContainText("150");
   await expect(row).toContainText("4 runs");
+  await expect(row.getByRole("link", { name: /^registry-d/ })).toBeVisible(); // the experiment's name
+  const wine = page.getByTestId("dataset-row").filter({ hasText: "wine" });
+  await expect(wine).toContainText("178");
+  await expect(wine).toContainText("1 run");
   await page.screenshot({ path: `${SHOTS}/datasets.png` });
   await row.getByRole("link").first().click();
   await expect(page).toHaveURL(new RegExp(`/datasets/${seed.datasetId}$`));

@@ -12,6 +12,8 @@ test.beforeAll(async () => {
 });
 
 const rows = (page: Page) => page.locator("tbody tr.run-row");
+// how many rows the table has (rows off screen are not in the DOM: the grid says the count)
+const expectRows = (page: Page, n: number) => expect(page.getByRole("grid", { name: "Runs" })).toHaveAttribute("aria-rowcount", String(n + 1));
 const cellTexts = async (page: Page, column: number) =>
   rows(page).evaluateAll((trs, col) => trs.map((tr) => (tr.children[col] as HTMLElement).innerText.trim()), column);
 const headerIndex = async (page: Page, label: string) =>
@@ -21,7 +23,7 @@ test("open an experiment: rows, statuses, durations, default columns", async ({ 
   await page.goto("/");
   await page.getByRole("link", { name: seeded.name }).click();
   await expect(page.getByRole("heading", { name: seeded.name })).toBeVisible();
-  await expect(rows(page)).toHaveCount(25); // 24 + the sweep; its 4 trials are folded
+  await expectRows(page, 25); // 24 + the sweep; its 4 trials are folded
   await expect(page.getByTestId("run-count")).toHaveText("29 runs");
   await expect(page.locator(".badge.FAILED").first()).toBeVisible();
   await expect(page.locator(".badge.RUNNING").first()).toBeVisible();
@@ -57,7 +59,7 @@ test("filter with key completion; the filter is in the URL", async ({ page }) =>
   await page.reload();
   await expect(page.getByLabel("Filter runs")).toHaveValue("metrics.accuracy > 0.95");
   await page.getByRole("button", { name: "Clear" }).click();
-  await expect(rows(page)).toHaveCount(25);
+  await expectRows(page, 25);
 
   await box.fill("params.model = 'nothing-like-this'");
   await box.press("Enter");
@@ -84,7 +86,7 @@ test.describe("a bad filter", () => {
 
 test("sort by a metric on the server, both ways", async ({ page }) => {
   await page.goto(`/experiments/${seeded.experimentId}`);
-  await expect(rows(page)).toHaveCount(25);
+  await expectRows(page, 25);
   const accIdx = await headerIndex(page, "accuracy");
   await page.locator("thead th").nth(accIdx).getByRole("button").click();
   await expect(page).toHaveURL(/order=metrics.accuracy\+DESC/);
@@ -131,12 +133,12 @@ test("expand a nested run", async ({ page }) => {
   await expect(sweep).toHaveAttribute("aria-expanded", "false");
   await sweep.getByRole("button", { name: /Expand sweep \(4 child runs\)/ }).click();
   await expect(sweep).toHaveAttribute("aria-expanded", "true");
-  await expect(rows(page)).toHaveCount(29);
+  await expectRows(page, 29);
   const child = page.locator(`tr[data-run-id="${seeded.runIds.get("sweep-trial-0")}"]`);
   await expect(child).toHaveAttribute("aria-level", "2");
   await screenshot(page, "runs-table-nested.png");
   await sweep.getByRole("button", { name: /Collapse sweep/ }).click();
-  await expect(rows(page)).toHaveCount(25);
+  await expectRows(page, 25);
 });
 
 test("select runs and compare", async ({ page }) => {
@@ -157,7 +159,7 @@ test("select runs and compare", async ({ page }) => {
 
 test("keyboard: into the grid, move, open a run", async ({ page }) => {
   await page.goto(`/experiments/${seeded.experimentId}`);
-  await expect(rows(page)).toHaveCount(25);
+  await expectRows(page, 25);
   await rows(page).first().focus();
   await page.keyboard.press("ArrowDown");
   const second = rows(page).nth(1);
@@ -171,7 +173,7 @@ test("keyboard: into the grid, move, open a run", async ({ page }) => {
 
 test("tab order reaches the filter, the buttons and the grid", async ({ page }) => {
   await page.goto(`/experiments/${seeded.experimentId}`);
-  await expect(rows(page)).toHaveCount(25);
+  await expectRows(page, 25);
   const reached: string[] = [];
   for (let i = 0; i < 25; i++) {
     await page.keyboard.press("Tab");
@@ -188,7 +190,7 @@ test("tab order reaches the filter, the buttons and the grid", async ({ page }) 
 
 test("export the current view as CSV", async ({ page }) => {
   await page.goto(`/experiments/${seeded.experimentId}?q=${encodeURIComponent("params.model = 'rf'")}&cols=metrics.accuracy,params.model,tags.team`);
-  await expect(rows(page)).toHaveCount(8);
+  await expectRows(page, 8);
   const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
   expect(download.suggestedFilename()).toBe(`${seeded.name}-runs.csv`);
   const text = readFileSync((await download.path())!, "utf8");
@@ -197,4 +199,22 @@ test("export the current view as CSV", async ({ page }) => {
   expect(lines).toHaveLength(9);
   const rf00 = lines.find((l) => l.includes(",rf-00,"))!;
   expect(rf00).toBe(`${seeded.runIds.get("rf-00")},rf-00,0.8,rf,ml`);
+});
+
+test("the first page of runs is asked for once, early, also with a filter and an order", async ({ page }) => {
+  const firstPages: string[] = [];
+  page.on("request", (r) => {
+    if (r.url().endsWith("/api/2.0/mlflow/runs/search") && JSON.parse(r.postData() ?? "{}").max_results === 50) firstPages.push(r.postData()!);
+  });
+  await page.goto(`/experiments/${seeded.experimentId}`);
+  await expectRows(page, 25);
+  await page.waitForTimeout(300);
+  expect(firstPages).toHaveLength(1);
+  firstPages.length = 0;
+  const q = encodeURIComponent("params.model = 'rf'");
+  await page.goto(`/experiments/${seeded.experimentId}?q=${q}&order=${encodeURIComponent("metrics.accuracy DESC")}`);
+  await expectRows(page, 8);
+  await page.waitForTimeout(300);
+  expect(firstPages).toHaveLength(1);
+  expect(JSON.parse(firstPages[0])).toMatchObject({ filter: "params.model = 'rf'", order_by: ["metrics.accuracy DESC"] });
 });

@@ -181,6 +181,17 @@ export function RunsPage() {
     if (hasNextPage && !isFetchingNextPage) void fetchNextPage();
   }, [hasNextPage, isFetchingNextPage, fetchNextPage]);
 
+  // the next page comes when the browser is idle after the first screenful, so it is there
+  // before the user scrolls to it without delaying the first rows
+  const pageCount = pages?.length ?? 0;
+  useEffect(() => {
+    if (pageCount !== 1 || !hasNextPage) return;
+    const idle = window.requestIdleCallback ?? ((cb: () => void) => window.setTimeout(cb, 300));
+    const cancel = window.cancelIdleCallback ?? window.clearTimeout;
+    const handle = idle(() => onNearEnd(), { timeout: 1500 });
+    return () => cancel(handle);
+  }, [pageCount, hasNextPage, onNearEnd]);
+
   const parentsLoaded = tree.children.size;
   const expandAll = () => setExpanded(new Set(tree.children.keys()));
 

@@ -99,14 +99,16 @@ export function RunsTable(props: RunsTableProps) {
     count: rows.length,
     getScrollElement: () => scroller.current,
     estimateSize: () => ROW_HEIGHT,
-    overscan: 12,
+    overscan: 8,
+    // rows on the very first render, before the scroller has been measured
+    initialRect: { width: window.innerWidth, height: window.innerHeight },
   });
   const items = virtualizer.getVirtualItems();
   const last = items.length ? items[items.length - 1].index : 0;
 
   const { onNearEnd, hasMore, loadingMore } = props;
   useEffect(() => {
-    if (hasMore && !loadingMore && last >= rows.length - 60) onNearEnd();
+    if (hasMore && !loadingMore && last >= rows.length - 10) onNearEnd();
   }, [last, rows.length, hasMore, loadingMore, onNearEnd]);
 
   useEffect(() => {

@@ -45,11 +45,21 @@ function MetricCharts({ runs }: { runs: CompareRun[] }) {
   const keys = useMemo(() => metricKeys(runs), [runs]);
   const [chosen, setChosen] = useState<string[] | null>(null);
   const selected = chosen ?? keys.slice(0, DEFAULT_CHARTS);
-  const runIds = runs.map((r) => r.run_id);
+  const runIds = useMemo(() => runs.map((r) => r.run_id), [runs]);
+  // the latest values of metrics logged at step 0 only, made once (a new array would redraw)
+  const singles = useMemo(() => {
+    const out = new Map<string, HistoryPoint[]>();
+    for (const key of keys) {
+      if (singleStepMetric(runs, key)) {
+        out.set(key, runs.filter((r) => key in r.metrics).map((r) => ({ key, value: r.metrics[key], step: 0, run_id: r.run_id })));
+      }
+    }
+    return out;
+  }, [runs, keys]);
   // metrics every run logged at step 0 only need no history: their latest values are here
   const histories = useQueries({
     queries: selected.map((key) => ({
-      enabled: !singleStepMetric(runs, key),
+      enabled: !singles.has(key),
       queryKey: historyKey(key, runIds),
       queryFn: ({ signal }: { signal: AbortSignal }) => fetchHistory(key, runIds, signal),
     })),
@@ -77,10 +87,7 @@ function MetricCharts({ runs }: { runs: CompareRun[] }) {
           <div className="grid-2">
             {selected.map((key, i) => {
               const h = histories[i];
-              const single = singleStepMetric(runs, key);
-              const points: HistoryPoint[] | undefined = single
-                ? runs.filter((r) => key in r.metrics).map((r) => ({ key, value: r.metrics[key], step: 0, run_id: r.run_id }))
-                : h.data?.metrics;
+              const points: HistoryPoint[] | undefined = singles.get(key) ?? h.data?.metrics;
               return (
                 <div className="chart-card" key={key}>
                   <h3>{key}</h3>
@@ -126,7 +133,8 @@ function HistoryChart({ runs, metric, points }: { runs: CompareRun[]; metric: st
           axisTick: { show: shown.length <= 20 },
           axisLabel: { show: shown.length <= 20, color: colors.muted, rotate: shown.length > 6 ? 40 : 0, fontSize: 10 },
         },
-        yAxis: { type: "value", scale: true, ...axisStyle(colors) },
+        // bars start at zero (a bar cut at the axis minimum would read as no value)
+        yAxis: { type: "value", ...axisStyle(colors) },
         series: [
           {
             type: "bar",
@@ -361,7 +369,7 @@ function BoxView({ runs }: { runs: CompareRun[] }) {
     const strip: { value: [number, number]; itemStyle: { color: string }; name: string }[] = [];
     groups.forEach((g, gi) => {
       g.values.forEach((v, j) => {
-        const jitter = ((j * 0.618) % 1) * 0.4 - 0.2;
+        const jitter = g.values.length > 1 ? (((j * 0.618) % 1) - 0.5) * 0.4 : 0;
         strip.push({ value: [gi + jitter, v], itemStyle: { color: seriesColor(g.runIndexes[j]) }, name: runLabel(runs[g.runIndexes[j]]) });
       });
     });

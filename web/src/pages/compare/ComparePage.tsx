@@ -1,7 +1,7 @@
 // Compare runs: /compare?runs=id1,id2,… (2 to 100 runs, any experiments). A params/metrics
 // table that marks what differs, overlaid metric charts, parallel coordinates, a scatter of
 // any field against any other and a box plot of a metric grouped by a param.
-import { lazy, Suspense, useMemo, useState } from "react";
+import { lazy, Suspense, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { apiPost } from "../../api/http";
@@ -10,6 +10,7 @@ import "../../viz/pages.css";
 import { DEFAULT_CHARTS, fetchHistory, historyKey } from "./history";
 import {
   buildRows,
+  columnWindow,
   formatValue,
   MAX_COMPARE_RUNS,
   metricKeys,
@@ -130,14 +131,17 @@ function Comparison({ runs }: { runs: CompareRun[] }) {
   );
 }
 
-function RunHeader({ run, index }: { run: CompareRun; index: number }) {
+function RunHeader({ run, index, width }: { run: CompareRun; index: number; width: number }) {
   return (
-    <th title={`${run.run_id} (${run.experiment_name ?? run.experiment_id})`}>
+    <th title={`${run.run_id} (${run.experiment_name ?? run.experiment_id})`} style={{ width }} aria-colindex={index + 2} data-testid="run-column">
       <span className="swatch" style={{ background: seriesColor(index) }} />
       <Link to={`/runs/${run.run_id}`}>{runLabel(run)}</Link>
     </th>
   );
 }
+
+const KEY_WIDTH = 220;
+const COL_WIDTH = 132;
 
 function CompareTable({ runs, rows }: { runs: CompareRun[]; rows: Row[] }) {
   const [hideEqual, setHideEqual] = useState(false);
@@ -146,21 +150,50 @@ function CompareTable({ runs, rows }: { runs: CompareRun[]; rows: Row[] }) {
   const params = shown.filter((r) => r.kind === "param");
   const metrics = shown.filter((r) => r.kind === "metric");
   const differing = rows.filter((r) => r.differs).length;
+  // only the run columns in view (plus a few) are in the page: 100 runs x 54 rows stay light
+  const [view, setView] = useState({ left: 0, width: 1400 });
+  const box = useRef<HTMLDivElement>(null);
+  useLayoutEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const update = () => setView((v) => (v.left === el.scrollLeft && v.width === el.clientWidth ? v : { left: el.scrollLeft, width: el.clientWidth }));
+    update();
+    const observer = new ResizeObserver(update);
+    observer.observe(el);
+    el.addEventListener("scroll", update, { passive: true });
+    return () => {
+      observer.disconnect();
+      el.removeEventListener("scroll", update);
+    };
+  }, []);
+  const { first, last } = columnWindow(view.left, view.width - KEY_WIDTH, runs.length, COL_WIDTH, 3);
+  const cols = runs.slice(first, last);
+  const before = first * COL_WIDTH;
+  const after = (runs.length - last) * COL_WIDTH;
+  const spacer = (width: number, head = false) => (width > 0 ? head ? <th aria-hidden="true" style={{ width, padding: 0 }} /> : <td aria-hidden="true" style={{ padding: 0 }} /> : null);
+  const span = cols.length + (before > 0 ? 1 : 0) + (after > 0 ? 1 : 0);
   const group = (label: string, list: Row[]) =>
     list.length === 0 ? null : (
       <>
         <tr className="group">
           <td className="key">{label}</td>
-          <td colSpan={runs.length} />
+          {span > 0 && <td colSpan={span} />}
         </tr>
         {list.map((row) => (
           <tr key={`${row.kind}:${row.key}`} className={row.differs ? "diff" : undefined} data-testid="compare-row" data-differs={row.differs}>
-            <td className="key" title={row.key}>{row.key}</td>
-            {row.values.map((v, i) => (
-              <td key={runs[i].run_id} className={typeof v === "number" ? "num" : undefined} title={v === null ? "not set" : String(v)}>
-                {formatValue(v)}
-              </td>
-            ))}
+            <td className="key" title={row.key}>
+              {row.key}
+            </td>
+            {spacer(before)}
+            {cols.map((r, j) => {
+              const v = row.values[first + j];
+              return (
+                <td key={r.run_id} className={typeof v === "number" ? "num" : undefined} title={v === null ? "not set" : String(v)}>
+                  {formatValue(v)}
+                </td>
+              );
+            })}
+            {spacer(after)}
           </tr>
         ))}
       </>
@@ -178,14 +211,32 @@ function CompareTable({ runs, rows }: { runs: CompareRun[]; rows: Row[] }) {
           {differing} of {rows.length} rows differ (highlighted)
         </span>
       </div>
-      <div className="scroll-x" style={{ maxHeight: 520 }}>
-        <table className="cmp" data-testid="compare-table">
+      <div className="scroll-x" style={{ maxHeight: 520 }} ref={box} data-testid="compare-table-scroll">
+        <table
+          className="cmp fixed"
+          data-testid="compare-table"
+          data-runs={runs.length}
+          aria-colcount={runs.length + 1}
+          style={{ tableLayout: "fixed", width: KEY_WIDTH + runs.length * COL_WIDTH }}
+        >
+          <colgroup>
+            <col style={{ width: KEY_WIDTH }} />
+            {before > 0 && <col style={{ width: before }} />}
+            {cols.map((r) => (
+              <col key={r.run_id} style={{ width: COL_WIDTH }} />
+            ))}
+            {after > 0 && <col style={{ width: after }} />}
+          </colgroup>
           <thead>
             <tr>
-              <th className="key">key</th>
-              {runs.map((r, i) => (
-                <RunHeader key={r.run_id} run={r} index={i} />
+              <th className="key" style={{ width: KEY_WIDTH }}>
+                key
+              </th>
+              {spacer(before, true)}
+              {cols.map((r, j) => (
+                <RunHeader key={r.run_id} run={r} index={first + j} width={COL_WIDTH} />
               ))}
+              {spacer(after, true)}
             </tr>
           </thead>
           <tbody>
@@ -194,7 +245,7 @@ function CompareTable({ runs, rows }: { runs: CompareRun[]; rows: Row[] }) {
             {shown.length === 0 && (
               <tr>
                 <td className="key muted">{hideEqual ? "Every row is equal" : "No params or metrics"}</td>
-                <td colSpan={runs.length} />
+                {span > 0 && <td colSpan={span} />}
               </tr>
             )}
           </tbody>

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   buildRows,
+  columnWindow,
   defaultParallelFields,
   differs,
   formatValue,
@@ -135,6 +136,16 @@ describe("scatter and box plot", () => {
     expect(quantile([1, 2, 3, 4], 0.5)).toBe(2.5);
     expect(quantile([7], 0.25)).toBe(7);
     expect(Number.isNaN(quantile([], 0.5))).toBe(true);
+  });
+});
+
+describe("column window", () => {
+  it("keeps the columns in view plus the overscan", () => {
+    expect(columnWindow(0, 1000, 100, 100, 2)).toEqual({ first: 0, last: 12 });
+    expect(columnWindow(2050, 1000, 100, 100, 2)).toEqual({ first: 18, last: 33 });
+    expect(columnWindow(9500, 1000, 100, 100, 2)).toEqual({ first: 93, last: 100 });
+    expect(columnWindow(0, 5000, 10, 100, 3)).toEqual({ first: 0, last: 10 });
+    expect(columnWindow(0, 0, 0, 100, 3)).toEqual({ first: 0, last: 0 });
   });
 });
 

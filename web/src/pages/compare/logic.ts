@@ -278,3 +278,11 @@ export function singleStepMetric(runs: CompareRun[], key: string): boolean {
   }
   return true;
 }
+
+/** The run columns to put in the page for a horizontal scroll position: those overlapping
+ * the `viewport` pixels after `scrollLeft`, plus `overscan` on each side; `last` is exclusive. */
+export function columnWindow(scrollLeft: number, viewport: number, count: number, colWidth: number, overscan: number): { first: number; last: number } {
+  const first = Math.max(0, Math.floor(scrollLeft / colWidth) - overscan);
+  const last = Math.min(count, Math.ceil((scrollLeft + Math.max(viewport, colWidth)) / colWidth) + overscan);
+  return { first: Math.min(first, last), last };
+}

@@ -4,19 +4,20 @@ import { Link, useSearchParams } from "react-router";
 import { useQuery } from "@tanstack/react-query";
 import "../../viz/pages.css";
 import { ErrorText } from "../models/widgets";
-import { listDatasets, sourceText } from "./api";
+import { experimentNames, listDatasets, sourceText } from "./api";
 
 export function DatasetsPage() {
   const [params, setParams] = useSearchParams();
   const q = params.get("q") ?? "";
   const [text, setText] = useState(q);
   const list = useQuery({ queryKey: ["datasets", q], queryFn: () => listDatasets(q) });
+  const experiments = useQuery({ queryKey: ["experiment-names"], queryFn: experimentNames, staleTime: 60_000 });
   const items = list.data?.datasets ?? [];
   return (
     <div className="page" data-testid="datasets-page">
       <div className="page-head">
         <h1>Datasets</h1>
-        <span className="muted">{list.data ? `${items.length}${list.data.next_page_token ? "+" : ""} datasets` : ""}</span>
+        <span className="muted">{list.data ? `${items.length}${list.data.next_page_token ? "+" : ""} dataset${items.length === 1 ? "" : "s"}` : ""}</span>
       </div>
       <form
         className="toolbar"
@@ -68,7 +69,7 @@ export function DatasetsPage() {
                     {d.run_count} run{d.run_count === 1 ? "" : "s"}
                   </td>
                   <td>
-                    <Link to={`/experiments/${d.experiment_id}`}>experiment {d.experiment_id}</Link>
+                    <Link to={`/experiments/${d.experiment_id}`}>{experiments.data?.get(d.experiment_id) ?? `experiment ${d.experiment_id}`}</Link>
                   </td>
                 </tr>
               ))}

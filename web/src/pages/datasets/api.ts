@@ -1,5 +1,5 @@
 // Cairn's datasets API (/api/v1/datasets) as the dataset pages read it.
-import { apiGet } from "../../api/http";
+import { apiGet, MLFLOW } from "../../api/http";
 
 export interface NumericStats {
   count?: number;
@@ -106,4 +106,13 @@ function safeJson(text: string): unknown {
   } catch {
     return null;
   }
+}
+
+/** Experiment names by id (active and deleted, first 1,000), to name where datasets live. */
+export async function experimentNames(): Promise<Map<string, string>> {
+  const r = await apiGet<{ experiments?: { experiment_id: string; name: string }[] }>(`${MLFLOW}/experiments/search`, {
+    max_results: 1000,
+    view_type: "ALL",
+  });
+  return new Map((r.experiments ?? []).map((e) => [e.experiment_id, e.name]));
 }

@@ -42,7 +42,7 @@ export function ModelsPage() {
           update({ q: text.trim() || null });
         }}
       >
-        <input className="input" placeholder="Search models by name" value={text} onChange={(e) => setText(e.target.value)} aria-label="Search models" data-testid="models-search" />
+        <input className="input" style={{ minWidth: 280 }} placeholder="Name, or a filter: tags.team = 'lab'" value={text} onChange={(e) => setText(e.target.value)} aria-label="Search models" data-testid="models-search" />
         <button type="submit" className="btn">
           Search
         </button>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeEvent, filterLiteral, keyMetrics, metricOverVersions, modelUris, proxiedPath, type VersionPerformance } from "./api";
+import { describeEvent, filterLiteral, modelFilter, keyMetrics, metricOverVersions, modelUris, proxiedPath, type VersionPerformance } from "./api";
 
 describe("model helpers", () => {
   it("lists the models:/ URIs of a version", () => {
@@ -24,6 +24,14 @@ describe("model helpers", () => {
     expect(describeEvent({ version: "3", kind: "alias_moved", from: "2", to: "champion", actor: null, time: 1 })).toBe(
       "alias @champion moved from version 2 to version 3",
     );
+  });
+
+  it("turns the search box into a registry filter", () => {
+    expect(modelFilter(" clf ")).toBe("name ILIKE '%clf%'");
+    expect(modelFilter("tags.team = 'lab'")).toBe("tags.team = 'lab'");
+    expect(modelFilter("name LIKE 'c%'")).toBe("name LIKE 'c%'");
+    expect(modelFilter("")).toBeUndefined();
+    expect(modelFilter("tagsy")).toBe("name ILIKE '%tagsy%'");
   });
 
   it("quotes filter literals", () => {

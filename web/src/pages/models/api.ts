@@ -83,8 +83,17 @@ export function filterLiteral(s: string): string {
   return `'${s.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 }
 
+/** The registry filter for the search box: text that reads as a filter (`tags.team = 'lab'`,
+ * `name LIKE 'clf%'`) is passed as is, anything else matches a part of the name. */
+export function modelFilter(text: string): string | undefined {
+  const t = text.trim();
+  if (!t) return undefined;
+  if (/^(tags?\.|name\s*(=|!=|like|ilike)\s)/i.test(t) || /^`?tags?\./i.test(t)) return t;
+  return `name ILIKE ${filterLiteral(`%${t}%`)}`;
+}
+
 export function searchModels(text: string, pageToken?: string) {
-  const filter = text.trim() ? `name ILIKE ${filterLiteral(`%${text.trim()}%`)}` : undefined;
+  const filter = modelFilter(text);
   return apiGet<{ registered_models?: WireModel[]; next_page_token?: string }>(`${MLFLOW}/registered-models/search`, {
     filter,
     max_results: 100,

@@ -11,7 +11,7 @@ import {
   restoreExperiment,
 } from "../api/mlflow";
 import type { Experiment } from "../api/types";
-import { formatTimestamp, plural, relativeTime } from "../lib/format";
+import { formatCount, formatTimestamp, plural, relativeTime } from "../lib/format";
 import "./experiments.css";
 
 type SortKey = "name" | "runs" | "activity" | "created";
@@ -288,7 +288,7 @@ function ExperimentRow({
         {action.isError && <div className="error-box form-error">{errorText(action.error)}</div>}
       </td>
       <td className="num">
-        {summary ? summary.run_count.toLocaleString("en-US") : "…"}
+        {summary ? formatCount(summary.run_count) : "…"}
         {summary && summary.running_count > 0 && <span className="badge RUNNING running-badge">{summary.running_count} running</span>}
       </td>
       <td title={formatTimestamp(last)}>{relativeTime(last)}</td>

@@ -36,3 +36,17 @@ describe("times and numbers", () => {
     expect(formatNumber("NaN")).toBe("NaN");
   });
 });
+
+describe("counts", async () => {
+  const { formatCount, byCodePoint } = await import("./format");
+  it("groups thousands", () => {
+    expect(formatCount(0)).toBe("0");
+    expect(formatCount(999)).toBe("999");
+    expect(formatCount(1234)).toBe("1,234");
+    expect(formatCount(1234567)).toBe("1,234,567");
+    expect(formatCount(-10000)).toBe("-10,000");
+  });
+  it("sorts by code point", () => {
+    expect(["b", "B", "a", "_x"].sort(byCodePoint)).toEqual(["B", "_x", "a", "b"]);
+  });
+});

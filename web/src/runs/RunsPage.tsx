@@ -4,7 +4,7 @@ import { keepPreviousData, useInfiniteQuery, useQuery } from "@tanstack/react-qu
 import { ApiError } from "../api/http";
 import { experimentSummaries, getExperiment, searchRuns } from "../api/mlflow";
 import type { Run, SearchRunsResponse } from "../api/types";
-import { plural } from "../lib/format";
+import { byCodePoint, formatCount, plural } from "../lib/format";
 import type { KnownKeys } from "./autocomplete";
 import { ColumnChooser } from "./ColumnChooser";
 import { columnId, columnLabel, DEFAULT_ATTRIBUTES, searchKey } from "./columns";
@@ -111,7 +111,7 @@ export function RunsPage() {
       k.metrics.forEach((x) => metrics.add(x));
       k.tags.forEach((x) => tags.add(x));
     }
-    const sorted = (s: Set<string>) => [...s].sort((a, b) => a.localeCompare(b));
+    const sorted = (s: Set<string>) => [...s].sort(byCodePoint);
     if (!params.size && !metrics.size && !tags.size) return lastKeys.current;
     lastKeys.current = { params: sorted(params), metrics: sorted(metrics), tags: sorted(tags) };
     return lastKeys.current;
@@ -209,7 +209,7 @@ export function RunsPage() {
     : view.filter
       ? `${plural(loaded.length, "run")} match${loaded.length === 1 ? "es" : ""}${runs.hasNextPage ? " so far (scroll for more)" : ""}`
       : total !== undefined && runs.hasNextPage
-        ? `${loaded.length.toLocaleString("en-US")} of ${plural(total, "run")} loaded`
+        ? `${formatCount(loaded.length)} of ${plural(total, "run")} loaded`
         : plural(loaded.length, "run");
 
   const noRunsAtAll = runs.isSuccess && loaded.length === 0 && !view.filter;

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 from starlette.testclient import TestClient
 
@@ -14,6 +15,11 @@ from cairn.services.tracking import TrackingService
 from cairn.store.db import Database
 from cairn.store.migrate import ensure_schema
 from tests.databases import fresh_postgres_database
+
+# Property tests judge behaviour, not speed: no per-example deadline (a loaded CI machine
+# would otherwise fail them on timing alone).
+hypothesis.settings.register_profile("cairn", deadline=None)
+hypothesis.settings.load_profile("cairn")
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

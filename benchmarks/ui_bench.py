@@ -36,7 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.run import free_port, stop, wait_ready  # noqa: E402
+from benchmarks.run import free_port, server_command, stop, wait_ready  # noqa: E402
 
 TIMING = ROOT / "web" / "bench" / "ui_timing.mjs"
 API = "/api/2.0/mlflow"
@@ -123,32 +123,7 @@ Server = tuple[subprocess.Popen[bytes], int]
 
 def serve(kind: str, workdir: Path, args: argparse.Namespace) -> Server:
     port = free_port()
-    if kind == "cairn":
-        cmd = [
-            str(ROOT / ".venv" / "bin" / "cairn"),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            f"sqlite:///{workdir / 'cairn.db'}",
-            "--artifacts-destination",
-            str(workdir / "artifacts"),
-        ]
-    else:
-        cmd = [
-            str(args.mlflow_venv / "bin" / "mlflow"),
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{workdir / 'mlflow.db'}",
-            "--artifacts-destination",
-            str(workdir / "artifacts"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
+    cmd = server_command(kind, workdir, port, args)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CAIRN_", "MLFLOW_"))}
     env["CAIRN_HOME"] = str(workdir)
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"

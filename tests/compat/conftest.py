@@ -10,8 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.compat.server import CairnServer, start_server
-from tests.databases import fresh_postgres_database
+from tests.compat.server import CairnServer, server_for_backend
 
 
 @pytest.fixture(
@@ -24,11 +23,7 @@ def cairn_server(
     """One live cairn server per backend, shared by every workflow and client."""
     backend = str(request.param)
     workdir = tmp_path_factory.mktemp(f"cairn-{backend}")
-    if backend == "sqlite":
-        yield from start_server(backend, f"sqlite:///{workdir / 'cairn.db'}", workdir)
-    else:
-        with fresh_postgres_database() as uri:
-            yield from start_server(backend, uri, workdir)
+    yield from server_for_backend(backend, workdir)
 
 
 # Moves ~850 MB per run: test_artifacts_stock_client.py runs it on its own servers

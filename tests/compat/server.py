@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.databases import fresh_postgres_database
+
 REPO = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
@@ -125,3 +127,13 @@ def start_server(
         yield server
     finally:
         _stop(process)
+
+
+def server_for_backend(backend: str, workdir: Path) -> Iterator[CairnServer]:
+    """A live server on ``backend``: a SQLite file in ``workdir``, or a fresh PostgreSQL
+    database that is dropped when the generator is closed."""
+    if backend == "sqlite":
+        yield from start_server(backend, f"sqlite:///{workdir / 'cairn.db'}", workdir)
+    else:
+        with fresh_postgres_database() as uri:
+            yield from start_server(backend, uri, workdir)

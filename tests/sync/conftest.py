@@ -10,8 +10,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.compat.server import CairnServer, start_server
-from tests.databases import fresh_postgres_database
+from tests.compat.server import CairnServer, server_for_backend
 
 
 @pytest.fixture(
@@ -23,11 +22,7 @@ def dest(
 ) -> Iterator[CairnServer]:
     backend = str(request.param)
     workdir = tmp_path_factory.mktemp(f"sync-dest-{backend}")
-    if backend == "sqlite":
-        yield from start_server(backend, f"sqlite:///{workdir / 'cairn.db'}", workdir)
-    else:
-        with fresh_postgres_database() as uri:
-            yield from start_server(backend, uri, workdir)
+    yield from server_for_backend(backend, workdir)
 
 
 @dataclass

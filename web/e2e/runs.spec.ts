@@ -14,6 +14,30 @@ test.beforeAll(async () => {
 const rows = (page: Page) => page.locator("tbody tr.run-row");
 // how many rows the table has (rows off screen are not in the DOM: the grid says the count)
 const expectRows = (page: Page, n: number) => expect(page.getByRole("grid", { name: "Runs" })).toHaveAttribute("aria-rowcount", String(n + 1));
+/** A run's row, scrolled into the DOM first: the table draws only the rows near the screen.
+ * Scrolls down from the top until the row is drawn, then brings it to the middle. */
+async function runRowById(page: Page, runId: string) {
+  const row = page.locator(`tr[data-run-id="${runId}"]`);
+  const scroller = page.getByTestId("runs-scroller");
+  await expect(rows(page).first()).toBeVisible();
+  await scroller.evaluate((el) => el.scrollTo(0, 0));
+  await expect(page.locator('tr.run-row[data-index="0"]')).toBeAttached();
+  for (let i = 0; i < 40; i++) {
+    const centred = await scroller.evaluate((el, id) => {
+      const tr = el.querySelector<HTMLElement>(`tr[data-run-id="${id}"]`);
+      if (!tr) {
+        el.scrollBy(0, el.clientHeight / 2);
+        return false;
+      }
+      el.scrollTop += tr.getBoundingClientRect().top - el.getBoundingClientRect().top - el.clientHeight / 2;
+      return true;
+    }, runId);
+    if (centred) break;
+    await page.waitForTimeout(50);
+  }
+  await expect(row).toBeVisible();
+  return row;
+}
 const cellTexts = async (page: Page, column: number) =>
   rows(page).evaluateAll((trs, col) => trs.map((tr) => (tr.children[col] as HTMLElement).innerText.trim()), column);
 const headerIndex = async (page: Page, label: string) =>
@@ -148,11 +172,11 @@ test("select runs and compare", async ({ page }) => {
   await expect(compare).toBeDisabled();
   const a = seeded.runIds.get("rf-00")!;
   const b = seeded.runIds.get("gb-01")!;
-  await page.locator(`tr[data-run-id="${a}"]`).getByRole("checkbox").check();
-  await page.locator(`tr[data-run-id="${b}"]`).getByRole("checkbox").check();
+  await (await runRowById(page, a)).getByRole("checkbox").check();
+  await (await runRowById(page, b)).getByRole("checkbox").check();
   await expect(page).toHaveURL(new RegExp(`sel=${a}%2C${b}|sel=${a},${b}`));
   await page.reload();
-  await expect(page.locator(`tr[data-run-id="${a}"]`)).toHaveAttribute("aria-selected", "true");
+  await expect(await runRowById(page, a)).toHaveAttribute("aria-selected", "true");
   await expect(compare).toHaveText("Compare (2)");
   await compare.click();
   await expect(page).toHaveURL(new RegExp(`/compare\\?runs=${a}(,|%2C)${b}$`));

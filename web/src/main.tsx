@@ -2,6 +2,7 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { BrowserRouter } from "react-router";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { settleEarly } from "./api/early";
 import { ApiError } from "./api/http";
 import { AppRoutes } from "./routes";
 import "./styles/theme.css";
@@ -16,6 +17,10 @@ const queryClient = new QueryClient({
     },
   },
 });
+
+// the experiment page's first answers were asked for by index.html; the first render waits a
+// moment for them, so it draws the rows at once instead of "Loading…" first
+await settleEarly(150);
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>

@@ -1,5 +1,5 @@
 // Typed calls to the MLflow JSON API and Cairn's /api/v1 additions used by the pages.
-import { earlyKey, takeEarly } from "./early";
+import { earlyKey, peekEarly, takeEarly } from "./early";
 import { apiGet, apiPost, MLFLOW } from "./http";
 import type {
   CreateExperimentResponse,
@@ -33,6 +33,11 @@ export async function listExperiments(viewType: ViewType, signal?: AbortSignal):
   return out;
 }
 
+/** The experiment, when index.html's early request for it had its answer before the first render. */
+export function earlyExperiment(id: string): Experiment | undefined {
+  return peekEarly<GetExperimentResponse>(earlyKey("experiment", id))?.experiment;
+}
+
 export async function getExperiment(id: string, signal?: AbortSignal): Promise<Experiment> {
   const early = takeEarly<GetExperimentResponse>(earlyKey("experiment", id));
   if (early) return (await early).experiment;
@@ -62,22 +67,48 @@ export interface ExperimentSummary {
   last_activity: number | null;
 }
 
-/** Run counts and last activity (Cairn's /api/v1/experiments/summary), 1,000 ids a call. */
-export async function experimentSummaries(ids: string[], signal?: AbortSignal): Promise<Map<string, ExperimentSummary>> {
+interface SummaryResponse {
+  experiments: ExperimentSummary[];
+}
+
+function summaryMap(responses: SummaryResponse[]): Map<string, ExperimentSummary> {
   const out = new Map<string, ExperimentSummary>();
-  for (let i = 0; i < ids.length; i += 1000) {
-    const chunk = ids.slice(i, i + 1000);
-    const r = await apiGet<{ experiments: ExperimentSummary[] }>("/api/v1/experiments/summary", { experiment_id: chunk }, signal);
-    for (const s of r.experiments) out.set(s.experiment_id, s);
-  }
+  for (const r of responses) for (const s of r.experiments) out.set(s.experiment_id, s);
   return out;
 }
 
-export function searchRuns(body: SearchRunsRequest, signal?: AbortSignal): Promise<SearchRunsResponse> {
-  if (!body.page_token && body.experiment_ids.length === 1) {
-    const key = earlyKey("runs", body.experiment_ids[0], body.filter, (body.order_by ?? []).join(","), body.max_results, body.run_view_type);
-    const early = takeEarly<SearchRunsResponse>(key);
-    if (early) return early;
+/** One experiment's summary, when index.html's early request had its answer in time. */
+export function earlySummary(id: string): Map<string, ExperimentSummary> | undefined {
+  const r = peekEarly<SummaryResponse>(earlyKey("summary", id));
+  return r && summaryMap([r]);
+}
+
+/** Run counts and last activity (Cairn's /api/v1/experiments/summary), 1,000 ids a call. */
+export async function experimentSummaries(ids: string[], signal?: AbortSignal): Promise<Map<string, ExperimentSummary>> {
+  const early = ids.length === 1 ? takeEarly<SummaryResponse>(earlyKey("summary", ids[0])) : null;
+  if (early) return summaryMap([await early]);
+  const responses: SummaryResponse[] = [];
+  for (let i = 0; i < ids.length; i += 1000) {
+    const chunk = ids.slice(i, i + 1000);
+    responses.push(await apiGet<SummaryResponse>("/api/v1/experiments/summary", { experiment_id: chunk }, signal));
   }
-  return apiPost<SearchRunsResponse>(`${MLFLOW}/runs/search`, body, signal);
+  return summaryMap(responses);
+}
+
+/** The key of index.html's early request for this search, when it could have made one. */
+function runsEarlyKey(body: SearchRunsRequest): string | null {
+  if (body.page_token || body.experiment_ids.length !== 1) return null;
+  return earlyKey("runs", body.experiment_ids[0], body.filter, (body.order_by ?? []).join(","), body.max_results, body.run_view_type);
+}
+
+/** The answer to this search, when index.html's early request had it before the first render. */
+export function earlyRuns(body: SearchRunsRequest): SearchRunsResponse | undefined {
+  const key = runsEarlyKey(body);
+  return key === null ? undefined : peekEarly<SearchRunsResponse>(key);
+}
+
+export function searchRuns(body: SearchRunsRequest, signal?: AbortSignal): Promise<SearchRunsResponse> {
+  const key = runsEarlyKey(body);
+  const early = key === null ? null : takeEarly<SearchRunsResponse>(key);
+  return early ?? apiPost<SearchRunsResponse>(`${MLFLOW}/runs/search`, body, signal);
 }

@@ -2,8 +2,8 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { keepPreviousData, useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { ApiError } from "../api/http";
-import { experimentSummaries, getExperiment, searchRuns } from "../api/mlflow";
-import type { Run, SearchRunsResponse } from "../api/types";
+import { earlyExperiment, earlyRuns, earlySummary, experimentSummaries, getExperiment, searchRuns } from "../api/mlflow";
+import type { Run, SearchRunsRequest, SearchRunsResponse } from "../api/types";
 import { byCodePoint, formatCount, plural } from "../lib/format";
 import type { KnownKeys } from "./autocomplete";
 import { ColumnChooser } from "./ColumnChooser";
@@ -63,27 +63,34 @@ export function RunsPage() {
     [setParams],
   );
 
-  const experiment = useQuery({ queryKey: ["experiment", id], queryFn: ({ signal }) => getExperiment(id, signal) });
+  // index.html asked for these early; when their answers came in time the first render has them
+  const experiment = useQuery({
+    queryKey: ["experiment", id],
+    queryFn: ({ signal }) => getExperiment(id, signal),
+    initialData: () => earlyExperiment(id),
+  });
   const summary = useQuery({
     queryKey: ["experiment-summaries", [id]],
     queryFn: ({ signal }) => experimentSummaries([id], signal),
+    initialData: () => earlySummary(id),
   });
 
   const orderBy = view.order ? [orderText(view.order)] : [];
+  const search = (pageToken: string | undefined): SearchRunsRequest => ({
+    experiment_ids: [id],
+    filter: view.filter || undefined,
+    order_by: orderBy,
+    max_results: pageToken ? NEXT_PAGES : FIRST_PAGE,
+    page_token: pageToken,
+    run_view_type: "ACTIVE_ONLY",
+  });
   const runs = useInfiniteQuery({
     queryKey: ["runs", id, view.filter, orderBy],
-    queryFn: ({ pageParam, signal }) =>
-      searchRuns(
-        {
-          experiment_ids: [id],
-          filter: view.filter || undefined,
-          order_by: orderBy,
-          max_results: pageParam ? NEXT_PAGES : FIRST_PAGE,
-          page_token: pageParam,
-          run_view_type: "ACTIVE_ONLY",
-        },
-        signal,
-      ),
+    queryFn: ({ pageParam, signal }) => searchRuns(search(pageParam), signal),
+    initialData: () => {
+      const first = earlyRuns(search(undefined));
+      return first && { pages: [first], pageParams: [undefined] };
+    },
     initialPageParam: undefined as string | undefined,
     getNextPageParam: (last) => last.next_page_token || undefined,
     staleTime: 30_000,
@@ -134,7 +141,11 @@ export function RunsPage() {
   // event, and URL updates are transitions), mirrored into the URL
   const selParam = params.get("sel") ?? "";
   const [selection, setSelection] = useState<string[]>(view.selected);
-  useEffect(() => setSelection(decodeView(new URLSearchParams({ sel: selParam })).selected), [selParam]);
+  useEffect(() => {
+    const fromUrl = decodeView(new URLSearchParams({ sel: selParam })).selected;
+    // the same selection keeps its array, so the table does not redraw for nothing
+    setSelection((cur) => (cur.length === fromUrl.length && cur.every((s, i) => s === fromUrl[i]) ? cur : fromUrl));
+  }, [selParam]);
   const selected = useMemo(() => new Set(selection), [selection]);
   const select = useCallback(
     (next: string[]) => {

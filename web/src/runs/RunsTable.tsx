@@ -1,9 +1,9 @@
-import { useEffect, useMemo, useRef, useState, type CSSProperties, type KeyboardEvent } from "react";
+import { memo, useCallback, useEffect, useMemo, useRef, useState, type CSSProperties, type KeyboardEvent } from "react";
 import { Link, useNavigate } from "react-router";
 import { getCoreRowModel, useReactTable, type ColumnDef, type Header } from "@tanstack/react-table";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { formatDuration, formatTimestamp, runDuration } from "../lib/format";
-import { columnLabel, parseColumnId, searchKey } from "./columns";
+import { columnLabel, parseColumnId, searchKey, type ColumnId } from "./columns";
 import { displayMetric, sourceName, type RunRow } from "./runRow";
 import type { TreeRow } from "./tree";
 import type { Order } from "./urlState";
@@ -35,8 +35,7 @@ function widthOf(id: string): number {
   return Math.min(240, Math.max(100, col.key.length * 8 + 60));
 }
 
-function Cell({ row, id }: { row: RunRow; id: string }) {
-  const col = parseColumnId(id)!;
+function Cell({ row, col }: { row: RunRow; col: ColumnId }) {
   const info = row.run.info;
   switch (col.kind) {
     case "params": {
@@ -67,6 +66,97 @@ function Cell({ row, id }: { row: RunRow; id: string }) {
   }
   return null;
 }
+
+/** What a body cell needs of its column, worked out once per render of the table. */
+interface CellColumn {
+  id: string;
+  col: ColumnId | null;
+  style: CSSProperties | undefined;
+  className: string;
+}
+
+interface RowProps {
+  row: Row;
+  index: number;
+  cells: CellColumn[];
+  selected: boolean;
+  active: boolean;
+  onToggleSelect: (runId: string) => void;
+  onToggleExpand: (runId: string) => void;
+  onRowKey: (e: KeyboardEvent<HTMLTableRowElement>, index: number, row: Row) => void;
+  onRowFocus: (index: number) => void;
+}
+
+/** Equal when the row would draw the same: the tree is rebuilt into new row objects whenever
+ * a page arrives or a parent opens, so rows compare by what they hold. */
+function sameRow(a: RowProps, b: RowProps): boolean {
+  for (const k of Object.keys(a) as (keyof RowProps)[]) {
+    if (k === "row") {
+      const x = a.row;
+      const y = b.row;
+      if (x.item !== y.item || x.depth !== y.depth || x.childCount !== y.childCount || x.expanded !== y.expanded) return false;
+    } else if (a[k] !== b[k]) return false;
+  }
+  return true;
+}
+
+/** One run's row. Memoised: a table render (scrolling, a selection, the next page arriving)
+ * redraws only the rows whose run, columns, selection or focus changed. */
+const RunRowView = memo(function RunRowView({ row, index, cells, selected, active, onToggleSelect, onToggleExpand, onRowKey, onRowFocus }: RowProps) {
+  const run = row.item;
+  return (
+    <tr
+      data-index={index}
+      data-run-id={run.id}
+      role="row"
+      aria-rowindex={index + 2}
+      aria-selected={selected}
+      aria-level={row.depth + 1}
+      aria-expanded={row.childCount > 0 ? row.expanded : undefined}
+      tabIndex={active ? 0 : -1}
+      className={`run-row${selected ? " selected" : ""}`}
+      onFocus={() => onRowFocus(index)}
+      onKeyDown={(e) => onRowKey(e, index, row)}
+    >
+      {cells.map(({ id, col, style, className }) => {
+        if (id === "select")
+          return (
+            <td key={id} style={style} className={className}>
+              <input type="checkbox" tabIndex={-1} aria-label={`Select ${run.name}`} checked={selected} onChange={() => onToggleSelect(run.id)} />
+            </td>
+          );
+        if (id === "name")
+          return (
+            <td key={id} style={style} className={className}>
+              <span className="tree-indent" style={{ width: row.depth * 18 }} />
+              {row.childCount > 0 ? (
+                <button
+                  type="button"
+                  tabIndex={-1}
+                  className="expander"
+                  aria-label={`${row.expanded ? "Collapse" : "Expand"} ${run.name} (${row.childCount} child runs)`}
+                  onClick={() => onToggleExpand(run.id)}
+                >
+                  {row.expanded ? "▾" : "▸"}
+                  <span className="child-count">{row.childCount}</span>
+                </button>
+              ) : (
+                <span className="expander-space" />
+              )}
+              <Link to={`/runs/${run.id}`} tabIndex={-1} className="run-link" title={run.name}>
+                {run.name}
+              </Link>
+            </td>
+          );
+        return (
+          <td key={id} style={style} className={className}>
+            {col && <Cell row={run} col={col} />}
+          </td>
+        );
+      })}
+    </tr>
+  );
+}, sameRow);
 
 export function RunsTable(props: RunsTableProps) {
   const { rows, columns, pinned, order, selected } = props;
@@ -99,9 +189,11 @@ export function RunsTable(props: RunsTableProps) {
     count: rows.length,
     getScrollElement: () => scroller.current,
     estimateSize: () => ROW_HEIGHT,
-    overscan: 8,
-    // rows on the very first render, before the scroller has been measured
-    initialRect: { width: window.innerWidth, height: window.innerHeight },
+    overscan: 5,
+    // rows on the very first render, before the scroller has been measured: the window less
+    // the page's head (about 190px on a laptop screen), so the first render draws the rows
+    // that will show and the measurement seldom changes the range
+    initialRect: { width: window.innerWidth, height: Math.max(4 * ROW_HEIGHT, window.innerHeight - 210) },
   });
   const items = virtualizer.getVirtualItems();
   const last = items.length ? items[items.length - 1].index : 0;
@@ -115,7 +207,6 @@ export function RunsTable(props: RunsTableProps) {
     if (active >= rows.length && rows.length) setActive(rows.length - 1);
   }, [rows.length, active]);
 
-  const tableRows = table.getRowModel().rows;
   const headers = table.getHeaderGroups()[0].headers;
   const totalWidth = table.getTotalSize();
 
@@ -182,6 +273,31 @@ export function RunsTable(props: RunsTableProps) {
         break;
     }
   };
+
+  // the latest key handler behind a stable function, so rows need not redraw for a new one
+  const keyHandler = useRef(onKey);
+  keyHandler.current = onKey;
+  const onRowKey = useCallback((e: KeyboardEvent<HTMLTableRowElement>, index: number, row: Row) => keyHandler.current(e, index, row), []);
+
+  const cellsKey = `${headers.map((h) => `${h.column.id}@${h.column.getIsPinned() ? h.column.getStart("left") : ""}`).join("|")}#${pinned.join("|")}`;
+  const cells = useMemo<CellColumn[]>(
+    () =>
+      headers.map((h) => {
+        const id = h.column.id;
+        const pinnedClass = h.column.getIsPinned() ? "pinned" : "";
+        const col = parseColumnId(id);
+        const className =
+          id === "select"
+            ? `select-col ${pinnedClass}`
+            : id === "name"
+              ? `name-col ${pinnedClass}`
+              : `${pinnedClass} ${pinned.includes(id) ? "pin-edge" : ""} ${col?.kind === "metrics" ? "num" : ""}`;
+        return { id, col, style: stickyStyle(h), className };
+      }),
+    // the same columns in the same places give the same cells, whatever new objects the
+    // table made for them, so the rows need not redraw
+    [cellsKey],
+  );
 
   const allSelected = rows.length > 0 && rows.every((r) => selected.has(r.item.id));
   const someSelected = selected.size > 0;
@@ -254,71 +370,20 @@ export function RunsTable(props: RunsTableProps) {
             </tr>
           )}
           {items.map((vi) => {
-            const tr = tableRows[vi.index];
-            const row = tr.original;
-            const run = row.item;
-            const isSelected = selected.has(run.id);
+            const row = rows[vi.index];
             return (
-              <tr
-                key={run.id}
-                data-index={vi.index}
-                data-run-id={run.id}
-                role="row"
-                aria-rowindex={vi.index + 2}
-                aria-selected={isSelected}
-                aria-level={row.depth + 1}
-                aria-expanded={row.childCount > 0 ? row.expanded : undefined}
-                tabIndex={vi.index === active ? 0 : -1}
-                className={`run-row${isSelected ? " selected" : ""}`}
-                onFocus={() => setActive(vi.index)}
-                onKeyDown={(e) => onKey(e, vi.index, row)}
-              >
-                {tr.getVisibleCells().map((cell) => {
-                  const id = cell.column.id;
-                  const style = stickyStyle(cell);
-                  const pinnedClass = cell.column.getIsPinned() ? "pinned" : "";
-                  if (id === "select")
-                    return (
-                      <td key={id} style={style} className={`select-col ${pinnedClass}`}>
-                        <input
-                          type="checkbox"
-                          tabIndex={-1}
-                          aria-label={`Select ${run.name}`}
-                          checked={isSelected}
-                          onChange={() => props.onToggleSelect(run.id)}
-                        />
-                      </td>
-                    );
-                  if (id === "name")
-                    return (
-                      <td key={id} style={style} className={`name-col ${pinnedClass}`}>
-                        <span className="tree-indent" style={{ width: row.depth * 18 }} />
-                        {row.childCount > 0 ? (
-                          <button
-                            type="button"
-                            tabIndex={-1}
-                            className="expander"
-                            aria-label={`${row.expanded ? "Collapse" : "Expand"} ${run.name} (${row.childCount} child runs)`}
-                            onClick={() => props.onToggleExpand(run.id)}
-                          >
-                            {row.expanded ? "▾" : "▸"}
-                            <span className="child-count">{row.childCount}</span>
-                          </button>
-                        ) : (
-                          <span className="expander-space" />
-                        )}
-                        <Link to={`/runs/${run.id}`} tabIndex={-1} className="run-link" title={run.name}>
-                          {run.name}
-                        </Link>
-                      </td>
-                    );
-                  return (
-                    <td key={id} style={style} className={`${pinnedClass} ${pinned.includes(id) ? "pin-edge" : ""} ${parseColumnId(id)?.kind === "metrics" ? "num" : ""}`}>
-                      <Cell row={run} id={id} />
-                    </td>
-                  );
-                })}
-              </tr>
+              <RunRowView
+                key={row.item.id}
+                row={row}
+                index={vi.index}
+                cells={cells}
+                selected={selected.has(row.item.id)}
+                active={vi.index === active}
+                onToggleSelect={props.onToggleSelect}
+                onToggleExpand={props.onToggleExpand}
+                onRowKey={onRowKey}
+                onRowFocus={setActive}
+              />
             );
           })}
           {padBottom > 0 && (

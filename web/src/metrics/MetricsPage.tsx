@@ -98,7 +98,10 @@ export function MetricsPage() {
             Reset zoom
           </button>
         )}
-        <span className="faint hint">Drag across a chart to zoom in; the server sends that range at full detail.</span>
+        <span className="faint hint">
+          Drag across a chart to zoom in, or focus it and press + and − (← → pan, 0 resets); the server sends that
+          range at full detail.
+        </span>
       </div>
       {available.length > 0 && (
         <fieldset className="key-picker">

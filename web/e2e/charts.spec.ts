@@ -112,6 +112,78 @@ test("metric chart: draws, hovers, toggles, zooms with refetch, resets, switches
   }
 });
 
+test("metric chart: zooms, pans and resets from the keyboard, through the same URL window and refetch", async ({ page, api }) => {
+  const eid = await api.createExperiment(`charts-keys-zoom-${Date.now()}`);
+  const run = await api.createRun(eid, "keyboard");
+  const n = 4000; // steps 0..3999: more points than the chart's buckets, so zooming in refetches finer
+  await logHistory(api, run, "loss", Array.from({ length: n }, (_, i) => 1 / (1 + i / 100)));
+  await page.goto(`/metrics?runs=${run}&keys=loss&x=step`);
+  const figure = page.getByRole("figure", { name: "loss" });
+  await expect.poll(async () => (await chartState(page))[0]?.max).toBe(1);
+  const whole = (await chartState(page))[0];
+  expect(whole.buckets).toBeLessThan(n);
+
+  // Tab from the last metric checkbox reaches the chart, which names itself and its keys
+  await page.getByRole("group", { name: "Metrics" }).getByLabel("loss").focus();
+  await page.keyboard.press("Tab");
+  const chart = figure.getByRole("application", { name: "loss chart: + and − zoom, ← → pan, 0 resets" });
+  await expect(chart).toBeFocused();
+  await expect(figure.getByRole("button", { name: "Reset zoom" })).toHaveCount(0);
+
+  // + halves the window around its centre: [0, 3999] -> [999, 3000], into the URL as a drag does
+  await page.keyboard.press("+");
+  await expect(page).toHaveURL(/from=999&to=3000/);
+  await expect(figure.getByRole("button", { name: "Reset zoom" })).toBeVisible();
+  await expect(figure.locator("[aria-live]")).toHaveText("Step 999 to 3000");
+  // the chart keeps the focus while it redraws, so a second press zooms again: 1,002 steps,
+  // fetched as one bucket each
+  await expect(chart).toBeFocused();
+  await page.keyboard.press("=");
+  await expect(page).toHaveURL(/from=1499&to=2500/);
+  await expect.poll(async () => (await chartState(page))[0]).toMatchObject({ buckets: 1002, xMin: 1499, xMax: 2500 });
+
+  // → pans by a quarter of the width, − doubles it
+  await page.keyboard.press("ArrowRight");
+  await expect(page).toHaveURL(/from=1749&to=2750/);
+  await page.keyboard.press("-");
+  await expect(page).toHaveURL(/from=1248&to=3251/);
+  // 2,004 steps in 1,300 buckets: the first and last bucket centres lie within a step of the ends
+  await expect
+    .poll(async () => {
+      const s = (await chartState(page))[0];
+      return s ? [Math.floor(s.xMin!), Math.ceil(s.xMax!)] : null;
+    })
+    .toEqual([1248, 3251]);
+
+  // 0 resets: no window in the URL, the whole range drawn again
+  await page.keyboard.press("0");
+  await expect(page).not.toHaveURL(/from=/);
+  await expect(figure.getByRole("button", { name: "Reset zoom" })).toHaveCount(0);
+  await expect(figure.locator("[aria-live]")).toHaveText("Whole range");
+  await expect.poll(async () => (await chartState(page))[0]).toMatchObject({ buckets: whole.buckets, xMin: whole.xMin, xMax: whole.xMax });
+
+  // and so does Escape; zooming out to the whole range is a reset too
+  await page.keyboard.press("+");
+  await expect(page).toHaveURL(/from=999&to=3000/);
+  await page.keyboard.press("Escape");
+  await expect(page).not.toHaveURL(/from=/);
+  await page.keyboard.press("+");
+  await expect(page).toHaveURL(/from=999&to=3000/);
+  await page.keyboard.press("-");
+  await expect(page).not.toHaveURL(/from=/);
+  await expect(figure.getByRole("button", { name: "Reset zoom" })).toHaveCount(0);
+
+  // opened zoomed in (a shared link): panning and zooming out still stop at the data's ends
+  await page.goto(`/metrics?runs=${run}&keys=loss&x=step&from=100&to=1100`);
+  await expect.poll(async () => (await chartState(page))[0]?.buckets).toBe(1001);
+  await chart.focus();
+  await page.keyboard.press("ArrowLeft");
+  await expect(page).toHaveURL(/from=0&to=1000/);
+  await page.keyboard.press("ArrowLeft");
+  await page.keyboard.press("-");
+  await expect(page).toHaveURL(/from=0&to=2000/);
+});
+
 test("metric chart page: deep link with several keys, and an empty state", async ({ page, api }) => {
   const eid = await api.createExperiment(`charts-keys-${Date.now()}`);
   const run = await api.createRun(eid, "two-keys");

@@ -1,9 +1,9 @@
 // One uPlot chart of run × key series from the downsampling endpoint: a min–max band (spikes
 // stay visible) under the mean line, x as step / relative / wall time, EMA smoothing, log
 // scale, a legend with hover values and toggles, drag to zoom (refetches that window at full
-// resolution), reset.
-import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
-import { usePrefetchQuery, useQuery } from "@tanstack/react-query";
+// resolution), zoom and pan from the keyboard, reset.
+import { useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
+import { usePrefetchQuery, useQuery, useQueryClient } from "@tanstack/react-query";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import "./chart.css";
@@ -11,6 +11,7 @@ import { AXIS_LABELS, formatRelative, formatX, selectionToWindow } from "./axes"
 import { bucketsForWidth, colorFor, toPlotData, type PlotData } from "./data";
 import { fetchBuckets } from "./fetch";
 import type { XAxis, XWindow } from "./types";
+import { chartKeyAction, describeWindow, stepWindow } from "./zoom";
 import { formatNumber } from "../lib/format";
 
 export interface ChartProps {
@@ -94,10 +95,11 @@ export function MetricChart(props: ChartProps) {
 
   const width = bucketsForWidth(pixels);
   const wanted = pixels > 0 && runs.length > 0 && keys.length > 0;
-  const options = {
-    queryKey: ["downsample", runs, keys, axis, width, win?.min ?? null, win?.max ?? null],
-    queryFn: ({ signal }: { signal: AbortSignal }) => (wanted ? fetchBuckets(runs, keys, axis, width, win, signal) : Promise.resolve(null)),
-  };
+  const optionsFor = (w: XWindow | null) => ({
+    queryKey: ["downsample", runs, keys, axis, width, w?.min ?? null, w?.max ?? null],
+    queryFn: ({ signal }: { signal: AbortSignal }) => (wanted ? fetchBuckets(runs, keys, axis, width, w, signal) : Promise.resolve(null)),
+  });
+  const options = optionsFor(win);
   // ask during the first render, not after the commit: React holds back revealing a page that
   // was behind a Suspense fallback (the lazy route) for up to 300 ms, and the effect that
   // useQuery fetches from waits for that
@@ -110,6 +112,51 @@ export function MetricChart(props: ChartProps) {
   );
   const onZoom = useRef(onWindowChange);
   onZoom.current = onWindowChange;
+  const queryClient = useQueryClient();
+  // the window keys step from: the last one asked for, so two presses before the page has
+  // re-rendered make two steps; a new window from outside (drag, reset, URL) replaces it
+  const latestWindow = useRef(win);
+  useEffect(() => {
+    latestWindow.current = win;
+  }, [win?.min, win?.max]);
+  const latestAxis = useRef(axis);
+  latestAxis.current = axis;
+  const mounted = useRef(false);
+  useEffect(() => {
+    mounted.current = true;
+    return () => {
+      mounted.current = false;
+    };
+  }, []);
+  const [announced, setAnnounced] = useState("");
+
+  const onKeyDown = async (e: KeyboardEvent<HTMLDivElement>) => {
+    const action = chartKeyAction(e);
+    if (!action) return;
+    const current = latestWindow.current;
+    // panning or resetting the whole range does nothing: leave those keys to the page
+    if (current === null && (action === "left" || action === "right" || action === "reset")) return;
+    e.preventDefault();
+    let next: XWindow | null = null;
+    if (action !== "reset") {
+      // the data's whole x range: the answer without a window (cached unless the page was
+      // opened zoomed in; then asked for once, and Reset zoom is instant afterwards)
+      let all;
+      try {
+        all = await queryClient.ensureQueryData(optionsFor(null));
+      } catch {
+        return; // nothing changes; the next press asks again
+      }
+      // gone, or another axis or window, while the answer came
+      if (!mounted.current || latestAxis.current !== axis || latestWindow.current !== current) return;
+      const extent = all && all.x_min !== null && all.x_max !== null ? { min: all.x_min, max: all.x_max } : null;
+      next = stepWindow(action, current, extent);
+      if (next === current) return;
+    }
+    latestWindow.current = next;
+    setAnnounced(describeWindow(axis, next));
+    onZoom.current(next);
+  };
 
   useEffect(() => {
     const el = box.current;
@@ -202,7 +249,20 @@ export function MetricChart(props: ChartProps) {
         )}
       </figcaption>
       {query.isError && <div className="error-box">{String((query.error as Error).message)}</div>}
-      <div ref={box} className="chart-canvas" style={{ minHeight: height }} data-testid="chart-canvas" />
+      <div
+        ref={box}
+        className="chart-canvas"
+        style={{ minHeight: height }}
+        data-testid="chart-canvas"
+        tabIndex={0}
+        role="application"
+        aria-roledescription="chart"
+        aria-label={`${props.title ?? keys.join(", ")} chart: + and − zoom, ← → pan, 0 resets`}
+        onKeyDown={onKeyDown}
+      />
+      <span className="sr-only" aria-live="polite">
+        {announced}
+      </span>
       {empty && <div className="chart-empty muted">No finite points in this range.</div>}
       {legend && legend.length > 0 && (
         <ul className="chart-legend" aria-label="Legend">

@@ -11,15 +11,19 @@ export function fromPlotX(axis: XAxis, x: number): number {
   return axis === "step" ? x : x * 1000;
 }
 
-/** A zoom selection in plot units as the window to ask the server for (whole steps and
- * milliseconds, widened outwards so the selected points are all inside). */
-export function selectionToWindow(axis: XAxis, left: number, right: number): XWindow | null {
-  if (!Number.isFinite(left) || !Number.isFinite(right)) return null;
-  const [a, b] = left <= right ? [left, right] : [right, left];
-  const min = Math.floor(fromPlotX(axis, a));
-  const max = Math.ceil(fromPlotX(axis, b));
+/** A range on the server's axis as a window of whole steps or milliseconds, widened outwards
+ * so every point inside the range stays inside; null when it is empty or not finite. */
+export function toWindow(from: number, to: number): XWindow | null {
+  if (!Number.isFinite(from) || !Number.isFinite(to)) return null;
+  const min = Math.floor(Math.min(from, to));
+  const max = Math.ceil(Math.max(from, to));
   if (max <= min) return null;
   return { min, max };
+}
+
+/** A zoom selection in plot units as the window to ask the server for. */
+export function selectionToWindow(axis: XAxis, left: number, right: number): XWindow | null {
+  return toWindow(fromPlotX(axis, left), fromPlotX(axis, right));
 }
 
 /** "1h 02m 03s" style label for a relative time in seconds. */

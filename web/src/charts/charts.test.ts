@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { alignTables, bucketsForWidth, mergeResponses, requestGroups, toPlotData } from "./data";
 import { ema, sliderToWeight } from "./smoothing";
-import { forLogScale, formatRelative, fromPlotX, parseAxis, selectionToWindow, toPlotX } from "./axes";
+import { forLogScale, formatRelative, fromPlotX, parseAxis, selectionToWindow, toPlotX, toWindow } from "./axes";
+import { chartKeyAction, describeWindow, stepWindow } from "./zoom";
 import type { DownsampleResponse, SeriesBuckets } from "./types";
 
 function series(run: string, key: string, xs: [number, number][], min: number[], max: number[], mean: number[]): SeriesBuckets {
@@ -100,6 +101,12 @@ describe("axes", () => {
     expect(selectionToWindow("step", 3, 3)).toBeNull();
     expect(selectionToWindow("step", NaN, 3)).toBeNull();
   });
+  it("rounds a range on the server's axis outwards to whole units", () => {
+    expect(toWindow(10.4, 20.2)).toEqual({ min: 10, max: 21 });
+    expect(toWindow(20, 10)).toEqual({ min: 10, max: 20 });
+    expect(toWindow(7, 7)).toBeNull();
+    expect(toWindow(0, Infinity)).toBeNull();
+  });
   it("formats relative time", () => {
     expect(formatRelative(5)).toBe("5s");
     expect(formatRelative(75)).toBe("1m 15s");
@@ -136,5 +143,98 @@ describe("requests", () => {
     const m = mergeResponses([a, b], ["r1", "r2"], ["k"])!;
     expect(m.series.map((s) => s.run_id)).toEqual(["r1", "r2"]);
     expect(m.x_max).toBe(50);
+  });
+});
+
+describe("keyboard zoom", () => {
+  const all = { min: 0, max: 1000 };
+  const key = (k: string, mods: Partial<Record<"ctrlKey" | "metaKey" | "altKey", boolean>> = {}) =>
+    chartKeyAction({ key: k, ctrlKey: false, metaKey: false, altKey: false, ...mods });
+
+  it("maps keys to actions, leaving the browser's Ctrl/Cmd/Alt shortcuts alone", () => {
+    expect(["+", "=", "-", "ArrowLeft", "ArrowRight", "0", "Escape"].map((k) => key(k))).toEqual([
+      "in",
+      "in",
+      "out",
+      "left",
+      "right",
+      "reset",
+      "reset",
+    ]);
+    expect(key("a")).toBeNull();
+    expect(key("ArrowUp")).toBeNull();
+    expect(key("+", { ctrlKey: true })).toBeNull();
+    expect(key("0", { metaKey: true })).toBeNull();
+    expect(key("-", { altKey: true })).toBeNull();
+  });
+
+  it("zooms in around the centre, halving the width, from the whole range or a window", () => {
+    expect(stepWindow("in", null, all)).toEqual({ min: 250, max: 750 });
+    expect(stepWindow("in", { min: 100, max: 300 }, all)).toEqual({ min: 150, max: 250 });
+    // odd widths round outwards to whole units, as a drag selection does
+    expect(stepWindow("in", { min: 0, max: 5 }, all)).toEqual({ min: 1, max: 4 });
+  });
+
+  it("stops zooming in when the window cannot get narrower", () => {
+    const narrow = { min: 10, max: 12 };
+    expect(stepWindow("in", narrow, all)).toBe(narrow);
+    expect(stepWindow("in", null, { min: 5, max: 6 })).toBeNull();
+  });
+
+  it("zooms out by doubling the width, kept inside the data, the whole range being no window", () => {
+    expect(stepWindow("out", { min: 400, max: 500 }, all)).toEqual({ min: 350, max: 550 });
+    expect(stepWindow("out", { min: 0, max: 100 }, all)).toEqual({ min: 0, max: 200 });
+    expect(stepWindow("out", { min: 950, max: 1000 }, all)).toEqual({ min: 900, max: 1000 });
+    expect(stepWindow("out", { min: 250, max: 750 }, all)).toBeNull();
+    expect(stepWindow("out", { min: 100, max: 700 }, all)).toBeNull();
+    expect(stepWindow("out", null, all)).toBeNull();
+  });
+
+  it("zooming in and then out comes back to the whole range", () => {
+    let w = stepWindow("in", stepWindow("in", null, all), all);
+    expect(w).toEqual({ min: 375, max: 625 });
+    w = stepWindow("out", stepWindow("out", w, all), all);
+    expect(w).toBeNull();
+  });
+
+  it("pans by a quarter of the width, stopping at the ends of the data", () => {
+    expect(stepWindow("left", { min: 400, max: 600 }, all)).toEqual({ min: 350, max: 550 });
+    expect(stepWindow("right", { min: 400, max: 600 }, all)).toEqual({ min: 450, max: 650 });
+    expect(stepWindow("left", { min: 20, max: 220 }, all)).toEqual({ min: 0, max: 200 });
+    expect(stepWindow("right", { min: 850, max: 990 }, all)).toEqual({ min: 860, max: 1000 });
+    const atEnd = { min: 900, max: 1000 };
+    expect(stepWindow("right", atEnd, all)).toBe(atEnd);
+    // at least one unit, so a narrow window still moves
+    expect(stepWindow("right", { min: 10, max: 11 }, all)).toEqual({ min: 11, max: 12 });
+    // the whole range has nowhere to go
+    expect(stepWindow("left", null, all)).toBeNull();
+  });
+
+  it("works in milliseconds on the time axes", () => {
+    const wall = { min: 1_700_000_000_000, max: 1_700_000_100_000 };
+    expect(stepWindow("in", null, wall)).toEqual({ min: 1_700_000_025_000, max: 1_700_000_075_000 });
+    expect(stepWindow("right", { min: 1_700_000_090_000, max: 1_700_000_099_000 }, wall)).toEqual({
+      min: 1_700_000_091_000,
+      max: 1_700_000_100_000,
+    });
+  });
+
+  it("first clips a window that reaches outside the data (a hand-edited URL)", () => {
+    expect(stepWindow("in", { min: -500, max: 200 }, all)).toEqual({ min: 50, max: 150 });
+    expect(stepWindow("out", { min: -500, max: 2000 }, all)).toBeNull();
+    expect(stepWindow("in", { min: 5000, max: 6000 }, all)).toEqual({ min: 250, max: 750 });
+    expect(stepWindow("in", { min: 100.5, max: 300.5 }, all)).toEqual({ min: 150, max: 251 });
+  });
+
+  it("changes nothing without data", () => {
+    const w = { min: 1, max: 9 };
+    expect(stepWindow("in", w, null)).toBe(w);
+    expect(stepWindow("out", null, null)).toBeNull();
+  });
+
+  it("describes the window for screen readers", () => {
+    expect(describeWindow("step", null)).toBe("Whole range");
+    expect(describeWindow("step", { min: 100, max: 250 })).toBe("Step 100 to 250");
+    expect(describeWindow("relative", { min: 5000, max: 75000 })).toBe("Relative time 5s to 1m 15s");
   });
 });

@@ -98,7 +98,7 @@ export function MetricsPage() {
             Reset zoom
           </button>
         )}
-        <span className="faint hint">Drag across a chart to zoom in; the server sends that range at full detail.</span>
+        <span className="faint hint">Drag across a chart to zoom in at full detail; or focus it: + − zoom, ← → pan, 0 resets.</span>
       </div>
       {available.length > 0 && (
         <fieldset className="key-picker">

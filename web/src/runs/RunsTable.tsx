@@ -1,5 +1,5 @@
-import { memo, useCallback, useEffect, useMemo, useRef, useState, type CSSProperties, type KeyboardEvent } from "react";
-import { Link, useNavigate } from "react-router";
+import { memo, useCallback, useEffect, useMemo, useRef, useState, type CSSProperties, type KeyboardEvent, type MouseEvent } from "react";
+import { useNavigate } from "react-router";
 import { getCoreRowModel, useReactTable, type ColumnDef, type Header } from "@tanstack/react-table";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { formatDuration, formatTimestamp, runDuration } from "../lib/format";
@@ -35,36 +35,36 @@ function widthOf(id: string): number {
   return Math.min(240, Math.max(100, col.key.length * 8 + 60));
 }
 
-function Cell({ row, col }: { row: RunRow; col: ColumnId }) {
+/** A body cell's text and tooltip (plain values: a screenful is hundreds of cells, so each
+ * is a bare table cell, without a component or an inner element). */
+function cellText(row: RunRow, col: ColumnId): { text: string; title?: string } {
   const info = row.run.info;
   switch (col.kind) {
     case "params": {
-      const v = row.params.get(col.key);
-      return <span title={v}>{v ?? ""}</span>;
+      const v = row.params.get(col.key) ?? "";
+      return { text: v, title: v };
     }
     case "tags": {
-      const v = row.tags.get(col.key);
-      return <span title={v}>{v ?? ""}</span>;
+      const v = row.tags.get(col.key) ?? "";
+      return { text: v, title: v };
     }
     case "metrics":
-      return <span className="num-cell">{displayMetric(row.metrics.get(col.key))}</span>;
+      return { text: displayMetric(row.metrics.get(col.key)) };
     case "attributes":
       switch (col.key) {
         case "status":
-          return <span className={`badge ${info.status}`}>{info.status.toLowerCase()}</span>;
+          return { text: info.status.toLowerCase() };
         case "start_time":
-          return <span title={formatTimestamp(info.start_time)}>{formatTimestamp(info.start_time)}</span>;
+          return { text: formatTimestamp(info.start_time) };
         case "duration":
-          return <span className="num-cell">{formatDuration(runDuration(info.start_time, info.end_time, info.status))}</span>;
+          return { text: formatDuration(runDuration(info.start_time, info.end_time, info.status)) };
         case "user_id":
-          return <span>{info.user_id ?? ""}</span>;
-        case "source": {
-          const s = sourceName(row);
-          return <span title={row.tags.get("mlflow.source.name")}>{s}</span>;
-        }
+          return { text: info.user_id ?? "" };
+        case "source":
+          return { text: sourceName(row), title: row.tags.get("mlflow.source.name") };
       }
   }
-  return null;
+  return { text: "" };
 }
 
 /** What a body cell needs of its column, worked out once per render of the table. */
@@ -128,7 +128,7 @@ const RunRowView = memo(function RunRowView({ row, index, cells, selected, activ
         if (id === "name")
           return (
             <td key={id} style={style} className={className}>
-              <span className="tree-indent" style={{ width: row.depth * 18 }} />
+              {row.depth > 0 && <span className="tree-indent" style={{ width: row.depth * 18 }} />}
               {row.childCount > 0 ? (
                 <button
                   type="button"
@@ -143,14 +143,17 @@ const RunRowView = memo(function RunRowView({ row, index, cells, selected, activ
               ) : (
                 <span className="expander-space" />
               )}
-              <Link to={`/runs/${run.id}`} tabIndex={-1} className="run-link" title={run.name}>
+              {/* a plain link: the table's click handler routes it inside the app */}
+              <a href={`/runs/${run.id}`} tabIndex={-1} className="run-link" title={run.name}>
                 {run.name}
-              </Link>
+              </a>
             </td>
           );
+        if (!col) return <td key={id} style={style} className={className} />;
+        const { text, title } = cellText(run, col);
         return (
-          <td key={id} style={style} className={className}>
-            {col && <Cell row={run} col={col} />}
+          <td key={id} style={style} className={className} title={title || undefined}>
+            {col.kind === "attributes" && col.key === "status" ? <span className={`badge ${run.run.info.status}`}>{text}</span> : text}
           </td>
         );
       })}
@@ -291,13 +294,24 @@ export function RunsTable(props: RunsTableProps) {
             ? `select-col ${pinnedClass}`
             : id === "name"
               ? `name-col ${pinnedClass}`
-              : `${pinnedClass} ${pinned.includes(id) ? "pin-edge" : ""} ${col?.kind === "metrics" ? "num" : ""}`;
+              : `${pinnedClass} ${pinned.includes(id) ? "pin-edge" : ""} ${col?.kind === "metrics" ? "num num-cell" : id === "attributes.duration" ? "num-cell" : ""}`;
         return { id, col, style: stickyStyle(h), className };
       }),
     // the same columns in the same places give the same cells, whatever new objects the
     // table made for them, so the rows need not redraw
     [cellsKey],
   );
+
+  // a run's name is a plain link; a plain left click on it opens the run inside the app
+  // (a click with a modifier, or a middle click, stays the browser's: a new tab or window)
+  const onTableClick = (e: MouseEvent<HTMLTableElement>) => {
+    if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.altKey || e.ctrlKey || e.shiftKey) return;
+    const link = (e.target as Element).closest("a.run-link");
+    const href = link?.getAttribute("href");
+    if (!href) return;
+    e.preventDefault();
+    navigate(href);
+  };
 
   const allSelected = rows.length > 0 && rows.every((r) => selected.has(r.item.id));
   const someSelected = selected.size > 0;
@@ -313,6 +327,7 @@ export function RunsTable(props: RunsTableProps) {
         aria-rowcount={rows.length + 1}
         aria-multiselectable="true"
         role="grid"
+        onClick={onTableClick}
       >
         <colgroup>
           {headers.map((h) => (

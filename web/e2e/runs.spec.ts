@@ -243,3 +243,41 @@ test("the first page of runs is asked for once, early, also with a filter and an
   expect(firstPages).toHaveLength(1);
   expect(JSON.parse(firstPages[0])).toMatchObject({ filter: "params.model = 'rf'", order_by: ["metrics.accuracy DESC"] });
 });
+
+test("delete selected runs, show them with the deleted ones, restore one", async ({ page, api }) => {
+  const experimentId = await api.createExperiment(`runs-trash-${Date.now()}`);
+  const ids: string[] = [];
+  for (const name of ["keep", "drop-a", "drop-b"]) ids.push(await api.createRun(experimentId, name));
+  const [keep, dropA, dropB] = ids;
+  await page.goto(`/experiments/${experimentId}`);
+  await expectRows(page, 3);
+  await page.locator(`tr[data-run-id="${dropA}"]`).getByRole("checkbox").check();
+  await page.locator(`tr[data-run-id="${dropB}"]`).getByRole("checkbox").check();
+  await page.getByRole("button", { name: "Delete (2)" }).click();
+  // nothing happens until the delete is confirmed
+  await page.getByRole("button", { name: "Keep" }).click();
+  await expectRows(page, 3);
+  await page.getByRole("button", { name: "Delete (2)" }).click();
+  await page.getByRole("button", { name: "Confirm delete (2)" }).click();
+  await expectRows(page, 1);
+  await expect(page.locator(`tr[data-run-id="${keep}"]`)).toBeVisible();
+  await expect(page.getByRole("button", { name: /^Compare/ })).toHaveText("Compare");
+
+  await page.getByLabel("Show deleted").check();
+  await expect(page).toHaveURL(/deleted=1/);
+  await expectRows(page, 3);
+  const a = page.locator(`tr[data-run-id="${dropA}"]`);
+  await expect(a).toHaveClass(/deleted/);
+  await expect(a.locator(".deleted-badge")).toHaveText("deleted");
+  await expect(page.locator(`tr[data-run-id="${keep}"] .deleted-badge`)).toHaveCount(0);
+  // a deep link keeps the view
+  await page.reload();
+  await expectRows(page, 3);
+  await a.getByRole("checkbox").check();
+  await page.getByRole("button", { name: "Restore (1)" }).click();
+  await expect(a).not.toHaveClass(/deleted/);
+  await page.getByLabel("Show deleted").uncheck();
+  await expectRows(page, 2);
+  const run = await api.get(`/runs/get?run_id=${dropB}`);
+  expect(run.run.info.lifecycle_stage).toBe("deleted");
+});

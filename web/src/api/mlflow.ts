@@ -60,6 +60,14 @@ export async function restoreExperiment(id: string): Promise<void> {
   await apiPost(`${MLFLOW}/experiments/restore`, { experiment_id: id });
 }
 
+/** Deletes (moves to the trash) or restores each run, eight at a time. */
+export async function setRunsDeleted(runIds: string[], deleted: boolean): Promise<void> {
+  const path = `${MLFLOW}/runs/${deleted ? "delete" : "restore"}`;
+  for (let i = 0; i < runIds.length; i += 8) {
+    await Promise.all(runIds.slice(i, i + 8).map((run_id) => apiPost(path, { run_id })));
+  }
+}
+
 export interface ExperimentSummary {
   experiment_id: string;
   run_count: number;

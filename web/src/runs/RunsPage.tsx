@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
-import { keepPreviousData, useInfiniteQuery, useQuery } from "@tanstack/react-query";
+import { keepPreviousData, useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { ApiError } from "../api/http";
-import { earlyExperiment, earlyRuns, earlySummary, experimentSummaries, getExperiment, searchRuns } from "../api/mlflow";
+import { earlyExperiment, earlyRuns, earlySummary, experimentSummaries, getExperiment, searchRuns, setRunsDeleted } from "../api/mlflow";
 import type { Run, SearchRunsRequest, SearchRunsResponse } from "../api/types";
 import { byCodePoint, formatCount, plural } from "../lib/format";
 import type { KnownKeys } from "./autocomplete";
@@ -82,10 +82,10 @@ export function RunsPage() {
     order_by: orderBy,
     max_results: pageToken ? NEXT_PAGES : FIRST_PAGE,
     page_token: pageToken,
-    run_view_type: "ACTIVE_ONLY",
+    run_view_type: view.deleted ? "ALL" : "ACTIVE_ONLY",
   });
   const runs = useInfiniteQuery({
-    queryKey: ["runs", id, view.filter, orderBy],
+    queryKey: ["runs", id, view.filter, orderBy, view.deleted],
     queryFn: ({ pageParam, signal }) => searchRuns(search(pageParam), signal),
     initialData: () => {
       const first = earlyRuns(search(undefined));
@@ -154,6 +154,23 @@ export function RunsPage() {
     },
     [setView],
   );
+
+  // delete or restore the selected runs (the selection's loaded rows tell which are which)
+  const queryClient = useQueryClient();
+  const [confirmDelete, setConfirmDelete] = useState(false);
+  const selectedRows = useMemo(() => loaded.filter((r) => selected.has(r.id)), [loaded, selected]);
+  const toDelete = selectedRows.filter((r) => !r.deleted).map((r) => r.id);
+  const toRestore = selectedRows.filter((r) => r.deleted).map((r) => r.id);
+  const changeRuns = useMutation({
+    mutationFn: ({ ids, deleted }: { ids: string[]; deleted: boolean }) => setRunsDeleted(ids, deleted),
+    onSettled: () => {
+      setConfirmDelete(false);
+      void queryClient.invalidateQueries({ queryKey: ["runs", id] });
+      void queryClient.invalidateQueries({ queryKey: ["experiment-summaries"] });
+    },
+    onSuccess: () => select([]),
+  });
+  useEffect(() => setConfirmDelete(false), [selection]);
 
   const filterError = runs.error instanceof ApiError && runs.error.status === 400 ? runs.error.message : null;
   const otherError = runs.isError && !filterError ? String(runs.error instanceof ApiError ? runs.error.message : runs.error) : null;
@@ -249,6 +266,26 @@ export function RunsPage() {
           >
             Compare{selection.length ? ` (${selection.length})` : ""}
           </button>
+          {toRestore.length > 0 && (
+            <button type="button" className="btn" disabled={changeRuns.isPending} onClick={() => changeRuns.mutate({ ids: toRestore, deleted: false })}>
+              Restore ({toRestore.length})
+            </button>
+          )}
+          {toDelete.length > 0 &&
+            (confirmDelete ? (
+              <>
+                <button type="button" className="btn danger" disabled={changeRuns.isPending} onClick={() => changeRuns.mutate({ ids: toDelete, deleted: true })}>
+                  Confirm delete ({toDelete.length})
+                </button>
+                <button type="button" className="btn" onClick={() => setConfirmDelete(false)}>
+                  Keep
+                </button>
+              </>
+            ) : (
+              <button type="button" className="btn ghost danger" onClick={() => setConfirmDelete(true)}>
+                Delete ({toDelete.length})
+              </button>
+            ))}
           <button type="button" className="btn" onClick={exportCsv} disabled={!loaded.length}>
             Export CSV
           </button>
@@ -266,6 +303,10 @@ export function RunsPage() {
           onChange={(c, p) => setView({ columns: c, pinned: p })}
           onReset={() => setView({ columns: null, pinned: [] })}
         />
+        <label className="check">
+          <input type="checkbox" checked={view.deleted} onChange={(e) => setView({ deleted: e.target.checked })} />
+          Show deleted
+        </label>
         {parentsLoaded > 0 && (
           <button type="button" className="btn" onClick={expanded.size ? () => setExpanded(new Set()) : expandAll}>
             {expanded.size ? "Collapse all" : "Expand all"}
@@ -274,6 +315,12 @@ export function RunsPage() {
       </div>
 
       {otherError && <div className="error-box">Could not load runs: {otherError}</div>}
+      {changeRuns.isError && (
+        <div className="error-box">
+          Could not {changeRuns.variables?.deleted ? "delete" : "restore"} every selected run:{" "}
+          {changeRuns.error instanceof ApiError ? changeRuns.error.message : String(changeRuns.error)}
+        </div>
+      )}
 
       {noRunsAtAll && (
         <div className="card empty-state" data-testid="no-runs">

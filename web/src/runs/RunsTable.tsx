@@ -114,7 +114,7 @@ const RunRowView = memo(function RunRowView({ row, index, cells, selected, activ
       aria-level={row.depth + 1}
       aria-expanded={row.childCount > 0 ? row.expanded : undefined}
       tabIndex={active ? 0 : -1}
-      className={`run-row${selected ? " selected" : ""}`}
+      className={`run-row${selected ? " selected" : ""}${run.deleted ? " deleted" : ""}`}
       onFocus={() => onRowFocus(index)}
       onKeyDown={(e) => onRowKey(e, index, row)}
     >
@@ -147,6 +147,7 @@ const RunRowView = memo(function RunRowView({ row, index, cells, selected, activ
               <a href={`/runs/${run.id}`} tabIndex={-1} className="run-link" title={run.name}>
                 {run.name}
               </a>
+              {run.deleted && <span className="badge deleted-badge">deleted</span>}
             </td>
           );
         if (!col) return <td key={id} style={style} className={className} />;

@@ -19,12 +19,14 @@ describe("URL state", () => {
       columns: ["params.lr", "metrics.loss", "tags.team"],
       pinned: ["metrics.loss"],
       selected: ["abc", "def"],
+      deleted: true,
     };
     const encoded = encodeView(state);
+    expect(encoded.get("deleted")).toBe("1");
     expect(decodeView(new URLSearchParams(encoded.toString()))).toEqual(state);
   });
   it("leaves defaults out of the URL and keeps other params", () => {
-    const base = new URLSearchParams("tab=x&q=old&sel=a");
+    const base = new URLSearchParams("tab=x&q=old&sel=a&deleted=1");
     expect(encodeView(EMPTY_VIEW, base).toString()).toBe("tab=x");
   });
   it("tells no chosen columns (default) from an empty choice", () => {

@@ -10,6 +10,7 @@ export interface RunRow {
   id: string;
   name: string;
   parentId: string | null;
+  deleted: boolean;
   params: Map<string, string>;
   metrics: Map<string, number | string>;
   tags: Map<string, string>;
@@ -31,6 +32,7 @@ export function runRow(run: Run): RunRow {
     id: run.info.run_id,
     name: run.info.run_name || tags.get("mlflow.runName") || run.info.run_id.slice(0, 8),
     parentId: tags.get(PARENT_TAG) ?? null,
+    deleted: run.info.lifecycle_stage === "deleted",
     params,
     metrics,
     tags,

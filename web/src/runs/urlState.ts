@@ -1,5 +1,6 @@
 // The runs table's view lives in the URL query, so every view is a link:
 //   q=<filter>  order=<search key> <ASC|DESC>  cols=<id>,<id>  pin=<id>,<id>  sel=<run>,<run>
+//   deleted=1 (deleted runs shown too)
 // Column ids never contain commas (MLflow keys cannot), run ids are hex.
 
 export interface Order {
@@ -13,9 +14,10 @@ export interface RunsViewState {
   columns: string[] | null; // null: the default columns
   pinned: string[];
   selected: string[];
+  deleted: boolean; // deleted runs shown beside the active ones
 }
 
-export const EMPTY_VIEW: RunsViewState = { filter: "", order: null, columns: null, pinned: [], selected: [] };
+export const EMPTY_VIEW: RunsViewState = { filter: "", order: null, columns: null, pinned: [], selected: [], deleted: false };
 
 function list(value: string | null): string[] {
   if (!value) return [];
@@ -45,6 +47,7 @@ export function decodeView(params: URLSearchParams): RunsViewState {
     columns: cols === null ? null : list(cols),
     pinned: list(params.get("pin")),
     selected: list(params.get("sel")),
+    deleted: params.get("deleted") === "1",
   };
 }
 
@@ -58,5 +61,6 @@ export function encodeView(state: RunsViewState, base?: URLSearchParams): URLSea
   else out.set("cols", state.columns.join(","));
   set("pin", state.pinned.length ? state.pinned.join(",") : null);
   set("sel", state.selected.length ? state.selected.join(",") : null);
+  set("deleted", state.deleted ? "1" : null);
   return out;
 }

@@ -1,11 +1,9 @@
 // Compare runs in headless Chromium: 2, 10 and 100 runs (100 × 50 params) across two
 // experiments; the table marks differing rows and hides equal ones; every chart draws.
 import type { Page } from "@playwright/test";
-import { resolve } from "node:path";
 import { test, expect } from "./fixtures";
 import { Seeder, seedManyRuns } from "./registry-seed";
-
-const SHOTS = resolve(import.meta.dirname, "..", "..", "docs", "screenshots");
+import { setTheme, shot } from "./shots";
 
 let runs: string[] = [];
 
@@ -70,7 +68,7 @@ test("compare 2 runs: differing rows highlighted, hide equal, charts", async ({ 
   await page.getByTestId("hide-equal").uncheck();
   await expect(rows).toHaveCount(54);
   await expectAllCharts(page);
-  await page.screenshot({ path: `${SHOTS}/compare-2.png`, fullPage: true });
+  await shot(page, "compare-2");
 });
 
 test("compare 10 runs: scatter and box selectors redraw, brushing the parallel chart filters", async ({ page }) => {
@@ -91,10 +89,9 @@ test("compare 10 runs: scatter and box selectors redraw, brushing the parallel c
   await page.mouse.down();
   await page.mouse.move(x + 2, box.y + 200, { steps: 8 });
   await page.mouse.up();
-  await page.screenshot({ path: `/tmp/ui2-brush.png` });
   await expect(page.getByTestId("brushed-runs")).toBeVisible();
   await expect(page.getByTestId("brushed-runs")).toContainText("runs in the brushed range");
-  await page.screenshot({ path: `${SHOTS}/compare-10.png`, fullPage: true });
+  await shot(page, "compare-10");
 });
 
 test("compare 100 runs × 50 params", async ({ page }) => {
@@ -114,11 +111,11 @@ test("compare 100 runs × 50 params", async ({ page }) => {
   await expect(lastRow.locator("td").last().locator("xpath=preceding-sibling::td[1]")).toHaveText("11");
   await page.getByTestId("compare-table-scroll").evaluate((el) => el.scrollTo({ left: 0 }));
   await expectAllCharts(page);
-  await page.screenshot({ path: `${SHOTS}/compare-100.png` });
-  await page.getByTestId("theme-toggle").click();
+  await shot(page, "compare-100");
+  await setTheme(page, "dark");
   await expectAllCharts(page);
-  await page.screenshot({ path: `${SHOTS}/compare-100-dark.png` });
-  await page.getByTestId("theme-toggle").click();
+  await shot(page, "compare-100-dark");
+  await setTheme(page, "light");
 });
 
 test("compare explains what it needs with fewer than 2 runs", async ({ page }) => {

@@ -2,11 +2,9 @@
 // profile (label distribution chart, numeric and text-length statistics) and the lineage
 // graph, whose nodes open the run and model-version pages when clicked.
 import type { Page } from "@playwright/test";
-import { resolve } from "node:path";
 import { test, expect } from "./fixtures";
 import { Seeder, seedRegistry, type RegistrySeed } from "./registry-seed";
-
-const SHOTS = resolve(import.meta.dirname, "..", "..", "docs", "screenshots");
+import { setTheme, shot } from "./shots";
 
 let seed: RegistrySeed;
 
@@ -58,7 +56,7 @@ test("datasets list across experiments", async ({ page }) => {
   const wine = page.getByTestId("dataset-row").filter({ hasText: "wine" });
   await expect(wine).toContainText("178");
   await expect(wine).toContainText("1 run");
-  await page.screenshot({ path: `${SHOTS}/datasets.png` });
+  await shot(page, "datasets");
   await row.getByRole("link").first().click();
   await expect(page).toHaveURL(new RegExp(`/datasets/${seed.datasetId}$`));
 });
@@ -76,11 +74,11 @@ test("dataset page: schema, profile, lineage graph whose nodes navigate", async 
   await expectCanvas(page, "lineage-graph");
   // dataset, 4 runs, 4 versions, 2 aliases, 2 stages
   await expect(page.getByTestId("lineage-links").locator("li")).toHaveCount(13);
-  await page.screenshot({ path: `${SHOTS}/datasets-detail.png`, fullPage: true });
-  await page.getByTestId("theme-toggle").click();
+  await shot(page, "datasets-detail");
+  await setTheme(page, "dark");
   await expectCanvas(page, "lineage-graph");
-  await page.screenshot({ path: `${SHOTS}/datasets-detail-dark.png`, fullPage: true });
-  await page.getByTestId("theme-toggle").click();
+  await shot(page, "datasets-detail-dark");
+  await setTheme(page, "light");
 
   await clickNode(page, `run:${seed.runs[2]}`);
   await expect(page).toHaveURL(new RegExp(`/runs/${seed.runs[2]}$`));

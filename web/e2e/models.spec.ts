@@ -2,11 +2,10 @@
 // its actions (stage transition, alias move, description and tags), each verified through
 // the API and in the promotion history, and the version page with its URIs and files.
 import type { Page } from "@playwright/test";
-import { resolve } from "node:path";
 import { test, expect } from "./fixtures";
 import { Seeder, seedRegistry, type RegistrySeed } from "./registry-seed";
+import { setTheme, shot } from "./shots";
 
-const SHOTS = resolve(import.meta.dirname, "..", "..", "docs", "screenshots");
 const API = "/api/2.0/mlflow";
 
 let seed: RegistrySeed;
@@ -72,7 +71,7 @@ test("models list: search, latest version per stage, aliases, tags; compare two 
   await expect(table.getByTestId("model-row").filter({ hasText: seed.model })).toHaveCount(1);
   await expect(table.getByTestId("model-row").filter({ hasText: other.model })).toHaveCount(1);
   expect(await table.getByTestId("model-row").count()).toBeGreaterThanOrEqual(2);
-  await page.screenshot({ path: `${SHOTS}/models.png` });
+  await shot(page, "models");
 
   await page.getByLabel(`Select ${seed.model}`).check();
   await page.getByLabel(`Select ${other.model}`).check();
@@ -85,7 +84,7 @@ test("models list: search, latest version per stage, aliases, tags; compare two 
   await page.getByTestId("compare-stage").selectOption("latest");
   await expect(cmp.getByRole("link", { name: "v4" }).first()).toBeVisible();
   await expect(page).toHaveURL(/stage=latest/);
-  await page.screenshot({ path: `${SHOTS}/models-compare.png`, fullPage: true });
+  await shot(page, "models-compare");
 });
 
 test("model page: stage transition with archive existing, verified through the API and in the history", async ({ page }) => {
@@ -152,11 +151,11 @@ test("model page: move an alias, edit description and tags", async ({ page }) =>
   const model = (await s.get<{ registered_model: { description: string; tags?: { key: string; value: string }[] } }>(`${API}/registered-models/get?name=${seed.model}`)).registered_model;
   expect(model.description).toBe("Iris classifier, retrained weekly");
   expect(model.tags).toEqual([{ key: "owner", value: "ana" }]);
-  await page.screenshot({ path: `${SHOTS}/models-detail.png`, fullPage: true });
-  await page.getByTestId("theme-toggle").click();
+  await shot(page, "models-detail");
+  await setTheme(page, "dark");
   await expectCanvas(page, "perf-chart");
-  await page.screenshot({ path: `${SHOTS}/models-detail-dark.png`, fullPage: true });
-  await page.getByTestId("theme-toggle").click();
+  await shot(page, "models-detail-dark");
+  await setTheme(page, "light");
 });
 
 test("version page: run link, URIs with copy buttons, snippet, files, description and tags", async ({ page }) => {
@@ -191,7 +190,7 @@ test("version page: run link, URIs with copy buttons, snippet, files, descriptio
   const v = await version(other.model, "2");
   expect(v.description).toBe("Best F1 so far");
   expect(v.tags).toEqual([{ key: "validated", value: "yes" }]);
-  await page.screenshot({ path: `${SHOTS}/model-version.png`, fullPage: true });
+  await shot(page, "model-version");
 
   await page.getByTestId("version-run-link").click();
   await expect(page).toHaveURL(new RegExp(`/runs/${other.runs[1]}$`));

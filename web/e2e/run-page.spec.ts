@@ -39,9 +39,9 @@ test("run page: overview, params, metrics, datasets, models, children", async ({
 
   if (SHOTS) {
     await setTheme(page, "light");
-    await shot(page, "run-page");
+    await shot(page, "run-page", undefined, { fullPage: true });
     await setTheme(page, "dark");
-    await shot(page, "run-page-dark");
+    await shot(page, "run-page-dark", undefined, { fullPage: true });
     await setTheme(page, "light");
   }
 

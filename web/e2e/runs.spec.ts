@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { test, expect } from "./fixtures";
-import { screenshot, setTheme } from "./screens";
+import { setTheme, shot, SHOTS } from "./shots";
 import { seedProject, type Seeded } from "./seed";
 import type { Page } from "@playwright/test";
 
@@ -56,11 +56,12 @@ test("open an experiment: rows, statuses, durations, default columns", async ({ 
   const durIdx = await headerIndex(page, "Duration");
   const durations = await cellTexts(page, durIdx);
   expect(durations.some((d) => /^\d+(\.\d)?s$|^\d+m \d\ds$/.test(d))).toBe(true);
-  await screenshot(page, "runs-table.png");
-  await setTheme(page, "dark");
-  await expect(rows(page).first()).toBeVisible();
-  await screenshot(page, "runs-table-dark.png");
-  await setTheme(page, "light");
+  await shot(page, "runs-table");
+  if (SHOTS) {
+    await setTheme(page, "dark");
+    await shot(page, "runs-table-dark");
+    await setTheme(page, "light");
+  }
 });
 
 test("filter with key completion; the filter is in the URL", async ({ page }) => {
@@ -69,7 +70,7 @@ test("filter with key completion; the filter is in the URL", async ({ page }) =>
   await box.click();
   await box.pressSequentially("metrics.acc");
   await expect(page.getByRole("listbox", { name: "Key suggestions" })).toContainText("accuracy");
-  await screenshot(page, "runs-filter-completion.png");
+  await shot(page, "runs-filter-completion");
   await box.press("Enter"); // takes the suggestion
   await expect(box).toHaveValue("metrics.accuracy ");
   await box.pressSequentially("> 0.95");
@@ -101,7 +102,7 @@ test.describe("a bad filter", () => {
     await expect(error).toContainText("Invalid filter");
     await expect(error).toContainText("position");
     await expect(box).toHaveAttribute("aria-invalid", "true");
-    await screenshot(page, "runs-filter-error.png");
+    await shot(page, "runs-filter-error");
     await box.fill("metrics.accuracy > 0.5");
     await box.press("Enter");
     await expect(error).toHaveCount(0);
@@ -138,7 +139,7 @@ test("choose and pin columns; they survive a reload", async ({ page }) => {
   await dialog.getByRole("checkbox").first().check();
   await dialog.getByLabel("Find a column").fill("");
   await dialog.getByRole("button", { name: "Pin f1" }).click();
-  await screenshot(page, "runs-columns.png");
+  await shot(page, "runs-columns");
   await page.keyboard.press("Escape");
   await expect(dialog).toHaveCount(0);
   await expect(page).toHaveURL(/cols=.*tags.team/);
@@ -161,7 +162,7 @@ test("expand a nested run", async ({ page }) => {
   await expectRows(page, 29);
   const child = page.locator(`tr[data-run-id="${seeded.runIds.get("sweep-trial-0")}"]`);
   await expect(child).toHaveAttribute("aria-level", "2");
-  await screenshot(page, "runs-table-nested.png");
+  await shot(page, "runs-table-nested");
   await sweep.getByRole("button", { name: /Collapse sweep/ }).click();
   await expectRows(page, 25);
 });

@@ -35,6 +35,20 @@ async function expectDrawn(page: Page, testId: string) {
     .toBeGreaterThan(50);
 }
 
+/** A fingerprint of what a chart's canvas shows (a sum over sampled pixels). */
+async function canvasPrint(page: Page, testId: string): Promise<number> {
+  return page
+    .getByTestId(testId)
+    .locator("canvas")
+    .first()
+    .evaluate((c: HTMLCanvasElement) => {
+      const data = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+      let sum = 0;
+      for (let i = 0; i < data.length; i += 4 * 5) sum = (sum * 31 + data[i] + data[i + 1] * 3 + data[i + 2] * 7) % 1_000_000_007;
+      return sum;
+    });
+}
+
 async function openCompare(page: Page, ids: string[]) {
   await page.setViewportSize({ width: 1366, height: 2600 });
   await page.goto(`/compare?runs=${ids.join(",")}`);
@@ -81,7 +95,10 @@ test("compare 10 runs: scatter and box selectors redraw, brushing the parallel c
   await page.getByTestId("box-param").selectOption("param_07");
   await page.getByTestId("box-metric").selectOption("latency_ms");
   await expectDrawn(page, "box-chart");
+  const uncoloured = await canvasPrint(page, "parallel-chart");
   await page.getByTestId("parallel-color").selectOption("metric:f1");
+  // the new colours are drawn before the brush, or the redraw would clear it
+  await expect.poll(() => canvasPrint(page, "parallel-chart"), { message: "parallel chart redrawn in the new colours" }).not.toBe(uncoloured);
   // brush the first axis over its upper half: fewer runs stay active
   const box = (await page.getByTestId("parallel-chart").boundingBox())!;
   const x = box.x + 48 + 1;

@@ -25,6 +25,9 @@ export default defineConfig({
     assetsDir: "assets",
     chunkSizeWarningLimit: 1200,
     rolldownOptions: {
+      output: {
+        codeSplitting: { groups: [{ name: "app", tags: ["$initial"] }] },
+      },
       // TanStack Query marks its React modules "use client" (a server-components hint that
       // means nothing in a browser bundle)
       onwarn(warning, warn) {

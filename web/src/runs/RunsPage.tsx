@@ -209,15 +209,20 @@ export function RunsPage() {
     if (hasNextPage && !isFetchingNextPage) void fetchNextPage();
   }, [hasNextPage, isFetchingNextPage, fetchNextPage]);
 
-  // the next page comes when the browser is idle after the first screenful, so it is there
-  // before the user scrolls to it without delaying the first rows
+  // the next page comes a second after the first screenful, when the browser is idle, so it
+  // is there before the user scrolls to it without competing with the first rows or the first
+  // clicks (scrolling near the end asks for it at once)
   const pageCount = pages?.length ?? 0;
   useEffect(() => {
     if (pageCount !== 1 || !hasNextPage) return;
     const idle = window.requestIdleCallback ?? ((cb: () => void) => window.setTimeout(cb, 300));
     const cancel = window.cancelIdleCallback ?? window.clearTimeout;
-    const handle = idle(() => onNearEnd(), { timeout: 1500 });
-    return () => cancel(handle);
+    let handle = 0;
+    const timer = window.setTimeout(() => (handle = idle(() => onNearEnd(), { timeout: 1500 })), 1000);
+    return () => {
+      window.clearTimeout(timer);
+      cancel(handle);
+    };
   }, [pageCount, hasNextPage, onNearEnd]);
 
   const parentsLoaded = tree.children.size;

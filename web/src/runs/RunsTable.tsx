@@ -1,14 +1,14 @@
 import { memo, useCallback, useEffect, useMemo, useRef, useState, type CSSProperties, type KeyboardEvent, type MouseEvent } from "react";
 import { useNavigate } from "react-router";
-import { getCoreRowModel, useReactTable, type ColumnDef, type Header } from "@tanstack/react-table";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { formatDuration, formatTimestamp, runDuration } from "../lib/format";
-import { columnLabel, parseColumnId, searchKey, type ColumnId } from "./columns";
+import { layoutColumns, parseColumnId, searchKey, type ColumnId, type ColumnLayout } from "./columns";
 import { displayMetric, sourceName, type RunRow } from "./runRow";
 import type { TreeRow } from "./tree";
 import type { Order } from "./urlState";
 
 const ROW_HEIGHT = 32;
+const OVERSCAN = 5; // rows drawn beyond each edge of the scroller
 
 type Row = TreeRow<RunRow>;
 
@@ -26,13 +26,6 @@ export interface RunsTableProps {
   loadingMore: boolean;
   hasMore: boolean;
   busy: boolean;
-}
-
-function widthOf(id: string): number {
-  const col = parseColumnId(id);
-  if (!col) return 120;
-  if (col.kind === "attributes") return col.key === "start_time" ? 176 : col.key === "status" ? 104 : col.key === "source" ? 150 : 100;
-  return Math.min(240, Math.max(100, col.key.length * 8 + 60));
 }
 
 /** A body cell's text and tooltip (plain values: a screenful is hundreds of cells, so each
@@ -168,32 +161,27 @@ export function RunsTable(props: RunsTableProps) {
   const scroller = useRef<HTMLDivElement>(null);
   const [active, setActive] = useState(0);
 
-  const defs = useMemo<ColumnDef<Row>[]>(() => {
-    const defs: ColumnDef<Row>[] = [
-      { id: "select", size: 40, header: "" },
-      { id: "name", size: 260, header: "Run" },
-    ];
-    for (const id of columns) defs.push({ id, size: widthOf(id), header: columnLabel(id) });
-    return defs;
-  }, [columns]);
+  // the same columns give the same layout (and so the same cells: the rows need not redraw),
+  // whatever new arrays the page made for them
+  const layoutKey = `${columns.join(",")}#${pinned.join(",")}`;
+  const layout = useMemo(() => layoutColumns(columns, pinned), [layoutKey]);
+  const headers = layout.columns;
+  const totalWidth = layout.width;
 
-  const pinnedIds = useMemo(() => ["select", "name", ...pinned.filter((p) => columns.includes(p))], [pinned, columns]);
-
-  const table = useReactTable({
-    data: rows,
-    columns: defs,
-    getCoreRowModel: getCoreRowModel(),
-    getRowId: (r) => r.item.id,
-    manualSorting: true,
-    state: { columnPinning: { left: pinnedIds, right: [] } },
-    enableColumnPinning: true,
-  });
-
+  // the first render draws only the rows on screen; rows just past the edges follow when the
+  // browser is next idle, so a scroll finds them drawn
+  const [overscan, setOverscan] = useState(0);
+  useEffect(() => {
+    const idle = window.requestIdleCallback ?? ((cb: () => void) => window.setTimeout(cb, 200));
+    const cancel = window.cancelIdleCallback ?? window.clearTimeout;
+    const handle = idle(() => setOverscan(OVERSCAN), { timeout: 500 });
+    return () => cancel(handle);
+  }, []);
   const virtualizer = useVirtualizer({
     count: rows.length,
     getScrollElement: () => scroller.current,
     estimateSize: () => ROW_HEIGHT,
-    overscan: 5,
+    overscan,
     // rows on the very first render, before the scroller has been measured: the window less
     // the page's head (about 190px on a laptop screen), so the first render draws the rows
     // that will show and the measurement seldom changes the range
@@ -211,13 +199,7 @@ export function RunsTable(props: RunsTableProps) {
     if (active >= rows.length && rows.length) setActive(rows.length - 1);
   }, [rows.length, active]);
 
-  const headers = table.getHeaderGroups()[0].headers;
-  const totalWidth = table.getTotalSize();
-
-  const stickyStyle = (h: { column: Header<Row, unknown>["column"] }): CSSProperties | undefined => {
-    if (h.column.getIsPinned() !== "left") return undefined;
-    return { position: "sticky", left: h.column.getStart("left"), zIndex: 1 };
-  };
+  const stickyStyle = (h: ColumnLayout): CSSProperties | undefined => (h.pinned ? { position: "sticky", left: h.left, zIndex: 1 } : undefined);
 
   const focusRow = (index: number) => {
     const i = Math.max(0, Math.min(rows.length - 1, index));
@@ -283,12 +265,11 @@ export function RunsTable(props: RunsTableProps) {
   keyHandler.current = onKey;
   const onRowKey = useCallback((e: KeyboardEvent<HTMLTableRowElement>, index: number, row: Row) => keyHandler.current(e, index, row), []);
 
-  const cellsKey = `${headers.map((h) => `${h.column.id}@${h.column.getIsPinned() ? h.column.getStart("left") : ""}`).join("|")}#${pinned.join("|")}`;
   const cells = useMemo<CellColumn[]>(
     () =>
       headers.map((h) => {
-        const id = h.column.id;
-        const pinnedClass = h.column.getIsPinned() ? "pinned" : "";
+        const id = h.id;
+        const pinnedClass = h.pinned ? "pinned" : "";
         const col = parseColumnId(id);
         const className =
           id === "select"
@@ -298,9 +279,8 @@ export function RunsTable(props: RunsTableProps) {
               : `${pinnedClass} ${pinned.includes(id) ? "pin-edge" : ""} ${col?.kind === "metrics" ? "num num-cell" : id === "attributes.duration" ? "num-cell" : ""}`;
         return { id, col, style: stickyStyle(h), className };
       }),
-    // the same columns in the same places give the same cells, whatever new objects the
-    // table made for them, so the rows need not redraw
-    [cellsKey],
+    // stickyStyle reads only the layout
+    [headers, pinned],
   );
 
   // a run's name is a plain link; a plain left click on it opens the run inside the app
@@ -332,13 +312,13 @@ export function RunsTable(props: RunsTableProps) {
       >
         <colgroup>
           {headers.map((h) => (
-            <col key={h.id} style={{ width: h.getSize() }} />
+            <col key={h.id} style={{ width: h.width }} />
           ))}
         </colgroup>
         <thead>
           <tr role="row" aria-rowindex={1}>
             {headers.map((h) => {
-              const id = h.column.id;
+              const id = h.id;
               const style = stickyStyle(h);
               if (id === "select")
                 return (
@@ -361,18 +341,18 @@ export function RunsTable(props: RunsTableProps) {
                 <th
                   key={id}
                   style={style}
-                  className={`${h.column.getIsPinned() ? "pinned" : ""} ${col?.kind === "metrics" ? "num" : ""} ${pinned.includes(id) ? "pin-edge" : ""}`}
+                  className={`${h.pinned ? "pinned" : ""} ${col?.kind === "metrics" ? "num" : ""} ${pinned.includes(id) ? "pin-edge" : ""}`}
                   aria-sort={sorted}
                   title={id === "name" ? "Run name" : id}
                 >
                   {key ? (
                     <button type="button" className="th-button" onClick={() => props.onSort(id === "name" ? "attributes.run_name" : id)}>
                       {col && col.kind !== "attributes" && <span className={`kind ${col.kind}`}>{col.kind[0]}</span>}
-                      <span className="th-label">{String(h.column.columnDef.header)}</span>
+                      <span className="th-label">{h.label}</span>
                       {sorted !== "none" && <span aria-hidden="true">{sorted === "descending" ? " ▼" : " ▲"}</span>}
                     </button>
                   ) : (
-                    <span className="th-label">{String(h.column.columnDef.header)}</span>
+                    <span className="th-label">{h.label}</span>
                   )}
                 </th>
               );

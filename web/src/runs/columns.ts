@@ -57,3 +57,43 @@ export function columnLabel(id: string): string {
   if (col.kind === "attributes") return ATTRIBUTE_COLUMNS.find((a) => a.key === col.key)?.label ?? col.key;
   return col.key;
 }
+
+/** One column of the runs table as drawn: its width, and where a pinned one sticks. */
+export interface ColumnLayout {
+  id: string; // "select", "name", or a column id such as "metrics.loss"
+  label: string;
+  width: number;
+  pinned: boolean;
+  left: number; // a pinned column's sticky offset from the table's left edge
+}
+
+const SELECT_WIDTH = 40;
+const NAME_WIDTH = 260;
+
+/** A column's width from what it shows: fixed for the attributes, by key length otherwise. */
+export function columnWidth(id: string): number {
+  if (id === "select") return SELECT_WIDTH;
+  if (id === "name") return NAME_WIDTH;
+  const col = parseColumnId(id);
+  if (!col) return 120;
+  if (col.kind === "attributes") return col.key === "start_time" ? 176 : col.key === "status" ? 104 : col.key === "source" ? 150 : 100;
+  return Math.min(240, Math.max(100, col.key.length * 8 + 60));
+}
+
+/** The table's columns in drawing order: the checkbox and the run name, then the pinned
+ * columns (in the order given), then the rest; pinned ones carry their sticky offsets. */
+export function layoutColumns(columns: string[], pinned: string[]): { columns: ColumnLayout[]; width: number } {
+  const ids = ["select", "name", ...columns];
+  const isPinned = new Set(["select", "name", ...pinned.filter((p) => columns.includes(p))]);
+  const ordered = [...ids.filter((id) => isPinned.has(id)), ...ids.filter((id) => !isPinned.has(id))];
+  let left = 0;
+  let width = 0;
+  const out = ordered.map((id) => {
+    const w = columnWidth(id);
+    const c: ColumnLayout = { id, label: id === "select" ? "" : id === "name" ? "Run" : columnLabel(id), width: w, pinned: isPinned.has(id), left: isPinned.has(id) ? left : 0 };
+    if (c.pinned) left += w;
+    width += w;
+    return c;
+  });
+  return { columns: out, width };
+}

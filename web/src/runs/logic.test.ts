@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { applySuggestion, complete, insideString, type KnownKeys } from "./autocomplete";
-import { columnLabel, parseColumnId, quoteKey, searchKey } from "./columns";
+import { columnLabel, columnWidth, layoutColumns, parseColumnId, quoteKey, searchKey } from "./columns";
 import { csvField, toCsv } from "./csv";
 import { buildTree, flattenTree } from "./tree";
 import { decodeView, encodeView, EMPTY_VIEW, parseOrder } from "./urlState";
@@ -160,5 +160,23 @@ describe("run tree", () => {
     const tree = buildTree(cyc, node);
     expect(tree.roots.map((r) => r.id)).toEqual(["self"]);
     expect(flattenTree(tree, new Set(["x", "y"]), (r) => r.id).length).toBe(1);
+  });
+});
+
+describe("layoutColumns", () => {
+  it("puts the checkbox, the name and the pinned columns first, with their sticky offsets", () => {
+    const { columns, width } = layoutColumns(["attributes.status", "metrics.loss", "params.lr"], ["params.lr"]);
+    expect(columns.map((c) => c.id)).toEqual(["select", "name", "params.lr", "attributes.status", "metrics.loss"]);
+    expect(columns.map((c) => c.pinned)).toEqual([true, true, true, false, false]);
+    expect(columns.slice(0, 3).map((c) => c.left)).toEqual([0, 40, 300]);
+    expect(columns.map((c) => c.label)).toEqual(["", "Run", "lr", "Status", "loss"]);
+    expect(width).toBe(columns.reduce((s, c) => s + c.width, 0));
+  });
+  it("ignores a pin on a column that is not shown, and sizes keys by their length within bounds", () => {
+    const { columns } = layoutColumns(["metrics.a", `params.${"k".repeat(40)}`], ["tags.gone"]);
+    expect(columns.filter((c) => c.pinned).map((c) => c.id)).toEqual(["select", "name"]);
+    expect(columnWidth("metrics.a")).toBe(100);
+    expect(columnWidth(`params.${"k".repeat(40)}`)).toBe(240);
+    expect(columnWidth("attributes.start_time")).toBe(176);
   });
 });

@@ -19,8 +19,9 @@ const queryClient = new QueryClient({
 });
 
 // the experiment page's first answers were asked for by index.html; the first render waits a
-// moment for them, so it draws the rows at once instead of "Loading…" first
-await settleEarly(150);
+// moment for the runs and the experiment, so it draws the rows at once instead of "Loading…"
+// first (the run count may follow)
+await settleEarly(150, ["runs", "experiment"]);
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>

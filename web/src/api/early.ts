@@ -31,14 +31,15 @@ export function takeEarly<T>(key: string): Promise<T> | null {
   return pending.then((response) => readResponse<T>(response));
 }
 
-/** Waits up to `ms` for the early requests; each one answered successfully by then can be
+/** Waits up to `ms` for the early requests of the `needed` kinds (the others are not waited
+ * for, but taken too if they have come); each one answered successfully by then can be
  * peeked once. A failed or late one stays with takeEarly, so its error reaches the page. */
-export async function settleEarly(ms: number): Promise<void> {
+export async function settleEarly(ms: number, needed: string[]): Promise<void> {
   const early = window.__cairnEarly;
   if (!early) return;
   const keys = Object.keys(early);
   if (!keys.length) return;
-  const read = keys.map(async (key) => {
+  const reads = keys.map(async (key) => {
     const response = await early[key]!;
     if (!response.ok) return;
     const data: unknown = await response.clone().json();
@@ -48,7 +49,10 @@ export async function settleEarly(ms: number): Promise<void> {
   });
   let timer = 0;
   const timeout = new Promise<void>((resolve) => (timer = window.setTimeout(resolve, ms)));
-  await Promise.race([Promise.allSettled(read), timeout]);
+  const waited = reads.filter((_, i) => needed.includes(keys[i].split("|")[0]));
+  await Promise.race([Promise.allSettled(waited), timeout]);
+  // one more turn for the others that are answered already
+  await new Promise((resolve) => window.setTimeout(resolve, 0));
   window.clearTimeout(timer);
   settling = false;
 }

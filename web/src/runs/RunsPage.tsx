@@ -5,6 +5,7 @@ import { ApiError } from "../api/http";
 import { earlyExperiment, earlyRuns, earlySummary, experimentSummaries, getExperiment, searchRuns, setRunsDeleted } from "../api/mlflow";
 import type { Run, SearchRunsRequest, SearchRunsResponse } from "../api/types";
 import { byCodePoint, formatCount, plural } from "../lib/format";
+import { whenIdle } from "../lib/idle";
 import type { KnownKeys } from "./autocomplete";
 import { ColumnChooser } from "./ColumnChooser";
 import { columnId, columnLabel, DEFAULT_ATTRIBUTES, searchKey } from "./columns";
@@ -215,14 +216,7 @@ export function RunsPage() {
   const pageCount = pages?.length ?? 0;
   useEffect(() => {
     if (pageCount !== 1 || !hasNextPage) return;
-    const idle = window.requestIdleCallback ?? ((cb: () => void) => window.setTimeout(cb, 300));
-    const cancel = window.cancelIdleCallback ?? window.clearTimeout;
-    let handle = 0;
-    const timer = window.setTimeout(() => (handle = idle(() => onNearEnd(), { timeout: 1500 })), 1000);
-    return () => {
-      window.clearTimeout(timer);
-      cancel(handle);
-    };
+    return whenIdle(onNearEnd, 1000);
   }, [pageCount, hasNextPage, onNearEnd]);
 
   const parentsLoaded = tree.children.size;

@@ -2,6 +2,7 @@ import { memo, useCallback, useEffect, useMemo, useRef, useState, type CSSProper
 import { useNavigate } from "react-router";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { formatDuration, formatTimestamp, runDuration } from "../lib/format";
+import { whenIdle } from "../lib/idle";
 import { layoutColumns, parseColumnId, searchKey, type ColumnId, type ColumnLayout } from "./columns";
 import { displayMetric, sourceName, type RunRow } from "./runRow";
 import type { TreeRow } from "./tree";
@@ -168,15 +169,11 @@ export function RunsTable(props: RunsTableProps) {
   const headers = layout.columns;
   const totalWidth = layout.width;
 
-  // the first render draws only the rows on screen; rows just past the edges follow when the
-  // browser is next idle, so a scroll finds them drawn
+  // the first render draws only the rows on screen; rows just past the edges follow a moment
+  // later, when the browser is idle, so a scroll finds them drawn (a scroll before that draws
+  // what it reveals, as always)
   const [overscan, setOverscan] = useState(0);
-  useEffect(() => {
-    const idle = window.requestIdleCallback ?? ((cb: () => void) => window.setTimeout(cb, 200));
-    const cancel = window.cancelIdleCallback ?? window.clearTimeout;
-    const handle = idle(() => setOverscan(OVERSCAN), { timeout: 500 });
-    return () => cancel(handle);
-  }, []);
+  useEffect(() => whenIdle(() => setOverscan(OVERSCAN), 300), []);
   const virtualizer = useVirtualizer({
     count: rows.length,
     getScrollElement: () => scroller.current,

@@ -6,7 +6,9 @@ same requests for both; one server loading at a time), then opens each experimen
 fresh browser context five times, alternating between the UIs so both see the same machine,
 and times from navigation start until the first run rows are visible and the page answers
 (``web/bench/ui_timing.mjs``: the first row is on screen, then one animation frame and one
-task later the main thread is free).
+task later the main thread is free). Before each timed load it waits until both servers (and
+their worker processes) have been idle for 300 ms, so neither UI is timed while a server
+still works on the requests of a page loaded before.
 
     python benchmarks/ui_bench.py                 # both, 10,000 runs
     python benchmarks/ui_bench.py --runs 500 --only cairn   # a smoke test
@@ -103,9 +105,9 @@ def load(port: int, runs: int) -> tuple[str, float]:
     return eid, time.perf_counter() - started
 
 
-def time_ui(url: str, selector: str, repeats: int) -> list[float]:
+def time_ui(url: str, selector: str, repeats: int, quiet_pids: list[int]) -> list[float]:
     node = subprocess.run(
-        ["node", str(TIMING), url, selector, str(repeats)],
+        ["node", str(TIMING), url, selector, str(repeats), ",".join(map(str, quiet_pids))],
         cwd=ROOT / "web",
         capture_output=True,
         text=True,
@@ -158,10 +160,12 @@ def measure(kinds: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
     alternation, one load each per round, so both see the same machine."""
     with contextlib.ExitStack() as stack:
         urls: dict[str, str] = {}
+        pids: list[int] = []
         for kind in kinds:
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"ui-bench-{kind}-")))
             proc, port = serve(kind, tmp, args)
             stack.callback(stop, proc)
+            pids.append(proc.pid)
             eid, seconds = load(port, args.runs)
             print(f"{kind}: loaded {args.runs} runs in {seconds:.1f} s", file=sys.stderr)
             urls[kind] = page_url(kind, port, eid)
@@ -169,7 +173,7 @@ def measure(kinds: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
         for round_ in range(args.repeats):
             for kind in kinds:
                 print(f"round {round_ + 1}, {kind}:", file=sys.stderr)
-                times[kind] += time_ui(urls[kind], SELECTORS[kind], 1)
+                times[kind] += time_ui(urls[kind], SELECTORS[kind], 1, pids)
     return [
         {"ui": k, "ms": ms, "best": min(ms), "median": statistics.median(ms)}
         for k, ms in times.items()

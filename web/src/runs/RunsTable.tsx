@@ -276,8 +276,9 @@ export function RunsTable(props: RunsTableProps) {
               : `${pinnedClass} ${pinned.includes(id) ? "pin-edge" : ""} ${col?.kind === "metrics" ? "num num-cell" : id === "attributes.duration" ? "num-cell" : ""}`;
         return { id, col, style: stickyStyle(h), className };
       }),
-    // stickyStyle reads only the layout
-    [headers, pinned],
+    // the layout changes exactly when the columns or the pins do (pinned is read for the
+    // pin-edge class; a new array with the same pins must not redraw every row)
+    [headers],
   );
 
   // a run's name is a plain link; a plain left click on it opens the run inside the app

@@ -2,13 +2,13 @@
 """Cairn's web UI against MLflow 3.17.2's, over the same data, in headless Chromium.
 
 Loads 10,000 runs with 10 params and 5 metrics each through each server's REST API (the
-same requests for both; one server loading at a time), then opens each experiment page in a
-fresh browser context five times, alternating between the UIs so both see the same machine,
-and times from navigation start until the first run rows are visible and the page answers
-(``web/bench/ui_timing.mjs``: the first row is on screen, then one animation frame and one
-task later the main thread is free). Before each timed load it waits until both servers (and
-their worker processes) have been idle for 300 ms, so neither UI is timed while a server
-still works on the requests of a page loaded before.
+same requests for both; one server loading at a time), then, in one headless Chromium, opens
+each experiment page in a fresh browser context five times, alternating between the UIs so both
+see the same machine, and times from navigation start until the first run rows are visible
+and the page answers (``web/bench/ui_timing.mjs``: the first row is on screen, then one
+animation frame and one task later the main thread is free). Before each timed load it waits
+until the browser and both servers (with their worker processes) have been idle for 300 ms,
+so no UI is timed while a server or the browser still works on an earlier page.
 
     python benchmarks/ui_bench.py                 # both, 10,000 runs
     python benchmarks/ui_bench.py --runs 500 --only cairn   # a smoke test
@@ -105,18 +105,25 @@ def load(port: int, runs: int) -> tuple[str, float]:
     return eid, time.perf_counter() - started
 
 
-def time_ui(url: str, selector: str, repeats: int, quiet_pids: list[int]) -> list[float]:
+def time_uis(
+    pages: list[tuple[str, str]], repeats: int, quiet_pids: list[int]
+) -> list[list[float]]:
+    """Each (url, row selector) page timed `repeats` times, alternating, in one browser."""
+    pids = ",".join(map(str, quiet_pids))
+    cmd = ["node", str(TIMING), "--repeats", str(repeats), "--pids", pids]
+    for url, selector in pages:
+        cmd += [url, selector]
     node = subprocess.run(
-        ["node", str(TIMING), url, selector, str(repeats), ",".join(map(str, quiet_pids))],
+        cmd,
         cwd=ROOT / "web",
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=60 + repeats * len(pages) * 60,
     )
     if node.returncode != 0:
         raise RuntimeError(f"ui_timing failed:\n{node.stdout}\n{node.stderr}")
     sys.stderr.write(node.stderr)
-    result: list[float] = json.loads(node.stdout.strip().splitlines()[-1])["ms"]
+    result: list[list[float]] = json.loads(node.stdout.strip().splitlines()[-1])["ms"]
     return result
 
 
@@ -169,11 +176,8 @@ def measure(kinds: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
             eid, seconds = load(port, args.runs)
             print(f"{kind}: loaded {args.runs} runs in {seconds:.1f} s", file=sys.stderr)
             urls[kind] = page_url(kind, port, eid)
-        times: dict[str, list[float]] = {kind: [] for kind in kinds}
-        for round_ in range(args.repeats):
-            for kind in kinds:
-                print(f"round {round_ + 1}, {kind}:", file=sys.stderr)
-                times[kind] += time_ui(urls[kind], SELECTORS[kind], 1, pids)
+        pages = [(urls[kind], SELECTORS[kind]) for kind in kinds]
+        times = dict(zip(kinds, time_uis(pages, args.repeats, pids), strict=True))
     return [
         {"ui": k, "ms": ms, "best": min(ms), "median": statistics.median(ms)}
         for k, ms in times.items()

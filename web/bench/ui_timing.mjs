@@ -1,23 +1,33 @@
-// Time an experiment page in headless Chromium: from navigation start to "the first run rows
+// Time experiment pages in headless Chromium: from navigation start to "the first run rows
 // are visible and the page answers" (the row is on screen, then one animation frame and one
-// task later the main thread has run our callback). Each load uses a fresh browser context,
-// so nothing is cached. Prints {"ms": [...]} as the last line.
+// task later the main thread has run our callback). One browser for the whole run; each load
+// uses a fresh browser context, so nothing is cached; with several pages the loads alternate
+// between them, round by round, so all see the same machine. Prints {"ms": [[...], ...]}
+// (one list per page, in the order given) as the last line.
 //
-//   node bench/ui_timing.mjs <url> <css selector of a run row> [repeats=5] [pids]
+//   node bench/ui_timing.mjs [--repeats N] [--pids P,P] <url> <row selector> [<url> <row selector> ...]
 //
-// pids (comma-separated): server processes to wait for before each timed load, until they
-// and their children have been idle for 300 ms (at most 15 s), so a load is not timed while
-// a server still works on an earlier page's requests.
+// Before each timed load it waits until the browser and the processes in --pids (the
+// servers), with their children, have been idle for 300 ms (at most 15 s), so no load is
+// timed while a server or the browser still works on an earlier page. Each page also gets
+// one untimed load first, so first-request costs are not counted.
 import { readdirSync, readFileSync } from "node:fs";
 import { chromium } from "@playwright/test";
 
-const [url, selector, repeatsArg, pidsArg] = process.argv.slice(2);
-if (!url || !selector) {
-  console.error("usage: node bench/ui_timing.mjs <url> <selector> [repeats] [pids]");
+const args = process.argv.slice(2);
+let repeats = 5;
+let watched = [];
+const pages = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === "--repeats") repeats = Number(args[++i]);
+  else if (args[i] === "--pids") watched = args[++i].split(",").filter(Boolean).map(Number);
+  else pages.push({ url: args[i], selector: args[++i] });
+}
+if (!pages.length || pages.some((p) => !p.url || !p.selector) || !(repeats > 0)) {
+  console.error("usage: node bench/ui_timing.mjs [--repeats N] [--pids P,P] <url> <row selector> [<url> <row selector> ...]");
   process.exit(2);
 }
-const repeats = Number(repeatsArg ?? 5);
-const watched = (pidsArg ?? "").split(",").filter(Boolean).map(Number);
+watched.push(process.pid); // the browser runs as this process's child
 const TIMEOUT_MS = 120_000;
 
 /** CPU ticks (user + system) used so far by the watched processes and their descendants. */
@@ -45,30 +55,23 @@ function cpuTicks() {
   return total;
 }
 
-/** Until the watched servers have used under 2 ticks (20 ms of CPU) in 300 ms; ms waited. */
-async function serversQuiet() {
+/** Waits until the watched processes used under 3 ticks (30 ms of CPU) in 300 ms; the ms waited. */
+async function quiet() {
   const started = performance.now();
-  if (!watched.length) return 0;
   let before = cpuTicks();
   while (performance.now() - started < 15_000) {
     await new Promise((r) => setTimeout(r, 300));
     const now = cpuTicks();
-    if (now - before < 2) break;
+    if (now - before < 3) break;
     before = now;
   }
   return performance.now() - started;
 }
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const ms = [];
-try {
-  // one untimed load first, so the server's own first-request costs are not counted
-  for (let i = -1; i < repeats; i++) {
-    const waited = i >= 0 ? await serversQuiet() : 0;
-    const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+/** One cold load of `page`: [first rows visible, interactive, rows in the DOM]. */
+async function load(browser, { url, selector }) {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+  try {
     const page = await context.newPage();
     await page.goto(url, { waitUntil: "commit", timeout: TIMEOUT_MS });
     const visible = await page.waitForFunction(
@@ -86,13 +89,28 @@ try {
     const readyAt = await page.evaluate(
       () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(() => resolve(performance.now()), 0))),
     );
-    const rows = await page.locator(selector).count();
-    if (i >= 0) {
-      ms.push(readyAt);
-      const quiet = watched.length ? `; servers quiet after ${waited.toFixed(0)} ms` : "";
-      console.error(`load ${i + 1}: first rows at ${shownAt.toFixed(0)} ms, interactive at ${readyAt.toFixed(0)} ms (${rows} rows in the DOM${quiet})`);
-    }
+    return [shownAt, readyAt, await page.locator(selector).count()];
+  } finally {
     await context.close();
+  }
+}
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const ms = pages.map(() => []);
+try {
+  for (const page of pages) await load(browser, page);
+  for (let round = 0; round < repeats; round++) {
+    for (const [i, page] of pages.entries()) {
+      const waited = await quiet();
+      const [shownAt, readyAt, rows] = await load(browser, page);
+      ms[i].push(readyAt);
+      console.error(
+        `round ${round + 1}, ${page.url}: first rows at ${shownAt.toFixed(0)} ms, interactive at ${readyAt.toFixed(0)} ms (${rows} rows in the DOM; quiet after ${waited.toFixed(0)} ms)`,
+      );
+    }
   }
 } finally {
   await browser.close();

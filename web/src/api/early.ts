@@ -40,12 +40,16 @@ export async function settleEarly(ms: number, needed: string[]): Promise<void> {
   const keys = Object.keys(early);
   if (!keys.length) return;
   const reads = keys.map(async (key) => {
-    const response = await early[key]!;
-    if (!response.ok) return;
-    const data: unknown = await response.clone().json();
-    if (!settling) return; // too late: the page has asked for it by now
-    settled.set(key, data);
-    delete early[key];
+    try {
+      const response = await early[key]!;
+      if (!response.ok) return;
+      const data: unknown = await response.clone().json();
+      if (!settling) return; // too late: the page has asked for it by now
+      settled.set(key, data);
+      delete early[key];
+    } catch {
+      // a failed request stays with takeEarly, whose caller reports it
+    }
   });
   let timer = 0;
   const timeout = new Promise<void>((resolve) => (timer = window.setTimeout(resolve, ms)));

@@ -3,6 +3,7 @@
 //
 //   node bench/ui_phases.mjs <url> <css selector of a run row> [repeats=3]
 import { chromium } from "@playwright/test";
+import { firstRowsShown, interactive } from "./first_rows.mjs";
 
 const [url, selector, repeatsArg] = process.argv.slice(2);
 const repeats = Number(repeatsArg ?? 3);
@@ -21,20 +22,8 @@ try {
     });
     const page = await context.newPage();
     await page.goto(url, { waitUntil: "commit" });
-    const shown = await (
-      await page.waitForFunction(
-        (sel) => {
-          for (const el of document.querySelectorAll(sel)) {
-            const r = el.getBoundingClientRect();
-            if (r.height > 0 && r.bottom > 0 && r.top < window.innerHeight && el.textContent.trim()) return performance.now();
-          }
-          return false;
-        },
-        selector,
-        { polling: "raf" },
-      )
-    ).jsonValue();
-    const ready = await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => setTimeout(() => r(performance.now()), 0))));
+    const shown = await firstRowsShown(page, selector);
+    const ready = await interactive(page);
     const info = await page.evaluate(() => {
       const nav = performance.getEntriesByType("navigation")[0];
       const res = performance.getEntriesByType("resource").map((e) => `${e.name.replace(location.origin, "").slice(0, 60)} ${Math.round(e.startTime)}→${Math.round(e.responseEnd)} (${e.transferSize}B)`);

@@ -13,6 +13,7 @@
 // one untimed load first, so first-request costs are not counted.
 import { readdirSync, readFileSync } from "node:fs";
 import { chromium } from "@playwright/test";
+import { firstRowsShown, interactive } from "./first_rows.mjs";
 
 const args = process.argv.slice(2);
 let repeats = 5;
@@ -74,21 +75,8 @@ async function load(browser, { url, selector }) {
   try {
     const page = await context.newPage();
     await page.goto(url, { waitUntil: "commit", timeout: TIMEOUT_MS });
-    const visible = await page.waitForFunction(
-      (sel) => {
-        for (const el of document.querySelectorAll(sel)) {
-          const r = el.getBoundingClientRect();
-          if (r.height > 0 && r.bottom > 0 && r.top < window.innerHeight && el.textContent.trim()) return performance.now();
-        }
-        return false;
-      },
-      selector,
-      { polling: "raf", timeout: TIMEOUT_MS },
-    );
-    const shownAt = await visible.jsonValue();
-    const readyAt = await page.evaluate(
-      () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(() => resolve(performance.now()), 0))),
-    );
+    const shownAt = await firstRowsShown(page, selector, TIMEOUT_MS);
+    const readyAt = await interactive(page);
     return [shownAt, readyAt, await page.locator(selector).count()];
   } finally {
     await context.close();

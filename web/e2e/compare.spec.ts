@@ -3,6 +3,7 @@
 import type { Page } from "@playwright/test";
 import { test, expect } from "./fixtures";
 import { Seeder, seedManyRuns } from "./registry-seed";
+import { canvasPrint, expectDrawn } from "./canvas";
 import { setTheme, shot } from "./shots";
 
 let runs: string[] = [];
@@ -11,43 +12,6 @@ test.beforeAll(async () => {
   test.setTimeout(300_000);
   runs = await seedManyRuns(new Seeder(process.env.CAIRN_E2E_URL!), `cmp${Date.now()}`, 100, 50);
 });
-
-/** A chart drew something: its canvas exists, has a size, and not every pixel is blank. */
-async function expectDrawn(page: Page, testId: string) {
-  const chart = page.getByTestId(testId);
-  await expect(chart).toBeVisible();
-  const canvas = chart.locator("canvas").first();
-  await expect(canvas).toBeAttached();
-  await expect
-    .poll(
-      () =>
-        canvas.evaluate((c: HTMLCanvasElement) => {
-          if (c.width === 0 || c.height === 0) return 0;
-          const ctx = c.getContext("2d");
-          if (!ctx) return 0;
-          const data = ctx.getImageData(0, 0, c.width, c.height).data;
-          let painted = 0;
-          for (let i = 3; i < data.length; i += 4 * 7) if (data[i] > 0) painted++;
-          return painted;
-        }),
-      { message: `${testId} draws` },
-    )
-    .toBeGreaterThan(50);
-}
-
-/** A fingerprint of what a chart's canvas shows (a sum over sampled pixels). */
-async function canvasPrint(page: Page, testId: string): Promise<number> {
-  return page
-    .getByTestId(testId)
-    .locator("canvas")
-    .first()
-    .evaluate((c: HTMLCanvasElement) => {
-      const data = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
-      let sum = 0;
-      for (let i = 0; i < data.length; i += 4 * 5) sum = (sum * 31 + data[i] + data[i + 1] * 3 + data[i + 2] * 7) % 1_000_000_007;
-      return sum;
-    });
-}
 
 async function openCompare(page: Page, ids: string[]) {
   await page.setViewportSize({ width: 1366, height: 2600 });

@@ -3,6 +3,7 @@
 // graph, whose nodes open the run and model-version pages when clicked.
 import type { Page } from "@playwright/test";
 import { test, expect } from "./fixtures";
+import { expectDrawn } from "./canvas";
 import { Seeder, seedRegistry, type RegistrySeed } from "./registry-seed";
 import { setTheme, shot } from "./shots";
 
@@ -18,21 +19,6 @@ test.beforeAll(async () => {
   const profile = { num_rows: 178, num_elements: 2314, targets: null, label_distribution: null, numeric: { alcohol: { count: 178, nulls: 0, min: 11.03, max: 14.83, mean: 13.0, std: 0.81, p50: 13.05 } }, text_length: {} };
   await s.dataset(run.id, "wine", "9f8e7d6c5b4a", "evaluation", profile, { mlflow_colspec: [{ name: "alcohol", type: "double" }] });
 });
-
-async function expectCanvas(page: Page, testId: string) {
-  const canvas = page.getByTestId(testId).locator("canvas").first();
-  await expect(canvas).toBeVisible();
-  await expect
-    .poll(() =>
-      canvas.evaluate((c: HTMLCanvasElement) => {
-        const data = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
-        let n = 0;
-        for (let i = 3; i < data.length; i += 28) if (data[i] > 0) n++;
-        return n;
-      }),
-    )
-    .toBeGreaterThan(50);
-}
 
 /** Click a lineage node on the canvas where the chart drew it. */
 async function clickNode(page: Page, nodeId: string) {
@@ -67,16 +53,16 @@ test("dataset page: schema, profile, lineage graph whose nodes navigate", async 
   await expect(page.getByTestId("dataset-page")).toBeVisible();
   await expect(page.getByTestId("schema-table")).toContainText("sepal_length");
   await expect(page.getByTestId("schema-table")).toContainText("double");
-  await expectCanvas(page, "label-chart");
+  await expectDrawn(page, "label-chart");
   await expect(page.getByTestId("numeric-stats")).toContainText("petal_length");
   await expect(page.getByTestId("numeric-stats")).toContainText("5.843");
   await expect(page.getByTestId("text-stats")).toContainText("note");
-  await expectCanvas(page, "lineage-graph");
+  await expectDrawn(page, "lineage-graph");
   // dataset, 4 runs, 4 versions, 2 aliases, 2 stages
   await expect(page.getByTestId("lineage-links").locator("li")).toHaveCount(13);
   await shot(page, "datasets-detail");
   await setTheme(page, "dark");
-  await expectCanvas(page, "lineage-graph");
+  await expectDrawn(page, "lineage-graph");
   await shot(page, "datasets-detail-dark");
   await setTheme(page, "light");
 

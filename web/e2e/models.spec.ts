@@ -1,8 +1,8 @@
 // The model registry pages in headless Chromium: the list and comparison, a model page with
 // its actions (stage transition, alias move, description and tags), each verified through
 // the API and in the promotion history, and the version page with its URIs and files.
-import type { Page } from "@playwright/test";
 import { test, expect } from "./fixtures";
+import { expectDrawn } from "./canvas";
 import { Seeder, seedRegistry, type RegistrySeed } from "./registry-seed";
 import { setTheme, shot } from "./shots";
 
@@ -30,21 +30,6 @@ interface Version {
 
 async function version(name: string, v: string): Promise<Version> {
   return (await s.get<{ model_version: Version }>(`${API}/model-versions/get?name=${encodeURIComponent(name)}&version=${v}`)).model_version;
-}
-
-async function expectCanvas(page: Page, testId: string) {
-  const canvas = page.getByTestId(testId).locator("canvas").first();
-  await expect(canvas).toBeVisible();
-  await expect
-    .poll(() =>
-      canvas.evaluate((c: HTMLCanvasElement) => {
-        const data = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
-        let n = 0;
-        for (let i = 3; i < data.length; i += 28) if (data[i] > 0) n++;
-        return n;
-      }),
-    )
-    .toBeGreaterThan(50);
 }
 
 test("models list: search, latest version per stage, aliases, tags; compare two models", async ({ page }) => {
@@ -80,7 +65,7 @@ test("models list: search, latest version per stage, aliases, tags; compare two 
   await expect(cmp).toContainText("Comparing 2 models");
   await expect(cmp.getByRole("link", { name: "v2" }).first()).toBeVisible();
   await expect(cmp).toContainText("metric accuracy");
-  await expectCanvas(page, "models-compare-chart");
+  await expectDrawn(page, "models-compare-chart");
   await page.getByTestId("compare-stage").selectOption("latest");
   await expect(cmp.getByRole("link", { name: "v4" }).first()).toBeVisible();
   await expect(page).toHaveURL(/stage=latest/);
@@ -96,7 +81,7 @@ test("model page: stage transition with archive existing, verified through the A
   await expect(page.getByTestId("version-row-2").getByTestId("version-aliases")).toHaveText("@champion");
   await expect(v4).toContainText("accuracy: 0.88");
   await expect(v4.getByRole("link", { name: `iris-${seed.model.slice(4)}` })).toBeVisible();
-  await expectCanvas(page, "perf-chart");
+  await expectDrawn(page, "perf-chart");
 
   const action = page.getByTestId("stage-action-4");
   await action.getByRole("combobox").selectOption("Production");
@@ -153,7 +138,7 @@ test("model page: move an alias, edit description and tags", async ({ page }) =>
   expect(model.tags).toEqual([{ key: "owner", value: "ana" }]);
   await shot(page, "models-detail");
   await setTheme(page, "dark");
-  await expectCanvas(page, "perf-chart");
+  await expectDrawn(page, "perf-chart");
   await shot(page, "models-detail-dark");
   await setTheme(page, "light");
 });

@@ -6,9 +6,11 @@ same requests for both; one server loading at a time), then, in one headless Chr
 each experiment page in a fresh browser context five times, alternating between the UIs so both
 see the same machine, and times from navigation start until the first run rows are visible
 and the page answers (``web/bench/ui_timing.mjs``: the first row is on screen, then one
-animation frame and one task later the main thread is free). Before each timed load it waits
-until the browser and both servers (with their worker processes) have been idle for 300 ms,
-so no UI is timed while a server or the browser still works on an earlier page.
+animation frame and one task later the main thread is free; a watcher added to the page
+before it loads reports both, so no harness code runs in the page meanwhile). Before each
+timed load it waits until the browser and both servers (with their worker processes) have
+been idle for 300 ms, so no UI is timed while a server or the browser still works on an
+earlier page.
 
     python benchmarks/ui_bench.py                 # both, 10,000 runs
     python benchmarks/ui_bench.py --runs 500 --only cairn   # a smoke test

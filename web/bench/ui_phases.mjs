@@ -3,7 +3,7 @@
 //
 //   node bench/ui_phases.mjs <url> <css selector of a run row> [repeats=3]
 import { chromium } from "@playwright/test";
-import { firstRowsShown, interactive } from "./first_rows.mjs";
+import { loadFirstRows } from "./first_rows.mjs";
 
 const [url, selector, repeatsArg] = process.argv.slice(2);
 const repeats = Number(repeatsArg ?? 3);
@@ -20,10 +20,7 @@ try {
         for (const e of l.getEntries()) window.__longtasks.push([Math.round(e.startTime), Math.round(e.duration)]);
       }).observe({ type: "longtask", buffered: true });
     });
-    const page = await context.newPage();
-    await page.goto(url, { waitUntil: "commit" });
-    const shown = await firstRowsShown(page, selector);
-    const ready = await interactive(page);
+    const { page, shown, ready } = await loadFirstRows(context, url, selector);
     const info = await page.evaluate(() => {
       const nav = performance.getEntriesByType("navigation")[0];
       const res = performance.getEntriesByType("resource").map((e) => `${e.name.replace(location.origin, "").slice(0, 60)} ${Math.round(e.startTime)}→${Math.round(e.responseEnd)} (${e.transferSize}B)`);

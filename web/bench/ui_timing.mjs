@@ -1,6 +1,7 @@
 // Time experiment pages in headless Chromium: from navigation start to "the first run rows
 // are visible and the page answers" (the row is on screen, then one animation frame and one
-// task later the main thread has run our callback). One browser for the whole run; each load
+// task later the main thread has run our callback; first_rows.mjs watches from inside the
+// page). One browser for the whole run; each load
 // uses a fresh browser context, so nothing is cached; with several pages the loads alternate
 // between them, round by round, so all see the same machine. Prints {"ms": [[...], ...]}
 // (one list per page, in the order given) as the last line.
@@ -13,7 +14,7 @@
 // one untimed load first, so first-request costs are not counted.
 import { readdirSync, readFileSync } from "node:fs";
 import { chromium } from "@playwright/test";
-import { firstRowsShown, interactive } from "./first_rows.mjs";
+import { loadFirstRows } from "./first_rows.mjs";
 
 const args = process.argv.slice(2);
 let repeats = 5;
@@ -73,11 +74,8 @@ async function quiet() {
 async function load(browser, { url, selector }) {
   const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
   try {
-    const page = await context.newPage();
-    await page.goto(url, { waitUntil: "commit", timeout: TIMEOUT_MS });
-    const shownAt = await firstRowsShown(page, selector, TIMEOUT_MS);
-    const readyAt = await interactive(page);
-    return [shownAt, readyAt, await page.locator(selector).count()];
+    const { shown, ready, rows } = await loadFirstRows(context, url, selector, TIMEOUT_MS);
+    return [shown, ready, rows];
   } finally {
     await context.close();
   }

@@ -73,6 +73,11 @@ test("compare 10 runs: scatter and box selectors redraw, brushing the parallel c
   await expect(page.getByTestId("brushed-runs")).toBeVisible();
   await expect(page.getByTestId("brushed-runs")).toContainText("runs in the brushed range");
   await shot(page, "compare-10");
+  // another colour redraws the chart without the brush, and the brushed list goes with it
+  const brushedPrint = await canvasPrint(page, "parallel-chart");
+  await page.getByTestId("parallel-color").selectOption("metric:accuracy");
+  await expect(page.getByTestId("brushed-runs")).toHaveCount(0);
+  await expect.poll(() => canvasPrint(page, "parallel-chart"), { message: "parallel chart redrawn unbrushed" }).not.toBe(brushedPrint);
 });
 
 test("compare 100 runs × 50 params", async ({ page }) => {

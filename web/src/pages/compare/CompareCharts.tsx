@@ -201,7 +201,9 @@ function ParallelView({ runs, rows }: { runs: CompareRun[]; rows: Row[] }) {
   const metricFields = useMemo(() => metricKeys(runs).map((key): Field => ({ kind: "metric", key })), [runs]);
   const [colorBy, setColorBy] = useState<Field | null>(null);
   const colour = colorBy ?? metricFields[0] ?? null;
-  const [selected, setSelected] = useState<number[] | null>(null);
+  // the runs inside the brushes, with the option they were brushed on: a new option (another
+  // colour, theme or run set) is drawn afresh without the brushes, so their list goes too
+  const [brushed, setBrushed] = useState<{ option: ChartOption; runs: number[] } | null>(null);
   const axes = useMemo(() => parallelAxes(runs, fields), [runs, fields]);
   const option = useMemo<ChartOption>(() => {
     const data = parallelData(runs, axes);
@@ -248,16 +250,17 @@ function ParallelView({ runs, rows }: { runs: CompareRun[]; rows: Row[] }) {
       ],
     };
   }, [runs, axes, colour, colors]);
+  const selected = brushed?.option === option ? brushed.runs : null;
   const onEvents = useMemo(
     () => ({
       axisareaselected: (_p: unknown, chart: EChartsInstance) => {
         // the runs inside every brushed interval
         const model = (chart as unknown as { getModel(): { getSeries(): { getRawIndicesByActiveState(s: string): number[] }[] } }).getModel();
         const active = model.getSeries()[0]?.getRawIndicesByActiveState("active") ?? [];
-        setSelected(active.length === runs.length ? null : active);
+        setBrushed(active.length === runs.length ? null : { option, runs: active });
       },
     }),
-    [runs.length],
+    [runs.length, option],
   );
   return (
     <section className="section" aria-labelledby="cmp-parallel">

@@ -93,11 +93,6 @@ export function MetricsPage() {
         <label>
           <input type="checkbox" checked={state.log} onChange={(e) => update({ log: e.target.checked })} /> Log scale
         </label>
-        {state.window && (
-          <button type="button" className="btn small" onClick={() => setWindow(null)}>
-            Reset zoom
-          </button>
-        )}
         <span className="faint hint">Drag across a chart to zoom in at full detail; or focus it: + − zoom, ← → pan, 0 resets.</span>
       </div>
       {available.length > 0 && (

@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 // The app is written against React's API and runs on Preact (preact/compat), which renders
@@ -8,7 +9,11 @@ import { defineConfig } from "vitest/config";
 const backend = process.env.CAIRN_DEV_SERVER ?? "http://127.0.0.1:5000";
 const proxied = ["/api", "/ajax-api", "/health", "/version", "/docs", "/openapi.json"];
 
-export default defineConfig({
+// react-router's package exports only its development build (with its dev-time warnings); the
+// built app takes the production build that ships beside it
+const routerProduction = fileURLToPath(new URL("./node_modules/react-router/dist/production/index.mjs", import.meta.url));
+
+export default defineConfig(({ command }) => ({
   oxc: { jsx: { runtime: "automatic", importSource: "preact/compat" } },
   resolve: {
     alias: [
@@ -17,6 +22,7 @@ export default defineConfig({
       { find: /^react-dom\/client$/, replacement: "preact/compat/client" },
       { find: /^react-dom$/, replacement: "preact/compat" },
       { find: /^react$/, replacement: "preact/compat" },
+      ...(command === "build" ? [{ find: /^react-router$/, replacement: routerProduction }] : []),
     ],
   },
   build: {
@@ -44,4 +50,4 @@ export default defineConfig({
     include: ["src/**/*.test.ts"],
     environment: "node",
   },
-});
+}));

@@ -1,9 +1,9 @@
 // Time experiment pages in headless Chromium: from navigation start to "the first run rows
 // are visible and the page answers" (the row is on screen, then one animation frame and one
 // task later the main thread has run our callback; first_rows.mjs watches from inside the
-// page). One browser for the whole run; each load
-// uses a fresh browser context, so nothing is cached; with several pages the loads alternate
-// between them, round by round, so all see the same machine. Prints {"ms": [[...], ...]}
+// page). One browser for the whole run; each load uses a fresh browser context, so nothing is
+// cached; with several pages the loads alternate between them, round by round, so all see
+// the same machine. Prints {"ms": [[...], ...]}
 // (one list per page, in the order given) as the last line.
 //
 //   node bench/ui_timing.mjs [--repeats N] [--pids P,P] <url> <row selector> [<url> <row selector> ...]

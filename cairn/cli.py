@@ -11,7 +11,7 @@ import sys
 import click
 from rich.console import Console
 
-import cairn
+from cairn._version import __version__
 
 console = Console(stderr=True, highlight=False)
 
@@ -60,7 +60,7 @@ def _redact(uri: str) -> str:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(cairn.__version__, prog_name="cairn")
+@click.version_option(__version__, prog_name="cairn")
 def main() -> None:
     """Cairn: experiment tracking and model lifecycle, wire-compatible with MLflow."""
 
@@ -168,8 +168,7 @@ def server(
         db.close()
     shown_host = f"[{host}]" if ":" in host else host
     console.print(
-        f"[bold]Cairn {cairn.__version__}[/bold] listening on "
-        f"[cyan]http://{shown_host}:{chosen}[/cyan]"
+        f"[bold]Cairn {__version__}[/bold] listening on [cyan]http://{shown_host}:{chosen}[/cyan]"
     )
     console.print(f"  store:   {_redact(uri)} (schema {revision})")
     mode = "proxied" if serve_artifacts else "direct"

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import orjson
 
-import cairn
+from cairn._version import __version__
 from cairn.client.config import Target, auth_headers, basic_auth, env_float, env_int, tls_verify
 from cairn.client.errors import CairnConnectionError, CairnRestError
 
@@ -53,7 +53,7 @@ class RestClient:
         self.max_retries = env_int("CAIRN_HTTP_MAX_RETRIES", 5, minimum=0)
         self.backoff = env_float("CAIRN_HTTP_BACKOFF", 0.5)
         timeout = env_float("CAIRN_HTTP_TIMEOUT", 120.0, minimum=0.001)
-        headers = {"User-Agent": f"cairn-sdk/{cairn.__version__}", **auth_headers()}
+        headers = {"User-Agent": f"cairn-sdk/{__version__}", **auth_headers()}
         transport: httpx.BaseTransport
         if target.embedded:
             from cairn.client.embedded import EMBEDDED_BASE_URL, EmbeddedTransport, embedded_app

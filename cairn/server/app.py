@@ -19,7 +19,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Match, Mount
 from starlette.types import Scope
 
-import cairn
+from cairn._version import __version__
 from cairn.artifacts.uri import repository_for
 from cairn.entities.errors import CairnError
 from cairn.server import errors
@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     }
     api = FastAPI(
         title="Cairn",
-        version=cairn.__version__,
+        version=__version__,
         description="Experiment tracking and model lifecycle, wire-compatible with MLflow.",
         docs_url="/docs",
         openapi_url="/openapi.json",
@@ -133,7 +133,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
 
     @app.get("/version", tags=["server"], summary="The server version, as plain text")
     async def version() -> Response:
-        return PlainTextResponse(cairn.__version__)
+        return PlainTextResponse(__version__)
 
     @app.get("/api/3.0/mlflow/server-info", tags=["server"], summary="What this server supports")
     async def server_info(request: Request) -> Response:
@@ -149,7 +149,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
                 "presigned_upload_model_id_supported": False,
                 "features_enabled": {"gateway": False},
                 "server": "cairn",
-                "version": cairn.__version__,
+                "version": __version__,
             }
         )
 

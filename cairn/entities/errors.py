@@ -23,23 +23,34 @@ class ErrorCode(StrEnum):
     NOT_IMPLEMENTED = "NOT_IMPLEMENTED"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     TEMPORARILY_UNAVAILABLE = "TEMPORARILY_UNAVAILABLE"
+    RANGE_NOT_SATISFIABLE = "RANGE_NOT_SATISFIABLE"
+    """Cairn's own (MLflow has no code for it): an artifact download's Range header asks for
+    bytes the file does not have."""
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {
-    ErrorCode.INVALID_PARAMETER_VALUE: 400,
+    # the first code listed for a status is the one a bare HTTP status gets (see for_status)
     ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.INVALID_PARAMETER_VALUE: 400,
     ErrorCode.RESOURCE_ALREADY_EXISTS: 400,
     ErrorCode.INVALID_STATE: 400,
-    ErrorCode.RESOURCE_DOES_NOT_EXIST: 404,
     ErrorCode.ENDPOINT_NOT_FOUND: 404,
+    ErrorCode.RESOURCE_DOES_NOT_EXIST: 404,
     ErrorCode.PERMISSION_DENIED: 403,
     ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.REQUEST_LIMIT_EXCEEDED: 413,
+    ErrorCode.RANGE_NOT_SATISFIABLE: 416,
     ErrorCode.NOT_IMPLEMENTED: 501,
     ErrorCode.INTERNAL_ERROR: 500,
     ErrorCode.TEMPORARILY_UNAVAILABLE: 503,
 }
+
+
+def for_status(status: int) -> ErrorCode:
+    """The code of an HTTP status that came without one (the framework's 404, 405, 413): the
+    first listed for it in :data:`HTTP_STATUS`, else ``BAD_REQUEST``."""
+    return next((code for code, s in HTTP_STATUS.items() if s == status), ErrorCode.BAD_REQUEST)
 
 
 class CairnError(Exception):

@@ -1,4 +1,5 @@
-"""One error shape for every route: ``{"error_code", "message"}`` with the MLflow status."""
+"""One error shape for every route: ``{"error_code", "message"}``, the status from the code
+(:data:`cairn.entities.errors.HTTP_STATUS`, the one table)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cairn.entities.errors import CairnError, ErrorCode
+from cairn.entities.errors import CairnError, ErrorCode, for_status
 from cairn.server.wire import json_response
 
 log = logging.getLogger("cairn.server")
 
-_HTTP_CODES = {
-    404: ErrorCode.ENDPOINT_NOT_FOUND,
-    405: ErrorCode.METHOD_NOT_ALLOWED,
-    413: ErrorCode.REQUEST_LIMIT_EXCEEDED,
-}
+
+def error_response(exc: CairnError) -> Response:
+    """The one shape, with the status the table gives the code."""
+    return json_response(exc.to_json(), exc.http_status)
 
 
 def validation_message(exc: ValidationError | RequestValidationError) -> str:
@@ -48,32 +48,33 @@ def validation_message(exc: ValidationError | RequestValidationError) -> str:
 
 async def cairn_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CairnError)
-    return json_response(exc.to_json(), exc.http_status)
+    return error_response(exc)
 
 
 async def validation_error(_request: Request, exc: Exception) -> Response:
-    """Pydantic's errors, and FastAPI's for the query, path and body of Cairn's own routes."""
+    """The one validation formatter: pydantic's errors (MLflow's messages) and FastAPI's for
+    the query, path and body of every /api/v1 route, 400 naming the field."""
     assert isinstance(exc, ValidationError | RequestValidationError)
-    body = {"error_code": ErrorCode.INVALID_PARAMETER_VALUE, "message": validation_message(exc)}
-    return json_response(body, 400)
+    return error_response(CairnError.invalid(validation_message(exc)))
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    code = _HTTP_CODES.get(exc.status_code, ErrorCode.BAD_REQUEST)
+    code = for_status(exc.status_code)
     message = exc.detail
-    if exc.status_code == 404:
+    if code == ErrorCode.ENDPOINT_NOT_FOUND:
         message = f"No endpoint {request.method} {request.url.path}"
-    elif exc.status_code == 405:
+    elif code == ErrorCode.METHOD_NOT_ALLOWED:
         message = f"Method {request.method} is not allowed for {request.url.path}"
     return json_response({"error_code": code, "message": message}, exc.status_code)
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:
     log.exception("internal error on %s %s", request.method, request.url.path, exc_info=exc)
-    body = {
-        "error_code": ErrorCode.INTERNAL_ERROR,
-        "message": f"Internal server error ({type(exc).__name__}); this is a bug in Cairn, "
-        "the server log has the details",
-    }
-    return json_response(body, 500)
+    return error_response(
+        CairnError(
+            f"Internal server error ({type(exc).__name__}); this is a bug in Cairn, "
+            "the server log has the details",
+            ErrorCode.INTERNAL_ERROR,
+        )
+    )

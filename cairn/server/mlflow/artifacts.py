@@ -101,7 +101,10 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
         start = int(first)
         end = min(int(last), size - 1) if last else size - 1
     if start > end or start >= size:
-        raise CairnError(f"Requested range {header!r} is not satisfiable for {size} bytes")
+        raise CairnError(
+            f"Requested range {header!r} is not satisfiable for {size} bytes",
+            ErrorCode.RANGE_NOT_SATISFIABLE,
+        )
     return start, end
 
 
@@ -118,13 +121,7 @@ async def download_path(request: Request, path: str) -> Response:
     headers = {"Accept-Ranges": "bytes"}
     span = None
     if "range" in request.headers:
-        try:
-            span = _parse_range(request.headers["range"], size)
-        except CairnError as exc:
-            return json_response(
-                {"error_code": ErrorCode.INVALID_PARAMETER_VALUE, "message": exc.message},
-                416,
-            )
+        span = _parse_range(request.headers["range"], size)  # 416 RANGE_NOT_SATISFIABLE
     start, end = span if span else (0, size - 1)
     headers["Content-Length"] = str(max(0, end - start + 1))
     if span:

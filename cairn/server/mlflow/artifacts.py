@@ -293,6 +293,7 @@ def _target_from_body(request: Request, body: bytes) -> str:
 
 
 async def presigned(request: Request) -> Response:
+    _path(request)  # a path out of the root is the caller's 400 before the 501
     raise CairnError(
         "Presigned downloads are not offered: download through the server instead",
         ErrorCode.NOT_IMPLEMENTED,

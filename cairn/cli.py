@@ -7,11 +7,23 @@ import errno
 import os
 import socket
 import sys
+from dataclasses import replace
+from typing import Any
 
 import click
 from rich.console import Console
 
 from cairn._version import __version__
+from cairn.server.settings import (
+    ARTIFACTS_DESTINATION,
+    BACKEND_STORE_URI,
+    DEFAULT_HOME,
+    MAX_ARTIFACT_BYTES,
+    SERVE_ARTIFACTS,
+    TRUNCATE_LONG_VALUES,
+    Setting,
+    Settings,
+)
 
 console = Console(stderr=True, highlight=False)
 
@@ -65,6 +77,11 @@ def main() -> None:
     """Cairn: experiment tracking and model lifecycle, wire-compatible with MLflow."""
 
 
+def _setting_help(setting: Setting[Any]) -> str:
+    """An option's help from the settings table: meaning, default, and its variable."""
+    return f"{setting.help} [default: {setting.shown_default}; also ${setting.env}]."
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -74,36 +91,16 @@ def main() -> None:
     help=f"Port to listen on [default: {DEFAULT_PORT}, or the next free port if it is taken; "
     "an explicit port that is taken is an error].",
 )
+@click.option("--backend-store-uri", default=None, help=_setting_help(BACKEND_STORE_URI))
+@click.option("--artifacts-destination", default=None, help=_setting_help(ARTIFACTS_DESTINATION))
 @click.option(
-    "--backend-store-uri",
-    envvar="CAIRN_BACKEND_STORE_URI",
-    default=None,
-    help="SQLAlchemy URI of the store: sqlite:///path.db or "
-    "postgresql+psycopg://user@host:5432/db [default: a SQLite file in the data directory "
-    "./cairn-data, or $CAIRN_HOME].",
-)
-@click.option(
-    "--artifacts-destination",
-    envvar="CAIRN_ARTIFACTS_DESTINATION",
-    default=None,
-    help="Where artifact files live: a folder (./path, /abs/path, file:///abs/path) or "
-    "S3-compatible storage (s3://bucket/prefix; endpoint from MLFLOW_S3_ENDPOINT_URL, "
-    "credentials from the AWS variables) [default: the data directory's artifacts/].",
-)
-@click.option(
-    "--serve-artifacts/--no-serve-artifacts",
-    default=True,
-    show_default=True,
-    help="Proxy artifacts through the server (runs get mlflow-artifacts:/ URIs), or hand "
-    "clients the storage URI to write to themselves.",
+    "--serve-artifacts/--no-serve-artifacts", default=None, help=_setting_help(SERVE_ARTIFACTS)
 )
 @click.option(
     "--max-artifact-bytes",
     type=click.IntRange(0),
-    envvar="CAIRN_MAX_ARTIFACT_BYTES",
-    default=0,
-    help="Largest single artifact upload in bytes; larger ones get 413 and are not stored "
-    "[default: 0, no limit].",
+    default=None,
+    help=_setting_help(MAX_ARTIFACT_BYTES),
 )
 @click.option(
     "--workers",
@@ -115,8 +112,7 @@ def main() -> None:
 @click.option(
     "--truncate-long-values/--reject-long-values",
     default=None,
-    help="Cut params over 6000 and tags over 8000 characters (MLflow's default), or reject "
-    "them with 400 [default: truncate, or $MLFLOW_TRUNCATE_LONG_VALUES].",
+    help=_setting_help(TRUNCATE_LONG_VALUES),
 )
 @click.option(
     "--access-log/--no-access-log", default=False, show_default=True, help="Log every request."
@@ -126,38 +122,44 @@ def server(
     port: int | None,
     backend_store_uri: str | None,
     artifacts_destination: str | None,
-    serve_artifacts: bool,
-    max_artifact_bytes: int,
+    serve_artifacts: bool | None,
+    max_artifact_bytes: int | None,
     workers: int,
     truncate_long_values: bool | None,
     access_log: bool,
 ) -> None:
-    """Run the tracking server (REST API compatible with the mlflow client)."""
+    """Run the tracking server (REST API compatible with the mlflow client).
+
+    Every option but --host, --port, --workers and --access-log can also be set by its
+    CAIRN_* variable (docs/server.md lists them all); an option given wins.
+    """
     import uvicorn
 
-    from cairn.server.settings import Settings, data_dir
+    from cairn.entities.errors import CairnError
+    from cairn.server.settings import data_dir
     from cairn.store.db import Database
     from cairn.store.migrate import ensure_schema
 
-    env_settings = Settings.from_env()
-    uri = backend_store_uri or env_settings.backend_store_uri
-    if uri.startswith("sqlite:///") and backend_store_uri is None:
-        data_dir().mkdir(parents=True, exist_ok=True)
-    destination = artifacts_destination or env_settings.artifacts_destination
-    settings = Settings(
-        backend_store_uri=uri,
-        artifacts_destination=destination,
-        serve_artifacts=serve_artifacts,
-        max_artifact_bytes=max_artifact_bytes,
-        truncate_long_values=(
-            env_settings.truncate_long_values
-            if truncate_long_values is None
-            else truncate_long_values
-        ),
-        max_request_bytes=env_settings.max_request_bytes,
-        sqlite_synchronous=env_settings.sqlite_synchronous,
+    try:
+        env_settings = Settings.from_env()
+    except CairnError as exc:
+        raise click.UsageError(exc.message) from None
+    given: dict[str, Any] = {
+        BACKEND_STORE_URI.name: backend_store_uri,
+        ARTIFACTS_DESTINATION.name: artifacts_destination,
+        SERVE_ARTIFACTS.name: serve_artifacts,
+        MAX_ARTIFACT_BYTES.name: max_artifact_bytes,
+        TRUNCATE_LONG_VALUES.name: truncate_long_values,
+    }
+    settings = replace(
+        env_settings,
+        **{name: value for name, value in given.items() if value not in (None, "")},
         shared_store=workers > 1 or env_settings.shared_store,
     )
+    uri = settings.backend_store_uri
+    if uri.startswith("sqlite:///") and backend_store_uri is None:
+        data_dir().mkdir(parents=True, exist_ok=True)
+    destination = settings.artifacts_destination
     chosen = choose_port(host, port)
     db = Database(uri)
     try:
@@ -171,7 +173,7 @@ def server(
         f"[bold]Cairn {__version__}[/bold] listening on [cyan]http://{shown_host}:{chosen}[/cyan]"
     )
     console.print(f"  store:   {_redact(uri)} (schema {revision})")
-    mode = "proxied" if serve_artifacts else "direct"
+    mode = "proxied" if settings.serve_artifacts else "direct"
     console.print(f"  artifacts: {destination} ({mode})")
     console.print(f"  workers: {workers}")
     os.environ.update(settings.to_env())
@@ -280,7 +282,7 @@ def gc(
     default=None,
     help="Where to put the demo data: a Cairn server (http://127.0.0.1:5000) or a folder for "
     "the embedded store [default: $CAIRN_TRACKING_URI, $MLFLOW_TRACKING_URI, or the embedded "
-    "store in ./cairn-data, the one `cairn server` opens by default].",
+    f"store in {DEFAULT_HOME}, the one `cairn server` opens by default].",
 )
 @click.option(
     "--curve-steps",

@@ -8,8 +8,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from cairn.client.errors import CairnConfigError
-
-DEFAULT_DATA_DIR = "./cairn-data"  # the same default as `cairn server` (cairn/server/settings.py)
+from cairn.server.settings import DEFAULT_HOME as DEFAULT_DATA_DIR  # `cairn server`'s default
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,27 @@
-"""Server settings: one validated, frozen object, read from CLI options or ``CAIRN_*`` variables."""
+"""Server settings: one declared table (:data:`SETTINGS`) of every ``CAIRN_*`` variable with
+its default, parser and help. :meth:`Settings.from_env` and :meth:`Settings.to_env` read it,
+`cairn server --help` takes its option help from it, and tests/unit/test_docs.py checks that
+docs/server.md lists every row."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from cairn.entities.errors import CairnError
+
+T = TypeVar("T")
+
+DEFAULT_HOME = "./cairn-data"
+"""The data directory when ``$CAIRN_HOME`` is unset: written here only (the SDK reads it too)."""
+HOME_VARIABLE = "CAIRN_HOME"
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("CAIRN_HOME", "./cairn-data")).resolve()
+    return Path(os.environ.get(HOME_VARIABLE, DEFAULT_HOME)).resolve()
 
 
 def default_backend_uri() -> str:
@@ -19,54 +32,192 @@ def default_artifacts_destination() -> str:
     return str(data_dir() / "artifacts")
 
 
-def _env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    return raw.strip().lower() in ("1", "true", "yes", "on")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+def _flag(raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError(f"expected one of {', '.join(_TRUE + _FALSE)}")
+
+
+def _bytes(raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ValueError("expected a whole number of bytes") from None
+    if value < 0:
+        raise ValueError("a size cannot be negative")
+    return value
+
+
+SYNCHRONOUS = ("NORMAL", "FULL")
+
+
+def _synchronous(raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in SYNCHRONOUS:
+        raise ValueError(f"expected {' or '.join(SYNCHRONOUS)}")
+    return value
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """One row of the table: a :class:`Settings` field and the variable that sets it."""
+
+    name: str
+    env: str
+    default: Callable[[], T]
+    parse: Callable[[str], T]
+    help: str
+    shown_default: str
+    option: str | None = None
+    """The `cairn server` option that sets it too (the option wins over the variable)."""
+    fallback: tuple[str, ...] = ()
+    """Variables read when ``env`` is unset (MLflow's own names)."""
+
+    def convert(self, raw: str, variable: str | None = None) -> T:
+        """``raw`` parsed, or a :class:`CairnError` naming the variable and the value."""
+        try:
+            return self.parse(raw)
+        except ValueError as exc:
+            raise CairnError.invalid(f"{variable or self.env}={raw!r}: {exc}") from None
+
+    def read(self, environ: Mapping[str, str]) -> T:
+        for variable in (self.env, *self.fallback):
+            raw = environ.get(variable)
+            if raw:  # unset or empty: the next name, then the default
+                return self.convert(raw, variable)
+        return self.default()
+
+    def text(self, value: object) -> str:
+        """``value`` as this setting's variable holds it."""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+
+BACKEND_STORE_URI = Setting(
+    "backend_store_uri",
+    "CAIRN_BACKEND_STORE_URI",
+    default_backend_uri,
+    _text,
+    "SQLAlchemy URI of the store: sqlite:///path.db or postgresql+psycopg://user@host:5432/db",
+    f"a SQLite file in the data directory {DEFAULT_HOME}, or ${HOME_VARIABLE}",
+    option="--backend-store-uri",
+)
+ARTIFACTS_DESTINATION = Setting(
+    "artifacts_destination",
+    "CAIRN_ARTIFACTS_DESTINATION",
+    default_artifacts_destination,
+    _text,
+    "Where artifact files live: a folder (./path, /abs/path, file:///abs/path) or "
+    "S3-compatible storage (s3://bucket/prefix; endpoint from MLFLOW_S3_ENDPOINT_URL, "
+    "credentials from the AWS variables)",
+    "the data directory's artifacts/",
+    option="--artifacts-destination",
+)
+SERVE_ARTIFACTS = Setting(
+    "serve_artifacts",
+    "CAIRN_SERVE_ARTIFACTS",
+    lambda: True,
+    _flag,
+    "Proxy artifacts through the server (runs get mlflow-artifacts:/ URIs), or hand "
+    "clients the storage URI to write to themselves",
+    "serve",
+    option="--serve-artifacts",
+)
+MAX_ARTIFACT_BYTES = Setting(
+    "max_artifact_bytes",
+    "CAIRN_MAX_ARTIFACT_BYTES",
+    lambda: 0,
+    _bytes,
+    "Largest single artifact upload in bytes; larger ones get 413 and are not stored",
+    "0, no limit",
+    option="--max-artifact-bytes",
+)
+TRUNCATE_LONG_VALUES = Setting(
+    "truncate_long_values",
+    "CAIRN_TRUNCATE_LONG_VALUES",
+    lambda: True,
+    _flag,
+    "Cut params over 6000 and tags over 8000 characters (MLflow's default), or reject "
+    "them with 400",
+    "truncate, or $MLFLOW_TRUNCATE_LONG_VALUES",
+    option="--truncate-long-values",
+    fallback=("MLFLOW_TRUNCATE_LONG_VALUES",),
+)
+MAX_REQUEST_BYTES = Setting(
+    "max_request_bytes",
+    "CAIRN_MAX_REQUEST_BYTES",
+    lambda: 32 * 1024 * 1024,
+    _bytes,
+    "Largest JSON request body accepted by the tracking API, in bytes; a larger one gets "
+    "413 before it is read",
+    "33554432",
+)
+SQLITE_SYNCHRONOUS = Setting(
+    "sqlite_synchronous",
+    "CAIRN_SQLITE_SYNCHRONOUS",
+    lambda: "NORMAL",
+    _synchronous,
+    "SQLite durability: NORMAL (WAL: safe against crashes, may lose the last commits on "
+    "power loss) or FULL (fsync on every commit group)",
+    "NORMAL",
+)
+SHARED_STORE = Setting(
+    "shared_store",
+    "CAIRN_SHARED_STORE",
+    lambda: False,
+    _flag,
+    "More than one server process writes to the store (`cairn server --workers N` sets it)",
+    "false",
+)
+
+SETTINGS: tuple[Setting[Any], ...] = (
+    BACKEND_STORE_URI,
+    ARTIFACTS_DESTINATION,
+    SERVE_ARTIFACTS,
+    MAX_ARTIFACT_BYTES,
+    TRUNCATE_LONG_VALUES,
+    MAX_REQUEST_BYTES,
+    SQLITE_SYNCHRONOUS,
+    SHARED_STORE,
+)
+"""Every setting, in :class:`Settings` field order."""
+
+VARIABLES: tuple[str, ...] = (HOME_VARIABLE, *(s.env for s in SETTINGS))
+"""Every variable the server reads: the data directory, then the table."""
 
 
 @dataclass(frozen=True)
 class Settings:
-    backend_store_uri: str = field(default_factory=default_backend_uri)
-    # where artifact bytes live: a folder, file:///abs/dir or s3://bucket/prefix
-    artifacts_destination: str = field(default_factory=default_artifacts_destination)
-    # proxy artifacts through the server (mlflow-artifacts:/ URIs) or hand out storage URIs
-    serve_artifacts: bool = True
-    # largest single artifact upload in bytes (0: no limit)
-    max_artifact_bytes: int = 0
-    # MLflow's MLFLOW_TRUNCATE_LONG_VALUES: cut over-long params/tags (default) or reject them
-    truncate_long_values: bool = True
-    # largest JSON request body accepted by the tracking API, in bytes
-    max_request_bytes: int = 32 * 1024 * 1024
-    # SQLite durability: NORMAL (WAL: safe against crashes, may lose the last commits on
-    # power loss) or FULL (fsync on every commit group)
-    sqlite_synchronous: str = "NORMAL"
-    # more than one server process writes to the store (set by `cairn server --workers N`)
-    shared_store: bool = False
+    """The server's settings; the defaults and meanings are the rows of :data:`SETTINGS`."""
+
+    backend_store_uri: str = field(default_factory=BACKEND_STORE_URI.default)
+    artifacts_destination: str = field(default_factory=ARTIFACTS_DESTINATION.default)
+    serve_artifacts: bool = field(default_factory=SERVE_ARTIFACTS.default)
+    max_artifact_bytes: int = field(default_factory=MAX_ARTIFACT_BYTES.default)
+    truncate_long_values: bool = field(default_factory=TRUNCATE_LONG_VALUES.default)
+    max_request_bytes: int = field(default_factory=MAX_REQUEST_BYTES.default)
+    sqlite_synchronous: str = field(default_factory=SQLITE_SYNCHRONOUS.default)
+    shared_store: bool = field(default_factory=SHARED_STORE.default)
 
     @classmethod
-    def from_env(cls) -> Settings:
-        truncate = _env_bool(
-            "CAIRN_TRUNCATE_LONG_VALUES", _env_bool("MLFLOW_TRUNCATE_LONG_VALUES", True)
-        )
-        return cls(
-            backend_store_uri=os.environ.get("CAIRN_BACKEND_STORE_URI") or default_backend_uri(),
-            artifacts_destination=os.environ.get("CAIRN_ARTIFACTS_DESTINATION")
-            or default_artifacts_destination(),
-            serve_artifacts=_env_bool("CAIRN_SERVE_ARTIFACTS", True),
-            max_artifact_bytes=int(os.environ.get("CAIRN_MAX_ARTIFACT_BYTES", 0)),
-            truncate_long_values=truncate,
-            max_request_bytes=int(os.environ.get("CAIRN_MAX_REQUEST_BYTES", 32 * 1024 * 1024)),
-            sqlite_synchronous=os.environ.get("CAIRN_SQLITE_SYNCHRONOUS", "NORMAL").upper(),
-            shared_store=_env_bool("CAIRN_SHARED_STORE", False),
-        )
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings the ``CAIRN_*`` variables give; a bad value is a :class:`CairnError`
+        naming the variable."""
+        env = os.environ if environ is None else environ
+        return cls(**{s.name: s.read(env) for s in SETTINGS})
 
     def to_env(self) -> dict[str, str]:
         """The variables that make :meth:`from_env` rebuild these settings (worker processes)."""
-        names = {f.name for f in fields(self)}
-        out = {f"CAIRN_{n.upper()}": str(getattr(self, n)) for n in names}
-        out["CAIRN_TRUNCATE_LONG_VALUES"] = "true" if self.truncate_long_values else "false"
-        out["CAIRN_SHARED_STORE"] = "true" if self.shared_store else "false"
-        out["CAIRN_SERVE_ARTIFACTS"] = "true" if self.serve_artifacts else "false"
-        return out
+        return {s.env: s.text(getattr(self, s.name)) for s in SETTINGS}

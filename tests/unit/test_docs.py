@@ -8,6 +8,7 @@ import pytest
 
 from cairn.cli import server
 from cairn.server.mlflow.routes import ENDPOINTS
+from cairn.server.settings import VARIABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -15,6 +16,12 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize("option", [o for p in server.params for o in p.opts if o != "--help"])
 def test_server_options_are_documented(option: str) -> None:
     assert f"`{option}`" in (ROOT / "docs" / "server.md").read_text()
+
+
+@pytest.mark.parametrize("variable", VARIABLES)
+def test_settings_are_documented(variable: str) -> None:
+    """Every row of the settings table (cairn/server/settings.py) is in docs/server.md."""
+    assert f"| `{variable}` |" in (ROOT / "docs" / "server.md").read_text()
 
 
 @pytest.mark.parametrize("path", sorted({e.path for e in ENDPOINTS}))

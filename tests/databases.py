@@ -58,5 +58,11 @@ def fresh_postgres_database() -> Iterator[str]:
     try:
         yield f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
     finally:
-        with _admin_connect() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(name)
+
+
+def drop_database(name_or_uri: str) -> None:
+    """Drop a test database (by name or URI), closing its connections first."""
+    name = name_or_uri.rsplit("/", 1)[-1]
+    with _admin_connect() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -28,6 +29,7 @@ from cairn.server.mlflow.artifacts import artifact_routes
 from cairn.server.mlflow.routes import MlflowDispatch
 from cairn.server.openapi import install_openapi
 from cairn.server.settings import Settings
+from cairn.server.state import tracking
 from cairn.server.v1.datasets import router as datasets_router
 from cairn.server.v1.experiments import router as experiments_router
 from cairn.server.v1.metrics import router as metrics_router
@@ -127,8 +129,15 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     root.state.settings = settings
     app = api
 
-    @app.get("/health", tags=["server"], summary="Liveness and database check")
+    @app.get(
+        "/health",
+        tags=["server"],
+        summary="Liveness and database check",
+        description="`OK` once the database answers `SELECT 1`; 503 `TEMPORARILY_UNAVAILABLE` "
+        "in the one error shape when it does not.",
+    )
     async def health(request: Request) -> Response:
+        await run_in_threadpool(tracking(request).check_database)
         return PlainTextResponse("OK")
 
     @app.get("/version", tags=["server"], summary="The server version, as plain text")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
-from cairn.entities.errors import CairnError
+from cairn.entities.errors import CairnError, ErrorCode
 from cairn.entities.tracking import (
     Dataset,
     Experiment,
@@ -317,3 +318,14 @@ class TrackingService:
                 if not getattr(dataset, field):
                     raise CairnError.invalid(f"Missing value for required dataset field '{field}'")
         self.db.write(lambda c: input_store.log_inputs(c, rid, inputs))
+
+    # --------------------------------------------------------------------- health
+    def check_database(self) -> None:
+        """The database answers a query, or TEMPORARILY_UNAVAILABLE (503)."""
+        try:
+            self.db.ping()
+        except SQLAlchemyError as exc:
+            raise CairnError(
+                f"The database does not answer ({type(exc).__name__})",
+                ErrorCode.TEMPORARILY_UNAVAILABLE,
+            ) from exc

@@ -237,6 +237,10 @@ class Database:
                     return fn(conn)
             return fn(conn)
 
+    def ping(self) -> None:
+        """One cheap round trip (``SELECT 1``) on a pooled read connection."""
+        self.read(lambda conn: conn.exec_driver_sql("SELECT 1"))
+
     async def awrite(self, fn: Callable[[Connection], T], *, small: bool = False) -> T:
         """:meth:`write` for async callers: on SQLite the event loop waits on the writer
         directly, without a detour through the thread pool. A ``small`` write (a few rows)

@@ -24,6 +24,7 @@ from cairn.server.app import create_app
 from cairn.server.mlflow.artifacts import _parse_range
 from cairn.server.mlflow.routes import ENDPOINTS, PREFIXES, MlflowDispatch
 from cairn.server.settings import Settings
+from tests.databases import drop_database, fresh_postgres_database
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -175,8 +176,12 @@ def _assert_shape(what: str, response: Any, must_fail: bool) -> None:
     assert status < 500, f"{what}: {status} {response.text[:300]}"
     if must_fail:
         assert 400 <= status < 500, f"{what}: expected a 4xx, got {status} {response.text[:300]}"
-    if status < 400:
-        return
+    if status >= 400:
+        _assert_body(what, response)
+
+
+def _assert_body(what: str, response: Any) -> None:
+    status = response.status_code
     assert response.headers.get("content-type", "").startswith("application/json"), what
     body = response.json()
     assert isinstance(body, dict), f"{what}: {body}"
@@ -292,3 +297,15 @@ def test_an_unsatisfiable_range_is_416_from_the_table() -> None:
         _parse_range("bytes=2000-", 1000)
     assert info.value.error_code == ErrorCode.RANGE_NOT_SATISFIABLE
     assert info.value.http_status == 416
+
+
+@pytest.mark.postgres
+def test_health_checks_the_database() -> None:
+    """/health answers OK while the database answers, and 503 in the one shape once it is gone."""
+    with fresh_postgres_database() as uri, TestClient(create_app(Settings(uri))) as client:
+        assert client.get("/health").text == "OK"
+        drop_database(uri)
+        response = client.get("/health")
+        assert response.status_code == 503, response.text
+        _assert_body("GET /health without a database", response)
+        assert response.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"

@@ -14,10 +14,10 @@ import click
 from rich.console import Console
 
 from cairn._version import __version__
+from cairn.home import DEFAULT_HOME
 from cairn.server.settings import (
     ARTIFACTS_DESTINATION,
     BACKEND_STORE_URI,
-    DEFAULT_HOME,
     MAX_ARTIFACT_BYTES,
     SERVE_ARTIFACTS,
     TRUNCATE_LONG_VALUES,

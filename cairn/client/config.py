@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from cairn.client.errors import CairnConfigError
-from cairn.server.settings import DEFAULT_HOME as DEFAULT_DATA_DIR  # `cairn server`'s default
+from cairn.home import DEFAULT_HOME, HOME_VARIABLE
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Target:
 
 def default_tracking_uri() -> str:
     """The embedded store `cairn server` uses by default: ``$CAIRN_HOME`` or ./cairn-data."""
-    return os.environ.get("CAIRN_HOME", DEFAULT_DATA_DIR)
+    return os.environ.get(HOME_VARIABLE, DEFAULT_HOME)
 
 
 def env_tracking_uri() -> str | None:

@@ -12,12 +12,9 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from cairn.entities.errors import CairnError
+from cairn.home import DEFAULT_HOME, HOME_VARIABLE
 
 T = TypeVar("T")
-
-DEFAULT_HOME = "./cairn-data"
-"""The data directory when ``$CAIRN_HOME`` is unset: written here only (the SDK reads it too)."""
-HOME_VARIABLE = "CAIRN_HOME"
 
 
 def data_dir() -> Path:

@@ -2,8 +2,8 @@
 // runs/delete-tag.
 import { useState } from "react";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { apiPost } from "../api/http";
-import type { RunTag } from "../api/types";
+import { apiPost } from "../../api/http";
+import type { RunTag } from "../../api/types";
 
 export const NOTE_TAG = "mlflow.note.content";
 

@@ -3,12 +3,12 @@
 import { useMemo } from "react";
 import { Link, useSearchParams } from "react-router";
 import { useQueries } from "@tanstack/react-query";
-import { apiGet } from "../api/http";
-import type { GetRunResponse } from "../api/types";
-import { MetricChart } from "../charts/MetricChart";
-import { AXIS_LABELS } from "../charts/axes";
-import { sliderToWeight } from "../charts/smoothing";
-import type { XAxis, XWindow } from "../charts/types";
+import { apiGet } from "../../api/http";
+import type { GetRunResponse } from "../../api/types";
+import { MetricChart } from "../../charts/MetricChart";
+import { AXIS_LABELS } from "../../charts/axes";
+import { sliderToWeight } from "../../charts/smoothing";
+import type { XAxis, XWindow } from "../../charts/types";
 import { chartSearch, parseChartState, type ChartState } from "./urlState";
 import "./metrics.css";
 

@@ -151,16 +151,17 @@ export interface ListArtifactsResponse {
 export interface ModelVersion {
   name: string;
   version: string;
-  creation_timestamp?: number;
-  last_updated_timestamp?: number;
-  current_stage?: string;
+  creation_timestamp: number;
+  last_updated_timestamp: number;
+  user_id?: string;
+  current_stage: string;
   description?: string;
-  source?: string;
+  source: string;
   run_id?: string;
-  status?: string;
+  status: string;
   tags?: Tag[];
-  run_link?: string;
   aliases?: string[];
+  model_id?: string;
 }
 
 export interface RegisteredModelAlias {
@@ -170,8 +171,8 @@ export interface RegisteredModelAlias {
 
 export interface RegisteredModel {
   name: string;
-  creation_timestamp?: number;
-  last_updated_timestamp?: number;
+  creation_timestamp: number;
+  last_updated_timestamp: number;
   description?: string;
   latest_versions?: ModelVersion[];
   tags?: Tag[];

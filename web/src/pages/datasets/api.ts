@@ -1,15 +1,6 @@
 // Cairn's datasets API (/api/v1/datasets) as the dataset pages read it.
 import { apiGet, MLFLOW } from "../../api/http";
-
-export interface NumericStats {
-  count?: number;
-  nulls?: number;
-  min?: number;
-  max?: number;
-  mean?: number;
-  std?: number;
-  p50?: number;
-}
+import type { NumericStats } from "../../lib/profile";
 
 export interface Profile {
   num_rows?: number;

@@ -8,7 +8,8 @@ import type { ChartOption } from "../../viz/echarts";
 import { axisStyle, seriesColor, useChartColors } from "../../viz/theme";
 import "../../viz/pages.css";
 import { buildRows, formatValue, metricKeys, type CompareRun } from "../compare/logic";
-import { compareModels, formatTime, searchModels, tagsOf, type ModelPick, type WireModel } from "./api";
+import { compareModels, formatTime, searchModels, tagsOf, type ModelPick } from "./api";
+import type { RegisteredModel } from "../../api/types";
 import { ErrorText, StageBadge } from "./widgets";
 
 export function ModelsPage() {
@@ -65,7 +66,7 @@ export function ModelsPage() {
   );
 }
 
-function ModelTable({ models, picked, setPicked }: { models: WireModel[]; picked: string[]; setPicked: (p: string[]) => void }) {
+function ModelTable({ models, picked, setPicked }: { models: RegisteredModel[]; picked: string[]; setPicked: (p: string[]) => void }) {
   return (
     <div className="scroll-x">
       <table className="data-table" data-testid="models-table">

@@ -1,41 +1,11 @@
 // The registry calls the model pages make: MLflow's registry API for reads and actions,
 // Cairn's /api/v1 for history, performance over versions and the model comparison.
 import { apiDelete, apiGet, apiPatch, apiPost, MLFLOW } from "../../api/http";
+import type { ModelVersion, RegisteredModel, Tag } from "../../api/types";
 import type { CompareRun } from "../compare/logic";
 
 export const STAGES = ["None", "Staging", "Production", "Archived"] as const;
 export type StageName = (typeof STAGES)[number];
-
-export interface KeyValue {
-  key: string;
-  value: string;
-}
-
-export interface WireVersion {
-  name: string;
-  version: string;
-  creation_timestamp: number;
-  last_updated_timestamp: number;
-  user_id?: string;
-  current_stage: string;
-  description?: string;
-  source: string;
-  run_id?: string;
-  status: string;
-  tags?: KeyValue[];
-  aliases?: string[];
-  model_id?: string;
-}
-
-export interface WireModel {
-  name: string;
-  creation_timestamp: number;
-  last_updated_timestamp: number;
-  description?: string;
-  latest_versions?: WireVersion[];
-  tags?: KeyValue[];
-  aliases?: { alias: string; version: string }[];
-}
 
 export interface VersionOut {
   name: string;
@@ -94,7 +64,7 @@ export function modelFilter(text: string): string | undefined {
 
 export function searchModels(text: string, pageToken?: string) {
   const filter = modelFilter(text);
-  return apiGet<{ registered_models?: WireModel[]; next_page_token?: string }>(`${MLFLOW}/registered-models/search`, {
+  return apiGet<{ registered_models?: RegisteredModel[]; next_page_token?: string }>(`${MLFLOW}/registered-models/search`, {
     filter,
     max_results: 100,
     order_by: ["name ASC"],
@@ -103,10 +73,10 @@ export function searchModels(text: string, pageToken?: string) {
 }
 
 export const getModel = (name: string) =>
-  apiGet<{ registered_model: WireModel }>(`${MLFLOW}/registered-models/get`, { name }).then((r) => r.registered_model);
+  apiGet<{ registered_model: RegisteredModel }>(`${MLFLOW}/registered-models/get`, { name }).then((r) => r.registered_model);
 
 export const getVersion = (name: string, version: string) =>
-  apiGet<{ model_version: WireVersion }>(`${MLFLOW}/model-versions/get`, { name, version }).then((r) => r.model_version);
+  apiGet<{ model_version: ModelVersion }>(`${MLFLOW}/model-versions/get`, { name, version }).then((r) => r.model_version);
 
 export const downloadUri = (name: string, version: string) =>
   apiGet<{ artifact_uri: string }>(`${MLFLOW}/model-versions/get-download-uri`, { name, version }).then((r) => r.artifact_uri);
@@ -213,7 +183,7 @@ export function formatTime(ms: number | null | undefined): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
-export function tagsOf(list: KeyValue[] | undefined): Record<string, string> {
+export function tagsOf(list: Tag[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const t of list ?? []) out[t.key] = t.value;
   return out;

@@ -13,7 +13,8 @@ import { artifactRoot } from "../../artifacts/api";
 import { Preview } from "../../artifacts/Preview";
 import { Sparkline } from "./Sparkline";
 import { Description, TagsEditor } from "./Tags";
-import { parseProfile, sourceLabel, type NumericStats } from "./profile";
+import { parseProfile, sourceLabel } from "../../lib/profile";
+import { StatsTable } from "../../viz/StatsTable";
 import "./run.css";
 
 const PARENT_TAG = "mlflow.parentRunId";
@@ -165,36 +166,6 @@ function Metrics({ run }: { run: Run }) {
   );
 }
 
-function StatsTable({ title, rows }: { title: string; rows: [string, NumericStats][] }) {
-  if (rows.length === 0) return null;
-  const cols: (keyof NumericStats)[] = ["count", "nulls", "min", "max", "mean", "std", "p50"];
-  const present = cols.filter((c) => rows.some(([, s]) => s[c] !== undefined));
-  return (
-    <table className="stats-table" aria-label={title}>
-      <thead>
-        <tr>
-          <th>{title}</th>
-          {present.map((c) => (
-            <th key={c}>{c}</th>
-          ))}
-        </tr>
-      </thead>
-      <tbody>
-        {rows.map(([col, s]) => (
-          <tr key={col}>
-            <td className="mono">{col}</td>
-            {present.map((c) => (
-              <td key={c} className="mono">
-                {formatNumber(s[c])}
-              </td>
-            ))}
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
-}
-
 function Datasets({ run }: { run: Run }) {
   const inputs = run.inputs?.dataset_inputs ?? [];
   if (inputs.length === 0) return <p className="faint">No datasets. Record one with <code>mlflow.log_input(dataset, context="training")</code>.</p>;
@@ -231,8 +202,8 @@ function Datasets({ run }: { run: Run }) {
                     ))}
                   </div>
                 )}
-                <StatsTable title="numeric column" rows={profile.numeric} />
-                <StatsTable title="text length" rows={profile.textLength} />
+                <StatsTable className="stats-table" label="numeric column" corner="numeric column" rows={profile.numeric} format={formatNumber} />
+                <StatsTable className="stats-table" label="text length" corner="text length" rows={profile.textLength} format={formatNumber} />
               </>
             ) : (
               <p className="faint">No profile was logged with this dataset.</p>

@@ -5,6 +5,8 @@ import type {
   CreateExperimentResponse,
   Experiment,
   GetExperimentResponse,
+  GetRunResponse,
+  SearchLoggedModelsResponse,
   SearchExperimentsRequest,
   SearchExperimentsResponse,
   SearchRunsRequest,
@@ -119,4 +121,25 @@ export function searchRuns(body: SearchRunsRequest, signal?: AbortSignal): Promi
   const key = runsEarlyKey(body);
   const early = key === null ? null : takeEarly<SearchRunsResponse>(key);
   return early ?? apiPost<SearchRunsResponse>(`${MLFLOW}/runs/search`, body, signal);
+}
+
+export function getRun(runId: string, signal?: AbortSignal): Promise<GetRunResponse> {
+  return apiGet<GetRunResponse>(`${MLFLOW}/runs/get`, { run_id: runId }, signal);
+}
+
+export async function setRunTag(runId: string, key: string, value: string): Promise<void> {
+  await apiPost(`${MLFLOW}/runs/set-tag`, { run_id: runId, key, value });
+}
+
+export async function deleteRunTag(runId: string, key: string): Promise<void> {
+  await apiPost(`${MLFLOW}/runs/delete-tag`, { run_id: runId, key });
+}
+
+/** The logged models (MLflow 3) a run produced, at most 100. */
+export function searchLoggedModels(experimentId: string, runId: string, signal?: AbortSignal): Promise<SearchLoggedModelsResponse> {
+  return apiPost<SearchLoggedModelsResponse>(
+    `${MLFLOW}/logged-models/search`,
+    { experiment_ids: [experimentId], filter: `source_run_id = '${runId}'`, max_results: 100 },
+    signal,
+  );
 }

@@ -146,6 +146,14 @@ export interface ListArtifactsResponse {
   next_page_token?: string;
 }
 
+export interface LoggedModel {
+  info: { model_id: string; name: string; status?: string; model_type?: string; artifact_uri?: string; creation_timestamp_ms?: number; source_run_id?: string };
+}
+export interface SearchLoggedModelsResponse {
+  models?: LoggedModel[];
+  next_page_token?: string;
+}
+
 // ---- model registry ----
 
 export interface ModelVersion {

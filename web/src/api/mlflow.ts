@@ -11,6 +11,7 @@ import type {
   SearchExperimentsResponse,
   SearchRunsRequest,
   SearchRunsResponse,
+  V1,
   ViewType,
 } from "./types";
 
@@ -70,16 +71,8 @@ export async function setRunsDeleted(runIds: string[], deleted: boolean): Promis
   }
 }
 
-export interface ExperimentSummary {
-  experiment_id: string;
-  run_count: number;
-  running_count: number;
-  last_activity: number | null;
-}
-
-interface SummaryResponse {
-  experiments: ExperimentSummary[];
-}
+export type ExperimentSummary = V1<"ExperimentSummaryOut">;
+type SummaryResponse = V1<"ExperimentSummaryList">;
 
 function summaryMap(responses: SummaryResponse[]): Map<string, ExperimentSummary> {
   const out = new Map<string, ExperimentSummary>();

@@ -2,6 +2,7 @@
 import { apiPost } from "../../api/http";
 import type { CompareRun } from "./logic";
 
+/** V1<"RunComparison">, its runs read as CompareRun */
 export interface CompareRunsResponse {
   runs: CompareRun[];
 }

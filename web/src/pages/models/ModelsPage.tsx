@@ -10,7 +10,7 @@ import "../../viz/pages.css";
 import { buildRows, formatValue, metricKeys, type CompareRun } from "../compare/logic";
 import { compareModels, formatTime, searchModels, tagsOf, type ModelPick } from "./api";
 import type { RegisteredModel } from "../../api/types";
-import { ErrorText, StageBadge } from "./widgets";
+import { ErrorText, ListBody, StageBadge } from "./widgets";
 
 export function ModelsPage() {
   const [params, setParams] = useSearchParams();
@@ -51,16 +51,13 @@ export function ModelsPage() {
           Compare selected ({picked.length})
         </button>
       </form>
-      <ErrorText error={models.error} />
-      {models.isPending ? (
-        <p className="muted">Loading…</p>
-      ) : list.length === 0 ? (
-        <div className="empty-state">
-          <p>{q ? `No model name contains “${q}”.` : "No registered models yet. Register one with mlflow.register_model or cairn.log_model(..., registered_model_name=…)."}</p>
-        </div>
-      ) : (
+      <ListBody
+        query={models}
+        count={list.length}
+        empty={q ? `No model name contains “${q}”.` : "No registered models yet. Register one with mlflow.register_model or cairn.log_model(..., registered_model_name=…)."}
+      >
         <ModelTable models={list} picked={picked} setPicked={setPicked} />
-      )}
+      </ListBody>
       {comparing.length > 0 && <ModelComparison names={comparing} stage={stage} onStage={(s) => update({ stage: s })} onClose={() => update({ compare: null, stage: null })} />}
     </div>
   );

@@ -3,8 +3,8 @@
 import { lazy, Suspense, type ComponentType, type ReactNode } from "react";
 import { Route, Routes } from "react-router";
 import { Layout, NotFound } from "./layout/Layout";
-import { ExperimentsPage } from "./experiments/ExperimentsPage";
-import { RunsPage } from "./runs/RunsPage";
+import { ExperimentsPage } from "./pages/experiments/ExperimentsPage";
+import { RunsPage } from "./pages/runs/RunsPage";
 
 function page<K extends string>(load: () => Promise<Record<K, ComponentType>>, name: K) {
   const Component = lazy(async () => ({ default: (await load())[name] as ComponentType }));
@@ -18,14 +18,14 @@ function page<K extends string>(load: () => Promise<Record<K, ComponentType>>, n
 export const routes: { path: string; element: ReactNode }[] = [
   { path: "/", element: <ExperimentsPage /> },
   { path: "/experiments/:id", element: <RunsPage /> },
-  { path: "/runs/:runId", element: page(() => import("./run/RunPage"), "RunPage") },
-  { path: "/metrics", element: page(() => import("./metrics/MetricsPage"), "MetricsPage") },
-  { path: "/compare", element: page(() => import("./compare/ComparePage"), "ComparePage") },
-  { path: "/models", element: page(() => import("./models/ModelsPage"), "ModelsPage") },
-  { path: "/models/:name", element: page(() => import("./models/ModelPage"), "ModelPage") },
-  { path: "/models/:name/versions/:version", element: page(() => import("./models/ModelVersionPage"), "ModelVersionPage") },
-  { path: "/datasets", element: page(() => import("./datasets/DatasetsPage"), "DatasetsPage") },
-  { path: "/datasets/:id", element: page(() => import("./datasets/DatasetPage"), "DatasetPage") },
+  { path: "/runs/:runId", element: page(() => import("./pages/run/RunPage"), "RunPage") },
+  { path: "/metrics", element: page(() => import("./pages/metrics/MetricsPage"), "MetricsPage") },
+  { path: "/compare", element: page(() => import("./pages/compare/ComparePage"), "ComparePage") },
+  { path: "/models", element: page(() => import("./pages/models/ModelsPage"), "ModelsPage") },
+  { path: "/models/:name", element: page(() => import("./pages/models/ModelPage"), "ModelPage") },
+  { path: "/models/:name/versions/:version", element: page(() => import("./pages/models/ModelVersionPage"), "ModelVersionPage") },
+  { path: "/datasets", element: page(() => import("./pages/datasets/DatasetsPage"), "DatasetsPage") },
+  { path: "/datasets/:id", element: page(() => import("./pages/datasets/DatasetPage"), "DatasetPage") },
 ];
 
 export function AppRoutes() {

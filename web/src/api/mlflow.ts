@@ -5,10 +5,13 @@ import type {
   CreateExperimentResponse,
   Experiment,
   GetExperimentResponse,
+  GetRunResponse,
+  SearchLoggedModelsResponse,
   SearchExperimentsRequest,
   SearchExperimentsResponse,
   SearchRunsRequest,
   SearchRunsResponse,
+  V1,
   ViewType,
 } from "./types";
 
@@ -68,16 +71,8 @@ export async function setRunsDeleted(runIds: string[], deleted: boolean): Promis
   }
 }
 
-export interface ExperimentSummary {
-  experiment_id: string;
-  run_count: number;
-  running_count: number;
-  last_activity: number | null;
-}
-
-interface SummaryResponse {
-  experiments: ExperimentSummary[];
-}
+export type ExperimentSummary = V1<"ExperimentSummaryOut">;
+type SummaryResponse = V1<"ExperimentSummaryList">;
 
 function summaryMap(responses: SummaryResponse[]): Map<string, ExperimentSummary> {
   const out = new Map<string, ExperimentSummary>();
@@ -119,4 +114,25 @@ export function searchRuns(body: SearchRunsRequest, signal?: AbortSignal): Promi
   const key = runsEarlyKey(body);
   const early = key === null ? null : takeEarly<SearchRunsResponse>(key);
   return early ?? apiPost<SearchRunsResponse>(`${MLFLOW}/runs/search`, body, signal);
+}
+
+export function getRun(runId: string, signal?: AbortSignal): Promise<GetRunResponse> {
+  return apiGet<GetRunResponse>(`${MLFLOW}/runs/get`, { run_id: runId }, signal);
+}
+
+export async function setRunTag(runId: string, key: string, value: string): Promise<void> {
+  await apiPost(`${MLFLOW}/runs/set-tag`, { run_id: runId, key, value });
+}
+
+export async function deleteRunTag(runId: string, key: string): Promise<void> {
+  await apiPost(`${MLFLOW}/runs/delete-tag`, { run_id: runId, key });
+}
+
+/** The logged models (MLflow 3) a run produced, at most 100. */
+export function searchLoggedModels(experimentId: string, runId: string, signal?: AbortSignal): Promise<SearchLoggedModelsResponse> {
+  return apiPost<SearchLoggedModelsResponse>(
+    `${MLFLOW}/logged-models/search`,
+    { experiment_ids: [experimentId], filter: `source_run_id = '${runId}'`, max_results: 100 },
+    signal,
+  );
 }

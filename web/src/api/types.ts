@@ -1,5 +1,11 @@
 // MLflow's wire types as the server sends them (ids are strings, int64 are numbers, empty
-// lists are left out, NaN/Infinity arrive as the strings "NaN"/"Infinity"/"-Infinity").
+// lists are left out, NaN/Infinity arrive as the strings "NaN"/"Infinity"/"-Infinity"), and
+// V1<"Name">, a schema of Cairn's own /api/v1 (generated into v1.d.ts from the server's
+// OpenAPI description).
+import type { components } from "./v1";
+
+/** A response schema of Cairn's /api/v1, as the server's OpenAPI description declares it. */
+export type V1<Name extends keyof components["schemas"]> = components["schemas"][Name];
 
 export type LifecycleStage = "active" | "deleted";
 export type ViewType = "ACTIVE_ONLY" | "DELETED_ONLY" | "ALL";
@@ -146,21 +152,30 @@ export interface ListArtifactsResponse {
   next_page_token?: string;
 }
 
+export interface LoggedModel {
+  info: { model_id: string; name: string; status?: string; model_type?: string; artifact_uri?: string; creation_timestamp_ms?: number; source_run_id?: string };
+}
+export interface SearchLoggedModelsResponse {
+  models?: LoggedModel[];
+  next_page_token?: string;
+}
+
 // ---- model registry ----
 
 export interface ModelVersion {
   name: string;
   version: string;
-  creation_timestamp?: number;
-  last_updated_timestamp?: number;
-  current_stage?: string;
+  creation_timestamp: number;
+  last_updated_timestamp: number;
+  user_id?: string;
+  current_stage: string;
   description?: string;
-  source?: string;
+  source: string;
   run_id?: string;
-  status?: string;
+  status: string;
   tags?: Tag[];
-  run_link?: string;
   aliases?: string[];
+  model_id?: string;
 }
 
 export interface RegisteredModelAlias {
@@ -170,8 +185,8 @@ export interface RegisteredModelAlias {
 
 export interface RegisteredModel {
   name: string;
-  creation_timestamp?: number;
-  last_updated_timestamp?: number;
+  creation_timestamp: number;
+  last_updated_timestamp: number;
   description?: string;
   latest_versions?: ModelVersion[];
   tags?: Tag[];

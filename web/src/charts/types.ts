@@ -1,31 +1,10 @@
-// The answer of GET /api/v1/metrics/downsample (see docs/api.md, "Downsampled metrics").
+// The answer of GET /api/v1/metrics/downsample (see docs/api.md, "Downsampled metrics"), as the
+// server's OpenAPI description declares it.
+import type { V1 } from "../api/types";
 
-export type XAxis = "step" | "relative" | "wall";
-
-export interface SeriesBuckets {
-  run_id: string;
-  key: string;
-  x_offset: number;
-  point_count: number;
-  nan_count: number;
-  pos_inf_count: number;
-  neg_inf_count: number;
-  x_first: number[];
-  x_last: number[];
-  min: number[];
-  max: number[];
-  mean: number[];
-  count: number[];
-}
-
-export interface DownsampleResponse {
-  x: XAxis;
-  width: number;
-  bucket_count: number;
-  x_min: number | null;
-  x_max: number | null;
-  series: SeriesBuckets[];
-}
+export type XAxis = V1<"Axis">;
+export type SeriesBuckets = V1<"SeriesOut">;
+export type DownsampleResponse = V1<"DownsampleOut">;
 
 /** A zoom window on the server's x axis (steps, or milliseconds for the time axes). */
 export interface XWindow {

@@ -4,9 +4,9 @@
 import { lazy, Suspense, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { apiPost } from "../../api/http";
 import { seriesColor } from "../../viz/theme";
 import "../../viz/pages.css";
+import { compareRuns, type CompareRunsResponse } from "./api";
 import { DEFAULT_CHARTS, fetchHistory, historyKey } from "./history";
 import {
   buildRows,
@@ -30,18 +30,12 @@ export const MAX_COMPARE = MAX_COMPARE_RUNS;
 // start loading the chart code at once, in parallel with the runs
 void import("./CompareCharts");
 
-type Compared = { runs: CompareRun[] };
-
-function fetchRuns(ids: string[], signal?: AbortSignal): Promise<Compared> {
-  return apiPost<Compared>("/api/v1/runs/compare", { run_ids: ids }, signal);
-}
-
 // When the app opens on /compare, ask for the runs while React is still starting up.
-let early: { key: string; promise: Promise<Compared> } | null = null;
+let early: { key: string; promise: Promise<CompareRunsResponse> } | null = null;
 if (typeof window !== "undefined" && window.location.pathname === "/compare") {
   const ids = parseRunIds(new URLSearchParams(window.location.search).get("runs"));
   if (ids.length >= 2 && ids.length <= MAX_COMPARE_RUNS) {
-    const promise = fetchRuns(ids);
+    const promise = compareRuns(ids);
     promise.catch(() => undefined); // the query below reports the failure
     early = { key: ids.join(","), promise };
   }
@@ -55,13 +49,13 @@ export function ComparePage() {
   const query = useQuery({
     queryKey: ["compare-runs", ids],
     queryFn: async ({ signal }) => {
-      let data: Compared;
+      let data: CompareRunsResponse;
       if (early && early.key === ids.join(",")) {
         const { promise } = early;
         early = null;
         data = await promise;
       } else {
-        data = await fetchRuns(ids, signal);
+        data = await compareRuns(ids, signal);
       }
       // the first metric histories the charts will want, asked for before anything renders
       const runIds = data.runs.map((r) => r.run_id);

@@ -1,27 +1,18 @@
 // The pure part of the compare view: which rows differ, which to hide, the axes of the
 // parallel-coordinates chart, scatter points and box-plot groups. No React, no fetching.
+import type { V1 } from "../../api/types";
 
 export type MetricValue = number | string;
 
 /** The most runs the compare view (and POST /api/v1/runs/compare) takes. */
 export const MAX_COMPARE_RUNS = 100;
 
-export interface CompareRun {
-  run_id: string;
-  run_name: string | null;
-  experiment_id: string;
-  experiment_name: string | null;
-  status: string;
-  lifecycle_stage: string;
-  user_id: string | null;
-  start_time: number | null;
-  end_time: number | null;
-  params: Record<string, string>;
-  metrics: Record<string, MetricValue>;
+/** A run of /api/v1/runs/compare (V1<"ComparedRunOut">; a metric value is a number or MLflow's
+ * "NaN", "Infinity", "-Infinity"), its `metric_steps` optional. */
+export type CompareRun = Omit<V1<"ComparedRunOut">, "metric_steps"> & {
   /** the step of each metric's latest value */
   metric_steps?: Record<string, number>;
-  tags: Record<string, string>;
-}
+};
 
 export type FieldKind = "param" | "metric";
 

@@ -9,7 +9,9 @@ import { axisStyle, useChartColors, type ChartColors } from "../../viz/theme";
 import "../../viz/pages.css";
 import { formatValue } from "../compare/logic";
 import { ErrorText } from "../models/widgets";
-import { asProfile, getLineage, schemaColumns, sourceText, type Lineage, type NumericStats } from "./api";
+import type { NumericStats } from "../../lib/profile";
+import { StatsTable, STAT_KEYS } from "../../viz/StatsTable";
+import { asProfile, getLineage, schemaColumns, sourceText, type Lineage } from "./api";
 import { buildLineage, layout, type NodeKind } from "./lineage";
 
 export function DatasetPage() {
@@ -93,8 +95,8 @@ export function DatasetPage() {
         </div>
         <LabelChart distribution={profile?.label_distribution ?? null} target={profile?.targets ?? null} />
       </div>
-      <StatsTable title="Numeric columns" stats={profile?.numeric} keys={["count", "nulls", "min", "max", "mean", "std", "p50"]} testId="numeric-stats" />
-      <StatsTable title="Text length (characters)" stats={profile?.text_length} keys={["count", "nulls", "min", "max", "mean", "p50"]} testId="text-stats" />
+      <ColumnStats title="Numeric columns" stats={profile?.numeric} keys={STAT_KEYS} testId="numeric-stats" />
+      <ColumnStats title="Text length (characters)" stats={profile?.text_length} keys={["count", "nulls", "min", "max", "mean", "p50"]} testId="text-stats" />
       <LineageGraph data={q.data} />
     </div>
   );
@@ -121,41 +123,20 @@ function LabelChart({ distribution, target }: { distribution: Record<string, num
   );
 }
 
-function StatsTable({ title, stats, keys, testId }: { title: string; stats: Record<string, NumericStats> | undefined; keys: (keyof NumericStats)[]; testId: string }) {
+function ColumnStats({ title, stats, keys, testId }: { title: string; stats: Record<string, NumericStats> | undefined; keys: (keyof NumericStats)[]; testId: string }) {
   const rows = Object.entries(stats ?? {});
   if (rows.length === 0) return null;
   return (
     <section className="section" aria-label={title}>
       <h2>{title}</h2>
       <div className="scroll-x">
-        <table className="data-table" data-testid={testId}>
-          <thead>
-            <tr>
-              <th>column</th>
-              {keys.map((k) => (
-                <th key={k} style={{ textAlign: "right" }}>
-                  {k}
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map(([col, s]) => (
-              <tr key={col}>
-                <td className="mono">{col}</td>
-                {keys.map((k) => (
-                  <td key={k} style={{ textAlign: "right", fontVariantNumeric: "tabular-nums" }}>
-                    {typeof s[k] === "number" ? formatValue(s[k] as number) : "—"}
-                  </td>
-                ))}
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <StatsTable className="data-table" testId={testId} corner="column" rows={rows} keys={keys} format={statText} alignFigures />
       </div>
     </section>
   );
 }
+
+const statText = (v: number | undefined) => (typeof v === "number" ? formatValue(v) : "—");
 
 const KIND_STYLE: Record<NodeKind, { color: string; symbol: string; name: string }> = {
   dataset: { color: "#4e79a7", symbol: "roundRect", name: "dataset" },

@@ -3,7 +3,7 @@ import { useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { useQuery } from "@tanstack/react-query";
 import "../../viz/pages.css";
-import { ErrorText } from "../models/widgets";
+import { ListBody } from "../models/widgets";
 import { experimentNames, listDatasets, sourceText } from "./api";
 
 export function DatasetsPage() {
@@ -34,14 +34,7 @@ export function DatasetsPage() {
           Filter
         </button>
       </form>
-      <ErrorText error={list.error} />
-      {list.isPending ? (
-        <p className="muted">Loading…</p>
-      ) : items.length === 0 ? (
-        <div className="empty-state">
-          <p>No datasets logged{q ? ` named “${q}”` : ""}. Runs log them with mlflow.log_input or cairn.log_dataset.</p>
-        </div>
-      ) : (
+      <ListBody query={list} count={items.length} empty={<>No datasets logged{q ? ` named “${q}”` : ""}. Runs log them with mlflow.log_input or cairn.log_dataset.</>}>
         <div className="scroll-x">
           <table className="data-table" data-testid="datasets-table">
             <thead>
@@ -76,7 +69,7 @@ export function DatasetsPage() {
             </tbody>
           </table>
         </div>
-      )}
+      </ListBody>
     </div>
   );
 }

@@ -1,15 +1,7 @@
 // Cairn's datasets API (/api/v1/datasets) as the dataset pages read it.
 import { apiGet, MLFLOW } from "../../api/http";
-
-export interface NumericStats {
-  count?: number;
-  nulls?: number;
-  min?: number;
-  max?: number;
-  mean?: number;
-  std?: number;
-  p50?: number;
-}
+import type { V1 } from "../../api/types";
+import type { NumericStats } from "../../lib/profile";
 
 export interface Profile {
   num_rows?: number;
@@ -20,43 +12,14 @@ export interface Profile {
   text_length?: Record<string, NumericStats>;
 }
 
-export interface DatasetOut {
-  dataset_id: string;
-  experiment_id: string;
-  name: string;
-  digest: string;
-  source_type: string;
-  source: unknown;
-  schema: unknown;
-  profile: unknown;
-  num_rows: number | null;
-  run_count: number;
-}
-
-export interface RunUse {
-  run_id: string;
-  run_name: string | null;
-  context: string | null;
-}
-
-export interface VersionUse {
-  name: string;
-  version: string;
-  run_id: string;
-  current_stage: string;
-  status: string;
-  source: string;
-  aliases: string[];
-}
-
-export interface Lineage {
-  dataset: DatasetOut;
-  runs: RunUse[];
-  model_versions: VersionUse[];
-}
+// Cairn's /api/v1 answers, as the server's OpenAPI description declares them
+export type DatasetOut = V1<"DatasetOut">;
+export type RunUse = V1<"RunUseOut">;
+export type VersionUse = V1<"VersionUseOut">;
+export type Lineage = V1<"DatasetLineage">;
 
 export const listDatasets = (name: string, pageToken?: string) =>
-  apiGet<{ datasets: DatasetOut[]; next_page_token: string | null }>("/api/v1/datasets", {
+  apiGet<V1<"DatasetList">>("/api/v1/datasets", {
     name: name.trim() || undefined,
     max_results: 200,
     page_token: pageToken,

@@ -8,8 +8,9 @@ import type { ChartOption } from "../../viz/echarts";
 import { axisStyle, seriesColor, useChartColors } from "../../viz/theme";
 import "../../viz/pages.css";
 import { buildRows, formatValue, metricKeys, type CompareRun } from "../compare/logic";
-import { compareModels, formatTime, searchModels, tagsOf, type ModelPick, type WireModel } from "./api";
-import { ErrorText, StageBadge } from "./widgets";
+import { compareModels, formatTime, searchModels, tagsOf, type ModelPick } from "./api";
+import type { RegisteredModel } from "../../api/types";
+import { ErrorText, ListBody, StageBadge } from "./widgets";
 
 export function ModelsPage() {
   const [params, setParams] = useSearchParams();
@@ -50,22 +51,19 @@ export function ModelsPage() {
           Compare selected ({picked.length})
         </button>
       </form>
-      <ErrorText error={models.error} />
-      {models.isPending ? (
-        <p className="muted">Loading…</p>
-      ) : list.length === 0 ? (
-        <div className="empty-state">
-          <p>{q ? `No model name contains “${q}”.` : "No registered models yet. Register one with mlflow.register_model or cairn.log_model(..., registered_model_name=…)."}</p>
-        </div>
-      ) : (
+      <ListBody
+        query={models}
+        count={list.length}
+        empty={q ? `No model name contains “${q}”.` : "No registered models yet. Register one with mlflow.register_model or cairn.log_model(..., registered_model_name=…)."}
+      >
         <ModelTable models={list} picked={picked} setPicked={setPicked} />
-      )}
+      </ListBody>
       {comparing.length > 0 && <ModelComparison names={comparing} stage={stage} onStage={(s) => update({ stage: s })} onClose={() => update({ compare: null, stage: null })} />}
     </div>
   );
 }
 
-function ModelTable({ models, picked, setPicked }: { models: WireModel[]; picked: string[]; setPicked: (p: string[]) => void }) {
+function ModelTable({ models, picked, setPicked }: { models: RegisteredModel[]; picked: string[]; setPicked: (p: string[]) => void }) {
   return (
     <div className="scroll-x">
       <table className="data-table" data-testid="models-table">

@@ -1,80 +1,17 @@
 // The registry calls the model pages make: MLflow's registry API for reads and actions,
 // Cairn's /api/v1 for history, performance over versions and the model comparison.
 import { apiDelete, apiGet, apiPatch, apiPost, MLFLOW } from "../../api/http";
-import type { CompareRun } from "../compare/logic";
+import type { ModelVersion, RegisteredModel, Tag, V1 } from "../../api/types";
 
 export const STAGES = ["None", "Staging", "Production", "Archived"] as const;
 export type StageName = (typeof STAGES)[number];
 
-export interface KeyValue {
-  key: string;
-  value: string;
-}
-
-export interface WireVersion {
-  name: string;
-  version: string;
-  creation_timestamp: number;
-  last_updated_timestamp: number;
-  user_id?: string;
-  current_stage: string;
-  description?: string;
-  source: string;
-  run_id?: string;
-  status: string;
-  tags?: KeyValue[];
-  aliases?: string[];
-  model_id?: string;
-}
-
-export interface WireModel {
-  name: string;
-  creation_timestamp: number;
-  last_updated_timestamp: number;
-  description?: string;
-  latest_versions?: WireVersion[];
-  tags?: KeyValue[];
-  aliases?: { alias: string; version: string }[];
-}
-
-export interface VersionOut {
-  name: string;
-  version: string;
-  current_stage: string;
-  aliases: string[];
-  description: string | null;
-  tags: Record<string, string>;
-  creation_timestamp: number;
-  last_updated_timestamp: number;
-  user_id: string | null;
-  source: string;
-  run_id: string | null;
-  status: string;
-  model_id: string | null;
-}
-
-export type RunOut = Omit<CompareRun, "experiment_name" | "tags">;
-
-export interface VersionPerformance {
-  version: VersionOut;
-  run: RunOut | null;
-  datasets: { dataset_id: string; name: string; digest: string; context: string | null }[];
-}
-
-export interface ModelEvent {
-  version: string | null;
-  kind: string;
-  from: string | null;
-  to: string | null;
-  actor: string | null;
-  time: number;
-}
-
-export interface ModelPick {
-  name: string;
-  version: VersionOut | null;
-  run: RunOut | null;
-}
+// Cairn's /api/v1 answers, as the server's OpenAPI description declares them
+export type VersionOut = V1<"VersionOut">;
+export type RunOut = V1<"RunOut">;
+export type VersionPerformance = V1<"VersionPerformanceOut">;
+export type ModelEvent = V1<"ModelEventOut">;
+export type ModelPick = V1<"ModelPickOut">;
 
 export const enc = encodeURIComponent;
 
@@ -94,7 +31,7 @@ export function modelFilter(text: string): string | undefined {
 
 export function searchModels(text: string, pageToken?: string) {
   const filter = modelFilter(text);
-  return apiGet<{ registered_models?: WireModel[]; next_page_token?: string }>(`${MLFLOW}/registered-models/search`, {
+  return apiGet<{ registered_models?: RegisteredModel[]; next_page_token?: string }>(`${MLFLOW}/registered-models/search`, {
     filter,
     max_results: 100,
     order_by: ["name ASC"],
@@ -103,22 +40,22 @@ export function searchModels(text: string, pageToken?: string) {
 }
 
 export const getModel = (name: string) =>
-  apiGet<{ registered_model: WireModel }>(`${MLFLOW}/registered-models/get`, { name }).then((r) => r.registered_model);
+  apiGet<{ registered_model: RegisteredModel }>(`${MLFLOW}/registered-models/get`, { name }).then((r) => r.registered_model);
 
 export const getVersion = (name: string, version: string) =>
-  apiGet<{ model_version: WireVersion }>(`${MLFLOW}/model-versions/get`, { name, version }).then((r) => r.model_version);
+  apiGet<{ model_version: ModelVersion }>(`${MLFLOW}/model-versions/get`, { name, version }).then((r) => r.model_version);
 
 export const downloadUri = (name: string, version: string) =>
   apiGet<{ artifact_uri: string }>(`${MLFLOW}/model-versions/get-download-uri`, { name, version }).then((r) => r.artifact_uri);
 
 export const performance = (name: string) =>
-  apiGet<{ model: string; versions: VersionPerformance[] }>(`/api/v1/models/${enc(name)}/performance`);
+  apiGet<V1<"ModelPerformance">>(`/api/v1/models/${enc(name)}/performance`);
 
 export const history = (name: string) =>
-  apiGet<{ model: string; events: ModelEvent[]; next_page_token: string | null }>(`/api/v1/models/${enc(name)}/history`, { max_results: 200 });
+  apiGet<V1<"ModelHistory">>(`/api/v1/models/${enc(name)}/history`, { max_results: 200 });
 
 export const compareModels = (names: string[], stage: string) =>
-  apiGet<{ stage: string; models: ModelPick[] }>("/api/v1/models/compare", { name: names, stage });
+  apiGet<V1<"ModelComparison">>("/api/v1/models/compare", { name: names, stage });
 
 export const transition = (name: string, version: string, stage: string, archiveExisting: boolean) =>
   apiPost(`${MLFLOW}/model-versions/transition-stage`, { name, version, stage, archive_existing_versions: archiveExisting });
@@ -213,7 +150,7 @@ export function formatTime(ms: number | null | undefined): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
-export function tagsOf(list: KeyValue[] | undefined): Record<string, string> {
+export function tagsOf(list: Tag[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const t of list ?? []) out[t.key] = t.value;
   return out;

@@ -3,12 +3,11 @@
 import { useMemo } from "react";
 import { Link, useSearchParams } from "react-router";
 import { useQueries } from "@tanstack/react-query";
-import { apiGet } from "../api/http";
-import type { GetRunResponse } from "../api/types";
-import { MetricChart } from "../charts/MetricChart";
-import { AXIS_LABELS } from "../charts/axes";
-import { sliderToWeight } from "../charts/smoothing";
-import type { XAxis, XWindow } from "../charts/types";
+import { getRun } from "../../api/mlflow";
+import { MetricChart } from "../../charts/MetricChart";
+import { AXIS_LABELS } from "../../charts/axes";
+import { sliderToWeight } from "../../charts/smoothing";
+import type { XAxis, XWindow } from "../../charts/types";
 import { chartSearch, parseChartState, type ChartState } from "./urlState";
 import "./metrics.css";
 
@@ -20,7 +19,7 @@ export function MetricsPage() {
   const runQueries = useQueries({
     queries: state.runs.map((runId) => ({
       queryKey: ["run", runId],
-      queryFn: ({ signal }: { signal: AbortSignal }) => apiGet<GetRunResponse>("/api/2.0/mlflow/runs/get", { run_id: runId }, signal),
+      queryFn: ({ signal }: { signal: AbortSignal }) => getRun(runId, signal),
     })),
   });
   const runNames = useMemo(() => {

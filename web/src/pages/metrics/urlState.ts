@@ -1,6 +1,6 @@
 // The chart page's state lives in its URL: /metrics?runs=a,b&keys=loss,acc&x=step&smooth=30&log=1&from=10&to=500
-import { parseAxis } from "../charts/axes";
-import type { XAxis, XWindow } from "../charts/types";
+import { parseAxis } from "../../charts/axes";
+import type { XAxis, XWindow } from "../../charts/types";
 
 export interface ChartState {
   runs: string[];

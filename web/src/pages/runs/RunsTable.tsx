@@ -1,8 +1,8 @@
 import { memo, useCallback, useEffect, useMemo, useRef, useState, type CSSProperties, type KeyboardEvent, type MouseEvent } from "react";
 import { useNavigate } from "react-router";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { formatDuration, formatTimestamp, runDuration } from "../lib/format";
-import { whenIdle } from "../lib/idle";
+import { formatDuration, formatTimestamp, runDuration } from "../../lib/format";
+import { whenIdle } from "../../lib/idle";
 import { layoutColumns, parseColumnId, searchKey, type ColumnId, type ColumnLayout } from "./columns";
 import { displayMetric, sourceName, type RunRow } from "./runRow";
 import type { TreeRow } from "./tree";

@@ -1,11 +1,11 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { keepPreviousData, useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { ApiError } from "../api/http";
-import { earlyExperiment, earlyRuns, earlySummary, experimentSummaries, getExperiment, searchRuns, setRunsDeleted } from "../api/mlflow";
-import type { Run, SearchRunsRequest, SearchRunsResponse } from "../api/types";
-import { byCodePoint, formatCount, plural } from "../lib/format";
-import { whenIdle } from "../lib/idle";
+import { ApiError } from "../../api/http";
+import { earlyExperiment, earlyRuns, earlySummary, experimentSummaries, getExperiment, searchRuns, setRunsDeleted } from "../../api/mlflow";
+import type { Run, SearchRunsRequest, SearchRunsResponse } from "../../api/types";
+import { byCodePoint, formatCount, plural } from "../../lib/format";
+import { whenIdle } from "../../lib/idle";
 import type { KnownKeys } from "./autocomplete";
 import { ColumnChooser } from "./ColumnChooser";
 import { columnId, columnLabel, DEFAULT_ATTRIBUTES, searchKey } from "./columns";

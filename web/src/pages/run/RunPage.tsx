@@ -3,24 +3,22 @@
 import { useMemo } from "react";
 import { Link, useParams } from "react-router";
 import { useQuery } from "@tanstack/react-query";
-import { ApiError, apiGet, apiPost } from "../api/http";
-import { metricNumber, type GetRunResponse, type Run, type SearchRunsResponse } from "../api/types";
-import { formatDuration, formatNumber, formatTimestamp, runDuration } from "../lib/format";
-import { fetchBuckets } from "../charts/fetch";
+import { ApiError } from "../../api/http";
+import { getExperiment, getRun, searchLoggedModels, searchRuns } from "../../api/mlflow";
+import { metricNumber, type Run } from "../../api/types";
+import { formatDuration, formatNumber, formatTimestamp, runDuration } from "../../lib/format";
+import { fetchBuckets } from "../../charts/fetch";
 import { chartLink } from "../metrics/urlState";
-import { ArtifactBrowser } from "../artifacts/ArtifactBrowser";
-import { artifactRoot } from "../artifacts/api";
-import { Preview } from "../artifacts/Preview";
+import { ArtifactBrowser } from "../../artifacts/ArtifactBrowser";
+import { artifactRoot } from "../../artifacts/api";
+import { Preview } from "../../artifacts/Preview";
 import { Sparkline } from "./Sparkline";
 import { Description, TagsEditor } from "./Tags";
-import { parseProfile, sourceLabel, type NumericStats } from "./profile";
+import { parseProfile, sourceLabel } from "../../lib/profile";
+import { StatsTable } from "../../viz/StatsTable";
 import "./run.css";
 
 const PARENT_TAG = "mlflow.parentRunId";
-
-interface LoggedModel {
-  info: { model_id: string; name: string; status?: string; model_type?: string; artifact_uri?: string; creation_timestamp_ms?: number; source_run_id?: string };
-}
 
 function tag(run: Run, key: string): string | undefined {
   return run.data.tags?.find((t) => t.key === key)?.value;
@@ -39,7 +37,7 @@ function Section({ id, title, children, extra }: { id: string; title: string; ch
 }
 
 function RunLink({ runId }: { runId: string }) {
-  const q = useQuery({ queryKey: ["run", runId], queryFn: ({ signal }) => apiGet<GetRunResponse>("/api/2.0/mlflow/runs/get", { run_id: runId }, signal) });
+  const q = useQuery({ queryKey: ["run", runId], queryFn: ({ signal }) => getRun(runId, signal) });
   return <Link to={`/runs/${runId}`}>{q.data?.run.info.run_name || runId.slice(0, 8)}</Link>;
 }
 
@@ -47,7 +45,7 @@ function Overview({ run, children }: { run: Run; children: Run[] }) {
   const info = run.info;
   const experiment = useQuery({
     queryKey: ["experiment", info.experiment_id],
-    queryFn: ({ signal }) => apiGet<{ experiment: { name: string } }>("/api/2.0/mlflow/experiments/get", { experiment_id: info.experiment_id }, signal),
+    queryFn: ({ signal }) => getExperiment(info.experiment_id, signal),
   });
   const parent = tag(run, PARENT_TAG);
   const source = tag(run, "mlflow.source.name");
@@ -63,7 +61,7 @@ function Overview({ run, children }: { run: Run; children: Run[] }) {
       </dd>
       <dt>Experiment</dt>
       <dd>
-        <Link to={`/experiments/${info.experiment_id}`}>{experiment.data?.experiment.name ?? info.experiment_id}</Link>
+        <Link to={`/experiments/${info.experiment_id}`}>{experiment.data?.name ?? info.experiment_id}</Link>
       </dd>
       <dt>Started</dt>
       <dd>{formatTimestamp(info.start_time) || "—"}</dd>
@@ -165,36 +163,6 @@ function Metrics({ run }: { run: Run }) {
   );
 }
 
-function StatsTable({ title, rows }: { title: string; rows: [string, NumericStats][] }) {
-  if (rows.length === 0) return null;
-  const cols: (keyof NumericStats)[] = ["count", "nulls", "min", "max", "mean", "std", "p50"];
-  const present = cols.filter((c) => rows.some(([, s]) => s[c] !== undefined));
-  return (
-    <table className="stats-table" aria-label={title}>
-      <thead>
-        <tr>
-          <th>{title}</th>
-          {present.map((c) => (
-            <th key={c}>{c}</th>
-          ))}
-        </tr>
-      </thead>
-      <tbody>
-        {rows.map(([col, s]) => (
-          <tr key={col}>
-            <td className="mono">{col}</td>
-            {present.map((c) => (
-              <td key={c} className="mono">
-                {formatNumber(s[c])}
-              </td>
-            ))}
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
-}
-
 function Datasets({ run }: { run: Run }) {
   const inputs = run.inputs?.dataset_inputs ?? [];
   if (inputs.length === 0) return <p className="faint">No datasets. Record one with <code>mlflow.log_input(dataset, context="training")</code>.</p>;
@@ -231,8 +199,8 @@ function Datasets({ run }: { run: Run }) {
                     ))}
                   </div>
                 )}
-                <StatsTable title="numeric column" rows={profile.numeric} />
-                <StatsTable title="text length" rows={profile.textLength} />
+                <StatsTable className="stats-table" label="numeric column" corner="numeric column" rows={profile.numeric} format={formatNumber} />
+                <StatsTable className="stats-table" label="text length" corner="text length" rows={profile.textLength} format={formatNumber} />
               </>
             ) : (
               <p className="faint">No profile was logged with this dataset.</p>
@@ -248,12 +216,7 @@ function Models({ run }: { run: Run }) {
   const runId = run.info.run_id;
   const q = useQuery({
     queryKey: ["logged-models", runId],
-    queryFn: ({ signal }) =>
-      apiPost<{ models?: LoggedModel[] }>(
-        "/api/2.0/mlflow/logged-models/search",
-        { experiment_ids: [run.info.experiment_id], filter: `source_run_id = '${runId}'`, max_results: 100 },
-        signal,
-      ),
+    queryFn: ({ signal }) => searchLoggedModels(run.info.experiment_id, runId, signal),
   });
   const outputs = new Set((run.outputs?.model_outputs ?? []).map((o) => o.model_id));
   const history = tag(run, "mlflow.log-model.history");
@@ -300,22 +263,18 @@ function Models({ run }: { run: Run }) {
 
 export function RunPage() {
   const { runId = "" } = useParams();
-  const q = useQuery({ queryKey: ["run", runId], queryFn: ({ signal }) => apiGet<GetRunResponse>("/api/2.0/mlflow/runs/get", { run_id: runId }, signal) });
+  const q = useQuery({ queryKey: ["run", runId], queryFn: ({ signal }) => getRun(runId, signal) });
   const run = q.data?.run;
   // the experiment's name for the breadcrumb (the overview shares this query)
   const experiment = useQuery({
     queryKey: ["experiment", run?.info.experiment_id],
-    queryFn: ({ signal }) => apiGet<{ experiment: { name: string } }>("/api/2.0/mlflow/experiments/get", { experiment_id: run!.info.experiment_id }, signal),
+    queryFn: ({ signal }) => getExperiment(run!.info.experiment_id, signal),
     enabled: !!run,
   });
   const children = useQuery({
     queryKey: ["children", runId, run?.info.experiment_id],
     queryFn: ({ signal }) =>
-      apiPost<SearchRunsResponse>(
-        "/api/2.0/mlflow/runs/search",
-        { experiment_ids: [run!.info.experiment_id], filter: `tags.\`${PARENT_TAG}\` = '${runId}'`, max_results: 1000, run_view_type: "ALL" },
-        signal,
-      ),
+      searchRuns({ experiment_ids: [run!.info.experiment_id], filter: `tags.\`${PARENT_TAG}\` = '${runId}'`, max_results: 1000, run_view_type: "ALL" }, signal),
     enabled: !!run,
   });
 
@@ -333,7 +292,7 @@ export function RunPage() {
     );
   }
   const r = q.data.run;
-  const experimentName = experiment.data?.experiment.name;
+  const experimentName = experiment.data?.name;
   const editable = r.info.lifecycle_stage === "active";
   const root = artifactRoot(r.info.run_id, r.info.artifact_uri);
   const metricKeys = (r.data.metrics ?? []).map((m) => m.key).sort();

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { parseProfile, sourceLabel } from "./profile";
+import { parseProfile, sourceLabel } from "../../lib/profile";
 import { sparkPaths } from "./Sparkline";
 import { chartLink, chartSearch, parseChartState } from "../metrics/urlState";
-import type { SeriesBuckets } from "../charts/types";
+import type { SeriesBuckets } from "../../charts/types";
 
 describe("dataset profiles", () => {
   it("reads the profile shape the SDK logs", () => {

@@ -2,8 +2,8 @@
 // runs/delete-tag.
 import { useState } from "react";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { apiPost } from "../api/http";
-import type { RunTag } from "../api/types";
+import { deleteRunTag, setRunTag } from "../../api/mlflow";
+import type { RunTag } from "../../api/types";
 
 export const NOTE_TAG = "mlflow.note.content";
 
@@ -11,11 +11,11 @@ function useTagMutations(runId: string) {
   const client = useQueryClient();
   const done = () => client.invalidateQueries({ queryKey: ["run", runId] });
   const set = useMutation({
-    mutationFn: ({ key, value }: { key: string; value: string }) => apiPost("/api/2.0/mlflow/runs/set-tag", { run_id: runId, key, value }),
+    mutationFn: ({ key, value }: { key: string; value: string }) => setRunTag(runId, key, value),
     onSuccess: done,
   });
   const remove = useMutation({
-    mutationFn: (key: string) => apiPost("/api/2.0/mlflow/runs/delete-tag", { run_id: runId, key }),
+    mutationFn: (key: string) => deleteRunTag(runId, key),
     onSuccess: done,
   });
   return { set, remove };

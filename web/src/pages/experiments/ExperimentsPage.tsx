@@ -1,7 +1,7 @@
 import { useMemo, useRef, useState, type FormEvent } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { ApiError } from "../api/http";
+import { ApiError } from "../../api/http";
 import {
   createExperiment,
   deleteExperiment,
@@ -9,9 +9,9 @@ import {
   listExperiments,
   renameExperiment,
   restoreExperiment,
-} from "../api/mlflow";
-import type { Experiment } from "../api/types";
-import { formatCount, formatTimestamp, plural, relativeTime } from "../lib/format";
+} from "../../api/mlflow";
+import type { Experiment } from "../../api/types";
+import { formatCount, formatTimestamp, plural, relativeTime } from "../../lib/format";
 import "./experiments.css";
 
 type SortKey = "name" | "runs" | "activity" | "created";

@@ -1,7 +1,7 @@
 // A run prepared for the table: its params, latest metrics and tags as maps, built once per
 // run object (the search answer's runs are never mutated).
-import { metricNumber, type Run } from "../api/types";
-import { formatNumber, formatTimestamp, runDuration } from "../lib/format";
+import { metricNumber, type Run } from "../../api/types";
+import { formatNumber, formatTimestamp, runDuration } from "../../lib/format";
 import { parseColumnId } from "./columns";
 import { PARENT_TAG } from "./tree";
 

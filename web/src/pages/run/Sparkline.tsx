@@ -1,5 +1,5 @@
 // A tiny SVG of a series' buckets: the min–max band and the mean line.
-import type { SeriesBuckets } from "../charts/types";
+import type { SeriesBuckets } from "../../charts/types";
 
 export function sparkPaths(s: SeriesBuckets, width: number, height: number): { line: string; band: string } | null {
   const n = s.x_first.length;

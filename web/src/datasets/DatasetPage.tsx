@@ -1,1 +1,0 @@
-export { DatasetPage } from "../pages/datasets/DatasetPage";

@@ -1,1 +1,0 @@
-export { DatasetsPage } from "../pages/datasets/DatasetsPage";

@@ -1,1 +1,0 @@
-export { ModelPage } from "../pages/models/ModelPage";

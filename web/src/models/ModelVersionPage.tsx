@@ -1,1 +1,0 @@
-export { ModelVersionPage } from "../pages/models/ModelVersionPage";

@@ -1,1 +1,0 @@
-export { ModelsPage } from "../pages/models/ModelsPage";

@@ -38,7 +38,6 @@ if TYPE_CHECKING:
         active_run,
         end_run,
         flush,
-        get_tracking_uri,
         load_model,
         log_artifact,
         log_artifacts,
@@ -60,13 +59,13 @@ if TYPE_CHECKING:
         set_tracking_uri,
         start_run,
     )
+    from cairn.client.state import get_tracking_uri
 
 _FLUENT = (
     "ActiveRun",
     "active_run",
     "end_run",
     "flush",
-    "get_tracking_uri",
     "load_model",
     "log_artifact",
     "log_artifacts",
@@ -112,6 +111,7 @@ _WHERE: dict[str, str] = {
     **dict.fromkeys(_ERRORS, "cairn.client.errors"),
     **dict.fromkeys(_ENTITIES, "cairn.client.entities"),
     "Client": "cairn.client.client",
+    "get_tracking_uri": "cairn.client.state",
     "ReplayResult": "cairn.client.batching",
     "replay_spool": "cairn.client.batching",
 }

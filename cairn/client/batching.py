@@ -32,7 +32,7 @@ import orjson
 from cairn.client.config import env_float, env_int, spool_dir
 from cairn.client.entities import wire_value
 from cairn.client.errors import CairnError, CairnRestError, DeliveryError
-from cairn.client.rest import RestClient, is_retryable
+from cairn.client.rest import RestClient, is_retryable, rest_for
 
 log = logging.getLogger("cairn")
 
@@ -341,8 +341,6 @@ def replay_spool(
     (re-sending is safe: an identical metric point, or a param with the same value, is a
     no-op on the server).
     """
-    from cairn.client.client import rest_for
-
     folder = Path(directory).expanduser() if directory is not None else spool_dir()
     result = ReplayResult()
     if not folder.is_dir():

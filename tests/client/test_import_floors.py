@@ -4,6 +4,7 @@ level, inside a function or under TYPE_CHECKING) goes to a lower floor."""
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import cairn.client
@@ -93,3 +94,37 @@ def test_no_import_cycle() -> None:
     for module in sorted(edges):
         if module not in state:
             visit(module, [module])
+
+
+def test_facade_types_match_its_lazy_table() -> None:
+    """cairn/__init__.py names its public names twice: typed under TYPE_CHECKING (for mypy)
+    and in the runtime table _LAZY (plus _ALIASES); both must agree."""
+    import cairn
+
+    tree = ast.parse(Path(cairn.__file__).read_text(encoding="utf-8"))
+    (block,) = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING"
+    ]
+    typed: dict[str, str] = {}
+    aliases: dict[str, str] = {}
+    for node in block.body:
+        if isinstance(node, ast.ImportFrom):
+            assert node.module is not None
+            for alias in node.names:
+                assert alias.asname == alias.name, f"{alias.name}: write it 'X as X'"
+                typed[alias.name] = node.module
+        else:
+            assert isinstance(node, ast.Assign)
+            assert isinstance(node.value, ast.Name)
+            (target,) = node.targets
+            assert isinstance(target, ast.Name)
+            aliases[target.id] = node.value.id
+    assert typed == cairn._LAZY
+    assert aliases == cairn._ALIASES
+    assert sorted(cairn.__all__) == sorted([*typed, *aliases, "__version__"])
+    for name, module in cairn._LAZY.items():
+        assert getattr(cairn, name) is getattr(importlib.import_module(module), name)
+    for old, current in cairn._ALIASES.items():
+        assert getattr(cairn, old) is getattr(cairn, current)

@@ -128,3 +128,22 @@ def test_facade_types_match_its_lazy_table() -> None:
         assert getattr(cairn, name) is getattr(importlib.import_module(module), name)
     for old, current in cairn._ALIASES.items():
         assert getattr(cairn, old) is getattr(cairn, current)
+
+
+def test_exit_steps_run_from_the_top_floor_down() -> None:
+    """At exit fluent ends runs and flushes its queues before rest closes the HTTP clients and
+    the embedded stores: state runs the steps last-registered (highest floor) first."""
+    from cairn.client import fluent, rest, state
+
+    steps = list(state._exit_steps)
+    assert steps.index(rest._close_at_exit) < steps.index(fluent._end_all)
+    ran: list[str] = []
+    state._exit_steps[:] = [lambda: ran.append("low"), lambda: ran.append("high")]
+    try:
+        state.reset()
+        state.shutdown()
+        state.shutdown()  # once only, until reset
+    finally:
+        state._exit_steps[:] = steps
+        state.reset()
+    assert ran == ["high", "low"]

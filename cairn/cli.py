@@ -333,7 +333,7 @@ def demo(tracking_uri: str | None, curve_steps: int) -> None:
 
         try:
             result = run_demo(None, report, curve_steps)
-        except sdk.CairnError as exc:
+        except sdk.CairnClientError as exc:
             raise click.ClickException(str(exc)) from exc
         progress.update(task, description="done", scenario="")
     console.print(

@@ -31,8 +31,8 @@ import orjson
 
 from cairn.client.config import env_float, env_int, spool_dir
 from cairn.client.entities import wire_value
-from cairn.client.errors import CairnError, CairnRestError, DeliveryError
-from cairn.client.rest import RestClient, is_retryable
+from cairn.client.errors import CairnClientError, CairnRestError, DeliveryError
+from cairn.client.rest import RestClient, is_retryable, rest_for
 
 log = logging.getLogger("cairn")
 
@@ -226,7 +226,7 @@ class BatchLogger:
                 while self._processed < target:
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
-                        raise CairnError(
+                        raise CairnClientError(
                             f"flush timed out after {timeout} s with "
                             f"{target - self._processed} values still queued"
                         )
@@ -287,8 +287,8 @@ class BatchLogger:
                 if not is_retryable(exc):
                     self._rejected(body, exc, split)
                     return
-                error: CairnError = exc
-            except CairnError as exc:  # connection errors
+                error: CairnClientError = exc
+            except CairnClientError as exc:  # connection errors
                 error = exc
             if time.monotonic() + delay > deadline or self._stop.is_set():
                 self._server_down = True
@@ -341,8 +341,6 @@ def replay_spool(
     (re-sending is safe: an identical metric point, or a param with the same value, is a
     no-op on the server).
     """
-    from cairn.client.client import rest_for
-
     folder = Path(directory).expanduser() if directory is not None else spool_dir()
     result = ReplayResult()
     if not folder.is_dir():
@@ -370,7 +368,7 @@ def replay_spool(
                 rest = rest_for(tracking_uri or record["tracking_uri"])
                 rest.call("POST", "runs/log-batch", record["body"])
                 result.delivered += 1
-            except (CairnError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            except (CairnClientError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
                 result.failed += 1
                 result.errors.append(f"{original.name}: {exc}")
                 keep.append(line)

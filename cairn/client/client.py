@@ -6,14 +6,14 @@ import mimetypes
 import os
 import re
 import tempfile
-import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from cairn.client.config import Target, resolve_target
+from cairn.client.batching import METRIC, PARAM, TAG, Item, batches
+from cairn.client.config import resolve_target
 from cairn.client.entities import (
     Experiment,
     FileInfo,
@@ -24,32 +24,12 @@ from cairn.client.entities import (
     wire_value,
 )
 from cairn.client.errors import CairnRestError, CairnUsageError
-from cairn.client.rest import ARTIFACTS_API, RestClient
+from cairn.client.rest import ARTIFACTS_API, rest_error, rest_for
+from cairn.client.state import get_tracking_uri, register_exit
 
 PROXY_SCHEME = "mlflow-artifacts:"
 VIEW_TYPES = ("ACTIVE_ONLY", "DELETED_ONLY", "ALL")
 RUNS_URI = re.compile(r"^runs:/(?P<run_id>[^/]+)(?:/(?P<path>.*))?$")
-
-_rest: dict[str, RestClient] = {}
-_rest_lock = threading.Lock()
-
-
-def rest_for(tracking_uri: str | Target | None) -> RestClient:
-    """The process's shared REST client for a tracking URI (one per target)."""
-    target = tracking_uri if isinstance(tracking_uri, Target) else resolve_target(tracking_uri)
-    with _rest_lock:
-        rest = _rest.get(target.uri)
-        if rest is None:
-            rest = _rest[target.uri] = RestClient(target)
-        return rest
-
-
-def close_all_rest() -> None:
-    with _rest_lock:
-        clients = list(_rest.values())
-        _rest.clear()
-    for rest in clients:
-        rest.close()
 
 
 def _now_ms() -> int:
@@ -85,13 +65,11 @@ class Client:
     """
 
     def __init__(self, tracking_uri: str | os.PathLike[str] | None = None) -> None:
-        from cairn.client import fluent
-
         if tracking_uri is None:
-            tracking_uri = fluent.get_tracking_uri()
+            tracking_uri = get_tracking_uri()
         self.target = resolve_target(os.fspath(tracking_uri))
         self.rest = rest_for(self.target)
-        fluent._register_exit()  # close embedded stores at exit
+        register_exit()  # close embedded stores at exit
 
     @property
     def tracking_uri(self) -> str:
@@ -246,8 +224,6 @@ class Client:
         tags: Mapping[str, Any] | None = None,
     ) -> None:
         """Send values at once, split into requests within MLflow's batch limits."""
-        from cairn.client.batching import METRIC, PARAM, TAG, Item, batches
-
         items: list[Item] = [
             (run_id, METRIC, m.key, float(m.value), m.timestamp, m.step) for m in metrics
         ]
@@ -407,8 +383,6 @@ class Client:
         with self.rest.http.stream("GET", url) as response:
             if response.status_code >= 400:
                 response.read()
-                from cairn.client.rest import rest_error
-
                 raise rest_error(response, url)
             with target.open("wb") as handle:
                 for chunk in response.iter_bytes():

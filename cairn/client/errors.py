@@ -1,8 +1,8 @@
-"""The SDK's exceptions: one base class, so ``except cairn.CairnError`` catches them all.
+"""The SDK's exceptions: one base class, so ``except cairn.CairnClientError`` catches them all.
 
 ::
 
-    CairnError
+    CairnClientError
     ├── CairnConfigError         a tracking URI or setting the SDK cannot use
     ├── CairnUsageError          a call that makes no sense now (no active run, bad argument)
     ├── MissingDependencyError   an optional package (pandas, Pillow, psutil, …) is needed
@@ -12,6 +12,7 @@
 
 These are the client's errors; the server's internal ``cairn.entities.errors.CairnError`` is a
 different class that never reaches SDK callers (it becomes an HTTP error response first).
+``cairn.CairnError``, the SDK base class's former name, remains an alias of CairnClientError.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "CairnClientError",
     "CairnConfigError",
     "CairnConnectionError",
-    "CairnError",
     "CairnRestError",
     "CairnUsageError",
     "DeliveryError",
@@ -29,19 +30,19 @@ __all__ = [
 ]
 
 
-class CairnError(Exception):
+class CairnClientError(Exception):
     """Base class of every exception the Cairn SDK raises on purpose."""
 
 
-class CairnConfigError(CairnError):
+class CairnConfigError(CairnClientError):
     """The tracking URI, an environment variable or a setting cannot be used."""
 
 
-class CairnUsageError(CairnError, ValueError):
+class CairnUsageError(CairnClientError, ValueError):
     """The call is not valid in this state: no active run, a bad argument, a param changed."""
 
 
-class MissingDependencyError(CairnError, ImportError):
+class MissingDependencyError(CairnClientError, ImportError):
     """An optional package this call needs is not installed (the message says which)."""
 
     def __init__(self, package: str, purpose: str) -> None:
@@ -53,7 +54,7 @@ class MissingDependencyError(CairnError, ImportError):
         self.package = package
 
 
-class CairnConnectionError(CairnError, ConnectionError):
+class CairnConnectionError(CairnClientError, ConnectionError):
     """The tracking server did not answer (refused, timed out, reset), after retries."""
 
     def __init__(self, message: str, url: str = "") -> None:
@@ -61,7 +62,7 @@ class CairnConnectionError(CairnError, ConnectionError):
         self.url = url
 
 
-class CairnRestError(CairnError):
+class CairnRestError(CairnClientError):
     """The server answered with an HTTP error: ``status`` (e.g. 404), MLflow's ``error_code``
     (e.g. ``RESOURCE_DOES_NOT_EXIST``) and its ``message``."""
 
@@ -79,7 +80,7 @@ class CairnRestError(CairnError):
         return 400 <= self.status < 500 and self.status not in (408, 429)
 
 
-class DeliveryError(CairnError):
+class DeliveryError(CairnClientError):
     """Logged values that could not be delivered to the server. They were written to the
     spool file ``spool_path`` (replay them with :func:`cairn.replay_spool`); ``failures``
     holds one message per failed batch."""

@@ -3,7 +3,6 @@ process, values queued and sent by a background thread (see :mod:`cairn.client.b
 
 from __future__ import annotations
 
-import atexit
 import getpass
 import io
 import json
@@ -16,10 +15,11 @@ from collections.abc import Mapping
 from importlib import import_module
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+from cairn.client import state
 from cairn.client.batching import METRIC, PARAM, TAG, BatchLogger, Item, spooled_batches
-from cairn.client.client import Client, artifact_path_of, close_all_rest
+from cairn.client.client import Client, artifact_path_of
 from cairn.client.config import env_bool, resolve_target
 from cairn.client.entities import Experiment, ModelInfo, Run, RunData, RunInfo
 from cairn.client.errors import (
@@ -28,20 +28,18 @@ from cairn.client.errors import (
     DeliveryError,
     MissingDependencyError,
 )
-
-if TYPE_CHECKING:
-    from cairn.client.system_metrics import SystemMetricsMonitor
+from cairn.client.models import load_model_uri, log_model_to_run
+from cairn.client.state import get_tracking_uri
+from cairn.client.system_metrics import SystemMetricsMonitor, require_psutil
 
 log = logging.getLogger("cairn")
 
 _lock = threading.RLock()
-_tracking_uri: str | None = None
 _experiment_id: str | None = None
 _clients: dict[str, Client] = {}
 _loggers: dict[str, BatchLogger] = {}
 _run_stack: list[ActiveRun] = []
 _params_seen: dict[str, dict[str, str]] = {}
-_exit_registered = False
 _spool_warned = False
 
 
@@ -88,21 +86,11 @@ class ActiveRun:
 def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
     """Send data to ``uri``: ``http(s)://host:port`` for a server, or a folder path,
     ``file:path`` or ``sqlite:///file.db`` for the embedded store (no server needed)."""
-    global _tracking_uri, _experiment_id
+    global _experiment_id
     target = resolve_target(os.fspath(uri))
     with _lock:
-        if _tracking_uri != target.uri:
+        if state.set_tracking_uri(target.uri):
             _experiment_id = None
-        _tracking_uri = target.uri
-
-
-def get_tracking_uri() -> str:
-    """The tracking URI in use: set_tracking_uri > $CAIRN_TRACKING_URI > $MLFLOW_TRACKING_URI >
-    the embedded store in ./cairn-data (the folder `cairn server` uses by default)."""
-    with _lock:
-        if _tracking_uri is not None:
-            return _tracking_uri
-    return resolve_target(None).uri
 
 
 def _client() -> Client:
@@ -111,7 +99,7 @@ def _client() -> Client:
         client = _clients.get(uri)
         if client is None:
             client = _clients[uri] = Client(uri)
-            _register_exit()
+            state.register_exit()
         return client
 
 
@@ -194,8 +182,6 @@ def start_run(
     if log_system_metrics is None:
         log_system_metrics = env_bool("CAIRN_ENABLE_SYSTEM_METRICS", False)
     if log_system_metrics:
-        from cairn.client.system_metrics import require_psutil
-
         require_psutil()  # before the run exists: a missing psutil leaves nothing half-done
     if run_id is not None:
         client.update_run(run_id, status="RUNNING")
@@ -225,8 +211,6 @@ def start_run(
     with _lock:
         _run_stack.append(active)
     if log_system_metrics:
-        from cairn.client.system_metrics import SystemMetricsMonitor
-
         active.monitor = SystemMetricsMonitor(run.info.run_id, active.logger.put_many)
         active.monitor.start()
     if not _spool_warned:
@@ -436,7 +420,7 @@ def log_text(text: str, artifact_file: str) -> None:
 def log_dict(dictionary: Mapping[str, Any] | list[Any], artifact_file: str) -> None:
     """Store a dict as JSON, or as YAML when ``artifact_file`` ends in .yaml/.yml."""
     if artifact_file.lower().endswith((".yaml", ".yml")):
-        import yaml
+        import yaml  # lazy, as everywhere in the SDK: only YAML files pay its import
 
         text = yaml.safe_dump(dictionary, sort_keys=False, default_flow_style=False)
     else:
@@ -484,7 +468,7 @@ def log_image(image: Any, artifact_file: str) -> None:
 
 
 def _image_array(array: Any) -> Any:
-    import numpy as np
+    import numpy as np  # lazy: optional (ml extra) and heavy; Pillow needs it for arrays anyway
 
     data = np.asarray(array)
     if data.ndim == 3 and data.shape[2] == 1:
@@ -583,8 +567,6 @@ def log_model(
     """Save ``estimator`` in MLflow's MLmodel layout under the run's artifacts at ``name``
     (``runs:/<run_id>/<name>``), and register it as a new version of
     ``registered_model_name`` when given."""
-    from cairn.client.models import log_model_to_run
-
     active = _active()
     return log_model_to_run(
         active.client, active.info, estimator, name, input_example, registered_model_name
@@ -595,8 +577,6 @@ def load_model(model_uri: str) -> Any:
     """Load a model logged by Cairn or by the stock mlflow client: ``models:/NAME/3``,
     ``models:/NAME/Production``, ``models:/NAME@alias``, ``models:/NAME/latest``,
     ``models:/m-<id>``, ``runs:/<run_id>/<path>`` or a local folder."""
-    from cairn.client.models import load_model_uri
-
     return load_model_uri(_client(), model_uri)
 
 
@@ -673,25 +653,9 @@ def _ts(pd: Any, millis: int | None) -> Any:
 # -- exit ------------------------------------------------------------------------------------
 
 
-def _register_exit() -> None:
-    """At interpreter exit (atexit, so after the program's own non-daemon threads finished):
-    end open runs (FINISHED), flush the queues, close embedded stores. Runs once."""
-    global _exit_registered
-    if _exit_registered:
-        return
-    _exit_registered = True
-    atexit.register(_shutdown)
-
-
-_shutdown_done = False
-
-
-def _shutdown() -> None:
-    global _shutdown_done
-    with _lock:
-        if _shutdown_done:
-            return
-        _shutdown_done = True
+def _end_all() -> None:
+    """fluent's exit step (see cairn.client.state; rest's step, closing clients and embedded
+    stores, runs after it): end open runs (FINISHED) and flush the queues."""
     for _ in range(100):
         with _lock:
             if not _run_stack:
@@ -713,25 +677,19 @@ def _shutdown() -> None:
             logger.close()
         except Exception as exc:  # still report, never raise at exit
             log.error("cairn: flushing at exit failed: %s", exc)
-    close_all_rest()
-    from cairn.client import embedded
 
-    try:
-        embedded.close_embedded()
-    except Exception as exc:
-        log.error("cairn: closing the embedded store failed: %s", exc)
+
+state.on_exit(_end_all)
 
 
 def _reset() -> None:
     """Forget all state (tests): end runs without flushing errors, close queues and stores."""
-    global _tracking_uri, _experiment_id, _spool_warned
-    _shutdown()
-    global _shutdown_done
+    global _experiment_id, _spool_warned
+    state.shutdown()
     with _lock:
-        _shutdown_done = False
-        _tracking_uri = None
         _experiment_id = None
         _spool_warned = False
         _clients.clear()
         _run_stack.clear()
         _params_seen.clear()
+    state.reset()

@@ -55,7 +55,7 @@ def log_model_to_run(
 
 def _stamp_mlmodel(path: Path, run_id: str, artifact_path: str) -> None:
     """Add run_id and artifact_path to MLmodel, as MLflow 2 clients write them."""
-    import yaml
+    import yaml  # lazy, as everywhere in the SDK: only model calls pay its import
 
     if not path.is_file():
         return
@@ -70,7 +70,7 @@ def _stamp_mlmodel(path: Path, run_id: str, artifact_path: str) -> None:
 
 def _record_history(client: Client, run_id: str, mlmodel: str) -> None:
     """runs/log-model: the server appends the model to the run's mlflow.log-model.history."""
-    import yaml
+    import yaml  # lazy: see _stamp_mlmodel
 
     data = yaml.safe_load(mlmodel) or {}
     try:

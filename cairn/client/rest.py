@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,17 @@ import httpx
 import orjson
 
 from cairn._version import __version__
-from cairn.client.config import Target, auth_headers, basic_auth, env_float, env_int, tls_verify
+from cairn.client.config import (
+    Target,
+    auth_headers,
+    basic_auth,
+    env_float,
+    env_int,
+    resolve_target,
+    tls_verify,
+)
 from cairn.client.errors import CairnConnectionError, CairnRestError
+from cairn.client.state import on_exit
 
 log = logging.getLogger("cairn.client")
 
@@ -151,3 +161,43 @@ def _params(params: dict[str, Any] | None) -> dict[str, Any] | None:
             continue
         out[key] = ("true" if value else "false") if isinstance(value, bool) else value
     return out
+
+
+# -- the process's shared clients, one per target ----------------------------------------------
+
+_rest: dict[str, RestClient] = {}
+_rest_lock = threading.Lock()
+
+
+def rest_for(tracking_uri: str | Target | None) -> RestClient:
+    """The process's shared REST client for a tracking URI (one per target)."""
+    target = tracking_uri if isinstance(tracking_uri, Target) else resolve_target(tracking_uri)
+    with _rest_lock:
+        rest = _rest.get(target.uri)
+        if rest is None:
+            rest = _rest[target.uri] = RestClient(target)
+        return rest
+
+
+def close_all_rest() -> None:
+    with _rest_lock:
+        clients = list(_rest.values())
+        _rest.clear()
+    for rest in clients:
+        rest.close()
+
+
+def _close_at_exit() -> None:
+    """This floor's exit step (after fluent's): close the shared clients, then the embedded
+    stores."""
+    close_all_rest()
+    # lazy: embedded.py is imported only where an embedded store is used (it leads to the server)
+    from cairn.client import embedded
+
+    try:
+        embedded.close_embedded()
+    except Exception as exc:
+        logging.getLogger("cairn").error("cairn: closing the embedded store failed: %s", exc)
+
+
+on_exit(_close_at_exit)

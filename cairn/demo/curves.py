@@ -44,8 +44,6 @@ def curve_point(
 
 def run(report: Report = printer, steps: int = 20_000) -> dict[str, Any]:
     """Log ``steps`` points of three metrics for each run, in batches."""
-    from cairn.client.entities import Metric
-
     cairn.set_experiment(EXPERIMENT)
     client = cairn.Client()
     run_ids = []
@@ -57,13 +55,13 @@ def run(report: Report = printer, steps: int = 20_000) -> dict[str, Any]:
                 {k: v for k, v in config.items() if k != "run_name"} | {"steps": steps}
             )
             start_ms = 1_700_000_000_000
-            buffer: list[Metric] = []
+            buffer: list[cairn.Metric] = []
             for step in range(steps):
                 point = curve_point(step, steps, config, rng)
                 stamp = start_ms + step * 250
-                buffer.extend(Metric(k, v, stamp, step) for k, v in point.items())
+                buffer.extend(cairn.Metric(k, v, stamp, step) for k, v in point.items())
                 if step % 100 == 0:
-                    buffer.append(Metric("val_loss", point["train_loss"] * 1.08, stamp, step))
+                    buffer.append(cairn.Metric("val_loss", point["train_loss"] * 1.08, stamp, step))
                 if len(buffer) >= BATCH:
                     client.log_batch(run_id, buffer)
                     buffer = []

@@ -84,7 +84,8 @@ def test_exception_hierarchy() -> None:
         "CairnRestError",
         "DeliveryError",
     ):
-        assert issubclass(getattr(cairn, name), cairn.CairnError)
+        assert issubclass(getattr(cairn, name), cairn.CairnClientError)
+    assert cairn.CairnError is cairn.CairnClientError  # the former name still works
     error = cairn.CairnRestError(404, "RESOURCE_DOES_NOT_EXIST", "no run", "runs/get")
     assert (error.status, error.error_code, error.message) == (
         404,

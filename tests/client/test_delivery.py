@@ -211,7 +211,7 @@ def test_import_cairn_is_light() -> None:
         heavy = {"pandas", "numpy", "sqlalchemy", "fastapi", "sklearn", "httpx", "starlette"}
         print(sorted(m for m in sys.modules if m.split(".")[0] in heavy))
         cairn.set_tracking_uri("http://127.0.0.1:9")
-        assert callable(cairn.log_metric) and cairn.Client and cairn.CairnError
+        assert callable(cairn.log_metric) and cairn.Client and cairn.CairnClientError
         heavy.discard("httpx")
         print(sorted(m for m in sys.modules if m.split(".")[0] in heavy))
         """

@@ -5,22 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cairn.wire import kv_dict, parse_number, run_id
-from cairn.wire import number as wire_value  # client.py and batching.py import it from here
+from cairn.wire import kv_dict, number, parse_number, run_id
 
-__all__ = [
-    "DatasetInput",
-    "Experiment",
-    "FileInfo",
-    "Metric",
-    "ModelInfo",
-    "ModelVersion",
-    "RegisteredModel",
-    "Run",
-    "RunData",
-    "RunInfo",
-    "wire_value",
-]
+wire_value = number  # the JSON form of a metric value (client.py and batching.py use it)
 
 
 @dataclass(frozen=True)

@@ -155,23 +155,33 @@ class Destination:
     def runs_from_store(self, experiment_id: str, store_id: str) -> dict[str, dict[str, Any]]:
         """Active runs of a destination experiment that earlier syncs of this source store
         created: source run id -> run (info and data as the server returns them)."""
+        prefix = f"{store_id}/"
+        query = {
+            "experiment_ids": [experiment_id],
+            "filter": f"tags.`{SYNC_TAG}` LIKE '{prefix}%'",
+            "max_results": 1000,
+        }
+        return self.synced("POST", "runs/search", query, "runs", prefix)
+
+    def synced(
+        self, method: str, path: str, query: dict[str, Any], items: str, prefix: str
+    ) -> dict[str, dict[str, Any]]:
+        """Page through a search (a POST body or GET parameters) and keep what earlier syncs
+        made: the items whose sync tag starts with ``prefix``, by the rest of that tag."""
         found: dict[str, dict[str, Any]] = {}
         token: str | None = None
-        prefix = f"{store_id}/"
         for _ in range(10**5):
-            body: dict[str, Any] = {
-                "experiment_ids": [experiment_id],
-                "filter": f"tags.`{SYNC_TAG}` LIKE '{prefix}%'",
-                "max_results": 1000,
-            }
-            if token:
-                body["page_token"] = token
-            out = self._call("POST", "runs/search", body)
-            for run in out.get("runs", []):
-                tags = wire.kv_dict(run.get("data", {}).get("tags"))
-                source = tags.get(SYNC_TAG, "")
+            page = {**query, "page_token": token} if token else query
+            if method == "GET":
+                out = self._call(method, path, params=page)
+            else:
+                out = self._call(method, path, page)
+            for item in out.get(items, []):
+                # a run keeps its tags under "data", a model version at the top
+                tags = item["data"].get("tags") if "data" in item else item.get("tags")
+                source = wire.kv_dict(tags).get(SYNC_TAG, "")
                 if source.startswith(prefix):
-                    found[source[len(prefix) :]] = run
+                    found[source[len(prefix) :]] = item
             token = out.get("next_page_token")
             if not token:
                 return found
@@ -303,24 +313,11 @@ class RegistryCalls:
     def versions_from_store(self, name: str, store_id: str) -> dict[str, dict[str, Any]]:
         """Versions of a destination model that earlier syncs of this store created:
         source version number -> version (as the server returns it)."""
-        found: dict[str, dict[str, Any]] = {}
-        prefix = f"{store_id}/{name}/"
         escaped = name.replace("'", "''")
-        token: str | None = None
-        for _ in range(10**5):
-            params: dict[str, Any] = {"filter": f"name = '{escaped}'", "max_results": 1000}
-            if token:
-                params["page_token"] = token
-            out = self.dest._call("GET", "model-versions/search", params=params)
-            for version in out.get("model_versions", []):
-                tags = wire.kv_dict(version.get("tags"))
-                source = tags.get(SYNC_TAG, "")
-                if source.startswith(prefix):
-                    found[source[len(prefix) :]] = version
-            token = out.get("next_page_token")
-            if not token:
-                return found
-        return found
+        query = {"filter": f"name = '{escaped}'", "max_results": 1000}
+        return self.dest.synced(
+            "GET", "model-versions/search", query, "model_versions", f"{store_id}/{name}/"
+        )
 
     def create_version(
         self,

@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from cairn.wire import kv_dict, number, parse_number, run_id
 
-def _kv(items: list[dict[str, Any]] | None) -> dict[str, str]:
-    return {str(i["key"]): str(i.get("value", "")) for i in items or []}
-
-
-def metric_value(raw: Any) -> float:
-    """MLflow sends NaN and the infinities as the strings "NaN", "Infinity", "-Infinity"."""
-    if isinstance(raw, str):
-        return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}.get(raw, math.nan)
-    return float(raw) if raw is not None else math.nan
-
-
-def wire_value(value: float) -> float | str:
-    """The JSON form of a metric value (non-finite numbers as MLflow's strings)."""
-    if math.isfinite(value):
-        return value
-    if math.isnan(value):
-        return "NaN"
-    return "Infinity" if value > 0 else "-Infinity"
+wire_value = number  # the JSON form of a metric value (client.py and batching.py use it)
 
 
 @dataclass(frozen=True)
@@ -38,7 +21,7 @@ class Metric:
     def from_json(cls, d: dict[str, Any]) -> Metric:
         return cls(
             str(d["key"]),
-            metric_value(d.get("value")),
+            parse_number(d.get("value")),
             int(d.get("timestamp", 0)),
             int(d.get("step", 0)),
         )
@@ -61,7 +44,7 @@ class Experiment:
             str(d.get("name", "")),
             str(d.get("artifact_location", "")),
             str(d.get("lifecycle_stage", "active")),
-            _kv(d.get("tags")),
+            kv_dict(d.get("tags")),
             d.get("creation_time"),
             d.get("last_update_time"),
         )
@@ -86,7 +69,7 @@ class RunInfo:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RunInfo:
         return cls(
-            str(d.get("run_id") or d.get("run_uuid")),
+            str(run_id(d)),
             str(d.get("experiment_id", "")),
             str(d.get("run_name", "")),
             str(d.get("user_id", "")),
@@ -118,7 +101,7 @@ class DatasetInput:
             str(ds.get("source", "")),
             ds.get("schema"),
             ds.get("profile"),
-            _kv(d.get("tags")),
+            kv_dict(d.get("tags")),
         )
 
 
@@ -138,11 +121,11 @@ class Run:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Run:
         data = d.get("data", {})
-        metrics = {str(m["key"]): metric_value(m.get("value")) for m in data.get("metrics") or []}
+        metrics = {str(m["key"]): parse_number(m.get("value")) for m in data.get("metrics") or []}
         inputs = [DatasetInput.from_json(i) for i in d.get("inputs", {}).get("dataset_inputs", [])]
         return cls(
             RunInfo.from_json(d["info"]),
-            RunData(metrics, _kv(data.get("params")), _kv(data.get("tags"))),
+            RunData(metrics, kv_dict(data.get("params")), kv_dict(data.get("tags"))),
             inputs,
         )
 
@@ -180,7 +163,7 @@ class ModelVersion:
             str(d.get("source", "")),
             str(d.get("run_id", "")),
             str(d.get("status", "READY")),
-            _kv(d.get("tags")),
+            kv_dict(d.get("tags")),
             [str(a) for a in d.get("aliases") or []],
         )
 
@@ -203,7 +186,7 @@ class RegisteredModel:
             d.get("last_updated_timestamp"),
             str(d.get("description", "")),
             [ModelVersion.from_json(v) for v in d.get("latest_versions") or []],
-            _kv(d.get("tags")),
+            kv_dict(d.get("tags")),
             {str(a["alias"]): str(a["version"]) for a in d.get("aliases") or []},
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Container, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,35 +56,60 @@ class RestClient:
 
     Calls retry connection errors and 408/429/5xx answers with exponential backoff
     (``CAIRN_HTTP_MAX_RETRIES``, default 5; ``CAIRN_HTTP_BACKOFF``, default 0.5 s, doubling;
-    ``CAIRN_HTTP_TIMEOUT``, default 120 s per request) unless ``retry=False``.
+    ``CAIRN_HTTP_TIMEOUT``, default 120 s per request) unless ``retry=False``. The keyword
+    arguments replace those settings for one client: ``retry_statuses`` (the answers worth
+    retrying), ``max_retries``, ``backoff``, ``timeout``. ``transport`` is httpx's transport
+    (default: a connection pool verifying TLS as ``MLFLOW_TRACKING_*`` says, or the
+    in-process app for an embedded target); ``request_hook`` sees every request sent.
+    Authentication comes from the ``MLFLOW_TRACKING_*`` environment (:mod:`cairn.client.config`).
     """
 
-    def __init__(self, target: Target) -> None:
+    def __init__(
+        self,
+        target: Target,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        retry_statuses: Container[int] = RETRY_STATUSES,
+        max_retries: int | None = None,
+        backoff: float | None = None,
+        timeout: httpx.Timeout | None = None,
+        request_hook: Callable[[httpx.Request], None] | None = None,
+    ) -> None:
         self.target = target
-        self.max_retries = env_int("CAIRN_HTTP_MAX_RETRIES", 5, minimum=0)
-        self.backoff = env_float("CAIRN_HTTP_BACKOFF", 0.5)
-        timeout = env_float("CAIRN_HTTP_TIMEOUT", 120.0, minimum=0.001)
+        self.retry_statuses = retry_statuses
+        self.max_retries = (
+            env_int("CAIRN_HTTP_MAX_RETRIES", 5, minimum=0) if max_retries is None else max_retries
+        )
+        self.backoff = env_float("CAIRN_HTTP_BACKOFF", 0.5) if backoff is None else backoff
+        if timeout is None:
+            timeout = httpx.Timeout(env_float("CAIRN_HTTP_TIMEOUT", 120.0, minimum=0.001))
         headers = {"User-Agent": f"cairn-sdk/{__version__}", **auth_headers()}
-        transport: httpx.BaseTransport
         if target.embedded:
             from cairn.client.embedded import EMBEDDED_BASE_URL, EmbeddedTransport, embedded_app
 
-            transport = EmbeddedTransport(embedded_app(target))
+            if transport is None:
+                transport = EmbeddedTransport(embedded_app(target))
             base_url = EMBEDDED_BASE_URL
         else:
             assert target.url is not None
-            transport = httpx.HTTPTransport(verify=tls_verify())
+            if transport is None:
+                transport = httpx.HTTPTransport(verify=tls_verify())
             base_url = target.url
         self.http = httpx.Client(
             base_url=base_url,
             transport=transport,
             auth=basic_auth(),
             headers=headers,
-            timeout=httpx.Timeout(timeout),
+            timeout=timeout,
+            event_hooks={"request": [request_hook]} if request_hook else None,
         )
 
     def close(self) -> None:
         self.http.close()
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (1, 2, …): the backoff, doubling."""
+        return float(self.backoff * 2 ** (attempt - 1))
 
     def request(
         self,
@@ -92,16 +118,17 @@ class RestClient:
         *,
         body: Any = None,
         params: dict[str, Any] | None = None,
-        content: bytes | Path | None = None,
+        content: bytes | Path | Callable[[], Iterator[bytes]] | None = None,
         headers: dict[str, str] | None = None,
         retry: bool = True,
     ) -> httpx.Response:
-        """One request with the retry policy; raises CairnConnectionError / CairnRestError."""
+        """One request with the retry policy; raises CairnConnectionError / CairnRestError.
+        ``content`` may be a file (reopened per attempt) or a function that returns the body's
+        chunks (called again per attempt)."""
         if body is not None:
             content = orjson.dumps(body)
             headers = {**(headers or {}), "Content-Type": "application/json"}
         attempts = (self.max_retries if retry else 0) + 1
-        delay = self.backoff
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
@@ -112,7 +139,11 @@ class RestClient:
                         )
                 else:
                     response = self.http.request(
-                        method, path, params=params, content=content, headers=headers
+                        method,
+                        path,
+                        params=params,
+                        content=content() if callable(content) else content,
+                        headers=headers,
                     )
             except httpx.TransportError as exc:
                 if last:
@@ -121,17 +152,16 @@ class RestClient:
                         f"{path}): {type(exc).__name__}: {exc}",
                         self.target.uri,
                     ) from exc
-                log.debug("%s %s: %r; retrying in %.2f s", method, path, exc, delay)
+                why = repr(exc)
             else:
                 if response.status_code < 400:
                     return response
-                if last or response.status_code not in RETRY_STATUSES:
+                if last or response.status_code not in self.retry_statuses:
                     raise rest_error(response, path)
-                log.debug(
-                    "%s %s: %s; retrying in %.2f s", method, path, response.status_code, delay
-                )
-            time.sleep(delay)
-            delay *= 2
+                why = str(response.status_code)
+            wait = self.delay(attempt + 1)
+            log.debug("%s %s: %s; retrying in %.2f s", method, path, why, wait)
+            time.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def call(

@@ -1,33 +1,22 @@
-"""MLflow's JSON conventions: ids as strings, int64 as numbers, empty lists omitted,
-NaN and ±Infinity as strings, both ``run_id`` and ``run_uuid`` on runs."""
+"""The server's side of MLflow's JSON: entities as MLflow's messages, and the JSON response.
+The conventions themselves (non-finite numbers, key/value lists, dataset inputs) are
+:mod:`cairn.wire`'s."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import orjson
 from starlette.responses import Response
 
 from cairn.entities.tracking import Experiment, Metric, MetricHistory, Run, RunInfo
+from cairn.wire import Json, dataset_input, kv, metric_value, number
 
-Json = dict[str, Any]
+__all__ = ["Json", "experiment", "history", "json_response", "metric", "number", "run", "run_info"]
 
 
 def json_response(payload: object, status_code: int = 200) -> Response:
     return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json")
-
-
-def number(value: float) -> float | str:
-    if math.isfinite(value):
-        return value
-    if math.isnan(value):
-        return "NaN"
-    return "Infinity" if value > 0 else "-Infinity"
-
-
-def _kv(items: dict[str, str]) -> list[Json]:
-    return [{"key": k, "value": v} for k, v in items.items()]
 
 
 def experiment(e: Experiment) -> Json:
@@ -40,18 +29,12 @@ def experiment(e: Experiment) -> Json:
         "creation_time": e.creation_time,
     }
     if e.tags:
-        out["tags"] = _kv(e.tags)
+        out["tags"] = kv(e.tags)
     return out
 
 
 def metric(m: Metric) -> Json:
-    v = m.value
-    return {
-        "key": m.key,
-        "value": v if math.isfinite(v) else number(v),
-        "timestamp": m.timestamp,
-        "step": m.step,
-    }
+    return {"key": m.key, "value": number(m.value), "timestamp": m.timestamp, "step": m.step}
 
 
 def history(h: MetricHistory) -> list[Json]:
@@ -61,7 +44,7 @@ def history(h: MetricHistory) -> list[Json]:
     return [
         {"key": key, "value": v, "timestamp": t, "step": s}
         if not (n or v == inf or v == ninf)
-        else {"key": key, "value": "NaN" if n else number(v), "timestamp": t, "step": s}
+        else {"key": key, "value": metric_value(v, n), "timestamp": t, "step": s}
         for s, t, v, n in h.points
     ]
 
@@ -99,29 +82,12 @@ def run(r: Run) -> Json:
             for m in r.metrics
         ]
     if r.params:
-        data["params"] = _kv(r.params)
+        data["params"] = kv(r.params)
     if r.tags:
-        data["tags"] = _kv(r.tags)
+        data["tags"] = kv(r.tags)
     inputs: Json = {}
     if r.inputs:
-        inputs["dataset_inputs"] = [
-            {
-                **({"tags": _kv(di.tags)} if di.tags else {}),
-                "dataset": {
-                    k: v
-                    for k, v in (
-                        ("name", di.dataset.name),
-                        ("digest", di.dataset.digest),
-                        ("source_type", di.dataset.source_type),
-                        ("source", di.dataset.source),
-                        ("schema", di.dataset.schema),
-                        ("profile", di.dataset.profile),
-                    )
-                    if v is not None
-                },
-            }
-            for di in r.inputs
-        ]
+        inputs["dataset_inputs"] = [dataset_input(di.dataset, di.tags) for di in r.inputs]
     outputs: Json = {}
     if r.outputs:
         outputs["model_outputs"] = [{"model_id": m, "step": s} for m, s in r.outputs]

@@ -22,18 +22,12 @@ from typing import Any, Protocol
 
 import httpx
 
+from cairn import wire
 from cairn.entities.tracking import DatasetInput, Experiment, Run
 from cairn.sync.errors import ServerRefused, SyncError
 from cairn.sync.ledger import Ledger, exclusive, hashes, value_hash
 from cairn.sync.registry import RegistrySync, RunMap
-from cairn.sync.remote import (
-    SYNC_TAG,
-    Destination,
-    Hook,
-    RegistryCalls,
-    artifact_prefix,
-    metric_value,
-)
+from cairn.sync.remote import SYNC_TAG, Destination, Hook, RegistryCalls, artifact_prefix
 from cairn.sync.source import SourceStore, StoredPoint, locate
 
 PARENT_TAG = "mlflow.parentRunId"
@@ -102,32 +96,8 @@ class _RunWork:
 
 
 def _input_key(item: DatasetInput) -> str:
-    d = item.dataset
-    doc = [
-        d.name,
-        d.digest,
-        d.source_type,
-        d.source,
-        d.schema,
-        d.profile,
-        sorted(item.tags.items()),
-    ]
+    doc = [*wire.dataset_values(item.dataset), sorted(item.tags.items())]
     return value_hash(json.dumps(doc))
-
-
-def _input_json(item: DatasetInput) -> dict[str, Any]:
-    d = item.dataset
-    dataset: dict[str, Any] = {
-        "name": d.name,
-        "digest": d.digest,
-        "source_type": d.source_type,
-        "source": d.source,
-    }
-    if d.schema is not None:
-        dataset["schema"] = d.schema
-    if d.profile is not None:
-        dataset["profile"] = d.profile
-    return {"dataset": dataset, "tags": [{"key": k, "value": v} for k, v in item.tags.items()]}
 
 
 def _chunks(items: dict[str, str], size: int) -> Iterator[dict[str, str]]:
@@ -276,7 +246,7 @@ class Syncer:
             recorded = None
         self._dest_experiments[eid] = dest_id
         if recorded is None and not self.dry_run:
-            tags = {t["key"]: t.get("value", "") for t in found.get("tags", [])}
+            tags = wire.kv_dict(found.get("tags"))
             self.ledger.experiments[eid] = {
                 "dest_id": dest_id,
                 "name": experiment.name,
@@ -299,10 +269,10 @@ class Syncer:
                 continue
             info = match.get("info", {})
             data = match.get("data", {})
-            tags = {t["key"]: t.get("value", "") for t in data.get("tags", [])}
-            params = {p["key"]: p.get("value", "") for p in data.get("params", [])}
+            tags = wire.kv_dict(data.get("tags"))
+            params = wire.kv_dict(data.get("params"))
             self.ledger.runs[run.info.run_id] = {
-                "dest_id": info.get("run_id") or info.get("run_uuid"),
+                "dest_id": wire.run_id(info),
                 "experiment": eid,
                 "artifact_uri": info.get("artifact_uri"),
                 "tags": hashes(tags),
@@ -498,7 +468,7 @@ class Syncer:
         fresh = [i for i in run.inputs if _input_key(i) not in sent_inputs]
         for start in range(0, len(fresh), INPUTS_PER_CALL):
             group = fresh[start : start + INPUTS_PER_CALL]
-            self.dest.log_inputs(dest_id, [_input_json(i) for i in group])
+            self.dest.log_inputs(dest_id, [wire.dataset_input(i.dataset, i.tags) for i in group])
             sent_inputs.extend(_input_key(i) for i in group)
             report.inputs += len(group)
             sent_anything = True
@@ -554,10 +524,7 @@ class Syncer:
     ) -> int:
         sent = 0
         for page in self.source.history_after(rid, key, after, METRICS_PER_BATCH):
-            batch = [
-                {"key": key, "value": metric_value(v, n), "timestamp": t, "step": s}
-                for s, t, v, n in page
-            ]
+            batch = [wire.metric(key, v, t, s, n) for s, t, v, n in page]
             self.dest.log_batch(dest_id, metrics=batch)
             sent += len(page)
             sent_metrics[key] = {"count": base + sent, "last": list(page[-1])}

@@ -1,54 +1,26 @@
-"""The destination: a Cairn (or MLflow) server, spoken to over MLflow's REST API with httpx."""
+"""The destination: a Cairn (or MLflow) server, spoken to over MLflow's REST API through the
+SDK's REST client (its transport, authentication and retries), with sync's errors."""
 
 from __future__ import annotations
 
-import math
-import os
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
-import orjson
 
+from cairn import wire
+from cairn.client.config import Target
+from cairn.client.errors import CairnConfigError, CairnConnectionError, CairnRestError
+from cairn.client.rest import API, ARTIFACTS_API, RestClient
 from cairn.sync.errors import ServerRefused, SyncError
 
-API = "/api/2.0/mlflow"
-ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 SYNC_TAG = "cairn.sync.source"
-RETRIES = 5
-BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0)
+RETRIES = 5  # 0.5 + 1 + 2 + 4 + 8 s of backoff: a server restart is waited out
+RETRY_STATUSES = range(500, 600)  # every 5xx answer; a 4xx one is a refusal, never retried
 
 Hook = Callable[[httpx.Request], None]
-
-
-def metric_value(value: float, is_nan: bool) -> float | str:
-    """MLflow's JSON spelling of a metric value: NaN and infinities as strings."""
-    if is_nan or math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return value
-
-
-def _auth_from_env() -> httpx.Auth | None:
-    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
-    if token:
-        return _Bearer(token)
-    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
-    if user:
-        return httpx.BasicAuth(user, os.environ.get("MLFLOW_TRACKING_PASSWORD", ""))
-    return None
-
-
-class _Bearer(httpx.Auth):
-    def __init__(self, token: str):
-        self.token = token
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self.token}"
-        yield request
 
 
 class Destination:
@@ -70,45 +42,33 @@ class Destination:
             raise SyncError(f"--to must be an http(s) URL of a Cairn server, not '{url}'")
         self.url = url.rstrip("/")
         self.retries = retries
-        hooks: dict[str, list[Callable[..., Any]]] = (
-            {"request": [request_hook]} if request_hook else {}
-        )
-        self.http = httpx.Client(
-            base_url=self.url,
-            timeout=httpx.Timeout(timeout_s, connect=10.0),
-            auth=_auth_from_env(),
-            event_hooks=hooks,
-            transport=transport,
-        )
+        try:
+            self.rest = RestClient(
+                Target(uri=self.url, url=self.url),
+                transport=transport,
+                retry_statuses=RETRY_STATUSES,
+                max_retries=retries,
+                backoff=0.5,
+                timeout=httpx.Timeout(timeout_s, connect=10.0),
+                request_hook=request_hook,
+            )
+        except CairnConfigError as exc:
+            raise SyncError(str(exc)) from None
 
     def close(self) -> None:
-        self.http.close()
+        self.rest.close()
 
     # ------------------------------------------------------------------ plumbing
-    def _send(
-        self, build: Callable[[], httpx.Request], what: str, attempts: int | None = None
-    ) -> httpx.Response:
-        last: Exception | None = None
-        for attempt in range(self.retries + 1 if attempts is None else attempts):
-            if attempt:
-                time.sleep(BACKOFF_S[min(attempt - 1, len(BACKOFF_S) - 1)])
-            try:
-                response = self.http.send(build())
-            except httpx.TransportError as exc:
-                last = exc
-                continue
-            if response.status_code >= 500:
-                last = SyncError(
-                    f"{what}: the server answered {response.status_code}: {_message(response)}"
-                )
-                continue
-            if response.status_code >= 400:
-                code, message = _error(response)
-                raise ServerRefused(f"{what}: {message} ({code})", response.status_code, code)
-            return response
-        if isinstance(last, SyncError):
-            raise last
-        raise SyncError(f"{what}: cannot reach the server at {self.url} ({_reason(last)})")
+    def _failed(self, exc: CairnConnectionError | CairnRestError, what: str) -> SyncError:
+        """Sync's error for what the REST client raised: a 4xx answer is a refusal."""
+        if isinstance(exc, CairnConnectionError):
+            reason = _reason(exc.__cause__)
+            return SyncError(f"{what}: cannot reach the server at {self.url} ({reason})")
+        if exc.status >= 500:
+            return SyncError(f"{what}: the server answered {exc.status}: {exc.message}")
+        return ServerRefused(
+            f"{what}: {exc.message} ({exc.error_code})", exc.status, exc.error_code
+        )
 
     def _call(
         self,
@@ -116,22 +76,19 @@ class Destination:
         path: str,
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
-        attempts: int | None = None,
+        retry: bool = True,
     ) -> dict[str, Any]:
-        url = API + path
-        content = orjson.dumps(body) if body is not None else None
-        headers = {"Content-Type": "application/json"} if content is not None else None
-        response = self._send(
-            lambda: self.http.build_request(
-                method, url, content=content, params=params, headers=headers
-            ),
-            f"{method} {url}",
-            attempts,
-        )
-        if not response.content:
-            return {}
-        out = response.json()
-        return out if isinstance(out, dict) else {}
+        """``path`` is under /api/2.0/mlflow/; ``retry=False`` makes a single attempt."""
+        try:
+            return self.rest.call(
+                method,
+                path,
+                dict(body) if body is not None else None,
+                dict(params) if params is not None else None,
+                retry=retry,
+            )
+        except (CairnConnectionError, CairnRestError) as exc:
+            raise self._failed(exc, f"{method} {API}{path}") from None
 
     def create_once(
         self,
@@ -145,12 +102,12 @@ class Destination:
         last: SyncError | None = None
         for attempt in range(self.retries + 1):
             if attempt:
-                time.sleep(BACKOFF_S[min(attempt - 1, len(BACKOFF_S) - 1)])
+                time.sleep(self.rest.delay(attempt))
                 found = find()
                 if found is not None:
                     return {"found": found}
             try:
-                return self._call("POST", path, body, attempts=1)
+                return self._call("POST", path, body, retry=False)
             except ServerRefused:
                 raise
             except SyncError as exc:
@@ -162,22 +119,23 @@ class Destination:
     def ping(self) -> None:
         """Fail fast, without retries, when nothing answers at the URL."""
         try:
-            response = self.http.get("/health")
-        except httpx.TransportError as exc:
+            status = self.rest.request("GET", "/health", retry=False).status_code
+        except CairnConnectionError as exc:
             raise SyncError(
-                f"Cannot reach the server at {self.url} ({_reason(exc)}). Is `cairn server` "
-                "running there?"
+                f"Cannot reach the server at {self.url} ({_reason(exc.__cause__)}). Is `cairn "
+                "server` running there?"
             ) from None
-        if response.status_code != 200:
+        except CairnRestError as exc:
+            status = exc.status
+        if status != 200:
             raise SyncError(
-                f"{self.url} does not look like a Cairn server: GET /health answered "
-                f"{response.status_code}"
+                f"{self.url} does not look like a Cairn server: GET /health answered {status}"
             )
 
     # ---------------------------------------------------------------- experiments
     def experiment_by_name(self, name: str) -> dict[str, Any] | None:
         try:
-            out = self._call("GET", "/experiments/get-by-name", params={"experiment_name": name})
+            out = self._call("GET", "experiments/get-by-name", params={"experiment_name": name})
         except ServerRefused as exc:
             if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
                 return None
@@ -186,34 +144,44 @@ class Destination:
         return experiment if isinstance(experiment, dict) else None
 
     def create_experiment(self, name: str, tags: Mapping[str, str]) -> str:
-        body = {"name": name, "tags": [{"key": k, "value": v} for k, v in tags.items()]}
-        return str(self._call("POST", "/experiments/create", body)["experiment_id"])
+        body = {"name": name, "tags": wire.kv(tags)}
+        return str(self._call("POST", "experiments/create", body)["experiment_id"])
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         body = {"experiment_id": experiment_id, "key": key, "value": value}
-        self._call("POST", "/experiments/set-experiment-tag", body)
+        self._call("POST", "experiments/set-experiment-tag", body)
 
     # ----------------------------------------------------------------------- runs
     def runs_from_store(self, experiment_id: str, store_id: str) -> dict[str, dict[str, Any]]:
         """Active runs of a destination experiment that earlier syncs of this source store
         created: source run id -> run (info and data as the server returns them)."""
+        prefix = f"{store_id}/"
+        query = {
+            "experiment_ids": [experiment_id],
+            "filter": f"tags.`{SYNC_TAG}` LIKE '{prefix}%'",
+            "max_results": 1000,
+        }
+        return self.synced("POST", "runs/search", query, "runs", prefix)
+
+    def synced(
+        self, method: str, path: str, query: dict[str, Any], items: str, prefix: str
+    ) -> dict[str, dict[str, Any]]:
+        """Page through a search (a POST body or GET parameters) and keep what earlier syncs
+        made: the items whose sync tag starts with ``prefix``, by the rest of that tag."""
         found: dict[str, dict[str, Any]] = {}
         token: str | None = None
-        prefix = f"{store_id}/"
         for _ in range(10**5):
-            body: dict[str, Any] = {
-                "experiment_ids": [experiment_id],
-                "filter": f"tags.`{SYNC_TAG}` LIKE '{prefix}%'",
-                "max_results": 1000,
-            }
-            if token:
-                body["page_token"] = token
-            out = self._call("POST", "/runs/search", body)
-            for run in out.get("runs", []):
-                tags = {t["key"]: t.get("value", "") for t in run.get("data", {}).get("tags", [])}
-                source = tags.get(SYNC_TAG, "")
+            page = {**query, "page_token": token} if token else query
+            if method == "GET":
+                out = self._call(method, path, params=page)
+            else:
+                out = self._call(method, path, page)
+            for item in out.get(items, []):
+                # a run keeps its tags under "data", a model version at the top
+                tags = item["data"].get("tags") if "data" in item else item.get("tags")
+                source = wire.kv_dict(tags).get(SYNC_TAG, "")
                 if source.startswith(prefix):
-                    found[source[len(prefix) :]] = run
+                    found[source[len(prefix) :]] = item
             token = out.get("next_page_token")
             if not token:
                 return found
@@ -221,7 +189,7 @@ class Destination:
 
     def has_run(self, run_id: str) -> bool:
         try:
-            self._call("GET", "/runs/get", params={"run_id": run_id})
+            self._call("GET", "runs/get", params={"run_id": run_id})
         except ServerRefused as exc:
             if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
                 return False
@@ -240,7 +208,7 @@ class Destination:
         """Create a run; ``find`` finds it on the destination after a lost answer."""
         body: dict[str, Any] = {
             "experiment_id": experiment_id,
-            "tags": [{"key": k, "value": v} for k, v in tags.items()],
+            "tags": wire.kv(tags),
         }
         if run_name:
             body["run_name"] = run_name
@@ -248,7 +216,7 @@ class Destination:
             body["user_id"] = user_id
         if start_time is not None:
             body["start_time"] = start_time
-        out = self.create_once("/runs/create", body, find)
+        out = self.create_once("runs/create", body, find)
         run = out["found"] if out and "found" in out else (out or {}).get("run")
         assert isinstance(run, dict)
         return run
@@ -257,7 +225,7 @@ class Destination:
         body: dict[str, Any] = {"run_id": run_id, "status": status}
         if end_time is not None:
             body["end_time"] = end_time
-        self._call("POST", "/runs/update", body)
+        self._call("POST", "runs/update", body)
 
     def log_batch(
         self,
@@ -267,23 +235,23 @@ class Destination:
         tags: Mapping[str, str] | None = None,
     ) -> None:
         body: dict[str, Any] = {"run_id": run_id, "metrics": list(metrics)}
-        body["params"] = [{"key": k, "value": v} for k, v in (params or {}).items()]
-        body["tags"] = [{"key": k, "value": v} for k, v in (tags or {}).items()]
-        self._call("POST", "/runs/log-batch", body)
+        body["params"] = wire.kv(params or {})
+        body["tags"] = wire.kv(tags or {})
+        self._call("POST", "runs/log-batch", body)
 
     def log_inputs(self, run_id: str, datasets: Sequence[dict[str, Any]]) -> None:
-        self._call("POST", "/runs/log-inputs", {"run_id": run_id, "datasets": list(datasets)})
+        self._call("POST", "runs/log-inputs", {"run_id": run_id, "datasets": list(datasets)})
 
     # ------------------------------------------------------------------ artifacts
     def upload(self, dest_path: str, size: int, body: Callable[[], Iterator[bytes]]) -> None:
         """PUT one file through the server's artifact proxy, streamed; ``body`` is called
         again for a retry, so each attempt reads the file from the start."""
-        url = f"{ARTIFACTS}/{quote(dest_path, safe='/')}"
+        url = f"{ARTIFACTS_API}/{quote(dest_path, safe='/')}"
         headers = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
-        self._send(
-            lambda: self.http.build_request("PUT", url, content=body(), headers=headers),
-            f"PUT {url}",
-        )
+        try:
+            self.rest.request("PUT", url, content=body, headers=headers)
+        except (CairnConnectionError, CairnRestError) as exc:
+            raise self._failed(exc, f"PUT {url}") from None
 
 
 def artifact_prefix(artifact_uri: str) -> str:
@@ -297,20 +265,6 @@ def artifact_prefix(artifact_uri: str) -> str:
             "artifacts through it"
         )
     return parts.path.strip("/")
-
-
-def _error(response: httpx.Response) -> tuple[str, str]:
-    try:
-        doc = response.json()
-    except ValueError:
-        return str(response.status_code), response.text[:300] or response.reason_phrase
-    if isinstance(doc, dict):
-        return str(doc.get("error_code", response.status_code)), str(doc.get("message", doc))
-    return str(response.status_code), str(doc)[:300]
-
-
-def _message(response: httpx.Response) -> str:
-    return _error(response)[1]
 
 
 def _reason(exc: BaseException | None) -> str:
@@ -329,7 +283,7 @@ class RegistryCalls:
 
     def get_model(self, name: str) -> dict[str, Any] | None:
         try:
-            out = self.dest._call("GET", "/registered-models/get", params={"name": name})
+            out = self.dest._call("GET", "registered-models/get", params={"name": name})
         except ServerRefused as exc:
             if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
                 return None
@@ -340,43 +294,30 @@ class RegistryCalls:
     def create_model(self, name: str, tags: Mapping[str, str], description: str | None) -> None:
         body: dict[str, Any] = {
             "name": name,
-            "tags": [{"key": k, "value": v} for k, v in tags.items()],
+            "tags": wire.kv(tags),
         }
         if description:
             body["description"] = description
-        self.dest._call("POST", "/registered-models/create", body)
+        self.dest._call("POST", "registered-models/create", body)
 
     def set_model_tag(self, name: str, key: str, value: str) -> None:
         self.dest._call(
-            "POST", "/registered-models/set-tag", {"name": name, "key": key, "value": value}
+            "POST", "registered-models/set-tag", {"name": name, "key": key, "value": value}
         )
 
     def update_model(self, name: str, description: str) -> None:
         self.dest._call(
-            "PATCH", "/registered-models/update", {"name": name, "description": description}
+            "PATCH", "registered-models/update", {"name": name, "description": description}
         )
 
     def versions_from_store(self, name: str, store_id: str) -> dict[str, dict[str, Any]]:
         """Versions of a destination model that earlier syncs of this store created:
         source version number -> version (as the server returns it)."""
-        found: dict[str, dict[str, Any]] = {}
-        prefix = f"{store_id}/{name}/"
         escaped = name.replace("'", "''")
-        token: str | None = None
-        for _ in range(10**5):
-            params: dict[str, Any] = {"filter": f"name = '{escaped}'", "max_results": 1000}
-            if token:
-                params["page_token"] = token
-            out = self.dest._call("GET", "/model-versions/search", params=params)
-            for version in out.get("model_versions", []):
-                tags = {t["key"]: t.get("value", "") for t in version.get("tags", [])}
-                source = tags.get(SYNC_TAG, "")
-                if source.startswith(prefix):
-                    found[source[len(prefix) :]] = version
-            token = out.get("next_page_token")
-            if not token:
-                return found
-        return found
+        query = {"filter": f"name = '{escaped}'", "max_results": 1000}
+        return self.dest.synced(
+            "GET", "model-versions/search", query, "model_versions", f"{store_id}/{name}/"
+        )
 
     def create_version(
         self,
@@ -391,7 +332,7 @@ class RegistryCalls:
         body: dict[str, Any] = {
             "name": name,
             "source": source,
-            "tags": [{"key": k, "value": v} for k, v in tags.items()],
+            "tags": wire.kv(tags),
         }
         if run_id:
             body["run_id"] = run_id
@@ -399,7 +340,7 @@ class RegistryCalls:
             body["description"] = description
         if user_id:
             body["user_id"] = user_id
-        out = self.dest.create_once("/model-versions/create", body, find) or {}
+        out = self.dest.create_once("model-versions/create", body, find) or {}
         version = out["found"] if "found" in out else out["model_version"]
         return str(version["version"])
 
@@ -410,16 +351,16 @@ class RegistryCalls:
             "stage": stage,
             "archive_existing_versions": False,
         }
-        self.dest._call("POST", "/model-versions/transition-stage", body)
+        self.dest._call("POST", "model-versions/transition-stage", body)
 
     def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
         body = {"name": name, "version": version, "key": key, "value": value}
-        self.dest._call("POST", "/model-versions/set-tag", body)
+        self.dest._call("POST", "model-versions/set-tag", body)
 
     def update_version(self, name: str, version: str, description: str) -> None:
         body = {"name": name, "version": version, "description": description}
-        self.dest._call("PATCH", "/model-versions/update", body)
+        self.dest._call("PATCH", "model-versions/update", body)
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
         body = {"name": name, "alias": alias, "version": version}
-        self.dest._call("POST", "/registered-models/alias", body)
+        self.dest._call("POST", "registered-models/alias", body)

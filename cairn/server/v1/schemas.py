@@ -6,7 +6,7 @@ from pydantic import BaseModel
 
 from cairn.entities.registry import ModelVersion
 from cairn.entities.tracking import Run
-from cairn.server.wire import number
+from cairn.wire import number
 
 Number = float | str
 """A metric value: a JSON number, or ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` (as MLflow)."""

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+from cairn.entities.errors import CairnError
+
 
 class LifecycleStage(StrEnum):
     ACTIVE = "active"
@@ -32,6 +34,18 @@ class ViewType(StrEnum):
         if self is ViewType.DELETED_ONLY:
             return (LifecycleStage.DELETED,)
         return (LifecycleStage.ACTIVE, LifecycleStage.DELETED)
+
+
+def parse_experiment_id(value: object, field: str = "experiment_id") -> int:
+    """An experiment id as stored (an integer), from the string MLflow's API carries."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise CairnError.invalid(
+        f"Invalid value {value!r} for parameter '{field}': experiment ids are integers "
+        'written as strings, e.g. "0" or "12"'
+    )
 
 
 @dataclass(slots=True)
@@ -117,3 +131,15 @@ T = TypeVar("T")
 class Page(Generic[T]):
     items: list[T]
     next_page_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunQuery:
+    """A run search: experiments (stored ids), filter, view, order and page."""
+
+    experiment_ids: list[int]
+    filter: str | None = None
+    view_type: ViewType = ViewType.ACTIVE_ONLY
+    max_results: int = 1000
+    order_by: tuple[str, ...] = ()
+    page_token: str | None = None

@@ -17,8 +17,10 @@ from cairn.entities.tracking import (
     Page,
     Run,
     RunInfo,
+    RunQuery,
     RunStatus,
     ViewType,
+    parse_experiment_id,
 )
 from cairn.services import validation as v
 from cairn.services.names import random_run_name
@@ -29,7 +31,7 @@ from cairn.store import runs as run_store
 from cairn.store.db import Database
 from cairn.store.experiment_search import search_experiments
 from cairn.store.metric_keys import MetricKeys
-from cairn.store.run_search import RunQuery, search_runs
+from cairn.store.run_search import search_runs
 
 MAX_BULK_RUNS = 100
 # batches up to this size may be written on the event loop when the writer is idle
@@ -68,7 +70,7 @@ class TrackingService:
         )
 
     def get_experiment(self, experiment_id: object) -> Experiment:
-        eid = exp_store.parse_experiment_id(experiment_id)
+        eid = parse_experiment_id(experiment_id)
         return self.db.read(lambda c: exp_store.get(c, eid))
 
     def get_experiment_by_name(self, name: str) -> Experiment:
@@ -89,26 +91,26 @@ class TrackingService:
         )
 
     def rename_experiment(self, experiment_id: object, new_name: object) -> None:
-        eid = exp_store.parse_experiment_id(experiment_id)
+        eid = parse_experiment_id(experiment_id)
         name = v.validate_experiment_name(new_name)
         self.db.write(lambda c: exp_store.rename(c, eid, name))
 
     def delete_experiment(self, experiment_id: object) -> None:
-        eid = exp_store.parse_experiment_id(experiment_id)
+        eid = parse_experiment_id(experiment_id)
         self.db.write(lambda c: exp_store.set_lifecycle(c, eid, LifecycleStage.DELETED))
 
     def restore_experiment(self, experiment_id: object) -> None:
-        eid = exp_store.parse_experiment_id(experiment_id)
+        eid = parse_experiment_id(experiment_id)
         self.db.write(lambda c: exp_store.set_lifecycle(c, eid, LifecycleStage.ACTIVE))
 
     def set_experiment_tag(self, experiment_id: object, key: object, value: object) -> None:
-        eid = exp_store.parse_experiment_id(experiment_id)
+        eid = parse_experiment_id(experiment_id)
         k = v.validate_key("Tag", key)
         val = self.limits.experiment_tag_value(k, value)
         self.db.write(lambda c: exp_store.set_tag(c, eid, k, val))
 
     def delete_experiment_tag(self, experiment_id: object, key: object) -> None:
-        eid = exp_store.parse_experiment_id(experiment_id)
+        eid = parse_experiment_id(experiment_id)
         k = v.validate_key("Tag", key)
         self.db.write(lambda c: exp_store.delete_tag(c, eid, k))
 
@@ -144,7 +146,7 @@ class TrackingService:
         run_name: str | None,
         tags: Iterable[tuple[str, object]],
     ) -> Callable[[Connection], Run]:
-        eid = exp_store.parse_experiment_id(experiment_id)
+        eid = parse_experiment_id(experiment_id)
         tag_map = {v.validate_key("Tag", k): self.limits.tag_value(k, val) for k, val in tags}
         name = run_name or tag_map.get(run_store.RUN_NAME_TAG) or random_run_name()
         name = self.limits.tag_value(run_store.RUN_NAME_TAG, name)

@@ -7,13 +7,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from cairn.entities.logged_models import ModelMetricPoint
-from cairn.entities.tracking import Dataset, MetricPoint
+from cairn.entities.tracking import Dataset, MetricPoint, RunQuery, parse_experiment_id
 from cairn.server import wire
 from cairn.server.mlflow import messages as m
 from cairn.server.mlflow.endpoint import Endpoint
 from cairn.server.state import logged_models, tracking
-from cairn.store.experiments import parse_experiment_id
-from cairn.store.run_search import RunQuery
 
 
 async def create(request: Request, msg: m.CreateRun) -> wire.Json:

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from cairn.entities.tracking import parse_experiment_id
 from cairn.server.state import tracking
 from cairn.store import datasets as store
-from cairn.store.experiments import parse_experiment_id
 
 router = APIRouter(prefix="/api/v1", tags=["datasets"])
 

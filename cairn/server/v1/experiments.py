@@ -10,9 +10,9 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from cairn.entities.errors import CairnError
+from cairn.entities.tracking import parse_experiment_id
 from cairn.server.state import tracking
 from cairn.store import experiment_summary as store
-from cairn.store.experiments import parse_experiment_id
 
 router = APIRouter(prefix="/api/v1", tags=["experiments"])
 

@@ -60,6 +60,20 @@ class Experiment:
 
 
 @dataclass(slots=True)
+class ExperimentSummary:
+    """Figures for the experiments page (Cairn's own, not MLflow's)."""
+
+    experiment_id: str
+    run_count: int
+    """Runs that are not deleted."""
+    running_count: int
+    """Runs among them whose status is RUNNING."""
+    last_activity: int | None
+    """Milliseconds since the epoch: the latest run start or end, or the experiment's last
+    update, whichever is later."""
+
+
+@dataclass(slots=True)
 class Metric:
     key: str
     value: float
@@ -122,6 +136,31 @@ class MetricHistory:
     def metrics(self) -> list[Metric]:
         nan = math.nan
         return [Metric(self.key, nan if n else v, t, s) for s, t, v, n in self.points]
+
+
+# The x axis of a metric chart: the step, the wall-clock time (ms since the epoch) or the time
+# since the run started (ms). No docstring: it would become the enum's OpenAPI description.
+class Axis(StrEnum):
+    STEP = "step"
+    RELATIVE = "relative"
+    WALL = "wall"
+
+
+@dataclass
+class Buckets:
+    """One downsampled series, column-wise (one entry per non-empty bucket, in x order)."""
+
+    x_first: list[int] = field(default_factory=list)
+    x_last: list[int] = field(default_factory=list)
+    min: list[float] = field(default_factory=list)
+    max: list[float] = field(default_factory=list)
+    mean: list[float] = field(default_factory=list)
+    count: list[int] = field(default_factory=list)
+    nan_count: int = 0
+    pos_inf_count: int = 0
+    neg_inf_count: int = 0
+    offset: int = 0
+    """What was subtracted from timestamps (relative axis: the run's start), else 0."""
 
 
 T = TypeVar("T")

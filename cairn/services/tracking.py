@@ -10,6 +10,7 @@ from cairn.entities.errors import CairnError
 from cairn.entities.tracking import (
     Dataset,
     Experiment,
+    ExperimentSummary,
     LifecycleStage,
     Metric,
     MetricHistory,
@@ -24,6 +25,7 @@ from cairn.entities.tracking import (
 )
 from cairn.services import validation as v
 from cairn.services.names import random_run_name
+from cairn.store import experiment_summary as summary_store
 from cairn.store import experiments as exp_store
 from cairn.store import inputs as input_store
 from cairn.store import metrics as metric_store
@@ -34,6 +36,7 @@ from cairn.store.metric_keys import MetricKeys
 from cairn.store.run_search import search_runs
 
 MAX_BULK_RUNS = 100
+MAX_SUMMARY_IDS = 1000
 # batches up to this size may be written on the event loop when the writer is idle
 SMALL_BATCH = 20
 
@@ -89,6 +92,17 @@ class TrackingService:
                 c, view_type, max_results, filter_text, list(order_by), page_token
             )
         )
+
+    def summarize_experiments(self, experiment_ids: Sequence[object]) -> list[ExperimentSummary]:
+        """Run counts and last activity of the experiments asked for that exist, in the order
+        asked (deleted runs are not counted)."""
+        if len(experiment_ids) > MAX_SUMMARY_IDS:
+            raise CairnError.invalid(
+                f"Too many values for parameter 'experiment_id': {len(experiment_ids)} "
+                f"(at most {MAX_SUMMARY_IDS})"
+            )
+        ids = [parse_experiment_id(value) for value in experiment_ids]
+        return self.db.read(lambda c: summary_store.summarize(c, ids))
 
     def rename_experiment(self, experiment_id: object, new_name: object) -> None:
         eid = parse_experiment_id(experiment_id)

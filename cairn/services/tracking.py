@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from sqlalchemy import Connection
 
 from cairn.entities.errors import CairnError
+from cairn.entities.logged_models import ModelMetricPoint
 from cairn.entities.tracking import (
     Dataset,
     Experiment,
@@ -28,6 +29,7 @@ from cairn.services.names import random_run_name
 from cairn.store import experiment_summary as summary_store
 from cairn.store import experiments as exp_store
 from cairn.store import inputs as input_store
+from cairn.store import logged_models as model_store
 from cairn.store import metrics as metric_store
 from cairn.store import runs as run_store
 from cairn.store.db import Database
@@ -209,10 +211,14 @@ class TrackingService:
         metrics: Sequence[Metric | MetricPoint] = (),
         params: Sequence[tuple[str, object]] = (),
         tags: Sequence[tuple[str, object]] = (),
+        model_metrics: Sequence[ModelMetricPoint] = (),
     ) -> None:
-        """:meth:`log_batch` for the event loop (the hot path of every logging endpoint)."""
-        small = len(metrics) + len(params) + len(tags) <= SMALL_BATCH
-        await self.db.awrite(self.log_batch_job(run_id, metrics, params, tags), small=small)
+        """:meth:`log_batch` for the event loop (the hot path of every logging endpoint).
+        ``model_metrics``: mlflow 3 metrics that name a logged model, attached to their models
+        in the same transaction."""
+        job = self.log_batch_job(run_id, metrics, params, tags, model_metrics)
+        small = not model_metrics and len(metrics) + len(params) + len(tags) <= SMALL_BATCH
+        await self.db.awrite(job, small=small)
 
     def log_batch_job(
         self,
@@ -220,8 +226,10 @@ class TrackingService:
         metrics: Sequence[Metric | MetricPoint],
         params: Sequence[tuple[str, object]],
         tags: Sequence[tuple[str, object]],
+        model_metrics: Sequence[ModelMetricPoint] = (),
     ) -> Callable[[Connection], None]:
-        """Validate a batch now; return the write to run in the store's transaction."""
+        """Validate a batch now; return the write to run in the store's transaction (the run's
+        params, tags and metrics, then ``model_metrics`` on their logged models)."""
         rid = v.validate_run_id(run_id)
         v.validate_batch_sizes(len(metrics), len(params), len(tags))
         points: list[MetricPoint] = [
@@ -250,6 +258,8 @@ class TrackingService:
             run_store.log_params(c, row.id, rid, param_map)
             run_store.set_tags(c, row.id, tag_map)
             metric_store.log_points(c, keys, row.id, points)
+            if model_metrics:
+                model_store.log_metrics(c, rid, model_metrics)
 
         return write
 

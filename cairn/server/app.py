@@ -40,7 +40,7 @@ from cairn.services.compare import CompareService
 from cairn.services.datasets import DatasetService
 from cairn.services.logged_models import LoggedModelService
 from cairn.services.metrics import MetricsService
-from cairn.services.registry import RegistryService, logged_model_resolver
+from cairn.services.registry import RegistryService
 from cairn.services.tracking import TrackingService
 from cairn.services.validation import ValueLimits
 from cairn.store.db import Database
@@ -84,11 +84,11 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
         )
         limits = ValueLimits(settings.truncate_long_values)
         tracking = TrackingService(db, limits, artifact_root=artifacts.default_root)
+        logged_models = LoggedModelService(db, artifacts, limits)
         app.state.artifacts = artifacts
         app.state.tracking = tracking
-        # registry services: app.state.registry (model registry), app.state.logged_models
-        app.state.registry = RegistryService(db, artifacts, logged_model_resolver(app.state))
-        app.state.logged_models = LoggedModelService(db, artifacts, limits)
+        app.state.logged_models = logged_models
+        app.state.registry = RegistryService(db, artifacts, logged_models.artifact_uri)
         app.state.metrics = MetricsService(db, tracking.keys)
         app.state.datasets = DatasetService(db)
         app.state.compare = CompareService(db)

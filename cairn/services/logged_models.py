@@ -79,6 +79,15 @@ class LoggedModelService:
     def get(self, model_id: str, allow_deleted: bool = False) -> LoggedModel:
         return self.db.read(lambda c: store.get(c, model_id, allow_deleted))
 
+    def artifact_uri(self, model_id: str) -> str | None:
+        """Where a logged model's artifacts are, or None when there is no such model (what the
+        registry asks of versions registered from ``models:/m-…``)."""
+        try:
+            found = self.get(model_id).artifact_uri
+        except CairnError:
+            return None
+        return found or None
+
     def finalize(self, model_id: str, status: object) -> LoggedModel:
         final = parse_status(status)
         if final not in FINAL_STATUSES:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+from cairn.entities.errors import CairnError
+
 
 class LifecycleStage(StrEnum):
     ACTIVE = "active"
@@ -34,6 +36,18 @@ class ViewType(StrEnum):
         return (LifecycleStage.ACTIVE, LifecycleStage.DELETED)
 
 
+def parse_experiment_id(value: object, field: str = "experiment_id") -> int:
+    """An experiment id as stored (an integer), from the string MLflow's API carries."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise CairnError.invalid(
+        f"Invalid value {value!r} for parameter '{field}': experiment ids are integers "
+        'written as strings, e.g. "0" or "12"'
+    )
+
+
 @dataclass(slots=True)
 class Experiment:
     experiment_id: str
@@ -43,6 +57,20 @@ class Experiment:
     creation_time: int
     last_update_time: int
     tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ExperimentSummary:
+    """Figures for the experiments page (Cairn's own, not MLflow's)."""
+
+    experiment_id: str
+    run_count: int
+    """Runs that are not deleted."""
+    running_count: int
+    """Runs among them whose status is RUNNING."""
+    last_activity: int | None
+    """Milliseconds since the epoch: the latest run start or end, or the experiment's last
+    update, whichever is later."""
 
 
 @dataclass(slots=True)
@@ -110,6 +138,31 @@ class MetricHistory:
         return [Metric(self.key, nan if n else v, t, s) for s, t, v, n in self.points]
 
 
+# The x axis of a metric chart: the step, the wall-clock time (ms since the epoch) or the time
+# since the run started (ms). No docstring: it would become the enum's OpenAPI description.
+class Axis(StrEnum):
+    STEP = "step"
+    RELATIVE = "relative"
+    WALL = "wall"
+
+
+@dataclass
+class Buckets:
+    """One downsampled series, column-wise (one entry per non-empty bucket, in x order)."""
+
+    x_first: list[int] = field(default_factory=list)
+    x_last: list[int] = field(default_factory=list)
+    min: list[float] = field(default_factory=list)
+    max: list[float] = field(default_factory=list)
+    mean: list[float] = field(default_factory=list)
+    count: list[int] = field(default_factory=list)
+    nan_count: int = 0
+    pos_inf_count: int = 0
+    neg_inf_count: int = 0
+    offset: int = 0
+    """What was subtracted from timestamps (relative axis: the run's start), else 0."""
+
+
 T = TypeVar("T")
 
 
@@ -117,3 +170,15 @@ T = TypeVar("T")
 class Page(Generic[T]):
     items: list[T]
     next_page_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunQuery:
+    """A run search: experiments (stored ids), filter, view, order and page."""
+
+    experiment_ids: list[int]
+    filter: str | None = None
+    view_type: ViewType = ViewType.ACTIVE_ONLY
+    max_results: int = 1000
+    order_by: tuple[str, ...] = ()
+    page_token: str | None = None

@@ -39,8 +39,10 @@ from cairn.server.web import WebUI
 from cairn.server.wire import json_response
 from cairn.services.artifacts import ArtifactService
 from cairn.services.compare import CompareService
+from cairn.services.datasets import DatasetService
 from cairn.services.logged_models import LoggedModelService
-from cairn.services.registry import RegistryService, logged_model_resolver
+from cairn.services.metrics import MetricsService
+from cairn.services.registry import RegistryService
 from cairn.services.tracking import TrackingService
 from cairn.services.validation import ValueLimits
 from cairn.store.db import Database
@@ -77,20 +79,20 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
         ensure_schema(db.write_engine)
         db.start()
         app.state.db = db
-        service = ArtifactService(
+        artifacts = ArtifactService(
             repository_for(settings.artifacts_destination),
             serve=settings.serve_artifacts,
             max_bytes=settings.max_artifact_bytes,
         )
-        app.state.artifacts = service
-        app.state.tracking = TrackingService(
-            db, ValueLimits(settings.truncate_long_values), artifact_root=service.default_root
-        )
-        # registry services: app.state.registry (model registry), app.state.logged_models
-        app.state.registry = RegistryService(db, service, logged_model_resolver(app.state))
-        app.state.logged_models = LoggedModelService(
-            db, service, ValueLimits(settings.truncate_long_values)
-        )
+        limits = ValueLimits(settings.truncate_long_values)
+        tracking = TrackingService(db, limits, artifact_root=artifacts.default_root)
+        logged_models = LoggedModelService(db, artifacts, limits)
+        app.state.artifacts = artifacts
+        app.state.tracking = tracking
+        app.state.logged_models = logged_models
+        app.state.registry = RegistryService(db, artifacts, logged_models.artifact_uri)
+        app.state.metrics = MetricsService(db, tracking.keys)
+        app.state.datasets = DatasetService(db)
         app.state.compare = CompareService(db)
         try:
             yield

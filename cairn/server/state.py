@@ -6,7 +6,9 @@ from starlette.requests import Request
 
 from cairn.services.artifacts import ArtifactService
 from cairn.services.compare import CompareService
+from cairn.services.datasets import DatasetService
 from cairn.services.logged_models import LoggedModelService
+from cairn.services.metrics import MetricsService
 from cairn.services.registry import RegistryService
 from cairn.services.tracking import TrackingService
 
@@ -33,4 +35,14 @@ def registry(request: Request) -> RegistryService:
 
 def compare(request: Request) -> CompareService:
     service: CompareService = request.app.state.compare
+    return service
+
+
+def metrics(request: Request) -> MetricsService:
+    service: MetricsService = request.app.state.metrics
+    return service
+
+
+def datasets(request: Request) -> DatasetService:
+    service: DatasetService = request.app.state.datasets
     return service

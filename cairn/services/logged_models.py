@@ -15,10 +15,9 @@ from cairn.entities.logged_models import (
     LoggedModelStatus,
     ModelMetricPoint,
 )
-from cairn.entities.tracking import Page
+from cairn.entities.tracking import Page, parse_experiment_id
 from cairn.services import validation as v
 from cairn.services.artifacts import ArtifactService
-from cairn.store import experiments as exp_store
 from cairn.store import logged_models as store
 from cairn.store import runs as run_store
 from cairn.store.db import Database
@@ -69,7 +68,7 @@ class LoggedModelService:
         tags: Iterable[tuple[str, object]] = (),
         params: Iterable[tuple[str, object]] = (),
     ) -> LoggedModel:
-        eid = exp_store.parse_experiment_id(experiment_id)
+        eid = parse_experiment_id(experiment_id)
         model_name = name or f"model-{store.new_model_id()[2:10]}"
         run_id = v.validate_run_id(source_run_id, "source_run_id") if source_run_id else None
         tag_map, param_map = self._tags(tags), self._params(params)
@@ -79,6 +78,15 @@ class LoggedModelService:
 
     def get(self, model_id: str, allow_deleted: bool = False) -> LoggedModel:
         return self.db.read(lambda c: store.get(c, model_id, allow_deleted))
+
+    def artifact_uri(self, model_id: str) -> str | None:
+        """Where a logged model's artifacts are, or None when there is no such model (what the
+        registry asks of versions registered from ``models:/m-…``)."""
+        try:
+            found = self.get(model_id).artifact_uri
+        except CairnError:
+            return None
+        return found or None
 
     def finalize(self, model_id: str, status: object) -> LoggedModel:
         final = parse_status(status)
@@ -111,7 +119,7 @@ class LoggedModelService:
         max_results: int = 100,
         page_token: str | None = None,
     ) -> Page[LoggedModel]:
-        eids = [exp_store.parse_experiment_id(e, "experiment_ids") for e in experiment_ids]
+        eids = [parse_experiment_id(e, "experiment_ids") for e in experiment_ids]
         return self.db.read(
             lambda c: search_logged_models(c, eids, filter_text, order_by, max_results, page_token)
         )

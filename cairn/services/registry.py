@@ -290,20 +290,3 @@ class RegistryService:
     ) -> Page[ModelEvent]:
         n = validate_name(name)
         return self.db.read(lambda c: registry_search.history(c, n, max_results, page_token))
-
-
-def logged_model_resolver(state: object) -> ResolveLoggedModel:
-    """A resolver asking ``state.logged_models`` (when there is one, looked up at call time)
-    for a logged model's ``artifact_uri`` through its ``get(model_id)``; None if unknown."""
-
-    def resolve(model_id: str) -> str | None:
-        service = getattr(state, "logged_models", None)
-        if service is None:
-            return None
-        try:
-            found = getattr(service.get(model_id), "artifact_uri", None)
-        except CairnError:
-            return None
-        return found if isinstance(found, str) and found else None
-
-    return resolve

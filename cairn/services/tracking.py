@@ -8,9 +8,11 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from cairn.entities.errors import CairnError, ErrorCode
+from cairn.entities.logged_models import ModelMetricPoint
 from cairn.entities.tracking import (
     Dataset,
     Experiment,
+    ExperimentSummary,
     LifecycleStage,
     Metric,
     MetricHistory,
@@ -18,21 +20,26 @@ from cairn.entities.tracking import (
     Page,
     Run,
     RunInfo,
+    RunQuery,
     RunStatus,
     ViewType,
+    parse_experiment_id,
 )
 from cairn.services import validation as v
 from cairn.services.names import random_run_name
+from cairn.store import experiment_summary as summary_store
 from cairn.store import experiments as exp_store
 from cairn.store import inputs as input_store
+from cairn.store import logged_models as model_store
 from cairn.store import metrics as metric_store
 from cairn.store import runs as run_store
 from cairn.store.db import Database
 from cairn.store.experiment_search import search_experiments
 from cairn.store.metric_keys import MetricKeys
-from cairn.store.run_search import RunQuery, search_runs
+from cairn.store.run_search import search_runs
 
 MAX_BULK_RUNS = 100
+MAX_SUMMARY_IDS = 1000
 # batches up to this size may be written on the event loop when the writer is idle
 SMALL_BATCH = 20
 
@@ -69,7 +76,7 @@ class TrackingService:
         )
 
     def get_experiment(self, experiment_id: object) -> Experiment:
-        eid = exp_store.parse_experiment_id(experiment_id)
+        eid = parse_experiment_id(experiment_id)
         return self.db.read(lambda c: exp_store.get(c, eid))
 
     def get_experiment_by_name(self, name: str) -> Experiment:
@@ -89,27 +96,38 @@ class TrackingService:
             )
         )
 
+    def summarize_experiments(self, experiment_ids: Sequence[object]) -> list[ExperimentSummary]:
+        """Run counts and last activity of the experiments asked for that exist, in the order
+        asked (deleted runs are not counted)."""
+        if len(experiment_ids) > MAX_SUMMARY_IDS:
+            raise CairnError.invalid(
+                f"Too many values for parameter 'experiment_id': {len(experiment_ids)} "
+                f"(at most {MAX_SUMMARY_IDS})"
+            )
+        ids = [parse_experiment_id(value) for value in experiment_ids]
+        return self.db.read(lambda c: summary_store.summarize(c, ids))
+
     def rename_experiment(self, experiment_id: object, new_name: object) -> None:
-        eid = exp_store.parse_experiment_id(experiment_id)
+        eid = parse_experiment_id(experiment_id)
         name = v.validate_experiment_name(new_name)
         self.db.write(lambda c: exp_store.rename(c, eid, name))
 
     def delete_experiment(self, experiment_id: object) -> None:
-        eid = exp_store.parse_experiment_id(experiment_id)
+        eid = parse_experiment_id(experiment_id)
         self.db.write(lambda c: exp_store.set_lifecycle(c, eid, LifecycleStage.DELETED))
 
     def restore_experiment(self, experiment_id: object) -> None:
-        eid = exp_store.parse_experiment_id(experiment_id)
+        eid = parse_experiment_id(experiment_id)
         self.db.write(lambda c: exp_store.set_lifecycle(c, eid, LifecycleStage.ACTIVE))
 
     def set_experiment_tag(self, experiment_id: object, key: object, value: object) -> None:
-        eid = exp_store.parse_experiment_id(experiment_id)
+        eid = parse_experiment_id(experiment_id)
         k = v.validate_key("Tag", key)
         val = self.limits.experiment_tag_value(k, value)
         self.db.write(lambda c: exp_store.set_tag(c, eid, k, val))
 
     def delete_experiment_tag(self, experiment_id: object, key: object) -> None:
-        eid = exp_store.parse_experiment_id(experiment_id)
+        eid = parse_experiment_id(experiment_id)
         k = v.validate_key("Tag", key)
         self.db.write(lambda c: exp_store.delete_tag(c, eid, k))
 
@@ -145,7 +163,7 @@ class TrackingService:
         run_name: str | None,
         tags: Iterable[tuple[str, object]],
     ) -> Callable[[Connection], Run]:
-        eid = exp_store.parse_experiment_id(experiment_id)
+        eid = parse_experiment_id(experiment_id)
         tag_map = {v.validate_key("Tag", k): self.limits.tag_value(k, val) for k, val in tags}
         name = run_name or tag_map.get(run_store.RUN_NAME_TAG) or random_run_name()
         name = self.limits.tag_value(run_store.RUN_NAME_TAG, name)
@@ -194,10 +212,14 @@ class TrackingService:
         metrics: Sequence[Metric | MetricPoint] = (),
         params: Sequence[tuple[str, object]] = (),
         tags: Sequence[tuple[str, object]] = (),
+        model_metrics: Sequence[ModelMetricPoint] = (),
     ) -> None:
-        """:meth:`log_batch` for the event loop (the hot path of every logging endpoint)."""
-        small = len(metrics) + len(params) + len(tags) <= SMALL_BATCH
-        await self.db.awrite(self.log_batch_job(run_id, metrics, params, tags), small=small)
+        """:meth:`log_batch` for the event loop (the hot path of every logging endpoint).
+        ``model_metrics``: mlflow 3 metrics that name a logged model, attached to their models
+        in the same transaction."""
+        job = self.log_batch_job(run_id, metrics, params, tags, model_metrics)
+        small = not model_metrics and len(metrics) + len(params) + len(tags) <= SMALL_BATCH
+        await self.db.awrite(job, small=small)
 
     def log_batch_job(
         self,
@@ -205,8 +227,10 @@ class TrackingService:
         metrics: Sequence[Metric | MetricPoint],
         params: Sequence[tuple[str, object]],
         tags: Sequence[tuple[str, object]],
+        model_metrics: Sequence[ModelMetricPoint] = (),
     ) -> Callable[[Connection], None]:
-        """Validate a batch now; return the write to run in the store's transaction."""
+        """Validate a batch now; return the write to run in the store's transaction (the run's
+        params, tags and metrics, then ``model_metrics`` on their logged models)."""
         rid = v.validate_run_id(run_id)
         v.validate_batch_sizes(len(metrics), len(params), len(tags))
         points: list[MetricPoint] = [
@@ -235,6 +259,8 @@ class TrackingService:
             run_store.log_params(c, row.id, rid, param_map)
             run_store.set_tags(c, row.id, tag_map)
             metric_store.log_points(c, keys, row.id, points)
+            if model_metrics:
+                model_store.log_metrics(c, rid, model_metrics)
 
         return write
 

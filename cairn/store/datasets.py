@@ -3,11 +3,11 @@ lineage (the runs that used a dataset, and the model versions registered from th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Select, func, select
 
+from cairn.entities.datasets import DatasetRow, Lineage, RunUse, VersionUse
 from cairn.entities.errors import CairnError
 from cairn.entities.tracking import Page
 from cairn.store.filters import CONTEXT_TAG
@@ -23,46 +23,7 @@ from cairn.store.schema import (
 )
 from cairn.store.sql import AnyRow
 
-MAX_RESULTS = 1000
 d = datasets.c
-
-
-@dataclass(slots=True)
-class DatasetRow:
-    dataset_id: str
-    experiment_id: str
-    name: str
-    digest: str
-    source_type: str
-    source: str
-    schema: str | None
-    profile: str | None
-    run_count: int
-
-
-@dataclass(slots=True)
-class RunUse:
-    run_id: str
-    run_name: str | None
-    context: str | None
-
-
-@dataclass(slots=True)
-class VersionUse:
-    name: str
-    version: str
-    run_id: str
-    current_stage: str
-    status: str
-    source: str
-    aliases: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class Lineage:
-    dataset: DatasetRow
-    runs: list[RunUse]
-    model_versions: list[VersionUse]
 
 
 def _select() -> Select[Any]:
@@ -107,8 +68,6 @@ def list_datasets(
     max_results: int,
     page_token: str | None,
 ) -> Page[DatasetRow]:
-    if not 0 < max_results <= MAX_RESULTS:
-        raise CairnError.invalid(f"max_results must be between 1 and {MAX_RESULTS}")
     query = _select().order_by(d.id).limit(max_results + 1)
     if experiment_id is not None:
         query = query.where(d.experiment_id == experiment_id)

@@ -22,9 +22,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from anyio import to_thread
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from starlette.concurrency import run_in_threadpool
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +241,11 @@ class Database:
         """One cheap round trip (``SELECT 1``) on a pooled read connection."""
         self.read(lambda conn: conn.exec_driver_sql("SELECT 1"))
 
+    async def aread(self, fn: Callable[[Connection], T]) -> T:
+        """:meth:`read` for async callers, on a worker thread (anyio's default thread limiter,
+        the one Starlette's ``run_in_threadpool`` uses too)."""
+        return await to_thread.run_sync(self.read, fn)
+
     async def awrite(self, fn: Callable[[Connection], T], *, small: bool = False) -> T:
         """:meth:`write` for async callers: on SQLite the event loop waits on the writer
         directly, without a detour through the thread pool. A ``small`` write (a few rows)
@@ -253,7 +258,7 @@ class Database:
                 if done is not None:
                     return done.result()
             return await asyncio.wrap_future(self._writer.submit(fn))
-        return await run_in_threadpool(self.write, fn)
+        return await to_thread.run_sync(self.write, fn)
 
     def write(self, fn: Callable[[Connection], T]) -> T:
         if self.is_sqlite:

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, not_, select
 
 from cairn.entities.errors import CairnError
-from cairn.entities.tracking import Experiment, Page, ViewType
+from cairn.entities.tracking import Experiment, Page, ViewType, parse_experiment_id
 from cairn.store import experiments as experiment_store
 from cairn.store.filters import combine, compare
 from cairn.store.paging import keyset_page, query_fingerprint
@@ -49,7 +49,7 @@ def search_experiments(
                 raise CairnError.invalid(f"Invalid attribute key '{c.key}' for experiments")
             value: object = c.value
             if c.key == "experiment_id" and isinstance(value, str):
-                value = experiment_store.parse_experiment_id(value)
+                value = parse_experiment_id(value)
             return compare(conn, column, c.op, value)
         if c.entity == "tag":
             has_key = select(experiment_tags.c.experiment_id).where(experiment_tags.c.key == c.key)

@@ -4,21 +4,10 @@ update). One grouped query over the runs of the asked-for experiments."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import Connection, func, select
 
+from cairn.entities.tracking import ExperimentSummary
 from cairn.store.schema import experiments, runs
-
-MAX_IDS = 1000
-
-
-@dataclass(slots=True)
-class ExperimentSummary:
-    experiment_id: str
-    run_count: int
-    running_count: int
-    last_activity: int | None
 
 
 def summarize(conn: Connection, experiment_ids: list[int]) -> list[ExperimentSummary]:
@@ -65,4 +54,4 @@ def summarize(conn: Connection, experiment_ids: list[int]) -> list[ExperimentSum
     return [found[i] for i in dict.fromkeys(experiment_ids) if i in found]
 
 
-__all__ = ["MAX_IDS", "ExperimentSummary", "summarize"]
+__all__ = ["summarize"]

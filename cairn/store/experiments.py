@@ -15,17 +15,6 @@ from cairn.store.sql import AnyRow, now_ms, upsert_insert
 DEFAULT_ARTIFACT_ROOT = "mlflow-artifacts:"
 
 
-def parse_experiment_id(value: object, field: str = "experiment_id") -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    raise CairnError.invalid(
-        f"Invalid value {value!r} for parameter '{field}': experiment ids are integers "
-        'written as strings, e.g. "0" or "12"'
-    )
-
-
 def artifact_location_of(experiment_id: int, stored: str | None) -> str:
     return stored if stored else f"{DEFAULT_ARTIFACT_ROOT}/{experiment_id}"
 

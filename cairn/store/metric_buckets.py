@@ -21,8 +21,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -39,17 +38,12 @@ from sqlalchemy import (
 )
 from sqlalchemy import select as sa_select
 
+from cairn.entities.tracking import Axis, Buckets
 from cairn.store.prepared import Prepared
 from cairn.store.schema import metrics
 
 BIG = sys.float_info.max
 """Finite values lie in [-BIG, BIG]; anything beyond is an infinity."""
-
-
-class Axis(StrEnum):
-    STEP = "step"
-    RELATIVE = "relative"
-    WALL = "wall"
 
 
 @dataclass(frozen=True)
@@ -60,23 +54,6 @@ class SeriesRef:
     run_pk: int
     key_id: int | None
     start_time: int | None
-
-
-@dataclass
-class Buckets:
-    """One series, column-wise (one entry per non-empty bucket, in x order)."""
-
-    x_first: list[int] = field(default_factory=list)
-    x_last: list[int] = field(default_factory=list)
-    min: list[float] = field(default_factory=list)
-    max: list[float] = field(default_factory=list)
-    mean: list[float] = field(default_factory=list)
-    count: list[int] = field(default_factory=list)
-    nan_count: int = 0
-    pos_inf_count: int = 0
-    neg_inf_count: int = 0
-    offset: int = 0
-    """What was subtracted from timestamps (relative axis: the run's start), else 0."""
 
 
 _m = metrics.c

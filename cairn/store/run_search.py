@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, FromClause, and_, case, select
 
 from cairn.entities.errors import CairnError
-from cairn.entities.tracking import Page, Run, ViewType
+from cairn.entities.tracking import Page, Run, RunQuery
 from cairn.store.filters import RunFilter
 from cairn.store.metric_keys import MetricKeys
 from cairn.store.paging import keyset_page, query_fingerprint
@@ -31,16 +30,6 @@ ATTRIBUTES: dict[str, ColumnElement[Any]] = {
     "end_time": runs.c.end_time,
     "experiment_id": runs.c.experiment_id,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class RunQuery:
-    experiment_ids: list[int]
-    filter: str | None = None
-    view_type: ViewType = ViewType.ACTIVE_ONLY
-    max_results: int = 1000
-    order_by: tuple[str, ...] = ()
-    page_token: str | None = None
 
 
 def search_runs(conn: Connection, keys: MetricKeys, q: RunQuery) -> Page[Run]:

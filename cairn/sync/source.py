@@ -24,7 +24,7 @@ from cairn.artifacts.base import FileInfo
 from cairn.artifacts.local import LocalArtifactRepository
 from cairn.entities.errors import CairnError
 from cairn.entities.registry import ModelVersion, RegisteredModel
-from cairn.entities.tracking import Experiment, Run, ViewType
+from cairn.entities.tracking import Experiment, Run, RunQuery, ViewType
 from cairn.store import metrics as metric_store
 from cairn.store import runs as run_store
 from cairn.store.db import Database
@@ -33,7 +33,7 @@ from cairn.store.metric_keys import MetricKeys
 from cairn.store.migrate import current_revision, head_revision, known_revisions
 from cairn.store.paging import encode_token, query_fingerprint
 from cairn.store.registry_search import search_models, search_versions
-from cairn.store.run_search import RunQuery, search_runs
+from cairn.store.run_search import search_runs
 from cairn.store.schema import metric_keys, metrics
 from cairn.sync.errors import SyncError
 

@@ -8,9 +8,8 @@ import threading
 import pytest
 
 from cairn.entities.errors import CairnError, ErrorCode
-from cairn.entities.tracking import Metric, ViewType
+from cairn.entities.tracking import Metric, RunQuery, ViewType
 from cairn.services.tracking import TrackingService
-from cairn.store.run_search import RunQuery
 
 
 def _run(t: TrackingService, exp: str, name: str = "r", start: int = 1000) -> str:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from cairn.entities.logged_models import ModelMetricPoint
-from cairn.entities.tracking import Dataset, MetricPoint
+from cairn.entities.tracking import Dataset, RunQuery, parse_experiment_id
 from cairn.server import wire
 from cairn.server.mlflow import messages as m
 from cairn.server.mlflow.endpoint import Endpoint
-from cairn.server.state import logged_models, tracking
-from cairn.store.experiments import parse_experiment_id
-from cairn.store.run_search import RunQuery
+from cairn.server.state import tracking
 
 
 async def create(request: Request, msg: m.CreateRun) -> wire.Json:
@@ -51,32 +47,11 @@ async def restore(request: Request, msg: m.RunRef) -> wire.Json:
 
 async def log_metric(request: Request, msg: m.LogMetric) -> wire.Json:
     point = (msg.key, msg.value, msg.timestamp, msg.step)
-    if msg.model_id:
-        model_point = (msg.model_id, *point, msg.dataset_name, msg.dataset_digest)
-        await _log_with_models(request, msg.rid, [point], [], [], [model_point])
-        return {}
-    await tracking(request).alog_batch(msg.rid, [point])
+    model_points = (
+        [(msg.model_id, *point, msg.dataset_name, msg.dataset_digest)] if msg.model_id else []
+    )
+    await tracking(request).alog_batch(msg.rid, [point], model_metrics=model_points)
     return {}
-
-
-async def _log_with_models(
-    request: Request,
-    run_id: str,
-    metrics: list[MetricPoint],
-    params: list[tuple[str, object]],
-    tags: list[tuple[str, object]],
-    model_points: list[ModelMetricPoint],
-) -> None:
-    """mlflow 3 metrics that name a logged model go to the run and to the model, at once."""
-    service = tracking(request)
-    run_job = service.log_batch_job(run_id, metrics, params, tags)
-    model_job = logged_models(request).metrics_job(run_id, model_points)
-
-    def write(conn: Connection) -> None:
-        run_job(conn)
-        model_job(conn)
-
-    await service.db.awrite(write)
 
 
 async def log_param(request: Request, msg: m.LogParam) -> wire.Json:
@@ -104,10 +79,7 @@ async def log_batch(request: Request, msg: m.LogBatch) -> wire.Json:
         for x in msg.metrics
         if x.get("model_id")
     ]
-    if model_points:
-        await _log_with_models(request, msg.rid, metrics, params, tags, model_points)
-        return {}
-    await tracking(request).alog_batch(msg.rid, metrics, params, tags)
+    await tracking(request).alog_batch(msg.rid, metrics, params, tags, model_points)
     return {}
 
 

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from cairn.server.state import tracking
-from cairn.store import datasets as store
-from cairn.store.experiments import parse_experiment_id
+from cairn.entities.datasets import DatasetRow
+from cairn.server.state import datasets
+from cairn.services.datasets import MAX_RESULTS
 
 router = APIRouter(prefix="/api/v1", tags=["datasets"])
 
@@ -71,7 +71,7 @@ def _json(text: str | None) -> Any:
         return text
 
 
-def _out(row: store.DatasetRow) -> DatasetOut:
+def _out(row: DatasetRow) -> DatasetOut:
     profile = _json(row.profile)
     num_rows = profile.get("num_rows") if isinstance(profile, dict) else None
     return DatasetOut(
@@ -93,13 +93,11 @@ async def list_datasets(
     request: Request,
     experiment_id: str | None = None,
     name: str | None = None,
-    max_results: int = Query(100, ge=1, le=store.MAX_RESULTS),
+    max_results: int = Query(100, ge=1, le=MAX_RESULTS),
     page_token: str | None = None,
 ) -> DatasetList:
-    eid = parse_experiment_id(experiment_id) if experiment_id is not None else None
-    db = tracking(request).db
     page = await run_in_threadpool(
-        db.read, lambda c: store.list_datasets(c, eid, name, max_results, page_token)
+        datasets(request).list_datasets, experiment_id, name, max_results, page_token
     )
     return DatasetList(datasets=[_out(r) for r in page.items], next_page_token=page.next_page_token)
 
@@ -110,8 +108,7 @@ async def list_datasets(
     response_model=DatasetLineage,
 )
 async def get_dataset(request: Request, dataset_id: str) -> DatasetLineage:
-    db = tracking(request).db
-    found = await run_in_threadpool(db.read, lambda c: store.lineage(c, dataset_id))
+    found = await run_in_threadpool(datasets(request).lineage, dataset_id)
     return DatasetLineage(
         dataset=_out(found.dataset),
         runs=[

@@ -9,10 +9,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from cairn.entities.errors import CairnError
 from cairn.server.state import tracking
-from cairn.store import experiment_summary as store
-from cairn.store.experiments import parse_experiment_id
+from cairn.services.tracking import MAX_SUMMARY_IDS
 
 router = APIRouter(prefix="/api/v1", tags=["experiments"])
 
@@ -37,7 +35,7 @@ class ExperimentSummaryList(BaseModel):
     summary="Run counts and last activity of experiments",
     description=(
         "One entry per existing experiment among the `experiment_id` values asked for (repeat "
-        f"the parameter, at most {store.MAX_IDS}), in the order asked; unknown ids are left "
+        f"the parameter, at most {MAX_SUMMARY_IDS}), in the order asked; unknown ids are left "
         "out. Deleted runs are not counted."
     ),
     response_model=ExperimentSummaryList,
@@ -45,15 +43,7 @@ class ExperimentSummaryList(BaseModel):
 async def experiments_summary(
     request: Request, experiment_id: Annotated[list[str] | None, Query()] = None
 ) -> ExperimentSummaryList:
-    experiment_id = experiment_id or []
-    if len(experiment_id) > store.MAX_IDS:
-        raise CairnError.invalid(
-            f"Too many values for parameter 'experiment_id': {len(experiment_id)} "
-            f"(at most {store.MAX_IDS})"
-        )
-    ids = [parse_experiment_id(value) for value in experiment_id]
-    db = tracking(request).db
-    found = await run_in_threadpool(db.read, lambda c: store.summarize(c, ids))
+    found = await run_in_threadpool(tracking(request).summarize_experiments, experiment_id or [])
     return ExperimentSummaryList(
         experiments=[
             ExperimentSummaryOut(

@@ -10,21 +10,15 @@ max of its bucket, so it is never averaged away. Zooming is asking again with ``
 
 from __future__ import annotations
 
-import asyncio
 import math
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection
-from starlette.concurrency import run_in_threadpool
 
-from cairn.entities.errors import CairnError, ErrorCode
-from cairn.server.state import tracking
-from cairn.store import metric_buckets as mb
-from cairn.store import runs as run_store
-from cairn.store.db import Database
+from cairn.entities.errors import CairnError
+from cairn.entities.tracking import Axis, Buckets
+from cairn.server.state import metrics
 
 MAX_SERIES = 100
 MIN_WIDTH = 1
@@ -62,7 +56,7 @@ class SeriesOut(BaseModel):
 
 
 class DownsampleOut(BaseModel):
-    x: mb.Axis = Field(description="step, relative (ms since run start) or wall (epoch ms)")
+    x: Axis = Field(description="step, relative (ms since run start) or wall (epoch ms)")
     width: int = Field(description="The requested number of buckets")
     bucket_count: int = Field(description="Buckets the window was cut into (≤ width)")
     x_min: int | None = Field(description="The window: first x (None: no points at all)")
@@ -78,6 +72,24 @@ def _bound(name: str, value: float | None) -> float | None:
             f"Parameter '{name}' must be a finite number of magnitude at most 2^53; got {value}"
         )
     return value
+
+
+def _series_out(run_id: str, key: str, b: Buckets) -> SeriesOut:
+    return SeriesOut(
+        run_id=run_id,
+        key=key,
+        x_offset=b.offset,
+        point_count=sum(b.count),
+        nan_count=b.nan_count,
+        pos_inf_count=b.pos_inf_count,
+        neg_inf_count=b.neg_inf_count,
+        x_first=b.x_first,
+        x_last=b.x_last,
+        min=b.min,
+        max=b.max,
+        mean=b.mean,
+        count=b.count,
+    )
 
 
 @router.get(
@@ -107,7 +119,7 @@ async def downsample(
     """Every run × key series cut into at most ``width`` buckets of the x window; NaN and
     ±Infinity are counted, not drawn. Unknown keys give empty series."""
     try:
-        axis = mb.Axis(x)
+        axis = Axis(x)
     except ValueError:
         raise CairnError.invalid(
             f"Parameter 'x' must be one of step, relative, wall; got {x!r}"
@@ -132,103 +144,13 @@ async def downsample(
         raise CairnError.invalid(
             f"Parameter 'x_min' ({lo_arg}) must not be greater than 'x_max' ({hi_arg})"
         )
-    metric_keys = tracking(request).keys
-
-    db = tracking(request).db
-
-    def plan(conn: Connection) -> _Plan:
-        key_ids = metric_keys.lookup(conn, keys)
-        refs: list[tuple[str, str, mb.SeriesRef]] = []
-        for rid in runs:
-            try:
-                row = run_store.resolve(conn, rid)
-            except CairnError as exc:
-                raise CairnError(
-                    f"Parameter 'run_id': no run with id {rid!r}",
-                    ErrorCode.RESOURCE_DOES_NOT_EXIST,
-                ) from exc
-            for k in keys:
-                refs.append((rid, k, mb.SeriesRef(row.id, key_ids.get(k), row.start_time)))
-        offsets = [mb.offset_of(conn, axis, ref) for _, _, ref in refs]
-        lo = math.ceil(lo_arg) if lo_arg is not None else None
-        hi = math.floor(hi_arg) if hi_arg is not None else None
-        if lo is None or hi is None:
-            data = mb.window(conn, axis, [ref for _, _, ref in refs], offsets)
-            if data is not None:
-                lo = data[0] if lo is None else lo
-                hi = data[1] if hi is None else hi
-        n = 0
-        if lo is not None and hi is not None and lo <= hi:
-            n = mb.bucket_count(lo, hi, width)
-        return _Plan(refs, offsets, lo, hi, n)
-
-    p = await run_in_threadpool(db.read, plan)
-    found: list[mb.Buckets]
-    if p.n and mb.splittable(db.dialect, axis) and p.n >= SPLIT_MIN_BUCKETS:
-        # SQLite scans one bucket range at a time; halves of each series run at once on two
-        # pooled connections (two snapshots: a point logged in between may show in one half)
-        found = await _in_parts(db, axis, p)
-    else:
-
-        def compute(conn: Connection) -> list[mb.Buckets]:
-            return [
-                mb.buckets(conn, axis, ref, off, p.lo or 0, p.hi or 0, p.n)
-                if p.n
-                else mb.Buckets(offset=off)
-                for (_, _, ref), off in zip(p.refs, p.offsets, strict=True)
-            ]
-
-        found = await run_in_threadpool(db.read, compute)
-    series = [
-        SeriesOut(
-            run_id=rid,
-            key=k,
-            x_offset=b.offset,
-            point_count=sum(b.count),
-            nan_count=b.nan_count,
-            pos_inf_count=b.pos_inf_count,
-            neg_inf_count=b.neg_inf_count,
-            x_first=b.x_first,
-            x_last=b.x_last,
-            min=b.min,
-            max=b.max,
-            mean=b.mean,
-            count=b.count,
-        )
-        for (rid, k, _), b in zip(p.refs, found, strict=True)
-    ]
+    found = await metrics(request).downsample(runs, keys, axis, width, lo_arg, hi_arg)
+    series = [_series_out(one.run_id, one.key, one.buckets) for one in found.series]
     return DownsampleOut(
-        x=axis, width=width, bucket_count=p.n, x_min=p.lo, x_max=p.hi, series=series
+        x=axis,
+        width=width,
+        bucket_count=found.bucket_count,
+        x_min=found.lo,
+        x_max=found.hi,
+        series=series,
     )
-
-
-@dataclass
-class _Plan:
-    refs: list[tuple[str, str, mb.SeriesRef]]
-    offsets: list[int]
-    lo: int | None
-    hi: int | None
-    n: int
-
-
-SPLIT_MIN_BUCKETS = 64
-SPLIT_PARTS = 2
-"""Parts per series, run at once (at most this many at a time per request)."""
-
-
-async def _in_parts(db: Database, axis: mb.Axis, p: _Plan) -> list[mb.Buckets]:
-    limit = asyncio.Semaphore(SPLIT_PARTS)
-    lo, hi = p.lo or 0, p.hi or 0
-
-    async def one(ref: mb.SeriesRef, offset: int, part: tuple[int, int]) -> mb.Buckets:
-        def job(conn: Connection) -> mb.Buckets:
-            return mb.buckets(conn, axis, ref, offset, lo, hi, p.n, part)
-
-        async with limit:
-            return await run_in_threadpool(db.read, job)
-
-    pieces = mb.parts(p.n, SPLIT_PARTS)
-    out = []
-    for (_, _, ref), offset in zip(p.refs, p.offsets, strict=True):
-        out.append(await asyncio.gather(*(one(ref, offset, part) for part in pieces)))
-    return [mb.merge(list(found)) for found in out]

@@ -1,0 +1,140 @@
+"""Metric series for charts: every run × key cut into at most ``width`` buckets of one x window,
+planned and read here (store/metric_buckets.py holds the SQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from cairn.entities.errors import CairnError, ErrorCode
+from cairn.entities.tracking import Axis, Buckets
+from cairn.store import metric_buckets as mb
+from cairn.store import runs as run_store
+from cairn.store.db import Database
+from cairn.store.metric_keys import MetricKeys
+
+SPLIT_MIN_BUCKETS = 64
+SPLIT_PARTS = 2
+"""Parts per series, run at once (at most this many at a time per request)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    run_id: str
+    key: str
+    buckets: Buckets
+
+
+@dataclass(frozen=True, slots=True)
+class Downsampled:
+    """The window ``[lo, hi]`` (None: no points at all) cut into ``bucket_count`` buckets, and
+    one series per run × key, runs outer, in the order asked."""
+
+    lo: int | None
+    hi: int | None
+    bucket_count: int
+    series: list[Series]
+
+
+@dataclass
+class _Plan:
+    refs: list[tuple[str, str, mb.SeriesRef]]
+    offsets: list[int]
+    lo: int | None
+    hi: int | None
+    n: int
+
+
+class MetricsService:
+    def __init__(self, db: Database, keys: MetricKeys):
+        """``keys``: the process's metric key cache (the one the tracking service fills)."""
+        self.db = db
+        self.keys = keys
+
+    async def downsample(
+        self,
+        run_ids: Sequence[str],
+        keys: Sequence[str],
+        axis: Axis,
+        width: int,
+        x_min: float | None = None,
+        x_max: float | None = None,
+    ) -> Downsampled:
+        """Every run × key in at most ``width`` buckets of the window ``[x_min, x_max]`` (by
+        default the data's). An unknown run is a 404 naming it; unknown keys give empty
+        series."""
+        p = await self.db.aread(lambda c: self._plan(c, run_ids, keys, axis, width, x_min, x_max))
+        found: list[Buckets]
+        if p.n and mb.splittable(self.db.dialect, axis) and p.n >= SPLIT_MIN_BUCKETS:
+            # SQLite scans one bucket range at a time; halves of each series run at once on two
+            # pooled connections (two snapshots: a point logged in between may show in one half)
+            found = await self._in_parts(axis, p)
+        else:
+
+            def compute(conn: Connection) -> list[Buckets]:
+                return [
+                    mb.buckets(conn, axis, ref, off, p.lo or 0, p.hi or 0, p.n)
+                    if p.n
+                    else Buckets(offset=off)
+                    for (_, _, ref), off in zip(p.refs, p.offsets, strict=True)
+                ]
+
+            found = await self.db.aread(compute)
+        series = [Series(rid, k, b) for (rid, k, _), b in zip(p.refs, found, strict=True)]
+        return Downsampled(p.lo, p.hi, p.n, series)
+
+    def _plan(
+        self,
+        conn: Connection,
+        run_ids: Sequence[str],
+        keys: Sequence[str],
+        axis: Axis,
+        width: int,
+        x_min: float | None,
+        x_max: float | None,
+    ) -> _Plan:
+        key_ids = self.keys.lookup(conn, keys)
+        refs: list[tuple[str, str, mb.SeriesRef]] = []
+        for rid in run_ids:
+            try:
+                row = run_store.resolve(conn, rid)
+            except CairnError as exc:
+                raise CairnError(
+                    f"Parameter 'run_id': no run with id {rid!r}",
+                    ErrorCode.RESOURCE_DOES_NOT_EXIST,
+                ) from exc
+            for k in keys:
+                refs.append((rid, k, mb.SeriesRef(row.id, key_ids.get(k), row.start_time)))
+        offsets = [mb.offset_of(conn, axis, ref) for _, _, ref in refs]
+        lo = math.ceil(x_min) if x_min is not None else None
+        hi = math.floor(x_max) if x_max is not None else None
+        if lo is None or hi is None:
+            data = mb.window(conn, axis, [ref for _, _, ref in refs], offsets)
+            if data is not None:
+                lo = data[0] if lo is None else lo
+                hi = data[1] if hi is None else hi
+        n = 0
+        if lo is not None and hi is not None and lo <= hi:
+            n = mb.bucket_count(lo, hi, width)
+        return _Plan(refs, offsets, lo, hi, n)
+
+    async def _in_parts(self, axis: Axis, p: _Plan) -> list[Buckets]:
+        limit = asyncio.Semaphore(SPLIT_PARTS)
+        lo, hi = p.lo or 0, p.hi or 0
+
+        async def one(ref: mb.SeriesRef, offset: int, part: tuple[int, int]) -> Buckets:
+            def job(conn: Connection) -> Buckets:
+                return mb.buckets(conn, axis, ref, offset, lo, hi, p.n, part)
+
+            async with limit:
+                return await self.db.aread(job)
+
+        pieces = mb.parts(p.n, SPLIT_PARTS)
+        out = []
+        for (_, _, ref), offset in zip(p.refs, p.offsets, strict=True):
+            out.append(await asyncio.gather(*(one(ref, offset, part) for part in pieces)))
+        return [mb.merge(list(found)) for found in out]

@@ -1,48 +1,111 @@
-"""Imports point downward: server -> services -> store / artifacts -> entities."""
+"""The room map holds: import-linter checks the contracts in pyproject.toml.
+
+``[tool.importlinter]`` in pyproject.toml writes down which room may import which
+(docs/development.md, "Rooms"). The first test runs those contracts on the tree; the others
+copy the tree, add one forbidden import of each kind, and show that the check then fails and
+names the broken rule, so the map cannot silently stop being held.
+"""
 
 from __future__ import annotations
 
-import ast
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
-CAIRN = Path(__file__).resolve().parents[2] / "cairn"
+REPO = Path(__file__).resolve().parents[2]
+PYPROJECT = REPO / "pyproject.toml"
+LINT = Path(sys.executable).parent / "lint-imports"
 
 
-def _imports(path: Path) -> set[str]:
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            found.add(node.module)
-    return found
+def _contracts() -> list[dict[str, object]]:
+    config = tomllib.loads(PYPROJECT.read_text())
+    contracts: list[dict[str, object]] = config["tool"]["importlinter"]["contracts"]
+    return contracts
 
 
-def _offending(
-    package: str, forbidden: tuple[str, ...], allowed: tuple[str, ...] = ()
-) -> list[tuple[str, str]]:
-    out = []
-    for path in sorted((CAIRN / package).rglob("*.py")):
-        rel = path.relative_to(CAIRN).as_posix()
-        if rel in allowed or "/static/" in rel:
-            continue
-        for name in sorted(_imports(path)):
-            if any(name == f or name.startswith(f + ".") for f in forbidden):
-                out.append((rel, name))
-    return out
+def _lint(tree: Path) -> subprocess.CompletedProcess[str]:
+    """lint-imports over the ``cairn`` package found first on PYTHONPATH=tree."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "NO_COLOR": "1", "COLUMNS": "200"}
+    return subprocess.run(
+        [str(LINT), "--config", str(PYPROJECT), "--no-cache", "--no-logo"],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
-@pytest.mark.parametrize(
-    ("package", "forbidden", "allowed"),
-    [
-        # the composition root alone builds the database and the services
-        ("server", ("cairn.store", "sqlalchemy"), ("server/app.py",)),
-        ("services", ("cairn.server", "starlette", "fastapi", "httpx", "uvicorn"), ()),
-        ("store", ("cairn.server", "cairn.services", "starlette", "fastapi"), ()),
-        ("entities", ("cairn.server", "cairn.services", "cairn.store", "cairn.artifacts"), ()),
-    ],
-)
-def test_layer_imports(package: str, forbidden: tuple[str, ...], allowed: tuple[str, ...]) -> None:
-    assert _offending(package, forbidden, allowed) == []
+def test_the_tree_keeps_every_contract() -> None:
+    result = _lint(REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout, result.stdout
+
+
+def test_every_room_is_named_where_a_contract_forbids_all_of_ours() -> None:
+    """A new top-level package (a new room) must be placed on the map, not slip past it."""
+    rooms = {
+        f"cairn.{p.name}"
+        for p in (REPO / "cairn").iterdir()
+        if p.is_dir() and (p / "__init__.py").exists()
+    } | {"cairn.cli"}
+    by_id = {str(c["id"]): c for c in _contracts()}
+    for leaf in ("entities", "ml", "leaves"):
+        forbidden = set(by_id[leaf]["forbidden_modules"])  # type: ignore[call-overload]
+        missing = rooms - forbidden - {f"cairn.{leaf}"}
+        assert not missing, f"contract {leaf!r} does not name {sorted(missing)}"
+
+
+BREAKS = [
+    # (file to edit, import to add, the contract id that must break)
+    ("server/v1/runs.py", "from cairn.store import runs as _store_runs", "routes"),
+    ("server/mlflow/experiments.py", "import sqlalchemy as _sa", "routes"),
+    ("store/runs.py", "from cairn.services import tracking as _tracking", "store"),
+    ("store/paging.py", "import starlette as _starlette", "store"),
+    ("services/gc.py", "from cairn.server import errors as _errors", "services"),
+    ("services/gc.py", "import fastapi as _fastapi", "services"),
+    ("entities/tracking.py", "from cairn.store import schema as _schema", "entities"),
+    ("client/fluent.py", "from cairn.server import app as _app", "sdk"),
+    ("client/config.py", "from cairn.entities import errors as _errors", "sdk"),
+    ("artifacts/local.py", "from cairn.store import db as _db", "artifacts"),
+    ("ml/models.py", "from cairn.entities import errors as _errors", "ml"),
+    ("demo/lims.py", "from cairn.store import db as _db", "demo"),
+    ("sync/ledger.py", "from cairn.server import app as _app", "sync"),
+    ("wire.py", "from cairn.entities import tracking as _tracking", "leaves"),
+    ("client/config.py", "from cairn.client import fluent as _fluent", "no-circles"),
+    ("store/schema.py", "from cairn.store import runs as _runs", "no-circles"),
+]
+
+
+@pytest.fixture(scope="module")
+def tree_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tree")
+    shutil.copytree(
+        REPO / "cairn",
+        root / "cairn",
+        ignore=shutil.ignore_patterns("__pycache__", "static", "node_modules"),
+    )
+    return root
+
+
+@pytest.mark.parametrize(("path", "line", "contract"), BREAKS)
+def test_a_forbidden_import_breaks_the_check(
+    tree_copy: Path, path: str, line: str, contract: str
+) -> None:
+    target = tree_copy / "cairn" / path
+    original = target.read_text()
+    try:
+        target.write_text(original + f"\n{line}  # added by test_layers\n")
+        result = _lint(tree_copy)
+    finally:
+        target.write_text(original)
+    assert result.returncode == 1, result.stdout + result.stderr
+    names = {str(c["id"]): str(c["name"]) for c in _contracts()}
+    broken = result.stdout.split("Broken contracts", 1)[-1]
+    assert names[contract] in broken, result.stdout

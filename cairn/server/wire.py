@@ -12,11 +12,30 @@ from starlette.responses import Response
 from cairn.entities.tracking import Experiment, Metric, MetricHistory, Run, RunInfo
 from cairn.wire import Json, dataset_input, kv, metric_value, number
 
-__all__ = ["Json", "experiment", "history", "json_response", "metric", "number", "run", "run_info"]
+__all__ = [
+    "Json",
+    "experiment",
+    "history",
+    "json_response",
+    "metric",
+    "number",
+    "page",
+    "run",
+    "run_info",
+]
 
 
 def json_response(payload: object, status_code: int = 200) -> Response:
     return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json")
+
+
+def page(key: str, items: list[Json], next_page_token: str | None) -> Json:
+    """One page of a search as MLflow answers it: ``items`` under ``key`` and the token of the
+    next page, each left out when empty (an empty page is ``{}``)."""
+    out: Json = {key: items} if items else {}
+    if next_page_token:
+        out["next_page_token"] = next_page_token
+    return out
 
 
 def experiment(e: Experiment) -> Json:

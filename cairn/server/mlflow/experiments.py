@@ -38,12 +38,7 @@ async def search(request: Request, msg: m.SearchExperiments) -> wire.Json:
         msg.order_by,
         msg.page_token,
     )
-    out: wire.Json = {}
-    if page.items:
-        out["experiments"] = [wire.experiment(e) for e in page.items]
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return wire.page("experiments", [wire.experiment(e) for e in page.items], page.next_page_token)
 
 
 async def update(request: Request, msg: m.UpdateExperiment) -> wire.Json:

@@ -205,12 +205,7 @@ async def search(request: Request, msg: SearchLoggedModels) -> wire.Json:
         msg.max_results,
         msg.page_token,
     )
-    out: wire.Json = {}
-    if page.items:
-        out["models"] = [model_json(m) for m in page.items]
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return wire.page("models", [model_json(m) for m in page.items], page.next_page_token)
 
 
 async def log_outputs(request: Request, msg: LogOutputs) -> wire.Json:

@@ -72,8 +72,8 @@ def registered_model(r: RegisteredModel) -> wire.Json:
     return out
 
 
-def _versions(items: list[ModelVersion]) -> wire.Json:
-    return {"model_versions": [model_version(v) for v in items]} if items else {}
+def _versions(items: list[ModelVersion], next_page_token: str | None = None) -> wire.Json:
+    return wire.page("model_versions", [model_version(v) for v in items], next_page_token)
 
 
 # ----------------------------------------------------------------------- registered models
@@ -108,12 +108,8 @@ async def search_models(request: Request, msg: m.SearchRegisteredModels) -> wire
     page = await run_in_threadpool(
         registry(request).search_models, msg.filter, msg.max_results, msg.order_by, msg.page_token
     )
-    out: wire.Json = {}
-    if page.items:
-        out["registered_models"] = [registered_model(r) for r in page.items]
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    models = [registered_model(r) for r in page.items]
+    return wire.page("registered_models", models, page.next_page_token)
 
 
 async def set_model_tag(request: Request, msg: m.SetRegisteredModelTag) -> wire.Json:
@@ -218,10 +214,7 @@ async def search_versions(request: Request, msg: m.SearchModelVersions) -> wire.
         msg.order_by,
         msg.page_token,
     )
-    out = _versions(page.items)
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return _versions(page.items, page.next_page_token)
 
 
 RM, MV = "/registered-models", "/model-versions"

@@ -112,12 +112,7 @@ async def search(request: Request, msg: m.SearchRuns) -> wire.Json:
         page_token=msg.page_token,
     )
     page = await run_in_threadpool(tracking(request).search_runs, query)
-    out: wire.Json = {}
-    if page.items:
-        out["runs"] = [wire.run(r) for r in page.items]
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return wire.page("runs", [wire.run(r) for r in page.items], page.next_page_token)
 
 
 async def get_history(request: Request, msg: m.GetMetricHistory) -> wire.Json:
@@ -128,12 +123,7 @@ async def get_history(request: Request, msg: m.GetMetricHistory) -> wire.Json:
         msg.max_results,
         msg.page_token,
     )
-    out: wire.Json = {}
-    if page.points:
-        out["metrics"] = wire.history(page)
-    if page.next_page_token:
-        out["next_page_token"] = page.next_page_token
-    return out
+    return wire.page("metrics", wire.history(page), page.next_page_token)
 
 
 async def get_history_bulk_interval(

@@ -17,6 +17,7 @@ from cairn.server import wire
 from cairn.server.mlflow.endpoint import Endpoint
 from cairn.server.mlflow.messages import KeyValue, Message, RunRef
 from cairn.server.state import logged_models
+from cairn.wire import kv
 
 
 class OrderByField(Message):
@@ -117,10 +118,10 @@ def model_json(m: LoggedModel) -> wire.Json:
         if value is not None:
             info[key] = value
     if m.tags:
-        info["tags"] = [{"key": k, "value": x} for k, x in m.tags.items()]
+        info["tags"] = kv(m.tags)
     data: wire.Json = {}
     if m.params:
-        data["params"] = [{"key": k, "value": x} for k, x in m.params.items()]
+        data["params"] = kv(m.params)
     if m.metrics:
         metrics = []
         for p in m.metrics:

@@ -14,6 +14,7 @@ from cairn.server import wire
 from cairn.server.mlflow import registry_messages as m
 from cairn.server.mlflow.endpoint import Endpoint
 from cairn.server.state import registry
+from cairn.wire import kv
 
 
 def actor(request: Request, user_id: str | None = None) -> str | None:
@@ -48,7 +49,7 @@ def model_version(v: ModelVersion) -> wire.Json:
     if v.status_message:
         out["status_message"] = v.status_message
     if v.tags:
-        out["tags"] = [{"key": k, "value": val} for k, val in v.tags.items()]
+        out["tags"] = kv(v.tags)
     out["run_link"] = v.run_link or ""
     if v.aliases:
         out["aliases"] = list(v.aliases)
@@ -66,7 +67,7 @@ def registered_model(r: RegisteredModel) -> wire.Json:
     if r.latest_versions:
         out["latest_versions"] = [model_version(v) for v in r.latest_versions]
     if r.tags:
-        out["tags"] = [{"key": k, "value": val} for k, val in r.tags.items()]
+        out["tags"] = kv(r.tags)
     if r.aliases:
         out["aliases"] = [{"alias": a, "version": str(ver)} for a, ver in r.aliases.items()]
     return out

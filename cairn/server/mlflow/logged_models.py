@@ -17,7 +17,7 @@ from cairn.server import wire
 from cairn.server.mlflow.endpoint import Endpoint
 from cairn.server.mlflow.messages import KeyValue, Message, RunRef
 from cairn.server.state import logged_models
-from cairn.wire import kv
+from cairn.wire import kv, metric
 
 
 class OrderByField(Message):
@@ -100,47 +100,42 @@ class LogModel(RunRef):
     model_json: str
 
 
+def _given(out: wire.Json, **optional: object) -> wire.Json:
+    """``out`` with those of ``optional`` that are set (MLflow leaves unset fields out)."""
+    out.update((key, value) for key, value in optional.items() if value is not None)
+    return out
+
+
 def model_json(m: LoggedModel) -> wire.Json:
-    info: wire.Json = {
-        "model_id": m.model_id,
-        "experiment_id": m.experiment_id,
-        "name": m.name,
-        "creation_timestamp_ms": m.creation_time,
-        "last_updated_timestamp_ms": m.last_updated_time,
-        "artifact_uri": m.artifact_uri,
-        "status": m.status,
-    }
-    for key, value in (
-        ("model_type", m.model_type),
-        ("source_run_id", m.source_run_id),
-        ("status_message", m.status_message),
-    ):
-        if value is not None:
-            info[key] = value
+    info = _given(
+        {
+            "model_id": m.model_id,
+            "experiment_id": m.experiment_id,
+            "name": m.name,
+            "creation_timestamp_ms": m.creation_time,
+            "last_updated_timestamp_ms": m.last_updated_time,
+            "artifact_uri": m.artifact_uri,
+            "status": m.status,
+        },
+        model_type=m.model_type,
+        source_run_id=m.source_run_id,
+        status_message=m.status_message,
+    )
     if m.tags:
         info["tags"] = kv(m.tags)
     data: wire.Json = {}
     if m.params:
         data["params"] = kv(m.params)
     if m.metrics:
-        metrics = []
-        for p in m.metrics:
-            item: wire.Json = {
-                "key": p.key,
-                "value": wire.number(p.value),
-                "timestamp": p.timestamp,
-                "step": p.step,
-                "model_id": m.model_id,
-            }
-            for key, value in (
-                ("run_id", p.run_id),
-                ("dataset_name", p.dataset_name),
-                ("dataset_digest", p.dataset_digest),
-            ):
-                if value is not None:
-                    item[key] = value
-            metrics.append(item)
-        data["metrics"] = metrics
+        data["metrics"] = [
+            _given(
+                {**metric(p.key, p.value, p.timestamp, p.step), "model_id": m.model_id},
+                run_id=p.run_id,
+                dataset_name=p.dataset_name,
+                dataset_digest=p.dataset_digest,
+            )
+            for p in m.metrics
+        ]
     return {"info": info, "data": data}
 
 

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from cairn.artifacts.base import ArtifactRepository, ArtifactWriter, FileInfo, PartInfo
 from cairn.artifacts.paths import clean_path
 from cairn.entities.errors import CairnError, ErrorCode
+from cairn.entities.tracking import Run
 from cairn.server.state import artifacts, tracking
 from cairn.server.wire import Json, json_response
 
@@ -300,15 +301,19 @@ async def presigned(request: Request) -> Response:
     )
 
 
+async def _query_run(request: Request, name: str, other: str) -> Run:
+    """The run the query names by ``name`` (or ``other``); 400 naming ``name`` without one."""
+    run_id = request.query_params.get(name) or request.query_params.get(other)
+    if not run_id:
+        raise CairnError.invalid(f"Missing value for required parameter '{name}'")
+    return await run_in_threadpool(tracking(request).get_run, run_id)
+
+
 async def run_artifacts_list(request: Request) -> Response:
     """GET /api/2.0/mlflow/artifacts/list?run_id=&path= (paths relative to the run root)."""
-    query = request.query_params
-    run_id = query.get("run_id") or query.get("run_uuid")
-    if not run_id:
-        raise CairnError.invalid("Missing value for required parameter 'run_id'")
-    run = await run_in_threadpool(tracking(request).get_run, run_id)
+    run = await _query_run(request, "run_id", "run_uuid")
     service = artifacts(request)
-    rel = clean_path(query.get("path", ""), allow_root=True)
+    rel = clean_path(request.query_params.get("path", ""), allow_root=True)
     files = await run_in_threadpool(service.repo.listdir, service.in_run(run.info, rel))
     out: Json = {"root_uri": run.info.artifact_uri}
     listed = _files_json(
@@ -320,13 +325,9 @@ async def run_artifacts_list(request: Request) -> Response:
 
 async def get_artifact(request: Request) -> Response:
     """GET /get-artifact?run_uuid=&path= (the web UI's download route)."""
-    query = request.query_params
-    run_id = query.get("run_uuid") or query.get("run_id")
-    if not run_id:
-        raise CairnError.invalid("Missing value for required parameter 'run_uuid'")
-    run = await run_in_threadpool(tracking(request).get_run, run_id)
-    service = artifacts(request)
-    return await download_path(request, service.in_run(run.info, clean_path(query.get("path", ""))))
+    run = await _query_run(request, "run_uuid", "run_id")
+    path = clean_path(request.query_params.get("path", ""))
+    return await download_path(request, artifacts(request).in_run(run.info, path))
 
 
 def artifact_routes() -> list[Route]:

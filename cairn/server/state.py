@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from starlette.requests import Request
 
 from cairn.services.artifacts import ArtifactService
@@ -12,37 +15,24 @@ from cairn.services.metrics import MetricsService
 from cairn.services.registry import RegistryService
 from cairn.services.tracking import TrackingService
 
+S = TypeVar("S")
 
-def tracking(request: Request) -> TrackingService:
-    service: TrackingService = request.app.state.tracking
+
+def _accessor(name: str, _kind: type[S]) -> Callable[[Request], S]:
+    """The accessor of the service the lifespan puts on ``app.state`` as ``name``."""
+
+    def service(request: Request) -> S:
+        found: S = getattr(request.app.state, name)
+        return found
+
+    service.__name__ = service.__qualname__ = name
     return service
 
 
-def artifacts(request: Request) -> ArtifactService:
-    service: ArtifactService = request.app.state.artifacts
-    return service
-
-
-def logged_models(request: Request) -> LoggedModelService:
-    service: LoggedModelService = request.app.state.logged_models
-    return service
-
-
-def registry(request: Request) -> RegistryService:
-    service: RegistryService = request.app.state.registry
-    return service
-
-
-def compare(request: Request) -> CompareService:
-    service: CompareService = request.app.state.compare
-    return service
-
-
-def metrics(request: Request) -> MetricsService:
-    service: MetricsService = request.app.state.metrics
-    return service
-
-
-def datasets(request: Request) -> DatasetService:
-    service: DatasetService = request.app.state.datasets
-    return service
+tracking = _accessor("tracking", TrackingService)
+artifacts = _accessor("artifacts", ArtifactService)
+logged_models = _accessor("logged_models", LoggedModelService)
+registry = _accessor("registry", RegistryService)
+compare = _accessor("compare", CompareService)
+metrics = _accessor("metrics", MetricsService)
+datasets = _accessor("datasets", DatasetService)

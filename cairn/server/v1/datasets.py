@@ -43,6 +43,8 @@ class RunUseOut(BaseModel):
     run_name: str | None
     context: str | None
 
+    model_config = ConfigDict(from_attributes=True)
+
 
 class VersionUseOut(BaseModel):
     name: str
@@ -52,6 +54,8 @@ class VersionUseOut(BaseModel):
     status: str
     source: str
     aliases: list[str]
+
+    model_config = ConfigDict(from_attributes=True)
 
 
 class DatasetLineage(BaseModel):
@@ -111,19 +115,6 @@ async def get_dataset(request: Request, dataset_id: str) -> DatasetLineage:
     found = await run_in_threadpool(datasets(request).lineage, dataset_id)
     return DatasetLineage(
         dataset=_out(found.dataset),
-        runs=[
-            RunUseOut(run_id=r.run_id, run_name=r.run_name, context=r.context) for r in found.runs
-        ],
-        model_versions=[
-            VersionUseOut(
-                name=v.name,
-                version=v.version,
-                run_id=v.run_id,
-                current_stage=v.current_stage,
-                status=v.status,
-                source=v.source,
-                aliases=v.aliases,
-            )
-            for v in found.model_versions
-        ],
+        runs=[RunUseOut.model_validate(r) for r in found.runs],
+        model_versions=[VersionUseOut.model_validate(v) for v in found.model_versions],
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from cairn.server.state import tracking
@@ -24,6 +24,8 @@ class ExperimentSummaryOut(BaseModel):
     last_activity: int | None
     """Milliseconds since the epoch: the latest run start or end, or the experiment's last
     update, whichever is later."""
+
+    model_config = ConfigDict(from_attributes=True)
 
 
 class ExperimentSummaryList(BaseModel):
@@ -45,13 +47,5 @@ async def experiments_summary(
 ) -> ExperimentSummaryList:
     found = await run_in_threadpool(tracking(request).summarize_experiments, experiment_id or [])
     return ExperimentSummaryList(
-        experiments=[
-            ExperimentSummaryOut(
-                experiment_id=s.experiment_id,
-                run_count=s.run_count,
-                running_count=s.running_count,
-                last_activity=s.last_activity,
-            )
-            for s in found
-        ]
+        experiments=[ExperimentSummaryOut.model_validate(s) for s in found]
     )

@@ -75,6 +75,8 @@ class DatasetUseOut(BaseModel):
     digest: str
     context: str | None
 
+    model_config = ConfigDict(from_attributes=True)
+
 
 class VersionPerformanceOut(BaseModel):
     version: VersionOut
@@ -148,12 +150,7 @@ async def model_performance(
             VersionPerformanceOut(
                 version=version_out(f.version),
                 run=None if f.run is None else run_out(f.run),
-                datasets=[
-                    DatasetUseOut(
-                        dataset_id=d.dataset_id, name=d.name, digest=d.digest, context=d.context
-                    )
-                    for d in f.datasets
-                ],
+                datasets=[DatasetUseOut.model_validate(d) for d in f.datasets],
             )
             for f in found
         ],

@@ -10,7 +10,7 @@ from cairn.entities.errors import CairnError
 from cairn.entities.tracking import Experiment, Page, ViewType, parse_experiment_id
 from cairn.store import experiments as experiment_store
 from cairn.store.filters import combine, compare
-from cairn.store.paging import keyset_page, query_fingerprint
+from cairn.store.paging import check_max_results, keyset_page, query_fingerprint
 from cairn.store.schema import experiment_tags, experiments
 from cairn.store.search.ast import Comparison
 from cairn.store.search.parser import parse_filter, parse_order_by
@@ -35,11 +35,7 @@ def search_experiments(
     order_by: list[str],
     page_token: str | None,
 ) -> Page[Experiment]:
-    if not 0 < max_results <= MAX_RESULTS:
-        raise CairnError.invalid(
-            f"Invalid value {max_results} for parameter 'max_results': it must be between 1 "
-            f"and {MAX_RESULTS}"
-        )
+    check_max_results(max_results, MAX_RESULTS)
     expr = parse_filter(filter_text, EXPERIMENTS)
 
     def leaf(c: Comparison) -> ColumnElement[bool]:

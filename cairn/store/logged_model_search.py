@@ -14,7 +14,7 @@ from cairn.entities.logged_models import LoggedModel
 from cairn.entities.tracking import LifecycleStage, Page
 from cairn.store import logged_models as store
 from cairn.store.filters import combine, compare
-from cairn.store.paging import keyset_page, query_fingerprint
+from cairn.store.paging import check_max_results, keyset_page, query_fingerprint
 from cairn.store.schema import (
     logged_model_metrics,
     logged_model_params,
@@ -108,11 +108,7 @@ def search_logged_models(
     max_results: int,
     page_token: str | None,
 ) -> Page[LoggedModel]:
-    if not 0 < max_results <= MAX_RESULTS:
-        raise CairnError.invalid(
-            f"Invalid value {max_results} for parameter 'max_results': it must be between 1 "
-            f"and {MAX_RESULTS}"
-        )
+    check_max_results(max_results, MAX_RESULTS)
     expr = parse_filter(filter_text, LOGGED_MODELS)
     # keyset paging needs NULL-free keys: metric keys carry a "has no value" rank first
     sort_keys: list[tuple[ColumnElement[Any], bool]] = []

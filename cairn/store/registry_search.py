@@ -10,7 +10,7 @@ from cairn.entities.errors import CairnError
 from cairn.entities.registry import ModelEvent, ModelVersion, RegisteredModel
 from cairn.entities.tracking import Page
 from cairn.store.filters import combine, compare
-from cairn.store.paging import keyset_page, query_fingerprint
+from cairn.store.paging import check_max_results, keyset_page, query_fingerprint
 from cairn.store.registry_load import load_models, load_versions
 from cairn.store.schema import (
     model_events,
@@ -44,14 +44,6 @@ VERSION_COLUMNS: dict[str, ColumnElement[Any]] = {
 }
 
 SortKeys = list[tuple[ColumnElement[Any], bool]]
-
-
-def _check_max(max_results: int, limit: int) -> None:
-    if not 0 < max_results <= limit:
-        raise CairnError.invalid(
-            f"Invalid value {max_results} for parameter 'max_results': it must be between 1 "
-            f"and {limit}"
-        )
 
 
 def _tag_leaf(
@@ -96,7 +88,7 @@ def search_models(
     order_by: list[str],
     page_token: str | None,
 ) -> Page[RegisteredModel]:
-    _check_max(max_results, MAX_MODELS)
+    check_max_results(max_results, MAX_MODELS)
     expr = parse_filter(filter_text, REGISTERED_MODELS)
     t = registered_model_tags.c
 
@@ -124,7 +116,7 @@ def search_versions(
     order_by: list[str],
     page_token: str | None,
 ) -> Page[ModelVersion]:
-    _check_max(max_results, MAX_VERSIONS)
+    check_max_results(max_results, MAX_VERSIONS)
     expr = parse_filter(filter_text, MODEL_VERSIONS)
     t = model_version_tags.c
 
@@ -157,7 +149,7 @@ def history(
     """Events of the model called ``name``, newest first. A live model answers with its whole
     history (also from before renames); otherwise the events of deleted models last called
     ``name`` are returned. No model and no events: 404."""
-    _check_max(max_results, MAX_EVENTS)
+    check_max_results(max_results, MAX_EVENTS)
     e = model_events.c
     model_id = conn.execute(select(rm.id).where(rm.name == name)).scalar_one_or_none()
     if model_id is not None:

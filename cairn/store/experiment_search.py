@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, not_, select
+from sqlalchemy import ColumnElement, Connection, select
 
 from cairn.entities.errors import CairnError
 from cairn.entities.tracking import Experiment, Page, ViewType, parse_experiment_id
 from cairn.store import experiments as experiment_store
-from cairn.store.filters import combine, compare
+from cairn.store.filters import combine, compare, key_value_leaf
 from cairn.store.paging import check_max_results, keyset_page, query_fingerprint
 from cairn.store.schema import experiment_tags, experiments
 from cairn.store.search.ast import Comparison
@@ -48,14 +48,10 @@ def search_experiments(
                 value = parse_experiment_id(value)
             return compare(conn, column, c.op, value)
         if c.entity == "tag":
-            has_key = select(experiment_tags.c.experiment_id).where(experiment_tags.c.key == c.key)
-            owner = experiments.c.experiment_id
-            if c.op == "IS NULL":
-                return not_(owner.in_(has_key))
-            if c.op == "IS NOT NULL":
-                return owner.in_(has_key)
-            cond = compare(conn, experiment_tags.c.value, c.op, c.value)
-            return owner.in_(has_key.where(cond))
+            t = experiment_tags.c
+            return key_value_leaf(
+                conn, experiments.c.experiment_id, t.experiment_id, t.key, t.value, c
+            )
         raise CairnError.invalid(f"Experiments cannot be filtered by {c.entity} '{c.key}'")
 
     sort_keys: list[tuple[ColumnElement[Any], bool]] = []

@@ -65,6 +65,33 @@ def compare(
     raise CairnError.invalid(f"Unsupported comparator '{op}'")
 
 
+def key_value_leaf(
+    conn: Connection,
+    subject: ColumnElement[Any],
+    owner: ColumnElement[Any],
+    key_col: ColumnElement[str],
+    value_col: ColumnElement[str],
+    c: Comparison,
+    *,
+    absent_is_unequal: bool = False,
+) -> ColumnElement[bool]:
+    """A param or tag condition: ``subject IN (SELECT owner FROM <key/value table> WHERE
+    key_col = <key> AND value_col <op> <value>)``. ``IS NULL`` holds for objects without the
+    key. With ``absent_is_unequal``, ``!=`` and ``NOT IN`` hold for them too (the registry's
+    rule, as MLflow: the clients' `` tag.`mlflow.prompt.is_prompt` != 'true' `` must keep
+    untagged models)."""
+    has_key = select(owner).where(key_col == c.key)
+    if c.op == "IS NULL":
+        return not_(subject.in_(has_key))
+    if c.op == "IS NOT NULL":
+        return subject.in_(has_key)
+    if absent_is_unequal and c.op == "!=":
+        return not_(subject.in_(has_key.where(value_col == c.value)))
+    if absent_is_unequal and c.op == "NOT IN":
+        return not_(subject.in_(has_key.where(compare(conn, value_col, "IN", c.value))))
+    return subject.in_(has_key.where(compare(conn, value_col, c.op, c.value)))
+
+
 class RunFilter:
     """Turns a run filter into a condition on ``runs.id`` (``run_id_col``)."""
 
@@ -93,24 +120,12 @@ class RunFilter:
             return self._metric(c)
         if c.entity in ("param", "tag"):
             table = params if c.entity == "param" else run_tags
-            return self._key_value(table.c.run_id, table.c.key, table.c.value, c)
+            return key_value_leaf(
+                self.conn, self.run_id, table.c.run_id, table.c.key, table.c.value, c
+            )
         if c.entity == "dataset":
             return self._dataset(c)
         raise CairnError.invalid(f"Invalid entity '{c.entity}' in filter")
-
-    def _key_value(
-        self,
-        owner: ColumnElement[int],
-        key_col: ColumnElement[str],
-        value_col: ColumnElement[str],
-        c: Comparison,
-    ) -> ColumnElement[bool]:
-        has_key = select(owner).where(key_col == c.key)
-        if c.op == "IS NULL":
-            return not_(self.run_id.in_(has_key))
-        if c.op == "IS NOT NULL":
-            return self.run_id.in_(has_key)
-        return self.run_id.in_(has_key.where(compare(self.conn, value_col, c.op, c.value)))
 
     def _metric(self, c: Comparison) -> ColumnElement[bool]:
         kid = self.keys.lookup(self.conn, [c.key]).get(c.key)

@@ -13,7 +13,7 @@ from cairn.entities.errors import CairnError
 from cairn.entities.logged_models import LoggedModel
 from cairn.entities.tracking import LifecycleStage, Page
 from cairn.store import logged_models as store
-from cairn.store.filters import combine, compare
+from cairn.store.filters import combine, compare, key_value_leaf
 from cairn.store.paging import check_max_results, keyset_page, query_fingerprint
 from cairn.store.schema import (
     logged_model_metrics,
@@ -64,13 +64,8 @@ def _leaf(conn: Connection, c: Comparison) -> ColumnElement[bool]:
             raise CairnError.invalid(f"Invalid attribute key '{c.key}' for logged models")
         return compare(conn, column, c.op, c.value)
     if c.entity in ("param", "tag"):
-        table = logged_model_params if c.entity == "param" else logged_model_tags
-        has_key = select(table.c.lm_id).where(table.c.key == c.key)
-        if c.op == "IS NULL":
-            return not_(lm.id.in_(has_key))
-        if c.op == "IS NOT NULL":
-            return lm.id.in_(has_key)
-        return lm.id.in_(has_key.where(compare(conn, table.c.value, c.op, c.value)))
+        t = (logged_model_params if c.entity == "param" else logged_model_tags).c
+        return key_value_leaf(conn, lm.id, t.lm_id, t.key, t.value, c)
     if c.entity == "metric":
         latest = _latest_metric(c.key).subquery()
         if c.op == "IS NULL":

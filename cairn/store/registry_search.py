@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, not_, select
+from sqlalchemy import ColumnElement, Connection, select
 
 from cairn.entities.errors import CairnError
 from cairn.entities.registry import ModelEvent, ModelVersion, RegisteredModel
 from cairn.entities.tracking import Page
-from cairn.store.filters import combine, compare
+from cairn.store.filters import combine, compare, key_value_leaf
 from cairn.store.paging import check_max_results, keyset_page, query_fingerprint
 from cairn.store.registry_load import load_models, load_versions
 from cairn.store.schema import (
@@ -46,28 +46,6 @@ VERSION_COLUMNS: dict[str, ColumnElement[Any]] = {
 SortKeys = list[tuple[ColumnElement[Any], bool]]
 
 
-def _tag_leaf(
-    conn: Connection,
-    owner: ColumnElement[int],
-    tag_owner: ColumnElement[int],
-    key_col: ColumnElement[str],
-    value_col: ColumnElement[str],
-    c: Comparison,
-) -> ColumnElement[bool]:
-    """A tag condition. ``!=`` and ``NOT IN`` hold for objects without the tag (as MLflow: the
-    clients' `` tag.`mlflow.prompt.is_prompt` != 'true' `` must keep untagged models)."""
-    has_key = select(tag_owner).where(key_col == c.key)
-    if c.op == "IS NULL":
-        return not_(owner.in_(has_key))
-    if c.op == "IS NOT NULL":
-        return owner.in_(has_key)
-    if c.op == "!=":
-        return not_(owner.in_(has_key.where(value_col == c.value)))
-    if c.op == "NOT IN":
-        return not_(owner.in_(has_key.where(compare(conn, value_col, "IN", c.value))))
-    return owner.in_(has_key.where(compare(conn, value_col, c.op, c.value)))
-
-
 def _sort_keys(
     order_by: list[str], profile: Profile, columns: dict[str, ColumnElement[Any]]
 ) -> SortKeys:
@@ -94,7 +72,9 @@ def search_models(
 
     def leaf(c: Comparison) -> ColumnElement[bool]:
         if c.entity == "tag":
-            return _tag_leaf(conn, rm.id, t.model_id, t.key, t.value, c)
+            return key_value_leaf(
+                conn, rm.id, t.model_id, t.key, t.value, c, absent_is_unequal=True
+            )
         column = MODEL_COLUMNS.get(c.key)
         if c.entity != "attribute" or column is None:
             raise CairnError.invalid(f"Registered models cannot be filtered by '{c.key}'")
@@ -122,7 +102,9 @@ def search_versions(
 
     def leaf(c: Comparison) -> ColumnElement[bool]:
         if c.entity == "tag":
-            return _tag_leaf(conn, mv.id, t.version_id, t.key, t.value, c)
+            return key_value_leaf(
+                conn, mv.id, t.version_id, t.key, t.value, c, absent_is_unequal=True
+            )
         column = VERSION_COLUMNS.get(c.key)
         if c.entity != "attribute" or column is None:
             raise CairnError.invalid(f"Model versions cannot be filtered by '{c.key}'")

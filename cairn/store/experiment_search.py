@@ -9,11 +9,11 @@ from sqlalchemy import ColumnElement, Connection, select
 from cairn.entities.errors import CairnError
 from cairn.entities.tracking import Experiment, Page, ViewType, parse_experiment_id
 from cairn.store import experiments as experiment_store
-from cairn.store.filters import combine, compare, key_value_leaf
+from cairn.store.filters import attribute_sort_keys, combine, compare, key_value_leaf
 from cairn.store.paging import check_max_results, keyset_page, query_fingerprint
 from cairn.store.schema import experiment_tags, experiments
 from cairn.store.search.ast import Comparison
-from cairn.store.search.parser import parse_filter, parse_order_by
+from cairn.store.search.parser import parse_filter
 from cairn.store.search.profiles import EXPERIMENTS
 
 MAX_RESULTS = 50_000
@@ -54,13 +54,7 @@ def search_experiments(
             )
         raise CairnError.invalid(f"Experiments cannot be filtered by {c.entity} '{c.key}'")
 
-    sort_keys: list[tuple[ColumnElement[Any], bool]] = []
-    for text in order_by:
-        o = parse_order_by(text, EXPERIMENTS)
-        column = ATTRIBUTES.get(o.key)
-        if o.entity != "attribute" or column is None:
-            raise CairnError.invalid(f"Invalid order_by clause '{text}' for experiments")
-        sort_keys.append((column, o.ascending))
+    sort_keys = attribute_sort_keys(order_by, EXPERIMENTS, ATTRIBUTES)
     if not sort_keys:
         sort_keys.append((experiments.c.creation_time, False))
     sort_keys.append((experiments.c.experiment_id, False))

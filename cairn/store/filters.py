@@ -1,4 +1,5 @@
-"""Compile parsed search filters (cairn.store.search) into SQL conditions.
+"""Compile parsed search filters (cairn.store.search) into SQL conditions, and attribute
+order-bys into sort keys.
 
 Every leaf becomes an indexed membership test (``runs.id IN (SELECT run_id FROM …)``) or a
 plain column comparison, so AND, OR and parentheses compose freely.
@@ -13,8 +14,11 @@ from sqlalchemy import ColumnElement, Connection, and_, false, not_, or_, select
 
 from cairn.entities.errors import CairnError
 from cairn.store.metric_keys import MetricKeys
+from cairn.store.paging import SortKeys
 from cairn.store.schema import datasets, input_tags, latest_metrics, params, run_inputs, run_tags
 from cairn.store.search.ast import And, Comparison, Expr, Or
+from cairn.store.search.parser import parse_order_by
+from cairn.store.search.profiles import Profile
 from cairn.store.sql import ilike, like
 
 CONTEXT_TAG = "mlflow.data.context"
@@ -90,6 +94,20 @@ def key_value_leaf(
     if absent_is_unequal and c.op == "NOT IN":
         return not_(subject.in_(has_key.where(compare(conn, value_col, "IN", c.value))))
     return subject.in_(has_key.where(compare(conn, value_col, c.op, c.value)))
+
+
+def attribute_sort_keys(
+    order_by: list[str], profile: Profile, columns: Mapping[str, ColumnElement[Any]]
+) -> SortKeys:
+    """The sort keys of order_by clauses that may name only attributes (``columns``)."""
+    keys: SortKeys = []
+    for text in order_by:
+        o = parse_order_by(text, profile)
+        column = columns.get(o.key)
+        if o.entity != "attribute" or column is None:
+            raise CairnError.invalid(f"Invalid order_by clause '{text}' for {profile.name}")
+        keys.append((column, o.ascending))
+    return keys
 
 
 class RunFilter:

@@ -14,7 +14,7 @@ from cairn.entities.logged_models import LoggedModel
 from cairn.entities.tracking import LifecycleStage, Page
 from cairn.store import logged_models as store
 from cairn.store.filters import combine, compare, key_value_leaf
-from cairn.store.paging import check_max_results, keyset_page, query_fingerprint
+from cairn.store.paging import SortKeys, check_max_results, keyset_page, query_fingerprint
 from cairn.store.schema import (
     logged_model_metrics,
     logged_model_params,
@@ -106,7 +106,7 @@ def search_logged_models(
     check_max_results(max_results, MAX_RESULTS)
     expr = parse_filter(filter_text, LOGGED_MODELS)
     # keyset paging needs NULL-free keys: metric keys carry a "has no value" rank first
-    sort_keys: list[tuple[ColumnElement[Any], bool]] = []
+    sort_keys: SortKeys = []
     for field_name, ascending in order_by:
         key, filler = _sort_key(field_name)
         sort_keys.append((case((key.is_(None), 1), else_=0), True))  # NULLs last

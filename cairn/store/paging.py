@@ -13,6 +13,9 @@ from sqlalchemy import ColumnElement, Connection, Select, and_, false, or_
 
 from cairn.entities.errors import CairnError
 
+SortKeys = list[tuple[ColumnElement[Any], bool]]
+"""(expression, ascending) pairs, in order: what a keyset page is ordered by."""
+
 
 def check_max_results(max_results: int, limit: int) -> None:
     """A page size must be between 1 and the search's ``limit``."""

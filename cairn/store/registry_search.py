@@ -9,8 +9,8 @@ from sqlalchemy import ColumnElement, Connection, select
 from cairn.entities.errors import CairnError
 from cairn.entities.registry import ModelEvent, ModelVersion, RegisteredModel
 from cairn.entities.tracking import Page
-from cairn.store.filters import combine, compare, key_value_leaf
-from cairn.store.paging import check_max_results, keyset_page, query_fingerprint
+from cairn.store.filters import attribute_sort_keys, combine, compare, key_value_leaf
+from cairn.store.paging import SortKeys, check_max_results, keyset_page, query_fingerprint
 from cairn.store.registry_load import load_models, load_versions
 from cairn.store.schema import (
     model_events,
@@ -20,8 +20,8 @@ from cairn.store.schema import (
     registered_models,
 )
 from cairn.store.search.ast import Comparison
-from cairn.store.search.parser import parse_filter, parse_order_by
-from cairn.store.search.profiles import MODEL_VERSIONS, REGISTERED_MODELS, Profile
+from cairn.store.search.parser import parse_filter
+from cairn.store.search.profiles import MODEL_VERSIONS, REGISTERED_MODELS
 
 MAX_MODELS = 1000
 MAX_VERSIONS = 200_000
@@ -42,21 +42,6 @@ VERSION_COLUMNS: dict[str, ColumnElement[Any]] = {
     "creation_timestamp": mv.creation_time,
     "last_updated_timestamp": mv.last_updated_time,
 }
-
-SortKeys = list[tuple[ColumnElement[Any], bool]]
-
-
-def _sort_keys(
-    order_by: list[str], profile: Profile, columns: dict[str, ColumnElement[Any]]
-) -> SortKeys:
-    keys: SortKeys = []
-    for text in order_by:
-        o = parse_order_by(text, profile)
-        column = columns.get(o.key)
-        if o.entity != "attribute" or column is None:
-            raise CairnError.invalid(f"Invalid order_by clause '{text}' for {profile.name}")
-        keys.append((column, o.ascending))
-    return keys
 
 
 def search_models(
@@ -80,7 +65,7 @@ def search_models(
             raise CairnError.invalid(f"Registered models cannot be filtered by '{c.key}'")
         return compare(conn, column, c.op, c.value)
 
-    keys = _sort_keys(order_by, REGISTERED_MODELS, MODEL_COLUMNS)
+    keys = attribute_sort_keys(order_by, REGISTERED_MODELS, MODEL_COLUMNS)
     if not any(col is rm.name for col, _ in keys):
         keys.append((rm.name, True))
     fingerprint = query_fingerprint("registered_models", filter_text or "", order_by)
@@ -110,7 +95,7 @@ def search_versions(
             raise CairnError.invalid(f"Model versions cannot be filtered by '{c.key}'")
         return compare(conn, column, c.op, c.value)
 
-    keys = _sort_keys(order_by, MODEL_VERSIONS, VERSION_COLUMNS)
+    keys = attribute_sort_keys(order_by, MODEL_VERSIONS, VERSION_COLUMNS)
     if not keys:
         keys.append((mv.last_updated_time, False))
     keys += [(rm.name, True), (mv.version, False)]

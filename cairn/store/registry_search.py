@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, Connection, select
 from cairn.entities.errors import CairnError
 from cairn.entities.registry import ModelEvent, ModelVersion, RegisteredModel
 from cairn.entities.tracking import Page
-from cairn.store.filters import attribute_sort_keys, combine, compare, key_value_leaf
+from cairn.store.filters import Leaf, attribute_sort_keys, combine, compare, key_value_leaf
 from cairn.store.paging import SortKeys, check_max_results, keyset_page, query_fingerprint
 from cairn.store.registry_load import load_models, load_versions
 from cairn.store.schema import (
@@ -44,6 +44,31 @@ VERSION_COLUMNS: dict[str, ColumnElement[Any]] = {
 }
 
 
+def _leaf(
+    conn: Connection,
+    what: str,
+    columns: dict[str, ColumnElement[Any]],
+    subject: ColumnElement[int],
+    owner: ColumnElement[int],
+    key_col: ColumnElement[str],
+    value_col: ColumnElement[str],
+) -> Leaf:
+    """The filter leaves of a registry search: attributes (``columns``) and tags, where ``!=``
+    and ``NOT IN`` hold for objects without the tag."""
+
+    def leaf(c: Comparison) -> ColumnElement[bool]:
+        if c.entity == "tag":
+            return key_value_leaf(
+                conn, subject, owner, key_col, value_col, c, absent_is_unequal=True
+            )
+        column = columns.get(c.key)
+        if c.entity != "attribute" or column is None:
+            raise CairnError.invalid(f"{what} cannot be filtered by '{c.key}'")
+        return compare(conn, column, c.op, c.value)
+
+    return leaf
+
+
 def search_models(
     conn: Connection,
     filter_text: str | None,
@@ -54,17 +79,7 @@ def search_models(
     check_max_results(max_results, MAX_MODELS)
     expr = parse_filter(filter_text, REGISTERED_MODELS)
     t = registered_model_tags.c
-
-    def leaf(c: Comparison) -> ColumnElement[bool]:
-        if c.entity == "tag":
-            return key_value_leaf(
-                conn, rm.id, t.model_id, t.key, t.value, c, absent_is_unequal=True
-            )
-        column = MODEL_COLUMNS.get(c.key)
-        if c.entity != "attribute" or column is None:
-            raise CairnError.invalid(f"Registered models cannot be filtered by '{c.key}'")
-        return compare(conn, column, c.op, c.value)
-
+    leaf = _leaf(conn, "Registered models", MODEL_COLUMNS, rm.id, t.model_id, t.key, t.value)
     keys = attribute_sort_keys(order_by, REGISTERED_MODELS, MODEL_COLUMNS)
     if not any(col is rm.name for col, _ in keys):
         keys.append((rm.name, True))
@@ -84,17 +99,7 @@ def search_versions(
     check_max_results(max_results, MAX_VERSIONS)
     expr = parse_filter(filter_text, MODEL_VERSIONS)
     t = model_version_tags.c
-
-    def leaf(c: Comparison) -> ColumnElement[bool]:
-        if c.entity == "tag":
-            return key_value_leaf(
-                conn, mv.id, t.version_id, t.key, t.value, c, absent_is_unequal=True
-            )
-        column = VERSION_COLUMNS.get(c.key)
-        if c.entity != "attribute" or column is None:
-            raise CairnError.invalid(f"Model versions cannot be filtered by '{c.key}'")
-        return compare(conn, column, c.op, c.value)
-
+    leaf = _leaf(conn, "Model versions", VERSION_COLUMNS, mv.id, t.version_id, t.key, t.value)
     keys = attribute_sort_keys(order_by, MODEL_VERSIONS, VERSION_COLUMNS)
     if not keys:
         keys.append((mv.last_updated_time, False))

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, not_, select
+from sqlalchemy import ColumnElement, Connection, select
 
 from cairn.entities.errors import CairnError
 from cairn.entities.tracking import Experiment, Page, ViewType, parse_experiment_id
 from cairn.store import experiments as experiment_store
-from cairn.store.filters import combine, compare
-from cairn.store.paging import keyset_page, query_fingerprint
+from cairn.store.filters import attribute_sort_keys, combine, compare, key_value_leaf
+from cairn.store.paging import check_max_results, keyset_page, query_fingerprint
 from cairn.store.schema import experiment_tags, experiments
 from cairn.store.search.ast import Comparison
-from cairn.store.search.parser import parse_filter, parse_order_by
+from cairn.store.search.parser import parse_filter
 from cairn.store.search.profiles import EXPERIMENTS
 
 MAX_RESULTS = 50_000
@@ -35,11 +35,7 @@ def search_experiments(
     order_by: list[str],
     page_token: str | None,
 ) -> Page[Experiment]:
-    if not 0 < max_results <= MAX_RESULTS:
-        raise CairnError.invalid(
-            f"Invalid value {max_results} for parameter 'max_results': it must be between 1 "
-            f"and {MAX_RESULTS}"
-        )
+    check_max_results(max_results, MAX_RESULTS)
     expr = parse_filter(filter_text, EXPERIMENTS)
 
     def leaf(c: Comparison) -> ColumnElement[bool]:
@@ -52,23 +48,13 @@ def search_experiments(
                 value = parse_experiment_id(value)
             return compare(conn, column, c.op, value)
         if c.entity == "tag":
-            has_key = select(experiment_tags.c.experiment_id).where(experiment_tags.c.key == c.key)
-            owner = experiments.c.experiment_id
-            if c.op == "IS NULL":
-                return not_(owner.in_(has_key))
-            if c.op == "IS NOT NULL":
-                return owner.in_(has_key)
-            cond = compare(conn, experiment_tags.c.value, c.op, c.value)
-            return owner.in_(has_key.where(cond))
+            t = experiment_tags.c
+            return key_value_leaf(
+                conn, experiments.c.experiment_id, t.experiment_id, t.key, t.value, c
+            )
         raise CairnError.invalid(f"Experiments cannot be filtered by {c.entity} '{c.key}'")
 
-    sort_keys: list[tuple[ColumnElement[Any], bool]] = []
-    for text in order_by:
-        o = parse_order_by(text, EXPERIMENTS)
-        column = ATTRIBUTES.get(o.key)
-        if o.entity != "attribute" or column is None:
-            raise CairnError.invalid(f"Invalid order_by clause '{text}' for experiments")
-        sort_keys.append((column, o.ascending))
+    sort_keys = attribute_sort_keys(order_by, EXPERIMENTS, ATTRIBUTES)
     if not sort_keys:
         sort_keys.append((experiments.c.creation_time, False))
     sort_keys.append((experiments.c.experiment_id, False))

@@ -1,4 +1,5 @@
-"""Compile parsed search filters (cairn.store.search) into SQL conditions.
+"""Compile parsed search filters (cairn.store.search) into SQL conditions, and attribute
+order-bys into sort keys.
 
 Every leaf becomes an indexed membership test (``runs.id IN (SELECT run_id FROM …)``) or a
 plain column comparison, so AND, OR and parentheses compose freely.
@@ -13,8 +14,11 @@ from sqlalchemy import ColumnElement, Connection, and_, false, not_, or_, select
 
 from cairn.entities.errors import CairnError
 from cairn.store.metric_keys import MetricKeys
+from cairn.store.paging import SortKeys
 from cairn.store.schema import datasets, input_tags, latest_metrics, params, run_inputs, run_tags
 from cairn.store.search.ast import And, Comparison, Expr, Or
+from cairn.store.search.parser import parse_order_by
+from cairn.store.search.profiles import Profile
 from cairn.store.sql import ilike, like
 
 CONTEXT_TAG = "mlflow.data.context"
@@ -65,6 +69,47 @@ def compare(
     raise CairnError.invalid(f"Unsupported comparator '{op}'")
 
 
+def key_value_leaf(
+    conn: Connection,
+    subject: ColumnElement[Any],
+    owner: ColumnElement[Any],
+    key_col: ColumnElement[str],
+    value_col: ColumnElement[str],
+    c: Comparison,
+    *,
+    absent_is_unequal: bool = False,
+) -> ColumnElement[bool]:
+    """A param or tag condition: ``subject IN (SELECT owner FROM <key/value table> WHERE
+    key_col = <key> AND value_col <op> <value>)``. ``IS NULL`` holds for objects without the
+    key. With ``absent_is_unequal``, ``!=`` and ``NOT IN`` hold for them too (the registry's
+    rule, as MLflow: the clients' `` tag.`mlflow.prompt.is_prompt` != 'true' `` must keep
+    untagged models)."""
+    has_key = select(owner).where(key_col == c.key)
+    if c.op == "IS NULL":
+        return not_(subject.in_(has_key))
+    if c.op == "IS NOT NULL":
+        return subject.in_(has_key)
+    if absent_is_unequal and c.op == "!=":
+        return not_(subject.in_(has_key.where(value_col == c.value)))
+    if absent_is_unequal and c.op == "NOT IN":
+        return not_(subject.in_(has_key.where(compare(conn, value_col, "IN", c.value))))
+    return subject.in_(has_key.where(compare(conn, value_col, c.op, c.value)))
+
+
+def attribute_sort_keys(
+    order_by: list[str], profile: Profile, columns: Mapping[str, ColumnElement[Any]]
+) -> SortKeys:
+    """The sort keys of order_by clauses that may name only attributes (``columns``)."""
+    keys: SortKeys = []
+    for text in order_by:
+        o = parse_order_by(text, profile)
+        column = columns.get(o.key)
+        if o.entity != "attribute" or column is None:
+            raise CairnError.invalid(f"Invalid order_by clause '{text}' for {profile.name}")
+        keys.append((column, o.ascending))
+    return keys
+
+
 class RunFilter:
     """Turns a run filter into a condition on ``runs.id`` (``run_id_col``)."""
 
@@ -93,24 +138,12 @@ class RunFilter:
             return self._metric(c)
         if c.entity in ("param", "tag"):
             table = params if c.entity == "param" else run_tags
-            return self._key_value(table.c.run_id, table.c.key, table.c.value, c)
+            return key_value_leaf(
+                self.conn, self.run_id, table.c.run_id, table.c.key, table.c.value, c
+            )
         if c.entity == "dataset":
             return self._dataset(c)
         raise CairnError.invalid(f"Invalid entity '{c.entity}' in filter")
-
-    def _key_value(
-        self,
-        owner: ColumnElement[int],
-        key_col: ColumnElement[str],
-        value_col: ColumnElement[str],
-        c: Comparison,
-    ) -> ColumnElement[bool]:
-        has_key = select(owner).where(key_col == c.key)
-        if c.op == "IS NULL":
-            return not_(self.run_id.in_(has_key))
-        if c.op == "IS NOT NULL":
-            return self.run_id.in_(has_key)
-        return self.run_id.in_(has_key.where(compare(self.conn, value_col, c.op, c.value)))
 
     def _metric(self, c: Comparison) -> ColumnElement[bool]:
         kid = self.keys.lookup(self.conn, [c.key]).get(c.key)

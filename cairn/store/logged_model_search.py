@@ -13,8 +13,8 @@ from cairn.entities.errors import CairnError
 from cairn.entities.logged_models import LoggedModel
 from cairn.entities.tracking import LifecycleStage, Page
 from cairn.store import logged_models as store
-from cairn.store.filters import combine, compare
-from cairn.store.paging import keyset_page, query_fingerprint
+from cairn.store.filters import combine, compare, key_value_leaf
+from cairn.store.paging import SortKeys, check_max_results, keyset_page, query_fingerprint
 from cairn.store.schema import (
     logged_model_metrics,
     logged_model_params,
@@ -64,13 +64,8 @@ def _leaf(conn: Connection, c: Comparison) -> ColumnElement[bool]:
             raise CairnError.invalid(f"Invalid attribute key '{c.key}' for logged models")
         return compare(conn, column, c.op, c.value)
     if c.entity in ("param", "tag"):
-        table = logged_model_params if c.entity == "param" else logged_model_tags
-        has_key = select(table.c.lm_id).where(table.c.key == c.key)
-        if c.op == "IS NULL":
-            return not_(lm.id.in_(has_key))
-        if c.op == "IS NOT NULL":
-            return lm.id.in_(has_key)
-        return lm.id.in_(has_key.where(compare(conn, table.c.value, c.op, c.value)))
+        t = (logged_model_params if c.entity == "param" else logged_model_tags).c
+        return key_value_leaf(conn, lm.id, t.lm_id, t.key, t.value, c)
     if c.entity == "metric":
         latest = _latest_metric(c.key).subquery()
         if c.op == "IS NULL":
@@ -108,14 +103,10 @@ def search_logged_models(
     max_results: int,
     page_token: str | None,
 ) -> Page[LoggedModel]:
-    if not 0 < max_results <= MAX_RESULTS:
-        raise CairnError.invalid(
-            f"Invalid value {max_results} for parameter 'max_results': it must be between 1 "
-            f"and {MAX_RESULTS}"
-        )
+    check_max_results(max_results, MAX_RESULTS)
     expr = parse_filter(filter_text, LOGGED_MODELS)
     # keyset paging needs NULL-free keys: metric keys carry a "has no value" rank first
-    sort_keys: list[tuple[ColumnElement[Any], bool]] = []
+    sort_keys: SortKeys = []
     for field_name, ascending in order_by:
         key, filler = _sort_key(field_name)
         sort_keys.append((case((key.is_(None), 1), else_=0), True))  # NULLs last

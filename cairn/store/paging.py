@@ -13,6 +13,18 @@ from sqlalchemy import ColumnElement, Connection, Select, and_, false, or_
 
 from cairn.entities.errors import CairnError
 
+SortKeys = list[tuple[ColumnElement[Any], bool]]
+"""(expression, ascending) pairs, in order: what a keyset page is ordered by."""
+
+
+def check_max_results(max_results: int, limit: int) -> None:
+    """A page size must be between 1 and the search's ``limit``."""
+    if not 0 < max_results <= limit:
+        raise CairnError.invalid(
+            f"Invalid value {max_results} for parameter 'max_results': it must be between 1 "
+            f"and {limit}"
+        )
+
 
 def query_fingerprint(*parts: object) -> str:
     return hashlib.blake2b(orjson.dumps(parts, default=str), digest_size=6).hexdigest()

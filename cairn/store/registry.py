@@ -305,20 +305,27 @@ def transition_stage(
 
 
 # ---------------------------------------------------------------------------- aliases
+def _alias_version(conn: Connection, model: AnyRow, alias: str) -> int | None:
+    """The version ``alias`` of ``model`` points at, or None."""
+    a = model_aliases.c
+    version: int | None = conn.execute(
+        select(a.version).where(a.model_id == model.id, a.alias == alias)
+    ).scalar_one_or_none()
+    return version
+
+
 def set_alias(conn: Connection, name: str, alias: str, version: int, actor: str | None) -> None:
     """Point ``alias`` at ``version`` (moving it if it pointed elsewhere)."""
     model = model_row(conn, name)
     version_row(conn, model, version)
-    a = model_aliases.c
-    old = conn.execute(
-        select(a.version).where(a.model_id == model.id, a.alias == alias)
-    ).scalar_one_or_none()
+    old = _alias_version(conn, model, alias)
     if old == version:
         return
     if old is None:
         conn.execute(model_aliases.insert().values(model_id=model.id, alias=alias, version=version))
         record(conn, model, version, EventKind.ALIAS_SET, None, alias, actor)
     else:
+        a = model_aliases.c
         conn.execute(
             update(model_aliases)
             .where(a.model_id == model.id, a.alias == alias)
@@ -329,22 +336,16 @@ def set_alias(conn: Connection, name: str, alias: str, version: int, actor: str 
 
 def delete_alias(conn: Connection, name: str, alias: str, actor: str | None) -> None:
     model = model_row(conn, name)
-    a = model_aliases.c
-    old = conn.execute(
-        select(a.version).where(a.model_id == model.id, a.alias == alias)
-    ).scalar_one_or_none()
+    old = _alias_version(conn, model, alias)
     if old is None:
         return
+    a = model_aliases.c
     conn.execute(delete(model_aliases).where(a.model_id == model.id, a.alias == alias))
     record(conn, model, old, EventKind.ALIAS_DELETED, alias, None, actor)
 
 
 def get_by_alias(conn: Connection, name: str, alias: str) -> ModelVersion:
-    model = model_row(conn, name)
-    a = model_aliases.c
-    version = conn.execute(
-        select(a.version).where(a.model_id == model.id, a.alias == alias)
-    ).scalar_one_or_none()
+    version = _alias_version(conn, model_row(conn, name), alias)
     if version is None:
         raise CairnError.invalid(f"Registered model alias {alias} not found.")
     return get_version(conn, name, version)

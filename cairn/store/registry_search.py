@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, not_, select
+from sqlalchemy import ColumnElement, Connection, select
 
 from cairn.entities.errors import CairnError
 from cairn.entities.registry import ModelEvent, ModelVersion, RegisteredModel
 from cairn.entities.tracking import Page
-from cairn.store.filters import combine, compare
-from cairn.store.paging import keyset_page, query_fingerprint
+from cairn.store.filters import Leaf, attribute_sort_keys, combine, compare, key_value_leaf
+from cairn.store.paging import SortKeys, check_max_results, keyset_page, query_fingerprint
 from cairn.store.registry_load import load_models, load_versions
 from cairn.store.schema import (
     model_events,
@@ -20,8 +20,8 @@ from cairn.store.schema import (
     registered_models,
 )
 from cairn.store.search.ast import Comparison
-from cairn.store.search.parser import parse_filter, parse_order_by
-from cairn.store.search.profiles import MODEL_VERSIONS, REGISTERED_MODELS, Profile
+from cairn.store.search.parser import parse_filter
+from cairn.store.search.profiles import MODEL_VERSIONS, REGISTERED_MODELS
 
 MAX_MODELS = 1000
 MAX_VERSIONS = 200_000
@@ -43,50 +43,30 @@ VERSION_COLUMNS: dict[str, ColumnElement[Any]] = {
     "last_updated_timestamp": mv.last_updated_time,
 }
 
-SortKeys = list[tuple[ColumnElement[Any], bool]]
 
-
-def _check_max(max_results: int, limit: int) -> None:
-    if not 0 < max_results <= limit:
-        raise CairnError.invalid(
-            f"Invalid value {max_results} for parameter 'max_results': it must be between 1 "
-            f"and {limit}"
-        )
-
-
-def _tag_leaf(
+def _leaf(
     conn: Connection,
+    what: str,
+    columns: dict[str, ColumnElement[Any]],
+    subject: ColumnElement[int],
     owner: ColumnElement[int],
-    tag_owner: ColumnElement[int],
     key_col: ColumnElement[str],
     value_col: ColumnElement[str],
-    c: Comparison,
-) -> ColumnElement[bool]:
-    """A tag condition. ``!=`` and ``NOT IN`` hold for objects without the tag (as MLflow: the
-    clients' `` tag.`mlflow.prompt.is_prompt` != 'true' `` must keep untagged models)."""
-    has_key = select(tag_owner).where(key_col == c.key)
-    if c.op == "IS NULL":
-        return not_(owner.in_(has_key))
-    if c.op == "IS NOT NULL":
-        return owner.in_(has_key)
-    if c.op == "!=":
-        return not_(owner.in_(has_key.where(value_col == c.value)))
-    if c.op == "NOT IN":
-        return not_(owner.in_(has_key.where(compare(conn, value_col, "IN", c.value))))
-    return owner.in_(has_key.where(compare(conn, value_col, c.op, c.value)))
+) -> Leaf:
+    """The filter leaves of a registry search: attributes (``columns``) and tags, where ``!=``
+    and ``NOT IN`` hold for objects without the tag."""
 
+    def leaf(c: Comparison) -> ColumnElement[bool]:
+        if c.entity == "tag":
+            return key_value_leaf(
+                conn, subject, owner, key_col, value_col, c, absent_is_unequal=True
+            )
+        column = columns.get(c.key)
+        if c.entity != "attribute" or column is None:
+            raise CairnError.invalid(f"{what} cannot be filtered by '{c.key}'")
+        return compare(conn, column, c.op, c.value)
 
-def _sort_keys(
-    order_by: list[str], profile: Profile, columns: dict[str, ColumnElement[Any]]
-) -> SortKeys:
-    keys: SortKeys = []
-    for text in order_by:
-        o = parse_order_by(text, profile)
-        column = columns.get(o.key)
-        if o.entity != "attribute" or column is None:
-            raise CairnError.invalid(f"Invalid order_by clause '{text}' for {profile.name}")
-        keys.append((column, o.ascending))
-    return keys
+    return leaf
 
 
 def search_models(
@@ -96,19 +76,11 @@ def search_models(
     order_by: list[str],
     page_token: str | None,
 ) -> Page[RegisteredModel]:
-    _check_max(max_results, MAX_MODELS)
+    check_max_results(max_results, MAX_MODELS)
     expr = parse_filter(filter_text, REGISTERED_MODELS)
     t = registered_model_tags.c
-
-    def leaf(c: Comparison) -> ColumnElement[bool]:
-        if c.entity == "tag":
-            return _tag_leaf(conn, rm.id, t.model_id, t.key, t.value, c)
-        column = MODEL_COLUMNS.get(c.key)
-        if c.entity != "attribute" or column is None:
-            raise CairnError.invalid(f"Registered models cannot be filtered by '{c.key}'")
-        return compare(conn, column, c.op, c.value)
-
-    keys = _sort_keys(order_by, REGISTERED_MODELS, MODEL_COLUMNS)
+    leaf = _leaf(conn, "Registered models", MODEL_COLUMNS, rm.id, t.model_id, t.key, t.value)
+    keys = attribute_sort_keys(order_by, REGISTERED_MODELS, MODEL_COLUMNS)
     if not any(col is rm.name for col, _ in keys):
         keys.append((rm.name, True))
     fingerprint = query_fingerprint("registered_models", filter_text or "", order_by)
@@ -124,19 +96,11 @@ def search_versions(
     order_by: list[str],
     page_token: str | None,
 ) -> Page[ModelVersion]:
-    _check_max(max_results, MAX_VERSIONS)
+    check_max_results(max_results, MAX_VERSIONS)
     expr = parse_filter(filter_text, MODEL_VERSIONS)
     t = model_version_tags.c
-
-    def leaf(c: Comparison) -> ColumnElement[bool]:
-        if c.entity == "tag":
-            return _tag_leaf(conn, mv.id, t.version_id, t.key, t.value, c)
-        column = VERSION_COLUMNS.get(c.key)
-        if c.entity != "attribute" or column is None:
-            raise CairnError.invalid(f"Model versions cannot be filtered by '{c.key}'")
-        return compare(conn, column, c.op, c.value)
-
-    keys = _sort_keys(order_by, MODEL_VERSIONS, VERSION_COLUMNS)
+    leaf = _leaf(conn, "Model versions", VERSION_COLUMNS, mv.id, t.version_id, t.key, t.value)
+    keys = attribute_sort_keys(order_by, MODEL_VERSIONS, VERSION_COLUMNS)
     if not keys:
         keys.append((mv.last_updated_time, False))
     keys += [(rm.name, True), (mv.version, False)]
@@ -157,7 +121,7 @@ def history(
     """Events of the model called ``name``, newest first. A live model answers with its whole
     history (also from before renames); otherwise the events of deleted models last called
     ``name`` are returned. No model and no events: 404."""
-    _check_max(max_results, MAX_EVENTS)
+    check_max_results(max_results, MAX_EVENTS)
     e = model_events.c
     model_id = conn.execute(select(rm.id).where(rm.name == name)).scalar_one_or_none()
     if model_id is not None:

@@ -10,7 +10,7 @@ from cairn.entities.errors import CairnError
 from cairn.entities.tracking import Page, Run, RunQuery
 from cairn.store.filters import RunFilter
 from cairn.store.metric_keys import MetricKeys
-from cairn.store.paging import keyset_page, query_fingerprint
+from cairn.store.paging import SortKeys, check_max_results, keyset_page, query_fingerprint
 from cairn.store.run_data import INFO_COLUMNS, load_runs
 from cairn.store.schema import latest_metrics, params, run_tags, runs
 from cairn.store.search.ast import OrderBy
@@ -33,11 +33,7 @@ ATTRIBUTES: dict[str, ColumnElement[Any]] = {
 
 
 def search_runs(conn: Connection, keys: MetricKeys, q: RunQuery) -> Page[Run]:
-    if not 0 < q.max_results <= MAX_RESULTS:
-        raise CairnError.invalid(
-            f"Invalid value {q.max_results} for parameter 'max_results': it must be between "
-            f"1 and {MAX_RESULTS}"
-        )
+    check_max_results(q.max_results, MAX_RESULTS)
     expr = parse_filter(q.filter, RUNS)
     orders = [parse_order_by(text, RUNS) for text in q.order_by]
     condition = RunFilter(conn, keys, runs.c.id, ATTRIBUTES)(expr)
@@ -54,9 +50,6 @@ def search_runs(conn: Connection, keys: MetricKeys, q: RunQuery) -> Page[Run]:
     )
     rows, token = keyset_page(conn, query, sort_keys, q.max_results, q.page_token, fingerprint)
     return Page(load_runs(conn, rows), next_page_token=token)
-
-
-SortKeys = list[tuple[ColumnElement[Any], bool]]
 
 
 def _sort_keys(

@@ -30,9 +30,9 @@ from typing import Any
 import orjson
 
 from cairn.client.config import env_float, env_int, spool_dir
-from cairn.client.entities import wire_value
 from cairn.client.errors import CairnClientError, CairnRestError, DeliveryError
 from cairn.client.rest import RestClient, is_retryable, rest_for
+from cairn.wire import kv, number
 
 log = logging.getLogger("cairn")
 
@@ -56,7 +56,8 @@ def batches(items: Iterable[Item]) -> list[tuple[str, dict[str, Any]]]:
         if group is None:
             group = runs[run_id] = ([], {}, {})
         if kind == METRIC:
-            group[0].append({"key": key, "value": wire_value(value), "timestamp": ts, "step": step})
+            # wire.metric's shape, built inline: this loop is the logging hot path
+            group[0].append({"key": key, "value": number(value), "timestamp": ts, "step": step})
         elif kind == PARAM:
             group[1][(key, value)] = None  # the same param logged twice is sent once
         else:
@@ -64,8 +65,9 @@ def batches(items: Iterable[Item]) -> list[tuple[str, dict[str, Any]]]:
             group[2][key] = value  # the last value of a tag wins
     out: list[tuple[str, dict[str, Any]]] = []
     for run_id, (metrics, params, tags) in runs.items():
+        # params stay (key, value) pairs, not a mapping: a key logged with two values sends both
         plist = [{"key": k, "value": v} for k, v in params]
-        tlist = [{"key": k, "value": v} for k, v in tags.items()]
+        tlist = kv(tags)
         m = p = t = 0
         while m < len(metrics) or p < len(plist) or t < len(tlist):
             ps, ts_ = plist[p : p + MAX_PARAMS], tlist[t : t + MAX_TAGS]

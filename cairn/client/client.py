@@ -21,11 +21,11 @@ from cairn.client.entities import (
     ModelVersion,
     RegisteredModel,
     Run,
-    wire_value,
 )
 from cairn.client.errors import CairnRestError, CairnUsageError
 from cairn.client.rest import ARTIFACTS_API, rest_error, rest_for
 from cairn.client.state import get_tracking_uri, register_exit
+from cairn.wire import kv, number
 
 PROXY_SCHEME = "mlflow-artifacts:"
 VIEW_TYPES = ("ACTIVE_ONLY", "DELETED_ONLY", "ALL")
@@ -37,7 +37,7 @@ def _now_ms() -> int:
 
 
 def _tags(tags: Mapping[str, Any] | None) -> list[dict[str, str]]:
-    return [{"key": str(k), "value": str(v)} for k, v in (tags or {}).items()]
+    return kv({str(k): str(v) for k, v in (tags or {}).items()})
 
 
 def artifact_path_of(uri: str) -> str:
@@ -193,7 +193,7 @@ class Client:
                 "run_id": run_id,
                 "run_uuid": run_id,
                 "key": key,
-                "value": wire_value(float(value)),
+                "value": number(float(value)),
                 "timestamp": timestamp if timestamp is not None else _now_ms(),
                 "step": step or 0,
             },

@@ -166,39 +166,42 @@ class BatchLogger:
 
     def put(self, item: Item) -> None:
         with self._lock:
-            if self._thread is None:
-                self._start()
-            elif self._closing:
-                self._lock.release()
-                try:
-                    return self._send_now([item])
-                finally:
-                    self._lock.acquire()
-            while len(self._buf) >= self.max_queue:
-                self._wake.notify()
-                self._not_full.wait()
-            self._buf.append(item)
-            self._enqueued += 1
+            if self._sent_while_closing((item,)):
+                return
+            self._append(item)
             if len(self._buf) in (1, MAX_METRICS):  # wake an idle sender; a full batch
                 self._wake.notify()
 
     def put_many(self, items: Iterable[Item]) -> None:
         with self._lock:
-            if self._thread is None:
-                self._start()
-            elif self._closing:
-                self._lock.release()
-                try:
-                    return self._send_now(list(items))
-                finally:
-                    self._lock.acquire()
+            if self._sent_while_closing(items):
+                return
             for item in items:
-                while len(self._buf) >= self.max_queue:
-                    self._wake.notify()
-                    self._not_full.wait()
-                self._buf.append(item)
-                self._enqueued += 1
+                self._append(item)
             self._wake.notify()
+
+    def _sent_while_closing(self, items: Iterable[Item]) -> bool:
+        """With the lock held: start the sender on first use; once closing, send ``items`` on
+        the caller's thread (outside the lock) instead of queueing them, and say so."""
+        if self._thread is None:
+            self._start()
+            return False
+        if not self._closing:
+            return False
+        self._lock.release()
+        try:
+            self._send_now(list(items))
+        finally:
+            self._lock.acquire()
+        return True
+
+    def _append(self, item: Item) -> None:
+        """With the lock held: queue one item, waiting while the queue is full."""
+        while len(self._buf) >= self.max_queue:
+            self._wake.notify()
+            self._not_full.wait()
+        self._buf.append(item)
+        self._enqueued += 1
 
     def _send_now(self, items: list[Item]) -> None:
         """After close (interpreter exit, other threads still logging): send on the caller's

@@ -30,9 +30,9 @@ from typing import Any
 import orjson
 
 from cairn.client.config import env_float, env_int, spool_dir
-from cairn.client.entities import wire_value
 from cairn.client.errors import CairnClientError, CairnRestError, DeliveryError
 from cairn.client.rest import RestClient, is_retryable, rest_for
+from cairn.wire import kv, number
 
 log = logging.getLogger("cairn")
 
@@ -56,7 +56,8 @@ def batches(items: Iterable[Item]) -> list[tuple[str, dict[str, Any]]]:
         if group is None:
             group = runs[run_id] = ([], {}, {})
         if kind == METRIC:
-            group[0].append({"key": key, "value": wire_value(value), "timestamp": ts, "step": step})
+            # wire.metric's shape, built inline: this loop is the logging hot path
+            group[0].append({"key": key, "value": number(value), "timestamp": ts, "step": step})
         elif kind == PARAM:
             group[1][(key, value)] = None  # the same param logged twice is sent once
         else:
@@ -64,8 +65,9 @@ def batches(items: Iterable[Item]) -> list[tuple[str, dict[str, Any]]]:
             group[2][key] = value  # the last value of a tag wins
     out: list[tuple[str, dict[str, Any]]] = []
     for run_id, (metrics, params, tags) in runs.items():
+        # params stay (key, value) pairs, not a mapping: a key logged with two values sends both
         plist = [{"key": k, "value": v} for k, v in params]
-        tlist = [{"key": k, "value": v} for k, v in tags.items()]
+        tlist = kv(tags)
         m = p = t = 0
         while m < len(metrics) or p < len(plist) or t < len(tlist):
             ps, ts_ = plist[p : p + MAX_PARAMS], tlist[t : t + MAX_TAGS]
@@ -164,39 +166,42 @@ class BatchLogger:
 
     def put(self, item: Item) -> None:
         with self._lock:
-            if self._thread is None:
-                self._start()
-            elif self._closing:
-                self._lock.release()
-                try:
-                    return self._send_now([item])
-                finally:
-                    self._lock.acquire()
-            while len(self._buf) >= self.max_queue:
-                self._wake.notify()
-                self._not_full.wait()
-            self._buf.append(item)
-            self._enqueued += 1
+            if self._sent_while_closing((item,)):
+                return
+            self._append(item)
             if len(self._buf) in (1, MAX_METRICS):  # wake an idle sender; a full batch
                 self._wake.notify()
 
     def put_many(self, items: Iterable[Item]) -> None:
         with self._lock:
-            if self._thread is None:
-                self._start()
-            elif self._closing:
-                self._lock.release()
-                try:
-                    return self._send_now(list(items))
-                finally:
-                    self._lock.acquire()
+            if self._sent_while_closing(items):
+                return
             for item in items:
-                while len(self._buf) >= self.max_queue:
-                    self._wake.notify()
-                    self._not_full.wait()
-                self._buf.append(item)
-                self._enqueued += 1
+                self._append(item)
             self._wake.notify()
+
+    def _sent_while_closing(self, items: Iterable[Item]) -> bool:
+        """With the lock held: start the sender on first use; once closing, send ``items`` on
+        the caller's thread (outside the lock) instead of queueing them, and say so."""
+        if self._thread is None:
+            self._start()
+            return False
+        if not self._closing:
+            return False
+        self._lock.release()
+        try:
+            self._send_now(list(items))
+        finally:
+            self._lock.acquire()
+        return True
+
+    def _append(self, item: Item) -> None:
+        """With the lock held: queue one item, waiting while the queue is full."""
+        while len(self._buf) >= self.max_queue:
+            self._wake.notify()
+            self._not_full.wait()
+        self._buf.append(item)
+        self._enqueued += 1
 
     def _send_now(self, items: list[Item]) -> None:
         """After close (interpreter exit, other threads still logging): send on the caller's

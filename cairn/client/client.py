@@ -21,11 +21,11 @@ from cairn.client.entities import (
     ModelVersion,
     RegisteredModel,
     Run,
-    wire_value,
 )
 from cairn.client.errors import CairnRestError, CairnUsageError
 from cairn.client.rest import ARTIFACTS_API, rest_error, rest_for
 from cairn.client.state import get_tracking_uri, register_exit
+from cairn.wire import kv, number
 
 PROXY_SCHEME = "mlflow-artifacts:"
 VIEW_TYPES = ("ACTIVE_ONLY", "DELETED_ONLY", "ALL")
@@ -37,7 +37,7 @@ def _now_ms() -> int:
 
 
 def _tags(tags: Mapping[str, Any] | None) -> list[dict[str, str]]:
-    return [{"key": str(k), "value": str(v)} for k, v in (tags or {}).items()]
+    return kv({str(k): str(v) for k, v in (tags or {}).items()})
 
 
 def artifact_path_of(uri: str) -> str:
@@ -193,7 +193,7 @@ class Client:
                 "run_id": run_id,
                 "run_uuid": run_id,
                 "key": key,
-                "value": wire_value(float(value)),
+                "value": number(float(value)),
                 "timestamp": timestamp if timestamp is not None else _now_ms(),
                 "step": step or 0,
             },
@@ -432,17 +432,10 @@ class Client:
         max_results: int = 100,
         order_by: list[str] | None = None,
     ) -> list[RegisteredModel]:
-        params: dict[str, Any] = {}
-        if filter_string:
-            params["filter"] = filter_string
-        if order_by:
-            params["order_by"] = order_by
-        return [
-            RegisteredModel.from_json(m)
-            for m in self._pages(
-                "GET", "registered-models/search", params, "registered_models", max_results
-            )
-        ]
+        found = self._search_registry(
+            "registered-models/search", "registered_models", filter_string, order_by, max_results
+        )
+        return [RegisteredModel.from_json(m) for m in found]
 
     def create_model_version(
         self,
@@ -558,17 +551,26 @@ class Client:
         max_results: int = 10_000,
         order_by: list[str] | None = None,
     ) -> list[ModelVersion]:
+        found = self._search_registry(
+            "model-versions/search", "model_versions", filter_string, order_by, max_results
+        )
+        return [ModelVersion.from_json(v) for v in found]
+
+    def _search_registry(
+        self,
+        endpoint: str,
+        field: str,
+        filter_string: str | None,
+        order_by: list[str] | None,
+        max_results: int,
+    ) -> Iterator[dict[str, Any]]:
+        """The pages of a registry search (models or versions: GET, the same parameters)."""
         params: dict[str, Any] = {}
         if filter_string:
             params["filter"] = filter_string
         if order_by:
             params["order_by"] = order_by
-        return [
-            ModelVersion.from_json(v)
-            for v in self._pages(
-                "GET", "model-versions/search", params, "model_versions", max_results
-            )
-        ]
+        return self._pages("GET", endpoint, params, field, max_results)
 
     def get_model_version_download_uri(self, name: str, version: str | int) -> str:
         data = self.rest.call(

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import unquote, urlparse
 
 from cairn.client.errors import CairnConfigError
 from cairn.home import DEFAULT_HOME, HOME_VARIABLE
+
+N = TypeVar("N", int, float)
 
 
 @dataclass(frozen=True)
@@ -130,26 +134,21 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_float(name: str, default: float, minimum: float = 0.0) -> float:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise CairnConfigError(f"{name}={raw!r} is not a number") from None
-    if value < minimum:
-        raise CairnConfigError(f"{name}={raw!r} must be at least {minimum}")
-    return value
+    return _env_number(name, default, minimum, float, "a number")
 
 
 def env_int(name: str, default: int, minimum: int = 1) -> int:
+    return _env_number(name, default, minimum, int, "an integer")
+
+
+def _env_number(name: str, default: N, minimum: N, parse: Callable[[str], N], kind: str) -> N:
     raw = os.environ.get(name)
     if raw is None or not raw.strip():
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
-        raise CairnConfigError(f"{name}={raw!r} is not an integer") from None
+        raise CairnConfigError(f"{name}={raw!r} is not {kind}") from None
     if value < minimum:
         raise CairnConfigError(f"{name}={raw!r} must be at least {minimum}")
     return value

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cairn.wire import kv_dict, number, parse_number, run_id
-
-wire_value = number  # the JSON form of a metric value (client.py and batching.py use it)
+from cairn.wire import kv_dict, parse_number, run_id
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from cairn.client.errors import (
 from cairn.client.models import load_model_uri, log_model_to_run
 from cairn.client.state import get_tracking_uri
 from cairn.client.system_metrics import SystemMetricsMonitor, require_psutil
+from cairn.wire import dataset_input
 
 log = logging.getLogger("cairn")
 
@@ -542,19 +543,8 @@ def log_dataset(
 
     desc = describe_dataset(data, name=name, targets=targets, source=source, context=context)
     active = _active()
-    dataset: dict[str, Any] = {
-        "name": desc.name,
-        "digest": desc.digest,
-        "source_type": desc.source_type,
-        "source": desc.source,
-    }
-    if desc.schema:
-        dataset["schema"] = desc.schema
-    if desc.profile:
-        dataset["profile"] = desc.profile
     active.client.log_inputs(
-        active.info.run_id,
-        [{"dataset": dataset, "tags": [{"key": "mlflow.data.context", "value": desc.context}]}],
+        active.info.run_id, [dataset_input(desc, {"mlflow.data.context": desc.context})]
     )
 
 

@@ -90,6 +90,15 @@ class Destination:
         except (CairnConnectionError, CairnRestError) as exc:
             raise self._failed(exc, f"{method} {API}{path}") from None
 
+    def get_if_exists(self, path: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        """GET ``path``; None when the server answers that the thing does not exist."""
+        try:
+            return self._call("GET", path, params=params)
+        except ServerRefused as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+
     def create_once(
         self,
         path: str,
@@ -134,14 +143,8 @@ class Destination:
 
     # ---------------------------------------------------------------- experiments
     def experiment_by_name(self, name: str) -> dict[str, Any] | None:
-        try:
-            out = self._call("GET", "experiments/get-by-name", params={"experiment_name": name})
-        except ServerRefused as exc:
-            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-                return None
-            raise
-        experiment = out.get("experiment")
-        return experiment if isinstance(experiment, dict) else None
+        out = self.get_if_exists("experiments/get-by-name", {"experiment_name": name})
+        return _object(out, "experiment")
 
     def create_experiment(self, name: str, tags: Mapping[str, str]) -> str:
         body = {"name": name, "tags": wire.kv(tags)}
@@ -188,13 +191,7 @@ class Destination:
         return found
 
     def has_run(self, run_id: str) -> bool:
-        try:
-            self._call("GET", "runs/get", params={"run_id": run_id})
-        except ServerRefused as exc:
-            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-                return False
-            raise
-        return True
+        return self.get_if_exists("runs/get", {"run_id": run_id}) is not None
 
     def create_run(
         self,
@@ -267,6 +264,12 @@ def artifact_prefix(artifact_uri: str) -> str:
     return parts.path.strip("/")
 
 
+def _object(answer: dict[str, Any] | None, field: str) -> dict[str, Any] | None:
+    """The object under ``field`` of an answer, if there is one."""
+    found = (answer or {}).get(field)
+    return found if isinstance(found, dict) else None
+
+
 def _reason(exc: BaseException | None) -> str:
     if isinstance(exc, httpx.ConnectError):
         return "connection refused" if "refused" in str(exc).lower() else f"cannot connect: {exc}"
@@ -282,14 +285,8 @@ class RegistryCalls:
         self.dest = dest
 
     def get_model(self, name: str) -> dict[str, Any] | None:
-        try:
-            out = self.dest._call("GET", "registered-models/get", params={"name": name})
-        except ServerRefused as exc:
-            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-                return None
-            raise
-        model = out.get("registered_model")
-        return model if isinstance(model, dict) else None
+        out = self.dest.get_if_exists("registered-models/get", {"name": name})
+        return _object(out, "registered_model")
 
     def create_model(self, name: str, tags: Mapping[str, str], description: str | None) -> None:
         body: dict[str, Any] = {

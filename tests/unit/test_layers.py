@@ -73,6 +73,8 @@ BREAKS = [
     ("entities/tracking.py", "from cairn.store import schema as _schema", "entities"),
     ("client/fluent.py", "from cairn.server import app as _app", "sdk"),
     ("client/config.py", "from cairn.entities import errors as _errors", "sdk"),
+    ("client/system_metrics.py", "from cairn.client import models as _models", "sdk-floors"),
+    ("client/entities.py", "from cairn.client import errors as _errors", "sdk-floors"),
     ("artifacts/local.py", "from cairn.store import db as _db", "artifacts"),
     ("ml/models.py", "from cairn.entities import errors as _errors", "ml"),
     ("demo/lims.py", "from cairn.store import db as _db", "demo"),
@@ -109,3 +111,15 @@ def test_a_forbidden_import_breaks_the_check(
     names = {str(c["id"]): str(c["name"]) for c in _contracts()}
     broken = result.stdout.split("Broken contracts", 1)[-1]
     assert names[contract] in broken, result.stdout
+
+
+def test_a_new_sdk_module_must_be_given_a_floor(tree_copy: Path) -> None:
+    """The "sdk-floors" contract is exhaustive: a module of cairn.client left off it fails."""
+    target = tree_copy / "cairn" / "client" / "unplaced.py"
+    target.write_text('"""added by test_layers"""\n')
+    try:
+        result = _lint(tree_copy)
+    finally:
+        target.unlink()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "unplaced" in result.stdout, result.stdout

@@ -8,7 +8,7 @@ import type { ChartOption } from "../../viz/echarts";
 import { axisStyle, useChartColors, type ChartColors } from "../../viz/theme";
 import "../../viz/pages.css";
 import { formatValue } from "../compare/logic";
-import { ErrorText } from "../models/widgets";
+import { ErrorText } from "../../lib/widgets";
 import type { NumericStats } from "../../lib/profile";
 import { StatsTable, STAT_KEYS } from "../../viz/StatsTable";
 import { asProfile, getLineage, schemaColumns, sourceText, type Lineage } from "./api";

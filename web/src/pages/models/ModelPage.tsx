@@ -27,7 +27,8 @@ import {
   updateModel,
   type VersionPerformance,
 } from "./api";
-import { DescriptionEditor, ErrorText, StageBadge, TagEditor } from "./widgets";
+import { ErrorText } from "../../lib/widgets";
+import { DescriptionEditor, StageBadge, TagEditor } from "./widgets";
 
 const STAGE_COLORS: Record<string, string> = { Production: "#2e9e50", Staging: "#d9a400", Archived: "#8a94a3", None: "#4e79a7" };
 

@@ -20,7 +20,8 @@ import {
   tagsOf,
   updateVersion,
 } from "./api";
-import { CopyButton, DescriptionEditor, ErrorText, StageBadge, TagEditor } from "./widgets";
+import { ErrorText } from "../../lib/widgets";
+import { CopyButton, DescriptionEditor, StageBadge, TagEditor } from "./widgets";
 
 export function ModelVersionPage() {
   const { name = "", version = "" } = useParams();

@@ -1,34 +1,7 @@
-// Small widgets shared by the model, version and dataset pages.
-import { useState, type ReactNode } from "react";
+// Small widgets of the model and version pages.
+import { useState } from "react";
 import { useMutation } from "@tanstack/react-query";
-
-export function ErrorText({ error }: { error: unknown }) {
-  if (!error) return null;
-  return (
-    <div className="error-box" role="alert">
-      {error instanceof Error ? error.message : String(error)}
-    </div>
-  );
-}
-
-/** A searched list's states: the query's error, "Loading…" while it is pending, `empty` in an
- * empty-state box when it found nothing, else the list. */
-export function ListBody({ query, count, empty, children }: { query: { isPending: boolean; error: unknown }; count: number; empty: ReactNode; children: ReactNode }) {
-  return (
-    <>
-      <ErrorText error={query.error} />
-      {query.isPending ? (
-        <p className="muted">Loading…</p>
-      ) : count === 0 ? (
-        <div className="empty-state">
-          <p>{empty}</p>
-        </div>
-      ) : (
-        children
-      )}
-    </>
-  );
-}
+import { ErrorText } from "../../lib/widgets";
 
 export function DescriptionEditor({ value, onSave, testId }: { value: string; onSave: (v: string) => Promise<unknown>; testId: string }) {
   const [editing, setEditing] = useState(false);

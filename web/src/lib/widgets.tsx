@@ -1,5 +1,6 @@
-// Small widgets any page uses: a query's error, a searched list's states.
-import type { ReactNode } from "react";
+// Small widgets any page uses: a query's error, a searched list's states, a detail page's crumbs.
+import { Fragment, type ReactNode } from "react";
+import { Link } from "react-router";
 
 export function ErrorText({ error }: { error: unknown }) {
   if (!error) return null;
@@ -26,5 +27,19 @@ export function ListBody({ query, count, empty, children }: { query: { isPending
         children
       )}
     </>
+  );
+}
+
+/** The links up to a detail page (its list, then any parent), each followed by " /". */
+export function Crumbs({ trail }: { trail: { to: string; label: ReactNode }[] }) {
+  return (
+    <div className="crumbs">
+      {trail.map((c, i) => (
+        <Fragment key={c.to}>
+          {i > 0 && " "}
+          <Link to={c.to}>{c.label}</Link> /
+        </Fragment>
+      ))}
+    </div>
   );
 }

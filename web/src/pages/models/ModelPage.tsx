@@ -27,7 +27,7 @@ import {
   updateModel,
   type VersionPerformance,
 } from "./api";
-import { ErrorText } from "../../lib/widgets";
+import { Crumbs, ErrorText } from "../../lib/widgets";
 import { DescriptionEditor, StageBadge, TagEditor } from "./widgets";
 
 const STAGE_COLORS: Record<string, string> = { Production: "#2e9e50", Staging: "#d9a400", Archived: "#8a94a3", None: "#4e79a7" };
@@ -61,9 +61,7 @@ export function ModelPage() {
   const versions = perf.data?.versions ?? [];
   return (
     <div className="page" data-testid="model-page">
-      <div className="crumbs">
-        <Link to="/models">Models</Link> /
-      </div>
+      <Crumbs trail={[{ to: "/models", label: "Models" }]} />
       <div className="page-head">
         <h1>{m.name}</h1>
         <span className="muted">

@@ -28,7 +28,7 @@ import {
   type VersionPerformance,
 } from "./api";
 import { Crumbs, ErrorText } from "../../lib/widgets";
-import { DescriptionEditor, StageBadge, TagEditor } from "./widgets";
+import { DescriptionEditor, RemovableChip, StageBadge, TagEditor } from "./widgets";
 
 const STAGE_COLORS: Record<string, string> = { Production: "#2e9e50", Staging: "#d9a400", Archived: "#8a94a3", None: "#4e79a7" };
 
@@ -117,12 +117,9 @@ function AliasCard({ name, aliases, versions, onDone }: { name: string; aliases:
       <div className="chips">
         {aliases.length === 0 && <span className="muted">No aliases</span>}
         {aliases.map((a) => (
-          <span key={a.alias} className="alias" data-testid="alias">
-            @{a.alias} → <Link to={`/models/${encodeURIComponent(name)}/versions/${a.version}`}>v{a.version}</Link>{" "}
-            <button type="button" className="btn small ghost" aria-label={`Remove alias ${a.alias}`} style={{ padding: "0 4px" }} onClick={() => del.mutate(a.alias)}>
-              ×
-            </button>
-          </span>
+          <RemovableChip key={a.alias} className="alias" testId="alias" removeLabel={`Remove alias ${a.alias}`} onRemove={() => del.mutate(a.alias)}>
+            @{a.alias} → <Link to={`/models/${encodeURIComponent(name)}/versions/${a.version}`}>v{a.version}</Link>
+          </RemovableChip>
         ))}
       </div>
       <form

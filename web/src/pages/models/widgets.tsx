@@ -1,5 +1,5 @@
 // Small widgets of the model and version pages.
-import { useState } from "react";
+import { useState, type ReactNode } from "react";
 import { useMutation } from "@tanstack/react-query";
 import { ErrorText } from "../../lib/widgets";
 
@@ -69,12 +69,9 @@ export function TagEditor({
       <div className="chips">
         {entries.length === 0 && <span className="muted">No tags</span>}
         {entries.map(([k, v]) => (
-          <span key={k} className="tag" data-testid="tag">
-            {k}={v}{" "}
-            <button type="button" className="btn small ghost" aria-label={`Remove tag ${k}`} onClick={() => del.mutate(k)} style={{ padding: "0 4px" }}>
-              ×
-            </button>
-          </span>
+          <RemovableChip key={k} className="tag" testId="tag" removeLabel={`Remove tag ${k}`} onRemove={() => del.mutate(k)}>
+            {k}={v}
+          </RemovableChip>
         ))}
       </div>
       <form
@@ -92,6 +89,30 @@ export function TagEditor({
       </form>
       <ErrorText error={set.error ?? del.error} />
     </div>
+  );
+}
+
+/** A chip (a tag, an alias) with a × button that removes it. */
+export function RemovableChip({
+  className,
+  testId,
+  removeLabel,
+  onRemove,
+  children,
+}: {
+  className: string;
+  testId: string;
+  removeLabel: string;
+  onRemove: () => void;
+  children: ReactNode;
+}) {
+  return (
+    <span className={className} data-testid={testId}>
+      {children}{" "}
+      <button type="button" className="btn small ghost" aria-label={removeLabel} onClick={onRemove} style={{ padding: "0 4px" }}>
+        ×
+      </button>
+    </span>
   );
 }
 

@@ -24,6 +24,7 @@ NPM ?= npm
 WEB_STAMP := cairn/server/static/.built
 WEB_DEPS := web/node_modules/.installed
 WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html \
+	web/openapi-v1.json web/scripts/gen-api.mjs \
 	web/vite.config.ts web/tsconfig.json web/package.json web/package-lock.json
 CHROMIUM := /usr/bin/chromium
 

@@ -25,7 +25,7 @@ def test_committed_schema_matches_the_server() -> None:
     committed = (WEB / "openapi-v1.json").read_text(encoding="utf-8")
     assert committed == fresh, (
         "web/openapi-v1.json is not what the server describes now: "
-        "run `cd web && npm run gen:api` and commit it with src/api/v1.d.ts"
+        "run `cd web && npm run gen:api` and commit it with web/generated/v1.d.ts"
     )
 
 

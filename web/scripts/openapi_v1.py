@@ -1,7 +1,7 @@
 """Print the /api/v1 part of the server's OpenAPI description as JSON (the paths under /api/v1
 and the component schemas they reference). The app answers /openapi.json in process: no server
 is started and no store is opened. `npm run gen:api` writes it to web/openapi-v1.json, from
-which openapi-typescript makes src/api/v1.d.ts; tests/unit/test_ui_api_types.py checks that the
+which openapi-typescript makes generated/v1.d.ts; tests/unit/test_ui_api_types.py checks that the
 committed file is what the server describes now."""
 
 from __future__ import annotations

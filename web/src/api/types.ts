@@ -1,8 +1,8 @@
 // MLflow's wire types as the server sends them (ids are strings, int64 are numbers, empty
 // lists are left out, NaN/Infinity arrive as the strings "NaN"/"Infinity"/"-Infinity"), and
-// V1<"Name">, a schema of Cairn's own /api/v1 (generated into v1.d.ts from the server's
-// OpenAPI description).
-import type { components } from "./v1";
+// V1<"Name">, a schema of Cairn's own /api/v1 (generated into web/generated/v1.d.ts from the
+// server's OpenAPI description).
+import type { components } from "../../generated/v1";
 
 /** A response schema of Cairn's /api/v1, as the server's OpenAPI description declares it. */
 export type V1<Name extends keyof components["schemas"]> = components["schemas"][Name];

@@ -8,11 +8,13 @@ import type { ChartOption } from "../../viz/echarts";
 import { axisStyle, useChartColors, type ChartColors } from "../../viz/theme";
 import "../../viz/pages.css";
 import { formatValue } from "../compare/logic";
-import { ErrorText } from "../models/widgets";
+import { Crumbs, ErrorText } from "../../lib/widgets";
 import type { NumericStats } from "../../lib/profile";
 import { StatsTable, STAT_KEYS } from "../../viz/StatsTable";
 import { asProfile, getLineage, schemaColumns, sourceText, type Lineage } from "./api";
 import { buildLineage, layout, type NodeKind } from "./lineage";
+
+const TRAIL = [{ to: "/datasets", label: "Datasets" }];
 
 export function DatasetPage() {
   const { id = "" } = useParams();
@@ -20,9 +22,7 @@ export function DatasetPage() {
   if (q.isError) {
     return (
       <div className="page">
-        <div className="crumbs">
-          <Link to="/datasets">Datasets</Link> /
-        </div>
+        <Crumbs trail={TRAIL} />
         <ErrorText error={q.error} />
       </div>
     );
@@ -33,9 +33,7 @@ export function DatasetPage() {
   const columns = schemaColumns(d.schema);
   return (
     <div className="page" data-testid="dataset-page">
-      <div className="crumbs">
-        <Link to="/datasets">Datasets</Link> /
-      </div>
+      <Crumbs trail={TRAIL} />
       <div className="page-head">
         <h1>{d.name}</h1>
         <span className="muted mono">{d.digest}</span>

@@ -3,7 +3,7 @@ import { useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { useQuery } from "@tanstack/react-query";
 import "../../viz/pages.css";
-import { ListBody } from "../models/widgets";
+import { ListBody } from "../../lib/widgets";
 import { experimentNames, listDatasets, sourceText } from "./api";
 
 export function DatasetsPage() {

@@ -27,7 +27,8 @@ import {
   updateModel,
   type VersionPerformance,
 } from "./api";
-import { DescriptionEditor, ErrorText, StageBadge, TagEditor } from "./widgets";
+import { Crumbs, ErrorText } from "../../lib/widgets";
+import { DescriptionEditor, RemovableChip, StageBadge, TagEditor } from "./widgets";
 
 const STAGE_COLORS: Record<string, string> = { Production: "#2e9e50", Staging: "#d9a400", Archived: "#8a94a3", None: "#4e79a7" };
 
@@ -60,9 +61,7 @@ export function ModelPage() {
   const versions = perf.data?.versions ?? [];
   return (
     <div className="page" data-testid="model-page">
-      <div className="crumbs">
-        <Link to="/models">Models</Link> /
-      </div>
+      <Crumbs trail={[{ to: "/models", label: "Models" }]} />
       <div className="page-head">
         <h1>{m.name}</h1>
         <span className="muted">
@@ -118,12 +117,9 @@ function AliasCard({ name, aliases, versions, onDone }: { name: string; aliases:
       <div className="chips">
         {aliases.length === 0 && <span className="muted">No aliases</span>}
         {aliases.map((a) => (
-          <span key={a.alias} className="alias" data-testid="alias">
-            @{a.alias} → <Link to={`/models/${encodeURIComponent(name)}/versions/${a.version}`}>v{a.version}</Link>{" "}
-            <button type="button" className="btn small ghost" aria-label={`Remove alias ${a.alias}`} style={{ padding: "0 4px" }} onClick={() => del.mutate(a.alias)}>
-              ×
-            </button>
-          </span>
+          <RemovableChip key={a.alias} className="alias" testId="alias" removeLabel={`Remove alias ${a.alias}`} onRemove={() => del.mutate(a.alias)}>
+            @{a.alias} → <Link to={`/models/${encodeURIComponent(name)}/versions/${a.version}`}>v{a.version}</Link>
+          </RemovableChip>
         ))}
       </div>
       <form

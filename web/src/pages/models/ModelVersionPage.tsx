@@ -20,7 +20,8 @@ import {
   tagsOf,
   updateVersion,
 } from "./api";
-import { CopyButton, DescriptionEditor, ErrorText, StageBadge, TagEditor } from "./widgets";
+import { Crumbs, ErrorText } from "../../lib/widgets";
+import { CopyButton, DescriptionEditor, StageBadge, TagEditor } from "./widgets";
 
 export function ModelVersionPage() {
   const { name = "", version = "" } = useParams();
@@ -33,13 +34,14 @@ export function ModelVersionPage() {
       client.invalidateQueries({ queryKey: ["model-version", name, version] }),
       client.invalidateQueries({ queryKey: ["model-perf", name] }),
     ]);
-  const modelHref = `/models/${encodeURIComponent(name)}`;
+  const trail = [
+    { to: "/models", label: "Models" },
+    { to: `/models/${encodeURIComponent(name)}`, label: name },
+  ];
   if (mv.isError) {
     return (
       <div className="page">
-        <div className="crumbs">
-          <Link to="/models">Models</Link> / <Link to={modelHref}>{name}</Link> /
-        </div>
+        <Crumbs trail={trail} />
         <ErrorText error={mv.error} />
       </div>
     );
@@ -51,9 +53,7 @@ export function ModelVersionPage() {
   const snippetUri = uris[uris.length > 1 ? 1 : 0].uri; // an alias when there is one
   return (
     <div className="page" data-testid="model-version-page">
-      <div className="crumbs">
-        <Link to="/models">Models</Link> / <Link to={modelHref}>{name}</Link> /
-      </div>
+      <Crumbs trail={trail} />
       <div className="page-head">
         <h1>
           {name} · version {version} <StageBadge stage={v.current_stage} />

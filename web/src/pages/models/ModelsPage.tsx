@@ -10,7 +10,8 @@ import "../../viz/pages.css";
 import { buildRows, formatValue, metricKeys, type CompareRun } from "../compare/logic";
 import { compareModels, formatTime, searchModels, tagsOf, type ModelPick } from "./api";
 import type { RegisteredModel } from "../../api/types";
-import { ErrorText, ListBody, StageBadge } from "./widgets";
+import { ErrorText, ListBody } from "../../lib/widgets";
+import { StageBadge } from "./widgets";
 
 export function ModelsPage() {
   const [params, setParams] = useSearchParams();

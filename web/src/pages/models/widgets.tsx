@@ -1,34 +1,7 @@
-// Small widgets shared by the model, version and dataset pages.
+// Small widgets of the model and version pages.
 import { useState, type ReactNode } from "react";
 import { useMutation } from "@tanstack/react-query";
-
-export function ErrorText({ error }: { error: unknown }) {
-  if (!error) return null;
-  return (
-    <div className="error-box" role="alert">
-      {error instanceof Error ? error.message : String(error)}
-    </div>
-  );
-}
-
-/** A searched list's states: the query's error, "Loading…" while it is pending, `empty` in an
- * empty-state box when it found nothing, else the list. */
-export function ListBody({ query, count, empty, children }: { query: { isPending: boolean; error: unknown }; count: number; empty: ReactNode; children: ReactNode }) {
-  return (
-    <>
-      <ErrorText error={query.error} />
-      {query.isPending ? (
-        <p className="muted">Loading…</p>
-      ) : count === 0 ? (
-        <div className="empty-state">
-          <p>{empty}</p>
-        </div>
-      ) : (
-        children
-      )}
-    </>
-  );
-}
+import { ErrorText } from "../../lib/widgets";
 
 export function DescriptionEditor({ value, onSave, testId }: { value: string; onSave: (v: string) => Promise<unknown>; testId: string }) {
   const [editing, setEditing] = useState(false);
@@ -96,12 +69,9 @@ export function TagEditor({
       <div className="chips">
         {entries.length === 0 && <span className="muted">No tags</span>}
         {entries.map(([k, v]) => (
-          <span key={k} className="tag" data-testid="tag">
-            {k}={v}{" "}
-            <button type="button" className="btn small ghost" aria-label={`Remove tag ${k}`} onClick={() => del.mutate(k)} style={{ padding: "0 4px" }}>
-              ×
-            </button>
-          </span>
+          <RemovableChip key={k} className="tag" testId="tag" removeLabel={`Remove tag ${k}`} onRemove={() => del.mutate(k)}>
+            {k}={v}
+          </RemovableChip>
         ))}
       </div>
       <form
@@ -119,6 +89,30 @@ export function TagEditor({
       </form>
       <ErrorText error={set.error ?? del.error} />
     </div>
+  );
+}
+
+/** A chip (a tag, an alias) with a × button that removes it. */
+export function RemovableChip({
+  className,
+  testId,
+  removeLabel,
+  onRemove,
+  children,
+}: {
+  className: string;
+  testId: string;
+  removeLabel: string;
+  onRemove: () => void;
+  children: ReactNode;
+}) {
+  return (
+    <span className={className} data-testid={testId}>
+      {children}{" "}
+      <button type="button" className="btn small ghost" aria-label={removeLabel} onClick={onRemove} style={{ padding: "0 4px" }}>
+        ×
+      </button>
+    </span>
   );
 }
 

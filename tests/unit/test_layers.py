@@ -123,3 +123,53 @@ def test_a_new_sdk_module_must_be_given_a_floor(tree_copy: Path) -> None:
         target.unlink()
     assert result.returncode == 1, result.stdout + result.stderr
     assert "unplaced" in result.stdout, result.stdout
+
+
+CYCLES = """
+import grimp
+graph = grimp.build_graph("cairn", cache_dir=None)
+for module in sorted(graph.modules):
+    for imported in sorted(graph.find_modules_directly_imported_by(module)):
+        chain = graph.find_shortest_chain(importer=imported, imported=module)
+        if chain:
+            print(" -> ".join((module, *chain)))
+"""
+
+
+def _module_cycles(tree: Path) -> list[str]:
+    """Every import circle between two modules anywhere in ``cairn``, whatever rooms it
+    crosses: also through a package's ``__init__``, which the per-package "no-circles"
+    contract (siblings inside one package) does not look at."""
+    result = subprocess.run(
+        [sys.executable, "-c", CYCLES],
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return result.stdout.splitlines()
+
+
+def test_no_module_imports_itself_back() -> None:
+    assert _module_cycles(REPO) == []
+
+
+def test_a_circle_through_a_package_init_is_found(tree_copy: Path) -> None:
+    """A package that re-exports a module, and a module below it that imports the package:
+    every contract still holds, and the walk finds the circle."""
+    edits = {
+        tree_copy / "cairn" / "store" / "__init__.py": "from cairn.store import runs as runs",
+        tree_copy / "cairn" / "store" / "prepared.py": "import cairn.store as _package",
+    }
+    originals = {path: path.read_text() for path in edits}
+    try:
+        for path, line in edits.items():
+            path.write_text(originals[path] + f"\n{line}  # added by test_layers\n")
+        assert _lint(tree_copy).returncode == 0
+        cycles = _module_cycles(tree_copy)
+    finally:
+        for path, text in originals.items():
+            path.write_text(text)
+    assert "cairn.store -> cairn.store.runs -> cairn.store.prepared -> cairn.store" in cycles

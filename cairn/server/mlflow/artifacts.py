@@ -1,5 +1,11 @@
 """The proxied artifact API (``/api/2.0/mlflow-artifacts``), the run artifact listing and the
-UI download route. Bodies stream both ways; no file is ever held in memory whole."""
+UI download route. Bodies stream both ways; no file is ever held in memory whole.
+
+Every route here goes through :class:`ArtifactGuard`: a request whose path (decoded or raw)
+or any query value names a ``..`` segment in any encoding is refused with a 400 before its
+handler runs, and every answer carries ``X-Content-Type-Options: nosniff``. Downloads of
+content a browser would run (HTML, SVG, XML, JavaScript) are sent as attachments under
+``Content-Security-Policy: sandbox``."""
 
 from __future__ import annotations
 
@@ -8,16 +14,19 @@ import contextlib
 import mimetypes
 import queue
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from urllib.parse import parse_qsl, quote
 
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.datastructures import MutableHeaders
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, request_response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cairn.artifacts.base import ArtifactRepository, ArtifactWriter, FileInfo, PartInfo
-from cairn.artifacts.paths import clean_path
+from cairn.artifacts.paths import clean_path, refuse_traversal
 from cairn.entities.errors import CairnError, ErrorCode
 from cairn.entities.tracking import Run
 from cairn.server.state import artifacts, tracking
@@ -27,6 +36,63 @@ ARTIFACTS = "/api/2.0/mlflow-artifacts"
 FLUSH_BYTES = 1024 * 1024
 MAX_PARTS = 10_000
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+# what a browser may run script in when it opens the file: sent as an attachment, sandboxed
+ACTIVE_SUFFIXES = frozenset(
+    {".html", ".htm", ".xhtml", ".xht", ".shtml", ".svg", ".svgz", ".js", ".mjs", ".xml", ".xsl"}
+)
+ACTIVE_TYPES = frozenset(
+    {
+        "text/html",
+        "image/svg+xml",
+        "application/xhtml+xml",
+        "text/javascript",
+        "application/javascript",
+        "application/x-javascript",
+        "application/ecmascript",
+        "text/ecmascript",
+        "application/xml",
+        "text/xml",
+        "text/xsl",
+        "application/xslt+xml",
+    }
+)
+
+
+class ArtifactGuard:
+    """One gate in front of every artifact route: refuses ``..`` in any encoding in the
+    request's decoded path, its raw path and each query value (400, the one error shape)
+    before the handler runs, and adds ``X-Content-Type-Options: nosniff`` to every answer
+    (errors and 206s included)."""
+
+    def __init__(self, handler: Callable[[Request], Awaitable[Response]]):
+        self.handler = handler
+        self.app: ASGIApp = request_response(self._checked)
+
+    async def _checked(self, request: Request) -> Response:
+        refuse_traversal_in(request.scope)
+        return await self.handler(request)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_nosniff(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Content-Type-Options"] = "nosniff"
+            await send(message)
+
+        await self.app(scope, receive, send_nosniff)
+
+
+def refuse_traversal_in(scope: Scope) -> None:
+    """400 if the request names ``..`` anywhere a path can hide: the decoded path Starlette
+    routes on, the raw bytes as sent (``%2e%2e``, ``%252e``, ``%2f``, ``%5c``) and every
+    query value (``?path=``), each percent-decoded until nothing changes."""
+    refuse_traversal(scope["path"], "artifact request path")
+    raw = scope.get("raw_path")
+    if raw:
+        refuse_traversal(raw.decode("latin-1"), "artifact request path")
+    query = scope.get("query_string", b"").decode("latin-1")
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        refuse_traversal(value, f"value for parameter '{name}'")
 
 
 class LargeFileResponse(FileResponse):
@@ -46,6 +112,35 @@ def _path(request: Request) -> str:
 def _media_type(path: str) -> str:
     guessed, _ = mimetypes.guess_type(path)
     return guessed or "application/octet-stream"
+
+
+def is_active(path: str, media_type: str) -> bool:
+    """True for a file a browser would render as a document able to run script."""
+    name = path.rsplit("/", 1)[-1].lower()
+    suffix = name[name.rfind(".") :] if "." in name else ""
+    kind = media_type.split(";", 1)[0].strip().lower()
+    return suffix in ACTIVE_SUFFIXES or kind in ACTIVE_TYPES or kind.endswith("+xml")
+
+
+def content_disposition(path: str) -> str:
+    """``attachment`` naming the file (RFC 6266): a plain ASCII ``filename`` always, and
+    ``filename*`` (RFC 5987, UTF-8) when the name is not plain ASCII."""
+    name = path.rsplit("/", 1)[-1] or "artifact"
+    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\' else "_" for ch in name)
+    header = f'attachment; filename="{fallback}"'
+    if fallback != name:
+        header += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return header
+
+
+def download_headers(path: str, media_type: str) -> dict[str, str]:
+    """The safety headers of a download: ``nosniff`` always; active content also goes as an
+    attachment under ``Content-Security-Policy: sandbox`` (no script, opaque origin)."""
+    headers = {"X-Content-Type-Options": "nosniff"}
+    if is_active(path, media_type):
+        headers["Content-Disposition"] = content_disposition(path)
+        headers["Content-Security-Policy"] = "sandbox"
+    return headers
 
 
 async def _pieces(request: Request, limit: int, what: str) -> AsyncIterator[bytes]:
@@ -115,11 +210,12 @@ async def download_path(request: Request, path: str) -> Response:
     if info is None or info.is_dir:
         raise CairnError.not_found(f"Artifact '{path}' not found")
     media_type = _media_type(path)
+    headers = download_headers(path, media_type)
     local = repo.local_path(path)
     if local is not None:
-        return LargeFileResponse(local, media_type=media_type, filename=None)
+        return LargeFileResponse(local, media_type=media_type, headers=headers, filename=None)
     size = info.file_size or 0
-    headers = {"Accept-Ranges": "bytes"}
+    headers["Accept-Ranges"] = "bytes"
     span = None
     if "range" in request.headers:
         span = _parse_range(request.headers["range"], size)  # 416 RANGE_NOT_SATISFIABLE
@@ -331,6 +427,14 @@ async def get_artifact(request: Request) -> Response:
 
 
 def artifact_routes() -> list[Route]:
+    """Every artifact route, each behind :class:`ArtifactGuard`."""
+    return [
+        Route(route.path, ArtifactGuard(route.endpoint), methods=route.methods, name=route.name)
+        for route in _routes()
+    ]
+
+
+def _routes() -> list[Route]:
     return [
         Route(f"{ARTIFACTS}/artifacts", list_artifacts, methods=["GET"]),
         Route(f"{ARTIFACTS}/artifacts/{{path:path}}", upload, methods=["PUT"]),

@@ -49,8 +49,11 @@ def refuse_traversal(text: str, what: str = "artifact path") -> None:
     if found is None:
         return
     shown = text if len(text) <= 200 else text[:200] + "…"
-    decoded = "" if found == text else f" (it decodes to {found[:200]!r})"
-    raise CairnError.invalid(f"Invalid {what} {shown!r}: '..' is not allowed{decoded}")
+    if unquote(found, errors="replace") != found:
+        how = f" (it is still percent-encoded after {DECODE_ROUNDS} decodings)"
+    else:
+        how = "" if found == text else f" (it decodes to {found[:200]!r})"
+    raise CairnError.invalid(f"Invalid {what} {shown!r}: '..' is not allowed{how}")
 
 
 def clean_path(path: str, *, allow_root: bool = False) -> str:

@@ -348,6 +348,9 @@ def test_active_by_served_type() -> None:
     assert not is_active("a.txt", "text/plain")
     assert not is_active("html", "application/octet-stream")
     assert content_disposition("dir/plain.svg") == 'attachment; filename="plain.svg"'
+    assert content_disposition("100%.html") == (
+        "attachment; filename=\"100_.html\"; filename*=UTF-8''100%25.html"
+    )
 
 
 def test_every_artifact_answer_has_nosniff(store: Store) -> None:

@@ -124,9 +124,10 @@ def is_active(path: str, media_type: str) -> bool:
 
 def content_disposition(path: str) -> str:
     """``attachment`` naming the file (RFC 6266): a plain ASCII ``filename`` always, and
-    ``filename*`` (RFC 5987, UTF-8) when the name is not plain ASCII."""
+    ``filename*`` (RFC 5987, UTF-8) when the name is not plain ASCII or holds ``"``, ``\\``
+    or ``%`` (which the fallback replaces, so no browser unescapes anything in it)."""
     name = path.rsplit("/", 1)[-1] or "artifact"
-    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\' else "_" for ch in name)
+    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\%' else "_" for ch in name)
     header = f'attachment; filename="{fallback}"'
     if fallback != name:
         header += f"; filename*=UTF-8''{quote(name, safe='')}"

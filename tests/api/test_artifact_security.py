@@ -202,6 +202,15 @@ def test_traversal_is_refused_everywhere(
     assert snapshot(store.base, store.base / "db") == before
 
 
+@pytest.mark.parametrize("value", ["..", "%2e%2e", "%252e%252e", "a/../b", "..%5c"])
+def test_any_query_value_is_checked(store: Store, value: str) -> None:
+    """A ``..`` in any query value of an artifact route is refused, not just in ``path=``."""
+    before = _files(store.root)
+    target = f"{ARTIFACTS}/artifacts/{store.run_path}/q.txt?{MARK}={value}"
+    assert_refused(store.send("PUT", target, PAYLOAD), target)
+    assert _files(store.root) == before
+
+
 @pytest.mark.parametrize("name", BODY_NAMES)
 @pytest.mark.parametrize("action", ["create", "complete", "abort"])
 @pytest.mark.parametrize("where", ["in-url", "root"])

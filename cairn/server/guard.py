@@ -240,7 +240,10 @@ class RequestGuard:
                             out.append(name, value)
                 if cors is not None:
                     for name, value in cors.items():
-                        out[name] = value
+                        if name == "vary":
+                            out.add_vary_header(value)
+                        else:
+                            out[name] = value
             await send(message)
 
         refused = self.refusal(scope, headers)

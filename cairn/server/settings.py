@@ -199,8 +199,8 @@ ALLOWED_HOSTS = Setting(
     _hosts,
     "Host names the server answers to, comma-separated (name = any port, name:port, "
     "*.domain, * = any); a request with another Host header gets 403 (DNS rebinding)",
-    "`cairn server` on loopback: localhost, 127.0.0.1, [::1]; on another address: it "
-    "and those; on 0.0.0.0 or ::, any (with a warning)",
+    "listening on loopback: localhost, 127.0.0.1, [::1]; on another address: it and "
+    "those; on 0.0.0.0 or ::, any (with a warning); an app built in-process: any",
     option="--allowed-hosts",
 )
 CORS_ALLOWED_ORIGINS = Setting(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import socket
 import sys
@@ -16,8 +17,10 @@ from rich.console import Console
 from cairn._version import __version__
 from cairn.home import DEFAULT_HOME
 from cairn.server.settings import (
+    ALLOWED_HOSTS,
     ARTIFACTS_DESTINATION,
     BACKEND_STORE_URI,
+    CORS_ALLOWED_ORIGINS,
     MAX_ARTIFACT_BYTES,
     SERVE_ARTIFACTS,
     TRUNCATE_LONG_VALUES,
@@ -63,6 +66,37 @@ def choose_port(host: str, port: int | None) -> int:
     raise click.ClickException(
         f"No free port between {DEFAULT_PORT} and {DEFAULT_PORT + PORT_SEARCH - 1} on {host}"
     )
+
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+
+
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def is_loopback(host: str) -> bool:
+    address = _address(host)
+    return host == "localhost" if address is None else address.is_loopback
+
+
+def is_wildcard(host: str) -> bool:
+    address = _address(host)
+    return host == "" or (address is not None and address.is_unspecified)
+
+
+def default_allowed_hosts(host: str) -> tuple[str, ...]:
+    """The Host names `cairn server --host HOST` answers to when none are configured: the
+    loopback names, and the address it listens on; any name when it listens on all of them
+    (0.0.0.0 or ::), since it cannot know by which names it is reached."""
+    if is_wildcard(host):
+        return ("*",)
+    address = _address(host)
+    own = f"[{address}]" if address is not None and address.version == 6 else host.lower()
+    return LOOPBACK_NAMES if own in LOOPBACK_NAMES else (own, *LOOPBACK_NAMES)
 
 
 def _redact(uri: str) -> str:
@@ -114,6 +148,8 @@ def _setting_help(setting: Setting[Any]) -> str:
     default=None,
     help=_setting_help(TRUNCATE_LONG_VALUES),
 )
+@click.option("--allowed-hosts", default=None, help=_setting_help(ALLOWED_HOSTS))
+@click.option("--cors-allowed-origins", default=None, help=_setting_help(CORS_ALLOWED_ORIGINS))
 @click.option(
     "--access-log/--no-access-log", default=False, show_default=True, help="Log every request."
 )
@@ -126,6 +162,8 @@ def server(
     max_artifact_bytes: int | None,
     workers: int,
     truncate_long_values: bool | None,
+    allowed_hosts: str | None,
+    cors_allowed_origins: str | None,
     access_log: bool,
 ) -> None:
     """Run the tracking server (REST API compatible with the mlflow client).
@@ -151,6 +189,18 @@ def server(
         MAX_ARTIFACT_BYTES.name: max_artifact_bytes,
         TRUNCATE_LONG_VALUES.name: truncate_long_values,
     }
+    for setting, option, raw in (
+        (ALLOWED_HOSTS, "--allowed-hosts", allowed_hosts),
+        (CORS_ALLOWED_ORIGINS, "--cors-allowed-origins", cors_allowed_origins),
+    ):
+        if raw:
+            try:
+                given[setting.name] = setting.convert(raw, option)
+            except CairnError as exc:
+                raise click.UsageError(exc.message) from None
+    hosts_configured = bool(allowed_hosts) or bool(os.environ.get(ALLOWED_HOSTS.env))
+    if not hosts_configured:  # the in-process default (any) is not safe for a listening server
+        given[ALLOWED_HOSTS.name] = default_allowed_hosts(host)
     settings = replace(
         env_settings,
         **{name: value for name, value in given.items() if value not in (None, "")},
@@ -176,6 +226,21 @@ def server(
     mode = "proxied" if settings.serve_artifacts else "direct"
     console.print(f"  artifacts: {destination} ({mode})")
     console.print(f"  workers: {workers}")
+    console.print(f"  allowed hosts: {', '.join(settings.allowed_hosts)}")
+    if not is_loopback(host):
+        console.print(
+            f"[bold red]Warning:[/bold red] listening on {shown_host}, not only on this "
+            "machine. This version of Cairn has no users or access control: anyone who can "
+            "reach this address can read, change and delete everything this server holds. "
+            "Keep it on a trusted network or behind a proxy that checks who is asking."
+        )
+    if "*" in settings.allowed_hosts:
+        console.print(
+            "[bold yellow]Warning:[/bold yellow] any Host header is answered, so a web page "
+            "that re-points its name at this server (DNS rebinding) can use it through a "
+            "visitor's browser. Set --allowed-hosts (or $CAIRN_ALLOWED_HOSTS) to the names "
+            "clients use, e.g. --allowed-hosts cairn.example.com,localhost"
+        )
     os.environ.update(settings.to_env())
     common = {
         "host": host,

@@ -26,6 +26,8 @@ class ErrorCode(StrEnum):
     RANGE_NOT_SATISFIABLE = "RANGE_NOT_SATISFIABLE"
     """Cairn's own (MLflow has no code for it): an artifact download's Range header asks for
     bytes the file does not have."""
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    """Cairn's own (MLflow has no code for it): a POST whose body is not declared JSON."""
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -40,6 +42,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.REQUEST_LIMIT_EXCEEDED: 413,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.RANGE_NOT_SATISFIABLE: 416,
     ErrorCode.NOT_IMPLEMENTED: 501,
     ErrorCode.INTERNAL_ERROR: 500,

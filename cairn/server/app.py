@@ -10,13 +10,14 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Match, Mount
 from starlette.types import Scope
 
@@ -24,6 +25,7 @@ from cairn._version import __version__
 from cairn.artifacts.uri import repository_for
 from cairn.entities.errors import CairnError
 from cairn.server import errors
+from cairn.server.guard import RequestGuard
 from cairn.server.limits import BodyLimit
 from cairn.server.mlflow.artifacts import artifact_routes
 from cairn.server.mlflow.routes import MlflowDispatch
@@ -52,6 +54,22 @@ log = logging.getLogger("cairn.server")
 
 JSON_API_PREFIXES = ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/", "/api/3.0/mlflow/")
 
+DOCS_ASSETS = "/docs/assets"
+DOCS_FILES = frozenset(
+    {"swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", "favicon.png"}
+)
+"""The pinned Swagger UI and ReDoc files /docs and /redoc load from Cairn itself, not a CDN
+(the static files of the ``fastapi-offline`` package, pinned in pyproject.toml)."""
+
+
+def docs_asset(name: str) -> Path | None:
+    if name not in DOCS_FILES:
+        return None
+    from importlib.resources import files
+
+    found = Path(str(files("fastapi_offline") / "static" / name))
+    return found if found.is_file() else None
+
 
 class Fallback(Mount):
     """A mount that takes only what no other route claims, even partly: a known path with the
@@ -62,11 +80,12 @@ class Fallback(Mount):
         return (Match.PARTIAL if match == Match.FULL else match), child_scope
 
 
-def create_app(settings: Settings | None = None, web_dir: Path | None = None) -> MlflowDispatch:
+def create_app(settings: Settings | None = None, web_dir: Path | None = None) -> RequestGuard:
     """The whole server: MLflow's JSON API in an exact-path table in front (its hot paths pay
     for no framework layer they do not use), then a Starlette app with the artifact routes,
     and FastAPI for the rest and the OpenAPI docs, behind the web UI (``web_dir``, by default
-    the built app in ``cairn/server/static``), which answers only GETs outside the API."""
+    the built app in ``cairn/server/static``), which answers only GETs outside the API. The
+    request guard (:mod:`cairn.server.guard`) stands in front of all of it."""
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
@@ -110,7 +129,8 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
         title="Cairn",
         version=__version__,
         description="Experiment tracking and model lifecycle, wire-compatible with MLflow.",
-        docs_url="/docs",
+        docs_url=None,  # served below, from Cairn's own copy of Swagger UI
+        redoc_url=None,
         openapi_url="/openapi.json",
         exception_handlers=handlers,
     )
@@ -164,10 +184,38 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
             }
         )
 
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Cairn API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> Response:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title="Cairn API",
+            redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
+
+    @app.get(DOCS_ASSETS + "/{name}", include_in_schema=False)
+    async def docs_file(name: str) -> Response:
+        found = docs_asset(name)
+        if found is None:
+            raise HTTPException(404)
+        return FileResponse(found, headers={"Cache-Control": "public, max-age=86400"})
+
     install_openapi(api)
-    return MlflowDispatch(root, settings.max_request_bytes)
+    dispatch = MlflowDispatch(root, settings.max_request_bytes)
+    return RequestGuard(dispatch, settings.allowed_hosts, settings.cors_allowed_origins)
 
 
-def app_from_env() -> MlflowDispatch:
+def app_from_env() -> RequestGuard:
     """Factory for uvicorn workers: settings come from the ``CAIRN_*`` environment."""
     return create_app(Settings.from_env())

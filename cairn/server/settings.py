@@ -56,6 +56,18 @@ def _bytes(raw: str) -> int:
     return value
 
 
+def _names(raw: str) -> tuple[str, ...]:
+    """A comma-separated list: blanks around names and empty names dropped."""
+    return tuple(name.strip() for name in raw.split(",") if name.strip())
+
+
+def _hosts(raw: str) -> tuple[str, ...]:
+    names = _names(raw)
+    if not names:
+        raise ValueError("expected at least one host name (* for any)")
+    return names
+
+
 SYNCHRONOUS = ("NORMAL", "FULL")
 
 
@@ -99,6 +111,8 @@ class Setting(Generic[T]):
         """``value`` as this setting's variable holds it."""
         if isinstance(value, bool):
             return "true" if value else "false"
+        if isinstance(value, tuple):
+            return ",".join(value)
         return str(value)
 
 
@@ -178,6 +192,27 @@ SHARED_STORE = Setting(
     "More than one server process writes to the store (`cairn server --workers N` sets it)",
     "false",
 )
+ALLOWED_HOSTS = Setting(
+    "allowed_hosts",
+    "CAIRN_ALLOWED_HOSTS",
+    lambda: ("*",),
+    _hosts,
+    "Host names the server answers to, comma-separated (name = any port, name:port, "
+    "*.domain, * = any); a request with another Host header gets 403 (DNS rebinding)",
+    "listening on loopback: localhost, 127.0.0.1, [::1]; on another address: it and "
+    "those; on 0.0.0.0 or ::, any (with a warning); an app built in-process: any",
+    option="--allowed-hosts",
+)
+CORS_ALLOWED_ORIGINS = Setting(
+    "cors_allowed_origins",
+    "CAIRN_CORS_ALLOWED_ORIGINS",
+    lambda: (),
+    _names,
+    "Other web origins (https://app.example.com) whose pages may call the API from a "
+    "browser, comma-separated (* = any); writes from other origins get 403",
+    "none",
+    option="--cors-allowed-origins",
+)
 
 SETTINGS: tuple[Setting[Any], ...] = (
     BACKEND_STORE_URI,
@@ -188,6 +223,8 @@ SETTINGS: tuple[Setting[Any], ...] = (
     MAX_REQUEST_BYTES,
     SQLITE_SYNCHRONOUS,
     SHARED_STORE,
+    ALLOWED_HOSTS,
+    CORS_ALLOWED_ORIGINS,
 )
 """Every setting, in :class:`Settings` field order."""
 
@@ -207,6 +244,8 @@ class Settings:
     max_request_bytes: int = field(default_factory=MAX_REQUEST_BYTES.default)
     sqlite_synchronous: str = field(default_factory=SQLITE_SYNCHRONOUS.default)
     shared_store: bool = field(default_factory=SHARED_STORE.default)
+    allowed_hosts: tuple[str, ...] = field(default_factory=ALLOWED_HOSTS.default)
+    cors_allowed_origins: tuple[str, ...] = field(default_factory=CORS_ALLOWED_ORIGINS.default)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

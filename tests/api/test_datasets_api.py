@@ -94,7 +94,7 @@ def test_datasets_listing_and_lineage(any_client: TestClient) -> None:
     assert len(rest["datasets"]) == 1
     assert rest["next_page_token"] is None
 
-    db: Database = client.app.app.state.db  # type: ignore[attr-defined]
+    db: Database = client.app.app.app.state.db  # type: ignore[attr-defined]  # guard, dispatch
     _register(db, train)
     lineage = client.get(f"/api/v1/datasets/{iris['dataset_id']}").json()
     assert lineage["dataset"]["name"] == "iris"

@@ -93,7 +93,9 @@ def _routes(app: Any) -> Iterator[BaseRoute]:
 
 
 def discover() -> list[Probe]:
-    app = create_app(Settings(backend_store_uri="sqlite:///never-opened.db"))
+    app = create_app(
+        Settings(backend_store_uri="sqlite:///never-opened.db")
+    ).app  # inside the guard
     assert isinstance(app, MlflowDispatch)
     messages = _messages()
     probes: list[Probe] = []

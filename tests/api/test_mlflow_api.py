@@ -101,12 +101,17 @@ def test_bad_input_is_400_naming_the_field(client: TestClient) -> None:
         "INVALID_PARAMETER_VALUE",
     )
     assert "metrics[0].value" in msg
+    declared = {"Content-Type": "application/json"}  # a body of another type is 415
     msg = _error(
-        client.post(f"{API}/runs/log-metric", content=b"{not json"), 400, "INVALID_PARAMETER_VALUE"
+        client.post(f"{API}/runs/log-metric", content=b"{not json", headers=declared),
+        400,
+        "INVALID_PARAMETER_VALUE",
     )
     assert "JSON" in msg
     msg = _error(
-        client.post(f"{API}/runs/log-metric", content=b"[1, 2]"), 400, "INVALID_PARAMETER_VALUE"
+        client.post(f"{API}/runs/log-metric", content=b"[1, 2]", headers=declared),
+        400,
+        "INVALID_PARAMETER_VALUE",
     )
     msg = _error(
         client.post(

@@ -25,6 +25,7 @@ from cairn.entities.errors import CairnError
 from cairn.server.app import create_app
 from cairn.server.mlflow.artifacts import ArtifactGuard, content_disposition, is_active
 from cairn.server.settings import Settings
+from tests.api import root_app
 from tests.api.test_artifact_paths import RAW_HEADER, RawTarget, snapshot
 from tests.compat.server import start_server
 
@@ -36,8 +37,7 @@ UPLOAD_ID = "0" * 32
 
 def _app_routes(settings: Settings) -> list[Route]:
     """Every plain route of the app (the MLflow JSON table and FastAPI sit behind them)."""
-    dispatch = create_app(settings)
-    return [r for r in dispatch.app.routes if type(r) is Route]  # type: ignore[attr-defined]
+    return [r for r in root_app(create_app(settings)).routes if type(r) is Route]
 
 
 def _artifact_routes() -> list[tuple[str, str]]:
@@ -124,6 +124,8 @@ class Store:
 
     def send(self, method: str, target: str, body: bytes | None = None) -> httpx.Response:
         headers = {RAW_HEADER.decode(): target}
+        if method == "POST":  # as every real client posts (the request guard refuses others)
+            headers["content-type"] = "application/json"
         return self.client.request(method, "/__raw__", content=body, headers=headers)
 
 
@@ -295,7 +297,7 @@ def served(request: pytest.FixtureRequest, store: Store) -> Iterator[Store]:
     if request.param == "local-file":
         yield store
         return
-    repo = store.client.app.app.app.state.artifacts.repo  # type: ignore[attr-defined]
+    repo = root_app(store.client.app).state.artifacts.repo
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(repo, "local_path", lambda path: None)
         yield store

@@ -9,6 +9,7 @@ from starlette.testclient import TestClient
 
 from cairn.store.db import Database
 from cairn.store.schema import model_aliases, model_versions, registered_models
+from tests.api import root_app
 
 API = "/api/2.0/mlflow"
 
@@ -94,7 +95,7 @@ def test_datasets_listing_and_lineage(any_client: TestClient) -> None:
     assert len(rest["datasets"]) == 1
     assert rest["next_page_token"] is None
 
-    db: Database = client.app.app.app.state.db  # type: ignore[attr-defined]  # guard, dispatch
+    db: Database = root_app(client.app).state.db
     _register(db, train)
     lineage = client.get(f"/api/v1/datasets/{iris['dataset_id']}").json()
     assert lineage["dataset"]["name"] == "iris"

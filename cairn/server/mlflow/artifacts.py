@@ -3,7 +3,8 @@ UI download route. Bodies stream both ways; no file is ever held in memory whole
 
 Every route here goes through :class:`ArtifactGuard`: a request whose path (decoded or raw)
 or any query value names a ``..`` segment in any encoding is refused with a 400 before its
-handler runs, and every answer carries ``X-Content-Type-Options: nosniff``. Downloads of
+handler runs (``X-Content-Type-Options: nosniff`` on every answer is the request guard's,
+:mod:`cairn.server.guard`). Downloads of
 content a browser would run (HTML, SVG, XML, JavaScript) are sent as attachments under
 ``Content-Security-Policy: sandbox``."""
 
@@ -19,11 +20,10 @@ from urllib.parse import parse_qsl, quote
 
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
-from starlette.datastructures import MutableHeaders
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route, request_response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cairn.artifacts.base import ArtifactRepository, ArtifactWriter, FileInfo, PartInfo
 from cairn.artifacts.paths import clean_path, refuse_traversal
@@ -62,8 +62,7 @@ ACTIVE_TYPES = frozenset(
 class ArtifactGuard:
     """One gate in front of every artifact route: refuses ``..`` in any encoding in the
     request's decoded path, its raw path and each query value (400, the one error shape)
-    before the handler runs, and adds ``X-Content-Type-Options: nosniff`` to every answer
-    (errors and 206s included)."""
+    before the handler runs."""
 
     def __init__(self, handler: Callable[[Request], Awaitable[Response]]):
         self.handler = handler
@@ -74,12 +73,7 @@ class ArtifactGuard:
         return await self.handler(request)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_nosniff(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)["X-Content-Type-Options"] = "nosniff"
-            await send(message)
-
-        await self.app(scope, receive, send_nosniff)
+        await self.app(scope, receive, send)
 
 
 def refuse_traversal_in(scope: Scope) -> None:
@@ -135,9 +129,10 @@ def content_disposition(path: str) -> str:
 
 
 def download_headers(path: str, media_type: str) -> dict[str, str]:
-    """The safety headers of a download: ``nosniff`` always; active content also goes as an
-    attachment under ``Content-Security-Policy: sandbox`` (no script, opaque origin)."""
-    headers = {"X-Content-Type-Options": "nosniff"}
+    """The safety headers of a download: active content goes as an attachment under
+    ``Content-Security-Policy: sandbox`` (no script, opaque origin); ``nosniff`` on every
+    answer is the request guard's."""
+    headers: dict[str, str] = {}
     if is_active(path, media_type):
         headers["Content-Disposition"] = content_disposition(path)
         headers["Content-Security-Policy"] = "sandbox"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +66,6 @@ DOCS_FILES = frozenset(
 def docs_asset(name: str) -> Path | None:
     if name not in DOCS_FILES:
         return None
-    from importlib.resources import files
-
     found = Path(str(files("fastapi_offline") / "static" / name))
     return found if found.is_file() else None
 

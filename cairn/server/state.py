@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from starlette.requests import Request
 
+from cairn.entities.access import ALL, LOCAL, Identity, ResourceType, Visibility
 from cairn.services.artifacts import ArtifactService
 from cairn.services.compare import CompareService
 from cairn.services.datasets import DatasetService
@@ -36,3 +37,21 @@ registry = _accessor("registry", RegistryService)
 compare = _accessor("compare", CompareService)
 metrics = _accessor("metrics", MetricsService)
 datasets = _accessor("datasets", DatasetService)
+
+
+def identity(request: Request) -> Identity:
+    """Who the request is from, as the access layer found it (the local user when access
+    control is off)."""
+    found = request.scope.get("state", {}).get("identity")
+    return found if isinstance(found, Identity) else LOCAL
+
+
+def visible(request: Request, kind: ResourceType) -> Visibility:
+    """What the caller may read of ``kind``, as a search filter (no filter when access control
+    is off or the caller is unrestricted)."""
+    who = identity(request)
+    access = getattr(request.app.state, "access", None)
+    if who.unrestricted or access is None:
+        return ALL
+    found: Visibility = access.visibility(who, kind)
+    return found

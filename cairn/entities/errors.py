@@ -28,6 +28,8 @@ class ErrorCode(StrEnum):
     bytes the file does not have."""
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     """Cairn's own (MLflow has no code for it): a POST whose body is not declared JSON."""
+    TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
+    """Cairn's own: too many failed logins for a user or from an address; wait and retry."""
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -44,6 +46,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.REQUEST_LIMIT_EXCEEDED: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.RANGE_NOT_SATISFIABLE: 416,
+    ErrorCode.TOO_MANY_REQUESTS: 429,
     ErrorCode.NOT_IMPLEMENTED: 501,
     ErrorCode.INTERNAL_ERROR: 500,
     ErrorCode.TEMPORARILY_UNAVAILABLE: 503,

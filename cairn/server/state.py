@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from starlette.requests import Request
 
+from cairn.access.service import AccessService
 from cairn.entities.access import ALL, LOCAL, Identity, ResourceType, Visibility
 from cairn.services.artifacts import ArtifactService
 from cairn.services.compare import CompareService
@@ -37,6 +38,7 @@ registry = _accessor("registry", RegistryService)
 compare = _accessor("compare", CompareService)
 metrics = _accessor("metrics", MetricsService)
 datasets = _accessor("datasets", DatasetService)
+access = _accessor("access", AccessService)
 
 
 def identity(request: Request) -> Identity:
@@ -50,8 +52,8 @@ def visible(request: Request, kind: ResourceType) -> Visibility:
     """What the caller may read of ``kind``, as a search filter (no filter when access control
     is off or the caller is unrestricted)."""
     who = identity(request)
-    access = getattr(request.app.state, "access", None)
-    if who.unrestricted or access is None:
+    service = getattr(request.app.state, "access", None)
+    if who.unrestricted or service is None:
         return ALL
-    found: Visibility = access.visibility(who, kind)
+    found: Visibility = service.visibility(who, kind)
     return found

@@ -374,3 +374,117 @@ run_outputs = Table(
     Column("step", BigInteger, nullable=False),
     PrimaryKeyConstraint("run_id", "model_id"),
 )
+
+# ---- identity and access (cairn.access) ----
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(256), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("is_admin", Boolean, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("username"),
+    sqlite_autoincrement=True,
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("read_only", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("last_used_at", BigInteger, nullable=True),
+    Column("revoked_at", BigInteger, nullable=True),
+    UniqueConstraint("secret_hash"),
+    Index("ix_api_tokens_user_id", "user_id"),
+    sqlite_autoincrement=True,
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    UniqueConstraint("secret_hash"),
+    sqlite_autoincrement=True,
+)
+
+experiment_permissions = Table(
+    "experiment_permissions",
+    metadata,
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("permission", String(32), nullable=False),
+    PrimaryKeyConstraint("experiment_id", "user_id"),
+    Index("ix_experiment_permissions_user_id", "user_id"),
+)
+
+registered_model_permissions = Table(
+    "registered_model_permissions",
+    metadata,
+    Column("name", String(256), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("permission", String(32), nullable=False),
+    PrimaryKeyConstraint("name", "user_id"),
+    Index("ix_registered_model_permissions_user_id", "user_id"),
+)
+
+roles = Table(
+    "roles",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("name"),
+    sqlite_autoincrement=True,
+)
+
+role_permissions = Table(
+    "role_permissions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("role_id", Integer, ForeignKey("roles.id", ondelete="CASCADE"), nullable=False),
+    Column("resource_type", String(32), nullable=False),
+    Column("pattern", String(500), nullable=False),
+    Column("permission", String(32), nullable=False),
+    UniqueConstraint("role_id", "resource_type", "pattern"),
+    sqlite_autoincrement=True,
+)
+
+user_roles = Table(
+    "user_roles",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("role_id", Integer, ForeignKey("roles.id", ondelete="CASCADE"), nullable=False),
+    PrimaryKeyConstraint("user_id", "role_id"),
+    Index("ix_user_roles_role_id", "role_id"),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("key", String(320), primary_key=True),
+    Column("window_start", BigInteger, nullable=False),
+    Column("count", Integer, nullable=False),
+)
+"""Failed logins per ``user:<name>`` and ``addr:<address>`` in the current window: the rate
+limit holds whichever server answers."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cairn.access.policy import Need
 from cairn.server.wire import json_response
 
 Handler = Callable[[Request, Any], Awaitable[object]]
@@ -25,6 +26,13 @@ class Endpoint:
     message: type[BaseModel]
     handler: Handler
     summary: str
+    need: Need | Mapping[str, Need]
+    """What the caller needs (:mod:`cairn.access.policy`); per method where they differ."""
+
+    def need_for(self, method: str) -> Need | None:
+        if isinstance(self.need, Need):
+            return self.need
+        return self.need.get(method)
 
     def asgi_handler(self) -> Callable[[Request], Awaitable[Response]]:
         """Parse the request into the message, call the handler, encode the answer."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from cairn.access import policy as p
+from cairn.entities.access import Permission
 from cairn.server import wire
 from cairn.server.mlflow import messages as m
 from cairn.server.mlflow.endpoint import Endpoint
@@ -68,15 +70,32 @@ async def delete_tag(request: Request, msg: m.DeleteExperimentTag) -> wire.Json:
     return {}
 
 
+READ, EDIT, MANAGE = Permission.READ, Permission.EDIT, Permission.MANAGE
+
 ENDPOINTS = [
-    Endpoint(("POST",), "/experiments/create", m.CreateExperiment, create, "Create an experiment"),
-    Endpoint(("GET",), "/experiments/get", m.GetExperiment, get, "Get an experiment by id"),
+    Endpoint(
+        ("POST",),
+        "/experiments/create",
+        m.CreateExperiment,
+        create,
+        "Create an experiment",
+        need=p.USER_WRITE,
+    ),
+    Endpoint(
+        ("GET",),
+        "/experiments/get",
+        m.GetExperiment,
+        get,
+        "Get an experiment by id",
+        need=p.experiment(READ, "experiment_id"),
+    ),
     Endpoint(
         ("GET",),
         "/experiments/get-by-name",
         m.GetExperimentByName,
         get_by_name,
         "Get an experiment by name",
+        need=p.experiment(READ, "experiment_name", names=p.Names.EXPERIMENT_NAME),
     ),
     Endpoint(
         ("POST", "GET"),
@@ -84,16 +103,39 @@ ENDPOINTS = [
         m.SearchExperiments,
         search,
         "Search experiments",
+        need=p.USER_READ,
     ),
-    Endpoint(("POST",), "/experiments/update", m.UpdateExperiment, update, "Rename an experiment"),
-    Endpoint(("POST",), "/experiments/delete", m.ExperimentRef, delete, "Delete an experiment"),
-    Endpoint(("POST",), "/experiments/restore", m.ExperimentRef, restore, "Restore an experiment"),
+    Endpoint(
+        ("POST",),
+        "/experiments/update",
+        m.UpdateExperiment,
+        update,
+        "Rename an experiment",
+        need=p.experiment(EDIT, "experiment_id"),
+    ),
+    Endpoint(
+        ("POST",),
+        "/experiments/delete",
+        m.ExperimentRef,
+        delete,
+        "Delete an experiment",
+        need=p.experiment(MANAGE, "experiment_id"),
+    ),
+    Endpoint(
+        ("POST",),
+        "/experiments/restore",
+        m.ExperimentRef,
+        restore,
+        "Restore an experiment",
+        need=p.experiment(MANAGE, "experiment_id"),
+    ),
     Endpoint(
         ("POST",),
         "/experiments/set-experiment-tag",
         m.SetExperimentTag,
         set_tag,
         "Set a tag on an experiment",
+        need=p.experiment(EDIT, "experiment_id"),
     ),
     Endpoint(
         ("POST",),
@@ -101,5 +143,6 @@ ENDPOINTS = [
         m.DeleteExperimentTag,
         delete_tag,
         "Delete a tag of an experiment",
+        need=p.experiment(EDIT, "experiment_id"),
     ),
 ]

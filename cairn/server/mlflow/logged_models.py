@@ -12,6 +12,8 @@ from __future__ import annotations
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from cairn.access import policy as p
+from cairn.entities.access import Permission
 from cairn.entities.logged_models import LoggedModel
 from cairn.server import wire
 from cairn.server.mlflow.endpoint import Endpoint
@@ -217,18 +219,49 @@ async def log_model(request: Request, msg: LogModel) -> wire.Json:
 
 MODEL = "/logged-models/{model_id}"
 
+READ, EDIT, MANAGE = Permission.READ, Permission.EDIT, Permission.MANAGE
+
 ENDPOINTS = [
-    Endpoint(("POST",), "/logged-models", CreateLoggedModel, create, "Create a logged model"),
     Endpoint(
-        ("POST",), "/logged-models/search", SearchLoggedModels, search, "Search logged models"
+        ("POST",),
+        "/logged-models",
+        CreateLoggedModel,
+        create,
+        "Create a logged model",
+        need=p.experiment(EDIT, "experiment_id"),
     ),
-    Endpoint(("GET",), MODEL, GetLoggedModel, get, "Get a logged model"),
     Endpoint(
-        ("PATCH",), MODEL, FinalizeLoggedModel, finalize, "Finalize a logged model (READY/FAILED)"
+        ("POST",),
+        "/logged-models/search",
+        SearchLoggedModels,
+        search,
+        "Search logged models",
+        need=p.USER_READ,
     ),
-    Endpoint(("DELETE",), MODEL, DeleteLoggedModel, delete, "Delete a logged model"),
+    Endpoint(("GET",), MODEL, GetLoggedModel, get, "Get a logged model", need=p.logged_model(READ)),
     Endpoint(
-        ("PATCH",), MODEL + "/tags", SetLoggedModelTags, set_tags, "Set tags on a logged model"
+        ("PATCH",),
+        MODEL,
+        FinalizeLoggedModel,
+        finalize,
+        "Finalize a logged model (READY/FAILED)",
+        need=p.logged_model(EDIT),
+    ),
+    Endpoint(
+        ("DELETE",),
+        MODEL,
+        DeleteLoggedModel,
+        delete,
+        "Delete a logged model",
+        need=p.logged_model(MANAGE),
+    ),
+    Endpoint(
+        ("PATCH",),
+        MODEL + "/tags",
+        SetLoggedModelTags,
+        set_tags,
+        "Set tags on a logged model",
+        need=p.logged_model(EDIT),
     ),
     Endpoint(
         ("DELETE",),
@@ -236,6 +269,7 @@ ENDPOINTS = [
         DeleteLoggedModelTag,
         delete_tag,
         "Delete a tag of a logged model",
+        need=p.logged_model(EDIT),
     ),
     Endpoint(
         ("POST",),
@@ -243,13 +277,22 @@ ENDPOINTS = [
         LogLoggedModelParams,
         log_params,
         "Log params of a logged model",
+        need=p.logged_model(EDIT),
     ),
-    Endpoint(("POST",), "/runs/outputs", LogOutputs, log_outputs, "Record a run's output models"),
+    Endpoint(
+        ("POST",),
+        "/runs/outputs",
+        LogOutputs,
+        log_outputs,
+        "Record a run's output models",
+        need=p.run(EDIT),
+    ),
     Endpoint(
         ("POST",),
         "/runs/log-model",
         LogModel,
         log_model,
         "Append an MLmodel to the run's model history (2.x clients)",
+        need=p.run(EDIT),
     ),
 ]

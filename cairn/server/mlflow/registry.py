@@ -8,6 +8,8 @@ import binascii
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from cairn.access import policy as p
+from cairn.entities.access import Permission
 from cairn.entities.errors import CairnError
 from cairn.entities.registry import ModelVersion, RegisteredModel
 from cairn.server import wire
@@ -219,6 +221,8 @@ async def search_versions(request: Request, msg: m.SearchModelVersions) -> wire.
 
 
 RM, MV = "/registered-models", "/model-versions"
+READ, EDIT, MANAGE = Permission.READ, Permission.EDIT, Permission.MANAGE
+
 ENDPOINTS = [
     Endpoint(
         ("POST",),
@@ -226,14 +230,23 @@ ENDPOINTS = [
         m.CreateRegisteredModel,
         create_model,
         "Create a registered model",
+        need=p.USER_WRITE,
     ),
-    Endpoint(("GET",), f"{RM}/get", m.RegisteredModelRef, get_model, "Get a registered model"),
+    Endpoint(
+        ("GET",),
+        f"{RM}/get",
+        m.RegisteredModelRef,
+        get_model,
+        "Get a registered model",
+        need=p.model(READ),
+    ),
     Endpoint(
         ("POST",),
         f"{RM}/rename",
         m.RenameRegisteredModel,
         rename_model,
         "Rename a registered model",
+        need=p.model(EDIT),
     ),
     Endpoint(
         ("PATCH",),
@@ -241,6 +254,7 @@ ENDPOINTS = [
         m.UpdateRegisteredModel,
         update_model,
         "Update a registered model's description",
+        need=p.model(EDIT),
     ),
     Endpoint(
         ("DELETE",),
@@ -248,6 +262,7 @@ ENDPOINTS = [
         m.RegisteredModelRef,
         delete_model,
         "Delete a registered model and its versions",
+        need=p.model(MANAGE),
     ),
     Endpoint(
         ("GET", "POST"),
@@ -255,6 +270,7 @@ ENDPOINTS = [
         m.SearchRegisteredModels,
         search_models,
         "Search registered models",
+        need=p.USER_READ,
     ),
     Endpoint(
         ("POST",),
@@ -262,6 +278,7 @@ ENDPOINTS = [
         m.SetRegisteredModelTag,
         set_model_tag,
         "Set a registered model tag",
+        need=p.model(EDIT),
     ),
     Endpoint(
         ("DELETE",),
@@ -269,6 +286,7 @@ ENDPOINTS = [
         m.DeleteRegisteredModelTag,
         delete_model_tag,
         "Delete a registered model tag",
+        need=p.model(EDIT),
     ),
     Endpoint(
         ("POST", "GET", "DELETE"),
@@ -276,6 +294,7 @@ ENDPOINTS = [
         m.RegisteredModelAlias,
         alias,
         "Set (POST), resolve (GET) or delete (DELETE) an alias",
+        need={"POST": p.model(EDIT), "GET": p.model(READ), "DELETE": p.model(MANAGE)},
     ),
     Endpoint(
         ("POST", "GET"),
@@ -283,23 +302,47 @@ ENDPOINTS = [
         m.GetLatestVersions,
         latest_versions,
         "Latest version per stage",
+        need=p.model(READ),
     ),
     Endpoint(
-        ("POST",), f"{MV}/create", m.CreateModelVersion, create_version, "Register a model version"
+        ("POST",),
+        f"{MV}/create",
+        m.CreateModelVersion,
+        create_version,
+        "Register a model version",
+        need=p.model(EDIT, also=(p.source_readable(), p.source_uri_readable())),
     ),
-    Endpoint(("GET",), f"{MV}/get", m.ModelVersionRef, get_version, "Get a model version"),
+    Endpoint(
+        ("GET",),
+        f"{MV}/get",
+        m.ModelVersionRef,
+        get_version,
+        "Get a model version",
+        need=p.model(READ),
+    ),
     Endpoint(
         ("PATCH",),
         f"{MV}/update",
         m.UpdateModelVersion,
         update_version,
         "Update a model version's description",
+        need=p.model(EDIT),
     ),
     Endpoint(
-        ("DELETE",), f"{MV}/delete", m.ModelVersionRef, delete_version, "Delete a model version"
+        ("DELETE",),
+        f"{MV}/delete",
+        m.ModelVersionRef,
+        delete_version,
+        "Delete a model version",
+        need=p.model(MANAGE),
     ),
     Endpoint(
-        ("POST",), f"{MV}/set-tag", m.SetModelVersionTag, set_version_tag, "Set a model version tag"
+        ("POST",),
+        f"{MV}/set-tag",
+        m.SetModelVersionTag,
+        set_version_tag,
+        "Set a model version tag",
+        need=p.model(EDIT),
     ),
     Endpoint(
         ("DELETE",),
@@ -307,6 +350,7 @@ ENDPOINTS = [
         m.DeleteModelVersionTag,
         delete_version_tag,
         "Delete a model version tag",
+        need=p.model(EDIT),
     ),
     Endpoint(
         ("POST",),
@@ -314,6 +358,7 @@ ENDPOINTS = [
         m.TransitionModelVersionStage,
         transition_stage,
         "Move a model version to a stage",
+        need=p.model(EDIT),
     ),
     Endpoint(
         ("GET",),
@@ -321,6 +366,7 @@ ENDPOINTS = [
         m.ModelVersionRef,
         download_uri,
         "Where a model version's files are",
+        need=p.model(READ),
     ),
     Endpoint(
         ("GET", "POST"),
@@ -328,5 +374,6 @@ ENDPOINTS = [
         m.SearchModelVersions,
         search_versions,
         "Search model versions",
+        need=p.USER_READ,
     ),
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from cairn.access import policy as p
+from cairn.entities.access import Permission
 from cairn.entities.tracking import Dataset, RunQuery, parse_experiment_id
 from cairn.server import wire
 from cairn.server.mlflow import messages as m
@@ -145,31 +147,73 @@ async def get_history_bulk_interval(
     return {"metrics": out} if out else {}
 
 
+READ, EDIT, MANAGE = Permission.READ, Permission.EDIT, Permission.MANAGE
+
 ENDPOINTS = [
-    Endpoint(("POST",), "/runs/create", m.CreateRun, create, "Create a run"),
-    Endpoint(("GET",), "/runs/get", m.RunRef, get, "Get a run with its latest metrics"),
-    Endpoint(("POST",), "/runs/update", m.UpdateRun, update, "Update status, end time or name"),
-    Endpoint(("POST",), "/runs/delete", m.RunRef, delete, "Delete a run"),
-    Endpoint(("POST",), "/runs/restore", m.RunRef, restore, "Restore a deleted run"),
-    Endpoint(("POST",), "/runs/log-metric", m.LogMetric, log_metric, "Log one metric point"),
-    Endpoint(("POST",), "/runs/log-parameter", m.LogParam, log_param, "Log a param"),
-    Endpoint(("POST",), "/runs/set-tag", m.SetTag, set_tag, "Set a run tag"),
-    Endpoint(("POST",), "/runs/delete-tag", m.DeleteTag, delete_tag, "Delete a run tag"),
+    Endpoint(
+        ("POST",),
+        "/runs/create",
+        m.CreateRun,
+        create,
+        "Create a run",
+        need=p.experiment(EDIT, "experiment_id"),
+    ),
+    Endpoint(
+        ("GET",), "/runs/get", m.RunRef, get, "Get a run with its latest metrics", need=p.run(READ)
+    ),
+    Endpoint(
+        ("POST",),
+        "/runs/update",
+        m.UpdateRun,
+        update,
+        "Update status, end time or name",
+        need=p.run(EDIT),
+    ),
+    Endpoint(("POST",), "/runs/delete", m.RunRef, delete, "Delete a run", need=p.run(MANAGE)),
+    Endpoint(
+        ("POST",), "/runs/restore", m.RunRef, restore, "Restore a deleted run", need=p.run(MANAGE)
+    ),
+    Endpoint(
+        ("POST",),
+        "/runs/log-metric",
+        m.LogMetric,
+        log_metric,
+        "Log one metric point",
+        need=p.run(EDIT),
+    ),
+    Endpoint(
+        ("POST",), "/runs/log-parameter", m.LogParam, log_param, "Log a param", need=p.run(EDIT)
+    ),
+    Endpoint(("POST",), "/runs/set-tag", m.SetTag, set_tag, "Set a run tag", need=p.run(EDIT)),
+    Endpoint(
+        ("POST",), "/runs/delete-tag", m.DeleteTag, delete_tag, "Delete a run tag", need=p.run(EDIT)
+    ),
     Endpoint(
         ("POST",),
         "/runs/log-batch",
         m.LogBatch,
         log_batch,
         "Log metrics, params and tags atomically",
+        need=p.run(EDIT),
     ),
-    Endpoint(("POST",), "/runs/log-inputs", m.LogInputs, log_inputs, "Log dataset inputs"),
-    Endpoint(("POST", "GET"), "/runs/search", m.SearchRuns, search, "Search runs"),
+    Endpoint(
+        ("POST",),
+        "/runs/log-inputs",
+        m.LogInputs,
+        log_inputs,
+        "Log dataset inputs",
+        need=p.run(EDIT),
+    ),
+    Endpoint(
+        ("POST", "GET"), "/runs/search", m.SearchRuns, search, "Search runs", need=p.USER_READ
+    ),
     Endpoint(
         ("GET",),
         "/metrics/get-history",
         m.GetMetricHistory,
         get_history,
         "A metric's full history, optionally paged",
+        need=p.run(READ),
     ),
     Endpoint(
         ("GET",),
@@ -177,5 +221,6 @@ ENDPOINTS = [
         m.GetMetricHistoryBulkInterval,
         get_history_bulk_interval,
         "Sampled history of one metric for many runs",
+        need=p.run(READ, "run_ids", many=True),
     ),
 ]

@@ -19,10 +19,13 @@ from cairn.home import DEFAULT_HOME
 from cairn.server.settings import (
     ALLOWED_HOSTS,
     ARTIFACTS_DESTINATION,
+    AUTH,
     BACKEND_STORE_URI,
     CORS_ALLOWED_ORIGINS,
+    DEFAULT_PERMISSION,
     MAX_ARTIFACT_BYTES,
     SERVE_ARTIFACTS,
+    PERMISSIONS,
     TRUNCATE_LONG_VALUES,
     Setting,
     Settings,
@@ -150,6 +153,13 @@ def _setting_help(setting: Setting[Any]) -> str:
 )
 @click.option("--allowed-hosts", default=None, help=_setting_help(ALLOWED_HOSTS))
 @click.option("--cors-allowed-origins", default=None, help=_setting_help(CORS_ALLOWED_ORIGINS))
+@click.option("--auth/--no-auth", default=None, help=_setting_help(AUTH))
+@click.option(
+    "--default-permission",
+    type=click.Choice(PERMISSIONS, case_sensitive=False),
+    default=None,
+    help=_setting_help(DEFAULT_PERMISSION),
+)
 @click.option(
     "--access-log/--no-access-log", default=False, show_default=True, help="Log every request."
 )
@@ -164,6 +174,8 @@ def server(
     truncate_long_values: bool | None,
     allowed_hosts: str | None,
     cors_allowed_origins: str | None,
+    auth: bool | None,
+    default_permission: str | None,
     access_log: bool,
 ) -> None:
     """Run the tracking server (REST API compatible with the mlflow client).
@@ -188,6 +200,8 @@ def server(
         SERVE_ARTIFACTS.name: serve_artifacts,
         MAX_ARTIFACT_BYTES.name: max_artifact_bytes,
         TRUNCATE_LONG_VALUES.name: truncate_long_values,
+        AUTH.name: auth,
+        DEFAULT_PERMISSION.name: default_permission.upper() if default_permission else None,
     }
     for setting, option, raw in (
         (ALLOWED_HOSTS, "--allowed-hosts", allowed_hosts),
@@ -227,12 +241,17 @@ def server(
     console.print(f"  artifacts: {destination} ({mode})")
     console.print(f"  workers: {workers}")
     console.print(f"  allowed hosts: {', '.join(settings.allowed_hosts)}")
-    if not is_loopback(host):
+    if settings.auth:
+        console.print(
+            f"  access control: on (users need to sign in; default permission "
+            f"{settings.default_permission})"
+        )
+    if not settings.auth and not is_loopback(host):
         console.print(
             f"[bold red]Warning:[/bold red] listening on {shown_host}, not only on this "
-            "machine. This version of Cairn has no users or access control: anyone who can "
-            "reach this address can read, change and delete everything this server holds. "
-            "Keep it on a trusted network or behind a proxy that checks who is asking."
+            "machine, without access control: anyone who can reach this address can read, "
+            "change and delete everything this server holds. Start it with --auth "
+            "(docs/security.md), or keep it on a trusted network."
         )
     if "*" in settings.allowed_hosts:
         console.print(

@@ -213,6 +213,37 @@ CORS_ALLOWED_ORIGINS = Setting(
     "none",
     option="--cors-allowed-origins",
 )
+AUTH = Setting(
+    "auth",
+    "CAIRN_AUTH",
+    lambda: False,
+    _flag,
+    "Require users and check permissions on every request (the first admin comes from "
+    "CAIRN_ADMIN_USERNAME and CAIRN_ADMIN_PASSWORD, or `cairn users create NAME --admin`)",
+    "false",
+    option="--auth",
+)
+
+
+def _permission(raw: str) -> str:
+    word = raw.strip().upper()
+    if word not in PERMISSIONS:
+        raise ValueError(f"expected one of {', '.join(PERMISSIONS)}")
+    return word
+
+
+PERMISSIONS = ("READ", "USE", "EDIT", "MANAGE", "NO_PERMISSIONS")
+
+DEFAULT_PERMISSION = Setting(
+    "default_permission",
+    "CAIRN_DEFAULT_PERMISSION",
+    lambda: "READ",
+    _permission,
+    "With --auth: what a user may do with an experiment or registered model they have no "
+    "grant on (READ, USE, EDIT, MANAGE or NO_PERMISSIONS)",
+    "READ",
+    option="--default-permission",
+)
 
 SETTINGS: tuple[Setting[Any], ...] = (
     BACKEND_STORE_URI,
@@ -225,6 +256,8 @@ SETTINGS: tuple[Setting[Any], ...] = (
     SHARED_STORE,
     ALLOWED_HOSTS,
     CORS_ALLOWED_ORIGINS,
+    AUTH,
+    DEFAULT_PERMISSION,
 )
 """Every setting, in :class:`Settings` field order."""
 
@@ -246,6 +279,8 @@ class Settings:
     shared_store: bool = field(default_factory=SHARED_STORE.default)
     allowed_hosts: tuple[str, ...] = field(default_factory=ALLOWED_HOSTS.default)
     cors_allowed_origins: tuple[str, ...] = field(default_factory=CORS_ALLOWED_ORIGINS.default)
+    auth: bool = field(default_factory=AUTH.default)
+    default_permission: str = field(default_factory=DEFAULT_PERMISSION.default)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -207,6 +207,31 @@ class AccessService:
 
         self._write(write)
 
+    def change_own_password(
+        self, username: object, current: object, password: object, address: str | None = None
+    ) -> None:
+        """A user changing their own password proves the current one first (a stolen session
+        or token cannot lock its owner out); failures count towards the login rate limit."""
+        name = check_name(username, "username")
+        if not isinstance(current, str) or not current:
+            raise CairnError.invalid(
+                "Missing value for required parameter 'current_password': it is required "
+                "when changing your own password"
+            )
+        if sec.looks_like_token(current):
+            raise CairnError.invalid("'current_password' must be your password, not an API token")
+        try:
+            self.authenticate_password(name, current, address)
+        except CairnError as exc:
+            if exc.error_code is not ErrorCode.UNAUTHENTICATED:
+                raise
+            raise CairnError.invalid("'current_password' does not match") from None
+        if password == current:
+            raise CairnError.invalid(
+                "Invalid value for parameter 'password': it must differ from the current one"
+            )
+        self.update_password(name, password)
+
     def set_admin(self, username: object, is_admin: bool) -> User:
         user = self.get_user(username)
 
@@ -537,6 +562,16 @@ class AccessService:
         self.get_role(role_id)
         self._write(lambda c: store.assign_role(c, uid, role_id))
 
+    def assign_new_role(self, username: object, role_id: int) -> User:
+        """Like :meth:`assign_role`, but a user who already has the role is an error
+        (RESOURCE_ALREADY_EXISTS, as MLflow's role API answers); returns the user."""
+        user = self.get_user(username)
+        self.get_role(role_id)
+        if any(r.id == role_id for r in self.roles_of(user.username)):
+            raise CairnError.exists(f"User '{user.username}' already has role {role_id}")
+        self._write(lambda c: store.assign_role(c, user.id, role_id))
+        return user
+
     def unassign_role(self, username: object, role_id: int) -> None:
         uid = self._user_id(username)
         self.get_role(role_id)
@@ -625,6 +660,14 @@ class AccessService:
                 if pattern == name:
                     best = permission
         return best
+
+    def permission_of_user(
+        self, username: object, kind: ResourceType, resource_id: str
+    ) -> Permission:
+        """What the user ``username`` may do with one resource, as their requests would find."""
+        user = self.get_user(username)
+        who = Identity(user.username, AuthMethod.PASSWORD, user.id, user.is_admin)
+        return self.permission(who, kind, resource_id)
 
     def visibility(self, who: Identity, kind: ResourceType) -> Visibility:
         """What ``who`` may read of ``kind``, as a search filter."""

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from cairn.server.mlflow.routes import ENDPOINTS, PREFIXES
+from cairn.server.mlflow.routes import ENDPOINTS
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -26,8 +26,8 @@ def install_openapi(app: FastAPI) -> None:
         )
         components = doc.setdefault("components", {}).setdefault("schemas", {})
         components["Error"] = ERROR_SCHEMA
-        prefix = PREFIXES[0]
         for ep in ENDPOINTS:
+            prefix, twin = ep.prefixes
             schema = ep.message.model_json_schema(ref_template="#/components/schemas/{model}")
             for name, sub in schema.pop("$defs", {}).items():
                 components[name] = sub
@@ -39,7 +39,7 @@ def install_openapi(app: FastAPI) -> None:
                     "summary": ep.summary,
                     "tags": ["mlflow"],
                     "description": (ep.message.__doc__ or "").strip()
-                    + f"\n\nAlso served under {PREFIXES[1]}.",
+                    + f"\n\nAlso served under {twin}.",
                     "responses": {
                         "200": {"description": "Success (MLflow JSON conventions)"},
                         "4XX": {

@@ -17,6 +17,11 @@ from cairn.server.wire import json_response
 Handler = Callable[[Request, Any], Awaitable[object]]
 
 
+def prefixes(version: str) -> tuple[str, str]:
+    """Where MLflow serves one API generation: the client's path and the UI's twin."""
+    return (f"/api/{version}/mlflow", f"/ajax-api/{version}/mlflow")
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """One MLflow RPC: ``methods path`` parsed into ``message`` and answered by ``handler``."""
@@ -28,6 +33,12 @@ class Endpoint:
     summary: str
     need: Need | Mapping[str, Need]
     """What the caller needs (:mod:`cairn.access.policy`); per method where they differ."""
+    version: str = "2.0"
+    """The API generation: served under ``/api/<version>/mlflow`` and its ``/ajax-api`` twin."""
+
+    @property
+    def prefixes(self) -> tuple[str, str]:
+        return prefixes(self.version)
 
     def need_for(self, method: str) -> Need | None:
         if isinstance(self.need, Need):

@@ -20,10 +20,11 @@ from cairn.entities.errors import CairnError, ErrorCode
 from cairn.server import errors
 from cairn.server.limits import declared_too_large, limited, too_large
 from cairn.server.mlflow import experiments, logged_models, registry, runs
-from cairn.server.mlflow.endpoint import Endpoint
+from cairn.server.mlflow.endpoint import Endpoint, prefixes
 from cairn.server.wire import json_response
 
-PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
+PREFIXES = prefixes("2.0")
+"""Where the 2.0 endpoints are served; each endpoint names its own (``Endpoint.prefixes``)."""
 
 ENDPOINTS: list[Endpoint] = [
     *runs.ENDPOINTS,
@@ -61,16 +62,16 @@ class MlflowDispatch:
         for endpoint in ENDPOINTS:
             handler = endpoint.asgi_handler()
             if path_pattern(endpoint.path) is not None:
-                methods = by_path.setdefault(endpoint.path, {})
-                methods.update(dict.fromkeys(endpoint.methods, handler))
+                for prefix in endpoint.prefixes:
+                    methods = by_path.setdefault(prefix + endpoint.path, {})
+                    methods.update(dict.fromkeys(endpoint.methods, handler))
                 continue
-            for prefix in PREFIXES:
+            for prefix in endpoint.prefixes:
                 self.table[prefix + endpoint.path] = (frozenset(endpoint.methods), handler)
         for path, handlers in by_path.items():
-            for prefix in PREFIXES:
-                pattern = path_pattern(prefix + path)
-                assert pattern is not None
-                self.patterns.append((pattern, handlers))
+            pattern = path_pattern(path)
+            assert pattern is not None
+            self.patterns.append((pattern, handlers))
 
     def _match(self, scope: Scope) -> tuple[frozenset[str], AsgiHandler] | None:
         for pattern, handlers in self.patterns:

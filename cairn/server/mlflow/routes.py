@@ -19,7 +19,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from cairn.entities.errors import CairnError, ErrorCode
 from cairn.server import errors
 from cairn.server.limits import declared_too_large, limited, too_large
-from cairn.server.mlflow import experiments, logged_models, registry, runs
+from cairn.server.mlflow import (
+    experiments,
+    logged_models,
+    permissions,
+    registry,
+    roles,
+    runs,
+    users,
+)
 from cairn.server.mlflow.endpoint import Endpoint, prefixes
 from cairn.server.wire import json_response
 
@@ -31,6 +39,9 @@ ENDPOINTS: list[Endpoint] = [
     *experiments.ENDPOINTS,
     *logged_models.ENDPOINTS,
     *registry.ENDPOINTS,
+    *users.ENDPOINTS,
+    *permissions.ENDPOINTS,
+    *roles.ENDPOINTS,
 ]
 
 AsgiHandler = Callable[[Request], Awaitable[Response]]

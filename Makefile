@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 MLFLOW3 := .venvs/mlflow3
 MLFLOW2 := .venvs/mlflow2
+# the stock clients with MLflow's auth extra (AuthServiceClient); a new name rebuilds old venvs
+CLIENT_STAMP := .installed-auth
 STAMP := $(VENV)/.installed
 
 .PHONY: help run test install compat-venvs lint typecheck pytest bench clean ui web-test browser ui-bench
@@ -48,23 +50,23 @@ browser:  ## make sure Debian's chromium is there for the UI tests (installs it 
 web-test: install $(WEB_STAMP) browser  ## the UI's unit tests (vitest) and end-to-end tests (playwright + chromium)
 	cd web && $(NPM) run typecheck && npx vitest run && npx playwright test
 
-ui-bench: install $(WEB_STAMP) browser $(MLFLOW3)/.installed  ## Cairn's UI vs MLflow 3.17.2's UI, 10,000 runs (docs/ui.md)
+ui-bench: install $(WEB_STAMP) browser $(MLFLOW3)/$(CLIENT_STAMP)  ## Cairn's UI vs MLflow 3.17.2's UI, 10,000 runs (docs/ui.md)
 	$(BIN)/python benchmarks/ui_bench.py
 
 run: install ui  ## install everything, build the UI and start the server on the embedded default (SQLite + ./cairn-data)
 	$(BIN)/cairn server
 
-$(MLFLOW3)/.installed:
+$(MLFLOW3)/$(CLIENT_STAMP):
 	$(PYTHON) -m venv $(MLFLOW3)
-	$(MLFLOW3)/bin/pip install --quiet 'mlflow==3.17.2' scikit-learn pandas
+	$(MLFLOW3)/bin/pip install --quiet 'mlflow[auth]==3.17.2' scikit-learn pandas
 	touch $@
 
-$(MLFLOW2)/.installed:
+$(MLFLOW2)/$(CLIENT_STAMP):
 	$(PYTHON) -m venv $(MLFLOW2)
-	$(MLFLOW2)/bin/pip install --quiet 'mlflow==2.22.5' scikit-learn pandas
+	$(MLFLOW2)/bin/pip install --quiet 'mlflow[auth]==2.22.5' 'sqlalchemy<2.1' scikit-learn pandas
 	touch $@
 
-compat-venvs: $(MLFLOW3)/.installed $(MLFLOW2)/.installed  ## the stock mlflow clients used by tests/compat
+compat-venvs: $(MLFLOW3)/$(CLIENT_STAMP) $(MLFLOW2)/$(CLIENT_STAMP)  ## the stock mlflow clients used by tests/compat
 
 lint: install  ## ruff
 	$(BIN)/ruff check cairn tests benchmarks examples
@@ -83,7 +85,7 @@ test: lint typecheck pytest web-test  ## install everything and run the whole te
 	.venvs/fml/bin/pip install --quiet 'fasttrackml==0.6.0'
 	touch $@
 
-bench: install $(MLFLOW3)/.installed .venvs/fml/.installed  ## Cairn vs MLflow 3.17.2 vs FastTrackML 0.6.0 (docs/benchmarks.md)
+bench: install $(MLFLOW3)/$(CLIENT_STAMP) .venvs/fml/.installed  ## Cairn vs MLflow 3.17.2 vs FastTrackML 0.6.0 (docs/benchmarks.md)
 	$(BIN)/python benchmarks/run.py
 
 clean:  ## remove the virtualenvs and caches

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -50,9 +51,15 @@ def tail(text: str) -> str:
 
 
 def run_workflow_script(
-    server: CairnServer, client: str, workflow: str, cwd: Path, timeout: float
+    server: CairnServer,
+    client: str,
+    workflow: str,
+    cwd: Path,
+    timeout: float,
+    extra_env: Mapping[str, str] | None = None,
 ) -> str:
     """Run ``workflows/<workflow>.py`` with a stock client against ``server``; its stdout.
+    ``extra_env`` is added to the client's environment (credentials, for instance).
 
     A timeout or a non-zero exit fails the test with the script's output and the server's
     output during the run."""
@@ -63,7 +70,7 @@ def run_workflow_script(
         result = subprocess.run(
             [str(python), str(WORKFLOW_DIR / f"{workflow}.py")],
             cwd=cwd,
-            env=client_env(server),
+            env={**client_env(server), **(extra_env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,

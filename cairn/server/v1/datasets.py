@@ -11,6 +11,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from cairn.access import policy as p
+from cairn.access.policy import requires
 from cairn.entities.datasets import DatasetRow
 from cairn.server.state import datasets
 from cairn.services.datasets import MAX_RESULTS
@@ -93,6 +95,7 @@ def _out(row: DatasetRow) -> DatasetOut:
 
 
 @router.get("/datasets", summary="List datasets across experiments", response_model=DatasetList)
+@requires(p.USER_READ)
 async def list_datasets(
     request: Request,
     experiment_id: str | None = None,
@@ -111,6 +114,7 @@ async def list_datasets(
     summary="A dataset with its lineage: runs that used it, model versions from those runs",
     response_model=DatasetLineage,
 )
+@requires(p.USER_READ)
 async def get_dataset(request: Request, dataset_id: str) -> DatasetLineage:
     found = await run_in_threadpool(datasets(request).lineage, dataset_id)
     return DatasetLineage(

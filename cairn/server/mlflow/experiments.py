@@ -5,10 +5,11 @@ from __future__ import annotations
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from cairn.entities.access import ResourceType
 from cairn.server import wire
 from cairn.server.mlflow import messages as m
 from cairn.server.mlflow.endpoint import Endpoint
-from cairn.server.state import tracking
+from cairn.server.state import tracking, visible
 
 
 async def create(request: Request, msg: m.CreateExperiment) -> wire.Json:
@@ -37,6 +38,7 @@ async def search(request: Request, msg: m.SearchExperiments) -> wire.Json:
         msg.filter,
         msg.order_by,
         msg.page_token,
+        visibility=visible(request, ResourceType.EXPERIMENT),
     )
     return wire.page("experiments", [wire.experiment(e) for e in page.items], page.next_page_token)
 

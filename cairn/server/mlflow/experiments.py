@@ -10,7 +10,7 @@ from cairn.entities.access import Permission, ResourceType
 from cairn.server import wire
 from cairn.server.mlflow import messages as m
 from cairn.server.mlflow.endpoint import Endpoint
-from cairn.server.state import created, tracking
+from cairn.server.state import created, tracking, visible
 
 
 async def create(request: Request, msg: m.CreateExperiment) -> wire.Json:
@@ -40,6 +40,7 @@ async def search(request: Request, msg: m.SearchExperiments) -> wire.Json:
         msg.filter,
         msg.order_by,
         msg.page_token,
+        visibility=visible(request, ResourceType.EXPERIMENT),
     )
     return wire.page("experiments", [wire.experiment(e) for e in page.items], page.next_page_token)
 

@@ -15,7 +15,7 @@ from cairn.entities.registry import ModelVersion, RegisteredModel
 from cairn.server import wire
 from cairn.server.mlflow import registry_messages as m
 from cairn.server.mlflow.endpoint import Endpoint
-from cairn.server.state import created, registry
+from cairn.server.state import created, registry, visible
 from cairn.wire import kv
 
 
@@ -110,7 +110,12 @@ async def delete_model(request: Request, msg: m.RegisteredModelRef) -> wire.Json
 
 async def search_models(request: Request, msg: m.SearchRegisteredModels) -> wire.Json:
     page = await run_in_threadpool(
-        registry(request).search_models, msg.filter, msg.max_results, msg.order_by, msg.page_token
+        registry(request).search_models,
+        msg.filter,
+        msg.max_results,
+        msg.order_by,
+        msg.page_token,
+        visibility=visible(request, ResourceType.REGISTERED_MODEL),
     )
     models = [registered_model(r) for r in page.items]
     return wire.page("registered_models", models, page.next_page_token)
@@ -217,6 +222,7 @@ async def search_versions(request: Request, msg: m.SearchModelVersions) -> wire.
         msg.max_results,
         msg.order_by,
         msg.page_token,
+        visibility=visible(request, ResourceType.REGISTERED_MODEL),
     )
     return _versions(page.items, page.next_page_token)
 

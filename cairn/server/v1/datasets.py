@@ -13,8 +13,9 @@ from starlette.concurrency import run_in_threadpool
 
 from cairn.access import policy as p
 from cairn.access.policy import requires
+from cairn.entities.access import ResourceType
 from cairn.entities.datasets import DatasetRow
-from cairn.server.state import datasets
+from cairn.server.state import datasets, visible
 from cairn.services.datasets import MAX_RESULTS
 
 router = APIRouter(prefix="/api/v1", tags=["datasets"])
@@ -104,7 +105,12 @@ async def list_datasets(
     page_token: str | None = None,
 ) -> DatasetList:
     page = await run_in_threadpool(
-        datasets(request).list_datasets, experiment_id, name, max_results, page_token
+        datasets(request).list_datasets,
+        experiment_id,
+        name,
+        max_results,
+        page_token,
+        visibility=visible(request, ResourceType.EXPERIMENT),
     )
     return DatasetList(datasets=[_out(r) for r in page.items], next_page_token=page.next_page_token)
 
@@ -116,7 +122,11 @@ async def list_datasets(
 )
 @requires(p.USER_READ)
 async def get_dataset(request: Request, dataset_id: str) -> DatasetLineage:
-    found = await run_in_threadpool(datasets(request).lineage, dataset_id)
+    found = await run_in_threadpool(
+        datasets(request).lineage,
+        dataset_id,
+        models=visible(request, ResourceType.REGISTERED_MODEL),
+    )
     return DatasetLineage(
         dataset=_out(found.dataset),
         runs=[RunUseOut.model_validate(r) for r in found.runs],

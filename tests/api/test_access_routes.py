@@ -247,7 +247,8 @@ def test_the_admin_reaches_them(served: tuple[TestClient, Hidden]) -> None:
         "/artifacts/f.txt",
         headers=admin,
     )
-    assert r.status_code == 200 and r.content == b"secret"
+    assert r.status_code == 200
+    assert r.content == b"secret"
 
 
 def test_a_route_that_declares_nothing_is_for_admins_only(tmp_path: Path) -> None:
@@ -267,6 +268,7 @@ def test_a_route_that_declares_nothing_is_for_admins_only(tmp_path: Path) -> Non
             assert r.status_code == 403
             assert "declares no permission" in r.json()["message"]
             r = client.get("/api/v1/undeclared", headers=basic(ADMIN, ADMIN_PASSWORD))
-            assert r.status_code == 200 and r.text == "reached"
+            assert r.status_code == 200
+            assert r.text == "reached"
     finally:
         mp.undo()

@@ -102,7 +102,8 @@ def test_sync_signs_in_with_a_password_and_a_token(
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", USER)
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", USER_PASSWORD)
     report = sync_store(str(info.root), server.url)
-    assert report.failures == [] and report.runs_created == 2
+    assert report.failures == []
+    assert report.runs_created == 2
     assert len(_runs_of(server, "synced-with-password")) == 2
 
     monkeypatch.delenv("MLFLOW_TRACKING_USERNAME")
@@ -110,7 +111,8 @@ def test_sync_signs_in_with_a_password_and_a_token(
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", _cli(db, "tokens", "create", USER, "sync"))
     other = build_store(tmp_path / "two", runs=1, points=50, experiment="synced-with-token")
     report = sync_store(str(other.root), server.url)
-    assert report.failures == [] and report.runs_created == 1
+    assert report.failures == []
+    assert report.runs_created == 1
 
 
 def test_without_credentials_or_with_a_read_only_token_nothing_is_written(

@@ -11,7 +11,6 @@ from typing import Annotated
 
 from pydantic import BeforeValidator
 
-from cairn.entities.errors import CairnError
 from cairn.server.mlflow.messages import Message
 
 
@@ -22,9 +21,7 @@ def _flag(value: object) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
-    raise CairnError.invalid(
-        f"Invalid value {value!r} for parameter 'is_admin': expected true or false"
-    )
+    raise ValueError("expected true or false")
 
 
 Flag = Annotated[bool, BeforeValidator(_flag)]

@@ -456,12 +456,30 @@ class AccessService:
     def _user_id(self, username: object) -> int:
         return self.get_user(username).id
 
+    @staticmethod
+    def _grant_key(kind: ResourceType, resource_id: object) -> str:
+        """A grant's resource as stored: an experiment's id must be a number."""
+        field = "experiment_id" if kind is ResourceType.EXPERIMENT else "name"
+        text = check_name(resource_id, field)
+        if kind is ResourceType.EXPERIMENT and not (text.isascii() and text.isdigit()):
+            raise CairnError.invalid(f"Invalid value '{text}' for parameter '{field}'")
+        return text
+
+    @staticmethod
+    def _must_exist(c: Connection, kind: ResourceType, resource_id: str) -> None:
+        """A grant on an experiment needs the experiment (registered models are granted by
+        name, as MLflow does, whether or not the model exists yet)."""
+        if kind is ResourceType.EXPERIMENT and not store.experiment_names(c, [int(resource_id)]):
+            raise CairnError.not_found(f"Experiment with id={resource_id} not found")
+
     def create_grant(
         self, kind: ResourceType, resource_id: str, username: object, permission: Permission
     ) -> Grant:
+        resource_id = self._grant_key(kind, resource_id)
         uid = self._user_id(username)
 
         def write(c: Connection) -> None:
+            self._must_exist(c, kind, resource_id)
             if store.get_grant(c, kind, resource_id, uid) is not None:
                 raise CairnError.exists(
                     f"{kind.value} permission ({resource_id}, {username}) already exists"
@@ -475,8 +493,14 @@ class AccessService:
         self, kind: ResourceType, resource_id: str, username: object, permission: Permission
     ) -> Grant:
         """Create or change a grant (Cairn's own API and the creator's MANAGE)."""
+        resource_id = self._grant_key(kind, resource_id)
         uid = self._user_id(username)
-        self._write(lambda c: store.set_grant(c, kind, resource_id, uid, permission))
+
+        def write(c: Connection) -> None:
+            self._must_exist(c, kind, resource_id)
+            store.set_grant(c, kind, resource_id, uid, permission)
+
+        self._write(write)
         return Grant(kind, resource_id, uid, str(username), permission)
 
     def grant_creator(self, who: Identity, kind: ResourceType, resource_id: str) -> None:
@@ -487,6 +511,7 @@ class AccessService:
         self._write(lambda c: store.set_grant(c, kind, resource_id, uid, Permission.MANAGE))
 
     def get_grant(self, kind: ResourceType, resource_id: str, username: object) -> Grant:
+        resource_id = self._grant_key(kind, resource_id)
         uid = self._user_id(username)
         found = self._read(lambda c: store.get_grant(c, kind, resource_id, uid))
         if found is None:
@@ -507,7 +532,8 @@ class AccessService:
         self._write(lambda c: store.delete_grant(c, kind, resource_id, grant.user_id))
 
     def grants_on(self, kind: ResourceType, resource_id: str) -> list[Grant]:
-        return self._read(lambda c: store.grants_on(c, kind, resource_id))
+        key = self._grant_key(kind, resource_id)
+        return self._read(lambda c: store.grants_on(c, kind, key))
 
     def grants_of(self, username: object) -> dict[ResourceType, dict[str, Permission]]:
         uid = self._user_id(username)

@@ -177,6 +177,32 @@ def test_grants_are_created_read_updated_and_deleted(
     )
 
 
+def test_a_grant_names_an_experiment_that_exists(access: AccessService) -> None:
+    """Not a database error (a 500 behind the auth API) but MLflow's codes."""
+    access.create_user("alice", PASSWORD)
+    missing = refused(
+        ErrorCode.RESOURCE_DOES_NOT_EXIST,
+        lambda: access.create_grant(EXP, "424242", "alice", Permission.READ),
+    )
+    assert "424242" in missing.message
+    refused(
+        ErrorCode.RESOURCE_DOES_NOT_EXIST,
+        lambda: access.set_grant(EXP, "424242", "alice", Permission.READ),
+    )
+    for garbage in ("abc", "1; drop", "", "٣"):
+        calls: list[Callable[[], object]] = [
+            lambda g=garbage: access.create_grant(EXP, g, "alice", Permission.READ),
+            lambda g=garbage: access.get_grant(EXP, g, "alice"),
+            lambda g=garbage: access.grants_on(EXP, g),
+        ]
+        for call in calls:
+            bad = refused(ErrorCode.INVALID_PARAMETER_VALUE, call)
+            assert "experiment_id" in bad.message
+    assert access.grants_of("alice") == {EXP: {}, MODEL: {}}
+    # registered models are granted by name, before or after the model exists (as MLflow)
+    assert access.create_grant(MODEL, "not-yet", "alice", Permission.READ).resource_id == "not-yet"
+
+
 def test_permission_resolution(access: AccessService, database: Database) -> None:
     tracking = TrackingService(database)
     eid = tracking.create_experiment("team-exp")

@@ -43,6 +43,7 @@ from cairn.entities.access import (
     Visibility,
 )
 from cairn.entities.errors import CairnError, ErrorCode
+from cairn.entities.tracking import parse_experiment_id
 from cairn.store import access as store
 from cairn.store.db import Database
 from cairn.store.sql import AnyRow, now_ms
@@ -79,6 +80,16 @@ MAX_FAILURES_PER_ADDRESS = 50
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,255}$")
 RESERVED_NAMES = frozenset({"local", "system", "anonymous"})
 MAX_NAME = 256
+
+
+def canonical_experiment_id(resource_id: str) -> str:
+    """The experiment a handler reads from ``resource_id``: the tracking API takes "01",
+    " 1" and other digit spellings as experiment 1, so a grant on "1" must decide for every
+    spelling of it (otherwise a NO_PERMISSIONS grant is passed by asking for "01")."""
+    try:
+        return str(parse_experiment_id(resource_id))
+    except CairnError:
+        return resource_id
 
 
 def unauthenticated(message: str = "Authentication required") -> CairnError:
@@ -661,6 +672,8 @@ class AccessService:
 
     def permission(self, who: Identity, kind: ResourceType, resource_id: str) -> Permission:
         """What ``who`` may do with one experiment (by id) or registered model (by name)."""
+        if kind is ResourceType.EXPERIMENT:
+            resource_id = canonical_experiment_id(resource_id)
         if who.unrestricted:
             return Permission.MANAGE
         if who.user_id is None:

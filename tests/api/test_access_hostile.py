@@ -340,6 +340,29 @@ def test_no_permissions_refuses_every_direct_read(world: World) -> None:
         assert SECRET_BYTES.decode() not in r.text
 
 
+SPELLINGS = ["0{}", " {}", "{} ", "00{}", "\u0660{}"]
+"""Other ways to write an experiment id that the tracking API reads as the same id."""
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_no_permissions_holds_for_every_spelling_of_the_id(world: World, spelling: str) -> None:
+    c, bob = world.client, world.who(BOB)
+    eid = spelling.format(world.secret_exp)
+    r = c.get(f"{API}/experiments/get", params={"experiment_id": eid}, headers=bob)
+    assert "(has NO_PERMISSIONS)" in refused(r, 403, "PERMISSION_DENIED")["message"]
+    r = c.post(f"{API}/runs/search", json={"experiment_ids": [eid]}, headers=bob)
+    assert r.status_code in (200, 400), r.text
+    assert world.secret_run not in r.text
+    before = state(world)
+    r = c.post(
+        f"{API}/experiments/set-experiment-tag",
+        json={"experiment_id": eid, "key": "k", "value": "v"},
+        headers=bob,
+    )
+    refused(r, 403, "PERMISSION_DENIED")
+    assert state(world) == before
+
+
 DOT_DOT = [
     "..",
     "%2E%2E",

@@ -124,24 +124,27 @@ class Request_:
             self._query = parse_qsl(raw, keep_blank_values=True)
         return self._query
 
-    def values(self, fields: tuple[str, ...], many: bool) -> list[str] | None:
-        """The values of the first of ``fields`` the request has, or None."""
+    def values(self, fields: tuple[str, ...]) -> list[str] | None:
+        """Every non-empty value the request gives any of ``fields``, in its path, its query
+        and its JSON body, or None. A handler reads one of them (MLflow's endpoints read a
+        POST's body and a GET's query; an empty ``run_id`` falls back to ``run_uuid``), so
+        the layer checks them all: a request cannot show the layer one resource and the
+        handler another."""
+        found: list[str] = []
         for name in fields:
             if name in self.path_params:
-                return [str(self.path_params[name])]
-            found = [value for key, value in self.query if key == name]
-            if found:
-                return found if many else found[:1]
+                found.append(str(self.path_params[name]))
+            found += [value for key, value in self.query if key == name]
             if self.json is not None and name in self.json:
                 value = self.json[name]
-                if value is None:
-                    continue
                 if isinstance(value, list):
-                    return [str(v) for v in value if v is not None]
-                if isinstance(value, dict):
-                    return None
-                return [str(value).lower() if isinstance(value, bool) else str(value)]
-        return None
+                    found += [str(v) for v in value if v is not None and not isinstance(v, dict)]
+                elif isinstance(value, bool):
+                    found.append(str(value).lower())
+                elif value is not None and not isinstance(value, dict):
+                    found.append(str(value))
+        found = [value for value in found if value]
+        return found or None
 
 
 class AccessLayer:
@@ -319,7 +322,7 @@ class AccessLayer:
         self, service: AccessService, who: Identity, check: Check, request: Request_
     ) -> None:
         where = check.where
-        values = request.values(where.fields, where.many)
+        values = request.values(where.fields)
         if not values:
             if check.required and not who.unrestricted:
                 raise CairnError.invalid(

@@ -340,6 +340,52 @@ def test_no_permissions_refuses_every_direct_read(world: World) -> None:
         assert SECRET_BYTES.decode() not in r.text
 
 
+def test_the_layer_checks_what_the_handler_reads(world: World) -> None:
+    """A request naming bob's own run where the layer might look and alice's where the
+    handler looks: in the query and the body, or an empty run_id before run_uuid."""
+    c, bob = world.client, world.who(BOB)
+    mine = ok(c.post(f"{API}/experiments/create", json={"name": "bobs-experiment"}, headers=bob))[
+        "experiment_id"
+    ]
+    own_run = ok(c.post(f"{API}/runs/create", json={"experiment_id": mine}, headers=bob))["run"][
+        "info"
+    ]["run_id"]
+    before = state(world)
+    attempts: list[tuple[str, dict[str, Any]]] = [
+        (f"?run_id={own_run}", {"run_id": world.open_run}),
+        (f"?run_uuid={own_run}", {"run_id": world.open_run}),
+        ("", {"run_id": "", "run_uuid": world.open_run}),
+        ("", {"run_id": own_run, "run_uuid": world.open_run}),
+        (f"?run_id={own_run}", {"run_id": "", "run_uuid": world.open_run}),
+    ]
+    for query, body in attempts:
+        body |= {"key": "planted", "value": "1"}
+        r = c.post(f"{API}/runs/log-parameter{query}", json=body, headers=bob)
+        message = refused(r, 403, "PERMISSION_DENIED")["message"]
+        assert f"needs EDIT on experiment '{world.open_exp}'" in message, (query, body, message)
+    r = c.post(
+        f"{API}/experiments/set-experiment-tag?experiment_id={mine}",
+        json={"experiment_id": world.open_exp, "key": "k", "value": "v"},
+        headers=bob,
+    )
+    refused(r, 403, "PERMISSION_DENIED")
+    r = c.post(
+        f"{API}/registered-models/set-tag?name={world.bobs_model}",
+        json={"name": "alices-model", "key": "k", "value": "v"},
+        headers=bob,
+    )
+    refused(r, 403, "PERMISSION_DENIED")  # models are granted by name: made yet or not
+    assert state(world) == before
+    # his own run, named consistently, still works
+    ok(
+        c.post(
+            f"{API}/runs/log-parameter?run_id={own_run}",
+            json={"run_id": own_run, "key": "fine", "value": "1"},
+            headers=bob,
+        )
+    )
+
+
 SPELLINGS = ["0{}", " {}", "{} ", "00{}", "\u0660{}"]
 """Other ways to write an experiment id that the tracking API reads as the same id."""
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -61,6 +61,18 @@ def path_pattern(path: str) -> re.Pattern[str]:
     return re.compile(regex + "$")
 
 
+def flat_routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    """``routes`` with FastAPI's included routers opened up. FastAPI keeps a router added with
+    ``include_router`` as one route of its own that matches every path of the router and
+    whose endpoint declares nothing, so every route in it would be for admins only."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from flat_routes(included.routes)
+        else:
+            yield route
+
+
 class RouteNeeds:
     """Every route's declared need, found from a request's method and path.
 
@@ -76,7 +88,7 @@ class RouteNeeds:
     ):
         self.table = dict(table)
         self.patterns = list(patterns)
-        self.routes = list(routes)
+        self.routes = list(flat_routes(routes))
 
     def find(self, scope: Scope) -> tuple[bool, Need | None, dict[str, Any]]:
         """(whether a route claims the path and method, its need, its path parameters)."""

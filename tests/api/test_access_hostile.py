@@ -116,6 +116,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                     headers=alice,
                 )
             )["model"]["info"]["model_id"]
+            dataset = {"name": "secret-ds", "digest": "d1", "source_type": "local", "source": "{}"}
+            ok(
+                client.post(
+                    f"{API}/runs/log-inputs",
+                    json={"run_id": secret_run, "datasets": [{"dataset": dataset}]},
+                    headers=alice,
+                )
+            )
             access.create_grant(ResourceType.EXPERIMENT, secret_exp, BOB, Permission.NO_PERMISSIONS)
             bob = basic(BOB, PASSWORDS[BOB])
             ok(
@@ -384,6 +392,35 @@ def test_the_layer_checks_what_the_handler_reads(world: World) -> None:
             headers=bob,
         )
     )
+
+
+def test_no_permissions_hides_the_experiments_datasets(world: World) -> None:
+    c = world.client
+    found = ok(c.get("/api/v1/datasets", headers=world.who(ALICE)))["datasets"]
+    (secret,) = [d for d in found if d["name"] == "secret-ds"]
+    listed = ok(c.get("/api/v1/datasets", headers=world.who(BOB)))["datasets"]
+    assert "secret-ds" not in [d["name"] for d in listed]
+    r = c.get(f"/api/v1/datasets/{secret['dataset_id']}", headers=world.who(BOB))
+    message = refused(r, 403, "PERMISSION_DENIED")["message"]
+    assert f"needs READ on experiment '{world.secret_exp}'" in message
+    assert world.secret_run not in r.text
+    lineage = ok(c.get(f"/api/v1/datasets/{secret['dataset_id']}", headers=world.who(ALICE)))
+    assert [u["run_id"] for u in lineage["runs"]] == [world.secret_run]
+
+
+def test_every_declared_route_answers_a_signed_in_user(world: World, alices_hidden: Hidden) -> None:
+    """A route that declares a need other than admin is never refused as undeclared: the
+    layer finds the need of every route, FastAPI's included routers too."""
+    undeclared = []
+    for probe in PROBES:
+        need = _need(probe)
+        if need is None or need.level in (Level.PUBLIC, Level.ADMIN):
+            continue
+        r = _call(world.client, probe, alices_hidden, world.who(ALICE))
+        if "declares no permission" in r.text:
+            undeclared.append(probe.id)
+    assert undeclared == []
+    assert ok(world.client.get("/api/v1/datasets", headers=world.who(ALICE)))["datasets"]
 
 
 SPELLINGS = ["0{}", " {}", "{} ", "00{}", "\u0660{}"]

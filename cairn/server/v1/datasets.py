@@ -15,8 +15,7 @@ from cairn.access import policy as p
 from cairn.access.policy import requires
 from cairn.entities.access import ResourceType
 from cairn.entities.datasets import DatasetRow
-from cairn.entities.errors import CairnError, ErrorCode
-from cairn.server.state import datasets, identity, readable, visible
+from cairn.server.state import datasets, visible
 from cairn.services.datasets import MAX_RESULTS
 
 router = APIRouter(prefix="/api/v1", tags=["datasets"])
@@ -127,14 +126,8 @@ async def get_dataset(request: Request, dataset_id: str) -> DatasetLineage:
         datasets(request).lineage,
         dataset_id,
         models=visible(request, ResourceType.REGISTERED_MODEL),
+        experiments=visible(request, ResourceType.EXPERIMENT),
     )
-    experiment_id = found.dataset.experiment_id
-    if not await run_in_threadpool(readable, request, ResourceType.EXPERIMENT, [experiment_id]):
-        raise CairnError(
-            f"Permission denied: user '{identity(request).username}' needs READ on experiment "
-            f"'{experiment_id}' (the dataset's)",
-            ErrorCode.PERMISSION_DENIED,
-        )
     return DatasetLineage(
         dataset=_out(found.dataset),
         runs=[RunUseOut.model_validate(r) for r in found.runs],

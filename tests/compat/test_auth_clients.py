@@ -8,8 +8,10 @@ password and with a bearer token, runs a whole workflow (tracking, proxied artif
 claims. Then the hostile side: every write on another user's experiment, run and model by a
 READ user, by a read-only token, without credentials, with a wrong password or a revoked
 token, each refused with its status and error code, and nothing changed afterwards; and
-brute force against one user's password hits the rate limit. The in-process hostile tests
-(expired tokens, NO_PERMISSIONS, artifact paths) are in tests/api/test_access_hostile.py.
+brute force against one user's password hits the rate limit; a NO_PERMISSIONS grant hides an
+experiment from searches, reads, artifact downloads and registration. The in-process hostile
+tests (expired tokens, every write route, `..` in artifact paths) are in
+tests/api/test_access_hostile.py.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from typing import Any
 import httpx
 import pytest
 
+from cairn.access.service import AccessService
+from cairn.entities.access import Permission, ResourceType
+from cairn.store.db import Database
 from tests.compat.server import CairnServer, start_server
 from tests.compat.test_stock_client import (
     WORKFLOW_DIR,
@@ -43,6 +48,7 @@ PASSWORDS = {
     "alice": "alice's long password",
     "bob": "bob's long password",
     "eve": "eve's long password",
+    "carol": "carol's long password",
 }
 CLIENTS = ["mlflow3", "mlflow2"]
 SCRIPT_TIMEOUT_S = 300
@@ -50,6 +56,9 @@ REVOKE_WAIT_S = 30.0
 """A token revoked by the CLI (another process) stops working once the server's short cache
 of it lapses (cairn.access.service.PROFILE_TTL, a few seconds); the wait is bounded."""
 API = "/api/2.0/mlflow"
+GRANT_WAIT_S = 30.0
+"""A grant written to the database by another process reaches the server's decisions once its
+short cache of the user lapses (PROFILE_TTL, a few seconds); the wait is bounded."""
 
 
 def basic(user: str, password: str) -> dict[str, str]:
@@ -420,3 +429,66 @@ def test_brute_force_hits_the_rate_limit(secured: Secured) -> None:
     # another user signing in from the same address is not locked out
     r = httpx.post(url, json={}, headers=basic("bob", PASSWORDS["bob"]))
     assert r.status_code == 200, r.text
+
+
+@pytest.fixture(scope="module")
+def hidden_from_carol(secured: Secured) -> dict[str, str]:
+    """carol: NO_PERMISSIONS on alice's private experiment (granted in the database, as another
+    server sharing it would), READ on alice's shared one, and a registered model of her own."""
+    url, alice = secured.server.url, basic("alice", PASSWORDS["alice"])
+    shared = httpx.post(
+        f"{url}{API}/experiments/create", json={"name": "alice-shared"}, headers=alice
+    ).json()["experiment_id"]
+    run = httpx.post(f"{url}{API}/runs/create", json={"experiment_id": shared}, headers=alice)
+    assert run.status_code == 200, run.text
+    db = Database(secured.db)
+    db.start()
+    try:
+        AccessService(db).create_grant(
+            ResourceType.EXPERIMENT,
+            secured.alice.experiment_id,
+            "carol",
+            Permission.NO_PERMISSIONS,
+        )
+    finally:
+        db.close()
+    carol = basic("carol", PASSWORDS["carol"])
+    probe = f"{url}{API}/experiments/get"
+    params = {"experiment_id": secured.alice.experiment_id}
+    deadline = time.monotonic() + GRANT_WAIT_S
+    while httpx.get(probe, params=params, headers=carol).status_code != 403:
+        assert time.monotonic() < deadline, "the grant never took effect"
+        time.sleep(0.5)
+    r = httpx.post(
+        f"{url}{API}/registered-models/create", json={"name": "carols-model"}, headers=carol
+    )
+    assert r.status_code == 200, r.text
+    return {
+        "HIDDEN_EXPERIMENT": secured.alice.experiment_id,
+        "HIDDEN_RUN": secured.alice.run_id,
+        "SHARED_EXPERIMENT": shared,
+        "SHARED_RUN": run.json()["run"]["info"]["run_id"],
+        "OWN_MODEL": "carols-model",
+    }
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_no_permissions_hides_an_experiment_from_the_stock_client(
+    secured: Secured, hidden_from_carol: dict[str, str], client: str, tmp_path: Path
+) -> None:
+    env = {
+        "MLFLOW_TRACKING_USERNAME": "carol",
+        "MLFLOW_TRACKING_PASSWORD": PASSWORDS["carol"],
+        **hidden_from_carol,
+    }
+    before = snapshot(secured)
+    refusals = run_script(secured, client, "_auth_hidden", env, tmp_path)
+    eid = secured.alice.experiment_id
+    for name, message in refusals.items():
+        assert f"user 'carol' needs READ on experiment '{eid}'" in message, (name, message)
+        assert "(has NO_PERMISSIONS)" in message, (name, message)
+    assert set(refusals) == {
+        "get_experiment", "get_run", "metric_history", "list_artifacts", "download_by_run",
+        "download_by_path", "register_from_run", "register_from_path",
+    }  # fmt: skip
+    assert snapshot(secured) == before

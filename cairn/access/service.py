@@ -43,6 +43,7 @@ from cairn.entities.access import (
     Visibility,
 )
 from cairn.entities.errors import CairnError, ErrorCode
+from cairn.entities.tracking import parse_experiment_id
 from cairn.store import access as store
 from cairn.store.db import Database
 from cairn.store.sql import AnyRow, now_ms
@@ -79,6 +80,16 @@ MAX_FAILURES_PER_ADDRESS = 50
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,255}$")
 RESERVED_NAMES = frozenset({"local", "system", "anonymous"})
 MAX_NAME = 256
+
+
+def canonical_experiment_id(resource_id: str) -> str:
+    """The experiment a handler reads from ``resource_id``: the tracking API takes "01",
+    " 1" and other digit spellings as experiment 1, so a grant on "1" must decide for every
+    spelling of it (otherwise a NO_PERMISSIONS grant is passed by asking for "01")."""
+    try:
+        return str(parse_experiment_id(resource_id))
+    except CairnError:
+        return resource_id
 
 
 def unauthenticated(message: str = "Authentication required") -> CairnError:
@@ -481,12 +492,30 @@ class AccessService:
     def _user_id(self, username: object) -> int:
         return self.get_user(username).id
 
+    @staticmethod
+    def _grant_key(kind: ResourceType, resource_id: object) -> str:
+        """A grant's resource as stored: an experiment's id must be a number."""
+        field = "experiment_id" if kind is ResourceType.EXPERIMENT else "name"
+        text = check_name(resource_id, field)
+        if kind is ResourceType.EXPERIMENT and not (text.isascii() and text.isdigit()):
+            raise CairnError.invalid(f"Invalid value '{text}' for parameter '{field}'")
+        return text
+
+    @staticmethod
+    def _must_exist(c: Connection, kind: ResourceType, resource_id: str) -> None:
+        """A grant on an experiment needs the experiment (registered models are granted by
+        name, as MLflow does, whether or not the model exists yet)."""
+        if kind is ResourceType.EXPERIMENT and not store.experiment_names(c, [int(resource_id)]):
+            raise CairnError.not_found(f"Experiment with id={resource_id} not found")
+
     def create_grant(
         self, kind: ResourceType, resource_id: str, username: object, permission: Permission
     ) -> Grant:
+        resource_id = self._grant_key(kind, resource_id)
         uid = self._user_id(username)
 
         def write(c: Connection) -> None:
+            self._must_exist(c, kind, resource_id)
             if store.get_grant(c, kind, resource_id, uid) is not None:
                 raise CairnError.exists(
                     f"{kind.value} permission ({resource_id}, {username}) already exists"
@@ -500,8 +529,14 @@ class AccessService:
         self, kind: ResourceType, resource_id: str, username: object, permission: Permission
     ) -> Grant:
         """Create or change a grant (Cairn's own API and the creator's MANAGE)."""
+        resource_id = self._grant_key(kind, resource_id)
         uid = self._user_id(username)
-        self._write(lambda c: store.set_grant(c, kind, resource_id, uid, permission))
+
+        def write(c: Connection) -> None:
+            self._must_exist(c, kind, resource_id)
+            store.set_grant(c, kind, resource_id, uid, permission)
+
+        self._write(write)
         return Grant(kind, resource_id, uid, str(username), permission)
 
     def grant_creator(self, who: Identity, kind: ResourceType, resource_id: str) -> None:
@@ -512,6 +547,7 @@ class AccessService:
         self._write(lambda c: store.set_grant(c, kind, resource_id, uid, Permission.MANAGE))
 
     def get_grant(self, kind: ResourceType, resource_id: str, username: object) -> Grant:
+        resource_id = self._grant_key(kind, resource_id)
         uid = self._user_id(username)
         found = self._read(lambda c: store.get_grant(c, kind, resource_id, uid))
         if found is None:
@@ -532,7 +568,8 @@ class AccessService:
         self._write(lambda c: store.delete_grant(c, kind, resource_id, grant.user_id))
 
     def grants_on(self, kind: ResourceType, resource_id: str) -> list[Grant]:
-        return self._read(lambda c: store.grants_on(c, kind, resource_id))
+        key = self._grant_key(kind, resource_id)
+        return self._read(lambda c: store.grants_on(c, kind, key))
 
     def grants_of(self, username: object) -> dict[ResourceType, dict[str, Permission]]:
         uid = self._user_id(username)
@@ -670,6 +707,8 @@ class AccessService:
 
     def permission(self, who: Identity, kind: ResourceType, resource_id: str) -> Permission:
         """What ``who`` may do with one experiment (by id) or registered model (by name)."""
+        if kind is ResourceType.EXPERIMENT:
+            resource_id = canonical_experiment_id(resource_id)
         if who.unrestricted:
             return Permission.MANAGE
         if who.user_id is None:

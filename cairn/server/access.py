@@ -27,7 +27,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -61,6 +61,18 @@ def path_pattern(path: str) -> re.Pattern[str]:
     return re.compile(regex + "$")
 
 
+def flat_routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    """``routes`` with FastAPI's included routers opened up. FastAPI keeps a router added with
+    ``include_router`` as one route of its own that matches every path of the router and
+    whose endpoint declares nothing, so every route in it would be for admins only."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from flat_routes(included.routes)
+        else:
+            yield route
+
+
 class RouteNeeds:
     """Every route's declared need, found from a request's method and path.
 
@@ -76,7 +88,7 @@ class RouteNeeds:
     ):
         self.table = dict(table)
         self.patterns = list(patterns)
-        self.routes = list(routes)
+        self.routes = list(flat_routes(routes))
 
     def find(self, scope: Scope) -> tuple[bool, Need | None, dict[str, Any]]:
         """(whether a route claims the path and method, its need, its path parameters)."""
@@ -124,24 +136,27 @@ class Request_:
             self._query = parse_qsl(raw, keep_blank_values=True)
         return self._query
 
-    def values(self, fields: tuple[str, ...], many: bool) -> list[str] | None:
-        """The values of the first of ``fields`` the request has, or None."""
+    def values(self, fields: tuple[str, ...]) -> list[str] | None:
+        """Every non-empty value the request gives any of ``fields``, in its path, its query
+        and its JSON body, or None. A handler reads one of them (MLflow's endpoints read a
+        POST's body and a GET's query; an empty ``run_id`` falls back to ``run_uuid``), so
+        the layer checks them all: a request cannot show the layer one resource and the
+        handler another."""
+        found: list[str] = []
         for name in fields:
             if name in self.path_params:
-                return [str(self.path_params[name])]
-            found = [value for key, value in self.query if key == name]
-            if found:
-                return found if many else found[:1]
+                found.append(str(self.path_params[name]))
+            found += [value for key, value in self.query if key == name]
             if self.json is not None and name in self.json:
                 value = self.json[name]
-                if value is None:
-                    continue
                 if isinstance(value, list):
-                    return [str(v) for v in value if v is not None]
-                if isinstance(value, dict):
-                    return None
-                return [str(value).lower() if isinstance(value, bool) else str(value)]
-        return None
+                    found += [str(v) for v in value if v is not None and not isinstance(v, dict)]
+                elif isinstance(value, bool):
+                    found.append(str(value).lower())
+                elif value is not None and not isinstance(value, dict):
+                    found.append(str(value))
+        found = [value for value in found if value]
+        return found or None
 
 
 class AccessLayer:
@@ -319,7 +334,7 @@ class AccessLayer:
         self, service: AccessService, who: Identity, check: Check, request: Request_
     ) -> None:
         where = check.where
-        values = request.values(where.fields, where.many)
+        values = request.values(where.fields)
         if not values:
             if check.required and not who.unrestricted:
                 raise CairnError.invalid(

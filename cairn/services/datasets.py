@@ -35,8 +35,10 @@ class DatasetService:
             lambda c: store.list_datasets(c, eid, name, max_results, page_token, visibility)
         )
 
-    def lineage(self, dataset_id: str, *, models: Visibility = ALL) -> Lineage:
+    def lineage(
+        self, dataset_id: str, *, models: Visibility = ALL, experiments: Visibility = ALL
+    ) -> Lineage:
         """A dataset (by its public id), the runs that used it and the model versions
         registered from those runs, of the registered models ``models`` lets the caller
-        read."""
-        return self.db.read(lambda c: store.lineage(c, dataset_id, models))
+        read; not found when ``experiments`` hides the dataset's experiment."""
+        return self.db.read(lambda c: store.lineage(c, dataset_id, models, experiments))

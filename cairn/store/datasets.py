@@ -95,10 +95,21 @@ def list_datasets(
     return Page([_row(r) for r in rows], next_page_token=token)
 
 
-def lineage(conn: Connection, dataset_uuid: str, models: Visibility = ALL) -> Lineage:
+def lineage(
+    conn: Connection,
+    dataset_uuid: str,
+    models: Visibility = ALL,
+    experiments_: Visibility = ALL,
+) -> Lineage:
     """A dataset, the runs that used it, and the versions registered from those runs of the
-    registered models ``models`` lets the caller read."""
-    found = conn.execute(_select().where(d.dataset_uuid == dataset_uuid)).first()
+    registered models ``models`` lets the caller read. A dataset of an experiment that
+    ``experiments_`` hides is not found, as in the list."""
+    query = _select().where(d.dataset_uuid == dataset_uuid)
+    e = experiments.c
+    readable = condition(experiments_, e.experiment_id, experiment_key, e.name)
+    if readable is not None:
+        query = query.where(d.experiment_id.in_(select(e.experiment_id).where(readable)))
+    found = conn.execute(query).first()
     if found is None:
         raise CairnError.not_found(f"Dataset '{dataset_uuid}' not found")
     context = (

@@ -126,6 +126,7 @@ async def get_dataset(request: Request, dataset_id: str) -> DatasetLineage:
         datasets(request).lineage,
         dataset_id,
         models=visible(request, ResourceType.REGISTERED_MODEL),
+        experiments=visible(request, ResourceType.EXPERIMENT),
     )
     return DatasetLineage(
         dataset=_out(found.dataset),

@@ -33,6 +33,7 @@ from cairn.server.mlflow.routes import MlflowDispatch
 from cairn.server.openapi import install_openapi
 from cairn.server.settings import Settings
 from cairn.server.state import tracking
+from cairn.server.v1.auth import router as auth_router
 from cairn.server.v1.datasets import router as datasets_router
 from cairn.server.v1.experiments import router as experiments_router
 from cairn.server.v1.metrics import router as metrics_router
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     api.include_router(models_router)
     api.include_router(metrics_router)
     api.include_router(runs_router)
+    api.include_router(auth_router)
     root = Starlette(
         routes=[*artifact_routes(), Fallback("", app=WebUI(api, web_dir))],
         exception_handlers=handlers,

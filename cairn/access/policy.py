@@ -99,17 +99,22 @@ def experiment(
     *fields: str,
     names: Names = Names.EXPERIMENT_ID,
     many: bool = False,
+    required: bool = True,
     also: tuple[Check, ...] = (),
 ) -> Need:
     """``permission`` on the experiment that ``fields`` name (by default: its id)."""
-    check = Check(ResourceType.EXPERIMENT, permission, _locate(names, fields, many))
+    check = Check(ResourceType.EXPERIMENT, permission, _locate(names, fields, many), required)
     return Need(Level.RESOURCE, (check, *also), writes=permission >= Permission.EDIT)
 
 
-def run(permission: Permission, *fields: str, many: bool = False) -> Need:
+def run(permission: Permission, *fields: str, many: bool = False, required: bool = True) -> Need:
     """``permission`` on the experiment of the run(s) ``fields`` name."""
     return experiment(
-        permission, *(fields or ("run_id", "run_uuid")), names=Names.RUN_ID, many=many
+        permission,
+        *(fields or ("run_id", "run_uuid")),
+        names=Names.RUN_ID,
+        many=many,
+        required=required,
     )
 
 
@@ -121,12 +126,19 @@ def artifact(permission: Permission, *fields: str) -> Need:
     return experiment(permission, *(fields or ("path",)), names=Names.ARTIFACT_PATH)
 
 
-def model(permission: Permission, *fields: str, also: tuple[Check, ...] = ()) -> Need:
+def model(
+    permission: Permission,
+    *fields: str,
+    many: bool = False,
+    required: bool = True,
+    also: tuple[Check, ...] = (),
+) -> Need:
     """``permission`` on the registered model ``fields`` name (by default ``name``)."""
     check = Check(
         ResourceType.REGISTERED_MODEL,
         permission,
-        _locate(Names.MODEL_NAME, fields or ("name",), False),
+        _locate(Names.MODEL_NAME, fields or ("name",), many),
+        required,
     )
     return Need(Level.RESOURCE, (check, *also), writes=permission >= Permission.EDIT)
 

@@ -21,7 +21,9 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -46,6 +48,24 @@ from cairn.store.db import Database
 from cairn.store.sql import AnyRow, now_ms
 
 T = TypeVar("T")
+
+_NO_IO: ContextVar[bool] = ContextVar("cairn_access_no_io", default=False)
+
+
+class NeedsIO(Exception):
+    """Raised inside :func:`no_io` when an answer is not in memory and needs the database:
+    the caller (the access layer, on the event loop) asks again from a worker thread."""
+
+
+@contextmanager
+def no_io() -> Iterator[None]:
+    """Answer from the caches only; raise :class:`NeedsIO` instead of touching the database."""
+    token = _NO_IO.set(True)
+    try:
+        yield
+    finally:
+        _NO_IO.reset(token)
+
 
 PROFILE_TTL = 5.0
 """Seconds a user's grants and roles, a token's or a session's validity are trusted from
@@ -158,9 +178,19 @@ class AccessService:
         self._sessions.clear()
         self._verified.clear()
 
+    def _read(self, fn: Callable[[Connection], T]) -> T:
+        if _NO_IO.get():
+            raise NeedsIO
+        return self.db.read(fn)
+
+    def _dbwrite(self, fn: Callable[[Connection], T]) -> T:
+        if _NO_IO.get():
+            raise NeedsIO
+        return self.db.write(fn)
+
     def _write(self, fn: Callable[[Connection], T]) -> T:
         try:
-            return self.db.write(fn)
+            return self._dbwrite(fn)
         finally:
             self._changed()
 
@@ -177,7 +207,7 @@ class AccessService:
         user of that name is left as it is (its password is not reset from the environment)."""
         name = check_username(username, "CAIRN_ADMIN_USERNAME")
         sec.check_password_rules(password, "CAIRN_ADMIN_PASSWORD")
-        row = self.db.read(lambda c: store.user_row(c, name))
+        row = self._read(lambda c: store.user_row(c, name))
         if row is not None:
             return self.get_user(name)
         try:
@@ -189,13 +219,13 @@ class AccessService:
 
     def get_user(self, username: object) -> User:
         name = check_name(username, "username")
-        return self.db.read(lambda c: store.get_user(c, name))
+        return self._read(lambda c: store.get_user(c, name))
 
     def list_users(self) -> list[User]:
-        return self.db.read(store.list_users)
+        return self._read(store.list_users)
 
     def has_users(self) -> bool:
-        return bool(self.db.read(store.list_users))
+        return bool(self._read(store.list_users))
 
     def update_password(self, username: object, password: object) -> None:
         user = self.get_user(username)
@@ -263,7 +293,7 @@ class AccessService:
 
     def _check_rate(self, username: str, address: str | None) -> None:
         keys = [f"user:{username}"] + ([f"addr:{address}"] if address else [])
-        found = self.db.read(lambda c: store.failures(c, keys))
+        found = self._read(lambda c: store.failures(c, keys))
         now = now_ms()
         for key, (start, count) in found.items():
             limit = MAX_FAILURES_PER_USER if key.startswith("user:") else MAX_FAILURES_PER_ADDRESS
@@ -282,7 +312,7 @@ class AccessService:
             if address:
                 store.record_failure(c, f"addr:{address}", now, LOGIN_WINDOW_MS)
 
-        self.db.write(write)
+        self._dbwrite(write)
         return unauthenticated("Invalid username or password")
 
     def authenticate_password(
@@ -301,7 +331,7 @@ class AccessService:
             if profile is not None and profile.active and profile.username == username:
                 return Identity(username, AuthMethod.PASSWORD, user_id, profile.is_admin)
         self._check_rate(username, address)
-        row = self.db.read(lambda c: store.user_row(c, username))
+        row = self._read(lambda c: store.user_row(c, username))
         if row is None:
             sec.burn_verification(password)
             raise self._fail(username, address)
@@ -315,7 +345,7 @@ class AccessService:
         cached = self._tokens.get(hashed)
         if isinstance(cached, Identity):
             return cached
-        found = self.db.read(lambda c: store.token_by_hash(c, hashed))
+        found = self._read(lambda c: store.token_by_hash(c, hashed))
         if found is None:
             raise unauthenticated("Invalid API token")
         token, row = found
@@ -327,7 +357,7 @@ class AccessService:
         if not row.active:
             raise unauthenticated(f"User '{row.username}' is deactivated")
         if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_MS:
-            self.db.write(lambda c: store.touch_token(c, token.id, now))
+            self._dbwrite(lambda c: store.touch_token(c, token.id, now))
         who = self._identity(row, AuthMethod.TOKEN, token)
         if token.expires_at is None or token.expires_at - now > PROFILE_TTL * 1000:
             self._tokens.put(hashed, who)
@@ -353,7 +383,7 @@ class AccessService:
             store.create_session(c, uid, sec.digest(secret), csrf, expires)
             store.clear_failures(c, f"user:{name}")
 
-        self.db.write(write)
+        self._dbwrite(write)
         return LoginSession(secret, csrf, user, expires)
 
     def authenticate_session(self, secret: str) -> tuple[Identity, str]:
@@ -361,8 +391,8 @@ class AccessService:
         hashed = sec.digest(secret)
         cached = self._sessions.get(hashed)
         if isinstance(cached, tuple):
-            return cached  # type: ignore[return-value]
-        found = self.db.read(lambda c: store.session_by_hash(c, hashed))
+            return cached
+        found = self._read(lambda c: store.session_by_hash(c, hashed))
         if found is None:
             raise unauthenticated("Your session has ended: log in again")
         session, row = found
@@ -408,14 +438,14 @@ class AccessService:
         return self._write(write), secret
 
     def list_tokens(self, user_id: int) -> list[ApiToken]:
-        return self.db.read(lambda c: store.list_tokens(c, user_id))
+        return self._read(lambda c: store.list_tokens(c, user_id))
 
     def revoke_token(self, who: Identity, token_id: int) -> ApiToken:
-        token = self.db.read(lambda c: store.get_token(c, token_id))
+        token = self._read(lambda c: store.get_token(c, token_id))
         if token is None or (token.user_id != who.user_id and not who.is_admin):
             raise CairnError.not_found(f"API token with id={token_id} not found")
         self._write(lambda c: store.revoke_token(c, token_id))
-        found = self.db.read(lambda c: store.get_token(c, token_id))
+        found = self._read(lambda c: store.get_token(c, token_id))
         assert found is not None
         return found
 
@@ -447,9 +477,16 @@ class AccessService:
         self._write(lambda c: store.set_grant(c, kind, resource_id, uid, permission))
         return Grant(kind, resource_id, uid, str(username), permission)
 
+    def grant_creator(self, who: Identity, kind: ResourceType, resource_id: str) -> None:
+        """The creator of an experiment or registered model gets MANAGE on it."""
+        uid = who.user_id
+        if uid is None:
+            return
+        self._write(lambda c: store.set_grant(c, kind, resource_id, uid, Permission.MANAGE))
+
     def get_grant(self, kind: ResourceType, resource_id: str, username: object) -> Grant:
         uid = self._user_id(username)
-        found = self.db.read(lambda c: store.get_grant(c, kind, resource_id, uid))
+        found = self._read(lambda c: store.get_grant(c, kind, resource_id, uid))
         if found is None:
             raise CairnError.not_found(
                 f"{kind.value} permission with {kind.value}={resource_id} and "
@@ -468,11 +505,11 @@ class AccessService:
         self._write(lambda c: store.delete_grant(c, kind, resource_id, grant.user_id))
 
     def grants_on(self, kind: ResourceType, resource_id: str) -> list[Grant]:
-        return self.db.read(lambda c: store.grants_on(c, kind, resource_id))
+        return self._read(lambda c: store.grants_on(c, kind, resource_id))
 
     def grants_of(self, username: object) -> dict[ResourceType, dict[str, Permission]]:
         uid = self._user_id(username)
-        return self.db.read(
+        return self._read(
             lambda c: {kind: store.grants_of_user(c, kind, uid) for kind in ResourceType}
         )
 
@@ -487,14 +524,14 @@ class AccessService:
         return self._write(lambda c: store.create_role(c, label, text))
 
     def get_role(self, role_id: int) -> Role:
-        return self.db.read(lambda c: store.get_role(c, role_id))
+        return self._read(lambda c: store.get_role(c, role_id))
 
     def role_by_name(self, name: object) -> Role:
         label = check_name(name, "name")
-        return self.db.read(lambda c: store.role_by_name(c, label))
+        return self._read(lambda c: store.role_by_name(c, label))
 
     def list_roles(self) -> list[Role]:
-        return self.db.read(store.list_roles)
+        return self._read(store.list_roles)
 
     def update_role(
         self, role_id: int, name: str | None = None, description: str | None = None
@@ -521,7 +558,7 @@ class AccessService:
         return self._write(lambda c: store.add_role_permission(c, role_id, kind, text, permission))
 
     def get_role_permission(self, permission_id: int) -> RolePermission:
-        return self.db.read(lambda c: store.get_role_permission(c, permission_id))
+        return self._read(lambda c: store.get_role_permission(c, permission_id))
 
     def update_role_permission(self, permission_id: int, permission: Permission) -> RolePermission:
         self.get_role_permission(permission_id)
@@ -545,11 +582,11 @@ class AccessService:
 
     def roles_of(self, username: object) -> list[Role]:
         uid = self._user_id(username)
-        return self.db.read(lambda c: store.roles_of_user(c, uid))
+        return self._read(lambda c: store.roles_of_user(c, uid))
 
     def users_of_role(self, role_id: int) -> list[User]:
         self.get_role(role_id)
-        return self.db.read(lambda c: store.users_of_role(c, role_id))
+        return self._read(lambda c: store.users_of_role(c, role_id))
 
     # ---- decisions ----
 
@@ -577,7 +614,7 @@ class AccessService:
                 patterns={kind: tuple(found) for kind, found in patterns.items()},
             )
 
-        profile = self.db.read(read)
+        profile = self._read(read)
         if profile is not None:
             self._profiles.put(user_id, profile)
         return profile
@@ -588,7 +625,7 @@ class AccessService:
             return cached
         if not experiment_id.isdigit():
             return None
-        found = self.db.read(lambda c: store.experiment_names(c, [int(experiment_id)]))
+        found = self._read(lambda c: store.experiment_names(c, [int(experiment_id)]))
         name = found.get(int(experiment_id))
         if name is not None:
             self._names.put(experiment_id, name)
@@ -657,7 +694,7 @@ class AccessService:
         cached = self._owners.get(key)
         if isinstance(cached, str):
             return cached
-        found = self.db.read(find)
+        found = self._read(find)
         if found is None:
             return None
         self._owners.put(key, str(found))
@@ -672,7 +709,7 @@ class AccessService:
         )
 
     def experiment_by_name(self, name: str) -> str | None:
-        found = self.db.read(lambda c: store.experiment_by_name(c, name))
+        found = self._read(lambda c: store.experiment_by_name(c, name))
         return None if found is None else str(found)
 
     def readable_ids(self, who: Identity, kind: ResourceType, ids: Iterable[str]) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -23,9 +24,13 @@ from starlette.routing import Match, Mount
 from starlette.types import Scope
 
 from cairn._version import __version__
+from cairn.access.policy import PUBLIC, USER_READ, requires
+from cairn.access.service import AccessService
 from cairn.artifacts.uri import repository_for
+from cairn.entities.access import Permission
 from cairn.entities.errors import CairnError
 from cairn.server import errors
+from cairn.server.access import AccessLayer, RouteNeeds
 from cairn.server.guard import RequestGuard
 from cairn.server.limits import BodyLimit
 from cairn.server.mlflow.artifacts import artifact_routes
@@ -53,6 +58,9 @@ from cairn.store.db import Database
 from cairn.store.migrate import ensure_schema
 
 log = logging.getLogger("cairn.server")
+
+ADMIN_USERNAME = "CAIRN_ADMIN_USERNAME"
+ADMIN_PASSWORD = "CAIRN_ADMIN_PASSWORD"
 
 JSON_API_PREFIXES = ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/", "/api/3.0/mlflow/")
 
@@ -113,6 +121,10 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
         app.state.metrics = MetricsService(db, tracking.keys)
         app.state.datasets = DatasetService(db)
         app.state.compare = CompareService(db)
+        access = AccessService(db, Permission[settings.default_permission])
+        app.state.access = access
+        if settings.auth:
+            await run_in_threadpool(bootstrap_admin, access)
         try:
             yield
         finally:
@@ -152,6 +164,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     root.state.settings = settings
     app = api
 
+    @requires(PUBLIC)
     @app.get(
         "/health",
         tags=["server"],
@@ -163,10 +176,12 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
         await run_in_threadpool(tracking(request).check_database)
         return PlainTextResponse("OK")
 
+    @requires(PUBLIC)
     @app.get("/version", tags=["server"], summary="The server version, as plain text")
     async def version() -> Response:
         return PlainTextResponse(__version__)
 
+    @requires(PUBLIC)
     @app.get("/api/3.0/mlflow/server-info", tags=["server"], summary="What this server supports")
     async def server_info(request: Request) -> Response:
         store = "SqlStore"
@@ -185,6 +200,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
             }
         )
 
+    @requires(USER_READ)
     @app.get("/docs", include_in_schema=False)
     async def docs() -> Response:
         return get_swagger_ui_html(
@@ -195,6 +211,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
             swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
         )
 
+    @requires(USER_READ)
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> Response:
         return get_redoc_html(
@@ -205,6 +222,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
             with_google_fonts=False,
         )
 
+    @requires(PUBLIC)
     @app.get(DOCS_ASSETS + "/{name}", include_in_schema=False)
     async def docs_file(name: str) -> Response:
         found = docs_asset(name)
@@ -214,7 +232,41 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
 
     install_openapi(api)
     dispatch = MlflowDispatch(root, settings.max_request_bytes)
-    return RequestGuard(dispatch, settings.allowed_hosts, settings.cors_allowed_origins)
+
+    def route_needs() -> RouteNeeds:
+        table, patterns = dispatch.needs()
+        table[api.openapi_url or "/openapi.json"] = {"GET": USER_READ, "HEAD": USER_READ}
+        return RouteNeeds(table, patterns, [*root.routes[:-1], *api.routes])
+
+    def access_service() -> AccessService | None:
+        if not settings.auth:
+            return None
+        found: AccessService | None = getattr(root.state, "access", None)
+        return found
+
+    layer = AccessLayer(dispatch, route_needs, access_service, settings.max_request_bytes)
+    return RequestGuard(layer, settings.allowed_hosts, settings.cors_allowed_origins)
+
+
+def bootstrap_admin(access: AccessService) -> None:
+    """The first admin, from ``CAIRN_ADMIN_USERNAME`` and ``CAIRN_ADMIN_PASSWORD``: created
+    when missing. Without them and without any user, say how to make one."""
+    username = os.environ.get(ADMIN_USERNAME, "").strip()
+    password = os.environ.get(ADMIN_PASSWORD, "")
+    if username:
+        if not password:
+            raise CairnError.invalid(
+                f"{ADMIN_USERNAME} is set but {ADMIN_PASSWORD} is not: Cairn has no default "
+                "password; set both, or create the admin with `cairn users create NAME --admin`"
+            )
+        access.ensure_admin(username, password)
+    elif not access.has_users():
+        log.warning(
+            "Access control is on and there are no users: set %s and %s, or run "
+            "`cairn users create NAME --admin`",
+            ADMIN_USERNAME,
+            ADMIN_PASSWORD,
+        )
 
 
 def app_from_env() -> RequestGuard:

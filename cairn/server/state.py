@@ -57,3 +57,21 @@ def visible(request: Request, kind: ResourceType) -> Visibility:
         return ALL
     found: Visibility = service.visibility(who, kind)
     return found
+
+
+def readable(request: Request, kind: ResourceType, ids: list[str]) -> list[str]:
+    """``ids`` without those the caller may not read (sync: call from a worker thread)."""
+    who = identity(request)
+    service = getattr(request.app.state, "access", None)
+    if who.unrestricted or service is None:
+        return ids
+    found: list[str] = service.readable_ids(who, kind, ids)
+    return found
+
+
+def created(request: Request, kind: ResourceType, resource_id: str) -> None:
+    """The caller created ``resource_id``: they get MANAGE on it (sync)."""
+    who = identity(request)
+    service = getattr(request.app.state, "access", None)
+    if service is not None and who.user_id is not None:
+        service.grant_creator(who, kind, resource_id)

@@ -25,8 +25,15 @@ __all__ = [
 ]
 
 
-def json_response(payload: object, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json")
+def json_response(
+    payload: object, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        orjson.dumps(payload),
+        status_code=status_code,
+        media_type="application/json",
+        headers=headers,
+    )
 
 
 def page(key: str, items: list[Json], next_page_token: str | None) -> Json:

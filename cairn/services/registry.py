@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from urllib.parse import unquote
 
 from cairn.artifacts.paths import clean_path, join
+from cairn.entities.access import ALL, Visibility
 from cairn.entities.errors import CairnError
 from cairn.entities.registry import ModelEvent, ModelVersion, RegisteredModel, Stage
 from cairn.entities.tracking import Page
@@ -129,10 +130,13 @@ class RegistryService:
         max_results: int = 100,
         order_by: Sequence[str] = (),
         page_token: str | None = None,
+        *,
+        visibility: Visibility = ALL,
     ) -> Page[RegisteredModel]:
+        """A page of the matching registered models ``visibility`` lets the caller read."""
         return self.db.read(
             lambda c: registry_search.search_models(
-                c, filter_text, max_results, list(order_by), page_token
+                c, filter_text, max_results, list(order_by), page_token, visibility
             )
         )
 
@@ -255,10 +259,14 @@ class RegistryService:
         max_results: int = 10_000,
         order_by: Sequence[str] = (),
         page_token: str | None = None,
+        *,
+        visibility: Visibility = ALL,
     ) -> Page[ModelVersion]:
+        """A page of the matching versions of the models ``visibility`` lets the caller
+        read."""
         return self.db.read(
             lambda c: registry_search.search_versions(
-                c, filter_text, max_results, list(order_by), page_token
+                c, filter_text, max_results, list(order_by), page_token, visibility
             )
         )
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from cairn.entities.access import ALL, Visibility
 from cairn.entities.errors import CairnError, ErrorCode
 from cairn.entities.logged_models import ModelMetricPoint
 from cairn.entities.tracking import (
@@ -89,10 +90,13 @@ class TrackingService:
         filter_text: str | None = None,
         order_by: Sequence[str] = (),
         page_token: str | None = None,
+        *,
+        visibility: Visibility = ALL,
     ) -> Page[Experiment]:
+        """A page of the matching experiments that ``visibility`` lets the caller read."""
         return self.db.read(
             lambda c: search_experiments(
-                c, view_type, max_results, filter_text, list(order_by), page_token
+                c, view_type, max_results, filter_text, list(order_by), page_token, visibility
             )
         )
 

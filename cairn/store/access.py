@@ -480,7 +480,7 @@ def users_of_role(conn: Connection, role_id: int) -> list[User]:
 
 def failures(conn: Connection, keys: Sequence[str]) -> dict[str, tuple[int, int]]:
     rows = conn.execute(select(login_failures).where(login_failures.c.key.in_(keys)))
-    return {r.key: (r.window_start, r.count) for r in rows}
+    return {key: (int(start), int(count)) for key, start, count in rows}
 
 
 def record_failure(conn: Connection, key: str, now: int, window_ms: int) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, func, select
 
+from cairn.entities.access import ALL, Visibility
 from cairn.entities.datasets import DatasetRow, Lineage, RunUse, VersionUse
 from cairn.entities.errors import CairnError
 from cairn.entities.tracking import Page
@@ -14,6 +15,7 @@ from cairn.store.filters import CONTEXT_TAG
 from cairn.store.paging import decode_token, encode_token, query_fingerprint
 from cairn.store.schema import (
     datasets,
+    experiments,
     input_tags,
     model_aliases,
     model_versions,
@@ -22,6 +24,7 @@ from cairn.store.schema import (
     runs,
 )
 from cairn.store.sql import AnyRow
+from cairn.store.visibility import condition, experiment_key, model_key, restrict
 
 d = datasets.c
 
@@ -67,12 +70,19 @@ def list_datasets(
     name: str | None,
     max_results: int,
     page_token: str | None,
+    visibility: Visibility = ALL,
 ) -> Page[DatasetRow]:
+    """A page of datasets, of the experiments ``visibility`` lets the caller read (a dataset
+    belongs to one experiment, and only that experiment's runs use it)."""
     query = _select().order_by(d.id).limit(max_results + 1)
     if experiment_id is not None:
         query = query.where(d.experiment_id == experiment_id)
     if name is not None:
         query = query.where(d.name == name)
+    e = experiments.c
+    readable = condition(visibility, e.experiment_id, experiment_key, e.name)
+    if readable is not None:
+        query = query.where(d.experiment_id.in_(select(e.experiment_id).where(readable)))
     fingerprint = query_fingerprint("datasets", experiment_id, name)
     if page_token:
         (last,) = decode_token(page_token, fingerprint, 1)
@@ -85,7 +95,9 @@ def list_datasets(
     return Page([_row(r) for r in rows], next_page_token=token)
 
 
-def lineage(conn: Connection, dataset_uuid: str) -> Lineage:
+def lineage(conn: Connection, dataset_uuid: str, models: Visibility = ALL) -> Lineage:
+    """A dataset, the runs that used it, and the versions registered from those runs of the
+    registered models ``models`` lets the caller read."""
     found = conn.execute(_select().where(d.dataset_uuid == dataset_uuid)).first()
     if found is None:
         raise CairnError.not_found(f"Dataset '{dataset_uuid}' not found")
@@ -101,19 +113,21 @@ def lineage(conn: Connection, dataset_uuid: str) -> Lineage:
         .order_by(runs.c.start_time, runs.c.run_uuid)
     ).all()
     run_uses = [RunUse(r[0], r[1], r[2]) for r in used]
-    return Lineage(_row(found), run_uses, _versions(conn, [r.run_id for r in run_uses]))
+    versions = _versions(conn, [r.run_id for r in run_uses], models)
+    return Lineage(_row(found), run_uses, versions)
 
 
-def _versions(conn: Connection, run_ids: list[str]) -> list[VersionUse]:
+def _versions(conn: Connection, run_ids: list[str], models: Visibility) -> list[VersionUse]:
     if not run_ids:
         return []
     mv, rm = model_versions.c, registered_models.c
-    rows = conn.execute(
+    query = (
         select(mv.model_id, rm.name, mv.version, mv.run_id, mv.current_stage, mv.status, mv.source)
         .join(registered_models, rm.id == mv.model_id)
         .where(mv.run_id.in_(run_ids))
         .order_by(rm.name, mv.version)
-    ).all()
+    )
+    rows = conn.execute(restrict(query, models, rm.name, model_key)).all()
     out = {
         (r.model_id, r.version): VersionUse(
             r.name, str(r.version), r.run_id, r.current_stage, r.status, r.source

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, select
 
+from cairn.entities.access import ALL, Visibility
 from cairn.entities.errors import CairnError
 from cairn.entities.tracking import Experiment, Page, ViewType, parse_experiment_id
 from cairn.store import experiments as experiment_store
@@ -15,6 +16,7 @@ from cairn.store.schema import experiment_tags, experiments
 from cairn.store.search.ast import Comparison
 from cairn.store.search.parser import parse_filter
 from cairn.store.search.profiles import EXPERIMENTS
+from cairn.store.visibility import experiment_key, restrict
 
 MAX_RESULTS = 50_000
 
@@ -34,7 +36,9 @@ def search_experiments(
     filter_text: str | None,
     order_by: list[str],
     page_token: str | None,
+    visibility: Visibility = ALL,
 ) -> Page[Experiment]:
+    """A page of the experiments ``visibility`` lets the caller read that match."""
     check_max_results(max_results, MAX_RESULTS)
     expr = parse_filter(filter_text, EXPERIMENTS)
 
@@ -64,5 +68,7 @@ def search_experiments(
         .where(experiments.c.lifecycle_stage.in_(view_type.stages()))
         .where(combine(expr, leaf))
     )
+    e = experiments.c
+    query = restrict(query, visibility, e.experiment_id, experiment_key, e.name)
     rows, token = keyset_page(conn, query, sort_keys, max_results, page_token, fingerprint)
     return Page(experiment_store.load(conn, rows), next_page_token=token)

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, select
 
+from cairn.entities.access import ALL, Visibility
 from cairn.entities.errors import CairnError
 from cairn.entities.registry import ModelEvent, ModelVersion, RegisteredModel
 from cairn.entities.tracking import Page
@@ -22,6 +23,7 @@ from cairn.store.schema import (
 from cairn.store.search.ast import Comparison
 from cairn.store.search.parser import parse_filter
 from cairn.store.search.profiles import MODEL_VERSIONS, REGISTERED_MODELS
+from cairn.store.visibility import model_key, restrict
 
 MAX_MODELS = 1000
 MAX_VERSIONS = 200_000
@@ -75,7 +77,9 @@ def search_models(
     max_results: int,
     order_by: list[str],
     page_token: str | None,
+    visibility: Visibility = ALL,
 ) -> Page[RegisteredModel]:
+    """A page of the registered models ``visibility`` lets the caller read that match."""
     check_max_results(max_results, MAX_MODELS)
     expr = parse_filter(filter_text, REGISTERED_MODELS)
     t = registered_model_tags.c
@@ -85,6 +89,7 @@ def search_models(
         keys.append((rm.name, True))
     fingerprint = query_fingerprint("registered_models", filter_text or "", order_by)
     query = select(registered_models).where(combine(expr, leaf))
+    query = restrict(query, visibility, rm.name, model_key)
     rows, token = keyset_page(conn, query, keys, max_results, page_token, fingerprint)
     return Page(load_models(conn, rows), next_page_token=token)
 
@@ -95,7 +100,9 @@ def search_versions(
     max_results: int,
     order_by: list[str],
     page_token: str | None,
+    visibility: Visibility = ALL,
 ) -> Page[ModelVersion]:
+    """A page of the matching versions of the models ``visibility`` lets the caller read."""
     check_max_results(max_results, MAX_VERSIONS)
     expr = parse_filter(filter_text, MODEL_VERSIONS)
     t = model_version_tags.c
@@ -110,6 +117,7 @@ def search_versions(
         .join(registered_models, rm.id == mv.model_id)
         .where(combine(expr, leaf))
     )
+    query = restrict(query, visibility, rm.name, model_key)
     rows, token = keyset_page(conn, query, keys, max_results, page_token, fingerprint)
     names = {r.model_id: r.model_name for r in rows}
     return Page(load_versions(conn, rows, names), next_page_token=token)

@@ -117,7 +117,7 @@ def test_server_on_all_addresses_warns_twice(
     output, settings = _server_output(monkeypatch, tmp_path, ["--host", "0.0.0.0"], {})
     assert settings.allowed_hosts == ("*",)
     flat = " ".join(output.split())
-    assert "no users or access control" in flat
+    assert "without access control" in flat
     assert "anyone who can reach this address can read, change and delete everything" in flat
     assert "--allowed-hosts" in flat
 
@@ -131,7 +131,7 @@ def test_server_takes_hosts_and_origins_from_options_or_variables(
     assert settings.allowed_hosts == ("cairn.example.com", "localhost:5999")
     assert settings.cors_allowed_origins == ("https://app.example.com",)
     flat = " ".join(output.split())
-    assert "no users or access control" in flat  # still not loopback
+    assert "without access control" in flat  # still not loopback
     assert "DNS rebinding" not in flat  # but the hosts are set
     env = {"CAIRN_ALLOWED_HOSTS": "cairn.example.com"}
     _, settings = _server_output(monkeypatch, tmp_path, ["--host", "127.0.0.1"], env)

@@ -25,13 +25,17 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route, request_response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from cairn.access import policy as p
+from cairn.access.policy import NEED_ATTRIBUTE, need_of, requires
 from cairn.artifacts.base import ArtifactRepository, ArtifactWriter, FileInfo, PartInfo
 from cairn.artifacts.paths import clean_path, refuse_traversal
+from cairn.entities.access import Permission
 from cairn.entities.errors import CairnError, ErrorCode
 from cairn.entities.tracking import Run
 from cairn.server.state import artifacts, tracking
 from cairn.server.wire import Json, json_response
 
+READ, EDIT, MANAGE = Permission.READ, Permission.EDIT, Permission.MANAGE
 ARTIFACTS = "/api/2.0/mlflow-artifacts"
 FLUSH_BYTES = 1024 * 1024
 MAX_PARTS = 10_000
@@ -170,6 +174,7 @@ async def _stream_into(request: Request, writer: ArtifactWriter, limit: int) -> 
         raise
 
 
+@requires(p.artifact(EDIT))
 async def upload(request: Request) -> Response:
     path = _path(request)
     writer = await run_in_threadpool(_repo(request).open_write, path)
@@ -228,6 +233,7 @@ async def download_path(request: Request, path: str) -> Response:
     )
 
 
+@requires(p.artifact(READ))
 async def download(request: Request) -> Response:
     return await download_path(request, _path(request))
 
@@ -244,12 +250,14 @@ def _files_json(files: list[FileInfo]) -> Json:
     return {"files": out}
 
 
+@requires(p.artifact(READ))
 async def list_artifacts(request: Request) -> Response:
     path = clean_path(request.query_params.get("path", ""), allow_root=True)
     files = await run_in_threadpool(_repo(request).listdir, path)
     return json_response(_files_json(files))
 
 
+@requires(p.artifact(MANAGE))
 async def delete(request: Request) -> Response:
     await run_in_threadpool(_repo(request).delete, _path(request))
     return json_response({})
@@ -286,6 +294,7 @@ def _target(request: Request, local_file: str | None) -> str:
     return f"{directory}/{name}" if directory else name
 
 
+@requires(p.artifact(EDIT))
 async def mpu_create(request: Request) -> Response:
     msg = _CreateMpu.model_validate_json(await request.body() or b"{}")
     if not 1 <= msg.num_parts <= MAX_PARTS:
@@ -304,6 +313,7 @@ async def mpu_create(request: Request) -> Response:
     return json_response({"upload_id": upload_id, "credentials": credentials})
 
 
+@requires(p.artifact(EDIT))
 async def mpu_part(request: Request) -> Response:
     path = _path(request)
     upload_id = request.path_params["upload_id"]
@@ -366,6 +376,7 @@ async def _stream_part(
     return await task
 
 
+@requires(p.artifact(EDIT))
 async def mpu_complete(request: Request) -> Response:
     msg = _CompleteMpu.model_validate_json(await request.body() or b"{}")
     target = _target_from_body(request, await request.body())
@@ -374,6 +385,7 @@ async def mpu_complete(request: Request) -> Response:
     return json_response({})
 
 
+@requires(p.artifact(EDIT))
 async def mpu_abort(request: Request) -> Response:
     msg = _AbortMpu.model_validate_json(await request.body() or b"{}")
     target = _target_from_body(request, await request.body())
@@ -385,6 +397,7 @@ def _target_from_body(request: Request, body: bytes) -> str:
     return _target(request, _CreateMpu.model_validate_json(body or b"{}").path)
 
 
+@requires(p.artifact(READ))
 async def presigned(request: Request) -> Response:
     _path(request)  # a path out of the root is the caller's 400 before the 501
     raise CairnError(
@@ -401,6 +414,7 @@ async def _query_run(request: Request, name: str, other: str) -> Run:
     return await run_in_threadpool(tracking(request).get_run, run_id)
 
 
+@requires(p.run(READ))
 async def run_artifacts_list(request: Request) -> Response:
     """GET /api/2.0/mlflow/artifacts/list?run_id=&path= (paths relative to the run root)."""
     run = await _query_run(request, "run_id", "run_uuid")
@@ -415,6 +429,7 @@ async def run_artifacts_list(request: Request) -> Response:
     return json_response(out)
 
 
+@requires(p.run(READ, "run_uuid", "run_id"))
 async def get_artifact(request: Request) -> Response:
     """GET /get-artifact?run_uuid=&path= (the web UI's download route)."""
     run = await _query_run(request, "run_uuid", "run_id")
@@ -424,10 +439,12 @@ async def get_artifact(request: Request) -> Response:
 
 def artifact_routes() -> list[Route]:
     """Every artifact route, each behind :class:`ArtifactGuard`."""
-    return [
-        Route(route.path, ArtifactGuard(route.endpoint), methods=route.methods, name=route.name)
-        for route in _routes()
-    ]
+    routes = []
+    for route in _routes():
+        guard = ArtifactGuard(route.endpoint)
+        setattr(guard, NEED_ATTRIBUTE, need_of(route.endpoint))
+        routes.append(Route(route.path, guard, methods=route.methods, name=route.name))
+    return routes
 
 
 def _routes() -> list[Route]:

@@ -6,11 +6,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from cairn.access import policy as p
-from cairn.entities.access import Permission
+from cairn.entities.access import Permission, ResourceType
 from cairn.server import wire
 from cairn.server.mlflow import messages as m
 from cairn.server.mlflow.endpoint import Endpoint
-from cairn.server.state import tracking
+from cairn.server.state import created, tracking, visible
 
 
 async def create(request: Request, msg: m.CreateExperiment) -> wire.Json:
@@ -18,6 +18,7 @@ async def create(request: Request, msg: m.CreateExperiment) -> wire.Json:
     eid = await run_in_threadpool(
         tracking(request).create_experiment, msg.name, msg.artifact_location, tags
     )
+    await run_in_threadpool(created, request, ResourceType.EXPERIMENT, str(eid))
     return {"experiment_id": eid}
 
 
@@ -39,6 +40,7 @@ async def search(request: Request, msg: m.SearchExperiments) -> wire.Json:
         msg.filter,
         msg.order_by,
         msg.page_token,
+        visibility=visible(request, ResourceType.EXPERIMENT),
     )
     return wire.page("experiments", [wire.experiment(e) for e in page.items], page.next_page_token)
 

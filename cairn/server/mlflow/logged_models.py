@@ -13,12 +13,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from cairn.access import policy as p
-from cairn.entities.access import Permission
+from cairn.entities.access import Permission, ResourceType
 from cairn.entities.logged_models import LoggedModel
 from cairn.server import wire
 from cairn.server.mlflow.endpoint import Endpoint
 from cairn.server.mlflow.messages import KeyValue, Message, RunRef
-from cairn.server.state import logged_models
+from cairn.server.state import logged_models, readable
 from cairn.wire import kv, metric
 
 
@@ -197,7 +197,9 @@ async def log_params(request: Request, msg: LogLoggedModelParams) -> wire.Json:
 async def search(request: Request, msg: SearchLoggedModels) -> wire.Json:
     page = await run_in_threadpool(
         logged_models(request).search,
-        msg.experiment_ids,
+        await run_in_threadpool(
+            readable, request, ResourceType.EXPERIMENT, [str(e) for e in msg.experiment_ids]
+        ),
         msg.filter,
         [(o.field_name, o.ascending) for o in msg.order_by],
         msg.max_results,

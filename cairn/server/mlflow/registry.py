@@ -9,13 +9,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from cairn.access import policy as p
-from cairn.entities.access import Permission
+from cairn.entities.access import Permission, ResourceType
 from cairn.entities.errors import CairnError
 from cairn.entities.registry import ModelVersion, RegisteredModel
 from cairn.server import wire
 from cairn.server.mlflow import registry_messages as m
 from cairn.server.mlflow.endpoint import Endpoint
-from cairn.server.state import registry
+from cairn.server.state import created, registry, visible
 from cairn.wire import kv
 
 
@@ -83,6 +83,7 @@ def _versions(items: list[ModelVersion], next_page_token: str | None = None) -> 
 async def create_model(request: Request, msg: m.CreateRegisteredModel) -> wire.Json:
     tags = [(t.key, t.value) for t in msg.tags]
     model = await run_in_threadpool(registry(request).create_model, msg.name, msg.description, tags)
+    await run_in_threadpool(created, request, ResourceType.REGISTERED_MODEL, model.name)
     return {"registered_model": registered_model(model)}
 
 
@@ -109,7 +110,12 @@ async def delete_model(request: Request, msg: m.RegisteredModelRef) -> wire.Json
 
 async def search_models(request: Request, msg: m.SearchRegisteredModels) -> wire.Json:
     page = await run_in_threadpool(
-        registry(request).search_models, msg.filter, msg.max_results, msg.order_by, msg.page_token
+        registry(request).search_models,
+        msg.filter,
+        msg.max_results,
+        msg.order_by,
+        msg.page_token,
+        visibility=visible(request, ResourceType.REGISTERED_MODEL),
     )
     models = [registered_model(r) for r in page.items]
     return wire.page("registered_models", models, page.next_page_token)
@@ -216,6 +222,7 @@ async def search_versions(request: Request, msg: m.SearchModelVersions) -> wire.
         msg.max_results,
         msg.order_by,
         msg.page_token,
+        visibility=visible(request, ResourceType.REGISTERED_MODEL),
     )
     return _versions(page.items, page.next_page_token)
 

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from cairn.access.policy import Need
 from cairn.entities.errors import CairnError, ErrorCode
 from cairn.server import errors
 from cairn.server.limits import declared_too_large, limited, too_large
@@ -71,6 +72,28 @@ class MlflowDispatch:
                 pattern = path_pattern(prefix + path)
                 assert pattern is not None
                 self.patterns.append((pattern, handlers))
+
+    def needs(
+        self,
+    ) -> tuple[
+        dict[str, dict[str, Need | None]], list[tuple[re.Pattern[str], dict[str, Need | None]]]
+    ]:
+        """Every endpoint's declared need by method: exact paths, and parametrised ones."""
+        table: dict[str, dict[str, Need | None]] = {}
+        patterns: dict[str, dict[str, Need | None]] = {}
+        for endpoint in ENDPOINTS:
+            for prefix in PREFIXES:
+                path = prefix + endpoint.path
+                into = patterns if path_pattern(path) is not None else table
+                by_method = into.setdefault(path, {})
+                for method in endpoint.methods:
+                    by_method[method] = endpoint.need_for(method)
+        compiled = []
+        for path, by_method in patterns.items():
+            pattern = path_pattern(path)
+            assert pattern is not None
+            compiled.append((pattern, by_method))
+        return table, compiled
 
     def _match(self, scope: Scope) -> tuple[frozenset[str], AsgiHandler] | None:
         for pattern, handlers in self.patterns:

@@ -6,21 +6,23 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from cairn.access import policy as p
-from cairn.entities.access import Permission
+from cairn.entities.access import Permission, ResourceType
 from cairn.entities.tracking import Dataset, RunQuery, parse_experiment_id
 from cairn.server import wire
 from cairn.server.mlflow import messages as m
 from cairn.server.mlflow.endpoint import Endpoint
-from cairn.server.state import tracking
+from cairn.server.state import identity, readable, tracking
 
 
 async def create(request: Request, msg: m.CreateRun) -> wire.Json:
+    tags = [(t.key, t.value) for t in msg.tags]
+    user = msg.user_id
+    who = identity(request)
+    if who.user_id is not None:  # signed in: the run is theirs, whatever the client claims
+        user = who.username
+        tags = [(k, v) for k, v in tags if k != USER_TAG] + [(USER_TAG, who.username)]
     run = await tracking(request).acreate_run(
-        msg.experiment_id,
-        msg.user_id,
-        msg.start_time,
-        msg.run_name,
-        [(t.key, t.value) for t in msg.tags],
+        msg.experiment_id, user, msg.start_time, msg.run_name, tags
     )
     return {"run": wire.run(run)}
 
@@ -105,8 +107,11 @@ async def log_inputs(request: Request, msg: m.LogInputs) -> wire.Json:
 
 
 async def search(request: Request, msg: m.SearchRuns) -> wire.Json:
+    ids = [str(parse_experiment_id(e, "experiment_ids")) for e in msg.experiment_ids]
+    # MLflow's way: experiments the caller may not read are dropped from the search
+    ids = await run_in_threadpool(readable, request, ResourceType.EXPERIMENT, ids)
     query = RunQuery(
-        experiment_ids=[parse_experiment_id(e, "experiment_ids") for e in msg.experiment_ids],
+        experiment_ids=[int(e) for e in ids],
         filter=msg.filter,
         view_type=msg.run_view_type,
         max_results=msg.max_results,
@@ -147,6 +152,7 @@ async def get_history_bulk_interval(
     return {"metrics": out} if out else {}
 
 
+USER_TAG = "mlflow.user"
 READ, EDIT, MANAGE = Permission.READ, Permission.EDIT, Permission.MANAGE
 
 ENDPOINTS = [

@@ -11,8 +11,11 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from cairn.access import policy as p
+from cairn.access.policy import requires
+from cairn.entities.access import ResourceType
 from cairn.entities.datasets import DatasetRow
-from cairn.server.state import datasets
+from cairn.server.state import datasets, visible
 from cairn.services.datasets import MAX_RESULTS
 
 router = APIRouter(prefix="/api/v1", tags=["datasets"])
@@ -93,6 +96,7 @@ def _out(row: DatasetRow) -> DatasetOut:
 
 
 @router.get("/datasets", summary="List datasets across experiments", response_model=DatasetList)
+@requires(p.USER_READ)
 async def list_datasets(
     request: Request,
     experiment_id: str | None = None,
@@ -101,7 +105,12 @@ async def list_datasets(
     page_token: str | None = None,
 ) -> DatasetList:
     page = await run_in_threadpool(
-        datasets(request).list_datasets, experiment_id, name, max_results, page_token
+        datasets(request).list_datasets,
+        experiment_id,
+        name,
+        max_results,
+        page_token,
+        visibility=visible(request, ResourceType.EXPERIMENT),
     )
     return DatasetList(datasets=[_out(r) for r in page.items], next_page_token=page.next_page_token)
 
@@ -111,8 +120,13 @@ async def list_datasets(
     summary="A dataset with its lineage: runs that used it, model versions from those runs",
     response_model=DatasetLineage,
 )
+@requires(p.USER_READ)
 async def get_dataset(request: Request, dataset_id: str) -> DatasetLineage:
-    found = await run_in_threadpool(datasets(request).lineage, dataset_id)
+    found = await run_in_threadpool(
+        datasets(request).lineage,
+        dataset_id,
+        models=visible(request, ResourceType.REGISTERED_MODEL),
+    )
     return DatasetLineage(
         dataset=_out(found.dataset),
         runs=[RunUseOut.model_validate(r) for r in found.runs],

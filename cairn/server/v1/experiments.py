@@ -9,9 +9,13 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
+from cairn.access import policy as p
+from cairn.access.policy import requires
+from cairn.entities.access import Permission
 from cairn.server.state import tracking
 from cairn.services.tracking import MAX_SUMMARY_IDS
 
+READ = Permission.READ
 router = APIRouter(prefix="/api/v1", tags=["experiments"])
 
 
@@ -42,6 +46,7 @@ class ExperimentSummaryList(BaseModel):
     ),
     response_model=ExperimentSummaryList,
 )
+@requires(p.experiment(READ, "experiment_id", many=True, required=False))
 async def experiments_summary(
     request: Request, experiment_id: Annotated[list[str] | None, Query()] = None
 ) -> ExperimentSummaryList:

@@ -16,6 +16,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
+from cairn.access import policy as p
+from cairn.access.policy import requires
+from cairn.entities.access import Permission
 from cairn.entities.errors import CairnError
 from cairn.entities.tracking import Axis, Buckets
 from cairn.server.state import metrics
@@ -29,6 +32,7 @@ MAX_X = 2**53
 
 # a query parameter of the wrong type is FastAPI's RequestValidationError, answered 400 naming
 # the field by the app's one validation formatter (cairn.server.errors), as on every route
+READ = Permission.READ
 router = APIRouter(prefix="/api/v1", tags=["metrics"])
 
 
@@ -101,6 +105,7 @@ def _series_out(run_id: str, key: str, b: Buckets) -> SeriesOut:
         404: {"description": "An unknown run"},
     },
 )
+@requires(p.run(READ, "run_id", many=True))
 async def downsample(
     request: Request,
     run_id: Annotated[list[str], Query(description="Runs (repeat the parameter for several)")],

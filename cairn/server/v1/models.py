@@ -14,10 +14,14 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from cairn.access import policy as p
+from cairn.access.policy import requires
+from cairn.entities.access import Permission
 from cairn.server.state import compare, registry
 from cairn.server.v1.schemas import RunOut, VersionOut, run_out, version_out
 from cairn.services.compare import MAX_MODELS
 
+READ = Permission.READ
 router = APIRouter(prefix="/api/v1", tags=["models"])
 
 
@@ -48,6 +52,7 @@ class ModelHistory(BaseModel):
     summary="Promotion history of a registered model, newest first",
     responses={404: {"description": "No model (and no deleted model's events) by that name"}},
 )
+@requires(p.model(READ, "name"))
 async def model_history(
     request: Request,
     name: str,
@@ -111,6 +116,7 @@ class ModelComparison(BaseModel):
         "An unknown model is 404."
     ),
 )
+@requires(p.model(READ, "name", many=True, required=False))
 async def compare_models(
     request: Request,
     name: Annotated[list[str] | None, Query()] = None,
@@ -140,6 +146,7 @@ async def compare_models(
         "`metric` keys) and the datasets that run used. An unknown model is 404."
     ),
 )
+@requires(p.model(READ, "name"))
 async def model_performance(
     request: Request, name: str, metric: Annotated[list[str] | None, Query()] = None
 ) -> ModelPerformance:

@@ -8,10 +8,14 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from cairn.access import policy as p
+from cairn.access.policy import requires
+from cairn.entities.access import Permission
 from cairn.server.state import compare
 from cairn.server.v1.schemas import RunOut, run_fields
 from cairn.services.compare import MAX_RUNS, ComparedRun
 
+READ = Permission.READ
 router = APIRouter(prefix="/api/v1", tags=["runs"])
 
 
@@ -63,6 +67,7 @@ _DOC = (
     summary="Runs side by side (params, metrics, tags)",
     description=_DOC,
 )
+@requires(p.run(READ, "run_ids", "run_id", many=True, required=False))
 async def compare_runs_post(request: Request, body: CompareRequest) -> RunComparison:
     return _out(await run_in_threadpool(compare(request).compare_runs, body.run_ids))
 
@@ -73,6 +78,7 @@ async def compare_runs_post(request: Request, body: CompareRequest) -> RunCompar
     summary="Runs side by side (params, metrics, tags), ids in the query",
     description=_DOC + " Ids as repeated `run_id` keys or comma-separated.",
 )
+@requires(p.run(READ, "run_ids", "run_id", many=True, required=False))
 async def compare_runs_get(
     request: Request, run_id: Annotated[list[str] | None, Query()] = None
 ) -> RunComparison:

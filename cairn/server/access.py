@@ -1,0 +1,423 @@
+"""The access layer: the one place where every request is authenticated and authorized,
+before any handler runs.
+
+It sits inside the request guard (:mod:`cairn.server.guard`) and in front of everything
+else: MLflow's API, the artifact routes, /api/v1, the docs and the UI. For each request it
+
+1. finds the route's declared :class:`~cairn.access.policy.Need` (:class:`RouteNeeds`); a
+   route that declares none is refused to everyone but admins;
+2. lets public routes through (``/health``, ``/version``, server-info, the UI's files);
+3. finds who is asking: ``Authorization: Basic`` (password or API token as the password),
+   ``Authorization: Bearer`` (API token), or the UI's ``cairn_session`` cookie, whose writes
+   must also carry the session's ``X-CSRF-Token``; no credentials is 401 with
+   ``WWW-Authenticate: Basic realm="cairn"``;
+4. checks the need: admin, any user, or a permission on each experiment and registered model
+   the request names (in its path, query or JSON body), 403 ``PERMISSION_DENIED`` naming the
+   resource and the permission;
+5. hands the request on with its :class:`~cairn.entities.access.Identity` in
+   ``scope["state"]["identity"]`` (the handlers' :func:`cairn.server.state.identity`).
+
+Decisions come from :class:`~cairn.access.service.AccessService`'s caches when they can (a
+token-authenticated ``log-metric`` costs a digest and a few dict lookups); only on a miss does
+the layer go to a worker thread to ask the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cairn.access.policy import PUBLIC, USER_READ, Check, Level, Names, Need, need_of
+from cairn.access.secrets import same
+from cairn.access.service import AccessService, NeedsIO, no_io
+from cairn.entities.access import Identity, Permission, ResourceType
+from cairn.entities.errors import CairnError, ErrorCode
+from cairn.server.web import reserved
+from cairn.server.wire import json_response
+
+SESSION_COOKIE = "cairn_session"
+CSRF_HEADER = "x-csrf-token"
+REALM = 'Basic realm="cairn"'
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
+
+
+def path_pattern(path: str) -> re.Pattern[str]:
+    """``/logged-models/{model_id}`` as a regex capturing ``model_id`` (one segment)."""
+    parts = PARAM.split(path)
+    regex = "".join(
+        f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part) for i, part in enumerate(parts)
+    )
+    return re.compile(regex + "$")
+
+
+class RouteNeeds:
+    """Every route's declared need, found from a request's method and path.
+
+    ``table`` holds exact paths and ``patterns`` parametrised ones (method → need, from the
+    MLflow endpoint table); ``routes`` are Starlette/FastAPI routes whose endpoint functions
+    carry their need (:func:`cairn.access.policy.requires`)."""
+
+    def __init__(
+        self,
+        table: Mapping[str, Mapping[str, Need | None]],
+        patterns: Iterable[tuple[re.Pattern[str], Mapping[str, Need | None]]],
+        routes: Iterable[BaseRoute],
+    ):
+        self.table = dict(table)
+        self.patterns = list(patterns)
+        self.routes = list(routes)
+
+    def find(self, scope: Scope) -> tuple[bool, Need | None, dict[str, Any]]:
+        """(whether a route claims the path and method, its need, its path parameters)."""
+        path, method = scope["path"], scope["method"]
+        by_method = self.table.get(path)
+        if by_method is not None:
+            return method in by_method, by_method.get(method), {}
+        for pattern, needs in self.patterns:
+            found = pattern.match(path)
+            if found is not None:
+                return method in needs, needs.get(method), found.groupdict()
+        for route in self.routes:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                endpoint = getattr(route, "endpoint", None)
+                return True, need_of(endpoint), dict(child.get("path_params", {}))
+        return False, None, {}
+
+
+def _error(exc: CairnError, headers: Mapping[str, str] | None = None) -> Any:
+    return json_response(exc.to_json(), exc.http_status, headers=dict(headers or {}))
+
+
+def denied(message: str) -> CairnError:
+    return CairnError(message, ErrorCode.PERMISSION_DENIED)
+
+
+class Request_:
+    """What the layer reads of a request: headers, query, path parameters, JSON body."""
+
+    __slots__ = ("scope", "headers", "path_params", "_query", "body", "json")
+
+    def __init__(self, scope: Scope, path_params: dict[str, Any]):
+        self.scope = scope
+        self.headers = Headers(scope=scope)
+        self.path_params = path_params
+        self._query: list[tuple[str, str]] | None = None
+        self.body: bytes | None = None
+        self.json: dict[str, Any] | None = None
+
+    @property
+    def query(self) -> list[tuple[str, str]]:
+        if self._query is None:
+            raw = self.scope.get("query_string", b"").decode("latin-1")
+            self._query = parse_qsl(raw, keep_blank_values=True)
+        return self._query
+
+    def values(self, fields: tuple[str, ...], many: bool) -> list[str] | None:
+        """The values of the first of ``fields`` the request has, or None."""
+        for name in fields:
+            if name in self.path_params:
+                return [str(self.path_params[name])]
+            found = [value for key, value in self.query if key == name]
+            if found:
+                return found if many else found[:1]
+            if self.json is not None and name in self.json:
+                value = self.json[name]
+                if value is None:
+                    continue
+                if isinstance(value, list):
+                    return [str(v) for v in value if v is not None]
+                if isinstance(value, dict):
+                    return None
+                return [str(value).lower() if isinstance(value, bool) else str(value)]
+        return None
+
+
+class AccessLayer:
+    """The layer around the app (see the module docstring). With access control off it only
+    passes requests on: every caller is the local user, who may do everything."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        needs: Callable[[], RouteNeeds],
+        service: Callable[[], AccessService | None],
+        max_body: int,
+    ):
+        self.app = app
+        self._needs_factory = needs
+        self._needs: RouteNeeds | None = None
+        self._service = service
+        self.max_body = max_body
+
+    @property
+    def needs(self) -> RouteNeeds:
+        if self._needs is None:
+            self._needs = self._needs_factory()
+        return self._needs
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        service = self._service() if scope["type"] == "http" else None
+        if service is None:
+            await self.app(scope, receive, send)
+            return
+        known, need, params = self.needs.find(scope)
+        if not known:
+            # no route claims it: the UI's pages and files are public (GET/HEAD only, the UI
+            # answers nothing else); an unknown API path needs a user before its 404
+            path = scope["path"]
+            ui = scope["method"] in ("GET", "HEAD") and not reserved(path)
+            need = PUBLIC if ui else USER_READ
+        request = Request_(scope, params)
+        if need is not None and need.level is Level.PUBLIC:
+            await self.app(scope, receive, send)
+            return
+        if (
+            need is not None
+            and need.level is Level.RESOURCE
+            and scope["method"] in WRITES
+            and self._wants_body(need, request)
+        ):
+            body = await self._read_body(receive)
+            if body is None:
+                too_big = CairnError(
+                    f"Request body is larger than {self.max_body} bytes",
+                    ErrorCode.REQUEST_LIMIT_EXCEEDED,
+                )
+                await _error(too_big)(scope, receive, send)
+                return
+            request.body = body
+            receive = _replay(body, receive)
+            try:
+                parsed = orjson.loads(body) if body.strip() else {}
+            except orjson.JSONDecodeError:
+                parsed = None
+            if isinstance(parsed, dict):
+                request.json = parsed
+            elif body.strip():
+                bad = CairnError("The request body is not a JSON object", ErrorCode.BAD_REQUEST)
+                await _error(bad)(scope, receive, send)
+                return
+        try:
+            try:
+                with no_io():
+                    who = self.decide(service, need, request)
+            except NeedsIO:
+                who = await run_in_threadpool(self.decide, service, need, request)
+        except CairnError as exc:
+            headers = {}
+            if exc.error_code is ErrorCode.UNAUTHENTICATED and not _from_script(request):
+                headers["WWW-Authenticate"] = REALM
+            await _error(exc, headers)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["identity"] = who
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _wants_body(need: Need, request: Request_) -> bool:
+        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if not (media == "application/json" or media.endswith("+json")):
+            return False
+        return any(
+            not any(f in request.path_params for f in check.where.fields) for check in need.checks
+        )
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    # ---- the decision (sync: runs inline from the caches, or in a thread on a miss) ----
+
+    def decide(self, service: AccessService, need: Need | None, request: Request_) -> Identity:
+        who = self.authenticate(service, request)
+        method = request.scope["method"]
+        if need is None:
+            if who.is_admin and not who.read_only:
+                return who
+            raise denied(
+                f"{method} {request.scope['path']} declares no permission, so only admins "
+                "may call it"
+            )
+        if need.writes and who.read_only:
+            raise denied(
+                f"This API token is read-only: {method} {request.scope['path']} changes data"
+            )
+        if need.level is Level.USER:
+            return who
+        if need.level is Level.ADMIN:
+            if not who.is_admin:
+                raise denied(f"Only admins may call {method} {request.scope['path']}")
+            return who
+        for check in need.checks:
+            self._check(service, who, check, request)
+        return who
+
+    def authenticate(self, service: AccessService, request: Request_) -> Identity:
+        header = request.headers.get("authorization")
+        if header:
+            scheme, _, credentials = header.partition(" ")
+            scheme = scheme.lower()
+            credentials = credentials.strip()
+            if scheme == "bearer" and credentials:
+                return service.authenticate_token(credentials)
+            if scheme == "basic" and credentials:
+                try:
+                    decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+                except (binascii.Error, UnicodeDecodeError):
+                    raise CairnError(
+                        "Malformed Basic credentials", ErrorCode.UNAUTHENTICATED
+                    ) from None
+                username, sep, password = decoded.partition(":")
+                if not sep:
+                    raise CairnError("Malformed Basic credentials", ErrorCode.UNAUTHENTICATED)
+                return service.authenticate_password(username, password, _client(request))
+            raise CairnError(
+                f"Unsupported Authorization scheme '{scheme}': use Basic or Bearer",
+                ErrorCode.UNAUTHENTICATED,
+            )
+        cookie = _cookie(request.headers.get("cookie", ""), SESSION_COOKIE)
+        if cookie:
+            who, csrf = service.authenticate_session(cookie)
+            if request.scope["method"] in WRITES:
+                sent = request.headers.get(CSRF_HEADER, "")
+                if not sent or not same(sent, csrf):
+                    raise denied(
+                        "Missing or wrong X-CSRF-Token header: reload the page and try again"
+                    )
+            return who
+        raise CairnError(
+            "Authentication required: send a username and password (HTTP Basic, "
+            "MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD) or an API token (Bearer, "
+            "MLFLOW_TRACKING_TOKEN)",
+            ErrorCode.UNAUTHENTICATED,
+        )
+
+    def _check(
+        self, service: AccessService, who: Identity, check: Check, request: Request_
+    ) -> None:
+        where = check.where
+        values = request.values(where.fields, where.many)
+        if not values:
+            if check.required and not who.unrestricted:
+                raise CairnError.invalid(
+                    f"Missing value for required parameter '{where.fields[0]}'"
+                )
+            return
+        if where.names in (Names.RUN_ID, Names.EXPERIMENT_ID):  # "a,b" lists, as the UI sends
+            values = [part for value in values for part in value.split(",") if part]
+        for value in values:
+            resource = self._resource(service, who, where.names, value, where.fields[0])
+            if resource is None:
+                continue  # names nothing that exists: the handler answers 404
+            if who.unrestricted:
+                continue
+            have = service.permission(who, check.kind, resource)
+            if have < check.permission:
+                raise denied(_refusal(who, check.kind, resource, check.permission, have))
+
+    @staticmethod
+    def _resource(
+        service: AccessService, who: Identity, names: Names, value: str, field: str
+    ) -> str | None:
+        if names is Names.EXPERIMENT_ID or names is Names.MODEL_NAME:
+            return value
+        if names is Names.RUN_ID:
+            return service.experiment_of_run(value)
+        if names is Names.LOGGED_MODEL_ID:
+            return service.experiment_of_logged_model(value)
+        if names is Names.EXPERIMENT_NAME:
+            return service.experiment_by_name(value)
+        if names is Names.ARTIFACT_PATH:
+            head = value.lstrip("/").split("/", 1)[0]
+            if head.isdigit():
+                return str(int(head))
+            if who.unrestricted:
+                return None
+            raise denied(
+                f"Artifact path {value!r} must start with the id of its experiment "
+                f"('{field}' = <experiment id>/<run id>/…); only admins may use other paths"
+            )
+        if names is Names.SOURCE_URI:
+            return _source_experiment(service, value)
+        raise AssertionError(names)  # pragma: no cover
+
+
+def _source_experiment(service: AccessService, source: str) -> str | None:
+    if source.startswith("runs:/"):
+        run_id = source[len("runs:/") :].lstrip("/").split("/", 1)[0]
+        return service.experiment_of_run(run_id) if run_id else None
+    if source.startswith("models:/m-"):
+        model_id = source[len("models:/") :].split("/", 1)[0]
+        return service.experiment_of_logged_model(model_id)
+    if source.startswith("mlflow-artifacts:"):
+        rest = source[len("mlflow-artifacts:") :]
+        if rest.startswith("//"):
+            rest = rest[2:].split("/", 1)[1] if "/" in rest[2:] else ""
+        head = rest.lstrip("/").split("/", 1)[0]
+        return str(int(head)) if head.isdigit() else None
+    return None
+
+
+def _refusal(
+    who: Identity, kind: ResourceType, resource: str, need: Permission, have: Permission
+) -> str:
+    label = "experiment" if kind is ResourceType.EXPERIMENT else "registered model"
+    return (
+        f"Permission denied: user '{who.username}' needs {need.name} on {label} "
+        f"'{resource}' (has {have.name})"
+    )
+
+
+def _client(request: Request_) -> str | None:
+    client = request.scope.get("client")
+    return str(client[0]) if client else None
+
+
+def _from_script(request: Request_) -> bool:
+    """A browser's fetch from a page (the UI): no ``WWW-Authenticate``, which would pop up
+    the browser's own login dialog over the UI's sign-in page."""
+    return request.headers.get("sec-fetch-dest") == "empty"
+
+
+def _cookie(header: str, name: str) -> str | None:
+    for part in header.split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name and value:
+            return value.strip('"')
+    return None
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

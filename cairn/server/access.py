@@ -76,7 +76,9 @@ class RouteNeeds:
     ):
         self.table = dict(table)
         self.patterns = list(patterns)
-        self.routes = list(routes)
+        self.routes: list[BaseRoute | _IncludedRoute] = [
+            found for route in routes for found in _flatten(route)
+        ]
 
     def find(self, scope: Scope) -> tuple[bool, Need | None, dict[str, Any]]:
         """(whether a route claims the path and method, its need, its path parameters)."""
@@ -94,6 +96,36 @@ class RouteNeeds:
                 endpoint = getattr(route, "endpoint", None)
                 return True, need_of(endpoint), dict(child.get("path_params", {}))
         return False, None, {}
+
+
+class _IncludedRoute:
+    """One route of a router that FastAPI includes lazily (``include_router`` keeps the
+    router, not copies of its routes, so the app's route list holds the router itself): its
+    full path, methods and endpoint, matched the way Starlette would."""
+
+    def __init__(self, path: str, methods: set[str], endpoint: object):
+        self.pattern = path_pattern(path)
+        self.methods = methods | ({"HEAD"} if "GET" in methods else set())
+        self.endpoint = endpoint
+
+    def matches(self, scope: Scope) -> tuple[Match, dict[str, Any]]:
+        found = self.pattern.match(scope["path"])
+        if found is None:
+            return Match.NONE, {}
+        if scope["method"] not in self.methods:
+            return Match.PARTIAL, {}
+        return Match.FULL, {"path_params": found.groupdict()}
+
+
+def _flatten(route: BaseRoute) -> Iterable[BaseRoute | _IncludedRoute]:
+    contexts = getattr(route, "effective_route_contexts", None)
+    if contexts is None:
+        yield route
+        return
+    for context in contexts():
+        path, methods = getattr(context, "path", None), getattr(context, "methods", None)
+        if isinstance(path, str) and methods:
+            yield _IncludedRoute(path, set(methods), getattr(context, "endpoint", None))
 
 
 def _error(exc: CairnError, headers: Mapping[str, str] | None = None) -> Any:

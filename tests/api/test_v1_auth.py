@@ -322,7 +322,7 @@ def test_users_are_for_admins(app_client: TestClient) -> None:
 
 def test_user_admin(app_client: TestClient) -> None:
     listed = app_client.get("/api/v1/users", headers=AS_ADMIN)
-    assert [u["username"] for u in listed.json()["users"]] == [ADMIN, "alice", "bob"]
+    assert [u["username"] for u in listed.json()["users"]] == ["alice", "bob", ADMIN]
     assert "argon2" not in listed.text
     assert "password" not in listed.text
     carol = app_client.post(
@@ -485,7 +485,7 @@ def test_experiment_permissions(app_client: TestClient) -> None:
     # alice, a manager now, grants bob EDIT
     assert (
         app_client.put(
-            f"{base}/bob", json={"permission": "edit"}, headers=basic("alice")
+            f"{base}/bob", json={"permission": "EDIT"}, headers=basic("alice")
         ).status_code
         == 200
     )
@@ -494,6 +494,7 @@ def test_experiment_permissions(app_client: TestClient) -> None:
         "grants": [
             {"username": "alice", "permission": "MANAGE"},
             {"username": "bob", "permission": "EDIT"},
+            {"username": ADMIN, "permission": "MANAGE"},  # the creator
         ],
         "default_permission": "READ",
         "caller_permission": "MANAGE",
@@ -512,11 +513,10 @@ def test_experiment_permissions(app_client: TestClient) -> None:
     assert "permission" in error(bad, 400, "INVALID_PARAMETER_VALUE")
     assert app_client.delete(f"{base}/bob", headers=basic("alice")).status_code == 204
     error(app_client.delete(f"{base}/bob", headers=basic("alice")), 404, "RESOURCE_DOES_NOT_EXIST")
-    error(
-        app_client.get("/api/v1/experiments/999999/permissions", headers=AS_ADMIN),
-        404,
-        "RESOURCE_DOES_NOT_EXIST",
-    )
+    for missing in ("/api/v1/experiments/999999/permissions", "/api/v1/models/nope/permissions"):
+        error(app_client.get(missing, headers=AS_ADMIN), 404, "RESOURCE_DOES_NOT_EXIST")
+        put = app_client.put(f"{missing}/bob", json={"permission": "READ"}, headers=AS_ADMIN)
+        error(put, 404, "RESOURCE_DOES_NOT_EXIST")
 
 
 def test_model_permissions(app_client: TestClient) -> None:
@@ -540,6 +540,7 @@ def test_model_permissions(app_client: TestClient) -> None:
     assert [(g["username"], g["permission"]) for g in listed["grants"]] == [
         ("alice", "MANAGE"),
         ("bob", "READ"),
+        (ADMIN, "MANAGE"),  # the creator
     ]
     error(app_client.delete(f"{base}/alice", headers=basic("bob")), 403, "PERMISSION_DENIED")
     assert app_client.delete(f"{base}/bob", headers=basic("alice")).status_code == 204

@@ -17,6 +17,7 @@ from cairn.access import secrets
 from cairn.access.service import SESSION_MS, AccessService, LoginSession
 from cairn.entities.access import AuthMethod
 from cairn.entities.errors import CairnError, ErrorCode
+from cairn.server.access import SESSION_COOKIE
 from cairn.server.state import identity
 from cairn.server.v1.access_schemas import (
     TokenCreated,
@@ -29,7 +30,6 @@ from cairn.server.v1.access_schemas import (
 from cairn.server.v1.permissions import router as permissions_router
 from cairn.server.v1.users import router as users_router
 
-SESSION_COOKIE = "cairn_session"
 MAX_TOKEN_DAYS = 3650
 DAY_MS = 86_400_000
 

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cairn.access import policy as p
 from cairn.entities.access import Permission, ResourceType
-from cairn.server.state import identity
+from cairn.server.state import identity, registry, tracking
 from cairn.server.v1.access_schemas import GrantOut, PermissionName, enabled
 
 router = APIRouter(tags=["permissions"])
@@ -35,8 +35,18 @@ class GrantIn(BaseModel):
     permission: PermissionName
 
 
+async def _exists(request: Request, kind: ResourceType, resource_id: str) -> None:
+    """A 404 for an experiment or model that is not there (admins pass the access layer
+    without it looking)."""
+    if kind is ResourceType.EXPERIMENT:
+        await run_in_threadpool(tracking(request).get_experiment, resource_id)
+    else:
+        await run_in_threadpool(registry(request).get_model, resource_id)
+
+
 async def _grants(request: Request, kind: ResourceType, resource_id: str) -> GrantList:
     service = enabled(request)
+    await _exists(request, kind, resource_id)
     found = await run_in_threadpool(service.grants_on, kind, resource_id)
     mine = await run_in_threadpool(service.permission, identity(request), kind, resource_id)
     return GrantList(
@@ -51,6 +61,7 @@ async def _set(
 ) -> GrantOut:
     service = enabled(request)
     permission = Permission.parse(body.permission)
+    await _exists(request, kind, resource_id)
     grant = await run_in_threadpool(service.set_grant, kind, resource_id, username, permission)
     return GrantOut.of(grant)
 

@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 
 from cairn._version import __version__
+from cairn.cli_access import tokens, users
 from cairn.home import DEFAULT_HOME
 from cairn.server.settings import (
     ALLOWED_HOSTS,
@@ -518,6 +519,9 @@ def current(backend_store_uri: str | None) -> None:
     finally:
         database.close()
 
+
+main.add_command(users)
+main.add_command(tokens)
 
 if __name__ == "__main__":
     sys.exit(main())

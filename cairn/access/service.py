@@ -442,7 +442,9 @@ class AccessService:
 
     def revoke_token(self, who: Identity, token_id: int) -> ApiToken:
         token = self._read(lambda c: store.get_token(c, token_id))
-        if token is None or (token.user_id != who.user_id and not who.is_admin):
+        if token is None or (
+            token.user_id != who.user_id and not (who.is_admin or who.unrestricted)
+        ):
             raise CairnError.not_found(f"API token with id={token_id} not found")
         self._write(lambda c: store.revoke_token(c, token_id))
         found = self._read(lambda c: store.get_token(c, token_id))

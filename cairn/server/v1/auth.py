@@ -1,7 +1,6 @@
 """Cairn's own access API: signing in to the web UI (a session cookie and its CSRF token), the
 caller's password and API tokens. The admin routes (users, roles) and the per-resource
-permission routes live in :mod:`cairn.server.v1.users` and :mod:`cairn.server.v1.permissions`;
-this router includes them, so the app registers one router for all of it."""
+permission routes live in :mod:`cairn.server.v1.users` and :mod:`cairn.server.v1.permissions`."""
 
 from __future__ import annotations
 
@@ -27,8 +26,6 @@ from cairn.server.v1.access_schemas import (
     enabled,
     user_id_of,
 )
-from cairn.server.v1.permissions import router as permissions_router
-from cairn.server.v1.users import router as users_router
 
 MAX_TOKEN_DAYS = 3650
 DAY_MS = 86_400_000
@@ -232,7 +229,3 @@ async def revoke_token(request: Request, token_id: Annotated[int, Path()]) -> To
     who = identity(request)
     user_id_of(who)
     return TokenOut.of(await run_in_threadpool(service.revoke_token, who, token_id))
-
-
-router.include_router(users_router)
-router.include_router(permissions_router)

@@ -15,7 +15,7 @@ from cairn.entities.access import Permission, ResourceType
 from cairn.server.state import identity, registry, tracking
 from cairn.server.v1.access_schemas import GrantOut, PermissionName, enabled
 
-router = APIRouter(tags=["permissions"])
+router = APIRouter(prefix="/api/v1", tags=["permissions"])
 
 MANAGE_EXPERIMENT = p.experiment(Permission.MANAGE, "experiment_id")
 MANAGE_MODEL = p.model(Permission.MANAGE, "name")

@@ -22,7 +22,7 @@ from cairn.server.v1.access_schemas import (
     enabled,
 )
 
-router = APIRouter(tags=["users and roles"])
+router = APIRouter(prefix="/api/v1", tags=["users and roles"])
 
 
 class UserIn(BaseModel):

@@ -38,11 +38,14 @@ from cairn.server.mlflow.routes import MlflowDispatch
 from cairn.server.openapi import install_openapi
 from cairn.server.settings import Settings
 from cairn.server.state import tracking
+from cairn.server.v1.auth import router as auth_router
 from cairn.server.v1.datasets import router as datasets_router
 from cairn.server.v1.experiments import router as experiments_router
 from cairn.server.v1.metrics import router as metrics_router
 from cairn.server.v1.models import router as models_router
+from cairn.server.v1.permissions import router as permissions_router
 from cairn.server.v1.runs import router as runs_router
+from cairn.server.v1.users import router as users_router
 from cairn.server.web import WebUI
 from cairn.server.wire import json_response
 from cairn.services.artifacts import ArtifactService
@@ -150,6 +153,9 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     api.include_router(models_router)
     api.include_router(metrics_router)
     api.include_router(runs_router)
+    api.include_router(auth_router)
+    api.include_router(users_router)
+    api.include_router(permissions_router)
     root = Starlette(
         routes=[*artifact_routes(), Fallback("", app=WebUI(api, web_dir))],
         exception_handlers=handlers,

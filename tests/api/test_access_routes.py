@@ -37,6 +37,7 @@ PUBLIC_PATHS = {
     "/version",
     "/api/3.0/mlflow/server-info",
     "/docs/assets/x",
+    "/api/v1/auth/login",
 }
 """Everything an anonymous caller may reach (besides the UI's own pages and files)."""
 
@@ -153,8 +154,9 @@ def _fields(hidden: Hidden) -> dict[str, Any]:
 def _call(client: TestClient, probe: Probe, hidden: Hidden, headers: dict[str, str]) -> Any:
     path = _concrete(probe, hidden)
     fields = _fields(hidden)
-    if path.endswith("/create") and "/permissions/" not in path:
-        fields["name"] = "nobodys-own"  # a user may create things of their own
+    own = path.endswith("/create") or (probe.method == "POST" and path == "/api/v1/tokens")
+    if own and "/permissions/" not in path:
+        fields["name"] = "nobodys-own"  # a user may create things of their own (and tokens)
     if probe.method in ("GET", "HEAD"):
         query = urlencode(
             [(k, v) for k, vs in fields.items() for v in (vs if isinstance(vs, list) else [vs])]

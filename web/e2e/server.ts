@@ -37,7 +37,13 @@ async function healthy(url: string): Promise<boolean> {
   }
 }
 
-export async function startCairn(): Promise<Running> {
+/** Extra server arguments and environment, e.g. `--auth` with the first admin's name and password. */
+export interface StartOptions {
+  args?: string[];
+  env?: Record<string, string>;
+}
+
+export async function startCairn(options: StartOptions = {}): Promise<Running> {
   const cairn = join(REPO, ".venv", "bin", "cairn");
   if (!existsSync(cairn)) throw new Error(`${cairn} is missing: run 'make install' first`);
   const home = mkdtempSync(join(tmpdir(), "cairn-e2e-"));
@@ -50,9 +56,10 @@ export async function startCairn(): Promise<Running> {
     if (v !== undefined && !k.startsWith("CAIRN_") && !k.startsWith("MLFLOW_")) env[k] = v;
   }
   env.CAIRN_HOME = home;
+  Object.assign(env, options.env ?? {});
   const child = spawn(
     cairn,
-    ["server", "--host", "127.0.0.1", "--port", String(port), "--backend-store-uri", `sqlite:///${join(home, "cairn.db")}`],
+    ["server", "--host", "127.0.0.1", "--port", String(port), "--backend-store-uri", `sqlite:///${join(home, "cairn.db")}`, ...(options.args ?? [])],
     { cwd: home, env, stdio: ["ignore", out, out] },
   );
   const deadline = Date.now() + STARTUP_MS;

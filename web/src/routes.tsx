@@ -26,11 +26,16 @@ export const routes: { path: string; element: ReactNode }[] = [
   { path: "/models/:name/versions/:version", element: page(() => import("./pages/models/ModelVersionPage"), "ModelVersionPage") },
   { path: "/datasets", element: page(() => import("./pages/datasets/DatasetsPage"), "DatasetsPage") },
   { path: "/datasets/:id", element: page(() => import("./pages/datasets/DatasetPage"), "DatasetPage") },
+  { path: "/settings/tokens", element: page(() => import("./pages/auth/TokensPage"), "TokensPage") },
+  { path: "/settings/password", element: page(() => import("./pages/auth/PasswordPage"), "PasswordPage") },
+  { path: "/admin/users", element: page(() => import("./pages/auth/UsersPage"), "UsersPage") },
+  { path: "/admin/roles", element: page(() => import("./pages/auth/RolesPage"), "RolesPage") },
 ];
 
 export function AppRoutes() {
   return (
     <Routes>
+      <Route path="/login" element={page(() => import("./pages/auth/LoginPage"), "LoginPage")} />
       <Route element={<Layout />}>
         {routes.map((r) => (
           <Route key={r.path} path={r.path} element={r.element} />

@@ -48,12 +48,33 @@ async function parseError(response: Response): Promise<ApiError> {
   }
 }
 
+// The CSRF token of the browser's session (from /api/v1/auth/session or the login answer):
+// every request that may change something carries it, as the server wants for cookie sessions.
+let csrfToken: string | null = null;
+
+export function setCsrfToken(token: string | null | undefined): void {
+  csrfToken = token ?? null;
+}
+
+export function getCsrfToken(): string | null {
+  return csrfToken;
+}
+
+/** Told of every 401 answer, so the app can show its login page (see pages/auth/session.tsx). */
+export const authEvents = new EventTarget();
+export const UNAUTHENTICATED = "unauthenticated";
+
+/** The headers of a request: JSON in and out, and the CSRF token on anything but a read. */
+export function requestHeaders(method: string, hasBody: boolean, csrf: string | null = csrfToken): Record<string, string> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (hasBody) headers["Content-Type"] = "application/json";
+  if (csrf && !["GET", "HEAD", "OPTIONS"].includes(method.toUpperCase())) headers["X-CSRF-Token"] = csrf;
+  return headers;
+}
+
 async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-  const init: RequestInit = { method, headers: { Accept: "application/json" }, signal };
-  if (body !== undefined) {
-    init.headers = { ...init.headers, "Content-Type": "application/json" };
-    init.body = JSON.stringify(body);
-  }
+  const init: RequestInit = { method, headers: requestHeaders(method, body !== undefined), signal };
+  if (body !== undefined) init.body = JSON.stringify(body);
   let response: Response;
   try {
     response = await fetch(path, init);
@@ -66,7 +87,11 @@ async function request<T>(method: string, path: string, body?: unknown, signal?:
 
 /** A fetch Response as the API's answer: its JSON, or an ApiError. */
 export async function readResponse<T>(response: Response): Promise<T> {
-  if (!response.ok) throw await parseError(response);
+  if (!response.ok) {
+    const error = await parseError(response);
+    if (error.status === 401) authEvents.dispatchEvent(new CustomEvent(UNAUTHENTICATED, { detail: error }));
+    throw error;
+  }
   const text = await response.text();
   return (text ? JSON.parse(text) : {}) as T;
 }
@@ -81,6 +106,10 @@ export function apiPost<T>(path: string, body: unknown = {}, signal?: AbortSigna
 
 export function apiPatch<T>(path: string, body: unknown = {}, signal?: AbortSignal): Promise<T> {
   return request<T>("PATCH", path, body, signal);
+}
+
+export function apiPut<T>(path: string, body: unknown = {}, signal?: AbortSignal): Promise<T> {
+  return request<T>("PUT", path, body, signal);
 }
 
 export function apiDelete<T>(path: string, body?: unknown, signal?: AbortSignal): Promise<T> {

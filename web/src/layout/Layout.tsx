@@ -1,5 +1,7 @@
 import { useEffect, useState } from "react";
 import { NavLink, Outlet, Link, useLocation } from "react-router";
+import { AuthWatcher } from "../pages/auth/session";
+import { UserMenu } from "../pages/auth/UserMenu";
 import { applyTheme, currentTheme, preferredTheme, storedTheme, type Theme } from "./theme";
 import "../styles/layout.css";
 
@@ -56,8 +58,10 @@ export function Layout() {
           <NavLink to="/models">Models</NavLink>
           <NavLink to="/datasets">Datasets</NavLink>
         </nav>
+        <UserMenu />
         <ThemeToggle />
       </header>
+      <AuthWatcher />
       <main className="main" id="main">
         <Outlet />
       </main>

@@ -28,6 +28,7 @@ import {
   type VersionPerformance,
 } from "./api";
 import { Crumbs, ErrorText } from "../../lib/widgets";
+import { PermissionsPanel } from "../auth/PermissionsPanel";
 import { DescriptionEditor, RemovableChip, StageBadge, TagEditor } from "./widgets";
 
 const STAGE_COLORS: Record<string, string> = { Production: "#2e9e50", Staging: "#d9a400", Archived: "#8a94a3", None: "#4e79a7" };
@@ -98,6 +99,7 @@ export function ModelPage() {
           </ol>
         </section>
       </div>
+      <PermissionsPanel kind="registered_model" id={name} />
     </div>
   );
 }

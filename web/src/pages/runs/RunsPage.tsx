@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { keepPreviousData, useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { ApiError } from "../../api/http";
@@ -6,6 +6,7 @@ import { earlyExperiment, earlyRuns, earlySummary, experimentSummaries, getExper
 import type { Run, SearchRunsRequest, SearchRunsResponse } from "../../api/types";
 import { byCodePoint, formatCount, plural } from "../../lib/format";
 import { whenIdle } from "../../lib/idle";
+import { useSession } from "../auth/session";
 import type { KnownKeys } from "./autocomplete";
 import { ColumnChooser } from "./ColumnChooser";
 import { columnId, columnLabel, DEFAULT_ATTRIBUTES, searchKey } from "./columns";
@@ -16,6 +17,8 @@ import { RunsTable } from "./RunsTable";
 import { buildTree, flattenTree } from "./tree";
 import { decodeView, encodeView, orderText, type RunsViewState } from "./urlState";
 import "./runs.css";
+
+const PermissionsPanel = lazy(() => import("../auth/PermissionsPanel").then((m) => ({ default: m.PermissionsPanel })));
 
 const FIRST_PAGE = 50; // a screenful; index.html asks for the same page early
 const NEXT_PAGES = 1000;
@@ -159,6 +162,8 @@ export function RunsPage() {
   // delete or restore the selected runs (the selection's loaded rows tell which are which)
   const queryClient = useQueryClient();
   const [confirmDelete, setConfirmDelete] = useState(false);
+  const { authEnabled } = useSession();
+  const [showPermissions, setShowPermissions] = useState(false);
   const selectedRows = useMemo(() => loaded.filter((r) => selected.has(r.id)), [loaded, selected]);
   const toDelete = selectedRows.filter((r) => !r.deleted).map((r) => r.id);
   const toRestore = selectedRows.filter((r) => r.deleted).map((r) => r.id);
@@ -288,8 +293,18 @@ export function RunsPage() {
           <button type="button" className="btn" onClick={exportCsv} disabled={!loaded.length}>
             Export CSV
           </button>
+          {authEnabled && (
+            <button type="button" className="btn" aria-expanded={showPermissions} onClick={() => setShowPermissions(!showPermissions)} data-testid="permissions-toggle">
+              Permissions
+            </button>
+          )}
         </div>
       </div>
+      {authEnabled && showPermissions && (
+        <Suspense fallback={<p className="muted">Loading…</p>}>
+          <PermissionsPanel kind="experiment" id={id} />
+        </Suspense>
+      )}
 
       {experiment.isError && <div className="error-box">{experiment.error instanceof ApiError ? experiment.error.message : String(experiment.error)}</div>}
 

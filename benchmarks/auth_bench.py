@@ -62,7 +62,7 @@ FIGURES = [
 class Target:
     label: str
     server: str  # "cairn" or "mlflow"
-    auth: str  # "off", "bearer" or "basic"
+    auth: str  # "off", "bearer", "basic" or "basic-cached" (MLflow's opt-in credential cache)
     baseline: str | None  # label of the same server without auth
 
 
@@ -72,7 +72,17 @@ TARGETS = [
     Target("cairn-basic", "cairn", "basic", "cairn"),
     Target("mlflow", "mlflow", "off", None),
     Target("mlflow-basic-auth", "mlflow", "basic", "mlflow"),
+    Target("mlflow-basic-auth-cached", "mlflow", "basic-cached", "mlflow"),
 ]
+# MLflow's basic_auth.ini with its credential cache on (off by default: every request then
+# checks the password hash); users in basic_auth.db in the server's working directory
+CACHED_INI = """[mlflow]
+default_permission = READ
+database_uri = sqlite:///basic_auth.db
+admin_username = admin
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+auth_cache_ttl_seconds = 60
+"""
 
 
 def basic(user: str, password: str) -> str:
@@ -157,6 +167,9 @@ def prepare_mlflow(
         "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "PYTHONPATH": str(auth_extras(venv, extras)),
     }
+    if target.auth == "basic-cached":
+        (workdir / "basic_auth.ini").write_text(CACHED_INI)
+        env["MLFLOW_AUTH_CONFIG_PATH"] = str(workdir / "basic_auth.ini")
     # its basic_auth.ini keeps users in sqlite:///basic_auth.db, relative to the working dir
     return [*cmd, "--app-name", "basic-auth"], env, basic(USER, PASSWORD)
 
@@ -278,6 +291,10 @@ def summarize(runs: dict[str, list[dict[str, Any]]], targets: list[Target]) -> s
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--only", choices=["cairn", "mlflow"], help="measure one server only")
+    p.add_argument(
+        "--targets",
+        help="comma-separated labels to measure: " + ", ".join(t.label for t in TARGETS),
+    )
     p.add_argument("--rounds", type=int, default=3, help="default: 3")
     p.add_argument("--scenario", default=SCENARIOS, help=f"default: {SCENARIOS}")
     p.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
@@ -305,6 +322,12 @@ def main() -> int:
     if not (args.bench_dir / "tracking_bench.py").exists():
         p.error(f"no tracking_bench.py in {args.bench_dir} (set --bench-dir)")
     targets = [t for t in TARGETS if args.only in (None, t.server)]
+    if args.targets:
+        wanted = [label.strip() for label in args.targets.split(",") if label.strip()]
+        unknown = sorted(set(wanted) - {t.label for t in TARGETS})
+        if unknown:
+            p.error(f"unknown --targets {', '.join(unknown)}")
+        targets = [t for t in targets if t.label in wanted]
     has_mlflow = (args.mlflow_venv / "bin" / "mlflow").exists()
     if any(t.server == "mlflow" for t in targets) and not has_mlflow:
         p.error(f"no mlflow in {args.mlflow_venv}: run `make compat-venvs` or --only cairn")

@@ -154,6 +154,16 @@ def source_readable() -> Check:
     )
 
 
+def logged_model_readable() -> Check:
+    """READ on the experiment of the logged model a model version is made from, when named."""
+    return Check(
+        ResourceType.EXPERIMENT,
+        Permission.READ,
+        Locate(("model_id",), Names.LOGGED_MODEL_ID),
+        required=False,
+    )
+
+
 def source_uri_readable() -> Check:
     return Check(
         ResourceType.EXPERIMENT,

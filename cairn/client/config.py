@@ -102,17 +102,20 @@ def _directory(raw_path: str) -> Target:
 
 
 def auth_headers() -> dict[str, str]:
-    """Bearer auth from ``MLFLOW_TRACKING_TOKEN`` (basic auth is set on the client)."""
+    """Bearer auth from ``MLFLOW_TRACKING_TOKEN``, unless basic auth is set (as the mlflow
+    client does: a username and a password both given win over a token)."""
     token = os.environ.get("MLFLOW_TRACKING_TOKEN")
-    return {"Authorization": f"Bearer {token}"} if token else {}
+    return {"Authorization": f"Bearer {token}"} if token and basic_auth() is None else {}
 
 
 def basic_auth() -> tuple[str, str] | None:
+    """``MLFLOW_TRACKING_USERNAME`` and ``MLFLOW_TRACKING_PASSWORD``, when both are set (one
+    alone is ignored, as the mlflow client ignores it)."""
     user = os.environ.get("MLFLOW_TRACKING_USERNAME")
     password = os.environ.get("MLFLOW_TRACKING_PASSWORD")
-    if user is None and password is None:
+    if not user or not password:
         return None
-    return (user or "", password or "")
+    return (user, password)
 
 
 def tls_verify() -> bool | str:

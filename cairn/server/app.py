@@ -229,11 +229,13 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
         return FileResponse(found, headers={"Cache-Control": "public, max-age=86400"})
 
     install_openapi(api)
+    for route in api.routes:  # FastAPI's own /openapi.json route: signed-in users only
+        if getattr(route, "path", None) == api.openapi_url:
+            requires(USER_READ)(getattr(route, "endpoint"))  # noqa: B009
     dispatch = MlflowDispatch(root, settings.max_request_bytes)
 
     def route_needs() -> RouteNeeds:
         table, patterns = dispatch.needs()
-        table[api.openapi_url or "/openapi.json"] = {"GET": USER_READ, "HEAD": USER_READ}
         return RouteNeeds(table, patterns, [*root.routes[:-1], *api.routes])
 
     def access_service() -> AccessService | None:

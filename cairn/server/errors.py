@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -20,6 +21,10 @@ log = logging.getLogger("cairn.server")
 def error_response(exc: CairnError) -> Response:
     """The one shape, with the status the table gives the code."""
     return json_response(exc.to_json(), exc.http_status)
+
+
+SECRET_FIELD = re.compile(r"password|token|secret", re.IGNORECASE)
+"""Fields whose values an error message never repeats."""
 
 
 def validation_message(exc: ValidationError | RequestValidationError) -> str:
@@ -42,6 +47,8 @@ def validation_message(exc: ValidationError | RequestValidationError) -> str:
         else:
             given = err.get("input")
             shown = repr(given)[:80] if given is not None else "null"
+            if SECRET_FIELD.search(loc):
+                shown = "(hidden)"
             parts.append(f"Invalid value {shown} for parameter '{loc}': {err['msg']}")
     return "; ".join(parts)
 

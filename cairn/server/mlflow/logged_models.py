@@ -18,7 +18,7 @@ from cairn.entities.logged_models import LoggedModel
 from cairn.server import wire
 from cairn.server.mlflow.endpoint import Endpoint
 from cairn.server.mlflow.messages import KeyValue, Message, RunRef
-from cairn.server.state import logged_models, readable
+from cairn.server.state import identity, logged_models, readable
 from cairn.wire import kv, metric
 
 
@@ -195,11 +195,13 @@ async def log_params(request: Request, msg: LogLoggedModelParams) -> wire.Json:
 
 
 async def search(request: Request, msg: SearchLoggedModels) -> wire.Json:
+    asked = [str(e) for e in msg.experiment_ids]
+    ids = await run_in_threadpool(readable, request, ResourceType.EXPERIMENT, asked)
+    if (asked and not ids) or not (asked or identity(request).unrestricted):
+        return {}  # nothing readable asked for; no ids means every experiment to the store
     page = await run_in_threadpool(
         logged_models(request).search,
-        await run_in_threadpool(
-            readable, request, ResourceType.EXPERIMENT, [str(e) for e in msg.experiment_ids]
-        ),
+        ids,
         msg.filter,
         [(o.field_name, o.ascending) for o in msg.order_by],
         msg.max_results,

@@ -317,7 +317,9 @@ ENDPOINTS = [
         m.CreateModelVersion,
         create_version,
         "Register a model version",
-        need=p.model(EDIT, also=(p.source_readable(), p.source_uri_readable())),
+        need=p.model(
+            EDIT, also=(p.source_readable(), p.source_uri_readable(), p.logged_model_readable())
+        ),
     ),
     Endpoint(
         ("GET",),

@@ -110,6 +110,8 @@ async def search(request: Request, msg: m.SearchRuns) -> wire.Json:
     ids = [str(parse_experiment_id(e, "experiment_ids")) for e in msg.experiment_ids]
     # MLflow's way: experiments the caller may not read are dropped from the search
     ids = await run_in_threadpool(readable, request, ResourceType.EXPERIMENT, ids)
+    if msg.experiment_ids and not ids:
+        return {}
     query = RunQuery(
         experiment_ids=[int(e) for e in ids],
         filter=msg.filter,

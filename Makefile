@@ -8,7 +8,7 @@ MLFLOW2 := .venvs/mlflow2
 CLIENT_STAMP := .installed-auth
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test install compat-venvs lint typecheck pytest bench clean ui web-test browser ui-bench
+.PHONY: help run test install compat-venvs lint typecheck pytest bench bench-auth clean ui web-test browser ui-bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -87,6 +87,11 @@ test: lint typecheck pytest web-test  ## install everything and run the whole te
 
 bench: install $(MLFLOW3)/$(CLIENT_STAMP) .venvs/fml/.installed  ## Cairn vs MLflow 3.17.2 vs FastTrackML 0.6.0 (docs/benchmarks.md)
 	$(BIN)/python benchmarks/run.py
+
+bench-auth: install $(MLFLOW3)/.installed  ## what access control costs, Cairn and MLflow basic-auth (docs/benchmarks.md)
+	$(BIN)/python benchmarks/auth_bench.py --only cairn --rounds 5
+	$(BIN)/python benchmarks/auth_bench.py --only mlflow --rounds 2 -- \
+		--single-requests 100 --single-concurrent-requests 200 --lb-runs 2 --lb-points-per-run 4000
 
 clean:  ## remove the virtualenvs and caches
 	rm -rf $(VENV) .venvs .pytest_cache .mypy_cache .ruff_cache web/node_modules cairn/server/static

@@ -2,9 +2,9 @@
 
 - Passwords are hashed with argon2id (``argon2-cffi``'s defaults, RFC 9106's second
   recommended profile). Verifying one costs tens of milliseconds on purpose, so a client that
-  sends its password with every request (HTTP basic auth) would pay that per call:
-  :class:`VerifiedCache` remembers, for a bounded number of entries and a short time, a
-  digest of the credentials that verified, so repeated calls cost one SHA-256.
+  sends its password with every request (HTTP basic auth) would pay that per call: the access
+  service remembers, for a bounded number of entries and a short time, a
+  :func:`credential_key` of the credentials that verified, so repeated calls cost one HMAC.
 - API tokens and session ids are 256-bit random secrets. They are stored as their SHA-256:
   a random secret of that size needs no slow hash, and a database leak reveals no usable
   credential. Lookups are by digest, so no secret is ever compared byte by byte.
@@ -15,9 +15,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-import time
-from collections import OrderedDict
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -89,50 +86,7 @@ def same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-class VerifiedCache:
-    """Credentials that verified recently: ``key -> (value, time)``, bounded in size and age.
-
-    The key is a keyed digest of the credentials (never the password itself), so a memory
-    dump does not reveal a password either. Entries are dropped when a user's password,
-    tokens or status change (:meth:`forget`) and expire after ``ttl`` seconds, which bounds how
-    long another server that has not seen the change keeps accepting old credentials."""
-
-    def __init__(self, size: int = 4096, ttl: float = 30.0):
-        self.size = size
-        self.ttl = ttl
-        self._key = secrets.token_bytes(32)
-        self._entries: OrderedDict[str, tuple[int, float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def key(self, *parts: str) -> str:
-        data = "\x00".join(parts).encode("utf-8", "surrogatepass")
-        return hmac.new(self._key, data, hashlib.sha256).hexdigest()
-
-    def get(self, key: str) -> int | None:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is None:
-                return None
-            value, at = found
-            if time.monotonic() - at > self.ttl:
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            return value
-
-    def put(self, key: str, value: int) -> None:
-        with self._lock:
-            self._entries[key] = (value, time.monotonic())
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-
-    def forget(self, value: int) -> None:
-        """Drop every entry for ``value`` (a user id)."""
-        with self._lock:
-            for key in [k for k, (v, _) in self._entries.items() if v == value]:
-                del self._entries[key]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+def credential_key(key: bytes, *parts: str) -> str:
+    """A keyed digest of credentials, to remember that they verified without keeping them."""
+    data = "\x00".join(parts).encode("utf-8", "surrogatepass")
+    return hmac.new(key, data, hashlib.sha256).hexdigest()

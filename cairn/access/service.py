@@ -18,6 +18,7 @@ sees a change within that time.
 from __future__ import annotations
 
 import re
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -68,6 +69,8 @@ def no_io() -> Iterator[None]:
         _NO_IO.reset(token)
 
 
+VERIFIED_TTL = 30.0
+"""Seconds a password that verified is trusted from memory (as a keyed digest)."""
 PROFILE_TTL = 5.0
 """Seconds a user's grants and roles, a token's or a session's validity are trusted from
 memory before the database is asked again."""
@@ -173,7 +176,8 @@ class AccessService:
     def __init__(self, db: Database, default_permission: Permission = Permission.READ):
         self.db = db
         self.default = default_permission
-        self._verified = sec.VerifiedCache()
+        self._verified = _Ttl(4096, VERIFIED_TTL)  # credential_key -> user id
+        self._verified_key = secrets.token_bytes(32)
         self._profiles = _Ttl(4096, PROFILE_TTL)
         self._tokens = _Ttl(4096, PROFILE_TTL)
         self._sessions = _Ttl(4096, PROFILE_TTL)
@@ -360,9 +364,9 @@ class AccessService:
             if who.username != username:
                 raise unauthenticated("Invalid username or password")
             return who
-        key = self._verified.key(username, password)
+        key = sec.credential_key(self._verified_key, username, password)
         user_id = self._verified.get(key)
-        if user_id is not None:
+        if isinstance(user_id, int):
             profile = self._profile(user_id)
             if profile is not None and profile.active and profile.username == username:
                 return Identity(username, AuthMethod.PASSWORD, user_id, profile.is_admin)

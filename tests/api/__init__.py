@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from starlette.applications import Starlette
@@ -15,3 +16,9 @@ def root_app(app: Any) -> Starlette:
             return app
         app = app.app
     raise AssertionError(f"no Starlette app inside {app!r}")
+
+
+def basic(username: str, password: str) -> dict[str, str]:
+    """The ``Authorization`` header of HTTP basic auth, as the mlflow client sends it."""
+    raw = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}

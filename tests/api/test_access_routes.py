@@ -8,7 +8,6 @@ is registered, so it cannot ship open."""
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from cairn.access.policy import Level, need_of
 from cairn.server.app import create_app
 from cairn.server.mlflow.routes import ENDPOINTS
 from cairn.server.settings import Settings
-from tests.api import root_app
+from tests.api import basic, root_app
 from tests.api.test_error_shape import ESCAPE, PROBES, Probe
 
 ADMIN, ADMIN_PASSWORD = "root", "root's long password"
@@ -40,11 +39,6 @@ PUBLIC_PATHS = {
     "/api/v1/auth/login",
 }
 """Everything an anonymous caller may reach (besides the UI's own pages and files)."""
-
-
-def basic(user: str, password: str) -> dict[str, str]:
-    raw = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {raw}"}
 
 
 @dataclass

@@ -3,7 +3,6 @@ real SQLite store, through the access layer: every route, its errors, and who ma
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from cairn.access.policy import need_of
 from cairn.server.app import create_app
 from cairn.server.settings import Settings
 from cairn.server.v1 import auth, permissions, users
+from tests.api import basic as basic_header
 from tests.api import root_app
 
 ADMIN, ADMIN_PW = "root", "root-password-0001"
@@ -23,8 +23,7 @@ MLFLOW = "/api/2.0/mlflow"
 
 
 def basic(username: str, password: str = PW) -> dict[str, str]:
-    raw = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {raw}"}
+    return basic_header(username, password)
 
 
 def bearer(secret: str) -> dict[str, str]:

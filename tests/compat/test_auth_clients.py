@@ -16,7 +16,6 @@ tests/api/test_access_hostile.py.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import subprocess
@@ -33,6 +32,7 @@ import pytest
 from cairn.access.service import AccessService
 from cairn.entities.access import Permission, ResourceType
 from cairn.store.db import Database
+from tests.api import basic
 from tests.compat.server import CairnServer, start_server
 from tests.compat.test_stock_client import (
     WORKFLOW_DIR,
@@ -59,11 +59,6 @@ API = "/api/2.0/mlflow"
 GRANT_WAIT_S = 30.0
 """A grant written to the database by another process reaches the server's decisions once its
 short cache of the user lapses (PROFILE_TTL, a few seconds); the wait is bounded."""
-
-
-def basic(user: str, password: str) -> dict[str, str]:
-    raw = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {raw}"}
 
 
 def bearer(token: str) -> dict[str, str]:

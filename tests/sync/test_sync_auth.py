@@ -5,7 +5,6 @@ written."""
 
 from __future__ import annotations
 
-import base64
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import pytest
 import cairn
 from cairn.sync import sync_store
 from cairn.sync.errors import SyncError
+from tests.api import basic
 from tests.compat.server import CairnServer, start_server
 from tests.sync.builder import build_store
 
@@ -50,13 +50,8 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CairnSer
         servers.close()
 
 
-def _headers(user: str, password: str) -> dict[str, str]:
-    raw = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {raw}"}
-
-
 def _runs_of(server: CairnServer, name: str) -> list[dict[str, object]]:
-    admin = _headers(ADMIN, ADMIN_PASSWORD)
+    admin = basic(ADMIN, ADMIN_PASSWORD)
     exp = httpx.get(
         f"{server.url}/api/2.0/mlflow/experiments/get-by-name",
         params={"experiment_name": name},
@@ -135,6 +130,6 @@ def test_without_credentials_or_with_a_read_only_token_nothing_is_written(
     r = httpx.get(
         f"{server.url}/api/2.0/mlflow/experiments/get-by-name",
         params={"experiment_name": "never-written"},
-        headers=_headers(ADMIN, ADMIN_PASSWORD),
+        headers=basic(ADMIN, ADMIN_PASSWORD),
     )
     assert r.status_code == 404

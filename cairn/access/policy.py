@@ -50,11 +50,10 @@ class Names(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Locate:
     """Where a request names a resource: the first of ``fields`` present in the path
-    parameters, the query or the top-level JSON body; ``many`` for a list of them."""
+    parameters, the query or the top-level JSON body (every value found is checked)."""
 
     fields: tuple[str, ...]
     names: Names
-    many: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,30 +89,28 @@ ADMIN_READ = Need(Level.ADMIN)
 ADMIN_WRITE = Need(Level.ADMIN, writes=True)
 
 
-def _locate(names: Names, fields: tuple[str, ...], many: bool) -> Locate:
-    return Locate(fields, names, many)
+def _locate(names: Names, fields: tuple[str, ...]) -> Locate:
+    return Locate(fields, names)
 
 
 def experiment(
     permission: Permission,
     *fields: str,
     names: Names = Names.EXPERIMENT_ID,
-    many: bool = False,
     required: bool = True,
     also: tuple[Check, ...] = (),
 ) -> Need:
     """``permission`` on the experiment that ``fields`` name (by default: its id)."""
-    check = Check(ResourceType.EXPERIMENT, permission, _locate(names, fields, many), required)
+    check = Check(ResourceType.EXPERIMENT, permission, _locate(names, fields), required)
     return Need(Level.RESOURCE, (check, *also), writes=permission >= Permission.EDIT)
 
 
-def run(permission: Permission, *fields: str, many: bool = False, required: bool = True) -> Need:
+def run(permission: Permission, *fields: str, required: bool = True) -> Need:
     """``permission`` on the experiment of the run(s) ``fields`` name."""
     return experiment(
         permission,
         *(fields or ("run_id", "run_uuid")),
         names=Names.RUN_ID,
-        many=many,
         required=required,
     )
 
@@ -129,7 +126,6 @@ def artifact(permission: Permission, *fields: str) -> Need:
 def model(
     permission: Permission,
     *fields: str,
-    many: bool = False,
     required: bool = True,
     also: tuple[Check, ...] = (),
 ) -> Need:
@@ -137,7 +133,7 @@ def model(
     check = Check(
         ResourceType.REGISTERED_MODEL,
         permission,
-        _locate(Names.MODEL_NAME, fields or ("name",), many),
+        _locate(Names.MODEL_NAME, fields or ("name",)),
         required,
     )
     return Need(Level.RESOURCE, (check, *also), writes=permission >= Permission.EDIT)

@@ -229,6 +229,6 @@ ENDPOINTS = [
         m.GetMetricHistoryBulkInterval,
         get_history_bulk_interval,
         "Sampled history of one metric for many runs",
-        need=p.run(READ, "run_ids", many=True),
+        need=p.run(READ, "run_ids"),
     ),
 ]

@@ -46,7 +46,7 @@ class ExperimentSummaryList(BaseModel):
     ),
     response_model=ExperimentSummaryList,
 )
-@requires(p.experiment(READ, "experiment_id", many=True, required=False))
+@requires(p.experiment(READ, "experiment_id", required=False))
 async def experiments_summary(
     request: Request, experiment_id: Annotated[list[str] | None, Query()] = None
 ) -> ExperimentSummaryList:

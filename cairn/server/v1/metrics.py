@@ -105,7 +105,7 @@ def _series_out(run_id: str, key: str, b: Buckets) -> SeriesOut:
         404: {"description": "An unknown run"},
     },
 )
-@requires(p.run(READ, "run_id", many=True))
+@requires(p.run(READ, "run_id"))
 async def downsample(
     request: Request,
     run_id: Annotated[list[str], Query(description="Runs (repeat the parameter for several)")],

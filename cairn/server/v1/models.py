@@ -116,7 +116,7 @@ class ModelComparison(BaseModel):
         "An unknown model is 404."
     ),
 )
-@requires(p.model(READ, "name", many=True, required=False))
+@requires(p.model(READ, "name", required=False))
 async def compare_models(
     request: Request,
     name: Annotated[list[str] | None, Query()] = None,

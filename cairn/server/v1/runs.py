@@ -67,7 +67,7 @@ _DOC = (
     summary="Runs side by side (params, metrics, tags)",
     description=_DOC,
 )
-@requires(p.run(READ, "run_ids", "run_id", many=True, required=False))
+@requires(p.run(READ, "run_ids", "run_id", required=False))
 async def compare_runs_post(request: Request, body: CompareRequest) -> RunComparison:
     return _out(await run_in_threadpool(compare(request).compare_runs, body.run_ids))
 
@@ -78,7 +78,7 @@ async def compare_runs_post(request: Request, body: CompareRequest) -> RunCompar
     summary="Runs side by side (params, metrics, tags), ids in the query",
     description=_DOC + " Ids as repeated `run_id` keys or comma-separated.",
 )
-@requires(p.run(READ, "run_ids", "run_id", many=True, required=False))
+@requires(p.run(READ, "run_ids", "run_id", required=False))
 async def compare_runs_get(
     request: Request, run_id: Annotated[list[str] | None, Query()] = None
 ) -> RunComparison:

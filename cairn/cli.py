@@ -317,48 +317,43 @@ def gc(
     from rich.progress import Progress
 
     from cairn.artifacts.uri import repository_for
+    from cairn.cli_db import open_database
     from cairn.entities.errors import CairnError
-    from cairn.server.settings import default_artifacts_destination, default_backend_uri
+    from cairn.server.settings import default_artifacts_destination
     from cairn.services.artifacts import ArtifactService
     from cairn.services.gc import GarbageCollector, parse_age
-    from cairn.store.db import Database
-    from cairn.store.migrate import ensure_schema
 
     try:
         age = parse_age(older_than)
     except CairnError as exc:
         raise click.BadParameter(exc.message, param_hint="--older-than") from exc
-    database = Database(backend_store_uri or default_backend_uri())
     try:
-        ensure_schema(database.write_engine, auto_upgrade=False)
-        database.start()
-        repo = repository_for(artifacts_destination or default_artifacts_destination())
-        collector = GarbageCollector(database, ArtifactService(repo))
-        plan = collector.plan(age)
-        total = len(plan.runs) + len(plan.experiments)
-        console.print(
-            f"{len(plan.runs)} run(s) and {len(plan.experiments)} experiment(s) deleted more "
-            f"than {older_than} ago"
-        )
-        if dry_run:
-            for run in plan.runs:
-                click.echo(f"run {run.run_uuid} (experiment {run.experiment_id})")
-            for exp in plan.experiments:
-                click.echo(f"experiment {exp.experiment_id} '{exp.name}'")
-            return
-        with Progress(console=console, transient=False) as progress:
-            task = progress.add_task("purging", total=total)
-            outcome = collector.run(plan, lambda _what: progress.advance(task))
-        for note in outcome.skipped:
-            console.print(f"[yellow]skipped[/yellow] {note}")
-        console.print(
-            f"purged {outcome.runs_purged} run(s), {outcome.experiments_purged} "
-            f"experiment(s), {outcome.files_removed} artifact file(s)"
-        )
+        with open_database(backend_store_uri, upgrade=False) as database:
+            repo = repository_for(artifacts_destination or default_artifacts_destination())
+            collector = GarbageCollector(database, ArtifactService(repo))
+            plan = collector.plan(age)
+            total = len(plan.runs) + len(plan.experiments)
+            console.print(
+                f"{len(plan.runs)} run(s) and {len(plan.experiments)} experiment(s) deleted "
+                f"more than {older_than} ago"
+            )
+            if dry_run:
+                for run in plan.runs:
+                    click.echo(f"run {run.run_uuid} (experiment {run.experiment_id})")
+                for exp in plan.experiments:
+                    click.echo(f"experiment {exp.experiment_id} '{exp.name}'")
+                return
+            with Progress(console=console, transient=False) as progress:
+                task = progress.add_task("purging", total=total)
+                outcome = collector.run(plan, lambda _what: progress.advance(task))
+            for note in outcome.skipped:
+                console.print(f"[yellow]skipped[/yellow] {note}")
+            console.print(
+                f"purged {outcome.runs_purged} run(s), {outcome.experiments_purged} "
+                f"experiment(s), {outcome.files_removed} artifact file(s)"
+            )
     except CairnError as exc:
         raise click.ClickException(exc.message) from exc
-    finally:
-        database.close()
 
 
 @main.command()

@@ -31,22 +31,13 @@ def _store_option(fn: Callable[..., None]) -> Callable[..., None]:
 
 @contextmanager
 def _service(backend_store_uri: str | None) -> Iterator[AccessService]:
-    from cairn.server.settings import data_dir, default_backend_uri
-    from cairn.store.db import Database
-    from cairn.store.migrate import ensure_schema
+    from cairn.cli_db import open_database
 
-    uri = backend_store_uri or default_backend_uri()
-    if backend_store_uri is None:
-        data_dir().mkdir(parents=True, exist_ok=True)
-    database = Database(uri)
     try:
-        ensure_schema(database.write_engine)
-        database.start()
-        yield AccessService(database)
+        with open_database(backend_store_uri) as database:
+            yield AccessService(database)
     except CairnError as exc:
         raise click.ClickException(exc.message) from None
-    finally:
-        database.close()
 
 
 def _password(password_stdin: bool) -> str:

@@ -42,6 +42,8 @@ from cairn.access.secrets import same
 from cairn.access.service import AccessService, NeedsIO, no_io
 from cairn.entities.access import Identity, Permission, ResourceType
 from cairn.entities.errors import CairnError, ErrorCode
+from cairn.entities.events import ACTING
+from cairn.server.acting import actor_for
 from cairn.server.web import reserved
 from cairn.server.wire import json_response
 
@@ -237,6 +239,7 @@ class AccessLayer:
             await _error(exc, headers)(scope, receive, send)
             return
         scope.setdefault("state", {})["identity"] = who
+        ACTING.set(actor_for(who, ACTING.get()))
         await self.app(scope, receive, send)
 
     @staticmethod

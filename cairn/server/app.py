@@ -31,6 +31,7 @@ from cairn.entities.access import Permission
 from cairn.entities.errors import CairnError
 from cairn.server import errors
 from cairn.server.access import AccessLayer, RouteNeeds
+from cairn.server.acting import Acting
 from cairn.server.guard import RequestGuard
 from cairn.server.limits import BodyLimit
 from cairn.server.mlflow.artifacts import artifact_routes
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
             settings.backend_store_uri,
             sqlite_synchronous=settings.sqlite_synchronous,
             inline_small_writes=not settings.shared_store,
+            audit_key=settings.audit_key.encode() or None,
         )
         ensure_schema(db.write_engine)
         db.start()
@@ -251,7 +253,8 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
         return found
 
     layer = AccessLayer(dispatch, route_needs, access_service, settings.max_request_bytes)
-    return RequestGuard(layer, settings.allowed_hosts, settings.cors_allowed_origins)
+    acting = Acting(layer, access_control=settings.auth)
+    return RequestGuard(acting, settings.allowed_hosts, settings.cors_allowed_origins)
 
 
 def bootstrap_admin(access: AccessService) -> None:

@@ -245,6 +245,45 @@ DEFAULT_PERMISSION = Setting(
     option="--default-permission",
 )
 
+
+def _days(raw: str) -> int:
+    try:
+        days = int(raw.strip())
+    except ValueError:
+        raise ValueError("expected a whole number of days") from None
+    if days < 1:
+        raise ValueError("the retention period must be at least 1 day")
+    return days
+
+
+AUDIT_RETENTION_DAYS = Setting(
+    "audit_retention_days",
+    "CAIRN_AUDIT_RETENTION_DAYS",
+    lambda: 2557,
+    _days,
+    "How long change events (the audit trail) are kept, in days: `cairn audit prune` removes "
+    "older ones, and nothing else ever does",
+    "2557 (7 years)",
+)
+
+
+def _secret(raw: str) -> str:
+    if len(raw) < 16:
+        raise ValueError("the audit key must be at least 16 characters")
+    return raw
+
+
+AUDIT_KEY = Setting(
+    "audit_key",
+    "CAIRN_AUDIT_KEY",
+    lambda: "",
+    _secret,
+    "A secret that keys the audit trail's hash chain (HMAC-SHA-256): with it set, rewriting "
+    "the chain needs the key as well as the database. Every server and `cairn audit verify` "
+    "must use the same key; it is never logged or shown",
+    "unset (plain SHA-256 chain)",
+)
+
 SETTINGS: tuple[Setting[Any], ...] = (
     BACKEND_STORE_URI,
     ARTIFACTS_DESTINATION,
@@ -258,6 +297,8 @@ SETTINGS: tuple[Setting[Any], ...] = (
     CORS_ALLOWED_ORIGINS,
     AUTH,
     DEFAULT_PERMISSION,
+    AUDIT_RETENTION_DAYS,
+    AUDIT_KEY,
 )
 """Every setting, in :class:`Settings` field order."""
 
@@ -281,6 +322,8 @@ class Settings:
     cors_allowed_origins: tuple[str, ...] = field(default_factory=CORS_ALLOWED_ORIGINS.default)
     auth: bool = field(default_factory=AUTH.default)
     default_permission: str = field(default_factory=DEFAULT_PERMISSION.default)
+    audit_retention_days: int = field(default_factory=AUDIT_RETENTION_DAYS.default)
+    audit_key: str = field(default_factory=AUDIT_KEY.default, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

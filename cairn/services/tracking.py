@@ -45,6 +45,33 @@ MAX_SUMMARY_IDS = 1000
 SMALL_BATCH = 20
 
 
+def batch_summary(
+    points: Sequence[MetricPoint],
+    params: dict[str, str],
+    tags: dict[str, str],
+    old_tags: dict[str, str],
+    model_metrics: Sequence[ModelMetricPoint] = (),
+) -> tuple[dict[str, object] | None, dict[str, object]]:
+    """(before, after) of one log-batch's change event: params and tags as logged (the tags'
+    earlier values before), metrics summarised as keys, point count and step range."""
+    after: dict[str, object] = {}
+    if points:
+        steps = [p[3] for p in points]
+        after["metrics"] = {
+            "keys": sorted({p[0] for p in points}),
+            "count": len(points),
+            "steps": [min(steps), max(steps)],
+        }
+    if model_metrics:
+        after["model_metrics"] = {"count": len(model_metrics)}
+    if params:
+        after["params"] = params
+    if tags:
+        after["tags"] = tags
+    changed = {k: old_tags[k] for k in tags if k in old_tags and old_tags[k] != tags[k]}
+    return ({"tags": changed} if changed else None), after
+
+
 class TrackingService:
     def __init__(
         self,
@@ -260,11 +287,14 @@ class TrackingService:
 
         def write(c: Connection) -> None:
             row = run_store.resolve_active(c, rid)
+            old_tags = run_store.tag_values(c, row.id, list(tag_map)) if tag_map else {}
             run_store.log_params(c, row.id, rid, param_map)
             run_store.set_tags(c, row.id, tag_map)
             metric_store.log_points(c, keys, row.id, points)
             if model_metrics:
                 model_store.log_metrics(c, rid, model_metrics)
+            before, after = batch_summary(points, param_map, tag_map, old_tags, model_metrics)
+            run_store.record(c, "run.log_batch", row, before, after)
 
         return write
 

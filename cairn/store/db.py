@@ -8,7 +8,10 @@ is group commit: concurrent writers never meet "database is locked", and a burst
 writes pays for one commit. On PostgreSQL each write is its own transaction.
 
 Work that must happen only once a transaction is durable (filling in-process caches) is
-registered with :func:`after_commit`.
+registered with :func:`after_commit`. Work that must happen last inside a write's own
+transaction (appending the write's change events, :mod:`cairn.store.events`) is registered
+with :func:`before_commit`; each write also carries the :data:`~cairn.entities.events.ACTING`
+actor of the code that asked for it, whichever thread runs it (:func:`job_scope`).
 """
 
 from __future__ import annotations
@@ -26,12 +29,41 @@ from anyio import to_thread
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from cairn.entities.events import ACTING, Actor
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 _HOOKS = "cairn_after_commit"
+_SCOPE = "cairn_write"
 GROUP_LIMIT = 256
+
+
+@dataclass
+class WriteScope:
+    """What one write carries into its transaction: the actor who asked for it, the server's
+    audit key, and the hooks to run last before its transaction (or savepoint) ends."""
+
+    actor: Actor
+    audit_key: bytes | None = None
+    finish: list[Callable[[Connection], None]] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def job_scope(conn: Connection) -> WriteScope:
+    """The scope of the write ``conn`` is running (an error outside :meth:`Database.write`)."""
+    scope = conn.info.get(_SCOPE)
+    if scope is None:
+        raise RuntimeError("a change can only be recorded inside Database.write")
+    found: WriteScope = scope
+    return found
+
+
+def before_commit(conn: Connection, hook: Callable[[Connection], None]) -> None:
+    """Run ``hook(conn)`` at the end of the current write, inside its transaction: an error in
+    it rolls the whole write back."""
+    job_scope(conn).finish.append(hook)
 
 
 def after_commit(conn: Connection, hook: Callable[[], None]) -> None:
@@ -177,6 +209,26 @@ def normalize_uri(uri: str) -> str:
     return uri
 
 
+def _scoped(fn: Callable[[Connection], T], audit_key: bytes | None) -> Callable[[Connection], T]:
+    """``fn`` bound to the actor of the caller (read now, on the caller's side) and ended by
+    its :func:`before_commit` hooks."""
+    scope = WriteScope(ACTING.get(), audit_key)
+
+    def job(conn: Connection) -> T:
+        conn.info[_SCOPE] = scope
+        try:
+            result = fn(conn)
+            while scope.finish:
+                scope.finish.pop(0)(conn)
+            return result
+        finally:
+            conn.info.pop(_SCOPE, None)
+            scope.finish.clear()
+            scope.data.clear()
+
+    return job
+
+
 class Database:
     """An engine plus the rules for reading and writing through it."""
 
@@ -187,10 +239,13 @@ class Database:
         sqlite_synchronous: str = "NORMAL",
         pool_size: int = 8,
         inline_small_writes: bool = True,
+        audit_key: bytes | None = None,
     ):
         """``inline_small_writes``: let a small write from the event loop run at once when
         the writer is idle. Only safe when this process is the database's only writer (with
-        several server processes the loop could wait on another process's lock)."""
+        several server processes the loop could wait on another process's lock).
+        ``audit_key``: keys the change-event chain (HMAC) when set (``CAIRN_AUDIT_KEY``):
+        every process writing to one database must use the same one."""
         uri = normalize_uri(uri)
         self.uri = uri
         self.inline_small_writes = inline_small_writes
@@ -198,6 +253,7 @@ class Database:
         self.dialect = url.get_backend_name()
         self.is_sqlite = self.dialect == "sqlite"
         self._writer: _SqliteWriter | None = None
+        self.audit_key = audit_key or None
         if self.is_sqlite:
             memory = url.database in (None, "", ":memory:")
             if memory:
@@ -250,6 +306,7 @@ class Database:
         """:meth:`write` for async callers: on SQLite the event loop waits on the writer
         directly, without a detour through the thread pool. A ``small`` write (a few rows)
         runs at once when the writer is idle."""
+        fn = _scoped(fn, self.audit_key)
         if self.is_sqlite:
             self.start()
             assert self._writer is not None
@@ -258,9 +315,12 @@ class Database:
                 if done is not None:
                     return done.result()
             return await asyncio.wrap_future(self._writer.submit(fn))
-        return await to_thread.run_sync(self.write, fn)
+        return await to_thread.run_sync(self._write, fn)
 
     def write(self, fn: Callable[[Connection], T]) -> T:
+        return self._write(_scoped(fn, self.audit_key))
+
+    def _write(self, fn: Callable[[Connection], T]) -> T:
         if self.is_sqlite:
             self.start()
             assert self._writer is not None

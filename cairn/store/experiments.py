@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cairn.entities.errors import CairnError
+from cairn.entities.events import Change, EntityType
 from cairn.entities.tracking import Experiment, LifecycleStage
+from cairn.store import events
 from cairn.store.schema import experiment_tags, experiments, runs
 from cairn.store.sql import AnyRow, now_ms, upsert_insert
 
@@ -97,7 +100,23 @@ def create(
             experiment_tags.insert(),
             [{"experiment_id": new_id, "key": k, "value": v} for k, v in tags.items()],
         )
+    location = artifact_location or f"{artifact_root.rstrip('/')}/{new_id}"
+    after = {"name": name, "artifact_location": location, "tags": tags}
+    record(conn, "experiment.create", new_id, after=after)
     return str(new_id)
+
+
+def record(
+    conn: Connection,
+    action: str,
+    experiment_id: int,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Record a change to experiment ``experiment_id`` in the current write."""
+    eid = str(experiment_id)
+    change = Change(action, EntityType.EXPERIMENT, eid, eid, before=before, after=after)
+    events.record(conn, change)
 
 
 def settle_default_location(conn: Connection, artifact_root: str) -> None:

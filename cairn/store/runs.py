@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, select, update
 
 from cairn.entities.errors import CairnError
+from cairn.entities.events import Change, EntityType
 from cairn.entities.tracking import LifecycleStage, Run, RunInfo, RunStatus
+from cairn.store import events
 from cairn.store import experiments as experiment_store
 from cairn.store.prepared import Prepared
 from cairn.store.run_data import INFO_COLUMNS, RunRow, load_runs, run_info
@@ -122,7 +124,42 @@ def create(
     )[0]
     tags = {**tags, RUN_NAME_TAG: run_name}
     UPSERT_TAGS.many(conn, [(new_id, k, v) for k, v in tags.items()])
+    after = {"name": run_name, "user_id": user_id, "start_time": info.start_time, "tags": tags}
+    events.record(conn, _change("run.create", info.run_id, experiment_id, user_id, after=after))
     return Run(info=info, tags=tags)
+
+
+def _change(
+    action: str,
+    run_uuid: str,
+    experiment_id: int,
+    user_id: str | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> Change:
+    """A change to run ``run_uuid``; ``user_id`` (the run's ``mlflow.user``) is the claimed user."""
+    return Change(
+        action,
+        EntityType.RUN,
+        run_uuid,
+        experiment_id=str(experiment_id),
+        before=before,
+        after=after,
+        claimed_user=user_id,
+    )
+
+
+def record(
+    conn: Connection,
+    action: str,
+    row: RunRow,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Record a change to the run of ``row`` in the current write."""
+    events.record(
+        conn, _change(action, row.run_uuid, row.experiment_id, row.user_id, before, after)
+    )
 
 
 def update_info(
@@ -143,6 +180,10 @@ def update_info(
         _set_tags(conn, row.id, {RUN_NAME_TAG: run_name})
     if values:
         conn.execute(update(runs).where(runs.c.id == row.id).values(**values))
+        old = row._asdict()
+        before = {k: old[k] for k in values}
+        if before != values:
+            record(conn, "run.update", row, before, values)
     return run_info(resolve(conn, run_uuid))
 
 
@@ -168,6 +209,10 @@ def set_lifecycle(conn: Connection, run_uuid: str, stage: LifecycleStage) -> Non
             deleted_with_experiment=False,
         )
     )
+    if row.lifecycle_stage != stage:
+        action = "run.delete" if stage == LifecycleStage.DELETED else "run.restore"
+        stages = ({"lifecycle_stage": row.lifecycle_stage}, {"lifecycle_stage": str(stage)})
+        record(conn, action, row, *stages)
 
 
 def log_params(conn: Connection, run_id: int, run_uuid: str, values: dict[str, str]) -> None:
@@ -192,14 +237,28 @@ def set_tags(conn: Connection, run_id: int, values: dict[str, str]) -> None:
         conn.execute(update(runs).where(runs.c.id == run_id).values(name=values[RUN_NAME_TAG]))
 
 
+def tag_values(conn: Connection, run_id: int, keys: list[str]) -> dict[str, str]:
+    """The current values of those of ``keys`` the run has."""
+    rows = conn.execute(
+        select(run_tags.c.key, run_tags.c.value)
+        .where(run_tags.c.run_id == run_id)
+        .where(run_tags.c.key.in_(keys))
+    )
+    return {key: value for key, value in rows}
+
+
 def _set_tags(conn: Connection, run_id: int, values: dict[str, str]) -> None:
     UPSERT_TAGS.many(conn, [(run_id, k, v) for k, v in values.items()])
 
 
 def delete_tag(conn: Connection, run_uuid: str, key: str) -> None:
     row = resolve_active(conn, run_uuid)
+    old = conn.execute(
+        select(run_tags.c.value).where(run_tags.c.run_id == row.id).where(run_tags.c.key == key)
+    ).scalar()
     gone = conn.execute(
         delete(run_tags).where(run_tags.c.run_id == row.id).where(run_tags.c.key == key)
     ).rowcount
     if not gone:
         raise CairnError.not_found(f"No tag with name: {key} in run with id {run_uuid}")
+    record(conn, "run.delete_tag", row, before={"tags": {key: old}})

@@ -488,3 +488,48 @@ login_failures = Table(
 )
 """Failed logins per ``user:<name>`` and ``addr:<address>`` in the current window: the rate
 limit holds whichever server answers."""
+
+# ----------------------------------------------------------------------- the change-event log
+
+change_events = Table(
+    "change_events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("time", BigInteger, nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("actor_kind", String(16), nullable=False),
+    Column("address", String(64), nullable=True),
+    Column("request_id", String(64), nullable=True),
+    Column("action", String(64), nullable=False),
+    Column("entity_type", String(32), nullable=False),
+    Column("entity_id", String(512), nullable=False),
+    Column("experiment_id", String(32), nullable=True),
+    Column("model_name", String(256), nullable=True),
+    Column("before", Text, nullable=True),
+    Column("after", Text, nullable=True),
+    Column("claimed_user", String(256), nullable=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_change_events_time", "time"),
+    Index("ix_change_events_actor", "actor", "id"),
+    Index("ix_change_events_action", "action", "id"),
+    Index("ix_change_events_entity", "entity_type", "entity_id", "id"),
+    Index("ix_change_events_experiment", "experiment_id", "id"),
+    Index("ix_change_events_model", "model_name", "id"),
+)
+"""Every state change, one row each, appended in the change's own transaction. Ids are
+gap-free (given out under ``change_head``'s lock); no foreign keys, so deleting what an event
+describes leaves the event. Append-only: nothing in Cairn updates or deletes a row but the
+retention prune of events older than the retention period."""
+
+change_head = Table(
+    "change_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("first_id", BigInteger, nullable=False),
+    Column("first_prev_hash", String(64), nullable=False),
+)
+"""The chain's one head row (id 1): the last id and hash written, locked by each writing
+transaction as its last step, and where the chain starts (after a retention prune)."""

@@ -95,7 +95,7 @@ def _routes(app: Any) -> Iterator[BaseRoute]:
 def discover() -> list[Probe]:
     app = create_app(
         Settings(backend_store_uri="sqlite:///never-opened.db")
-    ).app.app  # inside the guard and the access layer
+    ).app.app.app  # inside the guard, the acting layer and the access layer
     assert isinstance(app, MlflowDispatch)
     messages = _messages()
     probes: list[Probe] = []

@@ -1,0 +1,56 @@
+"""Who is acting: every request's :data:`~cairn.entities.events.ACTING` actor and request id.
+
+:class:`Acting` is the outermost layer inside the request guard. It gives each request an id
+(the client's ``X-Request-Id`` when it is a sane one, else a new one), sends it back in the
+response's ``X-Request-Id``, and sets the actor every change event of the request is written
+with: ``local`` from the client's address while access control is off, ``anonymous`` until the
+access layer has found the caller, whom :func:`actor_for` then puts in its place.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cairn.entities.access import AuthMethod, Identity
+from cairn.entities.events import ACTING, Actor, ActorKind
+
+REQUEST_ID = "x-request-id"
+SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_KINDS = {AuthMethod.TOKEN: ActorKind.TOKEN, AuthMethod.SYSTEM: ActorKind.SYSTEM}
+
+
+def actor_for(who: Identity, base: Actor) -> Actor:
+    """The actor of ``who``, with the address and request id of ``base``."""
+    kind = _KINDS.get(who.method, ActorKind.USER)
+    return Actor(who.username, kind, base.address, base.request_id, who.user_id)
+
+
+class Acting:
+    def __init__(self, app: ASGIApp, *, access_control: bool):
+        self.app = app
+        self.access_control = access_control
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get(REQUEST_ID, "")
+        request_id = given if SANE_ID.fullmatch(given) else uuid.uuid4().hex
+        client = scope.get("client")
+        address = client[0][:64] if client else None
+        name = "anonymous" if self.access_control else "local"
+        token = ACTING.set(Actor(name, ActorKind.USER, address, request_id))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Request-Id"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            ACTING.reset(token)

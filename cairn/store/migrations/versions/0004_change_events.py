@@ -1,0 +1,69 @@
+"""The change-event log: one hash-chained row per state change, and the chain's head.
+
+Frozen like every revision: it spells its tables out and never imports cairn.store.schema.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-04
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+GENESIS = "0" * 64
+
+
+def upgrade() -> None:
+    op.create_table(
+        "change_events",
+        sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("time", sa.BigInteger(), nullable=False),
+        sa.Column("actor", sa.String(length=256), nullable=False),
+        sa.Column("actor_kind", sa.String(length=16), nullable=False),
+        sa.Column("address", sa.String(length=64), nullable=True),
+        sa.Column("request_id", sa.String(length=64), nullable=True),
+        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("entity_type", sa.String(length=32), nullable=False),
+        sa.Column("entity_id", sa.String(length=512), nullable=False),
+        sa.Column("experiment_id", sa.String(length=32), nullable=True),
+        sa.Column("model_name", sa.String(length=256), nullable=True),
+        sa.Column("before", sa.Text(), nullable=True),
+        sa.Column("after", sa.Text(), nullable=True),
+        sa.Column("claimed_user", sa.String(length=256), nullable=True),
+        sa.Column("prev_hash", sa.String(length=64), nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_change_events")),
+    )
+    for name, columns in (
+        ("ix_change_events_time", ["time"]),
+        ("ix_change_events_actor", ["actor", "id"]),
+        ("ix_change_events_action", ["action", "id"]),
+        ("ix_change_events_entity", ["entity_type", "entity_id", "id"]),
+        ("ix_change_events_experiment", ["experiment_id", "id"]),
+        ("ix_change_events_model", ["model_name", "id"]),
+    ):
+        op.create_index(name, "change_events", columns, unique=False)
+    head = op.create_table(
+        "change_head",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.Column("first_id", sa.BigInteger(), nullable=False),
+        sa.Column("first_prev_hash", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_change_head")),
+    )
+    op.bulk_insert(
+        head, [{"id": 1, "seq": 0, "hash": GENESIS, "first_id": 1, "first_prev_hash": GENESIS}]
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("change_head")
+    op.drop_table("change_events")

@@ -30,6 +30,8 @@ export const routes: { path: string; element: ReactNode }[] = [
   { path: "/settings/password", element: page(() => import("./pages/auth/PasswordPage"), "PasswordPage") },
   { path: "/admin/users", element: page(() => import("./pages/auth/UsersPage"), "UsersPage") },
   { path: "/admin/roles", element: page(() => import("./pages/auth/RolesPage"), "RolesPage") },
+  { path: "/audit", element: page(() => import("./pages/audit/AuditPage"), "AuditPage") },
+  { path: "/requests", element: page(() => import("./pages/approvals/RequestsPage"), "RequestsPage") },
 ];
 
 export function AppRoutes() {

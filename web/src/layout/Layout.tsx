@@ -1,6 +1,6 @@
 import { useEffect, useState } from "react";
 import { NavLink, Outlet, Link, useLocation } from "react-router";
-import { AuthWatcher } from "../pages/auth/session";
+import { AuthWatcher, useSession } from "../pages/auth/session";
 import { UserMenu } from "../pages/auth/UserMenu";
 import { applyTheme, currentTheme, preferredTheme, storedTheme, type Theme } from "./theme";
 import "../styles/layout.css";
@@ -43,6 +43,7 @@ export function Logo() {
 
 export function Layout() {
   const location = useLocation();
+  const { isAdmin } = useSession(); // with access control off, the local user is an admin
   const experimentsActive = location.pathname === "/" || location.pathname.startsWith("/experiments") || location.pathname.startsWith("/runs");
   return (
     <div className="app">
@@ -57,6 +58,14 @@ export function Layout() {
           </NavLink>
           <NavLink to="/models">Models</NavLink>
           <NavLink to="/datasets">Datasets</NavLink>
+          <NavLink to="/requests" data-testid="nav-requests">
+            Requests
+          </NavLink>
+          {isAdmin && (
+            <NavLink to="/audit" data-testid="nav-audit">
+              Audit
+            </NavLink>
+          )}
         </nav>
         <UserMenu />
         <ThemeToggle />

@@ -29,6 +29,8 @@ import {
 } from "./api";
 import { Crumbs, ErrorText } from "../../lib/widgets";
 import { PermissionsPanel } from "../auth/PermissionsPanel";
+import { ModelApprovals } from "../approvals/ModelApprovals";
+import { HistoryPanel } from "../audit/HistoryPanel";
 import { DescriptionEditor, RemovableChip, StageBadge, TagEditor } from "./widgets";
 
 const STAGE_COLORS: Record<string, string> = { Production: "#2e9e50", Staging: "#d9a400", Archived: "#8a94a3", None: "#4e79a7" };
@@ -45,6 +47,8 @@ export function ModelPage() {
       client.invalidateQueries({ queryKey: ["model-perf", name] }),
       client.invalidateQueries({ queryKey: ["model-history", name] }),
       client.invalidateQueries({ queryKey: ["models"] }),
+      client.invalidateQueries({ queryKey: ["approval-requests"] }),
+      client.invalidateQueries({ queryKey: ["audit"] }),
     ]);
 
   if (model.isError) {
@@ -99,6 +103,8 @@ export function ModelPage() {
           </ol>
         </section>
       </div>
+      <ModelApprovals name={name} hasProduction={versions.some((v) => v.version.current_stage === "Production")} />
+      <HistoryPanel subject={{ kind: "model", name }} title="History: who changed this model" />
       <PermissionsPanel kind="registered_model" id={name} />
     </div>
   );
@@ -160,7 +166,9 @@ function AliasCard({ name, aliases, versions, onDone }: { name: string; aliases:
 function StageAction({ name, version, current, onDone }: { name: string; version: string; current: string; onDone: () => Promise<unknown> }) {
   const [stage, setStage] = useState(current === "Production" ? "Archived" : "Production");
   const [archive, setArchive] = useState(false);
-  const go = useMutation({ mutationFn: () => transition(name, version, stage, archive).then(onDone) });
+  // under a promotion policy the server refuses the move (APPROVAL_REQUIRED) and says which
+  // request to approve: the page refreshes either way, so the request shows
+  const go = useMutation({ mutationFn: () => transition(name, version, stage, archive).then(onDone), onError: () => onDone() });
   return (
     <div className="form-row" style={{ margin: 0, flexWrap: "nowrap" }} data-testid={`stage-action-${version}`}>
       <select className="input" value={stage} onChange={(e) => setStage(e.target.value)} aria-label={`New stage for version ${version}`}>

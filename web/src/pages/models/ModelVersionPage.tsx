@@ -22,6 +22,8 @@ import {
 } from "./api";
 import { Crumbs, ErrorText } from "../../lib/widgets";
 import { CopyButton, DescriptionEditor, StageBadge, TagEditor } from "./widgets";
+import { RequestPromotion } from "../approvals/RequestPromotion";
+import { HistoryPanel } from "../audit/HistoryPanel";
 
 export function ModelVersionPage() {
   const { name = "", version = "" } = useParams();
@@ -33,6 +35,7 @@ export function ModelVersionPage() {
     Promise.all([
       client.invalidateQueries({ queryKey: ["model-version", name, version] }),
       client.invalidateQueries({ queryKey: ["model-perf", name] }),
+      client.invalidateQueries({ queryKey: ["audit"] }),
     ]);
   const trail = [
     { to: "/models", label: "Models" },
@@ -147,6 +150,8 @@ export function ModelVersionPage() {
         <ErrorText error={uri.error} />
         {uri.data && <Files artifactUri={uri.data} />}
       </section>
+      <RequestPromotion name={name} version={version} current={v.current_stage} />
+      <HistoryPanel subject={{ kind: "version", name, version }} title="History: who changed this version" />
     </div>
   );
 }

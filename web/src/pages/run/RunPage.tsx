@@ -16,6 +16,7 @@ import { Sparkline } from "./Sparkline";
 import { Description, TagsEditor } from "./Tags";
 import { parseProfile, sourceLabel } from "../../lib/profile";
 import { StatsTable } from "../../viz/StatsTable";
+import { HistoryPanel } from "../audit/HistoryPanel";
 import "./run.css";
 
 const PARENT_TAG = "mlflow.parentRunId";
@@ -313,6 +314,7 @@ export function RunPage() {
           ["datasets", "Datasets"],
           ["models", "Models"],
           ["artifacts", "Artifacts"],
+          ["history", "History"],
         ].map(([id, label]) => (
           <a key={id} href={`#${id}`}>
             {label}
@@ -347,6 +349,9 @@ export function RunPage() {
       </Section>
       <Section id="artifacts" title="Artifacts">
         <ArtifactBrowser root={root} />
+      </Section>
+      <Section id="history" title="History">
+        <HistoryPanel subject={{ kind: "run", runId: r.info.run_id }} bare />
       </Section>
     </div>
   );

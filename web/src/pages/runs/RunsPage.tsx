@@ -19,6 +19,7 @@ import { decodeView, encodeView, orderText, type RunsViewState } from "./urlStat
 import "./runs.css";
 
 const PermissionsPanel = lazy(() => import("../auth/PermissionsPanel").then((m) => ({ default: m.PermissionsPanel })));
+const HistoryPanel = lazy(() => import("../audit/HistoryPanel").then((m) => ({ default: m.HistoryPanel })));
 
 const FIRST_PAGE = 50; // a screenful; index.html asks for the same page early
 const NEXT_PAGES = 1000;
@@ -164,6 +165,7 @@ export function RunsPage() {
   const [confirmDelete, setConfirmDelete] = useState(false);
   const { authEnabled } = useSession();
   const [showPermissions, setShowPermissions] = useState(false);
+  const [showHistory, setShowHistory] = useState(false);
   const selectedRows = useMemo(() => loaded.filter((r) => selected.has(r.id)), [loaded, selected]);
   const toDelete = selectedRows.filter((r) => !r.deleted).map((r) => r.id);
   const toRestore = selectedRows.filter((r) => r.deleted).map((r) => r.id);
@@ -293,6 +295,9 @@ export function RunsPage() {
           <button type="button" className="btn" onClick={exportCsv} disabled={!loaded.length}>
             Export CSV
           </button>
+          <button type="button" className="btn" aria-expanded={showHistory} onClick={() => setShowHistory(!showHistory)} data-testid="history-toggle">
+            History
+          </button>
           {authEnabled && (
             <button type="button" className="btn" aria-expanded={showPermissions} onClick={() => setShowPermissions(!showPermissions)} data-testid="permissions-toggle">
               Permissions
@@ -300,6 +305,11 @@ export function RunsPage() {
           )}
         </div>
       </div>
+      {showHistory && (
+        <Suspense fallback={<p className="muted">Loading…</p>}>
+          <HistoryPanel subject={{ kind: "experiment", experimentId: id }} title="History: who changed this experiment and its runs" />
+        </Suspense>
+      )}
       {authEnabled && showPermissions && (
         <Suspense fallback={<p className="muted">Loading…</p>}>
           <PermissionsPanel kind="experiment" id={id} />

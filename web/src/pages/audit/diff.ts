@@ -1,0 +1,70 @@
+// An event's before → after as rows a person reads: nested metadata flattened into dotted
+// keys (`tags.team`), each key added, removed or changed, values as short text.
+
+export type DiffKind = "added" | "removed" | "changed" | "same";
+
+export interface DiffRow {
+  key: string;
+  kind: DiffKind;
+  before?: string;
+  after?: string;
+}
+
+const MAX_DEPTH = 3;
+
+/** A value as text: strings as they are, numbers and booleans plainly, lists comma-separated
+ * when they hold only scalars, anything else as compact JSON; null is "null". */
+export function showValue(value: unknown): string {
+  if (value === null || value === undefined) return "null";
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (Array.isArray(value) && value.every((v) => v === null || ["string", "number", "boolean"].includes(typeof v))) {
+    return `[${value.map((v) => (typeof v === "string" ? v : String(v))).join(", ")}]`;
+  }
+  return JSON.stringify(value);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** `{tags: {a: "1"}, status: "X"}` as `{"tags.a": "1", "status": "X"}` (objects deeper than
+ * three levels, and empty objects, stay one value). */
+export function flatten(value: Record<string, unknown> | null | undefined, prefix = "", depth = 0, out: Map<string, unknown> = new Map()): Map<string, unknown> {
+  if (!value) return out;
+  for (const [k, v] of Object.entries(value)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (isPlainObject(v) && Object.keys(v).length > 0 && depth < MAX_DEPTH - 1) flatten(v, key, depth + 1, out);
+    else out.set(key, v);
+  }
+  return out;
+}
+
+/** The rows of an event's change, in key order. A key only in `after` is added (a creation,
+ * a new tag), only in `before` removed (a deleted tag); in both, changed, or "same" when the
+ * values are equal (an event that restated a value). */
+export function diffRows(before: Record<string, unknown> | null | undefined, after: Record<string, unknown> | null | undefined): DiffRow[] {
+  const b = flatten(before);
+  const a = flatten(after);
+  const keys = [...new Set([...b.keys(), ...a.keys()])].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+  return keys.map((key) => {
+    const inB = b.has(key);
+    const inA = a.has(key);
+    if (inB && !inA) return { key, kind: "removed", before: showValue(b.get(key)) };
+    if (!inB && inA) return { key, kind: "added", after: showValue(a.get(key)) };
+    const bv = showValue(b.get(key));
+    const av = showValue(a.get(key));
+    return { key, kind: bv === av ? "same" : "changed", before: bv, after: av };
+  });
+}
+
+/** A long value shortened for the timeline (the whole text goes in its title). */
+export function shorten(text: string, max = 80): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** `run.set_tag` → "set tag" (with its entity named apart: the panel knows it). */
+export function actionVerb(action: string): string {
+  const dot = action.indexOf(".");
+  return (dot >= 0 ? action.slice(dot + 1) : action).replace(/_/g, " ");
+}

@@ -15,7 +15,7 @@ const PAGE = 20;
 const NOUNS: Record<HistorySubject["kind"], string> = { run: "run", experiment: "experiment", model: "registered model", version: "model version" };
 
 export function HistoryPanel({ subject, title = "History", bare = false }: { subject: HistorySubject; title?: string; bare?: boolean }) {
-  const { isAdmin } = useSession();
+  const { isAdmin, authEnabled } = useSession();
   const filter = subjectFilter(subject);
   const events = useInfiniteQuery({
     queryKey: ["audit", filter, PAGE],
@@ -38,7 +38,7 @@ export function HistoryPanel({ subject, title = "History", bare = false }: { sub
       {events.isPending && <p className="muted">Loading…</p>}
       {events.isSuccess && list.length === 0 && (
         <p className="muted" data-testid="history-empty">
-          No recorded changes yet.
+          {authEnabled && !isAdmin ? `No changes you may see: the history of a ${noun} shows to admins and to those who manage it.` : "No recorded changes yet."}
         </p>
       )}
       {list.length > 0 && (

@@ -23,8 +23,9 @@ describe("timeBound", () => {
   });
   it("reads a date as a whole local day", () => {
     expect(timeBound("2026-12-04", false)).toBe(String(new Date(2026, 11, 4).getTime()));
-    expect(timeBound("2026-12-04", true)).toBe(String(new Date(2026, 11, 5).getTime() - 1));
-    expect(timeBound("2026-12-31", true)).toBe(String(new Date(2027, 0, 1).getTime() - 1));
+    // until is exclusive: a date means "up to the end of that day"
+    expect(timeBound("2026-12-04", true)).toBe(String(new Date(2026, 11, 5).getTime()));
+    expect(timeBound("2026-12-31", true)).toBe(String(new Date(2027, 0, 1).getTime()));
   });
   it("reads a date-time without zone as local, with a zone as given", () => {
     expect(timeBound("2026-12-04 10:30", false)).toBe(String(new Date(2026, 11, 4, 10, 30).getTime()));

@@ -59,16 +59,18 @@ export function searchFromFilter(filter: AuditFilter): URLSearchParams {
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 const LOCAL_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
 
-/** A time bound for the API: ms since the epoch. A date alone is the start of that local day
- * (`until` a date: the end of it, so "until 2026-12-04" includes the 4th); a date-time without
- * a zone is local time; text that is no time goes to the server as it is, whose 400 names it. */
+/** A time bound for the API (`since` inclusive, `until` exclusive): ms since the epoch. A date
+ * alone is the start of that local day, or for `until` the start of the next (so "until
+ * 2026-12-04" includes the 4th); a date-time without a zone is local time (the server reads
+ * zoneless ISO text as UTC, so the page converts it); text that is no time goes to the server
+ * as it is, whose 400 names the field. */
 export function timeBound(text: string | undefined, end: boolean): string | undefined {
   const t = text?.trim();
   if (!t) return undefined;
   if (/^\d+$/.test(t)) return t;
   if (DATE_ONLY.test(t)) {
     const [y, m, d] = t.split("-").map(Number);
-    const ms = end ? new Date(y, m - 1, d + 1).getTime() - 1 : new Date(y, m - 1, d).getTime();
+    const ms = new Date(y, m - 1, end ? d + 1 : d).getTime();
     return String(ms);
   }
   const parsed = LOCAL_DATE_TIME.test(t) ? new Date(t.replace(" ", "T")).getTime() : Date.parse(t);

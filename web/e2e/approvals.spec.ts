@@ -45,8 +45,10 @@ test.beforeAll(async () => {
     await call("POST", "/api/v1/users", { username, password });
   }
   await mlflow("/registered-models/create", { name: MODEL, description: "Scores card payments" });
+  const { experiment_id } = await mlflow("/experiments/create", { name: "fraud-training" });
   for (const v of ["1", "2"]) {
-    await mlflow("/model-versions/create", { name: MODEL, source: `s3://models/fraud/${v}` });
+    const run = (await mlflow("/runs/create", { experiment_id, run_name: `train-${v}`, start_time: Date.now() })).run.info.run_id;
+    await mlflow("/model-versions/create", { name: MODEL, source: `runs:/${run}/model`, run_id: run });
     await mlflow("/model-versions/set-tag", { name: MODEL, version: v, key: "reviewed", value: "yes" });
   }
   await call("PUT", `/api/v1/models/${enc(MODEL)}/permissions/${REQUESTER}`, { permission: "EDIT" });

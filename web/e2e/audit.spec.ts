@@ -23,7 +23,9 @@ async function auditEvents(url: string, query: string): Promise<AuditEvent[]> {
 
 test("a run's and an experiment's history, paged", async ({ page, api, baseURL }) => {
   const eid = await api.createExperiment(`audit-exp-${Date.now()}`);
-  const runId = await api.createRun(eid, "audited-run", { tags: { "mlflow.user": "claimed-alice" } });
+  // the client claims a user (MLflow's user_id): kept beside the real actor, not trusted
+  const made = await api.post<{ run: { info: { run_id: string } } }>("/runs/create", { experiment_id: eid, run_name: "audited-run", start_time: Date.now(), user_id: "claimed-alice" });
+  const runId = made.run.info.run_id;
   await api.logBatch(runId, { lr: 0.1 }, { loss: 0.5 }, { team: "vision" });
   await api.logBatch(runId, {}, {}, { team: "nlp" }); // the team tag changes: before → after
   for (let i = 0; i < 22; i++) await api.logBatch(runId, {}, { [`m${i}`]: i }); // more than a page
@@ -50,8 +52,8 @@ test("a run's and an experiment's history, paged", async ({ page, api, baseURL }
   await expect(changed.locator('[data-key="tags.team"]')).toContainText(/vision\s*→\s*nlp/);
   await expect(entries.last()).toHaveAttribute("data-action", "run.create");
   await setTheme(page, "light");
-  await panel.scrollIntoViewIfNeeded();
-  await shot(page, "audit-run-history", panel);
+  await page.locator("#history").scrollIntoViewIfNeeded();
+  await shot(page, "audit-run-history", page.locator("#history"));
 
   // the experiment's panel: its own events and its runs', each naming its entity
   await page.goto(`/experiments/${eid}`);
@@ -122,7 +124,8 @@ test("the Audit page: filter by keyboard, page, verify the chain, export", async
 test("a registered model's and a version's history", async ({ page, api, baseURL }) => {
   const name = `audited-model-${Date.now()}`;
   await api.post("/registered-models/create", { name });
-  await api.post("/model-versions/create", { name, source: "s3://bucket/model" });
+  const source = await api.createRun(await api.createExperiment(`${name}-runs`), "trained");
+  await api.post("/model-versions/create", { name, source: `runs:/${source}/model`, run_id: source });
   await api.post("/model-versions/set-tag", { name, version: "1", key: "validated", value: "yes" });
   await api.post("/model-versions/transition-stage", { name, version: "1", stage: "Staging", archive_existing_versions: false });
   const events = await auditEvents(baseURL!, `model_name=${encodeURIComponent(name)}`);

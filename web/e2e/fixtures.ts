@@ -25,7 +25,7 @@ export const test = base.extend<{ api: Api; consoleErrors: string[]; allowHttpEr
         // a model without a promotion policy: its GET answers 404 by contract, which the
         // model page reads as "no policy"
         if (status?.[1] === "404" && /\/api\/v1\/models\/[^/]+\/promotion-policy$/.test(msg.location().url)) return;
-        errors.push(`console.error: ${text}`);
+        errors.push(`console.error: ${text}${status ? ` (${msg.location().url})` : ""}`);
       });
       page.on("pageerror", (err) => errors.push(`page error: ${err.message}`));
       await use(errors);

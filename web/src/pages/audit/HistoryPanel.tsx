@@ -42,11 +42,13 @@ export function HistoryPanel({ subject, title = "History", bare = false }: { sub
         </p>
       )}
       {list.length > 0 && (
-        <ol className="timeline audit-timeline" data-testid="history-list">
-          {list.map((e) => (
-            <EventItem key={e.id} event={e} showEntity={subject.kind === "experiment" || subject.kind === "model"} />
-          ))}
-        </ol>
+        <div className="audit-scroll">
+          <ol className="timeline audit-timeline" data-testid="history-list">
+            {list.map((e) => (
+              <EventItem key={e.id} event={e} showEntity={subject.kind === "experiment" || subject.kind === "model"} />
+            ))}
+          </ol>
+        </div>
       )}
       <div className="form-row">
         {events.hasNextPage && (

@@ -1,5 +1,6 @@
 // An event's before → after as rows a person reads: nested metadata flattened into dotted
 // keys (`tags.team`), each key added, removed or changed, values as short text.
+import { formatTimestamp } from "../../lib/format";
 
 export type DiffKind = "added" | "removed" | "changed" | "same";
 
@@ -13,9 +14,9 @@ export interface DiffRow {
 const MAX_DEPTH = 3;
 
 /** A value as text: strings as they are, numbers and booleans plainly, lists comma-separated
- * when they hold only scalars, anything else as compact JSON; null is "null". */
+ * when they hold only scalars, anything else as compact JSON; null is "—". */
 export function showValue(value: unknown): string {
-  if (value === null || value === undefined) return "null";
+  if (value === null || value === undefined) return "—";
   if (typeof value === "string") return value;
   if (typeof value === "number" || typeof value === "boolean") return String(value);
   if (Array.isArray(value) && value.every((v) => v === null || ["string", "number", "boolean"].includes(typeof v))) {
@@ -28,32 +29,51 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+const TIME_KEY = /(^|[._])(time|timestamp|[a-z]+_time|[a-z]+_timestamp|[a-z]+_at)$/;
+
+/** A field's value as text: times in ms (`start_time`, `end_time`, `*_at`…) as local date and
+ * time, the rest as {@link showValue}. */
+export function showField(key: string, value: unknown): string {
+  if (typeof value === "number" && value > 1e11 && TIME_KEY.test(key)) return formatTimestamp(value);
+  return showValue(value);
+}
+
+/** A log-batch's metric summary (`{keys, count, steps: [min, max]}`) as one phrase:
+ * "3 points of loss, acc at steps 0–9"; anything else unchanged. */
+export function metricSummary(v: unknown): unknown {
+  if (!isPlainObject(v) || !Array.isArray(v.keys) || typeof v.count !== "number") return v;
+  const steps = Array.isArray(v.steps) && v.steps.length === 2 ? (v.steps[0] === v.steps[1] ? ` at step ${v.steps[0]}` : ` at steps ${v.steps[0]}–${v.steps[1]}`) : "";
+  return `${v.count} point${v.count === 1 ? "" : "s"} of ${v.keys.join(", ")}${steps}`;
+}
+
 /** `{tags: {a: "1"}, status: "X"}` as `{"tags.a": "1", "status": "X"}` (objects deeper than
  * three levels, and empty objects, stay one value). */
 export function flatten(value: Record<string, unknown> | null | undefined, prefix = "", depth = 0, out: Map<string, unknown> = new Map()): Map<string, unknown> {
   if (!value) return out;
-  for (const [k, v] of Object.entries(value)) {
+  for (let [k, v] of Object.entries(value)) {
     const key = prefix ? `${prefix}.${k}` : k;
+    if (key === "metrics") v = metricSummary(v);
     if (isPlainObject(v) && Object.keys(v).length > 0 && depth < MAX_DEPTH - 1) flatten(v, key, depth + 1, out);
     else out.set(key, v);
   }
   return out;
 }
 
-/** The rows of an event's change, in key order. A key only in `after` is added (a creation,
- * a new tag), only in `before` removed (a deleted tag); in both, changed, or "same" when the
- * values are equal (an event that restated a value). */
+/** The rows of an event's change, in key order. A key only in `after` (or null before) is
+ * added (a creation, a new tag, an end time set), only in `before` (or null after) removed (a
+ * deleted tag, a cleared field); in both, changed, or "same" when the values are equal (an
+ * event that restated a value). */
 export function diffRows(before: Record<string, unknown> | null | undefined, after: Record<string, unknown> | null | undefined): DiffRow[] {
   const b = flatten(before);
   const a = flatten(after);
   const keys = [...new Set([...b.keys(), ...a.keys()])].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
   return keys.map((key) => {
-    const inB = b.has(key);
-    const inA = a.has(key);
-    if (inB && !inA) return { key, kind: "removed", before: showValue(b.get(key)) };
-    if (!inB && inA) return { key, kind: "added", after: showValue(a.get(key)) };
-    const bv = showValue(b.get(key));
-    const av = showValue(a.get(key));
+    const inB = b.has(key) && b.get(key) != null;
+    const inA = a.has(key) && a.get(key) != null;
+    if (inB && !inA) return { key, kind: "removed", before: showField(key, b.get(key)) };
+    if (!inB && inA) return { key, kind: "added", after: showField(key, a.get(key)) };
+    const bv = showField(key, b.get(key));
+    const av = showField(key, a.get(key));
     return { key, kind: bv === av ? "same" : "changed", before: bv, after: av };
   });
 }

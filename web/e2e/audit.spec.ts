@@ -51,9 +51,6 @@ test("a run's and an experiment's history, paged", async ({ page, api, baseURL }
   await expect(changed).toHaveCount(1);
   await expect(changed.locator('[data-key="tags.team"]')).toContainText(/vision\s*→\s*nlp/);
   await expect(entries.last()).toHaveAttribute("data-action", "run.create");
-  await setTheme(page, "light");
-  await page.locator("#history").scrollIntoViewIfNeeded();
-  await shot(page, "audit-run-history", page.locator("#history"));
 
   // the experiment's panel: its own events and its runs', each naming its entity
   await page.goto(`/experiments/${eid}`);
@@ -63,6 +60,20 @@ test("a run's and an experiment's history, paged", async ({ page, api, baseURL }
   await expect(expPanel.getByRole("link", { name: `run ${runId.slice(0, 8)}` }).first()).toHaveAttribute("href", `/runs/${runId}`);
   await expPanel.getByTestId("history-more").click();
   await expect(expPanel.getByTestId("history-entry").last()).toHaveAttribute("data-action", "experiment.create");
+
+  // a short life of a run for the docs' picture: made, logged, retagged, a tag removed, ended
+  const short = (await api.post<{ run: { info: { run_id: string } } }>("/runs/create", { experiment_id: eid, run_name: "resnet-50", start_time: Date.now(), user_id: "alice" })).run.info.run_id;
+  await api.logBatch(short, { lr: 0.001, epochs: 30 }, { loss: 0.31, acc: 0.91 }, { team: "vision", candidate: "yes" });
+  await api.logBatch(short, {}, {}, { team: "platform" });
+  await api.post("/runs/delete-tag", { run_id: short, key: "candidate" });
+  await api.finish(short);
+  await page.goto(`/runs/${short}`);
+  const shortPanel = page.getByTestId("history-panel");
+  await expect(shortPanel.getByTestId("history-entry")).toHaveCount(5);
+  await expect(shortPanel.locator('[data-key="tags.candidate"] del')).toHaveText("yes");
+  await setTheme(page, "light");
+  await page.locator("#history").scrollIntoViewIfNeeded();
+  await shot(page, "audit-run-history", page.locator("#history"));
 });
 
 test("the Audit page: filter by keyboard, page, verify the chain, export", async ({ page, api, baseURL }) => {

@@ -49,7 +49,7 @@ test.beforeAll(async () => {
   for (const v of ["1", "2"]) {
     const run = (await mlflow("/runs/create", { experiment_id, run_name: `train-${v}`, start_time: Date.now() })).run.info.run_id;
     await mlflow("/model-versions/create", { name: MODEL, source: `runs:/${run}/model`, run_id: run });
-    await mlflow("/model-versions/set-tag", { name: MODEL, version: v, key: "reviewed", value: "yes" });
+    await mlflow("/runs/set-tag", { run_id: run, key: "reviewed", value: "yes" }); // the evidence: a tag of the source run
   }
   await call("PUT", `/api/v1/models/${enc(MODEL)}/permissions/${REQUESTER}`, { permission: "EDIT" });
   await call("PUT", `/api/v1/models/${enc(MODEL)}/permissions/${APPROVER}`, { permission: "MANAGE" });
@@ -165,8 +165,10 @@ test("a manager sets the policy, a requester asks, an approver approves: all by 
   await signOut(page);
 });
 
+const POLICY = { stages: ["Production"], aliases: [], required_approvals: 1, approver_role: null, evidence: [{ kind: "tag", key: "reviewed", value: "yes" }] };
+
 test("an approver rejects by keyboard, an unguarded alias moves at once, a requester cancels", async ({ page }) => {
-  // (the policy of the first test guards Production)
+  await call("PUT", `/api/v1/models/${enc(MODEL)}/promotion-policy`, POLICY); // as the first test left it
   await signIn(page, REQUESTER, REQUESTER_PW);
   expect(await requestByKeyboard(page, "2", { stage: "Production" }, "Retrained on November")).toMatch(/Request #\d+ is waiting/);
   const [toReject] = (await call("GET", `/api/v1/approval-requests?state=pending&model_name=${enc(MODEL)}`)).requests;

@@ -56,7 +56,7 @@ function Rollback({ name, enabled }: { name: string; enabled: boolean }) {
   const refresh = useRefreshApprovals();
   const [comment, setComment] = useState("");
   const go = useMutation({
-    mutationFn: () => rollback(name, "Production", comment.trim()),
+    mutationFn: (why: string) => rollback(name, "Production", why),
     onSuccess: () => {
       setComment("");
       return refresh();
@@ -70,7 +70,7 @@ function Rollback({ name, enabled }: { name: string; enabled: boolean }) {
         className="form-row"
         onSubmit={(e) => {
           e.preventDefault();
-          go.mutate();
+          go.mutate(comment.trim());
         }}
       >
         <input className="input" placeholder="Why (optional)" value={comment} onChange={(e) => setComment(e.target.value)} aria-label="Rollback comment" data-testid="rollback-comment" />

@@ -104,7 +104,7 @@ function PolicyForm({ name, policy, onDone }: { name: string; policy: Policy | n
       </div>
       <label className="field">
         <span>
-          Evidence, one rule a line: <code>tag KEY = VALUE</code> or <code>metric KEY &gt;= NUMBER</code>
+          Evidence the version's source run must have, one rule a line: <code>tag KEY = VALUE</code> or <code>metric KEY &gt;= NUMBER</code>
         </span>
         <textarea
           className="input mono"

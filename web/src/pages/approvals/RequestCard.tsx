@@ -19,7 +19,7 @@ export function RequestCard({ request: r, showModel = false }: { request: Approv
   const refresh = useRefreshApprovals();
   const [comment, setComment] = useState("");
   const act = useMutation({
-    mutationFn: (d: Decision) => decide(r.id, d, comment.trim()),
+    mutationFn: (v: { decision: Decision; comment: string }) => decide(r.id, v.decision, v.comment),
     onSuccess: () => {
       setComment("");
       return refresh();
@@ -105,16 +105,16 @@ export function RequestCard({ request: r, showModel = false }: { request: Approv
           />
           {r.can_approve && (
             <>
-              <button type="button" className="btn primary small" disabled={act.isPending} onClick={() => act.mutate("approve")} data-testid="request-approve">
+              <button type="button" className="btn primary small" disabled={act.isPending} onClick={() => act.mutate({ decision: "approve", comment: comment.trim() })} data-testid="request-approve">
                 Approve
               </button>
-              <button type="button" className="btn danger small" disabled={act.isPending} onClick={() => act.mutate("reject")} data-testid="request-reject">
+              <button type="button" className="btn danger small" disabled={act.isPending} onClick={() => act.mutate({ decision: "reject", comment: comment.trim() })} data-testid="request-reject">
                 Reject
               </button>
             </>
           )}
           {cancel && (
-            <button type="button" className="btn ghost small" disabled={act.isPending} onClick={() => act.mutate("cancel")} data-testid="request-cancel">
+            <button type="button" className="btn ghost small" disabled={act.isPending} onClick={() => act.mutate({ decision: "cancel", comment: comment.trim() })} data-testid="request-cancel">
               Cancel request
             </button>
           )}
@@ -127,7 +127,7 @@ export function RequestCard({ request: r, showModel = false }: { request: Approv
       )}
       {act.isSuccess && act.variables && (
         <p className="note" role="status">
-          {DONE[act.variables]}.
+          {DONE[act.variables.decision]}.
         </p>
       )}
       <ErrorText error={act.error} />

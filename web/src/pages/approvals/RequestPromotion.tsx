@@ -19,7 +19,7 @@ export function RequestPromotion({ name, version, current }: { name: string; ver
   const [comment, setComment] = useState("");
   const target: Target = kind === "stage" ? { stage } : { alias: alias.trim().replace(/^@/, "") };
   const ask = useMutation({
-    mutationFn: () => requestPromotion(name, version, target, kind === "stage" && archive, comment.trim()),
+    mutationFn: (v: { target: Target; archive: boolean; comment: string }) => requestPromotion(name, version, v.target, v.archive, v.comment),
     onSuccess: () => {
       setComment("");
       return refresh();
@@ -33,7 +33,7 @@ export function RequestPromotion({ name, version, current }: { name: string; ver
         className="stack-form"
         onSubmit={(e) => {
           e.preventDefault();
-          if (ready) ask.mutate();
+          if (ready) ask.mutate({ target, archive: kind === "stage" && archive, comment: comment.trim() });
         }}
       >
         <div className="form-row" role="radiogroup" aria-label="Move to">
@@ -81,7 +81,7 @@ export function RequestPromotion({ name, version, current }: { name: string; ver
       {ask.data && (
         <p role="status" data-testid="promote-result">
           {isApplied(ask.data)
-            ? `No approval needed: version ${version} moved to ${targetLabel(target)}.`
+            ? `No approval needed: version ${version} moved to ${targetLabel(ask.variables.target)}.`
             : `Request #${ask.data.id} is waiting for ${ask.data.required_approvals} approval${ask.data.required_approvals === 1 ? "" : "s"}.`}
         </p>
       )}

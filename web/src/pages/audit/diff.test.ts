@@ -12,6 +12,8 @@ describe("showValue", () => {
     expect(showValue([0, 9])).toBe("[0, 9]");
     expect(showValue([{ a: 1 }])).toBe('[{"a":1}]');
     expect(showValue({})).toBe("{}");
+    // a promotion policy's evidence rules
+    expect(showValue([{ key: "reviewed", kind: "tag", value: "yes" }, { kind: "metric", key: "f1", op: ">=", value: 0.85 }])).toBe("tag reviewed = yes; metric f1 >= 0.85");
   });
 });
 

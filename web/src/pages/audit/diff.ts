@@ -19,6 +19,9 @@ export function showValue(value: unknown): string {
   if (value === null || value === undefined) return "—";
   if (typeof value === "string") return value;
   if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (Array.isArray(value) && value.length > 0 && value.every(isRule)) {
+    return value.map((r) => `${r.kind} ${r.key} ${r.op ?? "="} ${showValue(r.value)}`).join("; ");
+  }
   if (Array.isArray(value) && value.every((v) => v === null || ["string", "number", "boolean"].includes(typeof v))) {
     return `[${value.map((v) => (typeof v === "string" ? v : String(v))).join(", ")}]`;
   }
@@ -27,6 +30,11 @@ export function showValue(value: unknown): string {
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** A promotion policy's evidence rule: `{kind: "tag"|"metric", key, op?, value}`. */
+function isRule(v: unknown): v is { kind: string; key: string; op?: string; value: unknown } {
+  return isPlainObject(v) && (v.kind === "tag" || v.kind === "metric") && typeof v.key === "string";
 }
 
 const TIME_KEY = /(^|[._])(time|timestamp|[a-z]+_time|[a-z]+_timestamp|[a-z]+_at)$/;

@@ -18,7 +18,9 @@ export function LoginPage() {
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const signIn = useMutation({
-    mutationFn: () => login(username.trim(), password),
+    // the values travel with the call: a submit right after typing (a password manager, a
+    // quick Enter) must not send the previous render's empty fields
+    mutationFn: (c: { username: string; password: string }) => login(c.username, c.password),
     onSuccess: async (answer) => {
       setCsrfToken(answer.csrf_token);
       client.clear(); // every answer from before the sign-in is stale
@@ -33,7 +35,7 @@ export function LoginPage() {
         data-testid="login-form"
         onSubmit={(e) => {
           e.preventDefault();
-          if (username.trim() && password) signIn.mutate();
+          if (username.trim() && password) signIn.mutate({ username: username.trim(), password });
         }}
       >
         <h1 className="login-title">

@@ -131,6 +131,7 @@ test("a manager sets the policy, a requester asks, an approver approves: all by 
   await expect(own.getByTestId("request-waiting")).toContainText("you cannot approve your own request");
   await expect(own.getByTestId("request-approve")).toHaveCount(0);
   await expect(own.getByTestId("request-cancel")).toBeVisible();
+  await expect(page.getByTestId("policy-edit")).toHaveCount(0); // EDIT does not manage the policy
   await signOut(page);
 
   // the approver finds it in the Requests list and approves it
@@ -209,4 +210,26 @@ test("an approver rejects by keyboard, an unguarded alias moves at once, a reque
   await page.keyboard.press("Enter");
   await expect(mine).toHaveCount(0);
   expect((await call("GET", `/api/v1/approval-requests/${again.id}`)).state).toBe("cancelled");
+});
+
+test("a manager rolls Production back by keyboard: under the policy it is a request", async ({ page }) => {
+  await call("PUT", `/api/v1/models/${enc(MODEL)}/promotion-policy`, POLICY);
+  // the admin moves without asking: version 1, then version 2 into Production
+  for (const version of ["1", "2"]) await mlflow("/model-versions/transition-stage", { name: MODEL, version, stage: "Production", archive_existing_versions: true });
+  expect(await versionStage("2")).toBe("Production");
+
+  await signIn(page, APPROVER, APPROVER_PW);
+  await page.goto(`${server.url}/models/${enc(MODEL)}`);
+  const card = page.getByTestId("rollback-card");
+  await fromTop(page);
+  await tabTo(page, card.getByTestId("rollback-comment"));
+  await page.keyboard.type("Version 2 alerts on every payment");
+  await tabTo(page, card.getByTestId("rollback-submit"));
+  await page.keyboard.press("Enter");
+  await expect(card.getByTestId("rollback-result")).toContainText(/Request #\d+ is waiting for approval/);
+  const id = /#(\d+)/.exec((await card.getByTestId("rollback-result").textContent())!)![1];
+  const asked = await call("GET", `/api/v1/approval-requests/${id}`);
+  expect(asked).toMatchObject({ version: "1", target: { stage: "Production" }, requested_by: APPROVER, state: "pending" });
+  expect(await versionStage("2")).toBe("Production"); // nothing moved yet
+  await expect(page.locator(`[data-testid="request-card"][data-request-id="${id}"]`)).toContainText("version 1");
 });

@@ -17,6 +17,7 @@ const MODEL = "fraud-detector";
 const enc = encodeURIComponent;
 
 let server: Running;
+const runs: Record<string, string> = {}; // version -> its source run
 
 function headers(user = ADMIN, password = ADMIN_PW): Record<string, string> {
   return { Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`, "Content-Type": "application/json" };
@@ -50,6 +51,7 @@ test.beforeAll(async () => {
     const run = (await mlflow("/runs/create", { experiment_id, run_name: `train-${v}`, start_time: Date.now() })).run.info.run_id;
     await mlflow("/model-versions/create", { name: MODEL, source: `runs:/${run}/model`, run_id: run });
     await mlflow("/runs/set-tag", { run_id: run, key: "reviewed", value: "yes" }); // the evidence: a tag of the source run
+    runs[v] = run;
   }
   await call("PUT", `/api/v1/models/${enc(MODEL)}/permissions/${REQUESTER}`, { permission: "EDIT" });
   await call("PUT", `/api/v1/models/${enc(MODEL)}/permissions/${APPROVER}`, { permission: "MANAGE" });
@@ -179,10 +181,15 @@ test("an approver rejects by keyboard, an unguarded alias moves at once, a reque
   expect(model.registered_model.aliases).toEqual([{ alias: "challenger", version: "2" }]);
   await signOut(page);
 
+  // meanwhile the evidence changes under the request: the approver is told
+  await mlflow("/runs/set-tag", { run_id: runs["2"], key: "reviewed", value: "disputed" });
+
   await signIn(page, APPROVER, APPROVER_PW);
   await page.goto(`${server.url}/models/${enc(MODEL)}`);
   const card = page.locator(`[data-testid="request-card"][data-request-id="${toReject.id}"]`);
   await expect(card.getByTestId("request-approve")).toBeVisible();
+  await expect(card.getByTestId("request-changes")).toContainText("reviewed changed from yes to disputed");
+  await expect(card.getByTestId("request-evidence").locator("li").first()).toHaveAttribute("data-ok", "false");
   await setTheme(page, "light");
   await shot(page, "approvals-pending", page.getByTestId("model-approvals"));
   await fromTop(page);
@@ -194,6 +201,7 @@ test("an approver rejects by keyboard, an unguarded alias moves at once, a reque
   const rejected = await call("GET", `/api/v1/approval-requests/${toReject.id}`);
   expect(rejected).toMatchObject({ state: "rejected", decided_by: APPROVER, decision_comment: "Recall dropped on the holdout" });
   expect(await versionStage("2")).toBe("None");
+  await mlflow("/runs/set-tag", { run_id: runs["2"], key: "reviewed", value: "yes" }); // reviewed again
   // the Requests page, filtered by state, lists it as rejected with the decision
   await page.goto(`${server.url}/requests?state=rejected`);
   await expect(page.locator(`[data-testid="request-card"][data-request-id="${toReject.id}"]`).getByTestId("request-decision")).toContainText("Recall dropped on the holdout");

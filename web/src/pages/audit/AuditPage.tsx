@@ -156,7 +156,7 @@ export function AuditPage() {
                   <td>
                     <ChangeView before={e.before} after={e.after} />
                   </td>
-                  <td className="mono muted" title={e.address ? `from ${e.address}` : undefined}>
+                  <td className="mono muted" title={[e.request_id && `request ${e.request_id}`, e.address && `from ${e.address}`].filter(Boolean).join(" ") || undefined}>
                     {e.request_id ? e.request_id.slice(0, 12) : "—"}
                   </td>
                 </tr>

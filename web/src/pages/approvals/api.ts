@@ -8,7 +8,7 @@ export type Evidence =
   | { kind: "tag"; key: string; value: string }
   | { kind: "metric"; key: string; op: MetricOp; value: number };
 
-export const METRIC_OPS = [">=", ">", "<=", "<", "==", "!="] as const;
+export const METRIC_OPS = [">=", ">", "<=", "<", "=="] as const; // what the server's policy accepts
 export type MetricOp = (typeof METRIC_OPS)[number];
 
 export interface PolicyBody {

@@ -34,7 +34,8 @@ describe("evidence lines", () => {
     expect(parseEvidence("tag Approval_Status = Approved")).toEqual({ kind: "tag", key: "Approval_Status", value: "Approved" });
     expect(parseEvidence(" metric test_f1 >= 0.85 ")).toEqual({ kind: "metric", key: "test_f1", op: ">=", value: 0.85 });
     expect(parseEvidence("metric loss<0.2")).toEqual({ kind: "metric", key: "loss", op: "<", value: 0.2 });
-    expect(parseEvidence("metric acc != 0")).toEqual({ kind: "metric", key: "acc", op: "!=", value: 0 });
+    expect(parseEvidence("metric acc == 1")).toEqual({ kind: "metric", key: "acc", op: "==", value: 1 });
+    expect(parseEvidence("metric acc != 1")).toMatch(/or >, <=, <, ==/); // no such operator
     expect(parseEvidence("TAG reviewed =")).toEqual({ kind: "tag", key: "reviewed", value: "" });
   });
   it("says what is wrong with a bad line", () => {

@@ -70,7 +70,7 @@ export function parseEvidence(line: string): Evidence | string {
     if (!key || raw === "" || !Number.isFinite(value)) return `"${line.trim()}": write metric KEY ${op} NUMBER`;
     return { kind: "metric", key, op: op as MetricOp, value };
   }
-  return `"${line.trim()}": write metric KEY >= NUMBER (or >, <=, <, ==, !=)`;
+  return `"${line.trim()}": write metric KEY >= NUMBER (or >, <=, <, ==)`;
 }
 
 /** The PUT body of a draft, or the problems that keep it from being sent. */

@@ -3,17 +3,12 @@
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { useSearchParams } from "react-router";
 import { ErrorText } from "../../lib/widgets";
-import { listRequests, REQUEST_STATES, type RequestState } from "./api";
+import { listRequests, REQUEST_STATES } from "./api";
+import { stateOf } from "./logic";
 import { RequestCard } from "./RequestCard";
 import "../../viz/pages.css";
 import "../audit/audit.css";
 import "./approvals.css";
-
-/** The state the URL asks for: `pending` when it names none, "" (every state) for `all`. */
-export function stateOf(param: string | null): RequestState | "" {
-  if (param === "all") return "";
-  return REQUEST_STATES.includes(param as RequestState) ? (param as RequestState) : "pending";
-}
 
 export function RequestsPage() {
   const [params, setParams] = useSearchParams();

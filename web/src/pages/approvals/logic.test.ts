@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bodyOf, draftOf, mayCancel, parseEvidence, policySummary, progress, targetLabel } from "./logic";
+import { bodyOf, draftOf, mayCancel, parseEvidence, policySummary, progress, stateOf, targetLabel } from "./logic";
 import type { Policy } from "./api";
 
 const policy: Policy = {
@@ -85,5 +85,14 @@ describe("requests", () => {
     expect(mayCancel({ state: "pending", requested_by: "dana", can_approve: true }, "erin")).toBe(true);
     expect(mayCancel({ state: "pending", requested_by: "dana", can_approve: false }, "erin")).toBe(false);
     expect(mayCancel({ state: "approved", requested_by: "dana", can_approve: true }, "dana")).toBe(false);
+  });
+});
+
+describe("the Requests page's state", () => {
+  it("is pending unless the URL names another, or all", () => {
+    expect(stateOf(null)).toBe("pending");
+    expect(stateOf("rejected")).toBe("rejected");
+    expect(stateOf("all")).toBe("");
+    expect(stateOf("bogus")).toBe("pending");
   });
 });

@@ -1,7 +1,7 @@
 // The decisions of the approval widgets, apart from the components (logic.test.ts): a
 // policy's summary, its edit form's text fields, a request's target and progress.
-import type { ApprovalRequest, Evidence, MetricOp, Policy, PolicyBody, Target } from "./api";
-import { METRIC_OPS } from "./api";
+import type { ApprovalRequest, Evidence, MetricOp, Policy, PolicyBody, RequestState, Target } from "./api";
+import { METRIC_OPS, REQUEST_STATES } from "./api";
 
 /** "stage Production", "alias @champion". */
 export function targetLabel(target: Target): string {
@@ -102,4 +102,11 @@ export function progress(r: Pick<ApprovalRequest, "approvals" | "required_approv
 /** Who may cancel a pending request: its requester (the server also lets MANAGE holders). */
 export function mayCancel(r: Pick<ApprovalRequest, "state" | "requested_by" | "can_approve">, username: string | undefined): boolean {
   return r.state === "pending" && (r.requested_by === username || r.can_approve);
+}
+
+/** The state the Requests page's URL asks for: `pending` when it names none (or an unknown
+ * one), "" (every state) for `all`. */
+export function stateOf(param: string | null): RequestState | "" {
+  if (param === "all") return "";
+  return REQUEST_STATES.includes(param as RequestState) ? (param as RequestState) : "pending";
 }

@@ -17,6 +17,7 @@ sees a change within that time.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import threading
@@ -123,6 +124,15 @@ def check_name(value: object, field: str) -> str:
     if len(value) > MAX_NAME:
         raise CairnError.invalid(f"'{field}' is longer than {MAX_NAME} characters")
     return value
+
+
+def failure_key(username: str) -> str:
+    """The rate limit's key for failed logins as ``username``. A name no user can have (longer
+    than :data:`MAX_NAME`: HTTP basic credentials can hold anything) counts by its digest, so the
+    key fits its column."""
+    if len(username) > MAX_NAME:
+        return "user:#" + hashlib.sha256(username.encode()).hexdigest()
+    return f"user:{username}"
 
 
 @contextmanager
@@ -351,7 +361,7 @@ class AccessService:
         )
 
     def _check_rate(self, username: str, address: str | None, method: str) -> None:
-        keys = [f"user:{username}"] + ([f"addr:{address}"] if address else [])
+        keys = [failure_key(username)] + ([f"addr:{address}"] if address else [])
         found = self._read(lambda c: store.failures(c, keys))
         now = now_ms()
         for key, (start, count) in found.items():
@@ -380,7 +390,7 @@ class AccessService:
         now = now_ms()
 
         def write(c: Connection) -> None:
-            store.record_failure(c, f"user:{username}", now, LOGIN_WINDOW_MS)
+            store.record_failure(c, failure_key(username), now, LOGIN_WINDOW_MS)
             if address:
                 store.record_failure(c, f"addr:{address}", now, LOGIN_WINDOW_MS)
             store.record_login_failure(c, username, method, reason)
@@ -458,7 +468,7 @@ class AccessService:
         def write(c: Connection) -> None:
             store.delete_expired_sessions(c, now_ms())
             store.create_session(c, uid, sec.digest(secret), csrf, expires)
-            store.clear_failures(c, f"user:{name}")
+            store.clear_failures(c, failure_key(name))
 
         with acting_as(signed_in(user.username, uid)):  # the session's user made it
             self._dbwrite(write)

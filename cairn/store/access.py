@@ -61,6 +61,10 @@ def _upsert(
     conn.execute(stmt)
 
 
+MAX_ENTITY_ID = 512
+"""The longest ``entity_id`` the log keeps (a user name tried at a login can be any length)."""
+
+
 def _record(
     conn: Connection,
     action: str,
@@ -83,7 +87,7 @@ def _username(conn: Connection, user_id: int) -> str:
 def record_login_failure(conn: Connection, username: str, method: str, reason: str) -> None:
     """A failed sign-in as ``username`` (who may not exist), in the write that counts it."""
     after = {"method": method, "reason": reason}
-    _record(conn, "login.failed", EntityType.USER, username, after=after)
+    _record(conn, "login.failed", EntityType.USER, username[:MAX_ENTITY_ID], after=after)
 
 
 # ---- users ----
@@ -341,16 +345,15 @@ def _record_grant(
     action: str,
     kind: ResourceType,
     resource_id: str,
-    user_id: int,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
     """A change to a user's grant on one experiment or registered model, which the holders of
-    MANAGE on that resource may read. Named ``<type>:<resource>:<username>``."""
+    MANAGE on that resource may read: named by the resource (``experiment:<id>``,
+    ``registered_model:<name>``), the user in ``before``/``after``."""
     resource = str(_key(kind, resource_id))
-    username = _username(conn, user_id)
     owner = (resource, None) if kind is ResourceType.EXPERIMENT else (None, resource)
-    entity_id = f"{kind.value}:{resource}:{username}"
+    entity_id = f"{kind.value}:{resource}"
     _record(conn, action, EntityType.PERMISSION, entity_id, before, after, *owner)
 
 
@@ -370,13 +373,13 @@ def set_grant(
         [column.name, "user_id"],
         ["permission"],
     )
-    after = {"permission": permission.name}
+    username = _username(conn, user_id)
+    after = {"user": username, "permission": permission.name}
     if old is None:
-        after = {"user": _username(conn, user_id), **after}
-        _record_grant(conn, "permission.create", kind, resource_id, user_id, after=after)
+        _record_grant(conn, "permission.create", kind, resource_id, after=after)
     else:
-        before = {"permission": old.name}
-        _record_grant(conn, "permission.update", kind, resource_id, user_id, before, after)
+        before = {"user": username, "permission": old.name}
+        _record_grant(conn, "permission.update", kind, resource_id, before, after)
 
 
 def get_grant(
@@ -398,7 +401,7 @@ def delete_grant(conn: Connection, kind: ResourceType, resource_id: str, user_id
     table, column = _GRANT_TABLES[kind]
     conn.execute(delete(table).where(column == _key(kind, resource_id), table.c.user_id == user_id))
     before = {"user": _username(conn, user_id), "permission": old.name}
-    _record_grant(conn, "permission.delete", kind, resource_id, user_id, before=before)
+    _record_grant(conn, "permission.delete", kind, resource_id, before=before)
     return True
 
 

@@ -306,6 +306,29 @@ def test_failed_logins_are_recorded_though_answered_401(c: TestClient) -> None:
     assert_secret_free(c, [wrong, PW])
 
 
+def test_a_wrong_current_password_is_a_failed_login_of_the_signed_in_user(c: TestClient) -> None:
+    wrong = "not-the-password-3"
+    own = {"username": "alice", "password": "alice-password-09", "current_password": wrong}
+    start = mark(c)
+    answer = c.patch(f"{V2}/users/update-password", json=own, headers=as_user("alice"))
+    assert answer.status_code == 400
+    failed = one(c, start, "login.failed")
+    assert actor(failed) == ("alice", "user", ADDRESS)
+    assert failed.after == {"method": "password", "reason": "wrong_password"}
+    start = mark(c)
+    body = {"current_password": wrong, "new_password": "alice-password-09"}
+    assert c.post(f"{V1}/auth/password", json=body, headers=as_user("alice")).status_code == 400
+    assert actor(one(c, start, "login.failed")) == ("alice", "user", ADDRESS)
+    assert_secret_free(c, [wrong, "alice-password-09"])
+
+
+def test_a_long_user_name_tried_is_kept_short(c: TestClient) -> None:
+    tried = "x" * 1000  # HTTP basic credentials can name anything
+    start = mark(c)
+    assert c.get(f"{V2}/experiments/search", headers=basic(tried, "whatever")).status_code == 401
+    assert one(c, start, "login.failed").entity_id == tried[:512]
+
+
 def test_rate_limit_refusal_is_recorded_once_per_window(c: TestClient) -> None:
     wrong = "not-the-password-2"
     start = mark(c)
@@ -338,7 +361,7 @@ def test_experiment_grants_through_mlflow_api(c: TestClient) -> None:
     assert [e.action for e in found] == ["experiment.create", "permission.create"]
     creator = found[1]
     assert actor(creator) == ("bob", "user", ADDRESS)
-    assert (creator.entity_type, creator.entity_id) == ("permission", f"experiment:{eid}:bob")
+    assert (creator.entity_type, creator.entity_id) == ("permission", f"experiment:{eid}")
     assert (creator.experiment_id, creator.model_name) == (eid, None)
     assert creator.after == {"user": "bob", "permission": "MANAGE"}
 
@@ -348,7 +371,7 @@ def test_experiment_grants_through_mlflow_api(c: TestClient) -> None:
     ok(c.post(f"{url}/create", json={**ref, "permission": "READ"}, headers=as_user("bob")))
     made = one(c, start, "permission.create")
     assert actor(made) == ("bob", "user", ADDRESS)
-    assert (made.entity_id, made.experiment_id) == (f"experiment:{eid}:alice", eid)
+    assert (made.entity_id, made.experiment_id) == (f"experiment:{eid}", eid)
     assert (made.before, made.after) == (None, {"user": "alice", "permission": "READ"})
 
     start = mark(c)
@@ -363,7 +386,8 @@ def test_experiment_grants_through_mlflow_api(c: TestClient) -> None:
     ok(c.patch(f"{url}/update", json={**ref, "permission": "EDIT"}, headers=AS_ADMIN))
     changed = one(c, start, "permission.update")
     assert actor(changed) == (ADMIN, "user", ADDRESS)
-    assert (changed.before, changed.after) == ({"permission": "READ"}, {"permission": "EDIT"})
+    assert changed.before == {"user": "alice", "permission": "READ"}
+    assert changed.after == {"user": "alice", "permission": "EDIT"}
     assert changed.experiment_id == eid
 
     start = mark(c)
@@ -381,7 +405,7 @@ def test_model_grants_through_mlflow_and_v1(c: TestClient) -> None:
     ok(c.post(f"{V2}/registered-models/create", json={"name": "m"}, headers=as_user("bob")))
     creator = [e for e in since(c, start) if e.action.startswith("permission.")]
     assert [(e.action, e.entity_id, e.model_name) for e in creator] == [
-        ("permission.create", "registered_model:m:bob", "m")
+        ("permission.create", "registered_model:m", "m")
     ]
     url = f"{V2}/registered-models/permissions"
     start = mark(c)
@@ -398,7 +422,8 @@ def test_model_grants_through_mlflow_and_v1(c: TestClient) -> None:
     start = mark(c)
     ok(c.put(f"{V1}/models/m/permissions/alice", json={"permission": "EDIT"}, headers=AS_ADMIN))
     changed = one(c, start, "permission.update")
-    assert (changed.before, changed.after) == ({"permission": "READ"}, {"permission": "EDIT"})
+    assert changed.before == {"user": "alice", "permission": "READ"}
+    assert changed.after == {"user": "alice", "permission": "EDIT"}
     start = mark(c)
     ok(c.put(f"{V1}/models/m/permissions/alice", json={"permission": "EDIT"}, headers=AS_ADMIN))
     nothing_since(c, start)

@@ -553,19 +553,41 @@ def test_roles_through_v1(c: TestClient) -> None:
 # ---- the CLI ----
 
 
-def test_cli_users_create_is_the_system_from_the_cli(store: str) -> None:
+def test_cli_users_and_tokens_are_the_system_from_the_cli(store: str) -> None:
     secret = "cli-password-0001"
-    args = ["users", "create", "frank", "--admin", "--password-stdin"]
-    result = CliRunner().invoke(main, [*args, "--backend-store-uri", store], input=secret + "\n")
+    runner = CliRunner()
+    uri = ["--backend-store-uri", store]
+    args = ["users", "create", "frank", "--admin", "--password-stdin", *uri]
+    result = runner.invoke(main, args, input=secret + "\n")
     assert result.exit_code == 0, result.output
+    uid = int(result.output.rsplit("(id ", 1)[1].split(")", 1)[0])
+    made = runner.invoke(main, ["tokens", "create", "frank", "deploy", "--read-only", *uri])
+    assert made.exit_code == 0, made.output
+    token = made.output.strip().splitlines()[-1]
+    assert token.startswith("cairn_")
+    tid = made.output.split("(id ", 1)[1].split(",", 1)[0]
+    revoked = runner.invoke(main, ["tokens", "revoke", tid, *uri])
+    assert revoked.exit_code == 0, revoked.output
+
     db = Database(store)
     try:
         found = db.read(lambda conn: list(event_store.walk(conn, 0)))
         text = db.read(lambda conn: str(conn.execute(select(change_events)).all()))
     finally:
         db.close()
-    assert [(e.action, e.entity_id) for e in found] == [("user.create", "frank")]
-    assert actor(found[0]) == ("system", "system", f"cli:{getpass.getuser()}")
-    uid = int(result.output.rsplit("(id ", 1)[1].split(")", 1)[0])
+    assert [(e.action, e.entity_id) for e in found] == [
+        ("user.create", "frank"),
+        ("token.create", tid),
+        ("token.revoke", tid),
+    ]
+    cli = ("system", "system", f"cli:{getpass.getuser()}")
+    assert [actor(e) for e in found] == [cli] * 3
     assert found[0].after == {"id": uid, "is_admin": True, "active": True}
-    assert secret not in text
+    assert found[1].after == {
+        "name": "deploy",
+        "user": "frank",
+        "read_only": True,
+        "expires_at": None,
+    }
+    for hidden in (secret, token, hashlib.sha256(token.encode()).hexdigest()):
+        assert hidden not in text

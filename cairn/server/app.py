@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
             repository_for(settings.artifacts_destination),
             serve=settings.serve_artifacts,
             max_bytes=settings.max_artifact_bytes,
+            db=db,
         )
         limits = ValueLimits(settings.truncate_long_values)
         tracking = TrackingService(db, limits, artifact_root=artifacts.default_root)

@@ -228,35 +228,51 @@ class ApprovalService:
         alias: object = None,
         archive_existing: bool = False,
         comment: object = None,
+        actor: str | None = None,
     ) -> Outcome:
         """Move ``version`` to ``stage`` (or point ``alias`` at it): at once when no policy
         covers the target or ``who`` may bypass, else as a pending request (an existing
         pending request for the same move is answered again). A request whose version lacks
-        the policy's evidence is refused (400) with the reasons."""
+        the policy's evidence is refused (400) with the reasons. ``actor``: the name the
+        promotion history shows for a move made at once (default: ``who``)."""
         n, ver = validate_name(name), parse_version(version)
         st, al = _target(stage, alias)
-        note = _comment(comment)
+        note, moved_by = _comment(comment), actor or who.username
         return self.db.write(
-            lambda c: self._move(c, who, n, ver, st, al, bool(archive_existing), note)
+            lambda c: self._move(c, who, n, ver, st, al, bool(archive_existing), note, moved_by)
         )
 
     def transition(
-        self, who: Identity, name: object, version: object, stage: object, archive: bool
+        self,
+        who: Identity,
+        name: object,
+        version: object,
+        stage: object,
+        archive: bool,
+        actor: str | None = None,
     ) -> None:
         """MLflow's transition-stage under the policy: moved, or APPROVAL_REQUIRED naming the
         request (which is stored). Moves to None or Archived are never gated."""
         st = parse_stage(stage)
         if st in (Stage.NONE, Stage.ARCHIVED):
             n, ver = validate_name(name), parse_version(version)
-            self.db.write(
-                lambda c: registry_store.transition_stage(c, n, ver, st, archive, who.username)
-            )
+            self.db.write(lambda c: registry_store.transition_stage(c, n, ver, st, archive, actor))
             return
-        self._required(self.move(who, name, version, stage=st.value, archive_existing=archive))
+        outcome = self.move(
+            who, name, version, stage=st.value, archive_existing=archive, actor=actor
+        )
+        self._required(outcome)
 
-    def set_alias(self, who: Identity, name: object, alias: object, version: object) -> None:
+    def set_alias(
+        self,
+        who: Identity,
+        name: object,
+        alias: object,
+        version: object,
+        actor: str | None = None,
+    ) -> None:
         """MLflow's set-alias under the policy: moved, or APPROVAL_REQUIRED."""
-        self._required(self.move(who, name, version, alias=alias))
+        self._required(self.move(who, name, version, alias=alias, actor=actor))
 
     @staticmethod
     def _required(outcome: Outcome) -> None:
@@ -281,12 +297,13 @@ class ApprovalService:
         alias: str | None,
         archive: bool,
         comment: str | None,
+        actor: str,
     ) -> Outcome:
         model = store.lock_model(c, name)
         row = registry_store.version_row(c, model, version)
         policy = store.policy_of(c, model.id, model.name)
         if policy is None or not policy.covers(stage, alias) or self.bypasses(who):
-            _apply(c, name, version, stage, alias, archive, who.username)
+            _apply(c, name, version, stage, alias, archive, actor)
             return Outcome(version)
         existing = store.pending_for(c, model.id, version, stage, alias)
         if existing is not None:
@@ -483,7 +500,7 @@ def _apply(
     stage: str | None,
     alias: str | None,
     archive: bool,
-    actor: str,
+    actor: str | None,
 ) -> None:
     if stage is not None:
         registry_store.transition_stage(c, name, version, Stage(stage), archive, actor)

@@ -242,6 +242,45 @@ class ApprovalService:
             lambda c: self._move(c, who, n, ver, st, al, bool(archive_existing), note, moved_by)
         )
 
+    def ask(
+        self, who: Identity, name: object, version: object, stage: object, comment: object
+    ) -> ApprovalRequest:
+        """A request to move ``version`` to ``stage`` even where no policy asks for one (MLflow's
+        transition-requests/create): one approval by an approver applies it."""
+        n, ver = validate_name(name), parse_version(version)
+        st, _ = _target(stage, None)
+        note = _comment(comment)
+        outcome = self.db.write(
+            lambda c: self._move(c, who, n, ver, st, None, False, note, who.username, True)
+        )
+        assert outcome.request is not None
+        return outcome.request
+
+    def pending_id(
+        self, name: object, version: object, stage: object, creator: object = None
+    ) -> int:
+        """The pending request to move ``version`` to ``stage`` (made by ``creator`` if
+        given), else 404."""
+        n, ver = validate_name(name), parse_version(version)
+        st, _ = _target(stage, None)
+
+        def read(c: Connection) -> int | None:
+            model = registry_store.model_row(c, n)
+            return store.pending_for(c, model.id, ver, st, None)
+
+        found = self.db.read(read)
+        if found is not None and creator not in (None, ""):
+            rid = found
+            request = self.db.read(lambda c: store.get_request(c, rid))
+            found = found if request.requested_by == creator else None
+        if found is None:
+            who = f" by {creator}" if creator else ""
+            raise CairnError.not_found(
+                f"No pending transition request{who} for version {ver} of registered model "
+                f"{n} to {st}"
+            )
+        return found
+
     def transition(
         self,
         who: Identity,
@@ -298,11 +337,17 @@ class ApprovalService:
         archive: bool,
         comment: str | None,
         actor: str,
+        always_ask: bool = False,
     ) -> Outcome:
         model = store.lock_model(c, name)
         row = registry_store.version_row(c, model, version)
         policy = store.policy_of(c, model.id, model.name)
-        if policy is None or not policy.covers(stage, alias) or self.bypasses(who):
+        if policy is None or not policy.covers(stage, alias):
+            if always_ask:  # one approval by a MANAGE holder, no evidence
+                policy = PromotionPolicy(model.name, (), (), 1, None, ())
+            else:
+                policy = None
+        if policy is None or (self.bypasses(who) and not always_ask):
             _apply(c, name, version, stage, alias, archive, actor)
             return Outcome(version)
         existing = store.pending_for(c, model.id, version, stage, alias)
@@ -339,9 +384,11 @@ class ApprovalService:
         max_results: int = 100,
         page_token: str | None = None,
         *,
+        version: object = None,
         visibility: Visibility = ALL,
     ) -> tuple[list[ApprovalRequest], str | None]:
         """Newest first; the page token is the last id answered."""
+        ver = None if version in (None, "") else parse_version(version)
         st = None
         if state not in (None, "", "all"):
             try:
@@ -362,7 +409,7 @@ class ApprovalService:
         only = None if visibility.everything else visibility.allow_ids
         allowed = (only, visibility.deny_ids)
         found = self.db.read(
-            lambda c: store.list_requests(c, st, name, allowed, max_results + 1, before)
+            lambda c: store.list_requests(c, st, name, ver, allowed, max_results + 1, before)
         )
         if len(found) > max_results:
             return found[:max_results], str(found[max_results - 1].id)
@@ -377,9 +424,16 @@ class ApprovalService:
             )
         return request
 
-    def approve(self, who: Identity, request_id: object, comment: object = None) -> ApprovalRequest:
+    def approve(
+        self,
+        who: Identity,
+        request_id: object,
+        comment: object = None,
+        archive: bool | None = None,
+    ) -> ApprovalRequest:
         """Add ``who``'s approval; the one that reaches the required count applies the move
-        (in the same transaction, after re-checking the evidence)."""
+        (in the same transaction, after re-checking the evidence). ``archive``: decide
+        ``archive_existing_versions`` now (MLflow's transition-requests/approve)."""
         rid, note = _request_id(request_id), _comment(comment)
         request = self._decidable(who, rid)
         if who.username == request.requested_by:
@@ -389,10 +443,12 @@ class ApprovalService:
                 ErrorCode.PERMISSION_DENIED,
             )
         self._check_approver(who, request)
-        self.db.write(lambda c: self._approve(c, who, rid, note))
+        self.db.write(lambda c: self._approve(c, who, rid, note, archive))
         return self.get_request(who, rid)
 
-    def _approve(self, c: Connection, who: Identity, rid: int, note: str | None) -> None:
+    def _approve(
+        self, c: Connection, who: Identity, rid: int, note: str | None, archive: bool | None
+    ) -> None:
         row = store.request_row(c, rid)
         model = store.lock_model(c, row.model_name)
         request = store.get_request(c, rid)  # read again under the lock
@@ -401,6 +457,9 @@ class ApprovalService:
                 f"Approval request {rid} is {request.state.value}, not pending",
                 ErrorCode.INVALID_STATE,
             )
+        if archive is not None and archive != request.archive_existing:
+            store.set_archive(c, rid, archive)
+            request.archive_existing = archive
         count = store.add_vote(c, request, who.username, note)
         if count < request.required_approvals:
             return

@@ -387,6 +387,7 @@ def list_requests(
     conn: Connection,
     state: RequestState | None,
     model_name: str | None,
+    version: int | None,
     allowed: tuple[frozenset[str] | None, frozenset[str]],
     limit: int,
     before_id: int | None,
@@ -398,6 +399,8 @@ def list_requests(
         stmt = stmt.where(ar.state == state.value)
     if model_name is not None:
         stmt = stmt.where(rm.name == model_name)
+    if version is not None:
+        stmt = stmt.where(ar.version == version)
     only, deny = allowed
     if only is not None:
         stmt = stmt.where(rm.name.in_(sorted(only)))
@@ -407,6 +410,12 @@ def list_requests(
         stmt = stmt.where(ar.id < before_id)
     rows = conn.execute(stmt.order_by(ar.id.desc()).limit(limit)).all()
     return load(conn, list(rows))
+
+
+def set_archive(conn: Connection, request_id: int, archive: bool) -> None:
+    conn.execute(
+        update(approval_requests).where(ar.id == request_id).values(archive_existing=archive)
+    )
 
 
 def vote_count(conn: Connection, request_id: int) -> int:

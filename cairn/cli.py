@@ -1,5 +1,6 @@
 """The ``cairn`` command line: ``cairn server``, ``cairn demo``, ``cairn sync``, ``cairn gc``,
-``cairn db upgrade``, ``cairn db current``."""
+``cairn db upgrade``, ``cairn db current``; ``cairn users`` and ``cairn tokens``
+(cli_access.py); ``cairn models`` (cli_models.py)."""
 
 from __future__ import annotations
 

@@ -124,6 +124,8 @@ def _request_id(value: object) -> int:
     text = str(value).strip() if isinstance(value, str | int) else ""
     if not text.isdigit() or isinstance(value, bool):
         raise CairnError.invalid(f"Invalid approval request id {value!r}")
+    if int(text) >= 2**31:  # beyond the id column: no such request
+        raise CairnError.not_found(f"Approval request {text} not found")
     return int(text)
 
 
@@ -483,11 +485,16 @@ class ApprovalService:
         )
 
     def _check_approver(self, who: Identity, request: ApprovalRequest) -> None:
-        role = self._role(request.model_name)
-        if not self.may_approve(who, request.model_name, role):
+        self.check_approver(who, request.model_name, f"approval request {request.id}")
+
+    def check_approver(self, who: Identity, model_name: object, what: str = "") -> None:
+        """403 unless ``who`` may approve or reject requests of ``model_name``."""
+        n = validate_name(model_name)
+        role = self._role(n)
+        if not self.may_approve(who, n, role):
             whom = f"holders of role {role}" if role else "MANAGE holders of the model"
             raise CairnError(
-                f"Only {whom} may approve or reject approval request {request.id}",
+                f"Only {whom} may approve or reject {what or f'requests of {n}'}",
                 ErrorCode.PERMISSION_DENIED,
             )
 

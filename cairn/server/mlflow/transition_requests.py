@@ -76,6 +76,7 @@ async def list_requests(request: Request, msg: m.ListTransitionRequests) -> wire
 
 async def approve(request: Request, msg: m.DecideTransitionRequest) -> wire.Json:
     service, who = approvals(request), identity(request)
+    await run_in_threadpool(service.check_approver, who, msg.name)
     rid = await run_in_threadpool(service.pending_id, msg.name, msg.version, msg.stage)
     done = await run_in_threadpool(
         service.approve, who, rid, msg.comment, msg.archive_existing_versions
@@ -85,6 +86,7 @@ async def approve(request: Request, msg: m.DecideTransitionRequest) -> wire.Json
 
 async def reject(request: Request, msg: m.DecideTransitionRequest) -> wire.Json:
     service, who = approvals(request), identity(request)
+    await run_in_threadpool(service.check_approver, who, msg.name)
     rid = await run_in_threadpool(service.pending_id, msg.name, msg.version, msg.stage)
     done = await run_in_threadpool(service.reject, who, rid, msg.comment)
     return {"activity": activity(done)}
@@ -108,8 +110,10 @@ async def delete(request: Request, msg: m.DeleteTransitionRequest) -> wire.Json:
 
 TR = "/transition-requests"
 READ, EDIT = Permission.READ, Permission.EDIT
-DECIDE = p.Need(p.Level.RESOURCE, p.model(READ).checks, writes=True)
-"""Approving and rejecting: READ on the model here, the approver check in the service."""
+DECIDE = p.model(EDIT)
+"""Approving and rejecting here: EDIT on the model (as every MLflow write), then the approver
+check (MANAGE, or the policy's role) before anything else. /api/v1's routes need only the
+approver check."""
 
 ENDPOINTS = [
     Endpoint(

@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from cairn.access.service import AccessService
 from cairn.entities.access import ALL, LOCAL, Identity, ResourceType, Visibility
+from cairn.services.approvals import ApprovalService
 from cairn.services.artifacts import ArtifactService
 from cairn.services.compare import CompareService
 from cairn.services.datasets import DatasetService
@@ -39,6 +40,7 @@ compare = _accessor("compare", CompareService)
 metrics = _accessor("metrics", MetricsService)
 datasets = _accessor("datasets", DatasetService)
 access = _accessor("access", AccessService)
+approvals = _accessor("approvals", ApprovalService)
 
 
 def identity(request: Request) -> Identity:

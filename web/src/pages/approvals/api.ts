@@ -1,6 +1,7 @@
 // Promotion approvals (/api/v1): a registered model's promotion policy, the requests to move a
 // version to a stage or an alias, their approval, rejection and cancelling, and the rollback.
 import { apiDelete, apiGet, apiPost, apiPut } from "../../api/http";
+import type { V1 } from "../../api/types";
 
 const enc = encodeURIComponent;
 
@@ -62,7 +63,7 @@ export interface ApprovalRequest {
 }
 
 export interface Applied {
-  applied: true;
+  applied: boolean;
   version?: string;
 }
 
@@ -105,5 +106,11 @@ export const rollback = (name: string, stage: string, comment: string) =>
   apiPost<ApprovalRequest | Applied>(`/api/v1/models/${enc(name)}/rollback`, { stage, comment });
 
 export function isApplied(answer: ApprovalRequest | Applied): answer is Applied {
-  return (answer as Applied).applied === true;
+  return "applied" in answer && answer.applied === true;
 }
+
+// The shapes above follow the API contract more closely than the generated types (a target is
+// a stage or an alias, not any string map); tsc checks here that the server's OpenAPI
+// description still fits them, so a change on either side fails the build.
+type Fits<Server, Ours> = Server extends Ours ? true : never;
+export const contractFits: [Fits<V1<"RequestOut">, Omit<ApprovalRequest, "target">>, Fits<V1<"PolicyOut">, Omit<Policy, "evidence">>, Fits<V1<"Applied">, Applied>] = [true, true, true];

@@ -1,5 +1,5 @@
 """The ``cairn`` command line: ``cairn server``, ``cairn demo``, ``cairn sync``, ``cairn gc``,
-``cairn db upgrade``, ``cairn db current``."""
+``cairn db upgrade``, ``cairn db current``, ``cairn users``, ``cairn tokens``, ``cairn audit``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from rich.console import Console
 
 from cairn._version import __version__
 from cairn.cli_access import tokens, users
+from cairn.cli_audit import audit
 from cairn.home import DEFAULT_HOME
 from cairn.server.settings import (
     ALLOWED_HOSTS,
@@ -517,6 +518,7 @@ def current(backend_store_uri: str | None) -> None:
 
 main.add_command(users)
 main.add_command(tokens)
+main.add_command(audit)
 
 if __name__ == "__main__":
     sys.exit(main())

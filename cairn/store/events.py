@@ -11,11 +11,24 @@ which is what lets consumers read the log as an outbox by ``id > cursor``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Select, and_, delete, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    false,
+    or_,
+    select,
+    update,
+)
 
+from cairn.entities.access import Visibility
 from cairn.entities.events import (
     ActorKind,
     Change,
@@ -25,6 +38,7 @@ from cairn.entities.events import (
     chain_hash,
 )
 from cairn.store.db import WriteScope, before_commit, job_scope
+from cairn.store.prepared import Prepared
 from cairn.store.schema import change_events, change_head
 from cairn.store.sql import now_ms
 
@@ -41,25 +55,52 @@ def record(conn: Connection, change: Change) -> None:
     pending.append(change)
 
 
-def _dump(value: dict[str, Any] | None) -> str | None:
+_DUMP = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+
+
+def _dump(value: Any) -> str | None:
     if value is None:
         return None
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+    return orjson.dumps(value, option=_DUMP).decode()
+
+
+def _stored(value: dict[str, Any] | None) -> Any:
+    """``value`` as it reads back from the log (JSON round trip: keys become strings, tuples
+    lists), which is what the hash covers. Values JSON keeps as they are skip the round trip."""
+    if value is None:
+        return None
+    return orjson.loads(orjson.dumps(value, option=_DUMP))
+
+
+_HEAD = Prepared(
+    select(change_head.c.seq, change_head.c.hash)
+    .where(change_head.c.id == bindparam("head"))
+    .with_for_update()
+)
+_MOVE_HEAD = Prepared(
+    update(change_head)
+    .where(change_head.c.id == bindparam("head"))
+    .values(seq=bindparam("seq"), hash=bindparam("hash")),
+    columns=("seq", "hash", "head"),
+)
+_COLUMNS = tuple(column.name for column in change_events.columns)
+_INSERT = Prepared(change_events.insert(), columns=_COLUMNS)
 
 
 def _append(conn: Connection, scope: WriteScope, changes: list[Change]) -> None:
+    """Append the write's changes: lock the head, chain each change to the one before, insert
+    them in one statement and move the head. Runs on the hot path of every tracking write
+    (one event per logged batch), so its three statements are prepared
+    (:mod:`cairn.store.prepared`)."""
     if not changes:
         return
-    head = conn.execute(
-        select(change_head.c.seq, change_head.c.hash).where(change_head.c.id == 1).with_for_update()
-    ).one()
-    seq, prev = int(head.seq), str(head.hash)
+    seq, prev = _HEAD.rows(conn, head=1)[0]
+    seq = int(seq)
     actor = scope.actor
     now = now_ms()
     rows = []
     for change in changes:
         seq += 1
-        before, after = _dump(change.before), _dump(change.after)
         values: dict[str, Any] = {
             "id": seq,
             "time": now,
@@ -72,17 +113,36 @@ def _append(conn: Connection, scope: WriteScope, changes: list[Change]) -> None:
             "entity_id": change.entity_id,
             "experiment_id": change.experiment_id,
             "model_name": change.model_name,
-            "before": orjson.loads(before) if before is not None else None,
-            "after": orjson.loads(after) if after is not None else None,
+            "before": _stored(change.before),
+            "after": _stored(change.after),
             "claimed_user": change.claimed_user,
         }
         digest = chain_hash(prev, canonical(values), scope.audit_key)
-        values.update(before=before, after=after, prev_hash=prev, hash=digest)
-        rows.append(values)
+        values.update(before=_dump(values["before"]), after=_dump(values["after"]))
+        values.update(prev_hash=prev, hash=digest)
+        rows.append(tuple(values[name] for name in _COLUMNS))
         prev = digest
-    conn.execute(change_events.insert(), rows)
-    conn.execute(update(change_head).where(change_head.c.id == 1).values(seq=seq, hash=prev))
+    _INSERT.many(conn, rows)
+    _MOVE_HEAD.many(conn, [(seq, prev, 1)])
     changes.clear()
+
+
+def _json(text: str | None) -> Any:
+    """A stored ``before``/``after``: its JSON value, or the text itself when it is not JSON
+    (only a row edited behind Cairn's back; verification then finds its hash wrong)."""
+    if text is None:
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+
+
+def _kind(text: str) -> ActorKind:
+    try:
+        return ActorKind(text)
+    except ValueError:  # edited behind Cairn's back: kept as found, so its hash fails
+        return text  # type: ignore[return-value]
 
 
 def _event(row: Any) -> ChangeEvent:
@@ -90,7 +150,7 @@ def _event(row: Any) -> ChangeEvent:
         id=int(row.id),
         time=int(row.time),
         actor=row.actor,
-        actor_kind=ActorKind(row.actor_kind),
+        actor_kind=_kind(row.actor_kind),
         address=row.address,
         request_id=row.request_id,
         action=row.action,
@@ -98,8 +158,8 @@ def _event(row: Any) -> ChangeEvent:
         entity_id=row.entity_id,
         experiment_id=row.experiment_id,
         model_name=row.model_name,
-        before=orjson.loads(row.before) if row.before is not None else None,
-        after=orjson.loads(row.after) if row.after is not None else None,
+        before=_json(row.before),
+        after=_json(row.after),
         claimed_user=row.claimed_user,
         prev_hash=row.prev_hash,
         hash=row.hash,
@@ -127,17 +187,31 @@ def _filtered(query: EventQuery) -> Select[Any]:
         where.append(c.id < query.before_id)
     if query.after_id is not None:
         where.append(c.id > query.after_id)
-    scopes = []
-    if query.experiment_ids is not None:
-        scopes.append(c.experiment_id.in_(query.experiment_ids))
-    if query.model_names is not None:
-        scopes.append(c.model_name.in_(query.model_names))
+    if query.scope is not None:
+        where.append(
+            or_(
+                _within(c.experiment_id, query.scope.experiments),
+                _within(c.model_name, query.scope.models),
+            )
+        )
     stmt = select(change_events)
     if where:
         stmt = stmt.where(and_(*where))
-    if scopes:
-        stmt = stmt.where(or_(*scopes))
     return stmt
+
+
+def _within(column: Any, allowed: Visibility) -> ColumnElement[bool]:
+    """Events whose ``column`` (experiment id or model name) ``allowed`` lets through; an
+    event without one is never let through by it."""
+    if allowed.everything:
+        found: ColumnElement[bool] = column.is_not(None)
+    elif allowed.allow_ids:
+        found = column.in_(sorted(allowed.allow_ids))
+    else:
+        return false()
+    if allowed.deny_ids:
+        found = and_(found, column.not_in(sorted(allowed.deny_ids)))
+    return found
 
 
 def search(conn: Connection, query: EventQuery) -> list[ChangeEvent]:
@@ -171,10 +245,20 @@ def walk(conn: Connection, after_id: int, batch: int = 5000) -> Iterator[ChangeE
         cursor = int(rows[-1].id)
 
 
-def prune(conn: Connection, older_than: int) -> int:
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """What a prune removed: how many events, and the id and hash of the last one (the
+    ``prev_hash`` the first kept event carries)."""
+
+    deleted: int
+    through_id: int
+    through_hash: str
+
+
+def prune(conn: Connection, older_than: int) -> Pruned | None:
     """Delete the events older than ``older_than`` (ms): the retention period's only path.
     The head then records where the chain starts, so :func:`walk` and verification begin at
-    the first kept event. Returns how many were deleted."""
+    the first kept event. None when nothing is that old."""
     last = conn.execute(
         select(change_events.c.id, change_events.c.hash)
         .where(change_events.c.time < older_than)
@@ -182,7 +266,7 @@ def prune(conn: Connection, older_than: int) -> int:
         .limit(1)
     ).first()
     if last is None:
-        return 0
+        return None
     _, _, first_id, _ = head(conn)
     gone = conn.execute(delete(change_events).where(change_events.c.id <= last.id)).rowcount
     conn.execute(
@@ -190,4 +274,5 @@ def prune(conn: Connection, older_than: int) -> int:
         .where(change_head.c.id == 1)
         .values(first_id=int(last.id) + 1, first_prev_hash=str(last.hash))
     )
-    return int(gone or (int(last.id) - first_id + 1))
+    deleted = int(gone) if gone and gone > 0 else int(last.id) - first_id + 1
+    return Pruned(deleted, int(last.id), str(last.hash))

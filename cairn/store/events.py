@@ -268,11 +268,13 @@ def prune(conn: Connection, older_than: int) -> Pruned | None:
     if last is None:
         return None
     _, _, first_id, _ = head(conn)
+    at_head = change_head.c.id == 1
+    conn.execute(update(change_head).where(at_head).values(pruning=True))
     gone = conn.execute(delete(change_events).where(change_events.c.id <= last.id)).rowcount
     conn.execute(
         update(change_head)
-        .where(change_head.c.id == 1)
-        .values(first_id=int(last.id) + 1, first_prev_hash=str(last.hash))
+        .where(at_head)
+        .values(first_id=int(last.id) + 1, first_prev_hash=str(last.hash), pruning=False)
     )
     deleted = int(gone) if gone and gone > 0 else int(last.id) - first_id + 1
     return Pruned(deleted, int(last.id), str(last.hash))

@@ -520,7 +520,8 @@ change_events = Table(
 """Every state change, one row each, appended in the change's own transaction. Ids are
 gap-free (given out under ``change_head``'s lock); no foreign keys, so deleting what an event
 describes leaves the event. Append-only: nothing in Cairn updates or deletes a row but the
-retention prune of events older than the retention period."""
+retention prune of events older than the retention period, and triggers (migration 0004) make
+the database itself refuse any other UPDATE, DELETE or TRUNCATE."""
 
 change_head = Table(
     "change_head",
@@ -530,6 +531,9 @@ change_head = Table(
     Column("hash", String(64), nullable=False),
     Column("first_id", BigInteger, nullable=False),
     Column("first_prev_hash", String(64), nullable=False),
+    Column("pruning", Boolean, nullable=False),
 )
 """The chain's one head row (id 1): the last id and hash written, locked by each writing
-transaction as its last step, and where the chain starts (after a retention prune)."""
+transaction as its last step, and where the chain starts (after a retention prune).
+``pruning`` is raised only inside the prune's own transaction: the one time the triggers let a
+DELETE through."""

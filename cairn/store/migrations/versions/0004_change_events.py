@@ -57,13 +57,60 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.Column("first_id", sa.BigInteger(), nullable=False),
         sa.Column("first_prev_hash", sa.String(length=64), nullable=False),
+        sa.Column("pruning", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_change_head")),
     )
     op.bulk_insert(
-        head, [{"id": 1, "seq": 0, "hash": GENESIS, "first_id": 1, "first_prev_hash": GENESIS}]
+        head,
+        [
+            {
+                "id": 1,
+                "seq": 0,
+                "hash": GENESIS,
+                "first_id": 1,
+                "first_prev_hash": GENESIS,
+                "pruning": False,
+            }
+        ],
     )
+    for statement in APPEND_ONLY.get(op.get_bind().dialect.name, ()):
+        op.execute(statement)
+
+
+# The database itself refuses to update or delete change events: only the retention prune,
+# which raises change_head.pruning inside its own transaction, may delete.
+APPEND_ONLY = {
+    "sqlite": (
+        """CREATE TRIGGER change_events_no_update BEFORE UPDATE ON change_events
+        BEGIN SELECT RAISE(ABORT, 'change_events is append-only'); END""",
+        """CREATE TRIGGER change_events_no_delete BEFORE DELETE ON change_events
+        WHEN (SELECT pruning FROM change_head WHERE id = 1) = 0
+        BEGIN SELECT RAISE(ABORT, 'change_events is append-only'); END""",
+    ),
+    "postgresql": (
+        """CREATE FUNCTION cairn_change_events_append_only() RETURNS trigger AS $$
+        BEGIN
+            IF TG_OP = 'DELETE' AND (SELECT pruning FROM change_head WHERE id = 1) THEN
+                RETURN NULL;
+            END IF;
+            RAISE EXCEPTION 'change_events is append-only';
+        END $$ LANGUAGE plpgsql""",
+        """CREATE TRIGGER change_events_append_only
+        BEFORE UPDATE OR DELETE OR TRUNCATE ON change_events
+        FOR EACH STATEMENT EXECUTE FUNCTION cairn_change_events_append_only()""",
+    ),
+}
+DROP = {
+    "sqlite": ("DROP TRIGGER change_events_no_update", "DROP TRIGGER change_events_no_delete"),
+    "postgresql": (
+        "DROP TRIGGER change_events_append_only ON change_events",
+        "DROP FUNCTION cairn_change_events_append_only()",
+    ),
+}
 
 
 def downgrade() -> None:
+    for statement in DROP.get(op.get_bind().dialect.name, ()):
+        op.execute(statement)
     op.drop_table("change_head")
     op.drop_table("change_events")

@@ -27,6 +27,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import NoResultFound
 
 from cairn.entities.access import Visibility
 from cairn.entities.events import (
@@ -94,8 +95,10 @@ def _append(conn: Connection, scope: WriteScope, changes: list[Change]) -> None:
     (:mod:`cairn.store.prepared`)."""
     if not changes:
         return
-    seq, prev = _HEAD.rows(conn, head=1)[0]
-    seq = int(seq)
+    found = _HEAD.rows(conn, head=1)
+    if not found:
+        raise NoResultFound("the change log's head row (change_head id 1) is missing")
+    seq, prev = int(found[0][0]), str(found[0][1])
     actor = scope.actor
     now = now_ms()
     rows = []

@@ -65,24 +65,16 @@ def _dump(value: Any) -> str | None:
     return orjson.dumps(value, option=_DUMP).decode()
 
 
-def _stored(value: dict[str, Any] | None) -> Any:
-    """``value`` as it reads back from the log (JSON round trip: keys become strings, tuples
-    lists), which is what the hash covers. Values JSON keeps as they are skip the round trip."""
-    if value is None:
-        return None
-    return orjson.loads(orjson.dumps(value, option=_DUMP))
-
-
 _HEAD = Prepared(
-    select(change_head.c.seq, change_head.c.hash)
+    select(change_head.c.seq, change_head.c.hash, change_head.c.time)
     .where(change_head.c.id == bindparam("head"))
     .with_for_update()
 )
 _MOVE_HEAD = Prepared(
     update(change_head)
     .where(change_head.c.id == bindparam("head"))
-    .values(seq=bindparam("seq"), hash=bindparam("hash")),
-    columns=("seq", "hash", "head"),
+    .values(seq=bindparam("seq"), hash=bindparam("hash"), time=bindparam("time")),
+    columns=("seq", "hash", "time", "head"),
 )
 _COLUMNS = tuple(column.name for column in change_events.columns)
 _INSERT = Prepared(change_events.insert(), columns=_COLUMNS)
@@ -98,12 +90,13 @@ def _append(conn: Connection, scope: WriteScope, changes: list[Change]) -> None:
     found = _HEAD.rows(conn, head=1)
     if not found:
         raise NoResultFound("the change log's head row (change_head id 1) is missing")
-    seq, prev = int(found[0][0]), str(found[0][1])
+    seq, prev, last = int(found[0][0]), str(found[0][1]), int(found[0][2])
     actor = scope.actor
-    now = now_ms()
+    now = max(now_ms(), last)  # the log's clock never goes backwards
     rows = []
     for change in changes:
         seq += 1
+        before, after = _dump(change.before), _dump(change.after)
         values: dict[str, Any] = {
             "id": seq,
             "time": now,
@@ -116,17 +109,17 @@ def _append(conn: Connection, scope: WriteScope, changes: list[Change]) -> None:
             "entity_id": change.entity_id,
             "experiment_id": change.experiment_id,
             "model_name": change.model_name,
-            "before": _stored(change.before),
-            "after": _stored(change.after),
+            # the hash covers the values as they read back (keys as strings, tuples as lists)
+            "before": orjson.loads(before) if before is not None else None,
+            "after": orjson.loads(after) if after is not None else None,
             "claimed_user": change.claimed_user,
         }
         digest = chain_hash(prev, canonical(values), scope.audit_key)
-        values.update(before=_dump(values["before"]), after=_dump(values["after"]))
-        values.update(prev_hash=prev, hash=digest)
+        values.update(before=before, after=after, prev_hash=prev, hash=digest)
         rows.append(tuple(values[name] for name in _COLUMNS))
         prev = digest
     _INSERT.many(conn, rows)
-    _MOVE_HEAD.many(conn, [(seq, prev, 1)])
+    _MOVE_HEAD.many(conn, [(seq, prev, now, 1)])
     changes.clear()
 
 
@@ -169,7 +162,33 @@ def _event(row: Any) -> ChangeEvent:
     )
 
 
-def _filtered(query: EventQuery) -> Select[Any]:
+_TIME_AT = Prepared(
+    select(change_events.c.time)
+    .where(change_events.c.id >= bindparam("id"))
+    .order_by(change_events.c.id.asc())
+    .limit(bindparam("one"))
+)
+
+
+def first_at(conn: Connection, when: int) -> int:
+    """The id of the first event at or after ``when`` (ms), or the head's id + 1 when there is
+    none: a binary search over ids, which works because times never go backwards in id order
+    (about 20 primary-key lookups for a million events)."""
+    seq, _, first_id, _ = head(conn)
+    low, high = first_id, seq + 1
+    for _ in range(64):
+        if low >= high:
+            break
+        middle = (low + high) // 2
+        found = _TIME_AT.rows(conn, id=middle, one=1)
+        if not found or int(found[0][0]) >= when:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _filtered(conn: Connection, query: EventQuery) -> Select[Any]:
     c = change_events.c
     where = []
     for column, value in (
@@ -182,10 +201,10 @@ def _filtered(query: EventQuery) -> Select[Any]:
     ):
         if value is not None:
             where.append(column == value)
-    if query.since is not None:
-        where.append(c.time >= query.since)
+    if query.since is not None:  # time ranges are id ranges: the primary key answers them
+        where.extend((c.id >= first_at(conn, query.since), c.time >= query.since))
     if query.until is not None:
-        where.append(c.time < query.until)
+        where.extend((c.id < first_at(conn, query.until), c.time < query.until))
     if query.before_id is not None:
         where.append(c.id < query.before_id)
     if query.after_id is not None:
@@ -221,7 +240,7 @@ def search(conn: Connection, query: EventQuery) -> list[ChangeEvent]:
     """The events matching ``query``, newest first (oldest first if ``ascending``), at most
     ``query.limit`` of them."""
     order = change_events.c.id.asc() if query.ascending else change_events.c.id.desc()
-    rows = conn.execute(_filtered(query).order_by(order).limit(max(1, query.limit)))
+    rows = conn.execute(_filtered(conn, query).order_by(order).limit(max(1, query.limit)))
     return [_event(row) for row in rows]
 
 
@@ -262,15 +281,15 @@ def prune(conn: Connection, older_than: int) -> Pruned | None:
     """Delete the events older than ``older_than`` (ms): the retention period's only path.
     The head then records where the chain starts, so :func:`walk` and verification begin at
     the first kept event. None when nothing is that old."""
+    _, _, first_id, _ = head(conn)
     last = conn.execute(
         select(change_events.c.id, change_events.c.hash)
-        .where(change_events.c.time < older_than)
+        .where(change_events.c.id < first_at(conn, older_than))
         .order_by(change_events.c.id.desc())
         .limit(1)
     ).first()
     if last is None:
         return None
-    _, _, first_id, _ = head(conn)
     at_head = change_head.c.id == 1
     conn.execute(update(change_head).where(at_head).values(pruning=True))
     gone = conn.execute(delete(change_events).where(change_events.c.id <= last.id)).rowcount

@@ -351,3 +351,20 @@ def test_with_access_control_off_everyone_reads_everything(client: TestClient) -
     assert [(e["action"], e["actor"]) for e in found] == [("experiment.create", "local")]
     assert _ok(client.get("/api/v1/audit/verify"))["ok"]
     assert client.get("/api/v1/audit/export").status_code == 200
+
+
+def test_events_carry_the_request_id_the_response_names(client: TestClient) -> None:
+    """A sane client X-Request-Id is kept and echoed; anything else is replaced by a new one."""
+    answer = client.post(
+        f"{MLFLOW}/experiments/create", json={"name": "a"}, headers={"X-Request-Id": "ci-42.a:b"}
+    )
+    assert answer.headers["x-request-id"] == "ci-42.a:b"
+    hostile = client.post(
+        f"{MLFLOW}/experiments/create", json={"name": "b"}, headers={"X-Request-Id": "bad id\t<>"}
+    )
+    fresh = hostile.headers["x-request-id"]
+    assert fresh != "bad id\t<>"
+    assert len(fresh) == 32
+    assert len(hostile.headers.get_list("x-request-id")) == 1
+    found = _ok(client.get("/api/v1/audit", params={"action": "experiment.create"}))["events"]
+    assert [e["request_id"] for e in found] == [fresh, "ci-42.a:b"]

@@ -14,6 +14,14 @@ Fills a fresh store with ``--events`` change events (default 1,000,000) through 
     python benchmarks/audit_bench.py                 # SQLite, 1,000,000 events
     python benchmarks/audit_bench.py --postgres-uri postgresql+psycopg://postgres@127.0.0.1/db
     python benchmarks/audit_bench.py --events 20000  # a smoke test
+
+``--tracking-against COMMIT`` measures instead what recording the change events costs on the
+write path: the shared tracking harness's ``log_metric_single`` and ``log_batch`` against this
+tree's server and against ``COMMIT``'s (unpacked with ``git archive`` into a temporary folder),
+alternating which goes first over ``--rounds`` rounds, each on a fresh SQLite store; a cell is
+the median over rounds [min–max] and the ratio the median of the per-round ratios.
+
+    python benchmarks/audit_bench.py --tracking-against 99aa6cb --rounds 3
 """
 
 from __future__ import annotations
@@ -84,7 +92,7 @@ def change(n: int) -> Change:
             "run.create", EntityType.RUN, f"{run:032x}", experiment_id=experiment, after={"n": n}
         )
     if kind < 97:
-        model = f"model-{n % MODELS}"
+        model = f"model-{(n // 100) % MODELS}"
         return Change(
             "model_version.transition_stage",
             EntityType.MODEL_VERSION,
@@ -162,20 +170,22 @@ def timed_get(base: str, params: dict[str, Any], reps: int) -> tuple[float, int,
     return statistics.median(times) * 1000, len(body["events"]), body.get("next_page_token")
 
 
-def time_span(uri: str) -> tuple[int, int]:
-    """The times of the first and the last event."""
+def time_span(uri: str, total: int) -> tuple[int, int]:
+    """The times of the events at 45 % and 55 % of the log (events of one write share a time,
+    so the range is taken from real events)."""
     db = Database(uri)
     try:
         service = AuditService(db)
-        first = service.search(EventQuery(limit=1, ascending=True))[0].time
-        last = service.search(EventQuery(limit=1))[0].time
+        low, high = (
+            service.search(EventQuery(after_id=total * p // 100, limit=1, ascending=True))[0].time
+            for p in (45, 55)
+        )
     finally:
         db.close()
-    return first, last
+    return low, high
 
 
-def queries(base: str, reps: int, start: int, end: int) -> list[tuple[str, float, int]]:
-    span = end - start
+def queries(base: str, reps: int, low: int, high: int) -> list[tuple[str, float, int]]:
     cases: list[tuple[str, dict[str, Any]]] = [
         ("newest 100, no filter", {}),
         ("by actor (busy)", {"actor": "user3"}),
@@ -185,11 +195,9 @@ def queries(base: str, reps: int, start: int, end: int) -> list[tuple[str, float
         ("by model", {"model_name": "model-7"}),
         ("by model version", {"entity_type": "model_version", "entity_id": "model-7/8"}),
         ("by action (rare)", {"action": "login.failed"}),
-        (
-            "time range (middle tenth)",
-            {"since": start + span * 45 // 100, "until": start + span * 55 // 100},
-        ),
-        ("actor + time range", {"actor": "user2", "since": start + span // 2}),
+        ("time range (the middle tenth)", {"since": low, "until": high}),
+        ("actor + time range", {"actor": "user2", "since": low, "until": high}),
+        ("experiment + time range", {"experiment_id": "17", "since": low, "until": high}),
     ]
     results = []
     for label, params in cases:
@@ -203,12 +211,122 @@ def queries(base: str, reps: int, start: int, end: int) -> list[tuple[str, float
     return results
 
 
+HARNESS = ROOT.parent / "shared" / "bench" / "tracking_bench.py"
+FIGURES = [
+    ("log_metric_single", ("sequential", "requests_per_s"), "log-metric, sequential", "req/s"),
+    ("log_metric_single", ("concurrent", "requests_per_s"), "log-metric, 8 threads", "req/s"),
+    ("log_batch", ("points_per_s",), "log-batch", "points/s"),
+]
+
+
+def tracking_run(code: Path, label: str, workdir: Path, harness: Path) -> dict[str, Any]:
+    """One server from the tree at ``code`` on a fresh store, the harness against it."""
+    store = workdir / label
+    store.mkdir()
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(code), "CAIRN_HOME": str(store)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cairn",
+            "server",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{store / 'cairn.db'}",
+            "--artifacts-destination",
+            str(store / "artifacts"),
+        ],  # fmt: skip
+        cwd=code,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    out = store / "result.json"
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/version", proc)
+        subprocess.run(
+            [
+                sys.executable,
+                str(harness),
+                "--url",
+                f"http://127.0.0.1:{port}",
+                "--label",
+                label,
+                "--scenario",
+                "log_metric_single,log_batch",
+                "--server-pid",
+                str(proc.pid),
+                "--quiet",
+                "--json-out",
+                str(out),
+            ],  # fmt: skip
+            check=True,
+            stdout=subprocess.DEVNULL,
+            timeout=1800,
+        )
+    finally:
+        stop(proc)
+    doc: dict[str, Any] = json.loads(out.read_text())
+    return doc
+
+
+def figure(doc: dict[str, Any], scenario: str, path: tuple[str, ...]) -> float:
+    found: Any = doc["scenarios"][scenario]["metrics"]
+    for key in path:
+        found = found[key]
+    return float(found)
+
+
+def compare_tracking(commit: str, rounds: int, harness: Path) -> str:
+    with tempfile.TemporaryDirectory(prefix="cairn-audit-tracking-") as tmp:
+        workdir = Path(tmp)
+        before = workdir / "before"
+        before.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", commit], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
+        runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
+        for r in range(rounds):
+            order = [("before", before), ("after", ROOT)]
+            for name, code in order if r % 2 == 0 else reversed(order):
+                print(f"round {r + 1}: {name}", file=sys.stderr, flush=True)
+                runs[name].append(tracking_run(code, f"{name}-{r}", workdir, harness))
+    lines = [
+        f"| server | {' | '.join(f'{label} ({unit})' for _, _, label, unit in FIGURES)} |",
+        "|---|" + "---|" * len(FIGURES),
+    ]
+    for name, title in (("before", f"before the change log ({commit})"), ("after", "with it")):
+        cells = []
+        for scenario, path, _, _ in FIGURES:
+            values = [figure(doc, scenario, path) for doc in runs[name]]
+            cell = f"{statistics.median(values):,.0f} [{min(values):,.0f}–{max(values):,.0f}]"
+            if name == "after":
+                ratios = [
+                    figure(a, scenario, path) / figure(b, scenario, path)
+                    for a, b in zip(runs["after"], runs["before"], strict=True)
+                ]
+                cell += f" · {statistics.median(ratios) * 100:.0f} % of before"
+            cells.append(cell)
+        lines.append(f"| {title} | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--postgres-uri", default=None, help="a fresh, empty PostgreSQL database")
+    parser.add_argument("--tracking-against", metavar="COMMIT", default=None)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--harness", type=Path, default=HARNESS, help="tracking_bench.py")
     args = parser.parse_args()
+    if args.tracking_against:
+        print(compare_tracking(args.tracking_against, args.rounds, args.harness))
+        return 0
     with tempfile.TemporaryDirectory(prefix="cairn-audit-bench-") as tmp:
         workdir = Path(tmp)
         uri = args.postgres_uri or f"sqlite:///{workdir / 'cairn.db'}"
@@ -223,6 +341,10 @@ def main() -> int:
             f"| fill through the store API ({PER_WRITE:,} events a write) | {fill_s:.1f} s "
             f"({args.events / fill_s:,.0f} events/s) |",
         ]
+        startup = cli(["export", "--quiet", "--until", "1"], uri)
+        lines.append(
+            f"| `cairn audit export` of nothing (the command's start-up) | {startup:.1f} s |"
+        )
         for fmt in ("jsonl", "csv"):
             seconds = cli(["export", "--quiet", "--format", fmt], uri)
             lines.append(f"| `cairn audit export --format {fmt} > /dev/null` | {seconds:.1f} s |")
@@ -251,7 +373,7 @@ def main() -> int:
         base = f"http://127.0.0.1:{port}"
         try:
             wait_ready(f"{base}/version", proc)
-            for label, ms, count in queries(base, args.reps, *time_span(uri)):
+            for label, ms, count in queries(base, args.reps, *time_span(uri, args.events)):
                 lines.append(f"| `GET /api/v1/audit` {label} ({count} events) | {ms:.1f} ms |")
         finally:
             stop(proc)

@@ -121,6 +121,8 @@ def check_filters(query: EventQuery) -> EventQuery:
             raise CairnError.invalid(
                 f"Invalid value for parameter '{name}': longer than {longest} characters"
             )
+        elif "\x00" in value:
+            raise CairnError.invalid(f"Invalid value for parameter '{name}': a NUL character")
     if query.entity_type and query.entity_type.strip():
         if query.entity_type not in {kind.value for kind in EntityType}:
             kinds = ", ".join(EntityType)
@@ -161,7 +163,7 @@ class AuditService:
         before_id = None
         if page_token:
             (last,) = decode_token(page_token, fingerprint, 1)
-            if not isinstance(last, int) or isinstance(last, bool) or last < 1:
+            if not isinstance(last, int) or isinstance(last, bool) or not 0 < last < 2**62:
                 raise CairnError.invalid("Invalid page_token: not a token this server made")
             before_id = last
         found = self.db.read(

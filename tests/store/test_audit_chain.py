@@ -390,3 +390,32 @@ def test_prune_keeps_the_chain_verifiable(database: Database) -> None:
     assert last.after["deleted"] == pruned.deleted
     assert last.after["through_hash"] == pruned.through_hash
     assert service.prune(now=newest_old + 1 + 30 * DAY_MS) is None
+
+
+def test_time_ranges_are_id_ranges(database: Database) -> None:
+    """Times never go backwards in id order, so `since`/`until` (found by a binary search over
+    ids) select exactly the events whose times are in range, on both backends."""
+    service = AuditService(database)
+    times: list[int] = []
+    for w in range(6):
+        changes = [
+            Change("run.create", EntityType.RUN, f"r{w}-{i}", experiment_id="1")
+            for i in range(w + 1)
+        ]
+        for _ in range(10_000):  # each write at least 1 ms after the one before
+            database.write(lambda c, changes=changes: [events.record(c, x) for x in changes])
+            newest = service.search(EventQuery(limit=1))[0].time
+            if not times or newest > times[-1]:
+                break
+        times.append(newest)
+    every = service.search(EventQuery(limit=1000, ascending=True))
+    assert [e.time for e in every] == sorted(e.time for e in every)
+    for since in (None, times[0], times[2], times[2] + 1, times[-1], times[-1] + 1):
+        for until in (None, times[0], times[3], times[-1], times[-1] + 1):
+            found = service.search(EventQuery(since=since, until=until, limit=1000))
+            expected = [
+                e.id
+                for e in reversed(every)
+                if (since is None or e.time >= since) and (until is None or e.time < until)
+            ]
+            assert [e.id for e in found] == expected, (since, until)

@@ -17,6 +17,7 @@ sees a change within that time.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import threading
@@ -44,6 +45,7 @@ from cairn.entities.access import (
     Visibility,
 )
 from cairn.entities.errors import CairnError, ErrorCode
+from cairn.entities.events import ACTING, SYSTEM_ACTOR, Actor, ActorKind
 from cairn.entities.tracking import parse_experiment_id
 from cairn.store import access as store
 from cairn.store.db import Database
@@ -122,6 +124,31 @@ def check_name(value: object, field: str) -> str:
     if len(value) > MAX_NAME:
         raise CairnError.invalid(f"'{field}' is longer than {MAX_NAME} characters")
     return value
+
+
+def failure_key(username: str) -> str:
+    """The rate limit's key for failed logins as ``username``. A name no user can have (longer
+    than :data:`MAX_NAME`: HTTP basic credentials can hold anything) counts by its digest, so the
+    key fits its column."""
+    if len(username) > MAX_NAME:
+        return "user:#" + hashlib.sha256(username.encode()).hexdigest()
+    return f"user:{username}"
+
+
+@contextmanager
+def acting_as(actor: Actor) -> Iterator[None]:
+    """Make ``actor`` the :data:`~cairn.entities.events.ACTING` one for the writes inside."""
+    token = ACTING.set(actor)
+    try:
+        yield
+    finally:
+        ACTING.reset(token)
+
+
+def signed_in(username: str, user_id: int) -> Actor:
+    """The actor of a user who just proved their password: the request's address and id."""
+    base = ACTING.get()
+    return Actor(username, ActorKind.USER, base.address, base.request_id, user_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,15 +245,17 @@ class AccessService:
         return self._write(lambda c: store.create_user(c, name, hashed, is_admin))
 
     def ensure_admin(self, username: str, password: str) -> User:
-        """The first admin, from the environment at start: created when missing; an existing
-        user of that name is left as it is (its password is not reset from the environment)."""
+        """The first admin, from the environment at start: created when missing (by the
+        ``system`` actor); an existing user of that name is left as it is (its password is not
+        reset from the environment)."""
         name = check_username(username, "CAIRN_ADMIN_USERNAME")
         sec.check_password_rules(password, "CAIRN_ADMIN_PASSWORD")
         row = self._read(lambda c: store.user_row(c, name))
         if row is not None:
             return self.get_user(name)
         try:
-            return self.create_user(name, password, is_admin=True)
+            with acting_as(SYSTEM_ACTOR):
+                return self.create_user(name, password, is_admin=True)
         except CairnError as exc:  # another server created it first
             if exc.error_code is not ErrorCode.RESOURCE_ALREADY_EXISTS:
                 raise
@@ -331,34 +360,50 @@ class AccessService:
             token_id=token.id if token else None,
         )
 
-    def _check_rate(self, username: str, address: str | None) -> None:
-        keys = [f"user:{username}"] + ([f"addr:{address}"] if address else [])
+    def _check_rate(self, username: str, address: str | None, method: str) -> None:
+        keys = [failure_key(username)] + ([f"addr:{address}"] if address else [])
         found = self._read(lambda c: store.failures(c, keys))
         now = now_ms()
         for key, (start, count) in found.items():
             limit = MAX_FAILURES_PER_USER if key.startswith("user:") else MAX_FAILURES_PER_ADDRESS
             if now - start < LOGIN_WINDOW_MS and count >= limit:
+                self._refused(username, key, limit, method)
                 wait = (start + LOGIN_WINDOW_MS - now) // 1000 + 1
                 raise CairnError(
                     f"Too many failed logins; try again in {wait} seconds",
                     ErrorCode.TOO_MANY_REQUESTS,
                 )
 
-    def _fail(self, username: str, address: str | None) -> CairnError:
+    def _refused(self, username: str, key: str, limit: int, method: str) -> None:
+        """A refusal by the rate limit is a failed login too, recorded once per window and
+        key (the first refusal) so that a locked-out caller cannot fill the log."""
+
+        def write(c: Connection) -> None:
+            if store.mark_refused(c, key, limit):
+                store.record_login_failure(c, username, method, "rate_limited")
+
+        self._dbwrite(write)
+
+    def _fail(self, username: str, address: str | None, method: str, reason: str) -> CairnError:
+        """Count a failed login against the user and the address (the rate limit) and record
+        its ``login.failed`` event, in one write."""
         now = now_ms()
 
         def write(c: Connection) -> None:
-            store.record_failure(c, f"user:{username}", now, LOGIN_WINDOW_MS)
+            store.record_failure(c, failure_key(username), now, LOGIN_WINDOW_MS)
             if address:
                 store.record_failure(c, f"addr:{address}", now, LOGIN_WINDOW_MS)
+            store.record_login_failure(c, username, method, reason)
 
         self._dbwrite(write)
         return unauthenticated("Invalid username or password")
 
     def authenticate_password(
-        self, username: str, password: str, address: str | None = None
+        self, username: str, password: str, address: str | None = None, method: str = "password"
     ) -> Identity:
-        """HTTP basic credentials: the user's password, or one of their API tokens."""
+        """HTTP basic credentials: the user's password, or one of their API tokens. A wrong
+        password is a failed login (``method`` says which way: ``password``, or ``session``
+        for a sign-in to the web UI); a right one is no event (it comes with every request)."""
         if sec.looks_like_token(password):
             who = self.authenticate_token(password)
             if who.username != username:
@@ -370,13 +415,15 @@ class AccessService:
             profile = self._profile(user_id)
             if profile is not None and profile.active and profile.username == username:
                 return Identity(username, AuthMethod.PASSWORD, user_id, profile.is_admin)
-        self._check_rate(username, address)
+        self._check_rate(username, address, method)
         row = self._read(lambda c: store.user_row(c, username))
         if row is None:
             sec.burn_verification(password)
-            raise self._fail(username, address)
-        if not sec.verify_password(row.password_hash, password) or not row.active:
-            raise self._fail(username, address)
+            raise self._fail(username, address, method, "unknown_user")
+        if not sec.verify_password(row.password_hash, password):
+            raise self._fail(username, address, method, "wrong_password")
+        if not row.active:
+            raise self._fail(username, address, method, "inactive_user")
         self._verified.put(key, row.id)
         return self._identity(row, AuthMethod.PASSWORD)
 
@@ -411,7 +458,7 @@ class AccessService:
             raise CairnError.invalid("Missing value for required parameter 'password'")
         if sec.looks_like_token(password):
             raise unauthenticated("Log in with your password, not an API token")
-        who = self.authenticate_password(name, password, address)
+        who = self.authenticate_password(name, password, address, method="session")
         assert who.user_id is not None
         user = self.get_user(name)
         secret, csrf = sec.new_secret(), sec.new_secret()
@@ -421,9 +468,10 @@ class AccessService:
         def write(c: Connection) -> None:
             store.delete_expired_sessions(c, now_ms())
             store.create_session(c, uid, sec.digest(secret), csrf, expires)
-            store.clear_failures(c, f"user:{name}")
+            store.clear_failures(c, failure_key(name))
 
-        self._dbwrite(write)
+        with acting_as(signed_in(user.username, uid)):  # the session's user made it
+            self._dbwrite(write)
         return LoginSession(secret, csrf, user, expires)
 
     def authenticate_session(self, secret: str) -> tuple[Identity, str]:

@@ -30,6 +30,10 @@ class ErrorCode(StrEnum):
     """Cairn's own (MLflow has no code for it): a POST whose body is not declared JSON."""
     TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
     """Cairn's own: too many failed logins for a user or from an address; wait and retry."""
+    APPROVAL_REQUIRED = "APPROVAL_REQUIRED"
+    """Cairn's own: a stage transition or alias move under a promotion policy; an approval
+    request (named in the message) was created instead of moving. Stock clients raise it as
+    an ``MlflowException`` carrying the message."""
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -43,6 +47,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.PERMISSION_DENIED: 403,
     ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.APPROVAL_REQUIRED: 409,
     ErrorCode.REQUEST_LIMIT_EXCEEDED: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.RANGE_NOT_SATISFIABLE: 416,

@@ -40,6 +40,7 @@ from cairn.server.mlflow.routes import MlflowDispatch
 from cairn.server.openapi import install_openapi
 from cairn.server.settings import Settings
 from cairn.server.state import tracking
+from cairn.server.v1.approvals import router as approvals_router
 from cairn.server.v1.audit import router as audit_router
 from cairn.server.v1.auth import router as auth_router
 from cairn.server.v1.datasets import router as datasets_router
@@ -51,6 +52,7 @@ from cairn.server.v1.runs import router as runs_router
 from cairn.server.v1.users import router as users_router
 from cairn.server.web import WebUI
 from cairn.server.wire import json_response
+from cairn.services.approvals import ApprovalService
 from cairn.services.artifacts import ArtifactService
 from cairn.services.compare import CompareService
 from cairn.services.datasets import DatasetService
@@ -116,6 +118,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
             repository_for(settings.artifacts_destination),
             serve=settings.serve_artifacts,
             max_bytes=settings.max_artifact_bytes,
+            db=db,
         )
         limits = ValueLimits(settings.truncate_long_values)
         tracking = TrackingService(db, limits, artifact_root=artifacts.default_root)
@@ -130,6 +133,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
         app.state.audit = AuditService(db, settings.audit_retention_days)
         access = AccessService(db, Permission[settings.default_permission])
         app.state.access = access
+        app.state.approvals = ApprovalService(db, access)
         if settings.auth:
             await run_in_threadpool(bootstrap_admin, access)
         try:
@@ -156,6 +160,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     api.include_router(experiments_router)
     api.include_router(datasets_router)
     api.include_router(models_router)
+    api.include_router(approvals_router)
     api.include_router(metrics_router)
     api.include_router(runs_router)
     api.include_router(auth_router)

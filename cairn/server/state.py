@@ -11,6 +11,7 @@ from cairn.access.service import AccessService
 from cairn.entities.access import ALL, LOCAL, Identity, ResourceType, Visibility
 from cairn.entities.events import EventScope
 from cairn.events.service import AuditService
+from cairn.services.approvals import ApprovalService
 from cairn.services.artifacts import ArtifactService
 from cairn.services.compare import CompareService
 from cairn.services.datasets import DatasetService
@@ -42,6 +43,7 @@ metrics = _accessor("metrics", MetricsService)
 datasets = _accessor("datasets", DatasetService)
 access = _accessor("access", AccessService)
 audit = _accessor("audit", AuditService)
+approvals = _accessor("approvals", ApprovalService)
 
 
 def identity(request: Request) -> Identity:

@@ -2,22 +2,63 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from cairn.artifacts.base import ArtifactRepository
 from cairn.artifacts.paths import clean_path, join
 from cairn.entities.errors import CairnError
 from cairn.entities.tracking import RunInfo
+from cairn.store import artifact_events
+from cairn.store.db import Database
 
 PROXY_SCHEME = "mlflow-artifacts:"
 
 
 class ArtifactService:
-    def __init__(self, repo: ArtifactRepository, *, serve: bool = True, max_bytes: int = 0):
+    def __init__(
+        self,
+        repo: ArtifactRepository,
+        *,
+        serve: bool = True,
+        max_bytes: int = 0,
+        db: Database | None = None,
+    ):
         """``serve``: runs get ``mlflow-artifacts:/`` URIs and every byte goes through the
         server; otherwise clients get the storage URI and write to it themselves.
-        ``max_bytes``: the largest single upload (0: no limit)."""
+        ``max_bytes``: the largest single upload (0: no limit). ``db``: where the change
+        events of the artifacts written and deleted through the server go (None: nowhere,
+        for offline tools that record their own changes)."""
         self.repo = repo
         self.serve = serve
         self.max_bytes = max_bytes
+        self.db = db
+
+    async def written(self, path: str, size: int) -> None:
+        """Record that the file at repository ``path`` was written (``artifact.write``),
+        once its bytes are in place: in a write of its own, since the bytes are not in the
+        database."""
+        await self._record("artifact.write", path, None, {"size": size})
+
+    async def deleted(self, path: str, files: int) -> None:
+        """Record that ``files`` files at or under ``path`` were deleted (``artifact.delete``);
+        nothing when there was nothing to delete."""
+        if files:
+            await self._record("artifact.delete", path, {"files": files}, None)
+
+    async def _record(
+        self,
+        action: str,
+        path: str,
+        before: dict[str, object] | None,
+        after: dict[str, object] | None,
+    ) -> None:
+        if self.db is not None:
+            await self.db.awrite(
+                partial(
+                    artifact_events.record, action=action, path=path, before=before, after=after
+                ),
+                small=True,
+            )
 
     @property
     def default_root(self) -> str:

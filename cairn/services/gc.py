@@ -12,6 +12,7 @@ from functools import partial
 from sqlalchemy import Connection
 
 from cairn.entities.errors import CairnError
+from cairn.entities.events import ACTING, SYSTEM_ACTOR, ActorKind
 from cairn.services.artifacts import ArtifactService
 from cairn.store import gc as gc_store
 from cairn.store.db import Database
@@ -65,7 +66,17 @@ class GarbageCollector:
         return self.db.read(read)
 
     def run(self, plan: Plan, step: Callable[[str], None] = lambda _: None) -> Outcome:
-        """Carry out ``plan``; ``step`` is called once per run and experiment (progress)."""
+        """Carry out ``plan``; ``step`` is called once per run and experiment (progress).
+        The purges are recorded as the ``system`` actor's (the CLI's own system actor, with
+        its address, when it is the one running)."""
+        acting = ACTING.get()
+        token = ACTING.set(acting if acting.kind == ActorKind.SYSTEM else SYSTEM_ACTOR)
+        try:
+            return self._run(plan, step)
+        finally:
+            ACTING.reset(token)
+
+    def _run(self, plan: Plan, step: Callable[[str], None]) -> Outcome:
         out = Outcome()
         for run in plan.runs:
             out.files_removed += self._remove(

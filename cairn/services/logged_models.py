@@ -99,7 +99,7 @@ class LoggedModelService:
     def set_tags(self, model_id: str, tags: Iterable[tuple[str, object]]) -> None:
         # tag values are kept verbatim (mlflow.modelVersions is a JSON list the client rewrites)
         tag_map = self._tags(tags)
-        self.db.write(lambda c: store.set_tags(c, store.resolve(c, model_id), tag_map))
+        self.db.write(lambda c: store.set_tags(c, model_id, tag_map))
 
     def delete_tag(self, model_id: str, key: str) -> None:
         self.db.write(lambda c: store.delete_tag(c, model_id, key))
@@ -109,7 +109,7 @@ class LoggedModelService:
 
     def log_params(self, model_id: str, params: Iterable[tuple[str, object]]) -> None:
         param_map = self._params(params)
-        self.db.write(lambda c: store.add_params(c, store.resolve(c, model_id), param_map))
+        self.db.write(lambda c: store.add_params(c, model_id, param_map))
 
     def search(
         self,
@@ -166,6 +166,7 @@ class LoggedModelService:
             if not limits.truncate and len(value) > v.MAX_TAG_VALUE_LENGTH:
                 limits.tag_value(LOG_MODEL_HISTORY_TAG, value)  # raises
             run_store.set_tags(c, row.id, {LOG_MODEL_HISTORY_TAG: value})
+            run_store.record(c, "run.log_model", row, after={"model": entry})
 
         self.db.write(write)
 

@@ -43,6 +43,13 @@ MAX_BULK_RUNS = 100
 MAX_SUMMARY_IDS = 1000
 # batches up to this size may be written on the event loop when the writer is idle
 SMALL_BATCH = 20
+# the change events of the logging routes: one per call, named for the route's intent
+LOG_BATCH, LOG_METRIC, LOG_PARAM, SET_TAG = (
+    "run.log_batch",
+    "run.log_metric",
+    "run.log_param",
+    "run.set_tag",
+)
 
 
 def batch_summary(
@@ -53,7 +60,8 @@ def batch_summary(
     model_metrics: Sequence[ModelMetricPoint] = (),
 ) -> tuple[dict[str, object] | None, dict[str, object]]:
     """(before, after) of one log-batch's change event: params and tags as logged (the tags'
-    earlier values before), metrics summarised as keys, point count and step range."""
+    earlier values before), metrics summarised as keys, point count and step range, and the
+    run's ``name`` before and after when the batch renames it (``mlflow.runName``)."""
     after: dict[str, object] = {}
     if points:
         steps = [p[3] for p in points]
@@ -63,13 +71,21 @@ def batch_summary(
             "steps": [min(steps), max(steps)],
         }
     if model_metrics:
-        after["model_metrics"] = {"count": len(model_metrics)}
+        after["model_metrics"] = {
+            "models": sorted({p[0] for p in model_metrics}),
+            "count": len(model_metrics),
+        }
     if params:
         after["params"] = params
     if tags:
         after["tags"] = tags
     changed = {k: old_tags[k] for k in tags if k in old_tags and old_tags[k] != tags[k]}
-    return ({"tags": changed} if changed else None), after
+    before: dict[str, object] = {"tags": changed} if changed else {}
+    name = tags.get(run_store.RUN_NAME_TAG)
+    if name is not None and old_tags.get(run_store.RUN_NAME_TAG) != name:
+        before["name"] = old_tags.get(run_store.RUN_NAME_TAG)
+        after["name"] = name
+    return (before or None), after
 
 
 class TrackingService:
@@ -233,9 +249,11 @@ class TrackingService:
         metrics: Sequence[Metric | MetricPoint] = (),
         params: Sequence[tuple[str, object]] = (),
         tags: Sequence[tuple[str, object]] = (),
+        action: str = LOG_BATCH,
     ) -> None:
-        """Log metrics, params and tags atomically: all of them are stored, or none."""
-        self.db.write(self.log_batch_job(run_id, metrics, params, tags))
+        """Log metrics, params and tags atomically: all of them are stored, or none.
+        ``action`` names the change event (the single-purpose routes name their intent)."""
+        self.db.write(self.log_batch_job(run_id, metrics, params, tags, action=action))
 
     async def alog_batch(
         self,
@@ -244,11 +262,12 @@ class TrackingService:
         params: Sequence[tuple[str, object]] = (),
         tags: Sequence[tuple[str, object]] = (),
         model_metrics: Sequence[ModelMetricPoint] = (),
+        action: str = LOG_BATCH,
     ) -> None:
         """:meth:`log_batch` for the event loop (the hot path of every logging endpoint).
         ``model_metrics``: mlflow 3 metrics that name a logged model, attached to their models
         in the same transaction."""
-        job = self.log_batch_job(run_id, metrics, params, tags, model_metrics)
+        job = self.log_batch_job(run_id, metrics, params, tags, model_metrics, action)
         small = not model_metrics and len(metrics) + len(params) + len(tags) <= SMALL_BATCH
         await self.db.awrite(job, small=small)
 
@@ -259,9 +278,11 @@ class TrackingService:
         params: Sequence[tuple[str, object]],
         tags: Sequence[tuple[str, object]],
         model_metrics: Sequence[ModelMetricPoint] = (),
+        action: str = LOG_BATCH,
     ) -> Callable[[Connection], None]:
         """Validate a batch now; return the write to run in the store's transaction (the run's
-        params, tags and metrics, then ``model_metrics`` on their logged models)."""
+        params, tags and metrics, then ``model_metrics`` on their logged models), which
+        records one ``action`` event summarising the batch."""
         rid = v.validate_run_id(run_id)
         v.validate_batch_sizes(len(metrics), len(params), len(tags))
         points: list[MetricPoint] = [
@@ -294,18 +315,19 @@ class TrackingService:
             if model_metrics:
                 model_store.log_metrics(c, rid, model_metrics)
             before, after = batch_summary(points, param_map, tag_map, old_tags, model_metrics)
-            run_store.record(c, "run.log_batch", row, before, after)
+            run_store.record(c, action, row, before, after)
 
         return write
 
     def log_metric(self, run_id: object, key: str, value: float, timestamp: int, step: int) -> None:
-        self.log_batch(run_id, metrics=[Metric(key, value, timestamp, step)])
+        self.log_batch(run_id, metrics=[Metric(key, value, timestamp, step)], action=LOG_METRIC)
 
     def log_param(self, run_id: object, key: object, value: object) -> None:
-        self.log_batch(run_id, params=[(str(key) if key is not None else "", value)])
+        param = (str(key) if key is not None else "", value)
+        self.log_batch(run_id, params=[param], action=LOG_PARAM)
 
     def set_tag(self, run_id: object, key: object, value: object) -> None:
-        self.log_batch(run_id, tags=[(str(key) if key is not None else "", value)])
+        self.log_batch(run_id, tags=[(str(key) if key is not None else "", value)], action=SET_TAG)
 
     def delete_tag(self, run_id: object, key: object) -> None:
         rid = v.validate_run_id(run_id)

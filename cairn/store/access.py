@@ -1,9 +1,15 @@
 """Users, API tokens, sessions, grants, roles and login failures (SQL only; the rules live in
-cairn.access)."""
+cairn.access).
+
+Each function that changes who may do what records its change event here, in the same write
+(:func:`cairn.store.events.record`), with the state before read in that transaction. No event
+holds a secret: a password change says ``{"password": "changed"}``; tokens and sessions are
+named by id and owner, never by their secret or its digest."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +24,8 @@ from cairn.entities.access import (
     User,
 )
 from cairn.entities.errors import CairnError
+from cairn.entities.events import Change, EntityType
+from cairn.store import events
 from cairn.store.schema import (
     api_tokens,
     experiment_permissions,
@@ -53,6 +61,35 @@ def _upsert(
     conn.execute(stmt)
 
 
+MAX_ENTITY_ID = 512
+"""The longest ``entity_id`` the log keeps (a user name tried at a login can be any length)."""
+
+
+def _record(
+    conn: Connection,
+    action: str,
+    kind: EntityType,
+    entity_id: object,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    experiment_id: str | None = None,
+    model_name: str | None = None,
+) -> None:
+    change = Change(action, kind, str(entity_id), experiment_id, model_name, before, after)
+    events.record(conn, change)
+
+
+def _username(conn: Connection, user_id: int) -> str:
+    found = conn.execute(select(users.c.username).where(users.c.id == user_id)).scalar()
+    return str(found) if found is not None else f"#{user_id}"
+
+
+def record_login_failure(conn: Connection, username: str, method: str, reason: str) -> None:
+    """A failed sign-in as ``username`` (who may not exist), in the write that counts it."""
+    after = {"method": method, "reason": reason}
+    _record(conn, "login.failed", EntityType.USER, username[:MAX_ENTITY_ID], after=after)
+
+
 # ---- users ----
 
 
@@ -84,6 +121,8 @@ def create_user(conn: Connection, username: str, password_hash: str, is_admin: b
     except IntegrityError:
         raise CairnError.exists(f"User '{username}' already exists") from None
     assert pk is not None
+    after = {"id": pk[0], "is_admin": is_admin, "active": True}
+    _record(conn, "user.create", EntityType.USER, username, after=after)
     return User(pk[0], username, is_admin, True, now, now)
 
 
@@ -114,15 +153,36 @@ def count_admins(conn: Connection) -> int:
 
 
 def update_user(conn: Connection, user_id: int, **values: object) -> None:
+    """Set a user's ``password_hash`` (event ``user.set_password``) or their ``is_admin`` and
+    ``active`` flags (``user.update`` with the flags that changed)."""
+    row = user_row_by_id(conn, user_id)
+    if row is None:
+        raise CairnError.not_found(f"User with id={user_id} not found")
     conn.execute(update(users).where(users.c.id == user_id).values(updated_at=now_ms(), **values))
+    if "password_hash" in values:
+        changed: dict[str, Any] = {"password": "changed"}
+        _record(conn, "user.set_password", EntityType.USER, row.username, after=changed)
+    flags = [k for k in ("is_admin", "active") if k in values]
+    before: dict[str, Any] = {k: bool(getattr(row, k)) for k in flags}
+    after: dict[str, Any] = {k: bool(values[k]) for k in flags}
+    for key in flags:
+        if before[key] == after[key]:
+            del before[key], after[key]
+    if after:
+        _record(conn, "user.update", EntityType.USER, row.username, before, after)
 
 
 def delete_user(conn: Connection, user_id: int) -> None:
+    row = user_row_by_id(conn, user_id)
+    if row is None:
+        raise CairnError.not_found(f"User with id={user_id} not found")
     # children first: SQLite enforces ON DELETE CASCADE only with foreign keys switched on
     for table in (api_tokens, sessions, experiment_permissions, registered_model_permissions):
         conn.execute(delete(table).where(table.c.user_id == user_id))
     conn.execute(delete(user_roles).where(user_roles.c.user_id == user_id))
     conn.execute(delete(users).where(users.c.id == user_id))
+    before = {"id": user_id, "is_admin": bool(row.is_admin), "active": bool(row.active)}
+    _record(conn, "user.delete", EntityType.USER, row.username, before=before)
 
 
 # ---- API tokens ----
@@ -164,6 +224,13 @@ def create_token(
         )
     ).inserted_primary_key
     assert pk is not None
+    after = {
+        "name": name,
+        "user": _username(conn, user_id),
+        "read_only": read_only,
+        "expires_at": expires_at,
+    }
+    _record(conn, "token.create", EntityType.TOKEN, pk[0], after=after)
     return ApiToken(pk[0], user_id, name, prefix, read_only, now, expires_at, None, None)
 
 
@@ -194,11 +261,16 @@ def get_token(conn: Connection, token_id: int) -> ApiToken | None:
 
 
 def revoke_token(conn: Connection, token_id: int) -> None:
-    conn.execute(
+    """Revoke a live token (event ``token.revoke``); a revoked one is left as it is."""
+    now = now_ms()
+    done = conn.execute(
         update(api_tokens)
         .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
-        .values(revoked_at=now_ms())
+        .values(revoked_at=now)
     )
+    if done.rowcount:
+        before, after = {"revoked_at": None}, {"revoked_at": now}
+        _record(conn, "token.revoke", EntityType.TOKEN, token_id, before, after)
 
 
 def touch_token(conn: Connection, token_id: int, when: int) -> None:
@@ -211,6 +283,9 @@ def touch_token(conn: Connection, token_id: int, when: int) -> None:
 def create_session(
     conn: Connection, user_id: int, secret_hash: str, csrf_token: str, expires_at: int
 ) -> None:
+    """A new session of a user who signed in (event ``session.login`` on the user)."""
+    after = {"expires_at": expires_at}
+    _record(conn, "session.login", EntityType.USER, _username(conn, user_id), after=after)
     conn.execute(
         sessions.insert().values(
             user_id=user_id,
@@ -232,7 +307,14 @@ def session_by_hash(conn: Connection, secret_hash: str) -> tuple[AnyRow, AnyRow]
 
 
 def delete_session(conn: Connection, secret_hash: str) -> None:
+    """End one session (event ``session.logout`` on its user, when it was there)."""
+    user_id = conn.execute(
+        select(sessions.c.user_id).where(sessions.c.secret_hash == secret_hash)
+    ).scalar()
+    if user_id is None:
+        return
     conn.execute(delete(sessions).where(sessions.c.secret_hash == secret_hash))
+    _record(conn, "session.logout", EntityType.USER, _username(conn, user_id))
 
 
 def delete_sessions_of(conn: Connection, user_id: int) -> None:
@@ -258,9 +340,31 @@ def _key(kind: ResourceType, resource_id: str) -> object:
     return int(resource_id) if kind is ResourceType.EXPERIMENT else resource_id
 
 
+def _record_grant(
+    conn: Connection,
+    action: str,
+    kind: ResourceType,
+    resource_id: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """A change to a user's grant on one experiment or registered model, which the holders of
+    MANAGE on that resource may read: named by the resource (``experiment:<id>``,
+    ``registered_model:<name>``), the user in ``before``/``after``."""
+    resource = str(_key(kind, resource_id))
+    owner = (resource, None) if kind is ResourceType.EXPERIMENT else (None, resource)
+    entity_id = f"{kind.value}:{resource}"
+    _record(conn, action, EntityType.PERMISSION, entity_id, before, after, *owner)
+
+
 def set_grant(
     conn: Connection, kind: ResourceType, resource_id: str, user_id: int, permission: Permission
 ) -> None:
+    """Create or change a grant (event ``permission.create`` or ``permission.update``; none
+    when it already said ``permission``)."""
+    old = get_grant(conn, kind, resource_id, user_id)
+    if old == permission:
+        return
     table, column = _GRANT_TABLES[kind]
     _upsert(
         conn,
@@ -269,6 +373,13 @@ def set_grant(
         [column.name, "user_id"],
         ["permission"],
     )
+    username = _username(conn, user_id)
+    after = {"user": username, "permission": permission.name}
+    if old is None:
+        _record_grant(conn, "permission.create", kind, resource_id, after=after)
+    else:
+        before = {"user": username, "permission": old.name}
+        _record_grant(conn, "permission.update", kind, resource_id, before, after)
 
 
 def get_grant(
@@ -284,11 +395,14 @@ def get_grant(
 
 
 def delete_grant(conn: Connection, kind: ResourceType, resource_id: str, user_id: int) -> bool:
+    old = get_grant(conn, kind, resource_id, user_id)
+    if old is None:
+        return False
     table, column = _GRANT_TABLES[kind]
-    done = conn.execute(
-        delete(table).where(column == _key(kind, resource_id), table.c.user_id == user_id)
-    )
-    return bool(done.rowcount)
+    conn.execute(delete(table).where(column == _key(kind, resource_id), table.c.user_id == user_id))
+    before = {"user": _username(conn, user_id), "permission": old.name}
+    _record_grant(conn, "permission.delete", kind, resource_id, before=before)
+    return True
 
 
 def grants_of_user(conn: Connection, kind: ResourceType, user_id: int) -> dict[str, Permission]:
@@ -367,6 +481,8 @@ def create_role(conn: Connection, name: str, description: str) -> Role:
     except IntegrityError:
         raise CairnError.exists(f"Role '{name}' already exists") from None
     assert pk is not None
+    after = {"name": name, "description": description}
+    _record(conn, "role.create", EntityType.ROLE, pk[0], after=after)
     return Role(pk[0], name, description, now)
 
 
@@ -389,17 +505,52 @@ def list_roles(conn: Connection) -> list[Role]:
 
 
 def update_role(conn: Connection, role_id: int, **values: object) -> None:
+    """Rename or describe a role (event ``role.update`` with what changed)."""
+    role = get_role(conn, role_id)
     try:
         with conn.begin_nested():
             conn.execute(update(roles).where(roles.c.id == role_id).values(**values))
     except IntegrityError:
         raise CairnError.exists(f"Role '{values.get('name')}' already exists") from None
+    old: dict[str, Any] = {"name": role.name, "description": role.description}
+    changed = [key for key in old if key in values and values[key] != old[key]]
+    if changed:
+        before = {k: old[k] for k in changed}
+        after: dict[str, Any] = {k: values[k] for k in changed}
+        _record(conn, "role.update", EntityType.ROLE, role_id, before, after)
+
+
+def _role_permission_json(rp: RolePermission) -> dict[str, Any]:
+    return {
+        "permission_id": rp.id,
+        "resource_type": rp.resource_type.value,
+        "pattern": rp.pattern,
+        "permission": rp.permission.name,
+    }
+
+
+def _pattern_owner(kind: ResourceType, pattern: str) -> tuple[str | None, str | None]:
+    """The experiment id or model name a role's pattern names literally (so that its MANAGE
+    holders see the role's grant on it); none for ``*`` or an experiment's name."""
+    if kind is ResourceType.EXPERIMENT:
+        return (str(int(pattern)) if pattern.isascii() and pattern.isdigit() else None), None
+    return None, (pattern if pattern != "*" else None)
 
 
 def delete_role(conn: Connection, role_id: int) -> None:
+    """Delete a role, its grants and memberships (event ``role.delete`` saying all three)."""
+    role = get_role(conn, role_id)
+    members = [u.username for u in users_of_role(conn, role_id)]
     conn.execute(delete(role_permissions).where(role_permissions.c.role_id == role_id))
     conn.execute(delete(user_roles).where(user_roles.c.role_id == role_id))
     conn.execute(delete(roles).where(roles.c.id == role_id))
+    before = {
+        "name": role.name,
+        "description": role.description,
+        "permissions": [_role_permission_json(rp) for rp in role.permissions],
+        "members": members,
+    }
+    _record(conn, "role.delete", EntityType.ROLE, role_id, before=before)
 
 
 def add_role_permission(
@@ -420,7 +571,11 @@ def add_role_permission(
             f"Role {role_id} already has a permission on {kind.value} '{pattern}'"
         ) from None
     assert pk is not None
-    return RolePermission(pk[0], role_id, kind, pattern, permission)
+    found = RolePermission(pk[0], role_id, kind, pattern, permission)
+    after = _role_permission_json(found)
+    owner = _pattern_owner(kind, pattern)
+    _record(conn, "role.add_permission", EntityType.ROLE, role_id, None, after, *owner)
+    return found
 
 
 def get_role_permission(conn: Connection, permission_id: int) -> RolePermission:
@@ -433,26 +588,58 @@ def get_role_permission(conn: Connection, permission_id: int) -> RolePermission:
 
 
 def update_role_permission(conn: Connection, permission_id: int, permission: Permission) -> None:
+    """Change one of a role's grants (event ``role.update_permission`` on the role)."""
+    old = get_role_permission(conn, permission_id)
+    if old.permission == permission:
+        return
     conn.execute(
         update(role_permissions)
         .where(role_permissions.c.id == permission_id)
         .values(permission=permission.name)
     )
+    before = {"permission_id": permission_id, "permission": old.permission.name}
+    after = {"permission_id": permission_id, "permission": permission.name}
+    owner = _pattern_owner(old.resource_type, old.pattern)
+    _record(conn, "role.update_permission", EntityType.ROLE, old.role_id, before, after, *owner)
 
 
 def remove_role_permission(conn: Connection, permission_id: int) -> None:
+    """Remove one of a role's grants (event ``role.remove_permission`` on the role)."""
+    old = get_role_permission(conn, permission_id)
     conn.execute(delete(role_permissions).where(role_permissions.c.id == permission_id))
+    before = _role_permission_json(old)
+    owner = _pattern_owner(old.resource_type, old.pattern)
+    _record(conn, "role.remove_permission", EntityType.ROLE, old.role_id, before, None, *owner)
+
+
+def _member(conn: Connection, user_id: int, role_id: int) -> bool:
+    found = conn.execute(
+        select(user_roles.c.user_id).where(
+            user_roles.c.user_id == user_id, user_roles.c.role_id == role_id
+        )
+    ).first()
+    return found is not None
 
 
 def assign_role(conn: Connection, user_id: int, role_id: int) -> None:
+    """Give a user a role (event ``role.assign``; none if they had it)."""
+    if _member(conn, user_id, role_id):
+        return
     _upsert(conn, user_roles, {"user_id": user_id, "role_id": role_id}, ["user_id", "role_id"], [])
+    after = {"user": _username(conn, user_id)}
+    _record(conn, "role.assign", EntityType.ROLE, role_id, after=after)
 
 
 def unassign_role(conn: Connection, user_id: int, role_id: int) -> bool:
+    """Take a role from a user (event ``role.unassign``); False if they did not have it."""
     done = conn.execute(
         delete(user_roles).where(user_roles.c.user_id == user_id, user_roles.c.role_id == role_id)
     )
-    return bool(done.rowcount)
+    if not done.rowcount:
+        return False
+    before = {"user": _username(conn, user_id)}
+    _record(conn, "role.unassign", EntityType.ROLE, role_id, before=before)
+    return True
 
 
 def roles_of_user(conn: Connection, user_id: int) -> list[Role]:
@@ -499,6 +686,18 @@ def record_failure(conn: Connection, key: str, now: int, window_ms: int) -> None
             .where(login_failures.c.key == key)
             .values(count=login_failures.c.count + 1)
         )
+
+
+def mark_refused(conn: Connection, key: str, limit: int) -> bool:
+    """Note that ``key`` (at ``limit`` failures) was refused: True the first time in its
+    window only (the count goes one past the limit), so that a caller locked out is recorded
+    once per window, not once per attempt."""
+    done = conn.execute(
+        update(login_failures)
+        .where(login_failures.c.key == key, login_failures.c.count == limit)
+        .values(count=limit + 1)
+    )
+    return bool(done.rowcount)
 
 
 def clear_failures(conn: Connection, key: str) -> None:

@@ -129,7 +129,7 @@ def settle_default_location(conn: Connection, artifact_root: str) -> None:
 
 
 def rename(conn: Connection, experiment_id: int, new_name: str) -> None:
-    stage = _stage(conn, experiment_id)
+    stage, old_name = _state(conn, experiment_id)
     if stage != LifecycleStage.ACTIVE:
         raise CairnError.invalid(f"Cannot rename experiment {experiment_id}: it is deleted")
     clash = conn.execute(
@@ -142,15 +142,24 @@ def rename(conn: Connection, experiment_id: int, new_name: str) -> None:
         .where(experiments.c.experiment_id == experiment_id)
         .values(name=new_name, last_update_time=now_ms())
     )
+    if new_name != old_name:
+        record(conn, "experiment.rename", experiment_id, {"name": old_name}, {"name": new_name})
+
+
+def _state(conn: Connection, experiment_id: int) -> tuple[str, str]:
+    """(lifecycle stage, name) of an experiment; not found if there is none."""
+    row = conn.execute(
+        select(experiments.c.lifecycle_stage, experiments.c.name).where(
+            experiments.c.experiment_id == experiment_id
+        )
+    ).first()
+    if row is None:
+        raise CairnError.not_found(f"No Experiment with id={experiment_id} exists")
+    return str(row.lifecycle_stage), str(row.name)
 
 
 def _stage(conn: Connection, experiment_id: int) -> str:
-    stage = conn.execute(
-        select(experiments.c.lifecycle_stage).where(experiments.c.experiment_id == experiment_id)
-    ).scalar()
-    if stage is None:
-        raise CairnError.not_found(f"No Experiment with id={experiment_id} exists")
-    return str(stage)
+    return _state(conn, experiment_id)[0]
 
 
 def set_lifecycle(conn: Connection, experiment_id: int, stage: LifecycleStage) -> None:
@@ -169,7 +178,7 @@ def set_lifecycle(conn: Connection, experiment_id: int, stage: LifecycleStage) -
         .values(lifecycle_stage=stage, last_update_time=now)
     )
     if stage == LifecycleStage.DELETED:
-        conn.execute(
+        followed = conn.execute(
             update(runs)
             .where(runs.c.experiment_id == experiment_id)
             .where(runs.c.lifecycle_stage == LifecycleStage.ACTIVE)
@@ -180,7 +189,7 @@ def set_lifecycle(conn: Connection, experiment_id: int, stage: LifecycleStage) -
             )
         )
     else:
-        conn.execute(
+        followed = conn.execute(
             update(runs)
             .where(runs.c.experiment_id == experiment_id)
             .where(runs.c.deleted_with_experiment.is_(True))
@@ -190,11 +199,15 @@ def set_lifecycle(conn: Connection, experiment_id: int, stage: LifecycleStage) -
                 deleted_with_experiment=False,
             )
         )
+    action = "experiment.delete" if stage == LifecycleStage.DELETED else "experiment.restore"
+    after = {"lifecycle_stage": str(stage), "runs": int(followed.rowcount or 0)}
+    record(conn, action, experiment_id, {"lifecycle_stage": current}, after)
 
 
 def set_tag(conn: Connection, experiment_id: int, key: str, value: str) -> None:
     if _stage(conn, experiment_id) != LifecycleStage.ACTIVE:
         raise CairnError.invalid(f"Cannot set a tag on deleted experiment {experiment_id}")
+    old = _tag(conn, experiment_id, key)
     stmt = upsert_insert(conn, experiment_tags).values(
         experiment_id=experiment_id, key=key, value=value
     )
@@ -204,11 +217,23 @@ def set_tag(conn: Connection, experiment_id: int, key: str, value: str) -> None:
         )
     )
     _touch(conn, experiment_id)
+    before = {"tags": {key: old}} if old is not None else None
+    record(conn, "experiment.set_tag", experiment_id, before, {"tags": {key: value}})
+
+
+def _tag(conn: Connection, experiment_id: int, key: str) -> str | None:
+    value = conn.execute(
+        select(experiment_tags.c.value)
+        .where(experiment_tags.c.experiment_id == experiment_id)
+        .where(experiment_tags.c.key == key)
+    ).scalar()
+    return None if value is None else str(value)
 
 
 def delete_tag(conn: Connection, experiment_id: int, key: str) -> None:
     if _stage(conn, experiment_id) != LifecycleStage.ACTIVE:
         raise CairnError.invalid(f"Cannot delete a tag of deleted experiment {experiment_id}")
+    old = _tag(conn, experiment_id, key)
     gone = conn.execute(
         delete(experiment_tags)
         .where(experiment_tags.c.experiment_id == experiment_id)
@@ -217,6 +242,7 @@ def delete_tag(conn: Connection, experiment_id: int, key: str) -> None:
     if not gone:
         raise CairnError.not_found(f"No tag with name: {key} in experiment {experiment_id}")
     _touch(conn, experiment_id)
+    record(conn, "experiment.delete_tag", experiment_id, before={"tags": {key: old}})
 
 
 def _touch(conn: Connection, experiment_id: int) -> None:

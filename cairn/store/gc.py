@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import ColumnElement, Connection, delete, select
 
 from cairn.entities.tracking import LifecycleStage
+from cairn.store import experiments as experiment_store
+from cairn.store import runs as run_store
 from cairn.store.experiments import artifact_location_of
+from cairn.store.run_data import INFO_COLUMNS, RunRow
 from cairn.store.schema import experiments, runs
 
 
@@ -55,9 +58,18 @@ def deleted_experiments(conn: Connection, before_ms: int) -> list[DeletedExperim
 
 
 def purge_runs(conn: Connection, ids: Sequence[int]) -> None:
-    """Remove runs with everything logged to them (the foreign keys cascade)."""
+    """Remove runs with everything logged to them (the foreign keys cascade), one
+    ``run.purge`` event each (events have no foreign keys: the runs' history stays)."""
     if ids:
+        _record_purges(conn, runs.c.id.in_(list(ids)))
         conn.execute(delete(runs).where(runs.c.id.in_(list(ids))))
+
+
+def _record_purges(conn: Connection, which: ColumnElement[bool]) -> None:
+    found = conn.execute(select(*INFO_COLUMNS).where(which)).all()
+    for row in found:
+        before = {"name": row.name, "lifecycle_stage": row.lifecycle_stage}
+        run_store.record(conn, "run.purge", RunRow._make(row), before=before)
 
 
 def remaining_runs(conn: Connection, experiment_id: int) -> int:
@@ -65,6 +77,17 @@ def remaining_runs(conn: Connection, experiment_id: int) -> int:
 
 
 def purge_experiment(conn: Connection, experiment_id: int) -> None:
-    """Remove an experiment and all that is left of it; its name becomes free again."""
+    """Remove an experiment and all that is left of it; its name becomes free again. One
+    ``experiment.purge`` event, and a ``run.purge`` for each run purged with it."""
+    found = conn.execute(
+        select(experiments.c.name, experiments.c.lifecycle_stage).where(
+            experiments.c.experiment_id == experiment_id
+        )
+    ).first()
+    if found is None:
+        return
+    _record_purges(conn, runs.c.experiment_id == experiment_id)
     conn.execute(delete(runs).where(runs.c.experiment_id == experiment_id))
     conn.execute(delete(experiments).where(experiments.c.experiment_id == experiment_id))
+    before = {"name": found.name, "lifecycle_stage": found.lifecycle_stage}
+    experiment_store.record(conn, "experiment.purge", experiment_id, before=before)

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, select
 
 from cairn.entities.tracking import Dataset
 from cairn.store import runs as run_store
+from cairn.store.filters import CONTEXT_TAG
 from cairn.store.schema import datasets, input_tags, run_inputs
 from cairn.store.sql import upsert_insert
 
@@ -17,7 +18,11 @@ def log_inputs(
     conn: Connection, run_uuid: str, inputs: Sequence[tuple[Dataset, dict[str, str]]]
 ) -> None:
     run = run_store.resolve_active(conn, run_uuid)
+    logged: list[dict[str, str | None]] = []
     for dataset, tags in inputs:
+        logged.append(
+            {"name": dataset.name, "digest": dataset.digest, "context": tags.get(CONTEXT_TAG)}
+        )
         d = datasets.c
         found = conn.execute(
             select(d.id).where(
@@ -60,3 +65,5 @@ def log_inputs(
                 ),
                 [{"input_id": input_id, "key": k, "value": v} for k, v in tags.items()],
             )
+    if logged:
+        run_store.record(conn, "run.log_inputs", run, after={"datasets": logged})

@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
 from cairn.entities.errors import CairnError
+from cairn.entities.events import Change, EntityType
 from cairn.entities.logged_models import LoggedModel, LoggedModelStatus, ModelMetric
 from cairn.entities.tracking import LifecycleStage
+from cairn.store import events
 from cairn.store import experiments as experiment_store
 from cairn.store import runs as run_store
 from cairn.store.schema import (
@@ -71,9 +74,40 @@ def create(
         )
         .returning(lm.id)
     ).scalar_one()
-    set_tags(conn, pk, tags)
-    add_params(conn, pk, params)
+    _set_tags(conn, pk, tags)
+    _add_params(conn, pk, params)
+    after = {
+        "name": name,
+        "status": LoggedModelStatus.LOGGED_MODEL_PENDING.value,
+        "model_type": model_type,
+        "source_run_id": source_run_id,
+        "tags": tags,
+        "params": params,
+    }
+    events.record(conn, _change("logged_model.create", model_id, experiment_id, after=after))
     return load(conn, [_row(conn, model_id)])[0]
+
+
+def _change(
+    action: str,
+    model_id: str,
+    experiment_id: int,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> Change:
+    eid = str(experiment_id)
+    return Change(action, EntityType.LOGGED_MODEL, model_id, eid, before=before, after=after)
+
+
+def _record(
+    conn: Connection,
+    action: str,
+    row: AnyRow,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Record a change to the logged model of ``row`` in the current write."""
+    events.record(conn, _change(action, row.model_id, row.experiment_id, before, after))
 
 
 def _row(conn: Connection, model_id: str, allow_deleted: bool = False) -> AnyRow:
@@ -146,16 +180,39 @@ def _touch(conn: Connection, pk: int) -> None:
 
 
 def finalize(conn: Connection, model_id: str, status: LoggedModelStatus) -> LoggedModel:
-    pk = resolve(conn, model_id)
+    row = _row(conn, model_id)
     conn.execute(
         update(logged_models)
-        .where(lm.id == pk)
+        .where(lm.id == row.id)
         .values(status=status.value, last_updated_time=now_ms())
     )
+    if row.status != status.value:
+        stages = ({"status": row.status}, {"status": status.value})
+        _record(conn, "logged_model.finalize", row, *stages)
     return get(conn, model_id)
 
 
-def set_tags(conn: Connection, pk: int, tags: dict[str, str]) -> None:
+def _tag_values(conn: Connection, pk: int, keys: list[str]) -> dict[str, str]:
+    t = logged_model_tags.c
+    found = conn.execute(select(t.key, t.value).where(t.lm_id == pk, t.key.in_(keys))).all()
+    return {key: value for key, value in found}
+
+
+def set_tags(conn: Connection, model_id: str, tags: dict[str, str]) -> None:
+    """Set tags of a logged model: one ``logged_model.set_tags`` event (earlier values of
+    the tags it replaces before)."""
+    if not tags:
+        resolve(conn, model_id)
+        return
+    row = _row(conn, model_id)
+    old = _tag_values(conn, row.id, list(tags))
+    _set_tags(conn, row.id, tags)
+    changed = {k: v for k, v in old.items() if v != tags[k]}
+    before = {"tags": changed} if changed else None
+    _record(conn, "logged_model.set_tags", row, before, {"tags": tags})
+
+
+def _set_tags(conn: Connection, pk: int, tags: dict[str, str]) -> None:
     if not tags:
         return
     stmt = upsert_insert(conn, logged_model_tags)
@@ -169,18 +226,30 @@ def set_tags(conn: Connection, pk: int, tags: dict[str, str]) -> None:
 
 
 def delete_tag(conn: Connection, model_id: str, key: str) -> None:
-    pk = resolve(conn, model_id)
+    row = _row(conn, model_id)
+    old = _tag_values(conn, row.id, [key])
     t = logged_model_tags.c
-    gone = conn.execute(delete(logged_model_tags).where(t.lm_id == pk, t.key == key)).rowcount
+    gone = conn.execute(delete(logged_model_tags).where(t.lm_id == row.id, t.key == key)).rowcount
     if not gone:
         raise CairnError.not_found(f"No tag with key '{key}' on logged model '{model_id}'")
-    _touch(conn, pk)
+    _touch(conn, row.id)
+    _record(conn, "logged_model.delete_tag", row, before={"tags": old})
 
 
-def add_params(conn: Connection, pk: int, params: dict[str, str]) -> None:
-    """Params of a logged model are write-once, like a run's: the same value again is fine."""
+def add_params(conn: Connection, model_id: str, params: dict[str, str]) -> None:
+    """Log params of a logged model: one ``logged_model.log_params`` event with the params
+    that were new (none when every one was already there with the same value)."""
+    row = _row(conn, model_id)
+    new = _add_params(conn, row.id, params)
+    if new:
+        _record(conn, "logged_model.log_params", row, after={"params": new})
+
+
+def _add_params(conn: Connection, pk: int, params: dict[str, str]) -> dict[str, str]:
+    """Params of a logged model are write-once, like a run's: the same value again is fine.
+    Returns those that were added."""
     if not params:
-        return
+        return {}
     p = logged_model_params.c
     existing = dict(
         conn.execute(select(p.key, p.value).where(p.lm_id == pk, p.key.in_(list(params)))).all()
@@ -191,19 +260,23 @@ def add_params(conn: Connection, pk: int, params: dict[str, str]) -> None:
                 f"Changing param values is not allowed. Param with key='{key}' was already "
                 f"logged with value='{old}'; attempted new value '{params[key]}'."
             )
-    new = [{"lm_id": pk, "key": k, "value": v} for k, v in params.items() if k not in existing]
+    new = {k: v for k, v in params.items() if k not in existing}
     if new:
-        conn.execute(logged_model_params.insert(), new)
+        rows = [{"lm_id": pk, "key": k, "value": v} for k, v in new.items()]
+        conn.execute(logged_model_params.insert(), rows)
         _touch(conn, pk)
+    return new
 
 
 def delete_model(conn: Connection, model_id: str) -> None:
-    pk = resolve(conn, model_id)
+    row = _row(conn, model_id)
     conn.execute(
         update(logged_models)
-        .where(lm.id == pk)
+        .where(lm.id == row.id)
         .values(lifecycle_stage=LifecycleStage.DELETED.value, last_updated_time=now_ms())
     )
+    stages = ({"lifecycle_stage": row.lifecycle_stage}, {"lifecycle_stage": "deleted"})
+    _record(conn, "logged_model.delete", row, *stages)
 
 
 def log_metrics(
@@ -256,3 +329,5 @@ def log_outputs(conn: Connection, run_uuid: str, models: Sequence[tuple[str, int
             ),
             [{"run_id": run.id, "model_id": m, "step": s} for m, s in models],
         )
+        outputs = [{"model_id": m, "step": s} for m, s in models]
+        run_store.record(conn, "run.log_outputs", run, after={"models": outputs})

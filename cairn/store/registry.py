@@ -2,7 +2,9 @@
 
 Versions, aliases and events reference ``registered_models.id``, so a rename is one UPDATE.
 Every change of a version's existence, stage or alias, and every rename, adds a
-``model_events`` row (the promotion history) in the same transaction.
+``model_events`` row (the promotion history) in the same transaction. Every change at all
+records one change event (:func:`change`): entity ``registered_model`` (id = the name) or
+``model_version`` (id = ``name/version``), with ``model_name`` set.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cairn.entities.errors import CairnError
+from cairn.entities.events import Change, EntityType
 from cairn.entities.registry import EventKind, ModelVersion, RegisteredModel, Stage
+from cairn.store import events
 from cairn.store.prepared import Prepared
 from cairn.store.registry_load import latest_per_stage, load_models, load_versions
 from cairn.store.schema import (
@@ -77,6 +81,24 @@ def record(
     )
 
 
+def change(
+    conn: Connection,
+    action: str,
+    name: str,
+    version: int | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Record one change event of model ``name`` (or of its ``version``) in this write."""
+    if version is None:
+        entity_type, entity_id = EntityType.REGISTERED_MODEL, name
+    else:
+        entity_type, entity_id = EntityType.MODEL_VERSION, f"{name}/{version}"
+    events.record(
+        conn, Change(action, entity_type, entity_id, model_name=name, before=before, after=after)
+    )
+
+
 def _touch(conn: Connection, model_id: int, now: int) -> None:
     conn.execute(update(registered_models).where(rm.id == model_id).values(last_updated_time=now))
 
@@ -107,6 +129,8 @@ def create_model(
             registered_model_tags.insert(),
             [{"model_id": model_id, "key": k, "value": v} for k, v in tags.items()],
         )
+    after = {"name": name, "description": description, "tags": tags}
+    change(conn, "registered_model.create", name, after=after)
     return get_model(conn, name)
 
 
@@ -126,6 +150,9 @@ def rename_model(conn: Connection, name: str, new_name: str, actor: str | None) 
         .values(name=new_name, last_updated_time=now_ms())
     )
     record(conn, model, None, EventKind.MODEL_RENAMED, name, new_name, actor, name=new_name)
+    change(
+        conn, "registered_model.rename", new_name, before={"name": name}, after={"name": new_name}
+    )
     return get_model(conn, new_name)
 
 
@@ -136,6 +163,9 @@ def update_model(conn: Connection, name: str, description: str | None) -> Regist
         .where(rm.id == model.id)
         .values(description=description, last_updated_time=now_ms())
     )
+    if model.description != description:
+        before, after = {"description": model.description}, {"description": description}
+        change(conn, "registered_model.update", name, before=before, after=after)
     return get_model(conn, name)
 
 
@@ -143,6 +173,9 @@ def delete_model(conn: Connection, name: str, actor: str | None) -> None:
     """Delete a model with its versions, tags and aliases; its events stay (model_id NULL)."""
     model = model_row(conn, name)
     record(conn, model, None, EventKind.MODEL_DELETED, name, None, actor)
+    versions = conn.execute(select(mv.version).where(mv.model_id == model.id)).scalars().all()
+    before = {"name": name, "versions": [int(ver) for ver in versions]}
+    change(conn, "registered_model.delete", name, before=before)
     # the whole history stays reachable under the name the model had last
     conn.execute(
         update(model_events).where(model_events.c.model_id == model.id).values(model_name=name)
@@ -150,8 +183,34 @@ def delete_model(conn: Connection, name: str, actor: str | None) -> None:
     conn.execute(delete(registered_models).where(rm.id == model.id))
 
 
+def _model_tag(conn: Connection, model_id: int, key: str) -> str | None:
+    t = registered_model_tags.c
+    value: str | None = conn.execute(
+        select(t.value).where(t.model_id == model_id, t.key == key)
+    ).scalar_one_or_none()
+    return value
+
+
+def _tag_change(
+    conn: Connection,
+    action: str,
+    name: str,
+    version: int | None,
+    key: str,
+    old: str | None,
+    new: str | None,
+) -> None:
+    """Record a tag set (``new`` given) or delete, unless it changed nothing."""
+    if old == new:
+        return
+    before = None if old is None else {"tags": {key: old}}
+    after = None if new is None else {"tags": {key: new}}
+    change(conn, action, name, version, before, after)
+
+
 def set_model_tag(conn: Connection, name: str, key: str, value: str) -> None:
     model = model_row(conn, name)
+    old = _model_tag(conn, model.id, key)
     t = registered_model_tags.c
     stmt = upsert_insert(conn, registered_model_tags).values(
         model_id=model.id, key=key, value=value
@@ -159,12 +218,15 @@ def set_model_tag(conn: Connection, name: str, key: str, value: str) -> None:
     conn.execute(
         stmt.on_conflict_do_update(index_elements=[t.model_id, t.key], set_={"value": value})
     )
+    _tag_change(conn, "registered_model.set_tag", name, None, key, old, value)
 
 
 def delete_model_tag(conn: Connection, name: str, key: str) -> None:
     model = model_row(conn, name)
+    old = _model_tag(conn, model.id, key)
     t = registered_model_tags.c
     conn.execute(delete(registered_model_tags).where(t.model_id == model.id, t.key == key))
+    _tag_change(conn, "registered_model.delete_tag", name, None, key, old, None)
 
 
 # --------------------------------------------------------------------------- versions
@@ -203,6 +265,8 @@ def create_version(
             [{"version_id": vid, "key": k, "value": v} for k, v in tags.items()],
         )
     record(conn, model, version, EventKind.VERSION_CREATED, None, Stage.NONE.value, actor)
+    after = {k: fields.get(k) for k in ("source", "run_id", "description", "logged_model_id")}
+    change(conn, "model_version.create", name, version, after={**after, "tags": tags})
     return get_version(conn, name, version)
 
 
@@ -229,6 +293,9 @@ def update_version(
         .where(mv.id == row.id)
         .values(description=description, last_updated_time=now_ms())
     )
+    if row.description != description:
+        before, after = {"description": row.description}, {"description": description}
+        change(conn, "model_version.update", name, version, before, after)
     return get_version(conn, name, version)
 
 
@@ -240,21 +307,35 @@ def delete_version(conn: Connection, name: str, version: int, actor: str | None)
     conn.execute(delete(model_versions).where(mv.id == row.id))
     _touch(conn, model.id, now_ms())
     record(conn, model, version, EventKind.VERSION_DELETED, row.current_stage, None, actor)
+    before = {"stage": row.current_stage, "source": row.source, "run_id": row.run_id}
+    change(conn, "model_version.delete", name, version, before=before)
+
+
+def _version_tag(conn: Connection, version_id: int, key: str) -> str | None:
+    t = model_version_tags.c
+    value: str | None = conn.execute(
+        select(t.value).where(t.version_id == version_id, t.key == key)
+    ).scalar_one_or_none()
+    return value
 
 
 def set_version_tag(conn: Connection, name: str, version: int, key: str, value: str) -> None:
     row = version_row(conn, model_row(conn, name), version)
+    old = _version_tag(conn, row.id, key)
     t = model_version_tags.c
     stmt = upsert_insert(conn, model_version_tags).values(version_id=row.id, key=key, value=value)
     conn.execute(
         stmt.on_conflict_do_update(index_elements=[t.version_id, t.key], set_={"value": value})
     )
+    _tag_change(conn, "model_version.set_tag", name, version, key, old, value)
 
 
 def delete_version_tag(conn: Connection, name: str, version: int, key: str) -> None:
     row = version_row(conn, model_row(conn, name), version)
+    old = _version_tag(conn, row.id, key)
     t = model_version_tags.c
     conn.execute(delete(model_version_tags).where(t.version_id == row.id, t.key == key))
+    _tag_change(conn, "model_version.delete_tag", name, version, key, old, None)
 
 
 def transition_stage(
@@ -291,6 +372,7 @@ def transition_stage(
                 Stage.ARCHIVED.value,
                 actor,
             )
+            _stage_change(conn, name, other_version, stage.value, Stage.ARCHIVED.value)
     if row.current_stage != stage.value:
         conn.execute(
             update(model_versions)
@@ -300,8 +382,14 @@ def transition_stage(
         record(
             conn, model, version, EventKind.STAGE_TRANSITION, row.current_stage, stage.value, actor
         )
+        _stage_change(conn, name, version, row.current_stage, stage.value)
     _touch(conn, model.id, now)
     return get_version(conn, name, version)
+
+
+def _stage_change(conn: Connection, name: str, version: int, old: str, new: str) -> None:
+    before, after = {"stage": old}, {"stage": new}
+    change(conn, "model_version.transition_stage", name, version, before, after)
 
 
 # ---------------------------------------------------------------------------- aliases
@@ -324,6 +412,8 @@ def set_alias(conn: Connection, name: str, alias: str, version: int, actor: str 
     if old is None:
         conn.execute(model_aliases.insert().values(model_id=model.id, alias=alias, version=version))
         record(conn, model, version, EventKind.ALIAS_SET, None, alias, actor)
+        after = {"alias": alias, "version": version}
+        change(conn, "model_version.set_alias", name, version, after=after)
     else:
         a = model_aliases.c
         conn.execute(
@@ -332,6 +422,8 @@ def set_alias(conn: Connection, name: str, alias: str, version: int, actor: str 
             .values(version=version)
         )
         record(conn, model, version, EventKind.ALIAS_MOVED, str(old), alias, actor)
+        before, after = {"alias": alias, "version": old}, {"alias": alias, "version": version}
+        change(conn, "model_version.set_alias", name, version, before, after)
 
 
 def delete_alias(conn: Connection, name: str, alias: str, actor: str | None) -> None:
@@ -342,6 +434,7 @@ def delete_alias(conn: Connection, name: str, alias: str, actor: str | None) -> 
     a = model_aliases.c
     conn.execute(delete(model_aliases).where(a.model_id == model.id, a.alias == alias))
     record(conn, model, old, EventKind.ALIAS_DELETED, alias, None, actor)
+    change(conn, "model_version.delete_alias", name, old, before={"alias": alias, "version": old})
 
 
 def get_by_alias(conn: Connection, name: str, alias: str) -> ModelVersion:

@@ -181,9 +181,10 @@ def update_info(
     if values:
         conn.execute(update(runs).where(runs.c.id == row.id).values(**values))
         old = row._asdict()
-        before = {k: old[k] for k in values}
-        if before != values:
-            record(conn, "run.update", row, before, values)
+        changed = [k for k in values if old[k] != values[k]]
+        if changed:
+            before = {k: old[k] for k in changed}
+            record(conn, "run.update", row, before, {k: values[k] for k in changed})
     return run_info(resolve(conn, run_uuid))
 
 

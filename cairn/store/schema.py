@@ -306,6 +306,71 @@ model_events = Table(
     sqlite_autoincrement=True,
 )
 
+# Promotion approvals: a model's policy (which stages and aliases need approval, how many, by
+# whom, on what evidence), the requests it creates and the approvals given to them.
+promotion_policies = Table(
+    "promotion_policies",
+    metadata,
+    Column(
+        "model_id",
+        Integer,
+        ForeignKey("registered_models.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("stages", Text, nullable=False),  # JSON list of stage names
+    Column("aliases", Text, nullable=False),  # JSON list of alias names
+    Column("required_approvals", Integer, nullable=False),
+    Column("approver_role", String(256), nullable=True),
+    Column("evidence", Text, nullable=False),  # JSON list of checks
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(256), nullable=False),
+)
+
+approval_requests = Table(
+    "approval_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "model_id",
+        Integer,
+        ForeignKey("registered_models.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("version", Integer, nullable=False),
+    Column("target_stage", String(20), nullable=True),
+    Column("target_alias", String(256), nullable=True),
+    Column("archive_existing", Boolean, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("requested_by", String(256), nullable=False),
+    Column("requested_at", BigInteger, nullable=False),
+    Column("comment", Text, nullable=True),
+    Column("required_approvals", Integer, nullable=False),
+    Column("decided_by", String(256), nullable=True),
+    Column("decided_at", BigInteger, nullable=True),
+    Column("decision_comment", Text, nullable=True),
+    # JSON: the version's run tags and the target's holders when the request was made
+    Column("snapshot", Text, nullable=False),
+    Index("ix_approval_requests_state", "state", "id"),
+    Index("ix_approval_requests_model", "model_id", "version"),
+    sqlite_autoincrement=True,
+)
+
+approval_votes = Table(
+    "approval_votes",
+    metadata,
+    Column(
+        "request_id",
+        Integer,
+        ForeignKey("approval_requests.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("actor", String(256), nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("comment", Text, nullable=True),
+    PrimaryKeyConstraint("request_id", "actor"),
+)
+
 # ------------------------------------------------------------------- MLflow 3 logged models
 
 logged_models = Table(

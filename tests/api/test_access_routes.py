@@ -137,6 +137,7 @@ def _fields(hidden: Hidden) -> dict[str, Any]:
         "name": hidden.model_name,
         "version": "1",
         "alias": "champion",
+        "stage": "Production",
         "key": "m",
         "metric_key": "m",
         "path": f"{hidden.experiment_id}/{hidden.run_id}/artifacts/f.txt",
@@ -148,7 +149,9 @@ def _fields(hidden: Hidden) -> dict[str, Any]:
 def _call(client: TestClient, probe: Probe, hidden: Hidden, headers: dict[str, str]) -> Any:
     path = _concrete(probe, hidden)
     fields = _fields(hidden)
-    own = path.endswith("/create") or (probe.method == "POST" and path == "/api/v1/tokens")
+    own = (path.endswith("/create") and "/transition-requests/" not in path) or (
+        probe.method == "POST" and path == "/api/v1/tokens"
+    )
     if own and "/permissions/" not in path:
         fields["name"] = "nobodys-own"  # a user may create things of their own (and tokens)
     if probe.method in ("GET", "HEAD"):

@@ -179,12 +179,13 @@ def test_a_manage_holder_reads_only_the_events_of_what_they_manage(world: World)
     assert ("user.create", "dave") not in keys
     assert world.events(AS_ALICE, experiment_id=world.bobs) == []
     mine = world.events(AS_ALICE, entity_type="run", entity_id=world.run)
-    assert [e["action"] for e in mine] == ["run.log_batch"] * 3 + ["run.create"]
+    assert [e["action"] for e in mine] == ["run.log_metric"] * 3 + ["run.create"]
 
 
 def test_a_role_pattern_naming_an_experiment_counts_as_managing_it(world: World) -> None:
     found = world.events(AS_CAROL)
-    assert _keys(found) == [("experiment.create", world.shared)]
+    assert ("experiment.create", world.shared) in _keys(found)
+    assert {e["experiment_id"] for e in found} == {world.shared}
 
 
 def test_a_user_who_manages_nothing_gets_an_empty_list_not_a_403(world: World) -> None:
@@ -225,12 +226,16 @@ def test_filters(world: World) -> None:
     by_alice = world.events(actor="alice")
     assert by_alice == [e for e in every if e["actor"] == "alice"]
     assert {e["actor"] for e in world.events(actor="bob")} == {"bob"}
-    batches = world.events(action="run.log_batch")
+    batches = world.events(action="run.log_metric")
     assert len(batches) == 3
     assert world.events(experiment_id=world.mine) == [
         e for e in every if e["experiment_id"] == world.mine
     ]
-    assert _keys(world.events(model_name="alice-model")) == [
+    of_model = world.events(model_name="alice-model")
+    assert {e["model_name"] for e in of_model} == {"alice-model"}
+    assert ("registered_model.create", "alice-model") in _keys(of_model)
+    versions = world.events(model_name="alice-model", entity_type="model_version")
+    assert _keys(versions) == [
         ("model_version.create", "alice-model/2"),
         ("model_version.create", "alice-model/1"),
     ]

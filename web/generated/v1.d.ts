@@ -3,6 +3,94 @@
 // src/api/types.ts names the ones the app uses (V1<"...">).
 
 export interface paths {
+    "/api/v1/approval-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Approval requests, newest first (of the models the caller may read) */
+        get: operations["list_requests_api_v1_approval_requests_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/approval-requests/{request_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One approval request */
+        get: operations["get_request_api_v1_approval_requests__request_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/approval-requests/{request_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve a request (the approval that reaches the required count applies it)
+         * @description Approvers: MANAGE holders of the model (or the policy's role) and admins; the requester cannot approve their own request (403).
+         */
+        post: operations["approve_api_v1_approval_requests__request_id__approve_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/approval-requests/{request_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Withdraw a request (its requester or a MANAGE holder of the model) */
+        post: operations["cancel_api_v1_approval_requests__request_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/approval-requests/{request_id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reject a request (approvers); the version stays where it is */
+        post: operations["reject_api_v1_approval_requests__request_id__reject_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit": {
         parameters: {
             query?: never;
@@ -322,6 +410,68 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/models/{name}/promotion-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A registered model's promotion policy */
+        get: operations["get_policy_api_v1_models__name__promotion_policy_get"];
+        /**
+         * Set a registered model's promotion policy (MANAGE on the model)
+         * @description Which target `stages` and `aliases` need approval, how many approvals (`required_approvals`, 1 to 20), who approves (`approver_role`, or MANAGE holders when null; admins always may) and the `evidence` the version's source run must show.
+         */
+        put: operations["set_policy_api_v1_models__name__promotion_policy_put"];
+        post?: never;
+        /** Remove a registered model's promotion policy (MANAGE on the model) */
+        delete: operations["delete_policy_api_v1_models__name__promotion_policy_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/models/{name}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore the previous version of a stage, through the promotion policy
+         * @description The version that was in `stage` (default Production) before the current one moves back there, archiving the current one: 200 `{applied: true, version}` or, under a policy, 201 with the approval request. No earlier version: 400 INVALID_STATE.
+         */
+        post: operations["rollback_api_v1_models__name__rollback_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/models/{name}/versions/{version}/requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask to move a version to a stage or alias
+         * @description Body `{"stage": "Production"}` or `{"alias": "champion"}`, with `archive_existing_versions` and a `comment`. Under a policy covering the target (and unless the caller is an admin) an approval request is made: 201 with it. Otherwise the move is made at once: 200 `{applied: true}`. A version lacking the policy's evidence is refused (400, the reasons in the message).
+         */
+        post: operations["create_request_api_v1_models__name__versions__version__requests_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/models/compare": {
         parameters: {
             query?: never;
@@ -540,6 +690,19 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
+         * Applied
+         * @description The move was made at once (no policy covers it, or the caller may bypass).
+         */
+        Applied: {
+            /**
+             * Applied
+             * @default true
+             */
+            applied: boolean;
+            /** Version */
+            version: string;
+        };
+        /**
          * Axis
          * @enum {string}
          */
@@ -592,6 +755,15 @@ export interface components {
             ok: boolean;
             /** Reason */
             reason: string | null;
+        };
+        /** CheckOut */
+        CheckOut: {
+            /** Check */
+            check: string;
+            /** Detail */
+            detail: string;
+            /** Ok */
+            ok: boolean;
         };
         /** ComparedRunOut */
         ComparedRunOut: {
@@ -689,6 +861,11 @@ export interface components {
             digest: string;
             /** Name */
             name: string;
+        };
+        /** DecisionIn */
+        DecisionIn: {
+            /** Comment */
+            comment?: string | null;
         };
         /** DownsampleOut */
         DownsampleOut: {
@@ -795,6 +972,24 @@ export interface components {
              * @description Milliseconds since the epoch
              */
             time: number;
+        };
+        /**
+         * EvidenceIn
+         * @description A required fact about the version's source run: a ``tag`` whose ``value`` must match,
+         *     or a ``metric`` whose latest value compares with ``op`` (``>=`` by default) to ``value``.
+         */
+        EvidenceIn: {
+            /** Key */
+            key: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "tag" | "metric";
+            /** Op */
+            op?: (">=" | ">" | "<=" | "<" | "==") | null;
+            /** Value */
+            value: string | number;
         };
         /** ExperimentSummaryList */
         ExperimentSummaryList: {
@@ -915,12 +1110,131 @@ export interface components {
             /** @description null when no version is in that stage */
             version: components["schemas"]["VersionOut"] | null;
         };
+        /** MoveIn */
+        MoveIn: {
+            /** Alias */
+            alias?: string | null;
+            /**
+             * Archive Existing Versions
+             * @default false
+             */
+            archive_existing_versions: boolean;
+            /** Comment */
+            comment?: string | null;
+            /** Stage */
+            stage?: string | null;
+        };
         /** PasswordIn */
         PasswordIn: {
             /** Current Password */
             current_password: string;
             /** New Password */
             new_password: string;
+        };
+        /** PolicyIn */
+        PolicyIn: {
+            /**
+             * Aliases
+             * @description e.g. champion
+             */
+            aliases?: string[];
+            /**
+             * Approver Role
+             * @description Approvers hold this role; null: MANAGE holders of the model
+             */
+            approver_role?: string | null;
+            /** Evidence */
+            evidence?: components["schemas"]["EvidenceIn"][];
+            /**
+             * Required Approvals
+             * @default 1
+             */
+            required_approvals: number;
+            /**
+             * Stages
+             * @description Staging and/or Production
+             */
+            stages?: string[];
+        };
+        /** PolicyOut */
+        PolicyOut: {
+            /** Aliases */
+            aliases: string[];
+            /** Approver Role */
+            approver_role: string | null;
+            /** Evidence */
+            evidence: {
+                [key: string]: unknown;
+            }[];
+            /** Model Name */
+            model_name: string;
+            /** Required Approvals */
+            required_approvals: number;
+            /** Stages */
+            stages: string[];
+            /** Updated At */
+            updated_at: number;
+            /** Updated By */
+            updated_by: string;
+        };
+        /** RequestList */
+        RequestList: {
+            /** Next Page Token */
+            next_page_token?: string | null;
+            /** Requests */
+            requests: components["schemas"]["RequestOut"][];
+        };
+        /**
+         * RequestOut
+         * @description An approval request. ``evidence`` is the policy's checks on the version as it is now;
+         *     ``changes_since_request`` (pending requests) what changed since it was asked for.
+         */
+        RequestOut: {
+            /** Approvals */
+            approvals: components["schemas"]["VoteOut"][];
+            /** Archive Existing Versions */
+            archive_existing_versions: boolean;
+            /**
+             * Can Approve
+             * @description Whether the caller may approve it now
+             */
+            can_approve: boolean;
+            /** Changes Since Request */
+            changes_since_request: string[];
+            /** Comment */
+            comment: string | null;
+            /** Decided At */
+            decided_at: number | null;
+            /** Decided By */
+            decided_by: string | null;
+            /** Decision Comment */
+            decision_comment: string | null;
+            /** Evidence */
+            evidence: components["schemas"]["CheckOut"][];
+            /** Id */
+            id: string;
+            /** Model Name */
+            model_name: string;
+            /** Requested At */
+            requested_at: number;
+            /** Requested By */
+            requested_by: string;
+            /** Required Approvals */
+            required_approvals: number;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "pending" | "approved" | "rejected" | "cancelled";
+            /**
+             * Target
+             * @description {"stage": "Production"} or {"alias": "…"}
+             */
+            target: {
+                [key: string]: string;
+            };
+            /** Version */
+            version: string;
         };
         /** RoleIn */
         RoleIn: {
@@ -998,6 +1312,16 @@ export interface components {
              * @enum {string}
              */
             permission: "NO_PERMISSIONS" | "READ" | "USE" | "EDIT" | "MANAGE";
+        };
+        /** RollbackIn */
+        RollbackIn: {
+            /** Comment */
+            comment?: string | null;
+            /**
+             * Stage
+             * @default Production
+             */
+            stage: string;
         };
         /** RunComparison */
         RunComparison: {
@@ -1263,6 +1587,15 @@ export interface components {
             /** Version */
             version: string;
         };
+        /** VoteOut */
+        VoteOut: {
+            /** Actor */
+            actor: string;
+            /** Comment */
+            comment: string | null;
+            /** Time */
+            time: number;
+        };
     };
     responses: never;
     parameters: never;
@@ -1272,6 +1605,177 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_requests_api_v1_approval_requests_get: {
+        parameters: {
+            query?: {
+                max_results?: number;
+                model_name?: string | null;
+                page_token?: string | null;
+                /** @description pending, approved, rejected, cancelled, or all */
+                state?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_request_api_v1_approval_requests__request_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    approve_api_v1_approval_requests__request_id__approve_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["DecisionIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    cancel_api_v1_approval_requests__request_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["DecisionIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reject_api_v1_approval_requests__request_id__reject_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["DecisionIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_events_api_v1_audit_get: {
         parameters: {
             query?: {
@@ -1894,6 +2398,197 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_policy_api_v1_models__name__promotion_policy_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyOut"];
+                };
+            };
+            /** @description No such model, or it has no policy */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    set_policy_api_v1_models__name__promotion_policy_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PolicyIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_policy_api_v1_models__name__promotion_policy_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    rollback_api_v1_models__name__rollback_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RollbackIn"];
+            };
+        };
+        responses: {
+            /** @description Moved at once */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Applied"];
+                };
+            };
+            /** @description An approval request was made (or found) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_request_api_v1_models__name__versions__version__requests_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MoveIn"];
+            };
+        };
+        responses: {
+            /** @description Moved at once */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Applied"];
+                };
+            };
+            /** @description An approval request was made (or found) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestOut"];
+                };
             };
             /** @description Validation Error */
             422: {

@@ -177,11 +177,13 @@ async def _stream_into(request: Request, writer: ArtifactWriter, limit: int) -> 
 @requires(p.artifact(EDIT))
 async def upload(request: Request) -> Response:
     path = _path(request)
-    writer = await run_in_threadpool(_repo(request).open_write, path)
+    service = artifacts(request)
+    writer = await run_in_threadpool(service.repo.open_write, path)
     try:
-        await _stream_into(request, writer, artifacts(request).max_bytes)
+        size = await _stream_into(request, writer, service.max_bytes)
     except ClientDisconnect:
         return Response(status_code=499)
+    await service.written(path, size)
     return json_response({})
 
 
@@ -259,7 +261,9 @@ async def list_artifacts(request: Request) -> Response:
 
 @requires(p.artifact(MANAGE))
 async def delete(request: Request) -> Response:
-    await run_in_threadpool(_repo(request).delete, _path(request))
+    path, service = _path(request), artifacts(request)
+    files = await run_in_threadpool(service.repo.delete, path)
+    await service.deleted(path, files)
     return json_response({})
 
 
@@ -381,7 +385,10 @@ async def mpu_complete(request: Request) -> Response:
     msg = _CompleteMpu.model_validate_json(await request.body() or b"{}")
     target = _target_from_body(request, await request.body())
     parts = [PartInfo(p.part_number, p.etag or "") for p in msg.parts]
-    await run_in_threadpool(_repo(request).complete_multipart, target, msg.upload_id, parts)
+    service = artifacts(request)
+    await run_in_threadpool(service.repo.complete_multipart, target, msg.upload_id, parts)
+    info = await run_in_threadpool(service.repo.stat, target)
+    await service.written(target, (info.file_size or 0) if info is not None else 0)
     return json_response({})
 
 

@@ -15,7 +15,7 @@ from cairn.entities.registry import ModelVersion, RegisteredModel
 from cairn.server import wire
 from cairn.server.mlflow import registry_messages as m
 from cairn.server.mlflow.endpoint import Endpoint
-from cairn.server.state import created, registry, visible
+from cairn.server.state import approvals, created, identity, registry, visible
 from cairn.wire import kv
 
 
@@ -142,7 +142,10 @@ async def alias(request: Request, msg: m.RegisteredModelAlias) -> wire.Json:
         return {}
     if msg.version is None:
         raise CairnError.invalid("Missing value for required parameter 'version'.")
-    await run_in_threadpool(service.set_alias, msg.name, msg.alias, msg.version, who)
+    gate = approvals(request)
+    await run_in_threadpool(
+        gate.set_alias, identity(request), msg.name, msg.alias, msg.version, who
+    )
     return {}
 
 
@@ -199,14 +202,17 @@ async def delete_version_tag(request: Request, msg: m.DeleteModelVersionTag) -> 
 
 
 async def transition_stage(request: Request, msg: m.TransitionModelVersionStage) -> wire.Json:
-    version = await run_in_threadpool(
-        registry(request).transition_stage,
+    """Under a promotion policy: APPROVAL_REQUIRED naming the approval request made."""
+    await run_in_threadpool(
+        approvals(request).transition,
+        identity(request),
         msg.name,
         msg.version,
         msg.stage,
         msg.archive_existing_versions,
         actor(request, msg.user_id),
     )
+    version = await run_in_threadpool(registry(request).get_version, msg.name, msg.version)
     return {"model_version": model_version(version)}
 
 

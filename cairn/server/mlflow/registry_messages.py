@@ -140,3 +140,39 @@ class SearchModelVersions(Message):
     max_results: int = 10_000
     order_by: list[str] = []
     page_token: str | None = None
+
+
+class CreateTransitionRequest(Message):
+    """POST /mlflow/transition-requests/create (MLflow's Databricks-era API)"""
+
+    name: str
+    version: Version
+    stage: str
+    comment: str | None = None
+
+
+class ListTransitionRequests(Message):
+    """GET /mlflow/transition-requests/list"""
+
+    name: str
+    version: Version
+
+
+class DecideTransitionRequest(Message):
+    """POST /mlflow/transition-requests/approve and /reject"""
+
+    name: str
+    version: Version
+    stage: str
+    archive_existing_versions: bool | None = None
+    comment: str | None = None
+
+
+class DeleteTransitionRequest(Message):
+    """DELETE /mlflow/transition-requests/delete (fields in the query or the body)"""
+
+    name: str | None = None
+    version: Version | None = None
+    stage: str | None = None
+    creator: str | None = None
+    comment: str | None = None

@@ -27,6 +27,7 @@ from cairn.server.mlflow import (
     registry,
     roles,
     runs,
+    transition_requests,
     users,
 )
 from cairn.server.mlflow.endpoint import Endpoint, prefixes
@@ -40,6 +41,7 @@ ENDPOINTS: list[Endpoint] = [
     *experiments.ENDPOINTS,
     *logged_models.ENDPOINTS,
     *registry.ENDPOINTS,
+    *transition_requests.ENDPOINTS,
     *users.ENDPOINTS,
     *permissions.ENDPOINTS,
     *roles.ENDPOINTS,

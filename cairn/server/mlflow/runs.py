@@ -12,6 +12,7 @@ from cairn.server import wire
 from cairn.server.mlflow import messages as m
 from cairn.server.mlflow.endpoint import Endpoint
 from cairn.server.state import identity, readable, tracking
+from cairn.services.tracking import LOG_METRIC, LOG_PARAM, SET_TAG
 
 
 async def create(request: Request, msg: m.CreateRun) -> wire.Json:
@@ -54,17 +55,19 @@ async def log_metric(request: Request, msg: m.LogMetric) -> wire.Json:
     model_points = (
         [(msg.model_id, *point, msg.dataset_name, msg.dataset_digest)] if msg.model_id else []
     )
-    await tracking(request).alog_batch(msg.rid, [point], model_metrics=model_points)
+    await tracking(request).alog_batch(
+        msg.rid, [point], model_metrics=model_points, action=LOG_METRIC
+    )
     return {}
 
 
 async def log_param(request: Request, msg: m.LogParam) -> wire.Json:
-    await tracking(request).alog_batch(msg.rid, (), [(msg.key, msg.value)])
+    await tracking(request).alog_batch(msg.rid, (), [(msg.key, msg.value)], action=LOG_PARAM)
     return {}
 
 
 async def set_tag(request: Request, msg: m.SetTag) -> wire.Json:
-    await tracking(request).alog_batch(msg.rid, (), (), [(msg.key, msg.value)])
+    await tracking(request).alog_batch(msg.rid, (), (), [(msg.key, msg.value)], action=SET_TAG)
     return {}
 
 

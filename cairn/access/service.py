@@ -824,6 +824,33 @@ class AccessService:
             deny_ids=deny,
         )
 
+    def managed(self, who: Identity, kind: ResourceType) -> Visibility:
+        """The experiments (by id) or registered models (by name) ``who`` holds MANAGE on, as
+        a filter: what their audit trail readers may see. The same rules as
+        :meth:`permission` (a grant decides over roles; a read-only token manages nothing);
+        an experiment role pattern that names an experiment is resolved to its id."""
+        if who.unrestricted:
+            return Visibility()
+        if who.user_id is None or who.read_only:
+            return Visibility(everything=False)
+        profile = self._profile(who.user_id)
+        if profile is None or not profile.active:
+            return Visibility(everything=False)
+        if profile.is_admin:
+            return Visibility()
+        grants = profile.grants[kind]
+        deny = frozenset(r for r, p in grants.items() if not p.can_manage)
+        patterns = profile.patterns[kind]
+        base = max([self.default] + [p for pattern, p in patterns if pattern == "*"])
+        if base.can_manage:
+            return Visibility(everything=True, deny_ids=deny)
+        allowed = {r for r, p in grants.items() if p.can_manage}
+        named = {pattern for pattern, p in patterns if p.can_manage and pattern != "*"}
+        if kind is ResourceType.EXPERIMENT and named:
+            found = self._read(lambda c: [store.experiment_by_name(c, n) for n in sorted(named)])
+            named |= {str(eid) for eid in found if eid is not None}
+        return Visibility(everything=False, allow_ids=frozenset(allowed | named), deny_ids=deny)
+
     # ---- what a request names, resolved to its experiment ----
 
     def _owner(self, key: tuple[str, str], find: Callable[[Connection], int | None]) -> str | None:

@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 
+from cairn.entities.access import Visibility
+
 GENESIS = "0" * 64
 """The ``prev_hash`` of the first event ever written."""
 
@@ -166,8 +168,24 @@ def chain_hash(prev_hash: str, body: bytes, key: bytes | None = None) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class EventScope:
+    """The events a caller who is not an admin may read: those that belong to an experiment
+    (by id) or a registered model (by name) they hold MANAGE on, each side a
+    :class:`~cairn.entities.access.Visibility` filter. Events that belong to neither (users,
+    roles, settings) are outside every scope."""
+
+    experiments: Visibility
+    models: Visibility
+
+
+NO_SCOPE = EventScope(Visibility(everything=False), Visibility(everything=False))
+"""A scope that lets no event through (a caller who manages nothing)."""
+
+
+@dataclass(frozen=True, slots=True)
 class EventQuery:
-    """A filter over the log, newest first, paged by id (keyset)."""
+    """A filter over the log, newest first, paged by id (keyset). ``scope`` None: every
+    event (admins, and everyone while access control is off)."""
 
     actor: str | None = None
     action: str | None = None
@@ -181,8 +199,20 @@ class EventQuery:
     after_id: int | None = None
     limit: int = 100
     ascending: bool = False
-    experiment_ids: tuple[str, ...] | None = None
-    model_names: tuple[str, ...] | None = None
+    scope: EventScope | None = None
+
+    def filters(self) -> dict[str, str | int | None]:
+        """The caller's filters (not paging, order or scope): what a page token is tied to."""
+        return {
+            "actor": self.actor,
+            "action": self.action,
+            "entity_type": self.entity_type,
+            "entity_id": self.entity_id,
+            "experiment_id": self.experiment_id,
+            "model_name": self.model_name,
+            "since": self.since,
+            "until": self.until,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,15 +10,15 @@ access layer has found the caller, whom :func:`actor_for` then puts in its place
 from __future__ import annotations
 
 import re
-import uuid
+import secrets
 
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cairn.entities.access import AuthMethod, Identity
 from cairn.entities.events import ACTING, Actor, ActorKind
 
 REQUEST_ID = "x-request-id"
+_REQUEST_ID = REQUEST_ID.encode()
 SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _KINDS = {AuthMethod.TOKEN: ActorKind.TOKEN, AuthMethod.SYSTEM: ActorKind.SYSTEM}
 
@@ -38,16 +38,17 @@ class Acting:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = Headers(scope=scope).get(REQUEST_ID, "")
-        request_id = given if SANE_ID.fullmatch(given) else uuid.uuid4().hex
+        given = next((v for k, v in scope["headers"] if k == _REQUEST_ID), b"").decode("latin-1")
+        request_id = given if SANE_ID.fullmatch(given) else secrets.token_hex(16)
+        header = (_REQUEST_ID, request_id.encode("latin-1"))
         client = scope.get("client")
         address = client[0][:64] if client else None
         name = "anonymous" if self.access_control else "local"
         token = ACTING.set(Actor(name, ActorKind.USER, address, request_id))
 
         async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)["X-Request-Id"] = request_id
+            if message["type"] == "http.response.start":  # on every response: kept cheap
+                message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
         try:

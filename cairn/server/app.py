@@ -29,6 +29,7 @@ from cairn.access.service import AccessService
 from cairn.artifacts.uri import repository_for
 from cairn.entities.access import Permission
 from cairn.entities.errors import CairnError
+from cairn.events.service import AuditService
 from cairn.server import errors
 from cairn.server.access import AccessLayer, RouteNeeds
 from cairn.server.acting import Acting
@@ -40,6 +41,7 @@ from cairn.server.openapi import install_openapi
 from cairn.server.settings import Settings
 from cairn.server.state import tracking
 from cairn.server.v1.approvals import router as approvals_router
+from cairn.server.v1.audit import router as audit_router
 from cairn.server.v1.auth import router as auth_router
 from cairn.server.v1.datasets import router as datasets_router
 from cairn.server.v1.experiments import router as experiments_router
@@ -128,6 +130,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
         app.state.metrics = MetricsService(db, tracking.keys)
         app.state.datasets = DatasetService(db)
         app.state.compare = CompareService(db)
+        app.state.audit = AuditService(db, settings.audit_retention_days)
         access = AccessService(db, Permission[settings.default_permission])
         app.state.access = access
         app.state.approvals = ApprovalService(db, access)
@@ -163,6 +166,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     api.include_router(auth_router)
     api.include_router(users_router)
     api.include_router(permissions_router)
+    api.include_router(audit_router)
     root = Starlette(
         routes=[*artifact_routes(), Fallback("", app=WebUI(api, web_dir))],
         exception_handlers=handlers,

@@ -9,6 +9,8 @@ from starlette.requests import Request
 
 from cairn.access.service import AccessService
 from cairn.entities.access import ALL, LOCAL, Identity, ResourceType, Visibility
+from cairn.entities.events import EventScope
+from cairn.events.service import AuditService
 from cairn.services.approvals import ApprovalService
 from cairn.services.artifacts import ArtifactService
 from cairn.services.compare import CompareService
@@ -40,6 +42,7 @@ compare = _accessor("compare", CompareService)
 metrics = _accessor("metrics", MetricsService)
 datasets = _accessor("datasets", DatasetService)
 access = _accessor("access", AccessService)
+audit = _accessor("audit", AuditService)
 approvals = _accessor("approvals", ApprovalService)
 
 
@@ -59,6 +62,20 @@ def visible(request: Request, kind: ResourceType) -> Visibility:
         return ALL
     found: Visibility = service.visibility(who, kind)
     return found
+
+
+def audit_scope(request: Request) -> EventScope | None:
+    """Which change events the caller may read (sync: call from a worker thread): None for
+    every event (access control off, admins, also through a read-only token), else those of
+    the experiments and registered models they hold MANAGE on."""
+    who = identity(request)
+    service = getattr(request.app.state, "access", None)
+    if who.unrestricted or who.is_admin or service is None:
+        return None
+    return EventScope(
+        service.managed(who, ResourceType.EXPERIMENT),
+        service.managed(who, ResourceType.REGISTERED_MODEL),
+    )
 
 
 def readable(request: Request, kind: ResourceType, ids: list[str]) -> list[str]:

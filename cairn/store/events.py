@@ -11,11 +11,25 @@ which is what lets consumers read the log as an outbox by ``id > cursor``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Select, and_, delete, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    false,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import NoResultFound
 
+from cairn.entities.access import Visibility
 from cairn.entities.events import (
     ActorKind,
     Change,
@@ -25,6 +39,7 @@ from cairn.entities.events import (
     chain_hash,
 )
 from cairn.store.db import WriteScope, before_commit, job_scope
+from cairn.store.prepared import Prepared
 from cairn.store.schema import change_events, change_head
 from cairn.store.sql import now_ms
 
@@ -41,21 +56,43 @@ def record(conn: Connection, change: Change) -> None:
     pending.append(change)
 
 
-def _dump(value: dict[str, Any] | None) -> str | None:
+_DUMP = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+
+
+def _dump(value: Any) -> str | None:
     if value is None:
         return None
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+    return orjson.dumps(value, option=_DUMP).decode()
+
+
+_HEAD = Prepared(
+    select(change_head.c.seq, change_head.c.hash, change_head.c.time)
+    .where(change_head.c.id == bindparam("head"))
+    .with_for_update()
+)
+_MOVE_HEAD = Prepared(
+    update(change_head)
+    .where(change_head.c.id == bindparam("head"))
+    .values(seq=bindparam("seq"), hash=bindparam("hash"), time=bindparam("time")),
+    columns=("seq", "hash", "time", "head"),
+)
+_COLUMNS = tuple(column.name for column in change_events.columns)
+_INSERT = Prepared(change_events.insert(), columns=_COLUMNS)
 
 
 def _append(conn: Connection, scope: WriteScope, changes: list[Change]) -> None:
+    """Append the write's changes: lock the head, chain each change to the one before, insert
+    them in one statement and move the head. Runs on the hot path of every tracking write
+    (one event per logged batch), so its three statements are prepared
+    (:mod:`cairn.store.prepared`)."""
     if not changes:
         return
-    head = conn.execute(
-        select(change_head.c.seq, change_head.c.hash).where(change_head.c.id == 1).with_for_update()
-    ).one()
-    seq, prev = int(head.seq), str(head.hash)
+    found = _HEAD.rows(conn, head=1)
+    if not found:
+        raise NoResultFound("the change log's head row (change_head id 1) is missing")
+    seq, prev, last = int(found[0][0]), str(found[0][1]), int(found[0][2])
     actor = scope.actor
-    now = now_ms()
+    now = max(now_ms(), last)  # the log's clock never goes backwards
     rows = []
     for change in changes:
         seq += 1
@@ -72,41 +109,89 @@ def _append(conn: Connection, scope: WriteScope, changes: list[Change]) -> None:
             "entity_id": change.entity_id,
             "experiment_id": change.experiment_id,
             "model_name": change.model_name,
+            # the hash covers the values as they read back (keys as strings, tuples as lists)
             "before": orjson.loads(before) if before is not None else None,
             "after": orjson.loads(after) if after is not None else None,
             "claimed_user": change.claimed_user,
         }
         digest = chain_hash(prev, canonical(values), scope.audit_key)
         values.update(before=before, after=after, prev_hash=prev, hash=digest)
-        rows.append(values)
+        rows.append(tuple(values[name] for name in _COLUMNS))
         prev = digest
-    conn.execute(change_events.insert(), rows)
-    conn.execute(update(change_head).where(change_head.c.id == 1).values(seq=seq, hash=prev))
+    _INSERT.many(conn, rows)
+    _MOVE_HEAD.many(conn, [(seq, prev, now, 1)])
     changes.clear()
 
 
+def _json(text: str | None) -> Any:
+    """A stored ``before``/``after``: its JSON value, or the text itself when it is not JSON
+    (only a row edited behind Cairn's back; verification then finds its hash wrong)."""
+    if text is None:
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+
+
+_KINDS: dict[str, ActorKind] = {str(kind): kind for kind in ActorKind}
+
+
 def _event(row: Any) -> ChangeEvent:
+    """An event from a row of ``select(change_events)`` (columns in table order). Export and
+    verification read millions of these: positional unpacking, no per-row enum call."""
+    (
+        event_id, when, actor, kind, address, request_id, action, entity_type, entity_id,
+        experiment_id, model_name, before, after, claimed_user, prev_hash, digest,
+    ) = row  # fmt: skip
     return ChangeEvent(
-        id=int(row.id),
-        time=int(row.time),
-        actor=row.actor,
-        actor_kind=ActorKind(row.actor_kind),
-        address=row.address,
-        request_id=row.request_id,
-        action=row.action,
-        entity_type=row.entity_type,
-        entity_id=row.entity_id,
-        experiment_id=row.experiment_id,
-        model_name=row.model_name,
-        before=orjson.loads(row.before) if row.before is not None else None,
-        after=orjson.loads(row.after) if row.after is not None else None,
-        claimed_user=row.claimed_user,
-        prev_hash=row.prev_hash,
-        hash=row.hash,
+        int(event_id),
+        int(when),
+        actor,
+        # an unknown kind was edited behind Cairn's back: kept as found, so its hash fails
+        _KINDS.get(kind, kind),
+        address,
+        request_id,
+        action,
+        entity_type,
+        entity_id,
+        experiment_id,
+        model_name,
+        _json(before),
+        _json(after),
+        claimed_user,
+        prev_hash,
+        digest,
     )
 
 
-def _filtered(query: EventQuery) -> Select[Any]:
+_TIME_AT = Prepared(
+    select(change_events.c.time)
+    .where(change_events.c.id >= bindparam("id"))
+    .order_by(change_events.c.id.asc())
+    .limit(bindparam("one"))
+)
+
+
+def first_at(conn: Connection, when: int) -> int:
+    """The id of the first event at or after ``when`` (ms), or the head's id + 1 when there is
+    none: a binary search over ids, which works because times never go backwards in id order
+    (about 20 primary-key lookups for a million events)."""
+    seq, _, first_id, _ = head(conn)
+    low, high = first_id, seq + 1
+    for _ in range(64):
+        if low >= high:
+            break
+        middle = (low + high) // 2
+        found = _TIME_AT.rows(conn, id=middle, one=1)
+        if not found or int(found[0][0]) >= when:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _filtered(conn: Connection, query: EventQuery) -> Select[Any]:
     c = change_events.c
     where = []
     for column, value in (
@@ -119,33 +204,47 @@ def _filtered(query: EventQuery) -> Select[Any]:
     ):
         if value is not None:
             where.append(column == value)
-    if query.since is not None:
-        where.append(c.time >= query.since)
+    if query.since is not None:  # time ranges are id ranges: the primary key answers them
+        where.extend((c.id >= first_at(conn, query.since), c.time >= query.since))
     if query.until is not None:
-        where.append(c.time < query.until)
+        where.extend((c.id < first_at(conn, query.until), c.time < query.until))
     if query.before_id is not None:
         where.append(c.id < query.before_id)
     if query.after_id is not None:
         where.append(c.id > query.after_id)
-    scopes = []
-    if query.experiment_ids is not None:
-        scopes.append(c.experiment_id.in_(query.experiment_ids))
-    if query.model_names is not None:
-        scopes.append(c.model_name.in_(query.model_names))
+    if query.scope is not None:
+        where.append(
+            or_(
+                _within(c.experiment_id, query.scope.experiments),
+                _within(c.model_name, query.scope.models),
+            )
+        )
     stmt = select(change_events)
     if where:
         stmt = stmt.where(and_(*where))
-    if scopes:
-        stmt = stmt.where(or_(*scopes))
     return stmt
+
+
+def _within(column: Any, allowed: Visibility) -> ColumnElement[bool]:
+    """Events whose ``column`` (experiment id or model name) ``allowed`` lets through; an
+    event without one is never let through by it."""
+    if allowed.everything:
+        found: ColumnElement[bool] = column.is_not(None)
+    elif allowed.allow_ids:
+        found = column.in_(sorted(allowed.allow_ids))
+    else:
+        return false()
+    if allowed.deny_ids:
+        found = and_(found, column.not_in(sorted(allowed.deny_ids)))
+    return found
 
 
 def search(conn: Connection, query: EventQuery) -> list[ChangeEvent]:
     """The events matching ``query``, newest first (oldest first if ``ascending``), at most
     ``query.limit`` of them."""
     order = change_events.c.id.asc() if query.ascending else change_events.c.id.desc()
-    rows = conn.execute(_filtered(query).order_by(order).limit(max(1, query.limit)))
-    return [_event(row) for row in rows]
+    stmt = _filtered(conn, query).order_by(order).limit(max(1, query.limit))
+    return [_event(row) for row in conn.execute(stmt).all()]
 
 
 def head(conn: Connection) -> tuple[int, str, int, str]:
@@ -171,19 +270,29 @@ def walk(conn: Connection, after_id: int, batch: int = 5000) -> Iterator[ChangeE
         cursor = int(rows[-1].id)
 
 
-def prune(conn: Connection, older_than: int) -> int:
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """What a prune removed: how many events, and the id and hash of the last one (the
+    ``prev_hash`` the first kept event carries)."""
+
+    deleted: int
+    through_id: int
+    through_hash: str
+
+
+def prune(conn: Connection, older_than: int) -> Pruned | None:
     """Delete the events older than ``older_than`` (ms): the retention period's only path.
     The head then records where the chain starts, so :func:`walk` and verification begin at
-    the first kept event. Returns how many were deleted."""
+    the first kept event. None when nothing is that old."""
+    _, _, first_id, _ = head(conn)
     last = conn.execute(
         select(change_events.c.id, change_events.c.hash)
-        .where(change_events.c.time < older_than)
+        .where(change_events.c.id < first_at(conn, older_than))
         .order_by(change_events.c.id.desc())
         .limit(1)
     ).first()
     if last is None:
-        return 0
-    _, _, first_id, _ = head(conn)
+        return None
     at_head = change_head.c.id == 1
     conn.execute(update(change_head).where(at_head).values(pruning=True))
     gone = conn.execute(delete(change_events).where(change_events.c.id <= last.id)).rowcount
@@ -192,4 +301,5 @@ def prune(conn: Connection, older_than: int) -> int:
         .where(at_head)
         .values(first_id=int(last.id) + 1, first_prev_hash=str(last.hash), pruning=False)
     )
-    return int(gone or (int(last.id) - first_id + 1))
+    deleted = int(gone) if gone and gone > 0 else int(last.id) - first_id + 1
+    return Pruned(deleted, int(last.id), str(last.hash))

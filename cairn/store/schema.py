@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 NAMING = {
@@ -575,12 +576,17 @@ change_events = Table(
     Column("claimed_user", String(256), nullable=True),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
-    Index("ix_change_events_time", "time"),
     Index("ix_change_events_actor", "actor", "id"),
     Index("ix_change_events_action", "action", "id"),
     Index("ix_change_events_entity", "entity_type", "entity_id", "id"),
     Index("ix_change_events_experiment", "experiment_id", "id"),
-    Index("ix_change_events_model", "model_name", "id"),
+    Index(
+        "ix_change_events_model",
+        "model_name",
+        "id",
+        sqlite_where=text("model_name IS NOT NULL"),
+        postgresql_where=text("model_name IS NOT NULL"),
+    ),
 )
 """Every state change, one row each, appended in the change's own transaction. Ids are
 gap-free (given out under ``change_head``'s lock); no foreign keys, so deleting what an event
@@ -597,8 +603,11 @@ change_head = Table(
     Column("first_id", BigInteger, nullable=False),
     Column("first_prev_hash", String(64), nullable=False),
     Column("pruning", Boolean, nullable=False),
+    Column("time", BigInteger, nullable=False),
 )
 """The chain's one head row (id 1): the last id and hash written, locked by each writing
 transaction as its last step, and where the chain starts (after a retention prune).
 ``pruning`` is raised only inside the prune's own transaction: the one time the triggers let a
-DELETE through."""
+DELETE through. ``time`` is the last event's time: the log's clock never goes backwards (an
+event's time is the later of now and it), so ids and times rise together and the primary key
+answers time ranges (:func:`cairn.store.events.first_at`) without an index on ``time``."""

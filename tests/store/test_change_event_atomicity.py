@@ -1,9 +1,9 @@
 """A change and its event commit together or not at all; gc purges are recorded as the
 ``system`` actor's and leave the log alone; concurrent writers get gap-free ids.
 
-Failures are injected with a ``before_cursor_execute`` listener on the test database's own
-writing engine that refuses the ``INSERT INTO change_events`` (all of them, or only those
-whose rows mention a marker): the change that came with it must be rolled back."""
+Failures are injected with a trigger that makes the database refuse the ``INSERT INTO
+change_events`` (all of them, or only those whose rows mention a marker): the change that came
+with it must be rolled back."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Connection, Engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, event, select
 
 from cairn.artifacts.local import LocalArtifactRepository
 from cairn.cli import main
@@ -38,28 +38,57 @@ from cairn.store.db import Database
 from cairn.store.migrate import ensure_schema
 from cairn.store.schema import change_events
 
+INJECTED = "injected: the change_events insert fails"
 
-class Injected(Exception):
-    """The failure a test puts between a change and its event."""
+
+def _inject(dialect: str, marker: str | None) -> tuple[str, ...]:
+    """A trigger that makes the database refuse the matching change_events inserts."""
+    seen = "COALESCE(NEW.entity_id, '') || COALESCE(NEW.before, '') || COALESCE(NEW.after, '')"
+    when = "1 = 1" if marker is None else f"({seen}) LIKE '%{marker}%'"
+    if dialect == "sqlite":
+        return (
+            f"""CREATE TRIGGER inject_event_failure BEFORE INSERT ON change_events
+            WHEN {when} BEGIN SELECT RAISE(ABORT, '{INJECTED}'); END""",
+        )
+    return (
+        f"""CREATE FUNCTION inject_event_failure() RETURNS trigger AS $$
+        BEGIN RAISE EXCEPTION '{INJECTED}'; END $$ LANGUAGE plpgsql""",
+        f"""CREATE TRIGGER inject_event_failure BEFORE INSERT ON change_events
+        FOR EACH ROW WHEN ({when}) EXECUTE FUNCTION inject_event_failure()""",
+    )
+
+
+_UNDO = {
+    "sqlite": ("DROP TRIGGER inject_event_failure",),
+    "postgresql": (
+        "DROP TRIGGER inject_event_failure ON change_events",
+        "DROP FUNCTION inject_event_failure()",
+    ),
+}
 
 
 @contextmanager
 def failing_event_insert(engine: Engine, marker: str | None = None) -> Iterator[None]:
-    """Every ``INSERT INTO change_events`` on ``engine`` fails (only those whose rows
-    mention ``marker``, when given) while the block runs."""
-
-    def refuse(
-        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
-    ) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO CHANGE_EVENTS"):
-            if marker is None or marker in repr(parameters):
-                raise Injected("the change_events insert fails")
-
-    event.listen(engine, "before_cursor_execute", refuse)
+    """The database refuses every ``INSERT INTO change_events`` (only the rows that mention
+    ``marker``, when given) while the block runs: a trigger, so it holds whichever way the
+    insert is executed (the log's hot path runs its statements on the driver's cursor)."""
+    admin = create_engine(engine.url)
     try:
-        yield
+        with admin.begin() as conn:
+            for statement in _inject(engine.dialect.name, marker):
+                conn.exec_driver_sql(statement)
+        try:
+            yield
+        finally:
+            with admin.begin() as conn:
+                for statement in _UNDO[engine.dialect.name]:
+                    conn.exec_driver_sql(statement)
     finally:
-        event.remove(engine, "before_cursor_execute", refuse)
+        admin.dispose()
+
+
+def refused(exc: BaseException) -> bool:
+    return INJECTED in str(exc)
 
 
 def all_events(db: Database) -> list[ChangeEvent]:
@@ -107,7 +136,7 @@ def test_a_change_whose_event_fails_is_rolled_back(
             lambda: models.delete(model.model_id),
         ]
         for attempt in attempts:
-            with pytest.raises(Injected):
+            with pytest.raises(Exception, match=INJECTED):
                 attempt()
 
     with pytest.raises(CairnError):
@@ -137,7 +166,7 @@ def test_gc_purge_is_rolled_back_without_its_event(
     tracking.delete_run(run.run_id)
     time.sleep(0.002)
     plan = collector.plan(timedelta(0))
-    with failing_event_insert(database.write_engine), pytest.raises(Injected):
+    with failing_event_insert(database.write_engine), pytest.raises(Exception, match=INJECTED):
         collector.run(plan)
     assert tracking.get_run(run.run_id).info.lifecycle_stage == LifecycleStage.DELETED
     assert collector.run(collector.plan(timedelta(0))).runs_purged == 1  # retryable
@@ -179,7 +208,13 @@ def test_one_failing_job_in_a_sqlite_group_rolls_back_alone(tmp_path: Path) -> N
         with failing_event_insert(db.write_engine, marker="doomed"):
             outcomes = asyncio.run(scenario())
         assert len(begins) == 1  # the five jobs ran as one group, in one transaction
-        assert [type(o).__name__ for o in outcomes] == ["str", "str", "Injected", "str", "str"]
+        assert [refused(o) if isinstance(o, Exception) else type(o).__name__ for o in outcomes] == [
+            "str",
+            "str",
+            True,
+            "str",
+            "str",
+        ]
         stored = db.read(lambda c: [r[0] for r in c.execute(select(exp_store.experiments.c.name))])
         assert "doomed" not in stored
         assert {n for n in names if n != "doomed"} <= set(stored)

@@ -91,6 +91,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit trail: change events, newest first
+         * @description Every change Cairn made, who made it, and what changed. Admins read every event; other signed-in users read the events of the experiments and registered models they hold MANAGE on (an empty list when they manage none); with access control off, everyone reads everything. Filters: `actor`, `action`, `entity_type`, `entity_id`, `experiment_id`, `model_name` (exact), `since` (inclusive) and `until` (exclusive), as milliseconds or ISO-8601 dates (UTC). A run's history: `entity_type=run&entity_id=<run id>`; a model version's: `entity_type=model_version&entity_id=<name>/<version>`. Paged by `page_token` (from `next_page_token`; tied to the filters); `max_results` 1 to 1000, default 100.
+         */
+        get: operations["list_events_api_v1_audit_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export the audit trail as JSON Lines or CSV (admins)
+         * @description Every event matching the filters, oldest first, streamed as a file: JSON Lines (one event object a line, as `/api/v1/audit` gives them) or CSV (a header row; `before`/`after` as JSON text). Filters: `actor`, `action`, `entity_type`, `entity_id`, `experiment_id`, `model_name` (exact), `since` (inclusive) and `until` (exclusive), as milliseconds or ISO-8601 dates (UTC). A run's history: `entity_type=run&entity_id=<run id>`; a model version's: `entity_type=model_version&entity_id=<name>/<version>`.
+         */
+        get: operations["export_api_v1_audit_export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Check the audit trail's hash chain (admins)
+         * @description Walks every kept event in one snapshot and checks each link: consecutive ids, each `prev_hash` the hash before it, each hash the hash of its own fields (keyed with `CAIRN_AUDIT_KEY` when set), the last event the chain's head. `ok: false` names the first broken link. Reads the whole log: expect seconds per million events.
+         */
+        get: operations["verify_api_v1_audit_verify_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -664,6 +724,38 @@ export interface components {
             /** Username */
             username: string;
         };
+        /** ChainReportOut */
+        ChainReportOut: {
+            /**
+             * Broken At
+             * @description The id of the first broken link
+             */
+            broken_at: number | null;
+            /**
+             * Checked
+             * @description How many events were checked
+             */
+            checked: number;
+            /**
+             * First Id
+             * @description The first event kept (after retention prunes)
+             */
+            first_id: number | null;
+            /**
+             * Head Hash
+             * @description The last event's hash: keep a copy elsewhere to detect a rewrite later
+             */
+            head_hash: string;
+            /**
+             * Head Id
+             * @description The last event's id, as the chain's head row records it
+             */
+            head_id: number;
+            /** Ok */
+            ok: boolean;
+            /** Reason */
+            reason: string | null;
+        };
         /** CheckOut */
         CheckOut: {
             /** Check */
@@ -801,6 +893,85 @@ export interface components {
              * @description The window: first x (None: no points at all)
              */
             x_min: number | null;
+        };
+        /** EventList */
+        EventList: {
+            /** Events */
+            events: components["schemas"]["EventOut"][];
+            /** Next Page Token */
+            next_page_token?: string | null;
+        };
+        /** EventOut */
+        EventOut: {
+            /**
+             * Action
+             * @description `<entity>.<verb>`: `run.create`, `experiment.rename`…
+             */
+            action: string;
+            /**
+             * Actor
+             * @description Who made the change: a user name, or `system`
+             */
+            actor: string;
+            /**
+             * Actor Kind
+             * @description `user`, `token` (an API token of `actor`) or `system`
+             */
+            actor_kind: string;
+            /**
+             * Address
+             * @description The client address (or `cli:<os user>`)
+             */
+            address: string | null;
+            /**
+             * After
+             * @description The changed metadata after (no secrets)
+             */
+            after: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Before
+             * @description The changed metadata before (no secrets)
+             */
+            before: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Claimed User
+             * @description The user a client said it was (a run's `mlflow.user`): kept, not trusted
+             */
+            claimed_user: string | null;
+            /**
+             * Entity Id
+             * @description Model versions: `<model name>/<version>`
+             */
+            entity_id: string;
+            /** Entity Type */
+            entity_type: string;
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Hash */
+            hash: string;
+            /**
+             * Id
+             * @description Gap-free, in commit order
+             */
+            id: number;
+            /** Model Name */
+            model_name: string | null;
+            /** Prev Hash */
+            prev_hash: string;
+            /**
+             * Request Id
+             * @description The request's `X-Request-Id`
+             */
+            request_id: string | null;
+            /**
+             * Time
+             * @description Milliseconds since the epoch
+             */
+            time: number;
         };
         /**
          * EvidenceIn
@@ -1601,6 +1772,110 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_events_api_v1_audit_get: {
+        parameters: {
+            query?: {
+                action?: string | null;
+                actor?: string | null;
+                entity_id?: string | null;
+                entity_type?: string | null;
+                experiment_id?: string | null;
+                max_results?: number;
+                model_name?: string | null;
+                page_token?: string | null;
+                /** @description Milliseconds since the epoch, or an ISO-8601 date or date-time (UTC) */
+                since?: string | null;
+                /** @description Milliseconds since the epoch, or an ISO-8601 date or date-time (UTC) */
+                until?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    export_api_v1_audit_export_get: {
+        parameters: {
+            query?: {
+                action?: string | null;
+                actor?: string | null;
+                entity_id?: string | null;
+                entity_type?: string | null;
+                experiment_id?: string | null;
+                format?: "jsonl" | "csv";
+                model_name?: string | null;
+                /** @description Milliseconds since the epoch, or an ISO-8601 date or date-time (UTC) */
+                since?: string | null;
+                /** @description Milliseconds since the epoch, or an ISO-8601 date or date-time (UTC) */
+                until?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": unknown;
+                    "text/csv": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    verify_api_v1_audit_verify_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChainReportOut"];
                 };
             };
         };

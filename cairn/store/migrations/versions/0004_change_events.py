@@ -42,14 +42,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_change_events")),
     )
     for name, columns in (
-        ("ix_change_events_time", ["time"]),
         ("ix_change_events_actor", ["actor", "id"]),
         ("ix_change_events_action", ["action", "id"]),
         ("ix_change_events_entity", ["entity_type", "entity_id", "id"]),
         ("ix_change_events_experiment", ["experiment_id", "id"]),
-        ("ix_change_events_model", ["model_name", "id"]),
     ):
         op.create_index(name, "change_events", columns, unique=False)
+    # most events (a run's) belong to no registered model: they stay out of this index
+    only_models = sa.text("model_name IS NOT NULL")
+    op.create_index(
+        "ix_change_events_model",
+        "change_events",
+        ["model_name", "id"],
+        unique=False,
+        sqlite_where=only_models,
+        postgresql_where=only_models,
+    )
     head = op.create_table(
         "change_head",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
@@ -58,6 +66,7 @@ def upgrade() -> None:
         sa.Column("first_id", sa.BigInteger(), nullable=False),
         sa.Column("first_prev_hash", sa.String(length=64), nullable=False),
         sa.Column("pruning", sa.Boolean(), nullable=False),
+        sa.Column("time", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_change_head")),
     )
     op.bulk_insert(
@@ -70,6 +79,7 @@ def upgrade() -> None:
                 "first_id": 1,
                 "first_prev_hash": GENESIS,
                 "pruning": False,
+                "time": 0,
             }
         ],
     )

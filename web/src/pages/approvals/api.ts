@@ -69,7 +69,7 @@ export interface Applied {
 
 export interface RequestList {
   requests: ApprovalRequest[];
-  next_page_token: string | null;
+  next_page_token?: string | null;
 }
 
 export const policyPath = (name: string) => `/api/v1/models/${enc(name)}/promotion-policy`;

@@ -1,6 +1,7 @@
 // Cairn's change-event log (/api/v1/audit): the events one filter selects, newest first and
 // paged by keyset token; the chain's verification and the export, for admins.
 import { apiGet, withQuery } from "../../api/http";
+import type { V1 } from "../../api/types";
 import { auditParams, type AuditFilter } from "./query";
 
 export type ActorKind = "user" | "token" | "system";
@@ -27,7 +28,7 @@ export interface AuditEvent {
 
 export interface AuditPage {
   events: AuditEvent[];
-  next_page_token: string | null;
+  next_page_token?: string | null;
 }
 
 export interface ChainVerification {
@@ -52,3 +53,7 @@ export const verifyChain = () => apiGet<ChainVerification>(`${AUDIT}/verify`);
 export function exportHref(filter: AuditFilter, format: "jsonl" | "csv"): string {
   return withQuery(`${AUDIT}/export`, { format, ...auditParams(filter) });
 }
+
+// tsc checks that the server's generated types (its OpenAPI description) still fit these
+type Fits<Server, Ours> = Server extends Ours ? true : never;
+export const contractFits: [Fits<V1<"EventList">, AuditPage>, Fits<V1<"ChainReportOut">, ChainVerification>] = [true, true];

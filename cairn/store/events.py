@@ -23,6 +23,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     false,
+    literal_column,
     or_,
     select,
     update,
@@ -40,7 +41,7 @@ from cairn.entities.events import (
 )
 from cairn.store.db import WriteScope, before_commit, job_scope
 from cairn.store.prepared import Prepared
-from cairn.store.schema import change_events, change_head
+from cairn.store.schema import LOGGING_ACTIONS, UNCOMMON_ACTIONS, change_events, change_head
 from cairn.store.sql import now_ms
 
 _PENDING = "changes"
@@ -204,6 +205,9 @@ def _filtered(conn: Connection, query: EventQuery) -> Select[Any]:
     ):
         if value is not None:
             where.append(column == value)
+    if query.action is not None and query.action not in LOGGING_ACTIONS:
+        # spelled exactly as the index's condition, so that the planner sees it may use it
+        where.append(literal_column(UNCOMMON_ACTIONS))
     if query.since is not None:  # time ranges are id ranges: the primary key answers them
         where.extend((c.id >= first_at(conn, query.since), c.time >= query.since))
     if query.until is not None:

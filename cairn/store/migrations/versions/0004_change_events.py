@@ -23,7 +23,13 @@ GENESIS = "0" * 64
 def upgrade() -> None:
     op.create_table(
         "change_events",
-        sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
+        # INTEGER on SQLite: the id is the rowid, no second b-tree for the primary key
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
         sa.Column("time", sa.BigInteger(), nullable=False),
         sa.Column("actor", sa.String(length=256), nullable=False),
         sa.Column("actor_kind", sa.String(length=16), nullable=False),
@@ -43,11 +49,22 @@ def upgrade() -> None:
     )
     for name, columns in (
         ("ix_change_events_actor", ["actor", "id"]),
-        ("ix_change_events_action", ["action", "id"]),
         ("ix_change_events_entity", ["entity_type", "entity_id", "id"]),
         ("ix_change_events_experiment", ["experiment_id", "id"]),
     ):
         op.create_index(name, "change_events", columns, unique=False)
+    # the tracking hot path's actions (most of the log) stay out of the action index
+    uncommon = sa.text(
+        "action NOT IN ('run.log_batch', 'run.log_metric', 'run.log_param', 'run.set_tag')"
+    )
+    op.create_index(
+        "ix_change_events_action",
+        "change_events",
+        ["action", "id"],
+        unique=False,
+        sqlite_where=uncommon,
+        postgresql_where=uncommon,
+    )
     # most events (a run's) belong to no registered model: they stay out of this index
     only_models = sa.text("model_name IS NOT NULL")
     op.create_index(

@@ -44,22 +44,47 @@ def jsonl(events: Iterator[ChangeEvent], batch: int = 1000) -> Iterator[bytes]:
         yield b"\n".join(chunk) + b"\n"
 
 
+def _cell(value: object) -> object:
+    return "" if value is None else value
+
+
+def _json_cell(value: object) -> str:
+    return "" if value is None else orjson.dumps(value).decode()
+
+
 def csv_rows(events: Iterator[ChangeEvent], batch: int = 1000) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
-    count = 0
-    for event in events:
-        row = event.to_json()
-        for name in ("before", "after"):
-            if row[name] is not None:
-                row[name] = orjson.dumps(row[name]).decode()
-        writer.writerow(["" if row[c] is None else row[c] for c in COLUMNS])
-        count += 1
-        if count % batch == 0:
+    rows: list[tuple[object, ...]] = []
+    for e in events:
+        rows.append(
+            (
+                e.id,
+                e.time,
+                e.actor,
+                str(e.actor_kind),
+                _cell(e.address),
+                _cell(e.request_id),
+                e.action,
+                e.entity_type,
+                e.entity_id,
+                _cell(e.experiment_id),
+                _cell(e.model_name),
+                _json_cell(e.before),
+                _json_cell(e.after),
+                _cell(e.claimed_user),
+                e.prev_hash,
+                e.hash,
+            )
+        )
+        if len(rows) >= batch:
+            writer.writerows(rows)
+            rows.clear()
             yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()
+    writer.writerows(rows)
     yield buffer.getvalue().encode()
 
 

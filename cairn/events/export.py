@@ -9,27 +9,11 @@ from collections.abc import Iterator
 
 import orjson
 
-from cairn.entities.events import ChangeEvent
+from cairn.entities.events import HASHED_FIELDS, ChangeEvent
 
 FORMATS = ("jsonl", "csv")
-COLUMNS = (
-    "id",
-    "time",
-    "actor",
-    "actor_kind",
-    "address",
-    "request_id",
-    "action",
-    "entity_type",
-    "entity_id",
-    "experiment_id",
-    "model_name",
-    "before",
-    "after",
-    "claimed_user",
-    "prev_hash",
-    "hash",
-)
+COLUMNS = (*HASHED_FIELDS, "prev_hash", "hash")
+"""An event's fields in file order: the hashed ones, then its link in the chain."""
 MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 
 

@@ -36,12 +36,21 @@ from cairn.entities.events import (
     Change,
     ChangeEvent,
     EventQuery,
-    canonical,
     chain_hash,
 )
 from cairn.store.db import WriteScope, before_commit, job_scope
 from cairn.store.prepared import Prepared
-from cairn.store.schema import LOGGING_ACTIONS, UNCOMMON_ACTIONS, change_events, change_head
+from cairn.store.schema import (
+    INDEX_BATCH,
+    KEY_ACTOR,
+    KEY_ENTITY,
+    KEY_EXPERIMENT,
+    LOGGING_ACTIONS,
+    UNCOMMON_ACTIONS,
+    change_event_keys,
+    change_events,
+    change_head,
+)
 from cairn.store.sql import now_ms
 
 _PENDING = "changes"
@@ -61,67 +70,147 @@ _DUMP = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 
 
 def _dump(value: Any) -> str | None:
+    """``before``/``after`` as stored: sorted-key JSON, which reads back as the value whose
+    JSON it is (so the text can stand for that value in the hashed bytes)."""
     if value is None:
         return None
     return orjson.dumps(value, option=_DUMP).decode()
 
 
 _HEAD = Prepared(
-    select(change_head.c.seq, change_head.c.hash, change_head.c.time)
+    select(change_head.c.seq, change_head.c.hash, change_head.c.time, change_head.c.indexed_through)
     .where(change_head.c.id == bindparam("head"))
     .with_for_update()
 )
 _MOVE_HEAD = Prepared(
     update(change_head)
-    .where(change_head.c.id == bindparam("head"))
-    .values(seq=bindparam("seq"), hash=bindparam("hash"), time=bindparam("time")),
-    columns=("seq", "hash", "time", "head"),
+    .where(change_head.c.id == bindparam("head"), change_head.c.seq == bindparam("was"))
+    .values(
+        seq=bindparam("seq"),
+        hash=bindparam("hash"),
+        time=bindparam("time"),
+        indexed_through=bindparam("indexed"),
+    ),
+    columns=("seq", "hash", "time", "indexed", "head", "was"),
 )
 _COLUMNS = tuple(column.name for column in change_events.columns)
 _INSERT = Prepared(change_events.insert(), columns=_COLUMNS)
+_KEYED = Prepared(
+    select(
+        change_events.c.id,
+        change_events.c.actor,
+        change_events.c.entity_type,
+        change_events.c.entity_id,
+        change_events.c.experiment_id,
+    )
+    .where(change_events.c.id > bindparam("after"), change_events.c.id <= bindparam("through"))
+    .order_by(change_events.c.id.asc())
+)
+_INSERT_KEYS = Prepared(change_event_keys.insert(), columns=("kind", "key", "id"))
+
+_KNOWN_HEAD = "cairn.change_head"
+"""Where a connection keeps the head it last wrote (``conn.info``): the next append on it
+starts from there instead of reading the head row."""
+
+Head = tuple[int, str, int, int]
+"""(last id, last hash, last time, last id indexed)."""
 
 
-def _append(conn: Connection, scope: WriteScope, changes: list[Change]) -> None:
-    """Append the write's changes: lock the head, chain each change to the one before, insert
-    them in one statement and move the head. Runs on the hot path of every tracking write
-    (one event per logged batch), so its three statements are prepared
-    (:mod:`cairn.store.prepared`)."""
-    if not changes:
-        return
+def _read_head(conn: Connection) -> Head:
     found = _HEAD.rows(conn, head=1)
     if not found:
         raise NoResultFound("the change log's head row (change_head id 1) is missing")
-    seq, prev, last = int(found[0][0]), str(found[0][1]), int(found[0][2])
+    seq, digest, when, indexed = found[0]
+    return int(seq), str(digest), int(when), int(indexed)
+
+
+def _append(conn: Connection, scope: WriteScope, changes: list[Change]) -> None:
+    """Append the write's changes: chain each change to the one before, move the head, insert
+    them in one statement; every :data:`INDEX_BATCH` events, also write the keys of the events
+    since the last batch.
+
+    Runs on the hot path of every tracking write (one event per logged batch), so it reads
+    nothing in the common case: it starts from the head this connection last wrote and moves
+    the head row only if it still is that head (a compare-and-set, which also locks the row
+    until commit, so appends stay in id order). When another connection or process appended
+    meanwhile, or that write rolled back, the set changes nothing, and the append reads the
+    head under lock and chains again. Its statements are prepared
+    (:mod:`cairn.store.prepared`) and each event is serialised once."""
+    if not changes:
+        return
+    known: Head | None = conn.info.get(_KNOWN_HEAD)
+    head = known if known is not None else _read_head(conn)
+    rows, moved = _chain(head, scope, changes)
+    if not _MOVE_HEAD.many(conn, [(*moved, 1, head[0])]):
+        head = _read_head(conn)  # now locked: the set below cannot miss
+        rows, moved = _chain(head, scope, changes)
+        if not _MOVE_HEAD.many(conn, [(*moved, 1, head[0])]):
+            raise NoResultFound("the change log's head moved while locked")
+    conn.info[_KNOWN_HEAD] = moved
+    _INSERT.many(conn, rows)
+    if moved[3] != head[3]:
+        _index_keys(conn, head[3], moved[3])
+    changes.clear()
+
+
+def _chain(head: Head, scope: WriteScope, changes: list[Change]) -> tuple[list[Any], Head]:
+    """The rows of ``changes`` appended after ``head``, and the head after them."""
+    seq, prev, last, indexed = head
     actor = scope.actor
+    kind = str(actor.kind)
     now = max(now_ms(), last)  # the log's clock never goes backwards
     rows = []
     for change in changes:
         seq += 1
         before, after = _dump(change.before), _dump(change.after)
-        values: dict[str, Any] = {
+        entity_type = str(change.entity_type)
+        # the hash covers the values as they read back: the stored JSON text is that value's
+        # canonical form already (sorted keys, keys as strings, tuples as lists)
+        hashed = {
             "id": seq,
             "time": now,
             "actor": actor.name,
-            "actor_kind": str(actor.kind),
+            "actor_kind": kind,
             "address": actor.address,
             "request_id": actor.request_id,
             "action": change.action,
-            "entity_type": str(change.entity_type),
+            "entity_type": entity_type,
             "entity_id": change.entity_id,
             "experiment_id": change.experiment_id,
             "model_name": change.model_name,
-            # the hash covers the values as they read back (keys as strings, tuples as lists)
-            "before": orjson.loads(before) if before is not None else None,
-            "after": orjson.loads(after) if after is not None else None,
+            "before": None if before is None else orjson.Fragment(before),
+            "after": None if after is None else orjson.Fragment(after),
             "claimed_user": change.claimed_user,
         }
-        digest = chain_hash(prev, canonical(values), scope.audit_key)
-        values.update(before=before, after=after, prev_hash=prev, hash=digest)
-        rows.append(tuple(values[name] for name in _COLUMNS))
+        digest = chain_hash(
+            prev, orjson.dumps(hashed, option=orjson.OPT_SORT_KEYS), scope.audit_key
+        )
+        rows.append(
+            (
+                seq, now, actor.name, kind, actor.address, actor.request_id, change.action,
+                entity_type, change.entity_id, change.experiment_id, change.model_name,
+                before, after, change.claimed_user, prev, digest,
+            )
+        )  # fmt: skip
         prev = digest
-    _INSERT.many(conn, rows)
-    _MOVE_HEAD.many(conn, [(seq, prev, now, 1)])
-    changes.clear()
+    if seq - indexed >= INDEX_BATCH:
+        indexed = seq
+    return rows, (seq, prev, now, indexed)
+
+
+def _index_keys(conn: Connection, after: int, through: int) -> None:
+    """Write the lookup keys of the events ``after < id <= through`` (sorted, so that each
+    key's entries go in together)."""
+    keys = []
+    for event_id, actor, entity_type, entity_id, experiment_id in _KEYED.rows(
+        conn, after=after, through=through
+    ):
+        keys.append((KEY_ACTOR, actor, event_id))
+        keys.append((KEY_ENTITY, f"{entity_type}/{entity_id}", event_id))
+        if experiment_id is not None:
+            keys.append((KEY_EXPERIMENT, experiment_id, event_id))
+    keys.sort()
+    _INSERT_KEYS.many(conn, keys)
 
 
 def _json(text: str | None) -> Any:
@@ -245,10 +334,65 @@ def _within(column: Any, allowed: Visibility) -> ColumnElement[bool]:
 
 def search(conn: Connection, query: EventQuery) -> list[ChangeEvent]:
     """The events matching ``query``, newest first (oldest first if ``ascending``), at most
-    ``query.limit`` of them."""
-    order = change_events.c.id.asc() if query.ascending else change_events.c.id.desc()
-    stmt = _filtered(conn, query).order_by(order).limit(max(1, query.limit))
-    return [_event(row) for row in conn.execute(stmt).all()]
+    ``query.limit`` of them. A filter by entity, experiment or actor (or a caller's scope of
+    experiments) reads the key index for the indexed events and scans the short unindexed
+    tail; the two id ranges are merged (an id found twice, when a batch of keys committed in
+    between, counts once)."""
+    limit = max(1, query.limit)
+    c, k = change_events.c, change_event_keys.c
+    base = _filtered(conn, query)
+    plan = _lookup(query)
+    if plan is None:
+        order = c.id.asc() if query.ascending else c.id.desc()
+        return [_event(row) for row in conn.execute(base.order_by(order).limit(limit)).all()]
+    kind, keys, models = plan
+    indexed = int(conn.execute(select(change_head.c.indexed_through)).scalar_one())
+    parts: list[Select[Any]] = []
+    if keys:
+        keyed = base.join(change_event_keys, k.id == c.id).where(
+            k.kind == kind, k.key == keys[0] if len(keys) == 1 else k.key.in_(keys)
+        )
+        parts.append(_ordered(keyed, k.id, query, limit))
+    if models is not None:  # a scope's registered models: the model index finds those
+        parts.append(_ordered(base.where(models), c.id, query, limit))
+    parts.append(_ordered(base.where(c.id > indexed), c.id, query, limit))
+    found: dict[int, Any] = {}
+    for part in parts:
+        for row in conn.execute(part).all():
+            found[int(row[0])] = row
+    ids = sorted(found, reverse=not query.ascending)[:limit]
+    return [_event(found[i]) for i in ids]
+
+
+Lookup = tuple[str, list[str], ColumnElement[bool] | None]
+
+
+def _lookup(query: EventQuery) -> Lookup | None:
+    """Which keys find the events of ``query``: its entity, else its experiment, else its
+    actor, else (a caller who manages only some experiments and models) those experiments,
+    with the condition that finds the events of those models. None: scan by id."""
+    if query.entity_type is not None and query.entity_id is not None:
+        return KEY_ENTITY, [f"{query.entity_type}/{query.entity_id}"], None
+    if query.experiment_id is not None:
+        return KEY_EXPERIMENT, [query.experiment_id], None
+    if query.actor is not None:
+        return KEY_ACTOR, [query.actor], None
+    scope = query.scope
+    if scope is None or scope.experiments.everything:
+        return None
+    models = _within(change_events.c.model_name, scope.models)
+    return KEY_EXPERIMENT, sorted(scope.experiments.allow_ids), models
+
+
+def _ordered(stmt: Select[Any], id_column: Any, query: EventQuery, limit: int) -> Select[Any]:
+    """``stmt`` in the query's order of ``id_column`` (the keys' own id, so that the key index
+    gives the order), bounded by the query's keyset page, at most ``limit`` rows."""
+    if query.before_id is not None:
+        stmt = stmt.where(id_column < query.before_id)
+    if query.after_id is not None:
+        stmt = stmt.where(id_column > query.after_id)
+    order = id_column.asc() if query.ascending else id_column.desc()
+    return stmt.order_by(order).limit(limit)
 
 
 def head(conn: Connection) -> tuple[int, str, int, str]:
@@ -300,6 +444,7 @@ def prune(conn: Connection, older_than: int) -> Pruned | None:
     at_head = change_head.c.id == 1
     conn.execute(update(change_head).where(at_head).values(pruning=True))
     gone = conn.execute(delete(change_events).where(change_events.c.id <= last.id)).rowcount
+    conn.execute(delete(change_event_keys).where(change_event_keys.c.id <= last.id))
     conn.execute(
         update(change_head)
         .where(at_head)

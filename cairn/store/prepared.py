@@ -78,10 +78,10 @@ class Prepared:
             self._row_type = namedtuple("Row", names, rename=True)  # type: ignore[misc]
         return [self._row_type(*row) for row in found]
 
-    def many(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-        """executemany with rows as tuples in ``columns`` order."""
+    def many(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
+        """executemany with rows as tuples in ``columns`` order; the number of rows changed."""
         if not rows:
-            return
+            return 0
         sql, order, _ = self._sql(conn)
         cols = self._columns
         if order is None:
@@ -94,6 +94,7 @@ class Prepared:
         cur = _cursor(conn)
         try:
             cur.executemany(sql, args)
+            return int(cur.rowcount)
         finally:
             cur.close()
 

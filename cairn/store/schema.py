@@ -585,7 +585,6 @@ change_events = Table(
     Column("claimed_user", String(256), nullable=True),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
-    Index("ix_change_events_actor", "actor", "id"),
     Index(
         "ix_change_events_action",
         "action",
@@ -593,8 +592,6 @@ change_events = Table(
         sqlite_where=text(UNCOMMON_ACTIONS),
         postgresql_where=text(UNCOMMON_ACTIONS),
     ),
-    Index("ix_change_events_entity", "entity_type", "entity_id", "id"),
-    Index("ix_change_events_experiment", "experiment_id", "id"),
     Index(
         "ix_change_events_model",
         "model_name",
@@ -607,7 +604,32 @@ change_events = Table(
 gap-free (given out under ``change_head``'s lock); no foreign keys, so deleting what an event
 describes leaves the event. Append-only: nothing in Cairn updates or deletes a row but the
 retention prune of events older than the retention period, and triggers (migration 0004) make
-the database itself refuse any other UPDATE, DELETE or TRUNCATE."""
+the database itself refuse any other UPDATE, DELETE or TRUNCATE. Lookups by actor, entity and
+experiment go through :data:`change_event_keys`, written in batches: the row itself is the only
+b-tree an append touches besides the head."""
+
+KEY_ACTOR, KEY_ENTITY, KEY_EXPERIMENT = "a", "e", "x"
+"""The kinds of :data:`change_event_keys` rows: an event's actor, its ``entity_type/entity_id``
+and its experiment id."""
+
+change_event_keys = Table(
+    "change_event_keys",
+    metadata,
+    Column("kind", String(1), primary_key=True),
+    Column("key", String(600), primary_key=True),
+    Column("id", BigInteger, primary_key=True),
+    Index("ix_change_event_keys_id", "id"),
+    sqlite_with_rowid=False,
+)
+"""The change log's lookup index: one row per (kind, key) of each event, e.g. (``a``, ``alice``,
+42). It is written in batches by the append that finds :data:`INDEX_BATCH` events unindexed
+(``change_head.indexed_through`` says how far it reaches), not by every append: on the tracking
+hot path an event then costs one row, not one row and three index entries. The newest events,
+past ``indexed_through``, are found by scanning that short tail. Derived data: it is not
+hashed, not append-only, and could be rebuilt from the log."""
+
+INDEX_BATCH = 256
+"""How many events may wait unindexed: the tail a keyed lookup scans, at most."""
 
 change_head = Table(
     "change_head",
@@ -619,10 +641,12 @@ change_head = Table(
     Column("first_prev_hash", String(64), nullable=False),
     Column("pruning", Boolean, nullable=False),
     Column("time", BigInteger, nullable=False),
+    Column("indexed_through", BigInteger, nullable=False, server_default="0"),
 )
 """The chain's one head row (id 1): the last id and hash written, locked by each writing
 transaction as its last step, and where the chain starts (after a retention prune).
 ``pruning`` is raised only inside the prune's own transaction: the one time the triggers let a
 DELETE through. ``time`` is the last event's time: the log's clock never goes backwards (an
 event's time is the later of now and it), so ids and times rise together and the primary key
-answers time ranges (:func:`cairn.store.events.first_at`) without an index on ``time``."""
+answers time ranges (:func:`cairn.store.events.first_at`) without an index on ``time``.
+``indexed_through``: the last event whose keys are in :data:`change_event_keys`."""

@@ -50,8 +50,8 @@ test("experiment page: insights panel with counts, durations, best runs and a tr
   await expect(panel.getByTestId("status-FAILED")).toContainText("1");
   await expect(panel.getByTestId("insight-durations")).toContainText("6 finished");
   const best = panel.getByTestId("best-runs");
-  await expect(best.getByRole("row").filter({ hasText: "eval_f1" })).toContainText("train-4");
-  await expect(best.getByRole("row").filter({ hasText: "eval_loss" })).toContainText("train-4"); // lower is better
+  await expect(best.locator('[data-metric="eval_f1"]')).toContainText("train-4");
+  await expect(best.locator('[data-metric="eval_loss"]')).toContainText("train-4"); // lower is better
   await expectDrawn(page, "experiment-trend");
   await page.getByTestId("insight-metric").selectOption("eval_loss");
   await expectDrawn(page, "experiment-trend");

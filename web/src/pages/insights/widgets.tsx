@@ -22,28 +22,18 @@ export function InsightFigures({ data }: { data: ExperimentInsights }) {
         </p>
       )}
       {data.best_runs.length > 0 && (
-        <table className="data-table compact" data-testid="best-runs">
-          <thead>
-            <tr>
-              <th>Metric</th>
-              <th>Best run</th>
-              <th>Value</th>
-            </tr>
-          </thead>
-          <tbody>
-            {data.best_runs.map((b) => (
-              <tr key={b.metric}>
-                <td title={directionLabel(b.direction)}>
-                  {b.metric} <span className="faint">{b.direction === "min" ? "↓" : "↑"}</span>
-                </td>
-                <td>
-                  <Link to={`/runs/${b.run_id}`}>{b.run_name ?? b.run_id.slice(0, 8)}</Link>
-                </td>
-                <td className="mono">{formatNumber(b.value)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        // a list, not a table: the runs table stays the page's only table
+        <ul className="best-runs" aria-label="Best run per metric" data-testid="best-runs">
+          {data.best_runs.map((b) => (
+            <li key={b.metric} data-testid="best-run" data-metric={b.metric}>
+              <span className="best-metric" title={directionLabel(b.direction)}>
+                {b.metric} <span className="faint">{b.direction === "min" ? "↓" : "↑"}</span>
+              </span>
+              <Link to={`/runs/${b.run_id}`}>{b.run_name ?? b.run_id.slice(0, 8)}</Link>
+              <span className="mono">{formatNumber(b.value)}</span>
+            </li>
+          ))}
+        </ul>
       )}
     </div>
   );

@@ -328,7 +328,8 @@ export function RunsPage() {
         </Suspense>
       )}
 
-      {showInsights && !experiment.isError && (total ?? loaded.length) > 0 && (
+      {/* after the first rows: the panel's code and request never hold them up */}
+      {showInsights && runs.isSuccess && !experiment.isError && (total ?? loaded.length) > 0 && (
         <Suspense fallback={<p className="muted">Loading insights…</p>}>
           <ExperimentInsights experimentId={id} />
         </Suspense>

@@ -40,6 +40,8 @@ class Names(StrEnum):
     RUN_ID = "run id"
     LOGGED_MODEL_ID = "logged model id"
     MODEL_NAME = "registered model name"
+    MODEL_NAMES = "registered model names"
+    """Comma-separated names (``?names=a,b,c``); each is checked."""
     ARTIFACT_PATH = "artifact path"
     """``<experiment id>/<run id or models/…>/…``: the proxied artifact routes' paths."""
     SOURCE_URI = "model source"
@@ -137,6 +139,16 @@ def model(
         required,
     )
     return Need(Level.RESOURCE, (check, *also), writes=permission >= Permission.EDIT)
+
+
+def models_listed(permission: Permission, *fields: str) -> Check:
+    """``permission`` on every registered model that ``fields`` list, comma-separated."""
+    return Check(
+        ResourceType.REGISTERED_MODEL,
+        permission,
+        _locate(Names.MODEL_NAMES, fields),
+        required=False,
+    )
 
 
 def source_readable() -> Check:

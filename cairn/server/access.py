@@ -346,7 +346,7 @@ class AccessLayer:
                     f"Missing value for required parameter '{where.fields[0]}'"
                 )
             return
-        if where.names in (Names.RUN_ID, Names.EXPERIMENT_ID):  # "a,b" lists, as the UI sends
+        if where.names in (Names.RUN_ID, Names.EXPERIMENT_ID, Names.MODEL_NAMES):  # "a,b" lists
             values = [part for value in values for part in value.split(",") if part]
         for value in values:
             resource = self._resource(service, where.names, value, where.fields[0])
@@ -358,7 +358,7 @@ class AccessLayer:
 
     @staticmethod
     def _resource(service: AccessService, names: Names, value: str, field: str) -> str | None:
-        if names is Names.EXPERIMENT_ID or names is Names.MODEL_NAME:
+        if names in (Names.EXPERIMENT_ID, Names.MODEL_NAME, Names.MODEL_NAMES):
             return value
         if names is Names.RUN_ID:
             return service.experiment_of_run(value)

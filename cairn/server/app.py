@@ -56,6 +56,7 @@ from cairn.services.approvals import ApprovalService
 from cairn.services.artifacts import ArtifactService
 from cairn.services.compare import CompareService
 from cairn.services.datasets import DatasetService
+from cairn.services.insights import InsightService
 from cairn.services.logged_models import LoggedModelService
 from cairn.services.metrics import MetricsService
 from cairn.services.registry import RegistryService
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
         app.state.metrics = MetricsService(db, tracking.keys)
         app.state.datasets = DatasetService(db)
         app.state.compare = CompareService(db)
+        app.state.insights = InsightService(db)
         app.state.audit = AuditService(db, settings.audit_retention_days)
         access = AccessService(db, Permission[settings.default_permission])
         app.state.access = access

@@ -15,6 +15,7 @@ from cairn.services.approvals import ApprovalService
 from cairn.services.artifacts import ArtifactService
 from cairn.services.compare import CompareService
 from cairn.services.datasets import DatasetService
+from cairn.services.insights import InsightService
 from cairn.services.logged_models import LoggedModelService
 from cairn.services.metrics import MetricsService
 from cairn.services.registry import RegistryService
@@ -41,6 +42,7 @@ registry = _accessor("registry", RegistryService)
 compare = _accessor("compare", CompareService)
 metrics = _accessor("metrics", MetricsService)
 datasets = _accessor("datasets", DatasetService)
+insights = _accessor("insights", InsightService)
 access = _accessor("access", AccessService)
 audit = _accessor("audit", AuditService)
 approvals = _accessor("approvals", ApprovalService)

@@ -297,6 +297,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/experiments/{experiment_id}/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One experiment's runs by status, durations, best run per metric and trend
+         * @description Run counts by status; the durations (end − start) of its FINISHED runs: count, min, median, 90th percentile, max, mean; per metric the run with the best latest value; and the metrics' trend: each run's latest value, runs ordered by start time, thinned evenly to at most `max_points` (≤ 200). Deleted runs are left out, NaN and infinite values too. An unknown experiment is 404.
+         *
+         *     Example: `GET /api/v1/experiments/1/summary?metrics=eval_accuracy:max,eval_loss:min`
+         */
+        get: operations["experiment_summary_api_v1_experiments__experiment_id__summary_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/experiments/summary": {
         parameters: {
             query?: never;
@@ -363,8 +385,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Every version of a model with its source run's latest metrics
-         * @description Versions oldest first, each with stage, aliases, creator and time, its source run (params and the latest value of each metric, or only the metrics named by repeated `metric` keys) and the datasets that run used. An unknown model is 404.
+         * Every version of a model with its source run's metrics, trend and degradation
+         * @description Versions oldest first, each with stage, aliases, creator and time, its source run (params and the latest value of each metric, or only the metrics named by repeated `metric` keys; null when the run's experiment is hidden from the caller) and the datasets that run used. `trend`: each chosen metric's value per version in version order, and a degradation verdict per metric: the newest version having the metric against the best version, flagged when it is worse by more than `threshold` (relative to the best's magnitude). An unknown model is 404.
+         *
+         *     Example: `GET /api/v1/models/distilbert/performance?metrics=eval_f1:max&threshold=0.05`
          */
         get: operations["model_performance_api_v1_models__name__performance_get"];
         put?: never;
@@ -481,7 +505,9 @@ export interface paths {
         };
         /**
          * Several models' production (or latest) versions with their runs side by side
-         * @description For each `name` (repeated, 1 to 50), the model's highest version in `stage` (default `Production`; `None`, `Staging`, `Archived` in any case, or `latest` for its highest version of all), with its source run's params and latest metrics. An unknown model is 404.
+         * @description The models (1 to 50) named by `names` (comma-separated; `model_names` is the same) and/or repeated `name`: for each, the model's highest version in `stage` (default `Production`; `None`, `Staging`, `Archived` in any case, or `latest` for its highest version of all), with its source run's params and latest metrics (the run is null when its experiment is hidden from the caller). An unknown model is 404.
+         *
+         *     Example: `GET /api/v1/models/compare?model_names=distilbert,bert_base,roberta_base&stage=latest`
          */
         get: operations["compare_models_api_v1_models_compare_get"];
         put?: never;
@@ -707,6 +733,23 @@ export interface components {
          * @enum {string}
          */
         Axis: "step" | "relative" | "wall";
+        /** BestRunOut */
+        BestRunOut: {
+            direction: components["schemas"]["Direction"];
+            /** Metric */
+            metric: string;
+            /** Run Id */
+            run_id: string;
+            /** Run Name */
+            run_name: string | null;
+            /** Step */
+            step: number;
+            /**
+             * Value
+             * @description The run's latest value of the metric
+             */
+            value: number;
+        };
         /** Caller */
         Caller: {
             /**
@@ -867,6 +910,42 @@ export interface components {
             /** Comment */
             comment?: string | null;
         };
+        /** DegradationOut */
+        DegradationOut: {
+            /** Best Value */
+            best_value: number;
+            /**
+             * Best Version
+             * @description The version with the best value (earliest of ties)
+             */
+            best_version: number;
+            /**
+             * Degraded
+             * @description `relative_drop` is more than the threshold
+             */
+            degraded: boolean;
+            direction: components["schemas"]["Direction"];
+            /** Metric */
+            metric: string;
+            /** Newest Value */
+            newest_value: number;
+            /**
+             * Newest Version
+             * @description The newest version that has the metric
+             */
+            newest_version: number;
+            /**
+             * Relative Drop
+             * @description How far the newest fell behind the best, relative to the best's magnitude (0.08 = 8 % worse); 0 when it is as good; null when the best is 0
+             */
+            relative_drop: number | null;
+        };
+        /**
+         * Direction
+         * @description Which way a metric gets better.
+         * @enum {string}
+         */
+        Direction: "max" | "min";
         /** DownsampleOut */
         DownsampleOut: {
             /**
@@ -893,6 +972,24 @@ export interface components {
              * @description The window: first x (None: no points at all)
              */
             x_min: number | null;
+        };
+        /**
+         * DurationOut
+         * @description End minus start of the FINISHED runs, in milliseconds (nearest-rank percentiles).
+         */
+        DurationOut: {
+            /** Count */
+            count: number;
+            /** Max Ms */
+            max_ms: number | null;
+            /** Mean Ms */
+            mean_ms: number | null;
+            /** Median Ms */
+            median_ms: number | null;
+            /** Min Ms */
+            min_ms: number | null;
+            /** P90 Ms */
+            p90_ms: number | null;
         };
         /** EventList */
         EventList: {
@@ -991,6 +1088,82 @@ export interface components {
             /** Value */
             value: string | number;
         };
+        /**
+         * ExperimentInsightsOut
+         * @example {
+         *       "best_runs": [
+         *         {
+         *           "direction": "max",
+         *           "metric": "eval_f1",
+         *           "run_id": "5f0c2a9e8d7b4c1e9a3f6b2d1c0e8f7a",
+         *           "run_name": "distilbert",
+         *           "step": 3,
+         *           "value": 0.89
+         *         }
+         *       ],
+         *       "duration": {
+         *         "count": 2,
+         *         "max_ms": 95000,
+         *         "mean_ms": 78000,
+         *         "median_ms": 61000,
+         *         "min_ms": 61000,
+         *         "p90_ms": 95000
+         *       },
+         *       "experiment_id": "1",
+         *       "name": "ML Security Training",
+         *       "run_count": 3,
+         *       "status_counts": {
+         *         "FAILED": 1,
+         *         "FINISHED": 2
+         *       },
+         *       "trend": {
+         *         "metrics": [
+         *           {
+         *             "direction": "max",
+         *             "guessed": true,
+         *             "key": "eval_f1"
+         *           }
+         *         ],
+         *         "points": [
+         *           {
+         *             "run_id": "5f0c2a9e8d7b4c1e9a3f6b2d1c0e8f7a",
+         *             "run_name": "distilbert",
+         *             "start_time": 1705314600000,
+         *             "values": {
+         *               "eval_f1": 0.89
+         *             }
+         *           }
+         *         ],
+         *         "stride": 1,
+         *         "total_runs": 1
+         *       }
+         *     }
+         */
+        ExperimentInsightsOut: {
+            /**
+             * Best Runs
+             * @description Per metric, the run with the best value
+             */
+            best_runs: components["schemas"]["BestRunOut"][];
+            duration: components["schemas"]["DurationOut"];
+            /** Experiment Id */
+            experiment_id: string;
+            /** Name */
+            name: string;
+            /**
+             * Run Count
+             * @description Runs that are not deleted
+             */
+            run_count: number;
+            /**
+             * Status Counts
+             * @description Runs per status (only those present)
+             */
+            status_counts: {
+                [key: string]: number;
+            };
+            trend: components["schemas"]["TrendOut"];
+        };
         /** ExperimentSummaryList */
         ExperimentSummaryList: {
             /** Experiments */
@@ -1059,6 +1232,18 @@ export interface components {
             csrf_token: string;
             user: components["schemas"]["UserOut"];
         };
+        /** MetricGoalOut */
+        MetricGoalOut: {
+            /** @description `max`: higher is better; `min`: lower is better */
+            direction: components["schemas"]["Direction"];
+            /**
+             * Guessed
+             * @description The direction came from the metric's name
+             */
+            guessed: boolean;
+            /** Key */
+            key: string;
+        };
         /** ModelComparison */
         ModelComparison: {
             /** Models */
@@ -1095,10 +1280,56 @@ export interface components {
             /** Next Page Token */
             next_page_token?: string | null;
         };
-        /** ModelPerformance */
+        /**
+         * ModelPerformance
+         * @example {
+         *       "model": "distilbert",
+         *       "trend": {
+         *         "degradations": [
+         *           {
+         *             "best_value": 0.91,
+         *             "best_version": 2,
+         *             "degraded": true,
+         *             "direction": "max",
+         *             "metric": "eval_f1",
+         *             "newest_value": 0.84,
+         *             "newest_version": 3,
+         *             "relative_drop": 0.0769
+         *           }
+         *         ],
+         *         "degraded": true,
+         *         "metrics": [
+         *           {
+         *             "direction": "max",
+         *             "guessed": true,
+         *             "key": "eval_f1"
+         *           }
+         *         ],
+         *         "series": {
+         *           "eval_f1": [
+         *             {
+         *               "value": 0.89,
+         *               "version": 1
+         *             },
+         *             {
+         *               "value": 0.91,
+         *               "version": 2
+         *             },
+         *             {
+         *               "value": 0.84,
+         *               "version": 3
+         *             }
+         *           ]
+         *         },
+         *         "threshold": 0.05
+         *       },
+         *       "versions": []
+         *     }
+         */
         ModelPerformance: {
             /** Model */
             model: string;
+            trend: components["schemas"]["ModelTrendOut"];
             /** Versions */
             versions: components["schemas"]["VersionPerformanceOut"][];
         };
@@ -1109,6 +1340,30 @@ export interface components {
             run: components["schemas"]["RunOut"] | null;
             /** @description null when no version is in that stage */
             version: components["schemas"]["VersionOut"] | null;
+        };
+        /** ModelTrendOut */
+        ModelTrendOut: {
+            /**
+             * Degradations
+             * @description The verdict per metric
+             */
+            degradations: components["schemas"]["DegradationOut"][];
+            /**
+             * Degraded
+             * @description Some metric's newest value fell below its best
+             */
+            degraded: boolean;
+            /** Metrics */
+            metrics: components["schemas"]["MetricGoalOut"][];
+            /**
+             * Series
+             * @description Per metric, its value on each version (the source run's latest value), in version order; versions without a readable source run or a finite value are absent
+             */
+            series: {
+                [key: string]: components["schemas"]["VersionValueOut"][];
+            };
+            /** Threshold */
+            threshold: number;
         };
         /** MoveIn */
         MoveIn: {
@@ -1477,6 +1732,42 @@ export interface components {
             /** Revoked At */
             revoked_at: number | null;
         };
+        /** TrendOut */
+        TrendOut: {
+            /** Metrics */
+            metrics: components["schemas"]["MetricGoalOut"][];
+            /**
+             * Points
+             * @description Runs by start time, oldest first: every `stride`-th run with a value of one of the metrics, and the newest; at most `max_points`
+             */
+            points: components["schemas"]["TrendPointOut"][];
+            /** Stride */
+            stride: number;
+            /**
+             * Total Runs
+             * @description Runs with a finite value of one of the metrics
+             */
+            total_runs: number;
+        };
+        /** TrendPointOut */
+        TrendPointOut: {
+            /** Run Id */
+            run_id: string;
+            /** Run Name */
+            run_name: string | null;
+            /**
+             * Start Time
+             * @description Milliseconds since the epoch
+             */
+            start_time: number | null;
+            /**
+             * Values
+             * @description Latest value per chosen metric; metrics the run lacks (or has as NaN or infinity) are absent
+             */
+            values: {
+                [key: string]: number;
+            };
+        };
         /** UserIn */
         UserIn: {
             /**
@@ -1586,6 +1877,13 @@ export interface components {
             status: string;
             /** Version */
             version: string;
+        };
+        /** VersionValueOut */
+        VersionValueOut: {
+            /** Value */
+            value: number;
+            /** Version */
+            version: number;
         };
         /** VoteOut */
         VoteOut: {
@@ -2149,6 +2447,49 @@ export interface operations {
             };
         };
     };
+    experiment_summary_api_v1_experiments__experiment_id__summary_get: {
+        parameters: {
+            query?: {
+                /** @description Most runs in the trend */
+                max_points?: number;
+                /** @description Metrics to rank and chart, comma-separated or repeated, each optionally with its direction: `acc:max,loss:min`. A metric without one gets the direction its name suggests (loss, error, mse, latency, time… go down; the rest go up). Default: the 10 metrics most runs have. At most 20; a metric no run of the experiment has logged is a 400 naming `metrics`. */
+                metrics?: string[] | null;
+            };
+            header?: never;
+            path: {
+                experiment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExperimentInsightsOut"];
+                };
+            };
+            /** @description No experiment with that id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     experiments_summary_api_v1_experiments_summary_get: {
         parameters: {
             query?: {
@@ -2280,7 +2621,12 @@ export interface operations {
     model_performance_api_v1_models__name__performance_get: {
         parameters: {
             query?: {
+                /** @description Only these metrics in each run (repeatable) */
                 metric?: string[] | null;
+                /** @description Metrics of the trend, comma-separated or repeated, each optionally with its direction (`eval_f1:max,eval_loss:min`; without one it is guessed from the name). Default: the `metric` keys, else the 10 metrics most source runs have. At most 20; a metric no source run has is a 400 naming `metrics`. */
+                metrics?: string[] | null;
+                /** @description Relative drop that counts as degradation (0.05 = 5 %) */
+                threshold?: number;
             };
             header?: never;
             path: {
@@ -2604,7 +2950,12 @@ export interface operations {
     compare_models_api_v1_models_compare_get: {
         parameters: {
             query?: {
+                /** @description The same as `names` (the seed's spelling) */
+                model_names?: string[] | null;
+                /** @description A model name (repeatable) */
                 name?: string[] | null;
+                /** @description Model names, comma-separated */
+                names?: string[] | null;
                 stage?: string;
             };
             header?: never;

@@ -32,6 +32,9 @@ import { PermissionsPanel } from "../auth/PermissionsPanel";
 import { ModelApprovals } from "../approvals/ModelApprovals";
 import { HistoryPanel } from "../audit/HistoryPanel";
 import { DescriptionEditor, RemovableChip, StageBadge, TagEditor } from "./widgets";
+import { DegradationFlag } from "../insights/widgets";
+import { directionLabel, flagged, modelTrend, type ModelTrend } from "../insights/logic";
+import { TrendChart } from "../insights/TrendChart";
 
 const STAGE_COLORS: Record<string, string> = { Production: "#2e9e50", Staging: "#d9a400", Archived: "#8a94a3", None: "#4e79a7" };
 
@@ -85,10 +88,14 @@ export function ModelPage() {
       <section className="section" aria-labelledby="versions-h">
         <h2 id="versions-h">Versions</h2>
         <ErrorText error={perf.error} />
+        <DegradationFlag trend={perf.data?.trend} />
         <VersionsTable name={name} versions={versions} onDone={refresh} />
       </section>
       <div className="grid-2 section">
-        <MetricOverVersions versions={versions} />
+        <div>
+          <PerformanceTrend trend={perf.data?.trend} />
+          <MetricOverVersions versions={versions} />
+        </div>
         <section className="chart-card" aria-labelledby="history-h" data-testid="history">
           <h2 id="history-h">Promotion history</h2>
           <ErrorText error={events.error} />
@@ -254,6 +261,38 @@ function VersionsTable({ name, versions, onDone }: { name: string; versions: Ver
         </tbody>
       </table>
     </div>
+  );
+}
+
+/** The server's trend of a metric over versions: best and newest marked, the newest in the
+ * warning colour when it fell more than the threshold behind; degraded metrics first. */
+function PerformanceTrend({ trend }: { trend: ModelTrend | undefined }) {
+  const keys = useMemo(() => {
+    if (!trend) return [];
+    const bad = flagged(trend).map((d) => d.metric);
+    return [...bad, ...trend.metrics.map((m) => m.key).filter((k) => !bad.includes(k) && (trend.series[k]?.length ?? 0) > 0)];
+  }, [trend]);
+  const [chosen, setChosen] = useState<string | null>(null);
+  const metric = chosen && keys.includes(chosen) ? chosen : (keys[0] ?? null);
+  const input = useMemo(() => (trend && metric ? modelTrend(trend, metric) : null), [trend, metric]);
+  if (!trend || !metric || !input) return null;
+  const goal = trend.metrics.find((m) => m.key === metric);
+  return (
+    <section className="chart-card" aria-labelledby="trend-h" data-testid="model-trend" style={{ marginBottom: 12 }}>
+      <h2 id="trend-h">Performance trend</h2>
+      <div className="toolbar">
+        <label>
+          metric
+          <select className="input" value={metric} onChange={(e) => setChosen(e.target.value)} data-testid="trend-metric">
+            {keys.map((k) => (
+              <option key={k}>{k}</option>
+            ))}
+          </select>
+        </label>
+        {goal && <span className="note">{directionLabel(goal.direction)}{goal.guessed ? " (guessed from the name)" : ""}</span>}
+      </div>
+      <TrendChart input={input} label={`${metric} trend over versions`} testId="model-trend-chart" height={180} />
+    </section>
   );
 }
 

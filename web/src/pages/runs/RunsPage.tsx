@@ -20,6 +20,8 @@ import "./runs.css";
 
 const PermissionsPanel = lazy(() => import("../auth/PermissionsPanel").then((m) => ({ default: m.PermissionsPanel })));
 const HistoryPanel = lazy(() => import("../audit/HistoryPanel").then((m) => ({ default: m.HistoryPanel })));
+const ExperimentInsights = lazy(() => import("../insights/ExperimentInsights").then((m) => ({ default: m.ExperimentInsights })));
+const INSIGHTS_KEY = "cairn.insights.hidden";
 
 const FIRST_PAGE = 50; // a screenful; index.html asks for the same page early
 const NEXT_PAGES = 1000;
@@ -166,6 +168,13 @@ export function RunsPage() {
   const { authEnabled } = useSession();
   const [showPermissions, setShowPermissions] = useState(false);
   const [showHistory, setShowHistory] = useState(false);
+  const [showInsights, setShowInsights] = useState(() => localStorage.getItem(INSIGHTS_KEY) !== "1");
+  const toggleInsights = () => {
+    const next = !showInsights;
+    if (next) localStorage.removeItem(INSIGHTS_KEY);
+    else localStorage.setItem(INSIGHTS_KEY, "1");
+    setShowInsights(next);
+  };
   const selectedRows = useMemo(() => loaded.filter((r) => selected.has(r.id)), [loaded, selected]);
   const toDelete = selectedRows.filter((r) => !r.deleted).map((r) => r.id);
   const toRestore = selectedRows.filter((r) => r.deleted).map((r) => r.id);
@@ -295,6 +304,9 @@ export function RunsPage() {
           <button type="button" className="btn" onClick={exportCsv} disabled={!loaded.length}>
             Export CSV
           </button>
+          <button type="button" className="btn" aria-expanded={showInsights} onClick={toggleInsights} data-testid="insights-toggle">
+            Insights
+          </button>
           <button type="button" className="btn" aria-expanded={showHistory} onClick={() => setShowHistory(!showHistory)} data-testid="history-toggle">
             History
           </button>
@@ -313,6 +325,13 @@ export function RunsPage() {
       {authEnabled && showPermissions && (
         <Suspense fallback={<p className="muted">Loading…</p>}>
           <PermissionsPanel kind="experiment" id={id} />
+        </Suspense>
+      )}
+
+      {/* after the first rows: the panel's code and request never hold them up */}
+      {showInsights && runs.isSuccess && !experiment.isError && (total ?? loaded.length) > 0 && (
+        <Suspense fallback={<p className="muted">Loading insights…</p>}>
+          <ExperimentInsights experimentId={id} />
         </Suspense>
       )}
 

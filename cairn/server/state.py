@@ -18,6 +18,7 @@ from cairn.services.datasets import DatasetService
 from cairn.services.logged_models import LoggedModelService
 from cairn.services.metrics import MetricsService
 from cairn.services.registry import RegistryService
+from cairn.services.retention import RetentionService
 from cairn.services.tracking import TrackingService
 
 S = TypeVar("S")
@@ -44,6 +45,7 @@ datasets = _accessor("datasets", DatasetService)
 access = _accessor("access", AccessService)
 audit = _accessor("audit", AuditService)
 approvals = _accessor("approvals", ApprovalService)
+retention = _accessor("retention", RetentionService)
 
 
 def identity(request: Request) -> Identity:

@@ -35,6 +35,7 @@ from cairn.entities.retention import (
 )
 from cairn.store import retention as store
 from cairn.store.db import Database
+from cairn.store.sql import now_ms as now
 
 BATCH = 500
 """Runs deleted per transaction."""
@@ -165,12 +166,12 @@ class RetentionService:
     # ------------------------------------------------------------------------ applying
     def run_policies(
         self,
-        now_ms: int,
         dry_run: bool,
         requested_by: str | None = None,
         policy: str | None = None,
         limits: Limits = Limits(),
         progress: Progress | None = None,
+        now_ms: int | None = None,
     ) -> RetentionReport:
         """Apply every enabled policy (or only the one named ``policy``, enabled or not)."""
         found = self.list_policies()
@@ -184,11 +185,10 @@ class RetentionService:
         else:
             found = [p for p in found if p.enabled]
         rules = [p.rule() for p in found]
-        return self.apply(rules, now_ms, dry_run, requested_by, limits, progress)
+        return self.apply(rules, _now(now_ms), dry_run, requested_by, limits, progress)
 
     def cleanup(
         self,
-        now_ms: int,
         days_old: object,
         dry_run: bool,
         experiment_id: object | None = None,
@@ -196,6 +196,7 @@ class RetentionService:
         keep_newest: object | None = None,
         requested_by: str | None = None,
         limits: Limits = Limits(),
+        now_ms: int | None = None,
     ) -> RetentionReport:
         """A one-off rule (``POST /api/v1/cleanup``): finished runs that ended more than
         ``days_old`` days ago, in one experiment or all, whatever the policies say."""
@@ -209,7 +210,7 @@ class RetentionService:
         )
         if eid is not None:
             self.db.read(partial(store.require_experiment, experiment_id=eid))
-        return self.apply([rule], now_ms, dry_run, requested_by, limits)
+        return self.apply([rule], _now(now_ms), dry_run, requested_by, limits)
 
     def apply(
         self,
@@ -288,6 +289,10 @@ class RetentionService:
         return out
 
 
+def _now(given: int | None) -> int:
+    return now() if given is None else given
+
+
 def _listing(run: Candidate, rule: RetentionRule, now_ms: int) -> dict[str, Any]:
     days = (now_ms - run.end_time) // DAY_MS
     return {
@@ -305,4 +310,4 @@ def run_retention_policies(db: Database, now_ms: int) -> RetentionReport:
     """The periodic retention job: apply every enabled policy as the ``system`` actor.
     Register it with the job engine as ``periodic("retention", every=3600)`` calling
     ``run_retention_policies(ctx.db, now_ms())``."""
-    return RetentionService(db).run_policies(now_ms, dry_run=False)
+    return RetentionService(db).run_policies(dry_run=False, now_ms=now_ms)

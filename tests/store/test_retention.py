@@ -71,7 +71,7 @@ def test_cleanup_keeps_registered_tagged_running_and_recent_runs(world: World) -
     running = world.run(age_days=None)
     recent = world.run(age_days=5)
 
-    dry = world.retention.cleanup(NOW, 30, dry_run=True).to_json()
+    dry = world.retention.cleanup(30, dry_run=True, now_ms=NOW).to_json()
     assert dry["dry_run"] is True
     assert dry["deleted_runs"] == 2
     assert {r["run_id"] for r in dry["runs"]} == {old, failed}
@@ -80,13 +80,13 @@ def test_cleanup_keeps_registered_tagged_running_and_recent_runs(world: World) -
     assert all("cleanup keeps 30 days" in r["reason"] for r in dry["runs"])
     assert {world.stage(r) for r in (old, failed)} == {"active"}  # the dry run changed nothing
 
-    done = world.retention.cleanup(NOW, 30, dry_run=False, requested_by="alice").to_json()
+    done = world.retention.cleanup(30, dry_run=False, requested_by="alice", now_ms=NOW).to_json()
     assert done["deleted_runs"] == 2
     assert done["dry_run"] is False
     assert world.stage(old) == world.stage(failed) == "deleted"
     for kept in (registered, tagged, running, recent):
         assert world.stage(kept) == "active"
-    again = world.retention.cleanup(NOW, 30, dry_run=False).to_json()
+    again = world.retention.cleanup(30, dry_run=False, now_ms=NOW).to_json()
     assert again["deleted_runs"] == 0
 
     found = world.db.read(lambda c: events.search(c, EventQuery(action="run.delete")))
@@ -107,16 +107,16 @@ def test_status_filter_and_keep_newest(world: World) -> None:
     failed = world.run(exp, age_days=50, status="FAILED")
     killed = world.run(exp, age_days=60, status="KILLED")
 
-    only_failed = world.retention.cleanup(NOW, 30, True, exp, "FAILED,killed").to_json()
+    only_failed = world.retention.cleanup(30, True, exp, "FAILED,killed", now_ms=NOW).to_json()
     assert {r["run_id"] for r in only_failed["runs"]} == {failed, killed}
 
-    keep2 = world.retention.cleanup(NOW, 30, True, exp, None, keep_newest=2).to_json()
+    keep2 = world.retention.cleanup(30, True, exp, None, keep_newest=2, now_ms=NOW).to_json()
     assert keep2["kept_newest"] == 2
     assert {r["run_id"] for r in keep2["runs"]} == {finished[2], finished[3], failed, killed}
 
     # newest K counts every finished run of the experiment, recent ones too
     world.run(exp, age_days=1)
-    keep2 = world.retention.cleanup(NOW, 30, True, exp, None, keep_newest=2).to_json()
+    keep2 = world.retention.cleanup(30, True, exp, None, keep_newest=2, now_ms=NOW).to_json()
     assert keep2["kept_newest"] == 1
     assert finished[0] not in {r["run_id"] for r in keep2["runs"]}
 
@@ -144,7 +144,7 @@ def test_policies_scope_and_override(world: World) -> None:
     # a disabled experiment policy still keeps the global one away from its experiment
     world.retention.set_policy("bob", long_lived, {"older_than_days": 1, "enabled": False})
     assert run_retention_policies(world.db, NOW).deleted_runs == 0
-    forced = world.retention.run_policies(NOW, True, policy=f"experiment:{long_lived}")
+    forced = world.retention.run_policies(True, policy=f"experiment:{long_lived}", now_ms=NOW)
     assert forced.deleted_runs == 1
 
     policy_events = world.db.read(
@@ -182,7 +182,7 @@ def test_batches_and_max_runs(world: World, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_deleted_runs_stay_for_gc(world: World) -> None:
     run = world.run()
-    world.retention.cleanup(NOW, 0, dry_run=False)
+    world.retention.cleanup(0, dry_run=False, now_ms=NOW)
     assert world.stage(run) == "deleted"
     world.tracking.restore_run(run)  # a soft delete: restorable until cairn gc purges it
     assert world.stage(run) == "active"
@@ -206,14 +206,14 @@ def test_hostile_cleanup_input_is_refused_naming_the_field(
     world: World, call: dict[str, object], field: str
 ) -> None:
     with pytest.raises(CairnError) as err:
-        world.retention.cleanup(NOW, dry_run=True, **call)  # type: ignore[arg-type]
+        world.retention.cleanup(dry_run=True, now_ms=NOW, **call)  # type: ignore[arg-type]
     assert err.value.http_status == 400
     assert f"'{field}'" in err.value.message
 
 
 def test_unknown_experiment_is_404(world: World) -> None:
     with pytest.raises(CairnError) as err:
-        world.retention.cleanup(NOW, 30, True, experiment_id="4242")
+        world.retention.cleanup(30, True, experiment_id="4242", now_ms=NOW)
     assert err.value.http_status == 404
     with pytest.raises(CairnError) as err:
         world.retention.set_policy("x", "4242", {"older_than_days": 3})
@@ -223,5 +223,5 @@ def test_unknown_experiment_is_404(world: World) -> None:
 def test_running_status_is_never_a_candidate(world: World) -> None:
     # a run whose end time was set but whose status still says RUNNING stays
     run = world.run(status=RunStatus.RUNNING)
-    assert world.retention.cleanup(NOW, 0, dry_run=False).deleted_runs == 0
+    assert world.retention.cleanup(0, dry_run=False, now_ms=NOW).deleted_runs == 0
     assert world.stage(run) == "active"

@@ -116,18 +116,6 @@ def delete_policy(conn: Connection, scope: str) -> None:
 
 
 # ---------------------------------------------------------------------------- candidates
-def _registered(run_uuid: Any) -> Any:
-    return select(model_versions.c.id).where(model_versions.c.run_id == run_uuid).exists()
-
-
-def _tagged(run_id: Any) -> Any:
-    return (
-        select(run_tags.c.run_id)
-        .where(run_tags.c.run_id == run_id, run_tags.c.key == KEEP_TAG)
-        .exists()
-    )
-
-
 def candidates(conn: Connection, rule: RetentionRule, cutoff: int) -> list[Candidate]:
     """The active runs of active experiments in ``rule``'s scope, of its statuses, that
     ended before ``cutoff`` (ms), oldest first, each with what would keep it. A run with no
@@ -157,18 +145,20 @@ def candidates(conn: Connection, rule: RetentionRule, cutoff: int) -> list[Candi
     )
     s = scoped.c
     newest = (s.rank <= rule.keep_newest) if rule.keep_newest else None
-    outer: list[Any] = [
-        s.id,
-        s.run_uuid,
-        s.experiment_id,
-        s.status,
-        s.end_time,
-        _registered(s.run_uuid).label("registered"),
-        _tagged(s.id).label("tagged"),
-    ]
+    outer: list[Any] = [s.id, s.run_uuid, s.experiment_id, s.status, s.end_time]
     if newest is not None:
         outer.append(newest.label("newest"))
     rows = conn.execute(select(*outer).where(s.end_time < cutoff).order_by(s.end_time, s.id)).all()
+    # the protected runs as two sets read once: a plan that does not hinge on the planner's
+    # statistics (a join here ran nested loops on a freshly filled PostgreSQL table)
+    registered = set(
+        conn.execute(select(model_versions.c.run_id).where(model_versions.c.run_id.is_not(None)))
+        .scalars()
+        .all()
+    )
+    tagged = set(
+        conn.execute(select(run_tags.c.run_id).where(run_tags.c.key == KEEP_TAG)).scalars()
+    )
     return [
         Candidate(
             id=int(row.id),
@@ -176,8 +166,8 @@ def candidates(conn: Connection, rule: RetentionRule, cutoff: int) -> list[Candi
             experiment_id=str(row.experiment_id),
             status=row.status,
             end_time=int(row.end_time),
-            registered=bool(row.registered),
-            tagged=bool(row.tagged),
+            registered=row.run_uuid in registered,
+            tagged=row.id in tagged,
             newest=bool(row.newest) if newest is not None else False,
         )
         for row in rows
@@ -192,16 +182,28 @@ def delete_runs(conn: Connection, ids: Sequence[int], reason: dict[str, Any]) ->
     Returns the run ids deleted."""
     if not ids:
         return []
-    found = conn.execute(
+    rows = conn.execute(
         select(*INFO_COLUMNS).where(
             r.id.in_(list(ids)),
             r.lifecycle_stage == LifecycleStage.ACTIVE,
             r.end_time.is_not(None),
             r.status != RunStatus.RUNNING,
-            ~_registered(r.run_uuid),
-            ~_tagged(r.id),
         )
     ).all()
+    uuids = [row.run_uuid for row in rows]
+    registered = set(
+        conn.execute(select(model_versions.c.run_id).where(model_versions.c.run_id.in_(uuids)))
+        .scalars()
+        .all()
+    )
+    tagged = set(
+        conn.execute(
+            select(run_tags.c.run_id).where(
+                run_tags.c.run_id.in_([row.id for row in rows]), run_tags.c.key == KEEP_TAG
+            )
+        ).scalars()
+    )
+    found = [row for row in rows if row.run_uuid not in registered and row.id not in tagged]
     if not found:
         return []
     gone = [int(row.id) for row in found]

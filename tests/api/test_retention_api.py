@@ -235,3 +235,13 @@ def test_run_unknown_policy_is_a_404(world: World) -> None:
     msg = error(world.post(f"{V1}/retention/run?policy=experiment:99", None), 404,
                 "RESOURCE_DOES_NOT_EXIST")  # fmt: skip
     assert "policy" in msg
+
+
+@pytest.mark.parametrize("value", ["..%2F1", "1%3B%20DROP%20TABLE%20runs", "9" * 30, "-1", "%00"])
+def test_hostile_experiment_id_from_a_non_admin_is_a_4xx(world: World, value: str) -> None:
+    answer = world.post(f"{V1}/cleanup?days_old=30&experiment_id={value}", None, as_("alice"))
+    assert 400 <= answer.status_code < 500, answer.text
+    assert answer.json()["error_code"] in ("INVALID_PARAMETER_VALUE", "PERMISSION_DENIED")
+    path = f"{V1}/experiments/{value}/retention-policy"
+    answer = world.client.put(path, json={"older_than_days": 1}, headers=as_("alice"))
+    assert 400 <= answer.status_code < 500, answer.text

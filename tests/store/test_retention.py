@@ -225,3 +225,20 @@ def test_running_status_is_never_a_candidate(world: World) -> None:
     run = world.run(status=RunStatus.RUNNING)
     assert world.retention.cleanup(0, dry_run=False, now_ms=NOW).deleted_runs == 0
     assert world.stage(run) == "active"
+
+
+def test_the_delete_checks_again_what_changed_since_the_plan(world: World) -> None:
+    """A run registered or tagged between reading the candidates and deleting them stays."""
+    from cairn.store import retention as store
+
+    registered, tagged, plain = world.run(), world.run(), world.run()
+    rule = RetentionRule("cleanup", 30)
+    found = world.db.read(lambda c: store.candidates(c, rule, NOW - 30 * DAY_MS))
+    assert {c.run_id for c in found} == {registered, tagged, plain}
+    world.registry.create_model("late")
+    world.registry.create_version("late", f"runs:/{registered}/m", run_id=registered)
+    world.tracking.set_tag(tagged, "cairn.keep", "audit")
+    ids = [c.id for c in found]
+    gone = world.db.write(lambda c: store.delete_runs(c, ids, {"retention_policy": "x"}))
+    assert gone == [plain]
+    assert world.stage(registered) == world.stage(tagged) == "active"

@@ -20,6 +20,7 @@ import "./runs.css";
 
 const PermissionsPanel = lazy(() => import("../auth/PermissionsPanel").then((m) => ({ default: m.PermissionsPanel })));
 const HistoryPanel = lazy(() => import("../audit/HistoryPanel").then((m) => ({ default: m.HistoryPanel })));
+const RetentionPanel = lazy(() => import("../retention/RetentionPanel").then((m) => ({ default: m.RetentionPanel })));
 
 const FIRST_PAGE = 50; // a screenful; index.html asks for the same page early
 const NEXT_PAGES = 1000;
@@ -166,6 +167,7 @@ export function RunsPage() {
   const { authEnabled } = useSession();
   const [showPermissions, setShowPermissions] = useState(false);
   const [showHistory, setShowHistory] = useState(false);
+  const [showRetention, setShowRetention] = useState(false);
   const selectedRows = useMemo(() => loaded.filter((r) => selected.has(r.id)), [loaded, selected]);
   const toDelete = selectedRows.filter((r) => !r.deleted).map((r) => r.id);
   const toRestore = selectedRows.filter((r) => r.deleted).map((r) => r.id);
@@ -298,6 +300,9 @@ export function RunsPage() {
           <button type="button" className="btn" aria-expanded={showHistory} onClick={() => setShowHistory(!showHistory)} data-testid="history-toggle">
             History
           </button>
+          <button type="button" className="btn" aria-expanded={showRetention} onClick={() => setShowRetention(!showRetention)} data-testid="retention-toggle">
+            Retention
+          </button>
           {authEnabled && (
             <button type="button" className="btn" aria-expanded={showPermissions} onClick={() => setShowPermissions(!showPermissions)} data-testid="permissions-toggle">
               Permissions
@@ -308,6 +313,11 @@ export function RunsPage() {
       {showHistory && (
         <Suspense fallback={<p className="muted">Loading…</p>}>
           <HistoryPanel subject={{ kind: "experiment", experimentId: id }} title="History: who changed this experiment and its runs" />
+        </Suspense>
+      )}
+      {showRetention && (
+        <Suspense fallback={<p className="muted">Loading…</p>}>
+          <RetentionPanel experimentId={id} />
         </Suspense>
       )}
       {authEnabled && showPermissions && (

@@ -24,6 +24,7 @@ from cairn.services.retention import (
 )
 from cairn.services.tracking import TrackingService
 from cairn.store import events
+from cairn.store import retention as store
 from cairn.store.db import Database
 from cairn.store.sql import now_ms
 
@@ -229,8 +230,6 @@ def test_running_status_is_never_a_candidate(world: World) -> None:
 
 def test_the_delete_checks_again_what_changed_since_the_plan(world: World) -> None:
     """A run registered or tagged between reading the candidates and deleting them stays."""
-    from cairn.store import retention as store
-
     registered, tagged, plain = world.run(), world.run(), world.run()
     rule = RetentionRule("cleanup", 30)
     found = world.db.read(lambda c: store.candidates(c, rule, NOW - 30 * DAY_MS))

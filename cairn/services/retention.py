@@ -306,8 +306,14 @@ def _listing(run: Candidate, rule: RetentionRule, now_ms: int) -> dict[str, Any]
     }
 
 
+JOB_NAME = "retention"
+JOB_EVERY = 3600
+"""Seconds between two runs of the retention job."""
+
+
 def run_retention_policies(db: Database, now_ms: int) -> RetentionReport:
-    """The periodic retention job: apply every enabled policy as the ``system`` actor.
-    Register it with the job engine as ``periodic("retention", every=3600)`` calling
-    ``run_retention_policies(ctx.db, now_ms())``."""
+    """The periodic retention job: apply every enabled policy as the ``system`` actor, in
+    batches of :data:`BATCH` runs. Safe to run twice (a run already deleted is skipped).
+    Registered with the job engine as
+    ``periodic(JOB_NAME, every=JOB_EVERY)(lambda ctx: run_retention_policies(ctx.db, now()))``."""
     return RetentionService(db).run_policies(dry_run=False, now_ms=now_ms)

@@ -245,3 +245,17 @@ def test_hostile_experiment_id_from_a_non_admin_is_a_4xx(world: World, value: st
     path = f"{V1}/experiments/{value}/retention-policy"
     answer = world.client.put(path, json={"older_than_days": 1}, headers=as_("alice"))
     assert 400 <= answer.status_code < 500, answer.text
+
+
+def test_seed_call_without_access_control(any_client: TestClient) -> None:
+    """The seed's client sends no credentials: with access control off the call works as is."""
+    made = ok(any_client.post(f"{MLFLOW}/runs/create", json={"experiment_id": "0"}))
+    run_id = made["run"]["info"]["run_id"]
+    body = {"run_id": run_id, "status": "FINISHED", "end_time": now_ms() - 31 * DAY}
+    ok(any_client.post(f"{MLFLOW}/runs/update", json=body))
+    out = ok(any_client.post(f"{V1}/cleanup?days_old=30"))
+    assert out["deleted_runs"] == 1
+    assert out["runs"][0]["run_id"] == run_id
+    events = ok(any_client.get(f"{V1}/audit", params={"action": "run.delete"}))["events"]
+    assert events[0]["actor"] == "system"
+    assert events[0]["after"]["requested_by"] == "local"

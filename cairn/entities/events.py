@@ -69,6 +69,7 @@ class EntityType(StrEnum):
     PERMISSION = "permission"
     POLICY = "policy"
     APPROVAL_REQUEST = "approval_request"
+    RETENTION_POLICY = "retention_policy"
     SETTING = "setting"
     AUDIT = "audit"
 

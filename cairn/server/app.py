@@ -48,6 +48,7 @@ from cairn.server.v1.experiments import router as experiments_router
 from cairn.server.v1.metrics import router as metrics_router
 from cairn.server.v1.models import router as models_router
 from cairn.server.v1.permissions import router as permissions_router
+from cairn.server.v1.retention import router as retention_router
 from cairn.server.v1.runs import router as runs_router
 from cairn.server.v1.users import router as users_router
 from cairn.server.web import WebUI
@@ -60,6 +61,7 @@ from cairn.services.insights import InsightService
 from cairn.services.logged_models import LoggedModelService
 from cairn.services.metrics import MetricsService
 from cairn.services.registry import RegistryService
+from cairn.services.retention import RetentionService
 from cairn.services.tracking import TrackingService
 from cairn.services.validation import ValueLimits
 from cairn.store.db import Database
@@ -136,6 +138,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
         access = AccessService(db, Permission[settings.default_permission])
         app.state.access = access
         app.state.approvals = ApprovalService(db, access)
+        app.state.retention = RetentionService(db)
         if settings.auth:
             await run_in_threadpool(bootstrap_admin, access)
         try:
@@ -169,6 +172,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     api.include_router(users_router)
     api.include_router(permissions_router)
     api.include_router(audit_router)
+    api.include_router(retention_router)
     root = Starlette(
         routes=[*artifact_routes(), Fallback("", app=WebUI(api, web_dir))],
         exception_handlers=handlers,

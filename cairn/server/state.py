@@ -19,6 +19,7 @@ from cairn.services.insights import InsightService
 from cairn.services.logged_models import LoggedModelService
 from cairn.services.metrics import MetricsService
 from cairn.services.registry import RegistryService
+from cairn.services.retention import RetentionService
 from cairn.services.tracking import TrackingService
 
 S = TypeVar("S")
@@ -46,6 +47,7 @@ insights = _accessor("insights", InsightService)
 access = _accessor("access", AccessService)
 audit = _accessor("audit", AuditService)
 approvals = _accessor("approvals", ApprovalService)
+retention = _accessor("retention", RetentionService)
 
 
 def identity(request: Request) -> Identity:

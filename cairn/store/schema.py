@@ -327,6 +327,27 @@ promotion_policies = Table(
     Column("updated_by", String(256), nullable=False),
 )
 
+retention_policies = Table(
+    "retention_policies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # "global", or "experiment:<id>": one policy per scope
+    Column("scope", String(64), nullable=False),
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    Column("older_than_days", Integer, nullable=False),
+    Column("statuses", Text, nullable=False),  # JSON list; [] = every finished status
+    Column("keep_newest", Integer, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(256), nullable=False),
+    UniqueConstraint("scope"),
+    sqlite_autoincrement=True,
+)
 approval_requests = Table(
     "approval_requests",
     metadata,

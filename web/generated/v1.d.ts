@@ -228,6 +228,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/cleanup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Delete finished runs older than `days_old` days
+         * @description A one-off cleanup, whatever the policies say: the finished runs (optionally only of `status`) of one experiment (MANAGE on it) or of all (admins) that ended more than `days_old` days ago. Never deleted: runs still running (no end time), runs behind a registered model version and runs tagged `cairn.keep` (any value). Soft delete: `cairn gc` purges them later.
+         */
+        post: operations["cleanup_api_v1_cleanup_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/datasets": {
         parameters: {
             query?: never;
@@ -292,6 +312,28 @@ export interface paths {
         post?: never;
         /** Take a user's grant on an experiment (MANAGE on it) */
         delete: operations["delete_experiment_grant_api_v1_experiments__experiment_id__permissions__username__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/experiments/{experiment_id}/retention-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An experiment's retention policy */
+        get: operations["get_experiment_policy_api_v1_experiments__experiment_id__retention_policy_get"];
+        /**
+         * Set an experiment's retention policy (MANAGE on the experiment)
+         * @description Replaces the global policy for this experiment (a disabled one keeps the global policy away too). Never deleted: runs still running (no end time), runs behind a registered model version and runs tagged `cairn.keep` (any value).
+         */
+        put: operations["set_experiment_policy_api_v1_experiments__experiment_id__retention_policy_put"];
+        post?: never;
+        /** Remove an experiment's retention policy (MANAGE on the experiment) */
+        delete: operations["delete_experiment_policy_api_v1_experiments__experiment_id__retention_policy_delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -512,6 +554,68 @@ export interface paths {
         get: operations["compare_models_api_v1_models_compare_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/retention/policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Retention policies
+         * @description The global policy and the policies of the experiments the caller may read.
+         */
+        get: operations["list_policies_api_v1_retention_policies_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/retention/policies/global": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The global retention policy */
+        get: operations["get_global_api_v1_retention_policies_global_get"];
+        /**
+         * Set the global retention policy (admins)
+         * @description Applies to every experiment without a policy of its own. Never deleted: runs still running (no end time), runs behind a registered model version and runs tagged `cairn.keep` (any value).
+         */
+        put: operations["set_global_api_v1_retention_policies_global_put"];
+        post?: never;
+        /** Remove the global policy (admins) */
+        delete: operations["delete_global_api_v1_retention_policies_global_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/retention/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Apply the retention policies now (admins)
+         * @description Applies every enabled policy (or only `policy`, enabled or not), as the scheduled job does. Deleted runs are soft-deleted (`cairn gc` purges them later); each records a `run.delete` event by `system` naming the policy and who asked. Never deleted: runs still running (no end time), runs behind a registered model version and runs tagged `cairn.keep` (any value).
+         */
+        post: operations["run_policies_api_v1_retention_run_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1491,6 +1595,149 @@ export interface components {
             /** Version */
             version: string;
         };
+        /** RetentionPolicyIn */
+        RetentionPolicyIn: {
+            /**
+             * Enabled
+             * @description Whether the scheduled retention job applies it
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Keep Newest
+             * @description Keep this many of the newest finished runs per experiment
+             * @default 0
+             */
+            keep_newest: number;
+            /**
+             * Older Than Days
+             * @description Delete finished runs that ended more than this many days ago
+             */
+            older_than_days: number;
+            /**
+             * Statuses
+             * @description Only runs of these statuses (FINISHED, FAILED, KILLED); empty: all three
+             */
+            statuses?: string[];
+        };
+        /** RetentionPolicyList */
+        RetentionPolicyList: {
+            /** Policies */
+            policies: components["schemas"]["RetentionPolicyOut"][];
+        };
+        /** RetentionPolicyOut */
+        RetentionPolicyOut: {
+            /** Enabled */
+            enabled: boolean;
+            /**
+             * Experiment Id
+             * @description null for the global policy
+             */
+            experiment_id: string | null;
+            /** Keep Newest */
+            keep_newest: number;
+            /**
+             * Name
+             * @description `global` or `experiment:<id>`: events name the policy so
+             */
+            name: string;
+            /** Older Than Days */
+            older_than_days: number;
+            /** Statuses */
+            statuses: string[];
+            /**
+             * Updated At
+             * @description Milliseconds since the epoch
+             */
+            updated_at: number;
+            /** Updated By */
+            updated_by: string;
+        };
+        /** RetentionPolicyReportOut */
+        RetentionPolicyReportOut: {
+            /**
+             * Cutoff
+             * @description Runs that ended before this time (ms) are old enough
+             */
+            cutoff: number;
+            /** Deleted Runs */
+            deleted_runs: number;
+            /** Kept Newest */
+            kept_newest: number;
+            /** Kept Registered */
+            kept_registered: number;
+            /** Kept Tagged */
+            kept_tagged: number;
+            /** Older Than Days */
+            older_than_days: number;
+            /** Policy */
+            policy: string;
+            /** Remaining */
+            remaining: number;
+        };
+        /**
+         * RetentionReportOut
+         * @description What was deleted (or, in a dry run, would be): totals, per policy, and the runs.
+         */
+        RetentionReportOut: {
+            /**
+             * Deleted Runs
+             * @description Runs deleted (dry run: that would be deleted)
+             */
+            deleted_runs: number;
+            /** Dry Run */
+            dry_run: boolean;
+            /**
+             * Kept Newest
+             * @description Old enough, kept: among the newest `keep_newest`
+             */
+            kept_newest: number;
+            /**
+             * Kept Registered
+             * @description Old enough, kept: behind a registered model version
+             */
+            kept_registered: number;
+            /**
+             * Kept Tagged
+             * @description Old enough, kept: tagged `cairn.keep`
+             */
+            kept_tagged: number;
+            /** Policies */
+            policies: components["schemas"]["RetentionPolicyReportOut"][];
+            /**
+             * Remaining
+             * @description Left for a later call by `max_runs`
+             */
+            remaining: number;
+            /**
+             * Runs
+             * @description The runs deleted, up to `limit`
+             */
+            runs: components["schemas"]["RetentionRunOut"][];
+            /**
+             * Truncated
+             * @description More runs were deleted than listed
+             */
+            truncated: boolean;
+        };
+        /** RetentionRunOut */
+        RetentionRunOut: {
+            /** End Time */
+            end_time: number;
+            /** Experiment Id */
+            experiment_id: string;
+            /** Policy */
+            policy: string;
+            /**
+             * Reason
+             * @description Why it goes, e.g. `failed 45 days ago; global keeps 30 days`
+             */
+            reason: string;
+            /** Run Id */
+            run_id: string;
+            /** Status */
+            status: string;
+        };
         /** RoleIn */
         RoleIn: {
             /**
@@ -2282,6 +2529,50 @@ export interface operations {
             };
         };
     };
+    cleanup_api_v1_cleanup_post: {
+        parameters: {
+            query: {
+                /** @description Runs that ended more than this many days ago */
+                days_old: number;
+                /** @description List what would be deleted and change nothing */
+                dry_run?: boolean;
+                /** @description Only this experiment */
+                experiment_id?: string | null;
+                /** @description Keep the newest runs per experiment */
+                keep_newest?: number;
+                /** @description List at most this many runs in the answer */
+                limit?: number;
+                /** @description Delete at most this many runs in this call */
+                max_runs?: number | null;
+                /** @description FINISHED, FAILED and/or KILLED, comma-separated */
+                status?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionReportOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_datasets_api_v1_datasets_get: {
         parameters: {
             query?: {
@@ -2424,6 +2715,108 @@ export interface operations {
                 /** @description The experiment's id */
                 experiment_id: string;
                 username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_experiment_policy_api_v1_experiments__experiment_id__retention_policy_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                experiment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionPolicyOut"];
+                };
+            };
+            /** @description The experiment has no policy of its own */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    set_experiment_policy_api_v1_experiments__experiment_id__retention_policy_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                experiment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetentionPolicyIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionPolicyOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_experiment_policy_api_v1_experiments__experiment_id__retention_policy_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                experiment_id: string;
             };
             cookie?: never;
         };
@@ -2971,6 +3364,142 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModelComparison"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_policies_api_v1_retention_policies_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionPolicyList"];
+                };
+            };
+        };
+    };
+    get_global_api_v1_retention_policies_global_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionPolicyOut"];
+                };
+            };
+            /** @description There is none */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    set_global_api_v1_retention_policies_global_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetentionPolicyIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionPolicyOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_global_api_v1_retention_policies_global_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    run_policies_api_v1_retention_run_post: {
+        parameters: {
+            query?: {
+                /** @description List what would be deleted and change nothing */
+                dry_run?: boolean;
+                /** @description List at most this many runs in the answer */
+                limit?: number;
+                /** @description Delete at most this many runs in this call */
+                max_runs?: number | null;
+                /** @description `global` or `experiment:<id>` */
+                policy?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionReportOut"];
                 };
             };
             /** @description Validation Error */

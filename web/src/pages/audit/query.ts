@@ -27,6 +27,7 @@ export const ENTITY_TYPES = [
   "model_version",
   "policy",
   "approval_request",
+  "retention_policy",
   "user",
   "token",
   "session",

@@ -22,6 +22,7 @@ const PermissionsPanel = lazy(() => import("../auth/PermissionsPanel").then((m) 
 const HistoryPanel = lazy(() => import("../audit/HistoryPanel").then((m) => ({ default: m.HistoryPanel })));
 const ExperimentInsights = lazy(() => import("../insights/ExperimentInsights").then((m) => ({ default: m.ExperimentInsights })));
 const INSIGHTS_KEY = "cairn.insights.hidden";
+const RetentionPanel = lazy(() => import("../retention/RetentionPanel").then((m) => ({ default: m.RetentionPanel })));
 
 const FIRST_PAGE = 50; // a screenful; index.html asks for the same page early
 const NEXT_PAGES = 1000;
@@ -175,6 +176,7 @@ export function RunsPage() {
     else localStorage.setItem(INSIGHTS_KEY, "1");
     setShowInsights(next);
   };
+  const [showRetention, setShowRetention] = useState(false);
   const selectedRows = useMemo(() => loaded.filter((r) => selected.has(r.id)), [loaded, selected]);
   const toDelete = selectedRows.filter((r) => !r.deleted).map((r) => r.id);
   const toRestore = selectedRows.filter((r) => r.deleted).map((r) => r.id);
@@ -310,6 +312,9 @@ export function RunsPage() {
           <button type="button" className="btn" aria-expanded={showHistory} onClick={() => setShowHistory(!showHistory)} data-testid="history-toggle">
             History
           </button>
+          <button type="button" className="btn" aria-expanded={showRetention} onClick={() => setShowRetention(!showRetention)} data-testid="retention-toggle">
+            Retention
+          </button>
           {authEnabled && (
             <button type="button" className="btn" aria-expanded={showPermissions} onClick={() => setShowPermissions(!showPermissions)} data-testid="permissions-toggle">
               Permissions
@@ -320,6 +325,11 @@ export function RunsPage() {
       {showHistory && (
         <Suspense fallback={<p className="muted">Loading…</p>}>
           <HistoryPanel subject={{ kind: "experiment", experimentId: id }} title="History: who changed this experiment and its runs" />
+        </Suspense>
+      )}
+      {showRetention && (
+        <Suspense fallback={<p className="muted">Loading…</p>}>
+          <RetentionPanel experimentId={id} />
         </Suspense>
       )}
       {authEnabled && showPermissions && (

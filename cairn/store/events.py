@@ -11,7 +11,7 @@ which is what lets consumers read the log as an outbox by ``id > cursor``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -297,10 +297,6 @@ def _filtered(conn: Connection, query: EventQuery) -> Select[Any]:
     if query.action is not None and query.action not in LOGGING_ACTIONS:
         # spelled exactly as the index's condition, so that the planner sees it may use it
         where.append(literal_column(UNCOMMON_ACTIONS))
-    if query.since is not None:  # time ranges are id ranges: the primary key answers them
-        where.extend((c.id >= first_at(conn, query.since), c.time >= query.since))
-    if query.until is not None:
-        where.extend((c.id < first_at(conn, query.until), c.time < query.until))
     if query.before_id is not None:
         where.append(c.id < query.before_id)
     if query.after_id is not None:
@@ -340,6 +336,7 @@ def search(conn: Connection, query: EventQuery) -> list[ChangeEvent]:
     between, counts once)."""
     limit = max(1, query.limit)
     c, k = change_events.c, change_event_keys.c
+    query = _time_as_ids(conn, query)
     base = _filtered(conn, query)
     plan = _lookup(query)
     if plan is None:
@@ -362,6 +359,22 @@ def search(conn: Connection, query: EventQuery) -> list[ChangeEvent]:
             found[int(row[0])] = row
     ids = sorted(found, reverse=not query.ascending)[:limit]
     return [_event(found[i]) for i in ids]
+
+
+def _time_as_ids(conn: Connection, query: EventQuery) -> EventQuery:
+    """``query`` with its time range as an id range: times never go backwards in id order, so
+    ``time >= since`` is ``id >= first_at(since)``, which the primary key (and the key
+    index, whose entries end in the id) answer."""
+    if query.since is None and query.until is None:
+        return query
+    after, before = query.after_id, query.before_id
+    if query.since is not None:
+        low = first_at(conn, query.since) - 1
+        after = low if after is None else max(after, low)
+    if query.until is not None:
+        high = first_at(conn, query.until)
+        before = high if before is None else min(before, high)
+    return replace(query, since=None, until=None, after_id=after, before_id=before)
 
 
 Lookup = tuple[str, list[str], ColumnElement[bool] | None]

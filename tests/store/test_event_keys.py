@@ -9,6 +9,7 @@ models."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -78,6 +79,10 @@ def _matches(event: ChangeEvent, query: EventQuery) -> bool:
         wanted = getattr(query, name)
         if wanted is not None and getattr(event, name) != wanted:
             return False
+    if query.since is not None and event.time < query.since:
+        return False
+    if query.until is not None and event.time >= query.until:
+        return False
     scope = query.scope
     if scope is not None:
         in_experiment = event.experiment_id is not None and scope.experiments.allows(
@@ -128,7 +133,15 @@ QUERIES = (
 
 def _check_all(db: Database) -> None:
     everything = _everything(db)
-    for query in QUERIES:
+    times = sorted({e.time for e in everything})
+    since, until = times[len(times) // 3], times[2 * len(times) // 3]
+    ranged = [
+        replace(q, since=since, until=until)
+        for q in (EventQuery(actor="bob"), EventQuery(experiment_id="4"), QUERIES[0], QUERIES[-3])
+    ]
+    ranged.append(EventQuery(experiment_id="2", since=since))
+    ranged.append(EventQuery(actor="alice", until=until))
+    for query in (*QUERIES, *ranged):
         expected = [e.id for e in everything if _matches(e, query)]
         for limit in (1, 7, 500):
             newest = _pages(db, replace(query, limit=limit))
@@ -152,6 +165,8 @@ def test_keyed_search_matches_a_full_scan_across_the_index_and_its_tail(db: Data
     n = INDEX_BATCH // 2
     for i in range(3 * INDEX_BATCH):  # one event per write, as the tracking hot path appends
         _write(db, n + i, 1, ("alice", "bob", "carol")[i % 3])
+        if i % 64 == 0:
+            time.sleep(0.003)  # a few distinct times for the time ranges
     assert 0 < _tail(db) < INDEX_BATCH
     _check_all(db)
     _write(db, n + 3 * INDEX_BATCH, 2 * INDEX_BATCH + 5, "bob")  # one write past a batch

@@ -71,6 +71,7 @@ class EntityType(StrEnum):
     APPROVAL_REQUEST = "approval_request"
     SETTING = "setting"
     AUDIT = "audit"
+    WEBHOOK = "webhook"
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from cairn.services.logged_models import LoggedModelService
 from cairn.services.metrics import MetricsService
 from cairn.services.registry import RegistryService
 from cairn.services.tracking import TrackingService
+from cairn.services.webhooks import WebhookService
 
 S = TypeVar("S")
 
@@ -44,6 +45,7 @@ datasets = _accessor("datasets", DatasetService)
 access = _accessor("access", AccessService)
 audit = _accessor("audit", AuditService)
 approvals = _accessor("approvals", ApprovalService)
+webhooks = _accessor("webhooks", WebhookService)
 
 
 def identity(request: Request) -> Identity:

@@ -51,6 +51,7 @@ from cairn.server.v1.models import router as models_router
 from cairn.server.v1.permissions import router as permissions_router
 from cairn.server.v1.runs import router as runs_router
 from cairn.server.v1.users import router as users_router
+from cairn.server.v1.webhooks import router as webhooks_router
 from cairn.server.web import WebUI
 from cairn.server.wire import json_response
 from cairn.services.approvals import ApprovalService
@@ -172,6 +173,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     api.include_router(users_router)
     api.include_router(permissions_router)
     api.include_router(audit_router)
+    api.include_router(webhooks_router)
     root = Starlette(
         routes=[*artifact_routes(), Fallback("", app=WebUI(api, web_dir))],
         exception_handlers=handlers,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,13 +191,17 @@ class WebhookService:
         config: DeliveryConfig,
         access: AccessService | None = None,
         send: Post = post,
+        on_pending: Callable[[Connection, list[str]], None] | None = None,
     ):
         """``access``: who holds MANAGE (None when access control is off); ``send``: the HTTP
-        call (tests keep the real one)."""
+        call (tests keep the real one); ``on_pending``: called in the transaction that makes
+        deliveries pending outside the outbox consumer (a redelivery), with their ids: where
+        the job engine enqueues a ``webhook.deliver`` job each."""
         self.db = db
         self.config = config
         self.access = access
         self.send = send
+        self.on_pending = on_pending
 
     @property
     def sealer(self) -> Sealer:
@@ -479,7 +483,14 @@ class WebhookService:
             raise CairnError(
                 f"Webhook delivery {found.delivery_id} is still pending", ErrorCode.INVALID_STATE
             )
-        return self.db.write(lambda c: store.redeliver(c, found.delivery_id, now_ms()))
+
+        def write(c: Connection) -> Delivery:
+            again = store.redeliver(c, found.delivery_id, now_ms())
+            if self.on_pending is not None:
+                self.on_pending(c, [again.delivery_id])
+            return again
+
+        return self.db.write(write)
 
 
 def _full(who: Identity) -> Identity:

@@ -64,7 +64,8 @@ def test_stock_client_webhook_calls(served: Served, receiver: Receiver, tmp_path
     # the two test deliveries arrived signed as MLflow signs, with MLflow's payload shape
     assert len(receiver.received) == 2
     first, second = receiver.received
-    assert first.signature_ok is True and second.signature_ok is True
+    assert first.signature_ok is True
+    assert second.signature_ok is True
     assert first.json()["entity"] == "model_version_tag"
     assert first.json()["action"] == "set"
     assert set(first.json()) == {"entity", "action", "timestamp", "data"}

@@ -156,7 +156,10 @@ def parse(url: object) -> SplitResult:
     if not parts.hostname:
         raise _refused(url, "it has no host")
     if parts.username is not None or parts.password is not None:
-        raise _refused(url, "credentials in the URL are not allowed (use the secret)")
+        raise CairnError.invalid(  # without the URL: it holds a password
+            "Invalid value for parameter 'url': credentials in the URL are not allowed "
+            "(use the webhook's secret)"
+        )
     return parts
 
 

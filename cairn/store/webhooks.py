@@ -425,7 +425,10 @@ def record_attempt(
 ) -> bool:
     """Keep one attempt's outcome; on success reset the hook's failure count, on a delivery
     given up count one more and disable the hook at ``disable_after`` (a change event by
-    ``system``). True when this disabled the hook."""
+    ``system``). True when this disabled the hook. A delivery deleted meanwhile (its hook
+    was) is left alone."""
+    if conn.execute(select(d.id).where(d.id == claimed.pk)).first() is None:
+        return False
     conn.execute(
         webhook_attempts.insert().values(
             delivery_id=claimed.pk,

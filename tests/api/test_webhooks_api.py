@@ -14,9 +14,12 @@ from starlette.testclient import TestClient
 
 from cairn.server.app import create_app
 from cairn.server.settings import Settings
-from tests.api import basic
+from cairn.services.webhooks import WebhookService
+from cairn.store import events
+from tests.api import basic, root_app
 from tests.conftest import BACKENDS
 from tests.databases import fresh_postgres_database
+from tests.webhook_receiver import receiving
 
 MLFLOW, V1 = "/api/2.0/mlflow", "/api/v1"
 ADMIN, ADMIN_PW, PW = "root", "root's long password", "a user's long password"
@@ -279,3 +282,51 @@ def test_access(secured: TestClient) -> None:
     refused(c.patch(f"{V1}/webhooks/{lims['webhook_id']}", json={"name": "y"}, headers=ro), 403,
             "PERMISSION_DENIED")  # fmt: skip
     assert c.delete(f"{V1}/webhooks/{lims['webhook_id']}", headers=as_("alice")).status_code == 204
+
+
+def test_approval_events_reach_a_hook_scoped_to_the_model(secured: TestClient) -> None:
+    """bob (MANAGE on ``churn``) hooks the model's approval events; alice asks twice, bob
+    approves one and rejects the other: three deliveries, signed, with the decision."""
+    c = secured
+    ok(c.put(f"{V1}/models/churn/permissions/alice", json={"permission": "EDIT"},
+             headers=AS_ADMIN))  # fmt: skip
+    run = ok(c.post(f"{MLFLOW}/runs/create", json={"experiment_id": "1"}, headers=AS_ADMIN))
+    rid = run["run"]["info"]["run_id"]
+    for _ in range(2):
+        ok(c.post(f"{MLFLOW}/model-versions/create", json={"name": "churn", "source":
+                  f"runs:/{rid}/model", "run_id": rid}, headers=AS_ADMIN))  # fmt: skip
+    policy = {"stages": ["Production"], "aliases": ["champion"], "required_approvals": 1}
+    ok(c.put(f"{V1}/models/churn/promotion-policy", json=policy, headers=as_("bob")))
+    state = root_app(c.app).state
+    service: WebhookService = state.webhooks
+    cursor = state.db.read(lambda conn: events.head(conn)[0])
+    with receiving("bob's secret") as receiver:
+        pairs = ["approval_request.created", "approval_request.approved",
+                 "approval_request.rejected", "approval_request.cancelled"]  # fmt: skip
+        ok(c.post(f"{V1}/webhooks", json={"name": "approvals", "url": receiver.url,
+                  "events": pairs, "secret": "bob's secret", "scope": {"model_name": "churn"}},
+                  headers=as_("bob")), 201)  # fmt: skip
+        asked = [
+            ok(
+                c.post(
+                    f"{V1}/models/churn/versions/{v}/requests",
+                    json={"alias": "champion"},
+                    headers=as_("alice"),
+                ),
+                201,
+            )  # fmt: skip
+            for v in (1, 2)
+        ]
+        ok(c.post(f"{V1}/approval-requests/{asked[0]['id']}/approve", json={"comment": "ok"},
+                  headers=as_("bob")))  # fmt: skip
+        ok(c.post(f"{V1}/approval-requests/{asked[1]['id']}/reject", json={"comment": "no"},
+                  headers=as_("bob")))  # fmt: skip
+        found = state.db.read(lambda conn: list(events.walk(conn, cursor)))
+        for delivery in service.create_deliveries(found):
+            assert service.attempt_delivery(delivery).state.value == "succeeded"
+        got = [(r.json()["action"], r.json()["data"]["version"], r.json()["data"]["actor"])
+               for r in receiver.received]  # fmt: skip
+        assert got == [("created", "1", "alice"), ("created", "2", "alice"),
+                       ("approved", "1", "bob"), ("rejected", "2", "bob")]  # fmt: skip
+        assert all(r.signature_ok for r in receiver.received)
+        assert receiver.received[2].json()["data"]["target"] == {"alias": "champion"}

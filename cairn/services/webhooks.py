@@ -413,6 +413,7 @@ class WebhookService:
             send=self.send,
             retry=False,
             count_failure=False,
+            even_if_disabled=True,
         )
         ok = outcome.state is DeliveryState.SUCCEEDED
         return TestResult(

@@ -269,6 +269,15 @@ def test_redirects_are_not_followed(hub: Hub, receiver: Receiver) -> None:
     assert hub.deliveries(hook)[0]["last_status_code"] == 302
 
 
+def test_a_disabled_hook_gets_no_deliveries_but_can_be_tested(hub: Hub, receiver: Receiver) -> None:
+    hook = hub.hook(receiver.url, ["registered_model.created"], status="DISABLED")
+    ok(hub.client.post(f"{MLFLOW}/registered-models/create", json={"name": "m"}))
+    assert hub.deliver_all() == []
+    result = ok(hub.client.post(f"{MLFLOW}/webhooks/{hook}/test"))["result"]
+    assert result == {"success": True, "response_status": 200, "response_body": "ok"}
+    assert len(receiver.received) == 1
+
+
 def test_redeliver(hub: Hub, receiver: Receiver) -> None:
     hook = hub.hook(receiver.url, ["registered_model.created"])
     receiver.reply(Reply(400))
@@ -372,3 +381,31 @@ def test_delivery_time_check_connects_to_the_checked_address(hub: Hub, receiver:
     assert len(receiver.received) == 2  # the hooks.test delivery for "n", not the moved one
     assert hub.deliveries(moved)[0]["error"]
     assert hook != moved
+
+
+def test_pending_deliveries_survive_a_restart(tmp_path: Path, receiver: Receiver) -> None:
+    """The consumer's deliveries are rows: a server that stops before sending them (here the
+    app is closed; the job engine's `kill -9` test is the lead's) leaves them pending, and
+    the next server sends them, each once, signed."""
+    settings = Settings(
+        backend_store_uri=f"sqlite:///{tmp_path / 'restart.db'}",
+        webhook_allow_hosts=("127.0.0.1",),
+        secret_key="a test secret key of enough length",
+    )
+    with TestClient(create_app(settings)) as client:
+        first = Hub(client)
+        hook = first.hook(receiver.url, ["registered_model.created"])
+        for name in ("a", "b"):
+            ok(client.post(f"{MLFLOW}/registered-models/create", json={"name": name}))
+        made = first.consume()
+        assert len(made) == 2
+    assert receiver.received == []
+    with TestClient(create_app(settings)) as client:
+        second = Hub(client)
+        outcomes = second.service.run_due()
+        assert sorted(o.delivery_id for o in outcomes) == sorted(made)
+        assert all(o.state.value == "succeeded" for o in outcomes)
+        assert second.service.run_due() == []  # nothing is due twice
+        assert [d["state"] for d in second.deliveries(hook)] == ["succeeded"] * 2
+    assert sorted(r.json()["data"]["name"] for r in receiver.received) == ["a", "b"]
+    assert all(r.signature_ok for r in receiver.received)

@@ -282,6 +282,7 @@ def delivery_config(settings: Settings) -> DeliveryConfig:
         timeout_s=settings.webhook_timeout,
         max_attempts=settings.webhook_max_attempts,
         disable_after=settings.webhook_disable_after,
+        ca_bundle=settings.webhook_ca_bundle or None,
     )
 
 

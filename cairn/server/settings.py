@@ -373,6 +373,16 @@ WEBHOOK_DISABLE_AFTER = Setting(
     "10",
 )
 
+WEBHOOK_CA_BUNDLE = Setting(
+    "webhook_ca_bundle",
+    "CAIRN_WEBHOOK_CA_BUNDLE",
+    lambda: "",
+    _text,
+    "A PEM file of CA certificates that https webhook receivers' certificates are checked "
+    "against (an internal CA); when unset, the usual public CAs",
+    "unset (public CAs)",
+)
+
 SETTINGS: tuple[Setting[Any], ...] = (
     BACKEND_STORE_URI,
     ARTIFACTS_DESTINATION,
@@ -393,6 +403,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     WEBHOOK_TIMEOUT,
     WEBHOOK_MAX_ATTEMPTS,
     WEBHOOK_DISABLE_AFTER,
+    WEBHOOK_CA_BUNDLE,
 )
 """Every setting, in :class:`Settings` field order."""
 
@@ -423,6 +434,7 @@ class Settings:
     webhook_timeout: float = field(default_factory=WEBHOOK_TIMEOUT.default)
     webhook_max_attempts: int = field(default_factory=WEBHOOK_MAX_ATTEMPTS.default)
     webhook_disable_after: int = field(default_factory=WEBHOOK_DISABLE_AFTER.default)
+    webhook_ca_bundle: str = field(default_factory=WEBHOOK_CA_BUNDLE.default)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

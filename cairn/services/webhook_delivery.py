@@ -17,6 +17,7 @@ import base64
 import email.utils
 import hashlib
 import hmac
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,6 +92,9 @@ class DeliveryConfig:
     """The wait before the second attempt; doubled for each one after, up to ``backoff_max_s``."""
     backoff_max_s: float = 3600.0
     resolve: Resolver = field(default=system_resolver)
+    ca_bundle: str | None = None
+    """A PEM file of the CA certificates https receivers are checked against (default: the
+    system's trusted CAs, through certifi)."""
 
     def backoff(self, attempt: int) -> float:
         return float(min(self.backoff_s * (2 ** max(0, attempt - 1)), self.backoff_max_s))
@@ -126,19 +130,30 @@ class Answer:
     error: str | None
 
 
-Post = Callable[[Target, bytes, dict[str, str], float], Answer]
+Post = Callable[[Target, bytes, dict[str, str], "DeliveryConfig"], Answer]
 
 
-def post(target: Target, body: bytes, headers: dict[str, str], timeout_s: float) -> Answer:
-    """POST ``body`` to the checked address of ``target`` (Host header and TLS name are the
-    URL's host), without following redirects; read at most a few KiB of the answer."""
+def _verify(config: DeliveryConfig) -> ssl.SSLContext | bool:
+    if config.ca_bundle:
+        return ssl.create_default_context(cafile=config.ca_bundle)
+    return True
+
+
+def post(target: Target, body: bytes, headers: dict[str, str], config: DeliveryConfig) -> Answer:
+    """POST ``body`` to the checked address of ``target`` (the Host header, and for https the
+    TLS server name the certificate is checked against, are the URL's host), without
+    following redirects; read at most a few KiB of the answer."""
+    timeout_s = config.timeout_s
     extensions: dict[str, Any] = {}
     if target.scheme == "https":
         extensions["sni_hostname"] = target.host
     started = time.perf_counter()
     try:
         with httpx.Client(
-            follow_redirects=False, trust_env=False, timeout=httpx.Timeout(timeout_s)
+            follow_redirects=False,
+            trust_env=False,
+            timeout=httpx.Timeout(timeout_s),
+            verify=_verify(config),
         ) as client:
             request = client.build_request(
                 "POST",
@@ -285,6 +300,6 @@ def _send(
         answer = Answer(None, None, None, None, None, exc.message)
         return answer, DeliveryState.FAILED, None, exc.message
     headers = headers_for(claimed.delivery_id, claimed.body, secret, now_s)
-    answer = send(target, claimed.body.encode(), headers, config.timeout_s)
+    answer = send(target, claimed.body.encode(), headers, config)
     state, wait, error = _judge(answer, claimed.attempt, config, now_s, retry)
     return answer, state, wait, error

@@ -27,7 +27,7 @@ from cairn.store.sql import now_ms
 from tests.api import root_app
 from tests.conftest import BACKENDS
 from tests.databases import fresh_postgres_database
-from tests.webhook_receiver import Receiver, Reply, receiving
+from tests.webhook_receiver import Receiver, Reply, make_tls, receiving
 
 MLFLOW, V1 = "/api/2.0/mlflow", "/api/v1"
 SECRET = "the receiver's shared secret"
@@ -409,3 +409,33 @@ def test_pending_deliveries_survive_a_restart(tmp_path: Path, receiver: Receiver
         assert [d["state"] for d in second.deliveries(hook)] == ["succeeded"] * 2
     assert sorted(r.json()["data"]["name"] for r in receiver.received) == ["a", "b"]
     assert all(r.signature_ok for r in receiver.received)
+
+
+def test_https_connects_to_the_checked_address_and_checks_the_name(
+    hub: Hub, tmp_path: Path
+) -> None:
+    """https to a name: the attempt connects to the address the name was checked at, sends
+    the name as TLS server name and checks the certificate against it (a CA the server is
+    told to trust); the same receiver by address fails verification (its certificate names
+    hooks.test only), so verification is on."""
+    ca, cert, key = make_tls(tmp_path, "hooks.test")
+    with receiving(SECRET, tls=(cert, key)) as receiver:
+        hub.configure(
+            ca_bundle=str(ca),
+            resolve=lambda host, _port: {"hooks.test": ["127.0.0.1"]}[host],
+            allow=dataclasses.replace(
+                hub.service.config.allow, names=frozenset({"127.0.0.1", "hooks.test"})
+            ),
+        )
+        by_name = hub.hook(f"https://hooks.test:{receiver.port}/hook", ["registered_model.created"])
+        by_address = hub.hook(receiver.url, ["registered_model.created"], name="by-address")
+        ok(hub.client.post(f"{MLFLOW}/registered-models/create", json={"name": "m"}))
+        outcomes = {o.delivery_id: o for o in hub.deliver_all()}
+        (named,) = hub.deliveries(by_name)
+        (addressed,) = hub.deliveries(by_address)
+        assert outcomes[named["delivery_id"]].state.value == "succeeded"
+        assert outcomes[addressed["delivery_id"]].state.value == "pending"  # retried later
+        assert "CERTIFICATE_VERIFY_FAILED" in (addressed["error"] or "")
+        (got,) = receiver.received
+        assert got.headers["host"] == f"hooks.test:{receiver.port}"
+        assert got.signature_ok is True

@@ -149,9 +149,6 @@ def create(conn: Connection, new: NewWebhook, actor: str) -> Webhook:
     return hook
 
 
-_UNSET: Any = object()
-
-
 def update_webhook(
     conn: Connection,
     webhook_id: str,
@@ -162,9 +159,11 @@ def update_webhook(
     events_: tuple[Event, ...] | None = None,
     status: WebhookStatus | None = None,
     description: str | None = None,
-    secret: str | None = _UNSET,
+    secret: str | None = None,
 ) -> Webhook:
-    """Change the given fields (None: unchanged; ``secret`` "" removes it)."""
+    """Change the given fields (None: unchanged). ``secret``: the new encrypted secret, or
+    "" to remove it. The change event names the fields that changed; for the secret only
+    that it was replaced or removed."""
     old_row = row(conn, webhook_id, lock=True)
     old = webhook(old_row)
     values: dict[str, Any] = {}
@@ -180,7 +179,7 @@ def update_webhook(
             values["consecutive_failures"] = 0
     if description is not None:
         values["description"] = description
-    if secret is not _UNSET and secret is not None:
+    if secret is not None:
         values["secret"] = secret or None
     if not values:
         return old
@@ -189,9 +188,9 @@ def update_webhook(
     new = get(conn, webhook_id)
     before, after = _described(old), _described(new)
     changed = [k for k in before if before[k] != after[k]]
-    if "secret" in values:
-        changed.append("secret")
-        before["secret"], after["secret"] = "(previous)", "(changed)" if values["secret"] else None
+    if values.get("secret") and old.has_secret:
+        changed.append("secret")  # replaced by another: say so, never what it is
+        before["secret"], after["secret"] = "(set)", "(replaced)"
     if changed:
         _change(
             conn,

@@ -330,3 +330,26 @@ def test_approval_events_reach_a_hook_scoped_to_the_model(secured: TestClient) -
                        ("approved", "1", "bob"), ("rejected", "2", "bob")]  # fmt: skip
         assert all(r.signature_ok for r in receiver.received)
         assert receiver.received[2].json()["data"]["target"] == {"alias": "champion"}
+
+
+def test_changes_are_change_events_without_the_secret(open_client: TestClient) -> None:
+    c = open_client
+    hook = ok(c.post(f"{V1}/webhooks", json={"name": "x", "url": "http://127.0.0.1:9/h",
+              "events": EVENTS, "secret": "first secret value"}), 201)  # fmt: skip
+    hid = hook["webhook_id"]
+    ok(c.patch(f"{V1}/webhooks/{hid}", json={"secret": "second secret value", "name": "y"}))
+    ok(c.patch(f"{V1}/webhooks/{hid}", json={"secret": ""}))
+    ok(c.patch(f"{V1}/webhooks/{hid}", json={}))  # nothing changes: no event
+    assert c.delete(f"{V1}/webhooks/{hid}").status_code == 204
+    found = ok(c.get(f"{V1}/audit", params={"entity_type": "webhook", "entity_id": hid}))
+    events_ = list(reversed(found["events"]))
+    assert [e["action"] for e in events_] == [
+        "webhook.create", "webhook.update", "webhook.update", "webhook.delete"
+    ]  # fmt: skip
+    assert events_[0]["after"]["has_secret"] is True
+    assert events_[1]["after"] == {"name": "y", "secret": "(replaced)"}
+    assert events_[2]["before"] == {"has_secret": True}
+    assert events_[2]["after"] == {"has_secret": False}
+    text = str(found)
+    assert "first secret value" not in text
+    assert "second secret value" not in text

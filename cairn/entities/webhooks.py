@@ -40,12 +40,6 @@ MLFLOW_EVENTS: tuple[Event, ...] = (
     ("model_version_tag", "deleted"),
     ("model_version_alias", "created"),
     ("model_version_alias", "deleted"),
-)
-"""The MLflow 3 pairs Cairn emits (MLflow's prompt and budget-policy pairs are accepted on
-create, see :data:`MLFLOW_ACCEPTED`, but Cairn emits nothing for them)."""
-
-MLFLOW_ACCEPTED: tuple[Event, ...] = (
-    *MLFLOW_EVENTS,
     ("prompt", "created"),
     ("prompt_version", "created"),
     ("prompt_tag", "set"),
@@ -54,8 +48,12 @@ MLFLOW_ACCEPTED: tuple[Event, ...] = (
     ("prompt_version_tag", "deleted"),
     ("prompt_alias", "created"),
     ("prompt_alias", "deleted"),
-    ("budget_policy", "exceeded"),
 )
+"""The MLflow 3 pairs Cairn emits. Prompts are registered models tagged
+``mlflow.prompt.is_prompt = true``: their changes are the ``prompt*`` pairs instead of the
+model ones, as in MLflow."""
+
+MLFLOW_ACCEPTED: tuple[Event, ...] = (*MLFLOW_EVENTS, ("budget_policy", "exceeded"))
 """Every pair MLflow 3.17's webhook API accepts: a hook made for MLflow is accepted as is."""
 
 CAIRN_EVENTS: tuple[Event, ...] = (
@@ -252,10 +250,27 @@ _DECISIONS = {
 }
 
 
-def translate(event: ChangeEvent, required_approvals: int | None = None) -> Translated | None:
+IS_PROMPT = "mlflow.prompt.is_prompt"
+PROMPT_TEXT = "mlflow.prompt.text"
+PROMPT_TYPE = "_mlflow_prompt_type"
+
+
+def _prompt_tagged(tags: object) -> bool:
+    return isinstance(tags, dict) and str(tags.get(IS_PROMPT, "false")).lower() == "true"
+
+
+def _plain_tags(tags: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in tags.items() if k not in (IS_PROMPT, PROMPT_TYPE, PROMPT_TEXT)}
+
+
+def translate(
+    event: ChangeEvent, required_approvals: int | None = None, is_prompt: bool = False
+) -> Translated | None:
     """The webhook view of ``event``, or None. ``required_approvals``: for
     ``approval_request.approve`` events, how many approvals the request needs (an approval
-    that reaches it is the ``approved`` decision; the ones before it are not events here)."""
+    that reaches it is the ``approved`` decision; the ones before it are not events here).
+    ``is_prompt``: the event's registered model is a prompt (tagged as one), whose changes
+    are MLflow's ``prompt*`` pairs instead of the model ones."""
     after, before = event.after or {}, event.before or {}
     where = (event.experiment_id, event.model_name)
 
@@ -263,6 +278,16 @@ def translate(event: ChangeEvent, required_approvals: int | None = None) -> Tran
         return Translated(pair, data, *where)
 
     action = event.action
+    tagged = _prompt_tagged(after.get("tags"))
+    if action == "registered_model.create":
+        prompt_like = tagged  # what it was made as, whatever it is now
+    elif action == "model_version.create":
+        prompt_like = is_prompt or tagged
+    else:
+        prompt_like = is_prompt and action.startswith(("registered_model.", "model_version."))
+    if prompt_like:
+        prompt = _prompt(event, is_prompt)
+        return None if prompt is None else made(*prompt)
     if action == "registered_model.create":
         tags = after.get("tags") or {}
         return made(
@@ -331,6 +356,51 @@ def translate(event: ChangeEvent, required_approvals: int | None = None) -> Tran
             ("webhook", "disabled"),
             {"webhook_id": event.entity_id, **{k: after.get(k) for k in ("name", "reason")}},
         )
+    return None
+
+
+def _prompt(event: ChangeEvent, is_prompt: bool) -> tuple[Event, dict[str, Any]] | None:
+    """A change of a prompt (a registered model tagged as one) as MLflow's ``prompt*`` pair and
+    ``data``; None when it is no prompt's, or a change MLflow sends nothing for."""
+    after, before = event.after or {}, event.before or {}
+    action = event.action
+    tags = after.get("tags") or {}
+    if action == "registered_model.create":
+        if not _prompt_tagged(tags):
+            return None
+        data = {"name": event.entity_id, "tags": _plain_tags(tags),
+                "description": after.get("description")}  # fmt: skip
+        return ("prompt", "created"), data
+    found = _model_version(event) if action.startswith("model_version.") else None
+    if action == "model_version.create" and found is not None:
+        if not (is_prompt or _prompt_tagged(tags)):
+            return None
+        return ("prompt_version", "created"), {
+            "name": found[0],
+            "version": found[1],
+            "template": tags.get(PROMPT_TEXT),
+            "tags": _plain_tags(tags),
+            "description": after.get("description") or None,
+        }
+    if not is_prompt:
+        return None
+    tag = _tag(after) or _tag(before)
+    if action in ("registered_model.set_tag", "registered_model.delete_tag") and tag:
+        if action.endswith("set_tag"):
+            return ("prompt_tag", "set"), {"name": event.entity_id, "key": tag[0], "value": tag[1]}
+        return ("prompt_tag", "deleted"), {"name": event.entity_id, "key": tag[0]}
+    if found is None:
+        return None
+    if action in ("model_version.set_tag", "model_version.delete_tag") and tag:
+        data = {"name": found[0], "version": found[1], "key": tag[0]}
+        if action.endswith("set_tag"):
+            return ("prompt_version_tag", "set"), {**data, "value": tag[1]}
+        return ("prompt_version_tag", "deleted"), data
+    if action == "model_version.set_alias":
+        data = {"name": found[0], "alias": after.get("alias"), "version": found[1]}
+        return ("prompt_alias", "created"), data
+    if action == "model_version.delete_alias":
+        return ("prompt_alias", "deleted"), {"name": found[0], "alias": before.get("alias")}
     return None
 
 

@@ -163,10 +163,17 @@ def create_deliveries(conn: Connection, events: Sequence[ChangeEvent]) -> list[s
     wanted = {pair for _, hook in hooks for pair in hook.events}
     needs = [e.entity_id for e in events if e.action == "approval_request.approve"]
     required = store.required_approvals(conn, needs) if needs else {}
+    registry = [
+        e.model_name
+        for e in events
+        if e.model_name and e.action.startswith(("registered_model.", "model_version."))
+    ]
+    prompts = store.prompts_among(conn, registry) if registry else set()
     made: list[str] = []
     now = now_ms()
     for event in events:
-        found = translate(event, required.get(event.entity_id))
+        is_prompt = event.model_name in prompts
+        found = translate(event, required.get(event.entity_id), is_prompt)
         if found is None or found.event not in wanted:
             continue
         body = _body(found, event.time)

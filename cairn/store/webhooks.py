@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, delete, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
 from cairn.entities.errors import CairnError
 from cairn.entities.events import Change, EntityType
 from cairn.entities.webhooks import (
+    IS_PROMPT,
     Attempt,
     Delivery,
     DeliveryState,
@@ -29,7 +30,14 @@ from cairn.entities.webhooks import (
     WebhookStatus,
 )
 from cairn.store import events
-from cairn.store.schema import approval_requests, webhook_attempts, webhook_deliveries, webhooks
+from cairn.store.schema import (
+    approval_requests,
+    registered_model_tags,
+    registered_models,
+    webhook_attempts,
+    webhook_deliveries,
+    webhooks,
+)
 from cairn.store.sql import now_ms
 
 w = webhooks.c
@@ -530,3 +538,18 @@ def required_approvals(conn: Connection, request_ids: Iterable[str]) -> dict[str
     a = approval_requests.c
     rows = conn.execute(select(a.id, a.required_approvals).where(a.id.in_(ids))).all()
     return {str(r.id): int(r.required_approvals) for r in rows}
+
+
+def prompts_among(conn: Connection, names: Iterable[str]) -> set[str]:
+    """Which of the registered models ``names`` are prompts (tagged
+    ``mlflow.prompt.is_prompt = true``, as MLflow's prompt registry marks them)."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return set()
+    m, tg = registered_models.c, registered_model_tags.c
+    rows = conn.execute(
+        select(m.name)
+        .join(registered_model_tags, tg.model_id == m.id)
+        .where(m.name.in_(wanted), tg.key == IS_PROMPT, func.lower(tg.value) == "true")
+    ).all()
+    return {str(r[0]) for r in rows}

@@ -439,3 +439,60 @@ def test_https_connects_to_the_checked_address_and_checks_the_name(
         (got,) = receiver.received
         assert got.headers["host"] == f"hooks.test:{receiver.port}"
         assert got.signature_ok is True
+
+
+PROMPT_PAIRS = [
+    "prompt.created",
+    "prompt_version.created",
+    "prompt_tag.set",
+    "prompt_tag.deleted",
+    "prompt_version_tag.set",
+    "prompt_alias.created",
+    "prompt_alias.deleted",
+    "registered_model.created",
+    "model_version.created",
+]
+
+
+def test_prompt_changes_are_prompt_events(hub: Hub, receiver: Receiver) -> None:
+    """A prompt (as mlflow 3's prompt registry writes one: a registered model tagged
+    ``mlflow.prompt.is_prompt``) gives MLflow's ``prompt*`` events, not the model ones."""
+    hub.hook(receiver.url, PROMPT_PAIRS)
+    c = hub.client
+    tags = [{"key": "mlflow.prompt.is_prompt", "value": "true"}, {"key": "team", "value": "qa"}]
+    ok(c.post(f"{MLFLOW}/registered-models/create", json={"name": "greeting", "tags": tags}))
+    vtags = [
+        {"key": "mlflow.prompt.is_prompt", "value": "true"},
+        {"key": "mlflow.prompt.text", "value": "Hello {{name}}!"},
+        {"key": "_mlflow_prompt_type", "value": "text"},
+        {"key": "lang", "value": "en"},
+    ]
+    # (mlflow's prompt registry sends source "prompt-template", which Cairn's registry
+    # refuses today: a run source stands in, the webhook side is what is tested here)
+    run = ok(c.post(f"{MLFLOW}/runs/create", json={"experiment_id": "0"}))["run"]["info"]
+    ok(c.post(f"{MLFLOW}/model-versions/create", json={"name": "greeting", "source":
+              f"runs:/{run['run_id']}/prompt", "tags": vtags, "description": "first"}))  # fmt: skip
+    ok(c.post(f"{MLFLOW}/registered-models/set-tag",
+              json={"name": "greeting", "key": "owner", "value": "ana"}))  # fmt: skip
+    ok(c.request("DELETE", f"{MLFLOW}/registered-models/delete-tag",
+                 json={"name": "greeting", "key": "owner"}))  # fmt: skip
+    ok(c.post(f"{MLFLOW}/model-versions/set-tag",
+              json={"name": "greeting", "version": "1", "key": "ok", "value": "yes"}))  # fmt: skip
+    ok(c.post(f"{MLFLOW}/registered-models/alias",
+              json={"name": "greeting", "alias": "prod", "version": "1"}))  # fmt: skip
+    ok(c.request("DELETE", f"{MLFLOW}/registered-models/alias",
+                 json={"name": "greeting", "alias": "prod"}))  # fmt: skip
+    hub.deliver_all()
+    got = [(r.json()["entity"], r.json()["action"], r.json()["data"]) for r in receiver.received]
+    assert got == [
+        ("prompt", "created", {"name": "greeting", "tags": {"team": "qa"}, "description": None}),
+        ("prompt_version", "created",
+         {"name": "greeting", "version": "1", "template": "Hello {{name}}!",
+          "tags": {"lang": "en"}, "description": "first"}),
+        ("prompt_tag", "set", {"name": "greeting", "key": "owner", "value": "ana"}),
+        ("prompt_tag", "deleted", {"name": "greeting", "key": "owner"}),
+        ("prompt_version_tag", "set",
+         {"name": "greeting", "version": "1", "key": "ok", "value": "yes"}),
+        ("prompt_alias", "created", {"name": "greeting", "alias": "prod", "version": "1"}),
+        ("prompt_alias", "deleted", {"name": "greeting", "alias": "prod"}),
+    ]  # fmt: skip

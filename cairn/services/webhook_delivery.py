@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from cairn.access.sealing import Sealer
-from cairn.entities.errors import CairnError
+from cairn.entities.errors import CairnError, ErrorCode
 from cairn.entities.events import ACTING, SYSTEM_ACTOR
 from cairn.entities.webhooks import RESPONSE_EXCERPT, Attempt, DeliveryState
 from cairn.services.webhook_targets import (
@@ -249,7 +249,12 @@ def attempt_delivery(
     A delivery that is not pending or not due is left alone."""
     token = ACTING.set(SYSTEM_ACTOR)
     try:
-        claimed = db.write(lambda c: store.claim(c, delivery_id, now, config.lease_ms))
+        try:
+            claimed = db.write(lambda c: store.claim(c, delivery_id, now, config.lease_ms))
+        except CairnError as exc:  # deleted with its webhook since the job was made
+            if exc.error_code is not ErrorCode.RESOURCE_DOES_NOT_EXIST:
+                raise
+            return Outcome(delivery_id, DeliveryState.FAILED, error=exc.message, attempted=False)
         if claimed is None:
             found = db.read(lambda c: store.get_delivery(c, delivery_id))
             wait = None

@@ -236,6 +236,25 @@ def test_gives_up_after_max_attempts(hub: Hub, receiver: Receiver) -> None:
     assert hub.deliveries(hook)[0]["state"] == "failed"
 
 
+def test_attempts_are_safe_to_repeat(hub: Hub, receiver: Receiver) -> None:
+    """A job run again after its delivery succeeded sends nothing; a delivery whose webhook
+    was deleted since is reported failed, not an error."""
+    hook = hub.hook(receiver.url, ["registered_model.created"])
+    ok(hub.client.post(f"{MLFLOW}/registered-models/create", json={"name": "m"}))
+    (first,) = hub.deliver_all()
+    again = hub.service.attempt_delivery(first.delivery_id)
+    assert again.attempted is False
+    assert again.state.value == "succeeded"
+    assert len(receiver.received) == 1
+    ok(hub.client.post(f"{MLFLOW}/registered-models/create", json={"name": "n"}))
+    made = hub.consume()
+    assert hub.client.delete(f"{V1}/webhooks/{hook}").status_code == 204
+    gone = hub.service.attempt_delivery(made[0])
+    assert gone.state.value == "failed"
+    assert gone.attempted is False
+    assert len(receiver.received) == 1
+
+
 def test_client_errors_are_not_retried(hub: Hub, receiver: Receiver) -> None:
     hub.hook(receiver.url, ["registered_model.created"])
     receiver.reply(Reply(404))

@@ -1,7 +1,7 @@
 """The ``cairn`` command line: ``cairn server``, ``cairn demo``, ``cairn sync``, ``cairn gc``,
 ``cairn db upgrade``, ``cairn db current``; ``cairn users`` and ``cairn tokens``
 (cli_access.py); ``cairn models`` (cli_models.py); ``cairn audit`` (cli_audit.py);
-``cairn retention`` (cli_retention.py)."""
+``cairn retention`` (cli_retention.py); ``cairn webhooks`` (cli_webhooks.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from cairn.cli_access import tokens, users
 from cairn.cli_audit import audit
 from cairn.cli_models import models
 from cairn.cli_retention import retention
+from cairn.cli_webhooks import webhooks
 from cairn.home import DEFAULT_HOME
 from cairn.server.settings import (
     ALLOWED_HOSTS,
@@ -525,6 +526,7 @@ main.add_command(tokens)
 main.add_command(audit)
 main.add_command(models)
 main.add_command(retention)
+main.add_command(webhooks)
 
 if __name__ == "__main__":
     sys.exit(main())

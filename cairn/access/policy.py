@@ -89,6 +89,14 @@ USER_READ = Need(Level.USER)
 USER_WRITE = Need(Level.USER, writes=True)
 ADMIN_READ = Need(Level.ADMIN)
 ADMIN_WRITE = Need(Level.ADMIN, writes=True)
+WEBHOOK_READ = Need(Level.USER)
+"""Webhooks and their deliveries: admins, and the MANAGE holders of the experiment or
+registered model a hook is scoped to. Which one a hook is scoped to is stored with the hook,
+not named by the request, so the route lets signed-in users through and the webhook service
+decides per hook (a hook the caller may not see is a 404)."""
+WEBHOOK_WRITE = Need(Level.USER, writes=True)
+"""Creating, changing, testing, deleting webhooks and redelivering: as :data:`WEBHOOK_READ`,
+and refused to read-only tokens."""
 
 
 def _locate(names: Names, fields: tuple[str, ...]) -> Locate:

@@ -72,6 +72,7 @@ class EntityType(StrEnum):
     RETENTION_POLICY = "retention_policy"
     SETTING = "setting"
     AUDIT = "audit"
+    WEBHOOK = "webhook"
 
 
 @dataclass(frozen=True, slots=True)

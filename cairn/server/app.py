@@ -25,6 +25,7 @@ from starlette.types import Scope
 
 from cairn._version import __version__
 from cairn.access.policy import PUBLIC, USER_READ, requires
+from cairn.access.sealing import Sealer, key_from_file
 from cairn.access.service import AccessService
 from cairn.artifacts.uri import repository_for
 from cairn.entities.access import Permission
@@ -38,7 +39,7 @@ from cairn.server.limits import BodyLimit
 from cairn.server.mlflow.artifacts import artifact_routes
 from cairn.server.mlflow.routes import MlflowDispatch
 from cairn.server.openapi import install_openapi
-from cairn.server.settings import Settings
+from cairn.server.settings import Settings, data_dir
 from cairn.server.state import tracking
 from cairn.server.v1.approvals import router as approvals_router
 from cairn.server.v1.audit import router as audit_router
@@ -51,6 +52,7 @@ from cairn.server.v1.permissions import router as permissions_router
 from cairn.server.v1.retention import router as retention_router
 from cairn.server.v1.runs import router as runs_router
 from cairn.server.v1.users import router as users_router
+from cairn.server.v1.webhooks import router as webhooks_router
 from cairn.server.web import WebUI
 from cairn.server.wire import json_response
 from cairn.services.approvals import ApprovalService
@@ -64,6 +66,9 @@ from cairn.services.registry import RegistryService
 from cairn.services.retention import RetentionService
 from cairn.services.tracking import TrackingService
 from cairn.services.validation import ValueLimits
+from cairn.services.webhook_delivery import DeliveryConfig
+from cairn.services.webhook_targets import AllowList
+from cairn.services.webhooks import WebhookService
 from cairn.store.db import Database
 from cairn.store.migrate import ensure_schema
 
@@ -139,6 +144,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
         app.state.access = access
         app.state.approvals = ApprovalService(db, access)
         app.state.retention = RetentionService(db)
+        app.state.webhooks = WebhookService(db, delivery_config(settings), access)
         if settings.auth:
             await run_in_threadpool(bootstrap_admin, access)
         try:
@@ -173,6 +179,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     api.include_router(permissions_router)
     api.include_router(audit_router)
     api.include_router(retention_router)
+    api.include_router(webhooks_router)
     root = Starlette(
         routes=[*artifact_routes(), Fallback("", app=WebUI(api, web_dir))],
         exception_handlers=handlers,
@@ -270,6 +277,19 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     layer = AccessLayer(dispatch, route_needs, access_service, settings.max_request_bytes)
     acting = Acting(layer, access_control=settings.auth)
     return RequestGuard(acting, settings.allowed_hosts, settings.cors_allowed_origins)
+
+
+def delivery_config(settings: Settings) -> DeliveryConfig:
+    """How webhook deliveries are made and their secrets sealed, from the settings."""
+    key = settings.secret_key or key_from_file(data_dir())
+    return DeliveryConfig(
+        sealer=Sealer(key),
+        allow=AllowList.parse(settings.webhook_allow_hosts),
+        timeout_s=settings.webhook_timeout,
+        max_attempts=settings.webhook_max_attempts,
+        disable_after=settings.webhook_disable_after,
+        ca_bundle=settings.webhook_ca_bundle or None,
+    )
 
 
 def bootstrap_admin(access: AccessService) -> None:

@@ -284,6 +284,105 @@ AUDIT_KEY = Setting(
     "unset (plain SHA-256 chain)",
 )
 
+
+def _key(raw: str) -> str:
+    if len(raw) < 16:
+        raise ValueError("the secret key must be at least 16 characters")
+    return raw
+
+
+SECRET_KEY = Setting(
+    "secret_key",
+    "CAIRN_SECRET_KEY",
+    lambda: "",
+    _key,
+    "The key that encrypts secrets Cairn must use again (webhook signing secrets) in the "
+    "database. Every server and worker of one store must use the same key; when unset, a "
+    "random key is written once to `<CAIRN_HOME>/secret.key` (fine for one machine). Never "
+    "logged or shown",
+    "unset (the key file)",
+)
+
+
+def _allow(raw: str) -> tuple[str, ...]:
+    return _names(raw)
+
+
+WEBHOOK_ALLOW_HOSTS = Setting(
+    "webhook_allow_hosts",
+    "CAIRN_WEBHOOK_ALLOW_HOSTS",
+    lambda: (),
+    _allow,
+    "Comma-separated hosts, addresses or networks (`hooks.internal,127.0.0.1,10.1.0.0/16`) "
+    "that webhooks may target although they are not public; matched against the URL's host "
+    "as written (listing `127.0.0.1` does not allow `localhost`)",
+    "none (public addresses only)",
+)
+
+
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("expected a number of seconds") from None
+    if not 0 < value <= 300:
+        raise ValueError("expected more than 0 and at most 300 seconds")
+    return value
+
+
+WEBHOOK_TIMEOUT = Setting(
+    "webhook_timeout",
+    "CAIRN_WEBHOOK_TIMEOUT",
+    lambda: 10.0,
+    _seconds,
+    "Seconds one webhook delivery attempt may take (connect, send, answer)",
+    "10",
+)
+
+
+def _count(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError("expected a whole number") from None
+        if not low <= value <= high:
+            raise ValueError(f"expected {low} to {high}")
+        return value
+
+    return parse
+
+
+WEBHOOK_MAX_ATTEMPTS = Setting(
+    "webhook_max_attempts",
+    "CAIRN_WEBHOOK_MAX_ATTEMPTS",
+    lambda: 8,
+    _count(1, 50),
+    "Attempts per webhook delivery before it fails for good (retries on 408, 429, 5xx and "
+    "network errors, 10 s doubling up to an hour, or the receiver's `Retry-After`)",
+    "8",
+)
+
+WEBHOOK_DISABLE_AFTER = Setting(
+    "webhook_disable_after",
+    "CAIRN_WEBHOOK_DISABLE_AFTER",
+    lambda: 10,
+    _count(0, 10000),
+    "Disable a webhook after this many of its deliveries in a row failed for good (an "
+    "event `webhook.disable` records it); 0 never disables",
+    "10",
+)
+
+WEBHOOK_CA_BUNDLE = Setting(
+    "webhook_ca_bundle",
+    "CAIRN_WEBHOOK_CA_BUNDLE",
+    lambda: "",
+    _text,
+    "A PEM file of CA certificates that https webhook receivers' certificates are checked "
+    "against (an internal CA); when unset, the usual public CAs",
+    "unset (public CAs)",
+)
+
 SETTINGS: tuple[Setting[Any], ...] = (
     BACKEND_STORE_URI,
     ARTIFACTS_DESTINATION,
@@ -299,6 +398,12 @@ SETTINGS: tuple[Setting[Any], ...] = (
     DEFAULT_PERMISSION,
     AUDIT_RETENTION_DAYS,
     AUDIT_KEY,
+    SECRET_KEY,
+    WEBHOOK_ALLOW_HOSTS,
+    WEBHOOK_TIMEOUT,
+    WEBHOOK_MAX_ATTEMPTS,
+    WEBHOOK_DISABLE_AFTER,
+    WEBHOOK_CA_BUNDLE,
 )
 """Every setting, in :class:`Settings` field order."""
 
@@ -324,6 +429,12 @@ class Settings:
     default_permission: str = field(default_factory=DEFAULT_PERMISSION.default)
     audit_retention_days: int = field(default_factory=AUDIT_RETENTION_DAYS.default)
     audit_key: str = field(default_factory=AUDIT_KEY.default, repr=False)
+    secret_key: str = field(default_factory=SECRET_KEY.default, repr=False)
+    webhook_allow_hosts: tuple[str, ...] = field(default_factory=WEBHOOK_ALLOW_HOSTS.default)
+    webhook_timeout: float = field(default_factory=WEBHOOK_TIMEOUT.default)
+    webhook_max_attempts: int = field(default_factory=WEBHOOK_MAX_ATTEMPTS.default)
+    webhook_disable_after: int = field(default_factory=WEBHOOK_DISABLE_AFTER.default)
+    webhook_ca_bundle: str = field(default_factory=WEBHOOK_CA_BUNDLE.default)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -21,6 +21,7 @@ from cairn.services.metrics import MetricsService
 from cairn.services.registry import RegistryService
 from cairn.services.retention import RetentionService
 from cairn.services.tracking import TrackingService
+from cairn.services.webhooks import WebhookService
 
 S = TypeVar("S")
 
@@ -48,6 +49,7 @@ access = _accessor("access", AccessService)
 audit = _accessor("audit", AuditService)
 approvals = _accessor("approvals", ApprovalService)
 retention = _accessor("retention", RetentionService)
+webhooks = _accessor("webhooks", WebhookService)
 
 
 def identity(request: Request) -> Identity:

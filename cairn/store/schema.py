@@ -671,3 +671,76 @@ DELETE through. ``time`` is the last event's time: the log's clock never goes ba
 event's time is the later of now and it), so ids and times rise together and the primary key
 answers time ranges (:func:`cairn.store.events.first_at`) without an index on ``time``.
 ``indexed_through``: the last event whose keys are in :data:`change_event_keys`."""
+
+# ------------------------------------------------------------------------------- webhooks
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("webhook_id", String(36), nullable=False),  # public id, a UUID (as MLflow)
+    Column("name", String(256), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("events", Text, nullable=False),  # JSON list of "entity.action"
+    Column("status", String(16), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("secret", Text, nullable=True),  # Fernet token (encrypted), never the secret
+    Column("scope_experiment_id", String(32), nullable=True),
+    Column("scope_model_name", String(256), nullable=True),
+    Column("consecutive_failures", Integer, nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_by", String(256), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("webhook_id"),
+    sqlite_autoincrement=True,
+)
+"""Webhooks: where to send which change events (:mod:`cairn.entities.webhooks`). A hook
+scoped to an experiment or a registered model hears only that one's events."""
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(36), nullable=False),  # X-MLflow-Delivery-Id, a UUID
+    Column("webhook_id", Integer, ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", BigInteger, nullable=True),  # the change event; null for a test
+    Column("entity", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("body", Text, nullable=False),  # the exact JSON sent
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_status_code", Integer, nullable=True),
+    Column("latency_ms", Integer, nullable=True),
+    Column("response_excerpt", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("next_attempt_at", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("delivery_id"),
+    UniqueConstraint("webhook_id", "event_id"),
+    Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
+    Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+    sqlite_autoincrement=True,
+)
+"""One row per (webhook, change event): made by the outbox consumer in the transaction that
+reads the event, so a delivery is never lost; its state, attempts and the last answer."""
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column(
+        "delivery_id",
+        Integer,
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("number", Integer, nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("latency_ms", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("response_excerpt", Text, nullable=True),
+    PrimaryKeyConstraint("delivery_id", "number"),
+)
+"""Every HTTP attempt of a delivery, as it went."""

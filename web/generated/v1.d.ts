@@ -815,6 +815,146 @@ export interface paths {
         patch: operations["update_user_api_v1_users__username__patch"];
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Webhooks, newest first
+         * @description Admins see every hook; other users the hooks scoped to the experiments and registered models they hold MANAGE on.
+         */
+        get: operations["list_webhooks_api_v1_webhooks_get"];
+        put?: never;
+        /**
+         * Create a webhook
+         * @description Global hooks (no `scope`) are for admins; a hook scoped to an experiment or registered model may be made by its MANAGE holders. The URL is checked against the SSRF rules (400 naming `url`).
+         */
+        post: operations["create_api_v1_webhooks_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One webhook */
+        get: operations["get_api_v1_webhooks__webhook_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete a webhook */
+        delete: operations["delete_api_v1_webhooks__webhook_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook
+         * @description Only the fields given change; `events` replaces the list; setting `status` to ACTIVE re-enables an auto-disabled hook and clears its failure count.
+         */
+        patch: operations["update_api_v1_webhooks__webhook_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A webhook's deliveries, newest first
+         * @description Each with its state, attempts (status code, latency, the start of the answer, the error), paged by `page_token`.
+         */
+        get: operations["deliveries_api_v1_webhooks__webhook_id__deliveries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a test event now
+         * @description One signed delivery of an example payload, kept in the delivery log; no retries, and it does not count toward auto-disabling.
+         */
+        post: operations["send_test_api_v1_webhooks__webhook_id__test_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/deliveries/{delivery_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One delivery with every attempt */
+        get: operations["get_delivery_api_v1_webhooks_deliveries__delivery_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/deliveries/{delivery_id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivery again
+         * @description Makes a finished delivery pending again, due now, with the same delivery id and body (a receiver that already processed it can tell by `X-MLflow-Delivery-Id`). A pending delivery is refused (400 `INVALID_STATE`).
+         */
+        post: operations["redeliver_api_v1_webhooks_deliveries__delivery_id__redeliver_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The events a webhook can subscribe to */
+        get: operations["events_api_v1_webhooks_events_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -831,6 +971,21 @@ export interface components {
             applied: boolean;
             /** Version */
             version: string;
+        };
+        /** AttemptOut */
+        AttemptOut: {
+            /** Error */
+            error: string | null;
+            /** Latency Ms */
+            latency_ms: number | null;
+            /** Number */
+            number: number;
+            /** Response Excerpt */
+            response_excerpt: string | null;
+            /** Status Code */
+            status_code: number | null;
+            /** Time */
+            time: number;
         };
         /**
          * Axis
@@ -1044,6 +1199,63 @@ export interface components {
              */
             relative_drop: number | null;
         };
+        /** DeliveryList */
+        DeliveryList: {
+            /** Deliveries */
+            deliveries: components["schemas"]["DeliveryOut"][];
+            /** Next Page Token */
+            next_page_token?: string | null;
+        };
+        /** DeliveryOut */
+        DeliveryOut: {
+            /** Action */
+            action: string;
+            /** Attempt Log */
+            attempt_log: components["schemas"]["AttemptOut"][];
+            /** Attempts */
+            attempts: number;
+            /**
+             * Body
+             * @description The exact JSON sent
+             */
+            body: string;
+            /** Created At */
+            created_at: number;
+            /**
+             * Delivery Id
+             * @description `X-MLflow-Delivery-Id` of every attempt
+             */
+            delivery_id: string;
+            /** Entity */
+            entity: string;
+            /** Error */
+            error: string | null;
+            /**
+             * Event Id
+             * @description The change event; null for a test delivery
+             */
+            event_id: number | null;
+            /** Last Status Code */
+            last_status_code: number | null;
+            /** Latency Ms */
+            latency_ms: number | null;
+            /** Next Attempt At */
+            next_attempt_at: number | null;
+            /**
+             * Response Excerpt
+             * @description The start of the last answer (1 KiB)
+             */
+            response_excerpt: string | null;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "pending" | "succeeded" | "failed";
+            /** Updated At */
+            updated_at: number;
+            /** Webhook Id */
+            webhook_id: string;
+        };
         /**
          * Direction
          * @description Which way a metric gets better.
@@ -1173,6 +1385,37 @@ export interface components {
              * @description Milliseconds since the epoch
              */
             time: number;
+        };
+        /** EventPair */
+        EventPair: {
+            /**
+             * Action
+             * @description e.g. `created`, `finished`
+             */
+            action: string;
+            /**
+             * Entity
+             * @description e.g. `model_version`, `run`
+             */
+            entity: string;
+        };
+        /** EventsOut */
+        EventsOut: {
+            /**
+             * Accepted
+             * @description Every pair a hook may subscribe to
+             */
+            accepted: components["schemas"]["EventPair"][];
+            /**
+             * Cairn
+             * @description Cairn's own pairs
+             */
+            cairn: components["schemas"]["EventPair"][];
+            /**
+             * Mlflow
+             * @description MLflow 3's pairs that Cairn emits
+             */
+            mlflow: components["schemas"]["EventPair"][];
         };
         /**
          * EvidenceIn
@@ -1869,6 +2112,19 @@ export interface components {
             /** Run Name */
             run_name: string | null;
         };
+        /** ScopeIn */
+        ScopeIn: {
+            /**
+             * Experiment Id
+             * @description Only this experiment's events
+             */
+            experiment_id?: string | null;
+            /**
+             * Model Name
+             * @description Only this registered model's
+             */
+            model_name?: string | null;
+        };
         /**
          * SeriesOut
          * @description One run × key. The lists are parallel, one entry per non-empty bucket in x order:
@@ -1928,6 +2184,24 @@ export interface components {
              */
             csrf_token: string | null;
             user: components["schemas"]["Caller"];
+        };
+        /** TestIn */
+        TestIn: {
+            /** @description Default: the hook's first event */
+            event?: components["schemas"]["EventPair"] | null;
+        };
+        /** TestOut */
+        TestOut: {
+            /** Delivery Id */
+            delivery_id: string;
+            /** Error Message */
+            error_message?: string | null;
+            /** Response Body */
+            response_body?: string | null;
+            /** Response Status */
+            response_status?: number | null;
+            /** Success */
+            success: boolean;
         };
         /** TokenCreated */
         TokenCreated: {
@@ -2140,6 +2414,106 @@ export interface components {
             comment: string | null;
             /** Time */
             time: number;
+        };
+        /** WebhookIn */
+        WebhookIn: {
+            /** Description */
+            description?: unknown;
+            /**
+             * Events
+             * @description Pairs `{"entity": …, "action": …}` or strings `"entity.action"`
+             */
+            events: unknown;
+            /**
+             * Name
+             * @description Letters, digits, spaces, `.`, `_`, `-`; up to 256
+             */
+            name: unknown;
+            /** @description Null: every event (admins only); else one experiment/model */
+            scope?: components["schemas"]["ScopeIn"] | null;
+            /**
+             * Secret
+             * @description Signs deliveries (`X-MLflow-Signature`); never returned
+             */
+            secret?: unknown;
+            /**
+             * Status
+             * @description ACTIVE (default) or DISABLED
+             */
+            status?: unknown;
+            /**
+             * Url
+             * @description http(s) URL of a public address (see SSRF rules)
+             */
+            url: unknown;
+        };
+        /** WebhookList */
+        WebhookList: {
+            /** Next Page Token */
+            next_page_token?: string | null;
+            /** Webhooks */
+            webhooks: components["schemas"]["WebhookOut"][];
+        };
+        /** WebhookOut */
+        WebhookOut: {
+            /**
+             * Consecutive Failures
+             * @description Deliveries in a row that failed for good
+             */
+            consecutive_failures: number;
+            /** Created By */
+            created_by: string;
+            /** Creation Timestamp */
+            creation_timestamp: number;
+            /** Description */
+            description: string | null;
+            /** Events */
+            events: components["schemas"]["EventPair"][];
+            /**
+             * Has Secret
+             * @description Whether deliveries are signed (the secret is never shown)
+             */
+            has_secret: boolean;
+            /** Last Updated Timestamp */
+            last_updated_timestamp: number;
+            /** Name */
+            name: string;
+            /**
+             * Scope
+             * @description Null for a global hook
+             */
+            scope: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "ACTIVE" | "DISABLED";
+            /** Updated By */
+            updated_by: string;
+            /** Url */
+            url: string;
+            /** Webhook Id */
+            webhook_id: string;
+        };
+        /** WebhookPatch */
+        WebhookPatch: {
+            /** Description */
+            description?: unknown;
+            /** Events */
+            events?: unknown;
+            /** Name */
+            name?: unknown;
+            /**
+             * Secret
+             * @description A new secret; `""` removes it
+             */
+            secret?: unknown;
+            /** Status */
+            status?: unknown;
+            /** Url */
+            url?: unknown;
         };
     };
     responses: never;
@@ -4058,6 +4432,319 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_webhooks_api_v1_webhooks_get: {
+        parameters: {
+            query?: {
+                /** @description 1 to 1000 */
+                max_results?: number;
+                page_token?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_api_v1_webhooks_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_api_v1_webhooks__webhook_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_api_v1_webhooks__webhook_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_api_v1_webhooks__webhook_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    deliveries_api_v1_webhooks__webhook_id__deliveries_get: {
+        parameters: {
+            query?: {
+                /** @description 1 to 1000 */
+                max_results?: number;
+                page_token?: string | null;
+            };
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    send_test_api_v1_webhooks__webhook_id__test_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TestIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TestOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_delivery_api_v1_webhooks_deliveries__delivery_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    redeliver_api_v1_webhooks_deliveries__delivery_id__redeliver_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    events_api_v1_webhooks_events_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventsOut"];
                 };
             };
         };

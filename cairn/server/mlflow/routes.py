@@ -29,6 +29,7 @@ from cairn.server.mlflow import (
     runs,
     transition_requests,
     users,
+    webhooks,
 )
 from cairn.server.mlflow.endpoint import Endpoint, prefixes
 from cairn.server.wire import json_response
@@ -45,6 +46,7 @@ ENDPOINTS: list[Endpoint] = [
     *users.ENDPOINTS,
     *permissions.ENDPOINTS,
     *roles.ENDPOINTS,
+    *webhooks.ENDPOINTS,
 ]
 
 AsgiHandler = Callable[[Request], Awaitable[Response]]

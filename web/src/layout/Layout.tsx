@@ -61,6 +61,9 @@ export function Layout() {
           <NavLink to="/requests" data-testid="nav-requests">
             Requests
           </NavLink>
+          <NavLink to="/webhooks" data-testid="nav-webhooks">
+            Webhooks
+          </NavLink>
           {isAdmin && (
             <NavLink to="/audit" data-testid="nav-audit">
               Audit

@@ -26,6 +26,8 @@ export function entityLink(e: Pick<AuditEvent, "entity_type" | "entity_id" | "ex
     }
     case "dataset":
       return `/datasets/${enc(e.entity_id)}`;
+    case "webhook":
+      return "/webhooks";
     case "approval_request":
     case "policy":
       return e.model_name ? `/models/${enc(e.model_name)}` : null;

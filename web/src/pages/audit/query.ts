@@ -35,6 +35,7 @@ export const ENTITY_TYPES = [
   "permission",
   "setting",
   "audit",
+  "webhook",
 ] as const;
 
 /** The filter a URL query holds (unknown keys and empty values left out). */

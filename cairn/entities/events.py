@@ -71,6 +71,7 @@ class EntityType(StrEnum):
     APPROVAL_REQUEST = "approval_request"
     SETTING = "setting"
     AUDIT = "audit"
+    JOB = "job"
 
 
 @dataclass(frozen=True, slots=True)

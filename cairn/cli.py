@@ -1,6 +1,7 @@
 """The ``cairn`` command line: ``cairn server``, ``cairn demo``, ``cairn sync``, ``cairn gc``,
 ``cairn db upgrade``, ``cairn db current``; ``cairn users`` and ``cairn tokens``
-(cli_access.py); ``cairn models`` (cli_models.py); ``cairn audit`` (cli_audit.py)."""
+(cli_access.py); ``cairn models`` (cli_models.py); ``cairn audit`` (cli_audit.py);
+``cairn jobs`` and ``cairn worker`` (cli_jobs.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from rich.console import Console
 from cairn._version import __version__
 from cairn.cli_access import tokens, users
 from cairn.cli_audit import audit
+from cairn.cli_jobs import jobs, worker
 from cairn.cli_models import models
 from cairn.home import DEFAULT_HOME
 from cairn.server.settings import (
@@ -29,6 +31,8 @@ from cairn.server.settings import (
     DEFAULT_PERMISSION,
     MAX_ARTIFACT_BYTES,
     PERMISSIONS,
+    QUEUE_URI,
+    RUN_JOBS,
     SERVE_ARTIFACTS,
     TRUNCATE_LONG_VALUES,
     Setting,
@@ -164,6 +168,8 @@ def _setting_help(setting: Setting[Any]) -> str:
     default=None,
     help=_setting_help(DEFAULT_PERMISSION),
 )
+@click.option("--queue-uri", default=None, help=_setting_help(QUEUE_URI))
+@click.option("--worker/--no-worker", "run_jobs", default=None, help=_setting_help(RUN_JOBS))
 @click.option(
     "--access-log/--no-access-log", default=False, show_default=True, help="Log every request."
 )
@@ -180,6 +186,8 @@ def server(
     cors_allowed_origins: str | None,
     auth: bool | None,
     default_permission: str | None,
+    queue_uri: str | None,
+    run_jobs: bool | None,
     access_log: bool,
 ) -> None:
     """Run the tracking server (REST API compatible with the mlflow client).
@@ -206,6 +214,8 @@ def server(
         TRUNCATE_LONG_VALUES.name: truncate_long_values,
         AUTH.name: auth,
         DEFAULT_PERMISSION.name: default_permission.upper() if default_permission else None,
+        QUEUE_URI.name: queue_uri,
+        RUN_JOBS.name: run_jobs,
     }
     for setting, option, raw in (
         (ALLOWED_HOSTS, "--allowed-hosts", allowed_hosts),
@@ -244,6 +254,10 @@ def server(
     mode = "proxied" if settings.serve_artifacts else "direct"
     console.print(f"  artifacts: {destination} ({mode})")
     console.print(f"  workers: {workers}")
+    if settings.run_jobs:
+        console.print("  jobs:    run here (one worker thread per server process)")
+    else:
+        console.print("  jobs:    enqueued only (--no-worker): run `cairn worker` processes")
     console.print(f"  allowed hosts: {', '.join(settings.allowed_hosts)}")
     if settings.auth:
         console.print(
@@ -522,6 +536,8 @@ main.add_command(users)
 main.add_command(tokens)
 main.add_command(audit)
 main.add_command(models)
+main.add_command(jobs)
+main.add_command(worker)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,6 +15,7 @@ from cairn.services.approvals import ApprovalService
 from cairn.services.artifacts import ArtifactService
 from cairn.services.compare import CompareService
 from cairn.services.datasets import DatasetService
+from cairn.services.jobs import JobService
 from cairn.services.logged_models import LoggedModelService
 from cairn.services.metrics import MetricsService
 from cairn.services.registry import RegistryService
@@ -44,6 +45,7 @@ datasets = _accessor("datasets", DatasetService)
 access = _accessor("access", AccessService)
 audit = _accessor("audit", AuditService)
 approvals = _accessor("approvals", ApprovalService)
+jobs = _accessor("jobs", JobService)
 
 
 def identity(request: Request) -> Identity:

@@ -33,7 +33,7 @@ from cairn.entities.events import ACTING, SYSTEM_ACTOR
 from cairn.entities.jobs import backoff_seconds
 from cairn.jobs import registry
 from cairn.jobs.queue import JobQueue
-from cairn.jobs.registry import JobContext, RetryLater, periodic
+from cairn.jobs.registry import JobContext, RetryLater, job_kind, periodic
 from cairn.store import events as event_store
 from cairn.store import jobs as job_store
 from cairn.store.db import Database
@@ -114,7 +114,7 @@ class JobEngine:
         self.working = False
 
     def context(self, job_id: int | None, attempt: int) -> JobContext:
-        return JobContext(job_id, attempt, self.db, self.services)
+        return JobContext(job_id, attempt, self.db, self.services, self.owner)
 
     # ------------------------------------------------------------------ running one job
     def run_job(self, job_id: int) -> None:
@@ -310,3 +310,18 @@ def reap_expired_leases(ctx: JobContext) -> None:
 def sweep_lost_messages(ctx: JobContext) -> None:
     """Pending jobs long past due: hand them to the queue again."""
     sweep(ctx.db, SWEEP_GRACE)
+
+
+NOOP_MAX_SLEEP = 5.0
+
+
+@job_kind("jobs.noop", max_attempts=1)
+def noop(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Does nothing (optionally sleeps ``payload["sleep"]`` seconds, at most 5, stopping early
+    when cancelled) and says which worker ran it: for benchmarks and checking a deployment."""
+    wait = payload.get("sleep", 0)
+    if isinstance(wait, int | float) and wait > 0:
+        deadline = time.monotonic() + min(float(wait), NOOP_MAX_SLEEP)
+        while time.monotonic() < deadline and not ctx.cancelled():
+            time.sleep(0.02)
+    return {"worker": ctx.worker, "attempt": ctx.attempt}

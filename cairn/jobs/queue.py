@@ -51,20 +51,20 @@ def default_queue_uri(backend_store_uri: str) -> str:
     )
 
 
-def make_huey(queue_uri: str) -> Huey:
+def make_huey(queue_uri: str, name: str = QUEUE_NAME) -> Huey:
     """A Huey instance on the storage ``queue_uri`` names (no results kept: the jobs table
-    keeps them)."""
+    keeps them). ``name`` tells queues apart on one storage."""
     uri = queue_uri.strip()
     common: dict[str, Any] = {"results": False, "utc": True}
     if uri in ("memory:", "memory://"):
-        return Huey(QUEUE_NAME, storage_class=MemoryStorage, **common)
+        return Huey(name, storage_class=MemoryStorage, **common)
     if uri.startswith(("redis://", "rediss://")):
-        return Huey(QUEUE_NAME, storage_class=RedisStorage, url=uri, **common)
+        return Huey(name, storage_class=RedisStorage, url=uri, **common)
     if uri.startswith(("postgresql", "postgres://")):
         url = make_url(uri.replace("postgres://", "postgresql://", 1))
         dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         return Huey(
-            QUEUE_NAME,
+            name,
             storage_class=PostgresStorage,
             dsn=dsn,
             table_prefix="cairn_queue",
@@ -77,7 +77,7 @@ def make_huey(queue_uri: str) -> Huey:
         path.parent.mkdir(parents=True, exist_ok=True)
         # no fsync: a message lost to a power cut is re-handed by the sweeper
         return Huey(
-            QUEUE_NAME,
+            name,
             storage_class=SqliteStorage,
             filename=str(path),
             fsync=False,
@@ -101,9 +101,9 @@ class JobQueue:
     """Cairn's one Huey task (run the job with this id) on one storage, the background
     thread that hands committed ids to it, and the consumer threads that run them."""
 
-    def __init__(self, queue_uri: str):
+    def __init__(self, queue_uri: str, name: str = QUEUE_NAME):
         self.uri = queue_uri
-        self.huey = make_huey(queue_uri)
+        self.huey = make_huey(queue_uri, name)
         self._runner: Callable[[int], None] | None = None
         self._task = self.huey.task(name=TASK_NAME)(self._run)
         self._outbox: queue.SimpleQueue[tuple[int, float] | None] = queue.SimpleQueue()

@@ -43,7 +43,7 @@ class RetryLater(Exception):
 
 @dataclass
 class JobContext:
-    """What a handler gets besides its payload: the job's id and attempt (both None for a
+    """What a handler gets besides its payload: the job's id and attempt (None and 1 for a
     periodic run), the database, the services the composition root built, and whether a
     cancel was asked for."""
 
@@ -51,6 +51,8 @@ class JobContext:
     attempt: int
     db: Database
     services: Mapping[str, Any] = field(default_factory=dict)
+    worker: str = ""
+    """The engine running it (``host:pid:id``, the lease owner)."""
     _cancelled: threading.Event = field(default_factory=threading.Event)
 
     def service(self, name: str, kind: type[S]) -> S:

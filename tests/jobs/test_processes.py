@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection
 
 from cairn.entities.jobs import JobState
 from cairn.jobs.engine import JobEngine
@@ -91,7 +92,7 @@ def test_pending_jobs_survive_kill_9_of_the_server(tmp_path: Path) -> None:
             )
             producer.stop()
             # committed, but their queue message never sent (a crash right after the commit)
-            lost = db.write(lambda c: [job_store.enqueue(c, "jobs.noop", {}) for _ in range(5)])
+            lost = db.write(lambda c: _noops(c, 5))
             server_pid = _server_pid(port)
             os.kill(server_pid, signal.SIGKILL)
             assert _all(db, handed + lost, JobState.PENDING)
@@ -104,6 +105,10 @@ def test_pending_jobs_survive_kill_9_of_the_server(tmp_path: Path) -> None:
             wait_for(lambda: _all(db, handed + lost, JobState.SUCCEEDED), 90, "the 25 jobs")
         finally:
             db.close()
+
+
+def _noops(conn: Connection, n: int, run_after: int | None = None) -> list[int]:
+    return [job_store.enqueue(conn, "jobs.noop", {}, run_after=run_after) for _ in range(n)]
 
 
 def _server_pid(port: int) -> int:

@@ -34,6 +34,7 @@ export const ENTITY_TYPES = [
   "permission",
   "setting",
   "audit",
+  "job",
 ] as const;
 
 /** The filter a URL query holds (unknown keys and empty values left out). */

@@ -5,7 +5,7 @@ import { useState } from "react";
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useParams, useSearchParams } from "react-router";
 import { ErrorText } from "../../lib/widgets";
-import { formatCount, formatTimestamp, relativeTime } from "../../lib/format";
+import { formatTimestamp, plural, relativeTime } from "../../lib/format";
 import { cancelJob, getJob, retryJob, searchJobs, type Job } from "./api";
 import { JOB_STATES, attemptsText, filterFromSearch, moves, searchFromFilter, stateTone, type JobFilter, type JobStateName } from "./query";
 import "../../viz/pages.css";
@@ -136,7 +136,7 @@ export function JobsPage() {
             </div>
           )}
           <div className="form-row">
-            {list.length > 0 && <span className="muted">{formatCount(list.length)} jobs shown</span>}
+            {list.length > 0 && <span className="muted">{plural(list.length, "job")} shown</span>}
             {jobs.hasNextPage && (
               <button type="button" className="btn" disabled={jobs.isFetchingNextPage} onClick={() => jobs.fetchNextPage()} data-testid="jobs-more">
                 {jobs.isFetchingNextPage ? "Loading…" : "Load more"}

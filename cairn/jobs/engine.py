@@ -208,7 +208,13 @@ class JobEngine:
         """Feed every consumer the events after its cursor, a batch per transaction; how many
         events were handed out."""
         total = 0
-        for name, consumer in list(registry.CONSUMERS.items()):
+        consumers = list(registry.CONSUMERS.items())
+        if not consumers:
+            return 0
+        head, places = self.db.read(_places)
+        for name, consumer in consumers:
+            if places.get(name, -1) >= head:  # nothing new for it: no write
+                continue
             for _ in range(MAX_CONSUMER_BATCHES):
                 try:
                     seen = self.db.write(partial(self._consume, name=name, consumer=consumer))
@@ -249,10 +255,12 @@ class JobEngine:
             if name in self._periodic_busy or self._next_check.get(name, 0.0) > now:
                 continue
             every_ms = max(1, int(job.every * 1000))
-            won = self.db.write(
+            won, next_at = self.db.write(
                 partial(job_store.claim_periodic, name=name, every_ms=every_ms, owner=self.owner)
             )
-            self._next_check[name] = now + min(job.every, max(self.tick, 0.2))
+            # ask the database again when it is due (another process may have run it)
+            pause = min(job.every, max(0.2, (next_at - now_ms()) / 1000))
+            self._next_check[name] = now + pause
             if not won:
                 continue
             started.append(name)
@@ -293,6 +301,11 @@ class JobEngine:
 
 def sweep(db: Database, grace: float) -> list[int]:
     return db.write(lambda c: job_store.rehand_overdue(c, now_ms() - int(grace * 1000)))
+
+
+def _places(conn: Any) -> tuple[int, dict[str, int]]:
+    """The log's last event id and each consumer's cursor (one cheap read)."""
+    return int(event_store.head(conn)[0]), job_store.cursors(conn)
 
 
 REAP_EVERY = 5.0

@@ -454,9 +454,10 @@ def cursors(conn: Connection) -> dict[str, int]:
 
 
 # ------------------------------------------------------------------------- periodic schedule
-def claim_periodic(conn: Connection, name: str, every_ms: int, owner: str) -> bool:
-    """True when this caller takes this period's run of ``name``: its row is due and the
-    conditional UPDATE moving ``next_at`` one period on is this caller's."""
+def claim_periodic(conn: Connection, name: str, every_ms: int, owner: str) -> tuple[bool, int]:
+    """Whether this caller takes this period's run of ``name`` (its row is due and the
+    conditional UPDATE moving ``next_at`` one period on is this caller's), and when it is due
+    next (ms)."""
     now = now_ms()
     conn.execute(
         upsert_insert(conn, periodic_runs)
@@ -469,7 +470,14 @@ def claim_periodic(conn: Connection, name: str, every_ms: int, owner: str) -> bo
         .where(pr.name == name, pr.next_at <= now)
         .values(next_at=now + every_ms, owner=owner, last_started=now)
     ).rowcount
-    return taken == 1
+    next_at = conn.execute(select(pr.next_at).where(pr.name == name)).scalar_one()
+    return taken == 1, int(next_at)
+
+
+def due_periodics(conn: Connection) -> dict[str, int]:
+    """When each periodic job that has run is due next (ms)."""
+    pr = periodic_runs.c
+    return {row.name: int(row.next_at) for row in conn.execute(select(pr.name, pr.next_at))}
 
 
 def finish_periodic(conn: Connection, name: str, owner: str, error: str | None) -> None:

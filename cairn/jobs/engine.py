@@ -207,10 +207,17 @@ class JobEngine:
     def run_consumers(self) -> int:
         """Feed every consumer the events after its cursor, a batch per transaction; how many
         events were handed out."""
-        total = 0
         consumers = list(registry.CONSUMERS.items())
         if not consumers:
             return 0
+        token = ACTING.set(SYSTEM_ACTOR)  # what consumers record is Cairn's own doing
+        try:
+            return self._run_consumers(consumers)
+        finally:
+            ACTING.reset(token)
+
+    def _run_consumers(self, consumers: list[tuple[str, registry.Consumer]]) -> int:
+        total = 0
         head, places = self.db.read(_places)
         for name, consumer in consumers:
             if places.get(name, -1) >= head:  # nothing new for it: no write

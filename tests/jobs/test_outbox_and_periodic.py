@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, func, select
 
-from cairn.entities.events import Change, ChangeEvent, EntityType
+from cairn.entities.events import ActorKind, Change, ChangeEvent, EntityType, EventQuery
 from cairn.jobs.registry import JobContext, consumer, periodic
 from cairn.store import events as event_store
 from cairn.store import jobs as job_store
@@ -72,6 +72,25 @@ def test_a_consumer_sees_each_event_once_across_restarts(setup: Setup, kind_name
     assert seen == committed
     assert seen == list(range(before + 1, before + 46))  # the rolled-back write left no event
     assert _jobs_of(setup, f"{kind_name}.job") == 45  # one job per event, the failure undone
+
+
+def test_what_a_consumer_records_is_the_system_actors(setup: Setup, kind_name: str) -> None:
+    @consumer(kind_name)
+    def echo(conn: Connection, events: Sequence[ChangeEvent]) -> None:
+        for event in events:
+            if event.action == "setting.test":
+                echoed = Change("setting.echo", EntityType.SETTING, event.entity_id)
+                event_store.record(conn, echoed)
+
+    setup.engine(tick=0.2)
+    _change(setup, 7)
+
+    def echoed() -> list[ChangeEvent]:
+        query = EventQuery(action="setting.echo")
+        return setup.db.read(lambda c: event_store.search(c, query))
+
+    wait_for(lambda: len(echoed()) == 1, what="the consumer's own event")
+    assert (echoed()[0].actor, echoed()[0].actor_kind) == ("system", ActorKind.SYSTEM)
 
 
 def test_a_new_consumer_starts_at_the_head(setup: Setup, kind_name: str) -> None:

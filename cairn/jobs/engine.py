@@ -110,7 +110,7 @@ class JobEngine:
         if self._periodic_pool is not None:
             self._periodic_pool.shutdown(wait=True, cancel_futures=True)
             self._periodic_pool = None
-        job_store.set_handoff(self.db.write_engine, None)
+        job_store.clear_handoff(self.db.write_engine, self.queue.hand)
         self.working = False
 
     def context(self, job_id: int | None, attempt: int) -> JobContext:

@@ -43,13 +43,17 @@ Handoff = Callable[[int, float], None]
 _HANDOFF: weakref.WeakKeyDictionary[Engine, Handoff] = weakref.WeakKeyDictionary()
 
 
-def set_handoff(engine: Engine, handoff: Handoff | None) -> None:
+def set_handoff(engine: Engine, handoff: Handoff) -> None:
     """Hand the ids of jobs committed through ``engine`` (a database's write engine) to
-    ``handoff`` from now on; None stops it (jobs then wait for a sweeper)."""
-    if handoff is None:
-        _HANDOFF.pop(engine, None)
-    else:
-        _HANDOFF[engine] = handoff
+    ``handoff`` from now on."""
+    _HANDOFF[engine] = handoff
+
+
+def clear_handoff(engine: Engine, handoff: Handoff) -> None:
+    """Stop handing ids to ``handoff`` (if it is still the one): jobs committed then wait for
+    a sweeper."""
+    if _HANDOFF.get(engine) == handoff:
+        del _HANDOFF[engine]
 
 
 def _hand_after_commit(conn: Connection, job_id: int, delay: float = 0.0) -> None:
@@ -360,33 +364,34 @@ def _found(conn: Connection, job_id: int) -> Job:
 def cancel(conn: Connection, job_id: int) -> Job:
     """Cancel a job: a pending one at once; a running one is asked to stop (its handler sees
     it, and its lease finish writes ``cancelled``). A finished job is a 400."""
-    job = _found(conn, job_id)
-    now = now_ms()
-    if job.state == JobState.PENDING:
-        values: dict[str, Any] = {
-            "state": str(JobState.CANCELLED),
-            "cancel_requested": True,
-            "finished_at": now,
-        }
-    elif job.state == JobState.RUNNING:
-        if job.cancel_requested:
-            return job
-        values = {"cancel_requested": True}
-    else:
-        raise CairnError(
-            f"Job {job_id} is {job.state}: only a pending or running job can be cancelled",
-            ErrorCode.INVALID_STATE,
-        )
-    moved = conn.execute(
-        update(jobs)
-        .where(j.id == job_id, j.state == str(job.state))
-        .values(updated_at=now, **values)
-    ).rowcount
-    if moved != 1:  # it moved meanwhile (a worker took or finished it): decide on what it is
-        return cancel(conn, job_id)
-    after = _found(conn, job_id)
-    _change(conn, "job.cancel", job, after)
-    return after
+    for _ in range(5):  # a worker may take or finish it meanwhile: decide on what it is then
+        job = _found(conn, job_id)
+        now = now_ms()
+        if job.state == JobState.PENDING:
+            values: dict[str, Any] = {
+                "state": str(JobState.CANCELLED),
+                "cancel_requested": True,
+                "finished_at": now,
+            }
+        elif job.state == JobState.RUNNING:
+            if job.cancel_requested:
+                return job
+            values = {"cancel_requested": True}
+        else:
+            raise CairnError(
+                f"Job {job_id} is {job.state}: only a pending or running job can be cancelled",
+                ErrorCode.INVALID_STATE,
+            )
+        moved = conn.execute(
+            update(jobs)
+            .where(j.id == job_id, j.state == str(job.state))
+            .values(updated_at=now, **values)
+        ).rowcount
+        if moved == 1:
+            after = _found(conn, job_id)
+            _change(conn, "job.cancel", job, after)
+            return after
+    raise CairnError(f"Job {job_id} kept changing state: try again", ErrorCode.INVALID_STATE)
 
 
 def retry(conn: Connection, job_id: int) -> Job:

@@ -103,6 +103,7 @@ class JobEngine:
         self._stop.set()
         self._wake.set()
         event_store.off_committed(self.nudge)
+        job_store.clear_handoff(self.db.write_engine, self.queue.hand)
         self.queue.close(timeout)
         for thread in self._threads:
             thread.join(timeout)
@@ -110,7 +111,6 @@ class JobEngine:
         if self._periodic_pool is not None:
             self._periodic_pool.shutdown(wait=True, cancel_futures=True)
             self._periodic_pool = None
-        job_store.clear_handoff(self.db.write_engine, self.queue.hand)
         self.working = False
 
     def context(self, job_id: int | None, attempt: int) -> JobContext:

@@ -14,6 +14,7 @@ from cairn.entities.events import ActorKind, Change, ChangeEvent, EntityType, Ev
 from cairn.jobs.registry import JobContext, consumer, periodic
 from cairn.store import events as event_store
 from cairn.store import jobs as job_store
+from cairn.store.db import _scoped
 from cairn.store.schema import jobs
 from tests.jobs.conftest import Setup, wait_for
 
@@ -157,3 +158,31 @@ def test_the_audit_prune_is_a_daily_periodic_job() -> None:
     from cairn.jobs.registry import PERIODICS
 
     assert PERIODICS["audit.prune"].every == audit_jobs.DAY_SECONDS
+
+
+@pytest.mark.postgres
+def test_a_consumer_never_sees_an_uncommitted_change(postgres_setup: Setup, kind_name: str) -> None:
+    setup = postgres_setup
+    seen: list[int] = []
+
+    @consumer(kind_name)
+    def reader(conn: Connection, events: Sequence[ChangeEvent]) -> None:
+        seen.extend(e.id for e in events)
+
+    engine = setup.engine(start=False)
+    setup.db.write(engine._open_cursors)
+    first = _change(setup, 1)
+    engine.run_consumers()
+    assert seen == [first]
+
+    def write(conn: Connection) -> None:
+        event_store.record(conn, Change("setting.test", EntityType.SETTING, "open"))
+
+    with setup.db.engine.connect() as conn:
+        transaction = conn.begin()
+        _scoped(write, None)(conn)  # the event is appended, the transaction still open
+        engine.run_consumers()
+        assert seen == [first]  # not visible: not handed out
+        transaction.commit()
+    engine.run_consumers()
+    assert seen == [first, first + 1]

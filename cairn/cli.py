@@ -1,7 +1,8 @@
 """The ``cairn`` command line: ``cairn server``, ``cairn demo``, ``cairn sync``, ``cairn gc``,
 ``cairn db upgrade``, ``cairn db current``; ``cairn users`` and ``cairn tokens``
 (cli_access.py); ``cairn models`` (cli_models.py); ``cairn audit`` (cli_audit.py);
-``cairn retention`` (cli_retention.py); ``cairn webhooks`` (cli_webhooks.py)."""
+``cairn retention`` (cli_retention.py); ``cairn webhooks`` (cli_webhooks.py);
+``cairn jobs`` and ``cairn worker`` (cli_jobs.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from rich.console import Console
 from cairn._version import __version__
 from cairn.cli_access import tokens, users
 from cairn.cli_audit import audit
+from cairn.cli_jobs import jobs, worker
 from cairn.cli_models import models
 from cairn.cli_retention import retention
 from cairn.cli_webhooks import webhooks
@@ -32,6 +34,8 @@ from cairn.server.settings import (
     DEFAULT_PERMISSION,
     MAX_ARTIFACT_BYTES,
     PERMISSIONS,
+    QUEUE_URI,
+    RUN_JOBS,
     SERVE_ARTIFACTS,
     TRUNCATE_LONG_VALUES,
     Setting,
@@ -167,6 +171,8 @@ def _setting_help(setting: Setting[Any]) -> str:
     default=None,
     help=_setting_help(DEFAULT_PERMISSION),
 )
+@click.option("--queue-uri", default=None, help=_setting_help(QUEUE_URI))
+@click.option("--worker/--no-worker", "run_jobs", default=None, help=_setting_help(RUN_JOBS))
 @click.option(
     "--access-log/--no-access-log", default=False, show_default=True, help="Log every request."
 )
@@ -183,6 +189,8 @@ def server(
     cors_allowed_origins: str | None,
     auth: bool | None,
     default_permission: str | None,
+    queue_uri: str | None,
+    run_jobs: bool | None,
     access_log: bool,
 ) -> None:
     """Run the tracking server (REST API compatible with the mlflow client).
@@ -209,6 +217,8 @@ def server(
         TRUNCATE_LONG_VALUES.name: truncate_long_values,
         AUTH.name: auth,
         DEFAULT_PERMISSION.name: default_permission.upper() if default_permission else None,
+        QUEUE_URI.name: queue_uri,
+        RUN_JOBS.name: run_jobs,
     }
     for setting, option, raw in (
         (ALLOWED_HOSTS, "--allowed-hosts", allowed_hosts),
@@ -247,6 +257,10 @@ def server(
     mode = "proxied" if settings.serve_artifacts else "direct"
     console.print(f"  artifacts: {destination} ({mode})")
     console.print(f"  workers: {workers}")
+    if settings.run_jobs:
+        console.print("  jobs:    run here (one worker thread per server process)")
+    else:
+        console.print("  jobs:    enqueued only (--no-worker): run `cairn worker` processes")
     console.print(f"  allowed hosts: {', '.join(settings.allowed_hosts)}")
     if settings.auth:
         console.print(
@@ -527,6 +541,8 @@ main.add_command(audit)
 main.add_command(models)
 main.add_command(retention)
 main.add_command(webhooks)
+main.add_command(jobs)
+main.add_command(worker)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -73,6 +73,7 @@ class EntityType(StrEnum):
     SETTING = "setting"
     AUDIT = "audit"
     WEBHOOK = "webhook"
+    JOB = "job"
 
 
 @dataclass(frozen=True, slots=True)

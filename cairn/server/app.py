@@ -30,7 +30,10 @@ from cairn.access.service import AccessService
 from cairn.artifacts.uri import repository_for
 from cairn.entities.access import Permission
 from cairn.entities.errors import CairnError
+from cairn.events import jobs as _audit_jobs  # noqa: F401 (registers audit.prune)
 from cairn.events.service import AuditService
+from cairn.jobs.engine import JobEngine
+from cairn.jobs.queue import JobQueue, default_queue_uri
 from cairn.server import errors
 from cairn.server.access import AccessLayer, RouteNeeds
 from cairn.server.acting import Acting
@@ -46,6 +49,7 @@ from cairn.server.v1.audit import router as audit_router
 from cairn.server.v1.auth import router as auth_router
 from cairn.server.v1.datasets import router as datasets_router
 from cairn.server.v1.experiments import router as experiments_router
+from cairn.server.v1.jobs import router as jobs_router
 from cairn.server.v1.metrics import router as metrics_router
 from cairn.server.v1.models import router as models_router
 from cairn.server.v1.permissions import router as permissions_router
@@ -60,6 +64,7 @@ from cairn.services.artifacts import ArtifactService
 from cairn.services.compare import CompareService
 from cairn.services.datasets import DatasetService
 from cairn.services.insights import InsightService
+from cairn.services.jobs import JobService
 from cairn.services.logged_models import LoggedModelService
 from cairn.services.metrics import MetricsService
 from cairn.services.registry import RegistryService
@@ -67,6 +72,7 @@ from cairn.services.retention import RetentionService
 from cairn.services.tracking import TrackingService
 from cairn.services.validation import ValueLimits
 from cairn.services.webhook_delivery import DeliveryConfig
+from cairn.services.webhook_jobs import enqueue_deliveries  # registers the webhook jobs
 from cairn.services.webhook_targets import AllowList
 from cairn.services.webhooks import WebhookService
 from cairn.store.db import Database
@@ -113,43 +119,19 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        db = Database(
-            settings.backend_store_uri,
-            sqlite_synchronous=settings.sqlite_synchronous,
-            inline_small_writes=not settings.shared_store,
-            audit_key=settings.audit_key.encode() or None,
-        )
-        ensure_schema(db.write_engine)
-        db.start()
+        db = open_database(settings)
+        services = build_services(settings, db)
+        for name, service in services.items():
+            setattr(app.state, name, service)
         app.state.db = db
-        artifacts = ArtifactService(
-            repository_for(settings.artifacts_destination),
-            serve=settings.serve_artifacts,
-            max_bytes=settings.max_artifact_bytes,
-            db=db,
-        )
-        limits = ValueLimits(settings.truncate_long_values)
-        tracking = TrackingService(db, limits, artifact_root=artifacts.default_root)
-        logged_models = LoggedModelService(db, artifacts, limits)
-        app.state.artifacts = artifacts
-        app.state.tracking = tracking
-        app.state.logged_models = logged_models
-        app.state.registry = RegistryService(db, artifacts, logged_models.artifact_uri)
-        app.state.metrics = MetricsService(db, tracking.keys)
-        app.state.datasets = DatasetService(db)
-        app.state.compare = CompareService(db)
-        app.state.insights = InsightService(db)
-        app.state.audit = AuditService(db, settings.audit_retention_days)
-        access = AccessService(db, Permission[settings.default_permission])
-        app.state.access = access
-        app.state.approvals = ApprovalService(db, access)
-        app.state.retention = RetentionService(db)
-        app.state.webhooks = WebhookService(db, delivery_config(settings), access)
         if settings.auth:
-            await run_in_threadpool(bootstrap_admin, access)
+            await run_in_threadpool(bootstrap_admin, services["access"])
+        engine = await run_in_threadpool(start_jobs, settings, db, services, settings.run_jobs)
+        app.state.job_engine = engine
         try:
             yield
         finally:
+            await run_in_threadpool(engine.stop)
             db.close()
 
     handlers: dict[Any, Any] = {
@@ -180,6 +162,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     api.include_router(audit_router)
     api.include_router(retention_router)
     api.include_router(webhooks_router)
+    api.include_router(jobs_router)
     root = Starlette(
         routes=[*artifact_routes(), Fallback("", app=WebUI(api, web_dir))],
         exception_handlers=handlers,
@@ -290,6 +273,68 @@ def delivery_config(settings: Settings) -> DeliveryConfig:
         disable_after=settings.webhook_disable_after,
         ca_bundle=settings.webhook_ca_bundle or None,
     )
+
+
+def open_database(settings: Settings) -> Database:
+    """The store the settings name, its schema brought up to date, its writer started."""
+    db = Database(
+        settings.backend_store_uri,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        inline_small_writes=not settings.shared_store,
+        audit_key=settings.audit_key.encode() or None,
+    )
+    ensure_schema(db.write_engine)
+    db.start()
+    return db
+
+
+def build_services(settings: Settings, db: Database) -> dict[str, Any]:
+    """Every service of the app, by the name it has on ``app.state``: the server's request
+    handlers and the background jobs (:class:`~cairn.jobs.registry.JobContext`) get the same."""
+    artifacts = ArtifactService(
+        repository_for(settings.artifacts_destination),
+        serve=settings.serve_artifacts,
+        max_bytes=settings.max_artifact_bytes,
+        db=db,
+    )
+    limits = ValueLimits(settings.truncate_long_values)
+    tracking = TrackingService(db, limits, artifact_root=artifacts.default_root)
+    logged_models = LoggedModelService(db, artifacts, limits)
+    access = AccessService(db, Permission[settings.default_permission])
+    return {
+        "artifacts": artifacts,
+        "tracking": tracking,
+        "logged_models": logged_models,
+        "registry": RegistryService(db, artifacts, logged_models.artifact_uri),
+        "metrics": MetricsService(db, tracking.keys),
+        "datasets": DatasetService(db),
+        "compare": CompareService(db),
+        "audit": AuditService(db, settings.audit_retention_days),
+        "access": access,
+        "approvals": ApprovalService(db, access),
+        "insights": InsightService(db),
+        "retention": RetentionService(db),
+        "webhooks": WebhookService(
+            db, delivery_config(settings), access, on_pending=enqueue_deliveries
+        ),
+        "jobs": JobService(db),
+    }
+
+
+def start_jobs(
+    settings: Settings,
+    db: Database,
+    services: dict[str, Any],
+    work: bool,
+    threads: int = 1,
+) -> JobEngine:
+    """The job engine on the settings' queue: it always hands committed jobs to the queue;
+    with ``work`` it also runs them (``threads`` worker threads), the outbox consumers and
+    the periodic jobs."""
+    queue_uri = settings.queue_uri or default_queue_uri(settings.backend_store_uri)
+    engine = JobEngine(db, JobQueue(queue_uri), services, workers=threads)
+    engine.start(work=work)
+    return engine
 
 
 def bootstrap_admin(access: AccessService) -> None:

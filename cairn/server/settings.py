@@ -261,8 +261,8 @@ AUDIT_RETENTION_DAYS = Setting(
     "CAIRN_AUDIT_RETENTION_DAYS",
     lambda: 2557,
     _days,
-    "How long change events (the audit trail) are kept, in days: `cairn audit prune` removes "
-    "older ones, and nothing else ever does",
+    "How long change events (the audit trail) are kept, in days: the daily `audit.prune` "
+    "periodic job (and `cairn audit prune`) removes older ones, and nothing else ever does",
     "2557 (7 years)",
 )
 
@@ -382,6 +382,27 @@ WEBHOOK_CA_BUNDLE = Setting(
     "against (an internal CA); when unset, the usual public CAs",
     "unset (public CAs)",
 )
+QUEUE_URI = Setting(
+    "queue_uri",
+    "CAIRN_QUEUE_URI",
+    lambda: "",
+    _text,
+    "The job queue (Huey) that carries job ids to workers: sqlite:///path/queue.db, "
+    "postgresql://user@host:5432/db, redis://host:6379/N or memory: (this process only)",
+    "follows the store: a SQLite file beside a SQLite store (cairn.queue.db), the store's own "
+    "database on PostgreSQL",
+    option="--queue-uri",
+)
+RUN_JOBS = Setting(
+    "run_jobs",
+    "CAIRN_RUN_JOBS",
+    lambda: True,
+    _flag,
+    "Run background jobs in the server (one worker thread, the outbox consumers and the "
+    "periodic jobs); off, the server only enqueues and `cairn worker` processes run them",
+    "true",
+    option="--worker/--no-worker",
+)
 
 SETTINGS: tuple[Setting[Any], ...] = (
     BACKEND_STORE_URI,
@@ -404,6 +425,8 @@ SETTINGS: tuple[Setting[Any], ...] = (
     WEBHOOK_MAX_ATTEMPTS,
     WEBHOOK_DISABLE_AFTER,
     WEBHOOK_CA_BUNDLE,
+    QUEUE_URI,
+    RUN_JOBS,
 )
 """Every setting, in :class:`Settings` field order."""
 
@@ -435,6 +458,8 @@ class Settings:
     webhook_max_attempts: int = field(default_factory=WEBHOOK_MAX_ATTEMPTS.default)
     webhook_disable_after: int = field(default_factory=WEBHOOK_DISABLE_AFTER.default)
     webhook_ca_bundle: str = field(default_factory=WEBHOOK_CA_BUNDLE.default)
+    queue_uri: str = field(default_factory=QUEUE_URI.default)
+    run_jobs: bool = field(default_factory=RUN_JOBS.default)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -16,6 +16,7 @@ from cairn.services.artifacts import ArtifactService
 from cairn.services.compare import CompareService
 from cairn.services.datasets import DatasetService
 from cairn.services.insights import InsightService
+from cairn.services.jobs import JobService
 from cairn.services.logged_models import LoggedModelService
 from cairn.services.metrics import MetricsService
 from cairn.services.registry import RegistryService
@@ -50,6 +51,7 @@ audit = _accessor("audit", AuditService)
 approvals = _accessor("approvals", ApprovalService)
 retention = _accessor("retention", RetentionService)
 webhooks = _accessor("webhooks", WebhookService)
+jobs = _accessor("jobs", JobService)
 
 
 def identity(request: Request) -> Identity:

@@ -33,6 +33,7 @@ from cairn.entities.retention import (
     RuleReport,
     scope_name,
 )
+from cairn.jobs.registry import JobContext, periodic
 from cairn.store import retention as store
 from cairn.store.db import Database
 from cairn.store.sql import now_ms as now
@@ -313,7 +314,11 @@ JOB_EVERY = 3600
 
 def run_retention_policies(db: Database, now_ms: int) -> RetentionReport:
     """The periodic retention job: apply every enabled policy as the ``system`` actor, in
-    batches of :data:`BATCH` runs. Safe to run twice (a run already deleted is skipped).
-    Registered with the job engine as
-    ``periodic(JOB_NAME, every=JOB_EVERY)(lambda ctx: run_retention_policies(ctx.db, now()))``."""
+    batches of :data:`BATCH` runs. Safe to run twice (a run already deleted is skipped)."""
     return RetentionService(db).run_policies(dry_run=False, now_ms=now_ms)
+
+
+@periodic(JOB_NAME, every=JOB_EVERY)
+def retention_job(ctx: JobContext) -> None:
+    """Every hour, once across all servers and workers."""
+    run_retention_policies(ctx.db, now())

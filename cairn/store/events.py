@@ -10,7 +10,7 @@ which is what lets consumers read the log as an outbox by ``id > cursor``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -38,7 +38,7 @@ from cairn.entities.events import (
     EventQuery,
     chain_hash,
 )
-from cairn.store.db import WriteScope, before_commit, job_scope
+from cairn.store.db import WriteScope, after_commit, before_commit, job_scope
 from cairn.store.prepared import Prepared
 from cairn.store.schema import (
     INDEX_BATCH,
@@ -55,6 +55,24 @@ from cairn.store.sql import now_ms
 
 _PENDING = "changes"
 
+_COMMITTED: list[Callable[[], None]] = []
+
+
+def on_committed(listener: Callable[[], None]) -> None:
+    """Call ``listener()`` (quickly: it runs on the committing thread) after each commit that
+    appended events in this process: the job engine's nudge to its outbox consumers."""
+    _COMMITTED.append(listener)
+
+
+def off_committed(listener: Callable[[], None]) -> None:
+    if listener in _COMMITTED:
+        _COMMITTED.remove(listener)
+
+
+def _notify() -> None:
+    for listener in tuple(_COMMITTED):
+        listener()
+
 
 def record(conn: Connection, change: Change) -> None:
     """Append ``change`` to the log as part of the write running on ``conn``."""
@@ -63,6 +81,8 @@ def record(conn: Connection, change: Change) -> None:
     if pending is None:
         pending = scope.data[_PENDING] = []
         before_commit(conn, lambda c: _append(c, scope, pending))
+        if _COMMITTED:
+            after_commit(conn, _notify)
     pending.append(change)
 
 

@@ -744,3 +744,63 @@ webhook_attempts = Table(
     PrimaryKeyConstraint("delivery_id", "number"),
 )
 """Every HTTP attempt of a delivery, as it went."""
+
+JOB_STATES_UNFINISHED = "state IN ('pending', 'running')"
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("kind", String(128), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("lease_owner", String(128), nullable=True),
+    Column("lease_expires", BigInteger, nullable=True),
+    Column("run_after", BigInteger, nullable=False),
+    Column("result", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("key", String(256), nullable=True),
+    Column("cancel_requested", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("started_at", BigInteger, nullable=True),
+    Column("finished_at", BigInteger, nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_jobs_state_run_after", "state", "run_after"),
+    Index("ix_jobs_kind_id", "kind", "id"),
+    Index(
+        "ix_jobs_unfinished_key",
+        "kind",
+        "key",
+        unique=True,
+        sqlite_where=text(f"key IS NOT NULL AND {JOB_STATES_UNFINISHED}"),
+        postgresql_where=text(f"key IS NOT NULL AND {JOB_STATES_UNFINISHED}"),
+    ),
+)
+"""Background jobs, the truth the queue (Huey) only points at: one row per job, written in the
+transaction of what caused it. ``state``: pending, running (``lease_owner`` holds it until
+``lease_expires``), succeeded, failed, cancelled. At most one unfinished job per (kind, key)."""
+
+job_cursors = Table(
+    "job_cursors",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("last_id", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+"""Each outbox consumer's place in the change-event log: the last event id it has seen,
+moved in the same transaction as whatever the consumer wrote for those events."""
+
+periodic_runs = Table(
+    "periodic_runs",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("next_at", BigInteger, nullable=False),
+    Column("owner", String(128), nullable=True),
+    Column("last_started", BigInteger, nullable=True),
+    Column("last_finished", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=True),
+)
+"""When each periodic job is next due, and which process ran it last: a process runs it only
+if its conditional UPDATE moves ``next_at`` on, so N servers run it once per period."""

@@ -46,6 +46,7 @@ def open_client(tmp_path: Path) -> Iterator[TestClient]:
         backend_store_uri=f"sqlite:///{tmp_path / 'hooks.db'}",
         webhook_allow_hosts=("127.0.0.1",),
         secret_key="a test secret key of enough length",
+        run_jobs=False,  # the tests drive the outbox and the attempts themselves
     )
     with TestClient(create_app(settings)) as client:
         yield client
@@ -203,6 +204,7 @@ def secured(
             auth=True,
             webhook_allow_hosts=("127.0.0.1",),
             secret_key="a test secret key of enough length",
+            run_jobs=False,  # the tests drive the outbox and the attempts themselves
         )
         with TestClient(create_app(settings)) as client:
             for name in ("alice", "bob", "carol"):

@@ -82,6 +82,7 @@ def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Hub]:
             backend_store_uri=uri,
             webhook_allow_hosts=("127.0.0.1",),
             secret_key="a test secret key of enough length",
+            run_jobs=False,  # the tests drive the outbox and the attempts themselves
             webhook_timeout=5.0,
         )
         with TestClient(create_app(settings)) as client:
@@ -410,6 +411,7 @@ def test_pending_deliveries_survive_a_restart(tmp_path: Path, receiver: Receiver
         backend_store_uri=f"sqlite:///{tmp_path / 'restart.db'}",
         webhook_allow_hosts=("127.0.0.1",),
         secret_key="a test secret key of enough length",
+        run_jobs=False,  # the tests drive the outbox and the attempts themselves
     )
     with TestClient(create_app(settings)) as client:
         first = Hub(client)

@@ -121,6 +121,7 @@ test("a user who is not an admin sees no admin pages, and a 403 is a message", a
   await expect(page.getByTestId("menu-tokens")).toBeVisible();
   await expect(page.getByTestId("menu-users")).toHaveCount(0);
   await expect(page.getByTestId("menu-roles")).toHaveCount(0);
+  await expect(page.getByTestId("nav-jobs")).toHaveCount(0); // the Jobs page is for admins
   await page.goto(`${server.url}/admin/users`);
   await expect(page.getByTestId("admins-only")).toContainText("Only admins");
   // dana reads the experiment (the default READ) but does not manage it: the panel says why

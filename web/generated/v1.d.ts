@@ -381,6 +381,83 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Background jobs, newest first (admins)
+         * @description Filter by `kind` (exact) and `state` (`pending`, `running`, `succeeded`, `failed`, `cancelled`). Paged by `page_token` (from `next_page_token`, tied to the filters); `max_results` 1 to 1000, default 100.
+         */
+        get: operations["list_jobs_api_v1_jobs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One job (admins) */
+        get: operations["get_job_api_v1_jobs__job_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/{job_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a job (admins)
+         * @description A pending job is `cancelled` at once. A running job is asked to stop (`cancel_requested`): its handler sees it at its next check and the job ends `cancelled`. A finished job is a 400 `INVALID_STATE`. Recorded as a `job.cancel` event.
+         */
+        post: operations["cancel_job_api_v1_jobs__job_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/{job_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run a failed or cancelled job again (admins)
+         * @description The job is `pending` again with its attempts counted afresh; other states are a 400 `INVALID_STATE`. Recorded as a `job.retry` event.
+         */
+        post: operations["retry_job_api_v1_jobs__job_id__retry_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/metrics/downsample": {
         parameters: {
             query?: never;
@@ -1565,6 +1642,93 @@ export interface components {
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /** JobList */
+        JobList: {
+            /** Jobs */
+            jobs: components["schemas"]["JobOut"][];
+            /** Next Page Token */
+            next_page_token?: string | null;
+        };
+        /** JobOut */
+        JobOut: {
+            /**
+             * Attempts
+             * @description Attempts started so far
+             */
+            attempts: number;
+            /**
+             * Cancel Requested
+             * @description A cancel was asked for; a running job stops at its next check
+             */
+            cancel_requested: boolean;
+            /** Created At */
+            created_at: number;
+            /**
+             * Error
+             * @description The last attempt's error
+             */
+            error: string | null;
+            /** Finished At */
+            finished_at: number | null;
+            /** Id */
+            id: number;
+            /**
+             * Key
+             * @description De-duplication key: one unfinished job per kind and key
+             */
+            key: string | null;
+            /**
+             * Kind
+             * @description What the job does: `webhook.deliver`, `retention.run`…
+             */
+            kind: string;
+            /**
+             * Lease Expires
+             * @description When the worker's lease ends (ms); past it the reaper re-queues the job
+             */
+            lease_expires: number | null;
+            /**
+             * Lease Owner
+             * @description The worker running it (`host:pid:id`)
+             */
+            lease_owner: string | null;
+            /**
+             * Max Attempts
+             * @description Attempts allowed before the job is `failed`
+             */
+            max_attempts: number;
+            /**
+             * Payload
+             * @description The job's input, as its cause wrote it
+             */
+            payload: {
+                [key: string]: unknown;
+            };
+            /**
+             * Result
+             * @description What the handler returned
+             */
+            result: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Run After
+             * @description Not run before this time (ms): a retry's backoff
+             */
+            run_after: number;
+            /**
+             * Started At
+             * @description When the last attempt started (ms)
+             */
+            started_at: number | null;
+            /**
+             * State
+             * @description `pending`, `running`, `succeeded`, `failed` or `cancelled`
+             */
+            state: string;
+            /** Updated At */
+            updated_at: number;
         };
         /** LoginIn */
         LoginIn: {
@@ -3275,6 +3439,136 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ExperimentSummaryList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_jobs_api_v1_jobs_get: {
+        parameters: {
+            query?: {
+                kind?: string | null;
+                max_results?: number;
+                page_token?: string | null;
+                state?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_job_api_v1_jobs__job_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job's id */
+                job_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    cancel_job_api_v1_jobs__job_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job's id */
+                job_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    retry_job_api_v1_jobs__job_id__retry_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job's id */
+                job_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobOut"];
                 };
             };
             /** @description Validation Error */

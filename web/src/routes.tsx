@@ -31,6 +31,7 @@ export const routes: { path: string; element: ReactNode }[] = [
   { path: "/admin/users", element: page(() => import("./pages/auth/UsersPage"), "UsersPage") },
   { path: "/admin/roles", element: page(() => import("./pages/auth/RolesPage"), "RolesPage") },
   { path: "/audit", element: page(() => import("./pages/audit/AuditPage"), "AuditPage") },
+  { path: "/jobs/:jobId?", element: page(() => import("./pages/jobs/JobsPage"), "JobsPage") },
   { path: "/requests", element: page(() => import("./pages/approvals/RequestsPage"), "RequestsPage") },
   { path: "/webhooks", element: page(() => import("./pages/webhooks/WebhooksPage"), "WebhooksPage") },
 ];

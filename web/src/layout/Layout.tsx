@@ -69,6 +69,11 @@ export function Layout() {
               Audit
             </NavLink>
           )}
+          {isAdmin && (
+            <NavLink to="/jobs" data-testid="nav-jobs">
+              Jobs
+            </NavLink>
+          )}
         </nav>
         <UserMenu />
         <ThemeToggle />

@@ -36,6 +36,7 @@ export const ENTITY_TYPES = [
   "setting",
   "audit",
   "webhook",
+  "job",
 ] as const;
 
 /** The filter a URL query holds (unknown keys and empty values left out). */

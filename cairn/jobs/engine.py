@@ -1,0 +1,347 @@
+"""The job engine: workers that claim jobs under leases, the outbox consumers, the periodic
+jobs (the reaper and the sweeper among them), over one database and one Huey queue.
+
+One :class:`JobEngine` per process. ``start(work=False)`` only hands committed job ids to the
+queue (a server that leaves the work to ``cairn worker`` processes); ``start()`` also runs:
+
+- the queue's consumer threads, each calling :meth:`JobEngine.run_job` for an id: claim
+  (pending → running, attempts + 1, a lease), run the kind's handler as the ``system`` actor,
+  finish on the lease (succeeded / pending again after a backoff / failed);
+- a heartbeat thread extending the leases of the jobs running here and passing cancels on;
+- a consumer thread feeding each outbox consumer the change events after its cursor, woken
+  after every commit that wrote events in this process and every ``tick`` seconds;
+- a periodic thread running each due periodic job, once across all processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from itertools import islice
+from typing import Any
+
+import orjson
+
+from cairn.entities.events import ACTING, SYSTEM_ACTOR
+from cairn.entities.jobs import backoff_seconds
+from cairn.jobs import registry
+from cairn.jobs.queue import JobQueue
+from cairn.jobs.registry import JobContext, RetryLater, job_kind, periodic
+from cairn.store import events as event_store
+from cairn.store import jobs as job_store
+from cairn.store.db import Database
+from cairn.store.sql import now_ms
+
+log = logging.getLogger(__name__)
+
+MAX_CONSUMER_BATCHES = 50
+"""Batches one consumer takes per wake-up before the others get their turn."""
+
+
+class JobEngine:
+    def __init__(
+        self,
+        db: Database,
+        queue: JobQueue,
+        services: Mapping[str, Any] | None = None,
+        *,
+        workers: int = 1,
+        lease_seconds: float = 60.0,
+        tick: float = 1.0,
+        sweep_grace: float = 30.0,
+        owner: str | None = None,
+    ):
+        self.db = db
+        self.queue = queue
+        self.services: Mapping[str, Any] = services or {}
+        self.workers = max(1, workers)
+        self.lease_ms = max(1, int(lease_seconds * 1000))
+        self.tick = tick
+        self.sweep_grace = sweep_grace
+        self.owner = owner or f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._active: dict[int, JobContext] = {}
+        self._active_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._periodic_pool: ThreadPoolExecutor | None = None
+        self._periodic_busy: set[str] = set()
+        self._next_check: dict[str, float] = {}
+        self.working = False
+
+    # ------------------------------------------------------------------ life cycle
+    def start(self, *, work: bool = True) -> None:
+        """Hand committed jobs to the queue from now on; with ``work`` also run them, the
+        outbox consumers and the periodic jobs here."""
+        job_store.set_handoff(self.db.write_engine, self.queue.hand)
+        if not work:
+            return
+        self.working = True
+        self.db.write(self._open_cursors)
+        self.queue.start_workers(self.run_job, self.workers)
+        event_store.on_committed(self.nudge)
+        self._periodic_pool = ThreadPoolExecutor(2, thread_name_prefix="cairn-periodic")
+        for name, target in (
+            ("cairn-job-heartbeat", self._heartbeat_loop),
+            ("cairn-job-consumers", self._consumer_loop),
+            ("cairn-job-periodic", self._periodic_loop),
+        ):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        self.sweep(grace=0)  # what a crash left pending is on its way again
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop taking work, let running jobs finish (at most ``timeout`` s), stop the threads."""
+        self._stop.set()
+        self._wake.set()
+        event_store.off_committed(self.nudge)
+        job_store.clear_handoff(self.db.write_engine, self.queue.hand)
+        self.queue.close(timeout)
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+        if self._periodic_pool is not None:
+            self._periodic_pool.shutdown(wait=True, cancel_futures=True)
+            self._periodic_pool = None
+        self.working = False
+
+    def context(self, job_id: int | None, attempt: int) -> JobContext:
+        return JobContext(job_id, attempt, self.db, self.services, self.owner)
+
+    # ------------------------------------------------------------------ running one job
+    def run_job(self, job_id: int) -> None:
+        """Claim job ``job_id`` and run it, if it is due and nobody else has it."""
+        if self._stop.is_set():
+            return
+        job = self.db.write(lambda c: job_store.claim(c, job_id, self.owner, self.lease_ms))
+        if job is None:
+            return
+        ctx = self.context(job.id, job.attempts)
+        with self._active_lock:
+            self._active[job.id] = ctx
+        token = ACTING.set(SYSTEM_ACTOR)
+        try:
+            self._execute(job.id, job.kind, job.payload, job.attempts, ctx)
+        finally:
+            ACTING.reset(token)
+            with self._active_lock:
+                self._active.pop(job.id, None)
+
+    def _execute(
+        self, job_id: int, kind_name: str, payload: dict[str, Any], attempt: int, ctx: JobContext
+    ) -> None:
+        kind = registry.KINDS.get(kind_name)
+        if kind is None:  # a newer Cairn's kind, perhaps: let a worker that knows it take it
+            self._fail(job_id, f"no handler for job kind {kind_name!r} here", 60.0)
+            return
+        try:
+            result = kind.fn(ctx, payload)
+            if result is not None and not isinstance(result, dict):
+                raise TypeError(f"a job handler returns a dict or None, not {type(result)}")
+            if result is not None:
+                orjson.dumps(result, option=orjson.OPT_NON_STR_KEYS)
+        except RetryLater as later:
+            self._fail(job_id, f"RetryLater: {later.reason}", later.seconds)
+            return
+        except Exception as exc:
+            log.warning("job %s (%s) attempt %s failed: %r", job_id, kind_name, attempt, exc)
+            self._fail(job_id, f"{type(exc).__name__}: {exc}", backoff_seconds(attempt))
+            return
+        self.db.write(lambda c: job_store.finish(c, job_id, self.owner, result))
+
+    def _fail(self, job_id: int, error: str, retry_in: float) -> None:
+        self.db.write(lambda c: job_store.fail_attempt(c, job_id, self.owner, error, retry_in))
+
+    def active(self) -> list[int]:
+        with self._active_lock:
+            return list(self._active)
+
+    def _heartbeat_loop(self) -> None:
+        every = min(self.lease_ms / 3000, 2.0)
+        while not self._stop.wait(every):
+            ids = self.active()
+            if not ids:
+                continue
+            try:
+                stop = self.db.write(
+                    partial(job_store.heartbeat, ids=ids, owner=self.owner, lease_ms=self.lease_ms)
+                )
+            except Exception:
+                log.exception("job heartbeat failed")
+                continue
+            with self._active_lock:
+                for job_id in stop:
+                    ctx = self._active.get(job_id)
+                    if ctx is not None:
+                        ctx._cancelled.set()
+
+    # ------------------------------------------------------------------ the outbox
+    def _open_cursors(self, conn: Any) -> None:
+        start = event_store.head(conn)[0]
+        for name in registry.CONSUMERS:
+            job_store.open_cursor(conn, name, start)
+
+    def nudge(self) -> None:
+        """Wake the consumer thread (called after commits that wrote change events)."""
+        self._wake.set()
+
+    def _consumer_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.tick)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.run_consumers()
+            except Exception:
+                log.exception("outbox consumers failed")
+
+    def run_consumers(self) -> int:
+        """Feed every consumer the events after its cursor, a batch per transaction; how many
+        events were handed out."""
+        consumers = list(registry.CONSUMERS.items())
+        if not consumers:
+            return 0
+        token = ACTING.set(SYSTEM_ACTOR)  # what consumers record is Cairn's own doing
+        try:
+            return self._run_consumers(consumers)
+        finally:
+            ACTING.reset(token)
+
+    def _run_consumers(self, consumers: list[tuple[str, registry.Consumer]]) -> int:
+        total = 0
+        head, places = self.db.read(_places)
+        for name, consumer in consumers:
+            if places.get(name, -1) >= head:  # nothing new for it: no write
+                continue
+            for _ in range(MAX_CONSUMER_BATCHES):
+                try:
+                    seen = self.db.write(partial(self._consume, name=name, consumer=consumer))
+                except Exception:  # rolled back with its cursor: the batch comes again
+                    log.exception("outbox consumer %s failed", name)
+                    break
+                total += seen
+                if seen < consumer.batch:
+                    break
+        return total
+
+    def _consume(self, conn: Any, name: str, consumer: registry.Consumer) -> int:
+        last = job_store.lock_cursor(conn, name)
+        if last is None:  # registered after this engine started: it begins at the head
+            job_store.open_cursor(conn, name, event_store.head(conn)[0])
+            return 0
+        batch = list(islice(event_store.walk(conn, last, consumer.batch), consumer.batch))
+        if not batch:
+            return 0
+        consumer.fn(conn, batch)
+        job_store.move_cursor(conn, name, batch[-1].id)
+        return len(batch)
+
+    # ------------------------------------------------------------------ periodic jobs
+    def _periodic_loop(self) -> None:
+        while not self._stop.wait(min(self.tick, 1.0)):
+            try:
+                self.run_periodics()
+            except Exception:
+                log.exception("periodic jobs failed")
+
+    def run_periodics(self, *, wait: bool = False) -> list[str]:
+        """Start each periodic job that is due and that this process wins; their names. With
+        ``wait`` run them on this thread."""
+        started = []
+        now = time.monotonic()
+        for name, job in list(registry.PERIODICS.items()):
+            if name in self._periodic_busy or self._next_check.get(name, 0.0) > now:
+                continue
+            every_ms = max(1, int(job.every * 1000))
+            won, next_at = self.db.write(
+                partial(job_store.claim_periodic, name=name, every_ms=every_ms, owner=self.owner)
+            )
+            # ask the database again when it is due (another process may have run it)
+            pause = min(job.every, max(0.2, (next_at - now_ms()) / 1000))
+            self._next_check[name] = now + pause
+            if not won:
+                continue
+            started.append(name)
+            self._periodic_busy.add(name)
+            if wait or self._periodic_pool is None:
+                self._run_periodic(job)
+            else:
+                self._periodic_pool.submit(self._run_periodic, job)
+        return started
+
+    def _run_periodic(self, job: registry.Periodic) -> None:
+        error = None
+        token = ACTING.set(SYSTEM_ACTOR)
+        try:
+            job.fn(self.context(None, 1))
+        except Exception as exc:
+            log.exception("periodic job %s failed", job.name)
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            ACTING.reset(token)
+            self._periodic_busy.discard(job.name)
+        try:
+            self.db.write(lambda c: job_store.finish_periodic(c, job.name, self.owner, error))
+        except Exception:
+            log.exception("could not record the end of periodic job %s", job.name)
+
+    # ------------------------------------------------------------------ reaper and sweeper
+    def reap(self) -> tuple[list[int], list[int]]:
+        """Re-queue (or fail) the jobs whose lease expired."""
+        return self.db.write(job_store.reap)
+
+    def sweep(self, grace: float | None = None) -> list[int]:
+        """Hand again the pending jobs due more than ``grace`` seconds ago: their queue message
+        may be lost (a crash between commit and hand-off, an in-memory queue). Duplicates are
+        harmless: only one claim succeeds."""
+        return sweep(self.db, self.sweep_grace if grace is None else grace)
+
+
+def sweep(db: Database, grace: float) -> list[int]:
+    return db.write(lambda c: job_store.rehand_overdue(c, now_ms() - int(grace * 1000)))
+
+
+def _places(conn: Any) -> tuple[int, dict[str, int]]:
+    """The log's last event id and each consumer's cursor (one cheap read)."""
+    return int(event_store.head(conn)[0]), job_store.cursors(conn)
+
+
+REAP_EVERY = 5.0
+SWEEP_EVERY = 15.0
+SWEEP_GRACE = 30.0
+
+
+@periodic("jobs.reap", every=REAP_EVERY)
+def reap_expired_leases(ctx: JobContext) -> None:
+    """Jobs whose worker's lease expired: pending again (or failed past their attempts)."""
+    ctx.db.write(job_store.reap)
+
+
+@periodic("jobs.sweep", every=SWEEP_EVERY)
+def sweep_lost_messages(ctx: JobContext) -> None:
+    """Pending jobs long past due: hand them to the queue again."""
+    sweep(ctx.db, SWEEP_GRACE)
+
+
+NOOP_MAX_SLEEP = 5.0
+
+
+@job_kind("jobs.noop", max_attempts=1)
+def noop(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Does nothing (optionally sleeps ``payload["sleep"]`` seconds, at most 5, stopping early
+    when cancelled) and says which worker ran it: for benchmarks and checking a deployment."""
+    wait = payload.get("sleep", 0)
+    if isinstance(wait, int | float) and wait > 0:
+        deadline = time.monotonic() + min(float(wait), NOOP_MAX_SLEEP)
+        while time.monotonic() < deadline and not ctx.cancelled():
+            time.sleep(0.02)
+    return {"worker": ctx.worker, "attempt": ctx.attempt}

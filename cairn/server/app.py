@@ -46,6 +46,7 @@ from cairn.server.v1.auth import router as auth_router
 from cairn.server.v1.datasets import router as datasets_router
 from cairn.server.v1.experiments import router as experiments_router
 from cairn.server.v1.metrics import router as metrics_router
+from cairn.server.v1.model_policies import router as model_policies_router
 from cairn.server.v1.models import router as models_router
 from cairn.server.v1.permissions import router as permissions_router
 from cairn.server.v1.runs import router as runs_router
@@ -59,6 +60,7 @@ from cairn.services.datasets import DatasetService
 from cairn.services.insights import InsightService
 from cairn.services.logged_models import LoggedModelService
 from cairn.services.metrics import MetricsService
+from cairn.services.model_policies import ModelPolicyService
 from cairn.services.registry import RegistryService
 from cairn.services.tracking import TrackingService
 from cairn.services.validation import ValueLimits
@@ -136,6 +138,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
         access = AccessService(db, Permission[settings.default_permission])
         app.state.access = access
         app.state.approvals = ApprovalService(db, access)
+        app.state.model_policies = ModelPolicyService(db)
         if settings.auth:
             await run_in_threadpool(bootstrap_admin, access)
         try:
@@ -163,6 +166,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     api.include_router(datasets_router)
     api.include_router(models_router)
     api.include_router(approvals_router)
+    api.include_router(model_policies_router)
     api.include_router(metrics_router)
     api.include_router(runs_router)
     api.include_router(auth_router)

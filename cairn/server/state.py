@@ -18,6 +18,7 @@ from cairn.services.datasets import DatasetService
 from cairn.services.insights import InsightService
 from cairn.services.logged_models import LoggedModelService
 from cairn.services.metrics import MetricsService
+from cairn.services.model_policies import ModelPolicyService
 from cairn.services.registry import RegistryService
 from cairn.services.tracking import TrackingService
 
@@ -46,6 +47,7 @@ insights = _accessor("insights", InsightService)
 access = _accessor("access", AccessService)
 audit = _accessor("audit", AuditService)
 approvals = _accessor("approvals", ApprovalService)
+model_policies = _accessor("model_policies", ModelPolicyService)
 
 
 def identity(request: Request) -> Identity:

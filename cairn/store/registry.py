@@ -402,8 +402,16 @@ def _alias_version(conn: Connection, model: AnyRow, alias: str) -> int | None:
     return version
 
 
-def set_alias(conn: Connection, name: str, alias: str, version: int, actor: str | None) -> None:
-    """Point ``alias`` at ``version`` (moving it if it pointed elsewhere)."""
+def set_alias(
+    conn: Connection,
+    name: str,
+    alias: str,
+    version: int,
+    actor: str | None,
+    reason: dict[str, Any] | None = None,
+) -> None:
+    """Point ``alias`` at ``version`` (moving it if it pointed elsewhere). ``reason``: why,
+    when Cairn moves it by itself (added to the change event's ``after``)."""
     model = model_row(conn, name)
     version_row(conn, model, version)
     old = _alias_version(conn, model, alias)
@@ -412,7 +420,7 @@ def set_alias(conn: Connection, name: str, alias: str, version: int, actor: str 
     if old is None:
         conn.execute(model_aliases.insert().values(model_id=model.id, alias=alias, version=version))
         record(conn, model, version, EventKind.ALIAS_SET, None, alias, actor)
-        after = {"alias": alias, "version": version}
+        after = {"alias": alias, "version": version, **(reason or {})}
         change(conn, "model_version.set_alias", name, version, after=after)
     else:
         a = model_aliases.c
@@ -422,11 +430,19 @@ def set_alias(conn: Connection, name: str, alias: str, version: int, actor: str 
             .values(version=version)
         )
         record(conn, model, version, EventKind.ALIAS_MOVED, str(old), alias, actor)
-        before, after = {"alias": alias, "version": old}, {"alias": alias, "version": version}
+        before = {"alias": alias, "version": old}
+        after = {"alias": alias, "version": version, **(reason or {})}
         change(conn, "model_version.set_alias", name, version, before, after)
 
 
-def delete_alias(conn: Connection, name: str, alias: str, actor: str | None) -> None:
+def delete_alias(
+    conn: Connection,
+    name: str,
+    alias: str,
+    actor: str | None,
+    reason: dict[str, Any] | None = None,
+) -> None:
+    """Remove ``alias``; ``reason`` as for :func:`set_alias` (the event's ``after``)."""
     model = model_row(conn, name)
     old = _alias_version(conn, model, alias)
     if old is None:
@@ -434,7 +450,8 @@ def delete_alias(conn: Connection, name: str, alias: str, actor: str | None) -> 
     a = model_aliases.c
     conn.execute(delete(model_aliases).where(a.model_id == model.id, a.alias == alias))
     record(conn, model, old, EventKind.ALIAS_DELETED, alias, None, actor)
-    change(conn, "model_version.delete_alias", name, old, before={"alias": alias, "version": old})
+    before = {"alias": alias, "version": old}
+    change(conn, "model_version.delete_alias", name, old, before=before, after=reason)
 
 
 def get_by_alias(conn: Connection, name: str, alias: str) -> ModelVersion:

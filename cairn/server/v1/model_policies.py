@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 
 from cairn.access import policy as p
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api/v1", tags=["model policies"])
 class AliasPolicyIn(BaseModel):
     """Turn on ``latest``, name a ``best_metric``, or both."""
 
-    latest: bool = Field(
+    latest: StrictBool = Field(
         default=False, description="Keep `latest_alias` on the newest version that exists"
     )
     latest_alias: str = Field(

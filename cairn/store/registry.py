@@ -21,6 +21,7 @@ from cairn.store import events
 from cairn.store.prepared import Prepared
 from cairn.store.registry_load import latest_per_stage, load_models, load_versions
 from cairn.store.schema import (
+    logged_models,
     model_aliases,
     model_events,
     model_version_tags,
@@ -236,8 +237,18 @@ def create_version(
     """A new version numbered from the model's ``next_version`` (numbers are never reused).
 
     ``fields``: source, run_id, run_link, description, user_id, logged_model_id,
-    storage_location."""
+    storage_location. A version of a logged model given without a run gets the logged
+    model's source run, as MLflow 3's server does (``mlflow.<flavor>.log_model(...,
+    registered_model_name=...)`` sends none)."""
     model = model_row(conn, name)
+    if not fields.get("run_id") and fields.get("logged_model_id"):
+        lm = logged_models.c
+        fields = {
+            **fields,
+            "run_id": conn.execute(
+                select(lm.source_run_id).where(lm.model_id == fields["logged_model_id"])
+            ).scalar(),
+        }
     now = now_ms()
     nxt = conn.execute(
         update(registered_models)

@@ -134,7 +134,8 @@ def _logged_keys(event: ChangeEvent) -> list[str]:
 
 
 def affected_models(conn: Connection, events: Sequence[ChangeEvent]) -> list[str]:
-    """The names of the models whose aliases ``events`` may move, sorted."""
+    """The names of the models with an alias policy whose aliases ``events`` may move,
+    sorted."""
     names: set[str] = set()
     logged: dict[str, set[str]] = {}
     for event in events:
@@ -147,7 +148,7 @@ def affected_models(conn: Connection, events: Sequence[ChangeEvent]) -> list[str
     for name, metric, run_uuid in store.best_models_of_runs(conn, logged):
         if metric in logged[run_uuid]:
             names.add(name)
-    return sorted(names)
+    return store.with_policy(conn, names)
 
 
 def apply_model_policies(conn: Connection, events: Sequence[ChangeEvent]) -> None:

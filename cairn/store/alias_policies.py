@@ -118,17 +118,37 @@ def metric_values(conn: Connection, model_id: int, metric: str) -> list[tuple[in
     return [(int(r.version), float("nan") if r.is_nan else float(r.value)) for r in rows]
 
 
+CHUNK = 500
+"""Names looked up per statement (a batch of events can name thousands of runs)."""
+
+
+def _chunks(values: Iterable[str]) -> list[list[str]]:
+    wanted = sorted(set(values))
+    return [wanted[i : i + CHUNK] for i in range(0, len(wanted), CHUNK)]
+
+
+def with_policy(conn: Connection, names: Iterable[str]) -> list[str]:
+    """Those of ``names`` that are models with an alias policy, sorted."""
+    found: set[str] = set()
+    for chunk in _chunks(names):
+        rows = conn.execute(
+            select(rm.name).join(alias_policies, ap.model_id == rm.id).where(rm.name.in_(chunk))
+        ).scalars()
+        found.update(str(name) for name in rows)
+    return sorted(found)
+
+
 def best_models_of_runs(conn: Connection, run_uuids: Iterable[str]) -> list[tuple[str, str, str]]:
     """(model name, best metric, run uuid) for each model with a ``best`` rule that has a
     version whose source run is one of ``run_uuids``."""
-    wanted = sorted(set(run_uuids))
-    if not wanted:
-        return []
-    rows = conn.execute(
-        select(rm.name, ap.best_metric, mv.run_id)
-        .join(alias_policies, ap.model_id == mv.model_id)
-        .join(registered_models, rm.id == mv.model_id)
-        .where(mv.run_id.in_(wanted), ap.best_metric.is_not(None))
-        .distinct()
-    ).all()
-    return [(str(r.name), str(r.best_metric), str(r.run_id)) for r in rows]
+    out: list[tuple[str, str, str]] = []
+    for chunk in _chunks(run_uuids):
+        rows = conn.execute(
+            select(rm.name, ap.best_metric, mv.run_id)
+            .join(alias_policies, ap.model_id == mv.model_id)
+            .join(registered_models, rm.id == mv.model_id)
+            .where(mv.run_id.in_(chunk), ap.best_metric.is_not(None))
+            .distinct()
+        ).all()
+        out.extend((str(r.name), str(r.best_metric), str(r.run_id)) for r in rows)
+    return out

@@ -23,6 +23,7 @@ from cairn.services.artifacts import ArtifactService
 from cairn.services.model_policies import ModelPolicyService, apply_model_policies
 from cairn.services.registry import RegistryService
 from cairn.services.tracking import TrackingService
+from cairn.store import alias_policies as alias_store
 from cairn.store import events
 from cairn.store.db import Database
 
@@ -262,3 +263,38 @@ def test_an_approval_covered_alias_makes_one_request(
     assert _alias(reg, "best") == 2
     assert outbox.run() == []  # already where the policy says
     assert approvals.get_request(ALICE, pending[0].id).state is RequestState.APPROVED
+
+
+def test_renamed_deleted_and_unpoliced_models(
+    reg: RegistryService,
+    tracking: TrackingService,
+    policies: ModelPolicyService,
+    outbox: Outbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(alias_store, "CHUNK", 1)  # look-ups split into many statements
+    reg.create_model("other")
+    run = tracking.create_run("0").info.run_id
+    reg.create_version("other", f"runs:/{run}/model", run_id=run)
+    reg.create_model("m")
+    first = _version(reg, tracking, f1=0.5)
+    second = _version(reg, tracking, f1=0.4)
+    policies.set_policy("alice", "m", {"latest": True, "best_metric": "f1"})
+    reg.rename_model("m", "m2")  # the events before name "m": found under the new name
+    moved = outbox.run()
+    assert {(e.action, e.model_name, e.actor) for e in moved} == {
+        ("model_version.set_alias", "m2", "system")
+    }
+    assert [int(reg.get_by_alias("m2", a).version) for a in ("latest", "best")] == [2, 1]
+    # metrics logged by two runs in one batch of events; a model without a policy is left alone
+    tracking.log_metric(second, "f1", 0.9, 2000, 1)
+    tracking.log_metric(first, "f1", 0.6, 2000, 1)
+    tracking.log_metric(run, "f1", 1.0, 2000, 1)
+    moved = outbox.run()
+    assert [(e.entity_id, e.after and e.after["value"]) for e in moved] == [("m2/2", 0.9)]
+    with pytest.raises(CairnError):
+        reg.get_by_alias("other", "best")
+    # the model is deleted before the consumer reads its events: nothing to do, no error
+    _ = reg.create_version("m2", "runs:/" + first + "/model", run_id=first)
+    reg.delete_model("m2")
+    assert outbox.run() == []

@@ -119,11 +119,39 @@ class ModelPolicyService:
     def set_policy(self, username: str, name: object, body: dict[str, Any]) -> AliasPolicy:
         n = validate_name(name)
         policy = parse_policy(n, body, username)
-        return self.db.write(lambda c: store.set_policy(c, policy))
 
-    def delete_policy(self, name: object) -> None:
+        def write(c: Connection) -> AliasPolicy:
+            old = store.get_policy(c, n)
+            new = store.set_policy(c, policy)
+            _drop_reserved(c, n, old, new, username)
+            return new
+
+        return self.db.write(write)
+
+    def delete_policy(self, username: str, name: object) -> None:
         n = validate_name(name)
-        self.db.write(lambda c: store.delete_policy(c, n))
+
+        def write(c: Connection) -> None:
+            old = store.get_policy(c, n)
+            store.delete_policy(c, n)
+            _drop_reserved(c, n, old, None, username)
+
+        self.db.write(write)
+
+
+def _keeps_reserved(policy: AliasPolicy | None) -> bool:
+    return policy is not None and policy.latest and policy.latest_alias == DEFAULT_LATEST_ALIAS
+
+
+def _drop_reserved(
+    c: Connection, name: str, old: AliasPolicy | None, new: AliasPolicy | None, actor: str
+) -> None:
+    """Remove the alias ``latest`` when the policy stops keeping it: nobody may move or
+    remove that reserved name by hand, and left behind it would stop being the newest
+    version that ``models:/NAME@latest`` means."""
+    if _keeps_reserved(old) and not _keeps_reserved(new):
+        reason = {"policy": "latest", "removed": "the alias policy no longer keeps it"}
+        registry_store.delete_alias(c, name, DEFAULT_LATEST_ALIAS, actor, reason)
 
 
 # ---------------------------------------------------------------------------- consumer

@@ -113,7 +113,8 @@ def test_routes_and_who_may_use_them(app: TestClient) -> None:
     assert app.delete(BASE, headers=as_("bob")).status_code == 204
     error(app.get(BASE, headers=as_("bob")), 404, "RESOURCE_DOES_NOT_EXIST")
     error(app.delete(BASE, headers=as_("bob")), 404, "RESOURCE_DOES_NOT_EXIST")
-    assert alias(app, "best") == "1"  # removing the policy leaves the aliases
+    assert alias(app, "best") == "1"  # removing the policy leaves the aliases...
+    assert alias(app, "latest") is None  # ...but the reserved one, which nobody else may move
     error(app.put(f"{V1}/models/nope/alias-policy", json=body, headers=AS_ADMIN), 404,
           "RESOURCE_DOES_NOT_EXIST")  # fmt: skip
 

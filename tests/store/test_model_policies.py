@@ -120,9 +120,9 @@ def test_policy_set_get_delete_and_bad_input(
     with pytest.raises(CairnError) as exc:
         policies.set_policy("alice", "nope", {"latest": True})
     assert exc.value.error_code is ErrorCode.RESOURCE_DOES_NOT_EXIST
-    policies.delete_policy("m")
+    policies.delete_policy("alice", "m")
     with pytest.raises(CairnError) as exc:
-        policies.delete_policy("m")
+        policies.delete_policy("alice", "m")
     assert exc.value.error_code is ErrorCode.RESOURCE_DOES_NOT_EXIST
 
 
@@ -162,6 +162,37 @@ def test_latest_follows_new_and_deleted_versions(
     moved = outbox.run()
     assert _alias(reg, "latest") is None  # no version left: nothing to hold
     assert moved == []  # the alias went with its version; nothing else to do
+
+
+def test_the_reserved_latest_alias_leaves_with_its_rule(
+    database: Database,
+    reg: RegistryService,
+    tracking: TrackingService,
+    policies: ModelPolicyService,
+    outbox: Outbox,
+) -> None:
+    reg.create_model("m")
+    _version(reg, tracking, f1=0.5)
+    policies.set_policy("alice", "m", {"latest": True, "best_metric": "f1"})
+    outbox.run()
+    assert (_alias(reg, "latest"), _alias(reg, "best")) == (1, 1)
+    # latest turned off: the reserved alias goes at once, by the user who changed the policy
+    policies.set_policy("bob", "m", {"latest": False, "best_metric": "f1"})
+    assert _alias(reg, "latest") is None
+    written = database.read(lambda c: list(events.walk(c, outbox.cursor)))
+    found = [(e.action, e.actor, e.before) for e in written]
+    assert found[-1] == ("model_version.delete_alias", "local", {"alias": "latest", "version": 1})
+    assert reg.history("m").items[0].actor == "bob"
+    assert outbox.run() == []
+    policies.set_policy("bob", "m", {"latest": True, "latest_alias": "newest", "best_metric": "f1"})
+    outbox.run()
+    policies.delete_policy("bob", "m")
+    # a name of the user's own stays; so does best
+    assert (_alias(reg, "newest"), _alias(reg, "best")) == (1, 1)
+    policies.set_policy("bob", "m", {"latest": True})
+    outbox.run()
+    policies.delete_policy("bob", "m")
+    assert _alias(reg, "latest") is None
 
 
 def test_best_follows_metric_values_max_and_min(

@@ -377,7 +377,7 @@ export interface paths {
         post?: never;
         /**
          * Remove a registered model's alias policy (MANAGE on the model)
-         * @description The aliases it placed stay where they are, and no longer move by themselves.
+         * @description The aliases it placed stay where they are and no longer move by themselves, except the reserved `latest`, which is removed (nobody else may move it).
          */
         delete: operations["delete_alias_policy_api_v1_models__name__alias_policy_delete"];
         options?: never;

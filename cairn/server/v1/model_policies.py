@@ -98,10 +98,14 @@ async def set_alias_policy(request: Request, name: str, body: AliasPolicyIn) -> 
     PATH,
     status_code=204,
     summary="Remove a registered model's alias policy (MANAGE on the model)",
-    description="The aliases it placed stay where they are, and no longer move by themselves.",
+    description=(
+        "The aliases it placed stay where they are and no longer move by themselves, except "
+        "the reserved `latest`, which is removed (nobody else may move it)."
+    ),
     responses={404: {"description": "No such model, or it has no alias policy"}},
 )
 @requires(p.model(Permission.MANAGE, "name"))
 async def delete_alias_policy(request: Request, name: str) -> Response:
-    await run_in_threadpool(model_policies(request).delete_policy, name)
+    who = identity(request)
+    await run_in_threadpool(model_policies(request).delete_policy, who.username, name)
     return Response(status_code=204)

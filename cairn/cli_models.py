@@ -214,7 +214,8 @@ def alias_policy_set(
 @click.argument("name")
 @click.pass_context
 def alias_policy_clear(ctx: click.Context, name: str) -> None:
-    """Remove NAME's alias policy (needs MANAGE on the model); the aliases stay put."""
+    """Remove NAME's alias policy (needs MANAGE on the model); its aliases stay put, except
+    the reserved `latest`, which is removed."""
     with _client(ctx) as rest:
         _call(rest, "DELETE", f"/models/{_name(name)}/alias-policy")
     click.echo(f"Alias policy of {name} removed.", err=True)

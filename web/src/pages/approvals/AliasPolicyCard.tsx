@@ -17,7 +17,7 @@ export function AliasPolicyCard({ name }: { name: string }) {
   const [editing, setEditing] = useState(false);
   if (!canManage) return null;
   return (
-    <section className="card box" aria-labelledby="alias-policy-h" data-testid="alias-policy-card">
+    <section className="card box alias-policy-card" aria-labelledby="alias-policy-h" data-testid="alias-policy-card">
       <h3 id="alias-policy-h">Automatic aliases</h3>
       <ErrorText error={none ? null : q.error} />
       {q.isPending && <p className="muted">Loading…</p>}

@@ -1,4 +1,4 @@
-"""`cairn models`: promotion policies, approval requests and rollback, over HTTP.
+"""`cairn models`: promotion and alias policies, approval requests and rollback, over HTTP.
 
 These commands talk to a server through the SDK's REST client, signed in as the user of
 ``MLFLOW_TRACKING_USERNAME``/``MLFLOW_TRACKING_PASSWORD`` (or the API token in
@@ -64,8 +64,8 @@ def _name(name: str) -> str:
 )
 @click.pass_context
 def models(ctx: click.Context, tracking_uri: str | None) -> None:
-    """Promotion policies, approval requests and rollback of registered models (over HTTP,
-    as the user in MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN)."""
+    """Promotion and alias policies, approval requests and rollback of registered models
+    (over HTTP, as the user in MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN)."""
     ctx.obj = tracking_uri
 
 
@@ -147,6 +147,78 @@ def policy_clear(ctx: click.Context, name: str) -> None:
     with _client(ctx) as rest:
         _call(rest, "DELETE", f"/models/{_name(name)}/promotion-policy")
     click.echo(f"Promotion policy of {name} removed.", err=True)
+
+
+# ------------------------------------------------------------------------- alias policy
+@models.group("alias-policy")
+def alias_policy() -> None:
+    """A registered model's alias policy: aliases Cairn keeps by itself (`latest` on the
+    newest version, `best` on the version whose source run has the best value of a metric)."""
+
+
+@alias_policy.command("show")
+@click.argument("name")
+@click.pass_context
+def alias_policy_show(ctx: click.Context, name: str) -> None:
+    """Print NAME's alias policy as JSON (needs MANAGE on the model)."""
+    with _client(ctx) as rest:
+        _show(_call(rest, "GET", f"/models/{_name(name)}/alias-policy"))
+
+
+@alias_policy.command("set")
+@click.argument("name")
+@click.option("--latest/--no-latest", default=False, help="Keep an alias on the newest version.")
+@click.option(
+    "--latest-alias", default="latest", show_default=True, help="The alias --latest keeps."
+)
+@click.option(
+    "--best-metric",
+    default=None,
+    help="Keep an alias on the version whose source run has the best value of this metric.",
+)
+@click.option(
+    "--direction",
+    type=click.Choice(["max", "min"]),
+    default="max",
+    show_default=True,
+    help="Which way --best-metric gets better.",
+)
+@click.option(
+    "--best-alias", default="best", show_default=True, help="The alias --best-metric keeps."
+)
+@click.pass_context
+def alias_policy_set(
+    ctx: click.Context,
+    name: str,
+    latest: bool,
+    latest_alias: str,
+    best_metric: str | None,
+    direction: str,
+    best_alias: str,
+) -> None:
+    """Set NAME's alias policy (needs MANAGE on the model); prints it. The aliases move in
+    the background as the `system` actor; where NAME's promotion policy covers an alias, an
+    approval request is made instead."""
+    body = {
+        "latest": latest,
+        "latest_alias": latest_alias,
+        "best_metric": best_metric,
+        "best_direction": direction,
+        "best_alias": best_alias,
+    }
+    with _client(ctx) as rest:
+        _show(_call(rest, "PUT", f"/models/{_name(name)}/alias-policy", body))
+
+
+@alias_policy.command("clear")
+@click.argument("name")
+@click.pass_context
+def alias_policy_clear(ctx: click.Context, name: str) -> None:
+    """Remove NAME's alias policy (needs MANAGE on the model); its aliases stay put, except
+    the reserved `latest`, which is removed."""
+    with _client(ctx) as rest:
+        _call(rest, "DELETE", f"/models/{_name(name)}/alias-policy")
+    click.echo(f"Alias policy of {name} removed.", err=True)
 
 
 # ----------------------------------------------------------------------------- requests

@@ -51,6 +51,7 @@ from cairn.server.v1.datasets import router as datasets_router
 from cairn.server.v1.experiments import router as experiments_router
 from cairn.server.v1.jobs import router as jobs_router
 from cairn.server.v1.metrics import router as metrics_router
+from cairn.server.v1.model_policies import router as model_policies_router
 from cairn.server.v1.models import router as models_router
 from cairn.server.v1.permissions import router as permissions_router
 from cairn.server.v1.retention import router as retention_router
@@ -67,6 +68,7 @@ from cairn.services.insights import InsightService
 from cairn.services.jobs import JobService
 from cairn.services.logged_models import LoggedModelService
 from cairn.services.metrics import MetricsService
+from cairn.services.model_policies import ModelPolicyService
 from cairn.services.registry import RegistryService
 from cairn.services.retention import RetentionService
 from cairn.services.tracking import TrackingService
@@ -154,6 +156,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     api.include_router(datasets_router)
     api.include_router(models_router)
     api.include_router(approvals_router)
+    api.include_router(model_policies_router)
     api.include_router(metrics_router)
     api.include_router(runs_router)
     api.include_router(auth_router)
@@ -313,6 +316,7 @@ def build_services(settings: Settings, db: Database) -> dict[str, Any]:
         "access": access,
         "approvals": ApprovalService(db, access),
         "insights": InsightService(db),
+        "model_policies": ModelPolicyService(db),
         "retention": RetentionService(db),
         "webhooks": WebhookService(
             db, delivery_config(settings), access, on_pending=enqueue_deliveries

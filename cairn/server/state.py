@@ -19,6 +19,7 @@ from cairn.services.insights import InsightService
 from cairn.services.jobs import JobService
 from cairn.services.logged_models import LoggedModelService
 from cairn.services.metrics import MetricsService
+from cairn.services.model_policies import ModelPolicyService
 from cairn.services.registry import RegistryService
 from cairn.services.retention import RetentionService
 from cairn.services.tracking import TrackingService
@@ -52,6 +53,7 @@ approvals = _accessor("approvals", ApprovalService)
 retention = _accessor("retention", RetentionService)
 webhooks = _accessor("webhooks", WebhookService)
 jobs = _accessor("jobs", JobService)
+model_policies = _accessor("model_policies", ModelPolicyService)
 
 
 def identity(request: Request) -> Identity:

@@ -237,6 +237,23 @@ def pending_for(
     return found
 
 
+def pending_alias_requests(
+    conn: Connection, model_id: int, alias: str, requested_by: str
+) -> list[int]:
+    """The ids of ``requested_by``'s pending requests to move ``alias`` of the model."""
+    found = conn.execute(
+        select(ar.id)
+        .where(
+            ar.model_id == model_id,
+            ar.target_alias == alias,
+            ar.requested_by == requested_by,
+            ar.state == RequestState.PENDING.value,
+        )
+        .order_by(ar.id)
+    ).scalars()
+    return [int(i) for i in found]
+
+
 def create_request(
     conn: Connection,
     model: AnyRow,
@@ -248,7 +265,10 @@ def create_request(
     comment: str | None,
     required_approvals: int,
     snap: dict[str, Any],
+    reason: dict[str, Any] | None = None,
 ) -> ApprovalRequest:
+    """A pending request; ``reason``: why Cairn asks by itself (added to the event's
+    ``after``)."""
     new_id = conn.execute(
         approval_requests.insert()
         .values(
@@ -271,6 +291,7 @@ def create_request(
         "archive_existing_versions": archive_existing,
         "comment": comment,
         "required_approvals": required_approvals,
+        **(reason or {}),
     }
     _request_change(conn, "approval_request.create", request, after)
     return request

@@ -61,6 +61,14 @@ def job_scope(conn: Connection) -> WriteScope:
     return found
 
 
+def act_as(conn: Connection, actor: Actor) -> None:
+    """Record the change events of the write running on ``conn`` as ``actor``'s: for work
+    done on Cairn's behalf inside a write someone else opened (a job consumer handed the
+    engine's transaction). Every event of the write gets that actor, so call it only in a
+    write that makes no change of a user's."""
+    job_scope(conn).actor = actor
+
+
 def before_commit(conn: Connection, hook: Callable[[Connection], None]) -> None:
     """Run ``hook(conn)`` at the end of the current write, inside its transaction: an error in
     it rolls the whole write back."""

@@ -21,6 +21,7 @@ from cairn.store import events
 from cairn.store.prepared import Prepared
 from cairn.store.registry_load import latest_per_stage, load_models, load_versions
 from cairn.store.schema import (
+    logged_models,
     model_aliases,
     model_events,
     model_version_tags,
@@ -236,8 +237,18 @@ def create_version(
     """A new version numbered from the model's ``next_version`` (numbers are never reused).
 
     ``fields``: source, run_id, run_link, description, user_id, logged_model_id,
-    storage_location."""
+    storage_location. A version of a logged model given without a run gets the logged
+    model's source run, as MLflow 3's server does (``mlflow.<flavor>.log_model(...,
+    registered_model_name=...)`` sends none)."""
     model = model_row(conn, name)
+    if not fields.get("run_id") and fields.get("logged_model_id"):
+        lm = logged_models.c
+        fields = {
+            **fields,
+            "run_id": conn.execute(
+                select(lm.source_run_id).where(lm.model_id == fields["logged_model_id"])
+            ).scalar(),
+        }
     now = now_ms()
     nxt = conn.execute(
         update(registered_models)
@@ -402,8 +413,16 @@ def _alias_version(conn: Connection, model: AnyRow, alias: str) -> int | None:
     return version
 
 
-def set_alias(conn: Connection, name: str, alias: str, version: int, actor: str | None) -> None:
-    """Point ``alias`` at ``version`` (moving it if it pointed elsewhere)."""
+def set_alias(
+    conn: Connection,
+    name: str,
+    alias: str,
+    version: int,
+    actor: str | None,
+    reason: dict[str, Any] | None = None,
+) -> None:
+    """Point ``alias`` at ``version`` (moving it if it pointed elsewhere). ``reason``: why,
+    when Cairn moves it by itself (added to the change event's ``after``)."""
     model = model_row(conn, name)
     version_row(conn, model, version)
     old = _alias_version(conn, model, alias)
@@ -412,7 +431,7 @@ def set_alias(conn: Connection, name: str, alias: str, version: int, actor: str 
     if old is None:
         conn.execute(model_aliases.insert().values(model_id=model.id, alias=alias, version=version))
         record(conn, model, version, EventKind.ALIAS_SET, None, alias, actor)
-        after = {"alias": alias, "version": version}
+        after = {"alias": alias, "version": version, **(reason or {})}
         change(conn, "model_version.set_alias", name, version, after=after)
     else:
         a = model_aliases.c
@@ -422,11 +441,19 @@ def set_alias(conn: Connection, name: str, alias: str, version: int, actor: str 
             .values(version=version)
         )
         record(conn, model, version, EventKind.ALIAS_MOVED, str(old), alias, actor)
-        before, after = {"alias": alias, "version": old}, {"alias": alias, "version": version}
+        before = {"alias": alias, "version": old}
+        after = {"alias": alias, "version": version, **(reason or {})}
         change(conn, "model_version.set_alias", name, version, before, after)
 
 
-def delete_alias(conn: Connection, name: str, alias: str, actor: str | None) -> None:
+def delete_alias(
+    conn: Connection,
+    name: str,
+    alias: str,
+    actor: str | None,
+    reason: dict[str, Any] | None = None,
+) -> None:
+    """Remove ``alias``; ``reason`` as for :func:`set_alias` (the event's ``after``)."""
     model = model_row(conn, name)
     old = _alias_version(conn, model, alias)
     if old is None:
@@ -434,7 +461,8 @@ def delete_alias(conn: Connection, name: str, alias: str, actor: str | None) -> 
     a = model_aliases.c
     conn.execute(delete(model_aliases).where(a.model_id == model.id, a.alias == alias))
     record(conn, model, old, EventKind.ALIAS_DELETED, alias, None, actor)
-    change(conn, "model_version.delete_alias", name, old, before={"alias": alias, "version": old})
+    before = {"alias": alias, "version": old}
+    change(conn, "model_version.delete_alias", name, old, before=before, after=reason)
 
 
 def get_by_alias(conn: Connection, name: str, alias: str) -> ModelVersion:

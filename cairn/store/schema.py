@@ -348,6 +348,27 @@ retention_policies = Table(
     UniqueConstraint("scope"),
     sqlite_autoincrement=True,
 )
+# Model policies: the aliases Cairn keeps by itself (``latest`` on the newest version, ``best``
+# on the version whose source run has the best value of a metric).
+alias_policies = Table(
+    "alias_policies",
+    metadata,
+    Column(
+        "model_id",
+        Integer,
+        ForeignKey("registered_models.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("latest", Boolean, nullable=False),
+    Column("latest_alias", String(256), nullable=False),
+    Column("best_metric", String(256), nullable=True),
+    Column("best_direction", String(8), nullable=False),  # max | min
+    Column("best_alias", String(256), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(256), nullable=False),
+)
+
 approval_requests = Table(
     "approval_requests",
     metadata,

@@ -115,3 +115,23 @@ def test_policy_requests_and_rollback_from_the_command_line(server: CairnServer)
     gone = cairn(server, "alice", "policy", "show", "m")
     assert gone.exit_code != 0
     assert "RESOURCE_DOES_NOT_EXIST" in gone.output
+
+
+def test_alias_policy_from_the_command_line(server: CairnServer) -> None:
+    done = cairn(server, "bob", "alias-policy", "set", "m", "--latest", "--best-metric",
+                 "val_loss", "--direction", "min", "--best-alias", "lowest")  # fmt: skip
+    assert done.exit_code == 0, done.output
+    policy = json.loads(done.stdout)
+    assert (policy["latest"], policy["best_metric"], policy["best_direction"]) == (
+        True, "val_loss", "min")  # fmt: skip
+    assert (policy["best_alias"], policy["updated_by"]) == ("lowest", "bob")
+    assert json.loads(cairn(server, "bob", "alias-policy", "show", "m").stdout) == policy
+    bad = cairn(server, "bob", "alias-policy", "set", "m", "--best-metric", "f1",
+                "--best-alias", "v3")  # fmt: skip
+    assert bad.exit_code != 0
+    assert "best_alias" in bad.output
+    cleared = cairn(server, "bob", "alias-policy", "clear", "m")
+    assert cleared.exit_code == 0, cleared.output
+    gone = cairn(server, "bob", "alias-policy", "show", "m")
+    assert gone.exit_code != 0
+    assert "RESOURCE_DOES_NOT_EXIST" in gone.output

@@ -22,9 +22,9 @@ export const test = base.extend<{ api: Api; consoleErrors: string[]; allowHttpEr
         const text = msg.text();
         const status = /Failed to load resource: the server responded with a status of (\d+)/.exec(text);
         if (status && allowHttpErrors.includes(Number(status[1]))) return;
-        // a model without a promotion policy: its GET answers 404 by contract, which the
-        // model page reads as "no policy"
-        if (status?.[1] === "404" && /\/api\/v1\/models\/[^/]+\/promotion-policy$/.test(msg.location().url)) return;
+        // a model without a promotion or alias policy: its GET answers 404 by contract, which
+        // the model page reads as "no policy"
+        if (status?.[1] === "404" && /\/api\/v1\/models\/[^/]+\/(promotion|alias)-policy$/.test(msg.location().url)) return;
         errors.push(`console.error: ${text}${status ? ` (${msg.location().url})` : ""}`);
       });
       page.on("pageerror", (err) => errors.push(`page error: ${err.message}`));

@@ -479,6 +479,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/models/{name}/alias-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A registered model's alias policy (MANAGE on the model) */
+        get: operations["get_alias_policy_api_v1_models__name__alias_policy_get"];
+        /**
+         * Set a registered model's alias policy (MANAGE on the model)
+         * @description Replaces the policy. `latest`: Cairn keeps `latest_alias` on the newest version. `best_metric`: Cairn keeps `best_alias` on the version whose source run has the best latest value of that metric (`best_direction` `max` or `min`; a tie goes to the newest version; versions without a finite value are left out; with none the alias is removed). The aliases move in the background, as the `system` actor, when versions are created or deleted and when source runs log the metric; where the promotion policy covers the alias, an approval request is made instead. Bad input: 400 naming the field.
+         */
+        put: operations["set_alias_policy_api_v1_models__name__alias_policy_put"];
+        post?: never;
+        /**
+         * Remove a registered model's alias policy (MANAGE on the model)
+         * @description The aliases it placed stay where they are and no longer move by themselves, except the reserved `latest`, which is removed (nobody else may move it).
+         */
+        delete: operations["delete_alias_policy_api_v1_models__name__alias_policy_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/models/{name}/history": {
         parameters: {
             query?: never;
@@ -1036,6 +1061,67 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AliasPolicyIn
+         * @description Turn on ``latest``, name a ``best_metric``, or both.
+         */
+        AliasPolicyIn: {
+            /**
+             * Best Alias
+             * @description The alias `best` keeps (default `best`)
+             * @default best
+             */
+            best_alias: string;
+            /**
+             * Best Direction
+             * @description `max`: the highest value is best; `min`: the lowest
+             * @default max
+             * @enum {string}
+             */
+            best_direction: "max" | "min";
+            /**
+             * Best Metric
+             * @description Keep `best_alias` on the version whose source run has the best latest value of this metric; null: no `best` rule
+             */
+            best_metric?: string | null;
+            /**
+             * Latest
+             * @description Keep `latest_alias` on the newest version that exists
+             * @default false
+             */
+            latest: boolean;
+            /**
+             * Latest Alias
+             * @description The alias `latest` keeps (default `latest`)
+             * @default latest
+             */
+            latest_alias: string;
+        };
+        /** AliasPolicyOut */
+        AliasPolicyOut: {
+            /** Best Alias */
+            best_alias: string;
+            /**
+             * Best Direction
+             * @enum {string}
+             */
+            best_direction: "max" | "min";
+            /** Best Metric */
+            best_metric: string | null;
+            /** Latest */
+            latest: boolean;
+            /** Latest Alias */
+            latest_alias: string;
+            /** Model Name */
+            model_name: string;
+            /**
+             * Updated At
+             * @description When it was last set (ms since the epoch)
+             */
+            updated_at: number;
+            /** Updated By */
+            updated_by: string;
+        };
         /**
          * Applied
          * @description The move was made at once (no policy covers it, or the caller may bypass).
@@ -3621,6 +3707,115 @@ export interface operations {
                 content?: never;
             };
             /** @description An unknown run */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_alias_policy_api_v1_models__name__alias_policy_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AliasPolicyOut"];
+                };
+            };
+            /** @description No such model, or it has no alias policy */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    set_alias_policy_api_v1_models__name__alias_policy_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AliasPolicyIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AliasPolicyOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_alias_policy_api_v1_models__name__alias_policy_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such model, or it has no alias policy */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -1,9 +1,10 @@
-// The model page's approvals: the promotion policy, the pending requests of this model (with
+// The model page's approvals: the promotion policy, the alias policy (managers only), the pending requests of this model (with
 // approve / reject / cancel for those allowed) and the rollback of Production.
 import { useState } from "react";
 import { useInfiniteQuery, useMutation } from "@tanstack/react-query";
 import { Link } from "react-router";
 import { ErrorText } from "../../lib/widgets";
+import { AliasPolicyCard } from "./AliasPolicyCard";
 import { isApplied, listRequests, rollback } from "./api";
 import { useRefreshApprovals } from "./hooks";
 import { PolicyCard } from "./PolicyCard";
@@ -26,6 +27,7 @@ export function ModelApprovals({ name, hasProduction }: { name: string; hasProdu
         <PolicyCard name={name} />
         <Rollback name={name} enabled={hasProduction} />
       </div>
+      <AliasPolicyCard name={name} />
       <h3 className="section">
         Pending requests{requests.length ? ` (${requests.length}${pending.hasNextPage ? "+" : ""})` : ""}{" "}
         <Link to={`/requests?model_name=${encodeURIComponent(name)}`} className="small-link">

@@ -25,7 +25,7 @@ export function useRefreshApprovals(): () => Promise<unknown> {
   const client = useQueryClient();
   return () =>
     Promise.all(
-      ["approval-requests", "promotion-policy", "model", "model-perf", "model-history", "model-version", "models", "audit"].map((k) =>
+      ["approval-requests", "promotion-policy", "alias-policy", "model", "model-perf", "model-history", "model-version", "models", "audit"].map((k) =>
         client.invalidateQueries({ queryKey: [k] }),
       ),
     );

@@ -1,0 +1,117 @@
+"""Webhooks delivered by a live `cairn server`'s own job engine, from the change it records to
+a receiver on 127.0.0.1 that checks MLflow's signature: nothing but the server runs (no test
+drives the outbox or the attempts). A delivery that is still owed when the server is killed
+with SIGKILL arrives after its restart."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.compat.server import CairnServer, start_server
+from tests.conftest import BACKENDS
+from tests.databases import fresh_postgres_database
+from tests.webhook_receiver import Receiver, Reply, receiving
+
+SECRET = "the receiver's shared secret"
+SETTINGS = {
+    "CAIRN_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
+    "CAIRN_SECRET_KEY": "a secret key for the live webhook tests",
+}
+WAIT_S = 60.0
+
+
+def _wait(what: str, done: Callable[[], bool], seconds: float = WAIT_S) -> None:
+    deadline = time.monotonic() + seconds
+    while not done():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {seconds:.0f} s", pytrace=False)
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def _server(backend: str, uri: str, workdir: Path) -> Iterator[CairnServer]:
+    runs = start_server(backend, uri, workdir, extra_env=SETTINGS)
+    try:
+        yield next(runs)
+    finally:
+        runs.close()
+
+
+@contextlib.contextmanager
+def _store(backend: str, workdir: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{workdir / 'cairn.db'}"
+    else:
+        with fresh_postgres_database() as uri:
+            yield uri
+
+
+def _hook(client: httpx.Client, receiver: Receiver, events: list[str]) -> str:
+    body = {"name": "live", "url": receiver.url, "events": events, "secret": SECRET}
+    answer = client.post("/api/v1/webhooks", json=body)
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["webhook_id"])
+
+
+def _model_created(receiver: Receiver) -> list[Any]:
+    return [
+        r
+        for r in receiver.received
+        if r.json().get("entity") == "registered_model" and r.json().get("action") == "created"
+    ]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_registered_model_reaches_the_receiver_signed(backend: str, tmp_path: Path) -> None:
+    with (
+        receiving(SECRET) as receiver,
+        _store(backend, tmp_path) as uri,
+        _server(backend, uri, tmp_path) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
+        _hook(client, receiver, ["registered_model.created", "model_version.created"])
+        made = client.post("/api/2.0/mlflow/registered-models/create", json={"name": "churn"})
+        assert made.status_code == 200, made.text
+        _wait("the delivery of registered_model.created", lambda: bool(_model_created(receiver)))
+        (delivery,) = _model_created(receiver)
+        assert delivery.signature_ok is True
+        assert delivery.json()["data"]["name"] == "churn"
+        assert delivery.headers["x-mlflow-delivery-id"]
+        # the delivery log has it, succeeded, with the receiver's answer
+        hooks = client.get("/api/v1/webhooks").json()["webhooks"]
+        log = client.get(f"/api/v1/webhooks/{hooks[0]['webhook_id']}/deliveries").json()
+        states = {d["state"] for d in log["deliveries"]}
+        assert states == {"succeeded"}, log
+
+
+def test_a_delivery_owed_at_kill_9_arrives_after_the_restart(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'cairn.db'}"
+    with receiving(SECRET) as receiver:
+        # the first attempt is told to come back later: the delivery is then owed
+        receiver.reply(Reply(status=503, headers={"Retry-After": "3"}))
+        with (
+            _server("sqlite", uri, tmp_path) as server,
+            httpx.Client(base_url=server.url, timeout=30) as client,
+        ):
+            _hook(client, receiver, ["registered_model.created"])
+            made = client.post("/api/2.0/mlflow/registered-models/create", json={"name": "m"})
+            assert made.status_code == 200, made.text
+            _wait("the first attempt", lambda: len(_model_created(receiver)) == 1)
+            os.kill(server.process.pid, signal.SIGKILL)
+            server.process.wait(timeout=30)
+        assert len(_model_created(receiver)) == 1
+        with _server("sqlite", uri, tmp_path):
+            _wait("the attempt after the restart", lambda: len(_model_created(receiver)) >= 2)
+        first, again = _model_created(receiver)[:2]
+        assert again.signature_ok is True
+        # the same delivery, tried again: the receiver can de-duplicate by its id
+        assert again.headers["x-mlflow-delivery-id"] == first.headers["x-mlflow-delivery-id"]

@@ -47,9 +47,7 @@ def _pg_database() -> tuple[str, Callable[[], None]]:
         c.execute(f'CREATE DATABASE "{name}"')
 
     def drop() -> None:
-        with psycopg.connect(
-            "postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True
-        ) as c:
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
             c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     return f"{PG}/{name}", drop
@@ -111,8 +109,7 @@ def main() -> None:
             cells = []
             for threads in (1, 4):
                 times = [
-                    one_round(store, queue, args.jobs, threads, batched)
-                    for _ in range(args.rounds)
+                    one_round(store, queue, args.jobs, threads, batched) for _ in range(args.rounds)
                 ]
                 median = statistics.median(times)
                 cells.append(f"{median:.2f} s ({args.jobs / median:,.0f} jobs/s)")

@@ -71,6 +71,8 @@ class EntityType(StrEnum):
     APPROVAL_REQUEST = "approval_request"
     SETTING = "setting"
     AUDIT = "audit"
+    ALERT_RULE = "alert_rule"
+    ALERT = "alert"
 
 
 @dataclass(frozen=True, slots=True)

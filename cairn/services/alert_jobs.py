@@ -53,6 +53,8 @@ class _Batch:
 
     metrics: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     """run id -> metric key -> (lowest, highest) step logged."""
+    logged_at: dict[str, int] = field(default_factory=dict)
+    """run id -> the time of its last metric event in the batch."""
     status: dict[str, str] = field(default_factory=dict)
     deleted: set[str] = field(default_factory=set)
     versions: set[tuple[str, int]] = field(default_factory=set)
@@ -71,6 +73,7 @@ def _read(events: Sequence[ChangeEvent]) -> _Batch:
             steps = logged.get("steps") or [0, 0]
             low, high = int(steps[0]), int(steps[-1])
             keys = batch.metrics.setdefault(ev.entity_id, {})
+            batch.logged_at[ev.entity_id] = ev.time
             for key in logged.get("keys") or ():
                 old = keys.get(key)
                 keys[key] = (low, high) if old is None else (min(old[0], low), max(old[1], high))
@@ -351,10 +354,10 @@ def _close_subjects(conn: Connection, batch: _Batch, runs: dict[str, q.RunFacts]
     for alert in store.open_of_subjects(conn, sorted(set(moved) - set(gone))):
         if alert.kind is not RuleKind.STALLED:
             continue
-        if alert.subject_id in batch.metrics:
+        if batch.logged_at.get(alert.subject_id, 0) >= alert.fired_at:
             store.resolve(conn, alert, f"run {alert.subject_id} logged a metric")
-        else:
-            status = batch.status.get(alert.subject_id, "")
+        elif alert.subject_id in batch.status:
+            status = batch.status[alert.subject_id]
             store.resolve(conn, alert, f"run {alert.subject_id} is {status}")
 
 

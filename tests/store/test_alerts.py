@@ -85,7 +85,8 @@ def test_threshold_fires_once_and_resolves(
     evaluate()
     (fired,) = _alerts(alerts)
     assert (fired.state, fired.subject_id, fired.rule_id) == ("firing", run, int(rule))
-    assert fired.value == pytest.approx(0.7) and "val_loss" in fired.message
+    assert fired.value == pytest.approx(0.7)
+    assert "val_loss" in fired.message
     # a second breaching point, in another batch and twice in one: still one alert
     _log(tracking, run, "val_loss", 0.9, 2)
     _log(tracking, run, "val_loss", 0.8, 3)
@@ -94,7 +95,8 @@ def test_threshold_fires_once_and_resolves(
     _log(tracking, run, "val_loss", 0.3, 4)
     evaluate()
     (resolved,) = _alerts(alerts)
-    assert resolved.state == "resolved" and resolved.resolved_at is not None
+    assert resolved.state == "resolved"
+    assert resolved.resolved_at is not None
     # breaching again opens a new alert: history keeps both
     _log(tracking, run, "val_loss", 0.6, 5)
     evaluate()
@@ -104,9 +106,12 @@ def test_threshold_fires_once_and_resolves(
         lambda c: events.search(c, EventQuery(entity_type="alert", ascending=True))
     )
     assert [e.action for e in found] == ["alert.fired", "alert.resolved", "alert.fired"]
-    assert {e.actor for e in found} == {"system"} and {e.actor_kind for e in found} == {"system"}
-    assert found[0].experiment_id == eid and found[0].after is not None
-    assert found[0].after["subject_id"] == run and found[0].after["rule_id"] == rule
+    assert {e.actor for e in found} == {"system"}
+    assert {e.actor_kind for e in found} == {"system"}
+    assert found[0].experiment_id == eid
+    assert found[0].after is not None
+    assert found[0].after["subject_id"] == run
+    assert found[0].after["rule_id"] == rule
 
 
 @pytest.mark.parametrize(
@@ -131,7 +136,8 @@ def test_drop_against_best(
     _log(tracking, other, "test_f1", 0.70)  # worse, but not the baseline's run
     evaluate()
     (first,) = _alerts(alerts)
-    assert first.subject_id == other and "best" in first.message
+    assert first.subject_id == other
+    assert "best" in first.message
     _log(tracking, other, "test_f1", 0.95, 1)  # now the best itself
     evaluate()
     assert _alerts(alerts)[0].state == "resolved"
@@ -142,7 +148,8 @@ def test_drop_against_best(
     _log(tracking, run, "test_f1", bad_value, 1)
     evaluate()
     (fired,) = _alerts(alerts, "firing")
-    assert fired.subject_id == run and fired.value == pytest.approx(bad_value)
+    assert fired.subject_id == run
+    assert fired.value == pytest.approx(bad_value)
 
 
 def test_drop_against_previous_and_lower_is_better(
@@ -155,7 +162,8 @@ def test_drop_against_previous_and_lower_is_better(
         {"name": "loss", "experiment_id": eid, "kind": "drop", "metric": "loss",
          "against": "previous", "value": 10},
     )  # fmt: skip
-    assert rule.direction is not None and rule.direction.value == "min"
+    assert rule.direction is not None
+    assert rule.direction.value == "min"
     first = tracking.create_run(eid, start_time=1_000).info.run_id
     _log(tracking, first, "loss", 1.0)
     second = tracking.create_run(eid, start_time=2_000).info.run_id
@@ -166,7 +174,8 @@ def test_drop_against_previous_and_lower_is_better(
     _log(tracking, third, "loss", 1.2)  # 14 % above the previous (second), not the first
     evaluate()
     (fired,) = _alerts(alerts)
-    assert fired.subject_id == third and second in fired.message
+    assert fired.subject_id == third
+    assert second in fired.message
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
@@ -180,7 +189,8 @@ def test_non_finite(
     tracking.log_batch(run, metrics=[Metric("loss", bad, 1, 1), Metric("loss", 0.5, 2, 2)])
     evaluate()
     (fired,) = _alerts(alerts)
-    assert fired.state == "firing" and fired.to_json()["value"] is None
+    assert fired.state == "firing"
+    assert fired.to_json()["value"] is None
     assert ("NaN" if math.isnan(bad) else "inf") in fired.message
     _log(tracking, run, "loss", 0.4, 3)
     evaluate()
@@ -217,7 +227,8 @@ def test_stalled(
     tracking.update_run(done, status="FINISHED")
     check_stalled(database, 20 * 60_000)
     (fired,) = _alerts(alerts)
-    assert fired.subject_id == quiet and "10 min" in fired.message
+    assert fired.subject_id == quiet
+    assert "10 min" in fired.message
     check_stalled(database, 21 * 60_000)  # still quiet: the same alert
     assert len(_alerts(alerts)) == 1
     check_stalled(database, 30 * 60_000)  # now busy is quiet too
@@ -273,7 +284,8 @@ def test_seed_tag_makes_a_threshold_rule(
     assert (rule.name, rule.kind.value, rule.metric, rule.op, rule.value) == (
         SEED_RULE_NAME, "threshold", "*", "<", 0.85,
     )  # fmt: skip
-    assert rule.seeded and rule.created_by == "system"
+    assert rule.seeded
+    assert rule.created_by == "system"
     run = tracking.create_run(eid).info.run_id
     tracking.log_batch(run, metrics=[Metric("arc_easy", 0.80, 1, 0), Metric("mmlu", 0.9, 1, 0)])
     evaluate()
@@ -283,7 +295,8 @@ def test_seed_tag_makes_a_threshold_rule(
     tracking.set_experiment_tag(eid, "alert_metric", "mmlu")
     evaluate()
     (rule,) = alerts.list_rules(LOCAL, experiment_id=eid)[0]
-    assert rule.metric == "mmlu" and _alerts(alerts, "firing") == []
+    assert rule.metric == "mmlu"
+    assert _alerts(alerts, "firing") == []
     tracking.delete_experiment_tag(eid, "alert_threshold")
     evaluate()
     assert alerts.list_rules(LOCAL, experiment_id=eid)[0] == []

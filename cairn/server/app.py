@@ -40,6 +40,7 @@ from cairn.server.mlflow.routes import MlflowDispatch
 from cairn.server.openapi import install_openapi
 from cairn.server.settings import Settings
 from cairn.server.state import tracking
+from cairn.server.v1.alerts import router as alerts_router
 from cairn.server.v1.approvals import router as approvals_router
 from cairn.server.v1.audit import router as audit_router
 from cairn.server.v1.auth import router as auth_router
@@ -52,6 +53,7 @@ from cairn.server.v1.runs import router as runs_router
 from cairn.server.v1.users import router as users_router
 from cairn.server.web import WebUI
 from cairn.server.wire import json_response
+from cairn.services.alerts import AlertService
 from cairn.services.approvals import ApprovalService
 from cairn.services.artifacts import ArtifactService
 from cairn.services.compare import CompareService
@@ -136,6 +138,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
         access = AccessService(db, Permission[settings.default_permission])
         app.state.access = access
         app.state.approvals = ApprovalService(db, access)
+        app.state.alerts = AlertService(db, access)
         if settings.auth:
             await run_in_threadpool(bootstrap_admin, access)
         try:
@@ -163,6 +166,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     api.include_router(datasets_router)
     api.include_router(models_router)
     api.include_router(approvals_router)
+    api.include_router(alerts_router)
     api.include_router(metrics_router)
     api.include_router(runs_router)
     api.include_router(auth_router)

@@ -11,6 +11,7 @@ from cairn.access.service import AccessService
 from cairn.entities.access import ALL, LOCAL, Identity, ResourceType, Visibility
 from cairn.entities.events import EventScope
 from cairn.events.service import AuditService
+from cairn.services.alerts import AlertService
 from cairn.services.approvals import ApprovalService
 from cairn.services.artifacts import ArtifactService
 from cairn.services.compare import CompareService
@@ -46,6 +47,7 @@ insights = _accessor("insights", InsightService)
 access = _accessor("access", AccessService)
 audit = _accessor("audit", AuditService)
 approvals = _accessor("approvals", ApprovalService)
+alert_service = _accessor("alerts", AlertService)
 
 
 def identity(request: Request) -> Identity:

@@ -1,6 +1,7 @@
 """The ``cairn`` command line: ``cairn server``, ``cairn demo``, ``cairn sync``, ``cairn gc``,
 ``cairn db upgrade``, ``cairn db current``; ``cairn users`` and ``cairn tokens``
-(cli_access.py); ``cairn models`` (cli_models.py); ``cairn audit`` (cli_audit.py)."""
+(cli_access.py); ``cairn models`` (cli_models.py); ``cairn alerts`` (cli_alerts.py);
+``cairn audit`` (cli_audit.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from rich.console import Console
 
 from cairn._version import __version__
 from cairn.cli_access import tokens, users
+from cairn.cli_alerts import alerts
 from cairn.cli_audit import audit
 from cairn.cli_models import models
 from cairn.home import DEFAULT_HOME
@@ -522,6 +524,7 @@ main.add_command(users)
 main.add_command(tokens)
 main.add_command(audit)
 main.add_command(models)
+main.add_command(alerts)
 
 if __name__ == "__main__":
     sys.exit(main())

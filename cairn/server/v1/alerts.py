@@ -66,9 +66,7 @@ class RuleIn(BaseModel):
     against: str | None = Field(
         default=None, description="drop: `best` (default) or `previous` run/version"
     )
-    measure: str | None = Field(
-        default=None, description="drop: `percent` (default) or `absolute`"
-    )
+    measure: str | None = Field(default=None, description="drop: `percent` (default) or `absolute`")
     direction: str | None = Field(
         default=None,
         description="drop: `max` (higher is better) or `min`; guessed from the metric's name "
@@ -285,7 +283,5 @@ async def get_alert(request: Request, alert_id: str) -> AlertOut:
 )
 @requires(p.USER_WRITE)
 async def acknowledge(request: Request, alert_id: str) -> AlertOut:
-    found = await run_in_threadpool(
-        alert_service(request).acknowledge, identity(request), alert_id
-    )
+    found = await run_in_threadpool(alert_service(request).acknowledge, identity(request), alert_id)
     return alert_out(found)

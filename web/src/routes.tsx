@@ -32,6 +32,7 @@ export const routes: { path: string; element: ReactNode }[] = [
   { path: "/admin/roles", element: page(() => import("./pages/auth/RolesPage"), "RolesPage") },
   { path: "/audit", element: page(() => import("./pages/audit/AuditPage"), "AuditPage") },
   { path: "/requests", element: page(() => import("./pages/approvals/RequestsPage"), "RequestsPage") },
+  { path: "/alerts", element: page(() => import("./pages/alerts/AlertsPage"), "AlertsPage") },
 ];
 
 export function AppRoutes() {

@@ -168,6 +168,7 @@ function RulesSection() {
           </tbody>
         </table>
       )}
+      <h2 className="new-rule">New rule</h2>
       <RuleForm />
     </section>
   );

@@ -27,6 +27,8 @@ export const ENTITY_TYPES = [
   "model_version",
   "policy",
   "approval_request",
+  "alert_rule",
+  "alert",
   "user",
   "token",
   "session",

@@ -181,6 +181,7 @@ def _metric_verdicts(
     keys = None if star or created else {r.metric for r in metric_rules if r.metric}
     latest = q.latest_values(conn, [f.id for f in subject_runs.values()], keys)
     out: list[Verdict] = []
+    cache = _Cache(batch.metrics, list(logged.values()))
     for experiment_id, exp_rules in by_exp.items():
         exp_runs = [f for f in logged.values() if str(f.experiment_id) == experiment_id]
         if not exp_runs:
@@ -192,8 +193,11 @@ def _metric_verdicts(
                 if run.id not in allowed[rule.id]:
                     continue
                 out.extend(
-                    _judge(conn, rule, run, changed, latest[run.id], SubjectType.RUN, run.run_uuid)
-                )
+                    _judge(
+                        conn, rule, run, changed, latest[run.id], SubjectType.RUN, run.run_uuid,
+                        cache=cache,
+                    )
+                )  # fmt: skip
     for version in version_subjects:
         source = subject_runs.get(version.run_uuid or "")
         if source is None:
@@ -208,7 +212,7 @@ def _metric_verdicts(
             out.extend(
                 _judge(
                     conn, rule, run, changed, latest[run.id], SubjectType.MODEL_VERSION, subject,
-                    version=version,
+                    cache=cache, version=version,
                 )
             )  # fmt: skip
     return out
@@ -216,6 +220,46 @@ def _metric_verdicts(
 
 def _fmt(value: float) -> str:
     return "NaN" if math.isnan(value) else f"{value:g}"
+
+
+@dataclass
+class _Cache:
+    """What the rules of one batch share, each read once: the non-finite points of the
+    batch's runs (one query), the best values of each drop rule's scope (one query per rule)
+    and the previous run of each of the batch's runs (one query per rule)."""
+
+    changed: dict[str, dict[str, tuple[int, int]]]
+    runs: list[q.RunFacts]
+    bad: dict[int, dict[str, float]] | None = None
+    best: dict[int, list[tuple[float, int, str]]] = field(default_factory=dict)
+    previous: dict[int, dict[int, tuple[float, str] | None]] = field(default_factory=dict)
+
+    def non_finite(self, conn: Connection, run: q.RunFacts) -> dict[str, float]:
+        if self.bad is None:
+            by_id = {
+                r.id: self.changed[r.run_uuid] for r in self.runs if r.run_uuid in self.changed
+            }
+            self.bad = q.non_finite_points(conn, _KEYS, by_id)
+        return self.bad.get(run.id, {})
+
+    def baseline(
+        self, conn: Connection, rule: AlertRule, key: str, run: q.RunFacts
+    ) -> tuple[float, str] | None:
+        if rule.against is not Against.BEST:
+            found = self.previous.get(rule.id)
+            if found is None:
+                subjects = [r for r in self.runs if str(r.experiment_id) == rule.experiment_id]
+                found = self.previous[rule.id] = q.run_previous(conn, _KEYS, rule, key, subjects)
+            if run.id in found:
+                return found[run.id]
+            return q.run_baseline(conn, _KEYS, rule, key, run, best=False)
+        best = self.best.get(rule.id)
+        if best is None:
+            best = self.best[rule.id] = q.run_best(conn, _KEYS, rule, key)
+        for value, run_id, run_uuid in best:
+            if run_id != run.id:
+                return value, run_uuid
+        return None
 
 
 def _judge(
@@ -227,6 +271,7 @@ def _judge(
     subject_type: SubjectType,
     subject: str,
     *,
+    cache: _Cache,
     version: q.VersionFacts | None = None,
 ) -> list[Verdict]:
     """The verdict of ``rule`` on one subject after the batch changed the metric keys
@@ -244,7 +289,10 @@ def _judge(
 
     where = f"run {run.run_uuid}" if version is None else f"version {subject}"
     if rule.kind is RuleKind.NON_FINITE:
-        bad = q.non_finite_keys(conn, _KEYS, run.id, keys, _span(changed, keys))
+        known = cache.non_finite(conn, run)
+        bad = {k: x for k, x in known.items() if k in keys}
+        if version is not None and changed is not cache.changed.get(run.run_uuid):
+            bad = q.non_finite_keys(conn, _KEYS, run.id, keys, _span(changed, keys))
         for key in keys:
             latest = values.get(key)
             if latest is not None and not math.isfinite(latest):
@@ -272,7 +320,7 @@ def _judge(
     value = current
     best = rule.against is Against.BEST
     if version is None:
-        base = q.run_baseline(conn, _KEYS, rule, key, run, best)
+        base = cache.baseline(conn, rule, key, run)
     else:
         base = q.version_baseline(conn, _KEYS, rule, key, version, best)
     if base is None:

@@ -172,6 +172,106 @@ def run_baseline(
     return None if row is None else (float(row.value), row.run_uuid)
 
 
+def run_best(
+    conn: Connection, keys: MetricKeys, rule: AlertRule, key: str
+) -> list[tuple[float, int, str]]:
+    """The two best finite values of ``key`` in the rule's scope, with their runs (id, run
+    id): a subject's baseline is the first of another run. One query per rule and batch."""
+    kid = keys.lookup(conn, [key]).get(key)
+    if kid is None:
+        return []
+    order = lm.value.asc() if rule.direction is Direction.MIN else lm.value.desc()
+    rows = conn.execute(
+        select(lm.value, rn.id, rn.run_uuid)
+        .join(runs, rn.id == lm.run_id)
+        .where(
+            *_scope_condition(conn, keys, rule),
+            lm.key_id == kid,
+            lm.is_nan.is_(False),
+            func.abs(lm.value) != float("inf"),
+        )
+        .order_by(order)
+        .limit(2)
+    ).all()
+    return [(float(r.value), int(r.id), r.run_uuid) for r in rows]
+
+
+PREVIOUS_WINDOW = 5000
+"""How many runs started since the batch's earliest run one query may read to find each
+run's previous run; past that, each run is looked up on its own."""
+
+
+def run_previous(
+    conn: Connection, keys: MetricKeys, rule: AlertRule, key: str, subjects: list[RunFacts]
+) -> dict[int, tuple[float, str] | None]:
+    """For each subject run, the value of ``key`` of the run of the rule's scope started last
+    before it (start time, then id): one query for the batch's runs together (the runs
+    started since the earliest of them, and the one before)."""
+    kid = keys.lookup(conn, [key]).get(key)
+    if kid is None or not subjects:
+        return {r.id: None for r in subjects}
+    first = min(subjects, key=lambda r: (r.start_time, r.id))
+    where = [*_scope_condition(conn, keys, rule), lm.key_id == kid, lm.is_nan.is_(False)]
+    base = select(lm.value, rn.id, rn.run_uuid, rn.start_time).join(runs, rn.id == lm.run_id)
+    since = conn.execute(
+        base.where(*where, rn.start_time >= first.start_time)
+        .order_by(rn.start_time.desc(), rn.id.desc())
+        .limit(PREVIOUS_WINDOW + 1)
+    ).all()
+    if len(since) > PREVIOUS_WINDOW:
+        return {r.id: run_baseline(conn, keys, rule, key, r, best=False) for r in subjects}
+    before = conn.execute(
+        base.where(*where, rn.start_time < first.start_time)
+        .order_by(rn.start_time.desc(), rn.id.desc())
+        .limit(1)
+    ).all()
+    ordered = [(int(x.start_time or 0), int(x.id), float(x.value), x.run_uuid) for x in since]
+    ordered += [(int(x.start_time or 0), int(x.id), float(x.value), x.run_uuid) for x in before]
+    out: dict[int, tuple[float, str] | None] = {}
+    for subject in subjects:
+        mark = (subject.start_time, subject.id)
+        found = next(((v, u) for t, i, v, u in ordered if (t, i) < mark), None)
+        out[subject.id] = found
+    return out
+
+
+def non_finite_points(
+    conn: Connection, keys: MetricKeys, changed: dict[int, dict[str, tuple[int, int]]]
+) -> dict[int, dict[str, float]]:
+    """The NaN or infinite points of the batch's runs (run id -> key -> the first such value),
+    in the step range each run's events name: one query for the batch."""
+    names = sorted({k for per_run in changed.values() for k in per_run})
+    ids = keys.lookup(conn, names)
+    out: dict[int, dict[str, float]] = {run_id: {} for run_id in changed}
+    if not ids or not changed:
+        return out
+    m = metrics.c
+    inf = float("inf")
+    spans = [span for per_run in changed.values() for span in per_run.values()]
+    low, high = min(s[0] for s in spans), max(s[1] for s in spans)
+    names_of = {v: k for k, v in ids.items()}
+    run_ids = sorted(changed)
+    for start in range(0, len(run_ids), CHUNK):
+        rows = conn.execute(
+            select(m.run_id, m.key_id, m.step, m.value, m.is_nan)
+            .where(
+                m.run_id.in_(run_ids[start : start + CHUNK]),
+                m.key_id.in_(sorted(ids.values())),
+                m.step >= low,
+                m.step <= high,
+                or_(m.is_nan.is_(True), m.value == inf, m.value == -inf),
+            )
+            .limit(10_000)
+        )
+        for row in rows:
+            key = names_of[int(row.key_id)]
+            span = changed[int(row.run_id)].get(key)
+            if span is not None and span[0] <= int(row.step) <= span[1]:
+                value = math.nan if row.is_nan else float(row.value)
+                out[int(row.run_id)].setdefault(key, value)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class VersionFacts:
     model_id: int

@@ -60,6 +60,7 @@ class _Batch:
     versions: set[tuple[str, int]] = field(default_factory=set)
     versions_gone: set[str] = field(default_factory=set)
     seeds: set[int] = field(default_factory=set)
+    experiments_gone: set[str] = field(default_factory=set)
 
 
 def _read(events: Sequence[ChangeEvent]) -> _Batch:
@@ -89,6 +90,8 @@ def _read(events: Sequence[ChangeEvent]) -> _Batch:
                 batch.versions.add((ev.model_name, int(version)))
         elif action == "model_version.delete":
             batch.versions_gone.add(ev.entity_id)
+        elif action == "experiment.delete" and ev.experiment_id:
+            batch.experiments_gone.add(ev.experiment_id)
         elif action.startswith("experiment.") and ev.experiment_id and ev.experiment_id.isdigit():
             tags = {**((ev.before or {}).get("tags") or {}), **(after.get("tags") or {})}
             if any(t in tags for t in SEED_TAGS):
@@ -113,6 +116,7 @@ def evaluate_events(conn: Connection, events: Sequence[ChangeEvent]) -> None:
         or batch.versions
         or batch.versions_gone
         or batch.seeds
+        or batch.experiments_gone
     ):
         return
     _as_system(conn)
@@ -396,6 +400,9 @@ def _close_subjects(conn: Connection, batch: _Batch, runs: dict[str, q.RunFacts]
     gone = sorted(batch.deleted | batch.versions_gone)
     for alert in store.open_of_subjects(conn, gone):
         store.resolve(conn, alert, f"{alert.subject_type.value} {alert.subject_id} was deleted")
+    for experiment_id in sorted(batch.experiments_gone):
+        for alert in store.open_of_experiment(conn, experiment_id):
+            store.resolve(conn, alert, f"experiment {experiment_id} was deleted")
     moved = [u for u in batch.metrics] + [
         u for u, s in batch.status.items() if s != RunStatus.RUNNING.value
     ]

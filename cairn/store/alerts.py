@@ -306,6 +306,13 @@ def open_of_subjects(conn: Connection, subjects: Sequence[str]) -> list[Alert]:
     return [alert_of(row) for row in rows]
 
 
+def open_of_experiment(conn: Connection, experiment_id: str) -> list[Alert]:
+    rows = conn.execute(
+        SELECT_ALERTS.where(a.experiment_id == experiment_id, a.state == AlertState.FIRING.value)
+    )
+    return [alert_of(row) for row in rows]
+
+
 def open_of_rule(conn: Connection, rule_id: int) -> list[Alert]:
     rows = conn.execute(
         SELECT_ALERTS.where(a.rule_id == rule_id, a.state == AlertState.FIRING.value)

@@ -213,6 +213,10 @@ def test_failed_run_and_filter_scope(
     found = _alerts(alerts)
     assert {a.subject_id for a in found} == {lims}
     assert sorted(a.kind.value for a in found) == ["failed_run", "threshold"]
+    # deleting the experiment (its runs go with it) closes its alerts
+    tracking.delete_experiment(eid)
+    evaluate()
+    assert _alerts(alerts, "firing") == []
 
 
 def test_stalled(

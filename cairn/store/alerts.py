@@ -6,10 +6,9 @@ the write: ``system`` for evaluation)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, or_, select, update
+from sqlalchemy import Connection, String, and_, cast, delete, false, or_, select, update
 
 from cairn.entities.alerts import (
     Against,
@@ -190,39 +189,37 @@ def list_rules(
 
 
 def _visible(allowed: tuple[Any, Any], exp_col: Any, model_col: Any, *, numeric: bool) -> Any:
-    """Rows whose experiment or model the caller's visibilities let through."""
+    """Rows whose experiment or model the caller's visibilities (experiments, models) let
+    through: an experiment by id or by name (roles on name patterns), a model by name."""
     exps, models = allowed
 
-    def within(column: Any, vis: Any, convert: Any) -> Any:
+    def ids(values: frozenset[str]) -> list[Any]:
+        if not numeric:
+            return sorted(values)
+        return sorted(int(i) for i in values if str(i).isdigit() and int(i) < 2**31)
+
+    def within(column: Any, vis: Any, converted: Any, by_name: Any = None) -> Any:
         if vis.everything:
             cond = column.is_not(None)
-        elif vis.allow_ids:
-            cond = column.in_(sorted(convert(i) for i in vis.allow_ids))
         else:
-            return column.is_(None) & column.is_not(None)
+            found = [column.in_(converted(vis.allow_ids))] if vis.allow_ids else []
+            if by_name is not None:
+                found.append(by_name)
+            cond = or_(*found) if found else false()
         if vis.deny_ids:
-            cond = and_(cond, column.not_in(sorted(convert(i) for i in vis.deny_ids)))
+            cond = and_(cond, column.not_in(converted(vis.deny_ids)))
         return cond
 
-    as_exp = (lambda i: int(i)) if numeric else str
-    exp_ids = _digits(exps)
-    return or_(within(exp_col, exp_ids, as_exp), within(model_col, models, str))
-
-
-@dataclass(frozen=True, slots=True)
-class _Vis:
-    everything: bool
-    allow_ids: frozenset[str]
-    deny_ids: frozenset[str]
-
-
-def _digits(vis: Any) -> _Vis:
-    """A visibility of experiment ids with the non-numeric ids left out."""
-    return _Vis(
-        vis.everything,
-        frozenset(i for i in vis.allow_ids if str(i).isdigit()),
-        frozenset(i for i in vis.deny_ids if str(i).isdigit()),
-    )
+    by_name = None
+    if not exps.everything and exps.allow_names:
+        e = experiments.c
+        named = select(e.experiment_id).where(e.name.in_(sorted(exps.allow_names)))
+        if not numeric:
+            named = select(cast(e.experiment_id, String)).where(
+                e.name.in_(sorted(exps.allow_names))
+            )
+        by_name = exp_col.in_(named)
+    return or_(within(exp_col, exps, ids, by_name), within(model_col, models, sorted))
 
 
 # ---------------------------------------------------------------------- evaluation input

@@ -110,6 +110,19 @@ def test_rules_crud_and_access(app: TestClient) -> None:
     assert changed["value"] == 0.7
     assert app.delete(f"{V1}/alerts/rules/{rid}", headers=as_("alice")).status_code == 204
     error(app.get(f"{V1}/alerts/rules/{rid}", headers=AS_ADMIN), 404)
+    # a model's versions: MANAGE on the model, which alice lacks until granted
+    ok(app.post(f"{MLFLOW}/registered-models/create", json={"name": "churn"}, headers=AS_ADMIN))
+    body = {"name": "f1 fell", "model_name": "churn", "kind": "drop", "metric": "test_f1",
+            "value": 3}  # fmt: skip
+    error(app.post(f"{V1}/alerts/rules", json=body, headers=as_("alice")), 403)
+    stalled = {**body, "kind": "stalled", "minutes": 5}
+    assert "'kind'" in error(app.post(f"{V1}/alerts/rules", json=stalled, headers=AS_ADMIN), 400)
+    ok(app.put(f"{V1}/models/churn/permissions/alice", json={"permission": "MANAGE"},
+               headers=AS_ADMIN))  # fmt: skip
+    made = ok(app.post(f"{V1}/alerts/rules", json=body, headers=as_("alice")), 201)
+    assert (made["model_name"], made["against"], made["measure"], made["direction"]) == (
+        "churn", "best", "percent", "max",
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ a stalled rule whose last metric point is older than the rule allows.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,8 +44,19 @@ SEED_TAGS = (SEED_TAG, SEED_METRIC_TAG, SEED_OP_TAG)
 SEED_RULE_NAME = "alert_threshold (experiment tag)"
 METRIC_ACTIONS = ("run.log_batch", "run.log_metric")
 
-_KEYS = MetricKeys()
-"""Metric-key ids are never reused: one cache for every evaluation in the process."""
+_KEYS: dict[str, MetricKeys] = {}
+_KEYS_LOCK = threading.Lock()
+
+
+def _keys(conn: Connection) -> MetricKeys:
+    """The metric-key id cache of ``conn``'s database (ids never change in one database, but
+    one process may evaluate several: tests, tools)."""
+    url = conn.engine.url.render_as_string(hide_password=True)
+    with _KEYS_LOCK:
+        found = _KEYS.get(url)
+        if found is None:
+            found = _KEYS[url] = MetricKeys()
+    return found
 
 
 @dataclass
@@ -155,7 +167,7 @@ def _matching(
     """rule id -> the run ids (of ``runs``) its filter lets through: one query per filtered
     rule, none for the others."""
     ids = [r.id for r in runs]
-    return {rule.id: q.matching_runs(conn, _KEYS, rule, ids) for rule in rules}
+    return {rule.id: q.matching_runs(conn, _keys(conn), rule, ids) for rule in rules}
 
 
 def _metric_verdicts(
@@ -243,7 +255,7 @@ class _Cache:
             by_id = {
                 r.id: self.changed[r.run_uuid] for r in self.runs if r.run_uuid in self.changed
             }
-            self.bad = q.non_finite_points(conn, _KEYS, by_id)
+            self.bad = q.non_finite_points(conn, _keys(conn), by_id)
         return self.bad.get(run.id, {})
 
     def baseline(
@@ -253,13 +265,15 @@ class _Cache:
             found = self.previous.get(rule.id)
             if found is None:
                 subjects = [r for r in self.runs if str(r.experiment_id) == rule.experiment_id]
-                found = self.previous[rule.id] = q.run_previous(conn, _KEYS, rule, key, subjects)
+                found = self.previous[rule.id] = q.run_previous(
+                    conn, _keys(conn), rule, key, subjects
+                )
             if run.id in found:
                 return found[run.id]
-            return q.run_baseline(conn, _KEYS, rule, key, run, best=False)
+            return q.run_baseline(conn, _keys(conn), rule, key, run, best=False)
         best = self.best.get(rule.id)
         if best is None:
-            best = self.best[rule.id] = q.run_best(conn, _KEYS, rule, key)
+            best = self.best[rule.id] = q.run_best(conn, _keys(conn), rule, key)
         for value, run_id, run_uuid in best:
             if run_id != run.id:
                 return value, run_uuid
@@ -296,7 +310,7 @@ def _judge(
         known = cache.non_finite(conn, run)
         bad = {k: x for k, x in known.items() if k in keys}
         if version is not None and changed is not cache.changed.get(run.run_uuid):
-            bad = q.non_finite_keys(conn, _KEYS, run.id, keys, _span(changed, keys))
+            bad = q.non_finite_keys(conn, _keys(conn), run.id, keys, _span(changed, keys))
         for key in keys:
             latest = values.get(key)
             if latest is not None and not math.isfinite(latest):
@@ -326,7 +340,7 @@ def _judge(
     if version is None:
         base = cache.baseline(conn, rule, key, run)
     else:
-        base = q.version_baseline(conn, _KEYS, rule, key, version, best)
+        base = q.version_baseline(conn, _keys(conn), rule, key, version, best)
     if base is None:
         return []
     baseline, source = base
@@ -481,7 +495,7 @@ def stalled_in(conn: Connection, now_ms: int) -> None:
     for rule in rules:
         minutes = rule.minutes or 0
         cutoff = now_ms - minutes * 60_000
-        quiet = q.quiet_runs(conn, _KEYS, rule, cutoff)
+        quiet = q.quiet_runs(conn, _keys(conn), rule, cutoff)
         for run_uuid, last in quiet.items():
             idle = max(0, (now_ms - last) // 60_000)
             message = f"run {run_uuid} logged no metric for {idle} min (rule: {minutes} min)"

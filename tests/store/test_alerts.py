@@ -23,6 +23,7 @@ from cairn.services.registry import RegistryService
 from cairn.services.tracking import TrackingService
 from cairn.store import events
 from cairn.store.db import Database
+from cairn.store.migrate import ensure_schema
 
 LOCAL = Identity("local", AuthMethod.LOCAL)
 
@@ -351,3 +352,33 @@ def test_rule_changes_are_events(
     with pytest.raises(CairnError) as exc:
         alerts.get_rule(LOCAL, rule)
     assert exc.value.error_code is ErrorCode.RESOURCE_DOES_NOT_EXIST
+
+
+def test_metric_key_ids_are_per_database(
+    tracking: TrackingService, alerts: AlertService, evaluate: Evaluator, tmp_path: Path
+) -> None:
+    """Key ids differ between databases: one process evaluating two must not mix them."""
+    other = Database(f"sqlite:///{tmp_path / 'other.db'}")
+    ensure_schema(other.write_engine)
+    other.start()
+    try:
+        their = TrackingService(other)
+        eid = their.create_experiment("o")
+        run = their.create_run(eid).info.run_id
+        their.log_batch(run, metrics=[Metric("first", 1.0, 1, 0)])  # id 1 there
+        AlertService(other).create_rule(
+            LOCAL, {"name": "r", "experiment_id": eid, "kind": "non_finite", "metric": "loss"}
+        )
+        their.log_batch(run, metrics=[Metric("loss", 1.0, 1, 0)])  # "loss" is id 2 there
+        Evaluator(other)()
+    finally:
+        other.close()
+    eid = tracking.create_experiment("e")
+    _rule(alerts, experiment_id=eid, kind="non_finite", metric="loss")
+    run = tracking.create_run(eid).info.run_id
+    _log(tracking, run, "loss", 1.0)  # "loss" is id 1 here
+    _log(tracking, run, "first", 1.0)  # and id 2 is another key
+    tracking.log_batch(run, metrics=[Metric("loss", math.nan, 1, 1), Metric("loss", 0.5, 2, 2)])
+    evaluate()
+    (fired,) = _alerts(alerts)
+    assert "loss = NaN" in fired.message

@@ -177,10 +177,9 @@ def ingest(batches: int, hooks: int, rules: int, add_rules: Callable[..., None] 
 def alert_rules(client: httpx.Client, experiment_id: str, count: int) -> None:
     """``count`` threshold rules on the experiment's metrics (``/api/v1/alerts/rules``)."""
     for i in range(count):
-        _ok(client.post("/api/v1/alerts/rules", json={
-            "name": f"rule-{i}", "scope": {"experiment_id": experiment_id},
-            "kind": "threshold", "metric": f"m{i % 10}", "op": ">", "value": 1e12,
-        }))  # fmt: skip
+        rule = {"name": f"rule-{i}", "experiment_id": experiment_id, "kind": "threshold",
+                "metric": f"m{i % 10}", "op": ">", "value": 1e12}  # fmt: skip
+        _ok(client.post("/api/v1/alerts/rules", json=rule))
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 ``cairn db upgrade``, ``cairn db current``; ``cairn users`` and ``cairn tokens``
 (cli_access.py); ``cairn models`` (cli_models.py); ``cairn audit`` (cli_audit.py);
 ``cairn retention`` (cli_retention.py); ``cairn webhooks`` (cli_webhooks.py);
-``cairn jobs`` and ``cairn worker`` (cli_jobs.py)."""
+``cairn alerts`` (cli_alerts.py); ``cairn jobs`` and ``cairn worker`` (cli_jobs.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from rich.console import Console
 
 from cairn._version import __version__
 from cairn.cli_access import tokens, users
+from cairn.cli_alerts import alerts
 from cairn.cli_audit import audit
 from cairn.cli_jobs import jobs, worker
 from cairn.cli_models import models
@@ -543,6 +544,7 @@ main.add_command(retention)
 main.add_command(webhooks)
 main.add_command(jobs)
 main.add_command(worker)
+main.add_command(alerts)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -74,6 +74,8 @@ class EntityType(StrEnum):
     AUDIT = "audit"
     WEBHOOK = "webhook"
     JOB = "job"
+    ALERT_RULE = "alert_rule"
+    ALERT = "alert"
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,8 @@ CAIRN_EVENTS: tuple[Event, ...] = (
     ("approval_request", "rejected"),
     ("approval_request", "cancelled"),
     ("webhook", "disabled"),
+    ("alert", "fired"),
+    ("alert", "resolved"),
 )
 """Cairn's own pairs (not in MLflow's enums: subscribe through ``/api/v1`` or the CLI)."""
 
@@ -351,6 +353,16 @@ def translate(
         )
     if action.startswith("approval_request."):
         return _approval(event, required_approvals)
+    if action in ("alert.fired", "alert.resolved"):
+        return made(
+            ("alert", action.split(".")[1]),
+            {
+                "alert_id": event.entity_id,
+                "experiment_id": event.experiment_id,
+                "model_name": event.model_name,
+                **after,
+            },
+        )
     if action == "webhook.disable":
         return made(
             ("webhook", "disabled"),

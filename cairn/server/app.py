@@ -44,6 +44,7 @@ from cairn.server.mlflow.routes import MlflowDispatch
 from cairn.server.openapi import install_openapi
 from cairn.server.settings import Settings, data_dir
 from cairn.server.state import tracking
+from cairn.server.v1.alerts import router as alerts_router
 from cairn.server.v1.approvals import router as approvals_router
 from cairn.server.v1.audit import router as audit_router
 from cairn.server.v1.auth import router as auth_router
@@ -60,6 +61,8 @@ from cairn.server.v1.users import router as users_router
 from cairn.server.v1.webhooks import router as webhooks_router
 from cairn.server.web import WebUI
 from cairn.server.wire import json_response
+from cairn.services import alert_jobs as _alert_jobs  # noqa: F401 (registers the alert jobs)
+from cairn.services.alerts import AlertService
 from cairn.services.approvals import ApprovalService
 from cairn.services.artifacts import ArtifactService
 from cairn.services.compare import CompareService
@@ -157,6 +160,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     api.include_router(models_router)
     api.include_router(approvals_router)
     api.include_router(model_policies_router)
+    api.include_router(alerts_router)
     api.include_router(metrics_router)
     api.include_router(runs_router)
     api.include_router(auth_router)
@@ -317,6 +321,7 @@ def build_services(settings: Settings, db: Database) -> dict[str, Any]:
         "approvals": ApprovalService(db, access),
         "insights": InsightService(db),
         "model_policies": ModelPolicyService(db),
+        "alerts": AlertService(db, access),
         "retention": RetentionService(db),
         "webhooks": WebhookService(
             db, delivery_config(settings), access, on_pending=enqueue_deliveries

@@ -11,6 +11,7 @@ from cairn.access.service import AccessService
 from cairn.entities.access import ALL, LOCAL, Identity, ResourceType, Visibility
 from cairn.entities.events import EventScope
 from cairn.events.service import AuditService
+from cairn.services.alerts import AlertService
 from cairn.services.approvals import ApprovalService
 from cairn.services.artifacts import ArtifactService
 from cairn.services.compare import CompareService
@@ -54,6 +55,7 @@ retention = _accessor("retention", RetentionService)
 webhooks = _accessor("webhooks", WebhookService)
 jobs = _accessor("jobs", JobService)
 model_policies = _accessor("model_policies", ModelPolicyService)
+alert_service = _accessor("alerts", AlertService)
 
 
 def identity(request: Request) -> Identity:

@@ -413,6 +413,70 @@ approval_votes = Table(
     PrimaryKeyConstraint("request_id", "actor"),
 )
 
+# ------------------------------------------------------------------------------ metric alerts
+
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False),
+    Column("kind", String(16), nullable=False),
+    # the scope: an experiment's runs (optionally filtered) or a registered model's versions
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    Column(
+        "model_id", Integer, ForeignKey("registered_models.id", ondelete="CASCADE"), nullable=True
+    ),
+    Column("filter", Text, nullable=True),
+    Column("metric", String(KEY_LENGTH), nullable=True),
+    Column("op", String(4), nullable=True),
+    Column("value", Double, nullable=True),
+    Column("against", String(16), nullable=True),
+    Column("measure", String(16), nullable=True),
+    Column("direction", String(8), nullable=True),
+    Column("minutes", Integer, nullable=True),
+    Column("enabled", Boolean, nullable=False),
+    # made from the experiment tag alert_threshold (one per experiment; the tag keeps it)
+    Column("seeded", Boolean, nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_alert_rules_experiment", "experiment_id"),
+    Index("ix_alert_rules_model", "model_id"),
+    sqlite_autoincrement=True,
+)
+"""Metric alert rules. Evaluation loads the enabled rules of the experiments and models a
+batch of change events touches, by these two indexes."""
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule_id", Integer, ForeignKey("alert_rules.id", ondelete="CASCADE"), nullable=False),
+    Column("subject_type", String(16), nullable=False),
+    Column("subject_id", String(300), nullable=False),
+    Column("experiment_id", String(32), nullable=True),
+    Column("model_name", String(256), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("value", Double, nullable=True),
+    Column("message", Text, nullable=False),
+    Column("fired_at", BigInteger, nullable=False),
+    Column("resolved_at", BigInteger, nullable=True),
+    Column("acknowledged_by", String(256), nullable=True),
+    Column("acknowledged_at", BigInteger, nullable=True),
+    # "<rule id>/<subject id>" while firing, NULL once resolved: one open alert per pair
+    Column("open_key", String(320), nullable=True),
+    UniqueConstraint("open_key"),
+    Index("ix_alerts_state", "state", "id"),
+    Index("ix_alerts_rule_subject", "rule_id", "subject_id"),
+    sqlite_autoincrement=True,
+)
+"""Alerts, firing then resolved. De-duplicated by ``open_key``: a second breaching point of a
+firing rule and subject finds the open alert instead of opening another."""
+
 # ------------------------------------------------------------------- MLflow 3 logged models
 
 logged_models = Table(

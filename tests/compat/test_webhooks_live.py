@@ -115,3 +115,42 @@ def test_a_delivery_owed_at_kill_9_arrives_after_the_restart(tmp_path: Path) -> 
         assert again.signature_ok is True
         # the same delivery, tried again: the receiver can de-duplicate by its id
         assert again.headers["x-mlflow-delivery-id"] == first.headers["x-mlflow-delivery-id"]
+
+
+def test_a_metric_alert_fires_and_resolves_to_the_receiver(tmp_path: Path) -> None:
+    """The whole chain on a live server: logged points, the alerts consumer, the alert's
+    events, the webhooks consumer, the signed delivery."""
+    uri = f"sqlite:///{tmp_path / 'cairn.db'}"
+    with (
+        receiving(SECRET) as receiver,
+        _server("sqlite", uri, tmp_path) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
+        _hook(client, receiver, ["alert.fired", "alert.resolved"])
+        eid = client.post("/api/2.0/mlflow/experiments/create", json={"name": "watched"})
+        experiment = eid.json()["experiment_id"]
+        rule = {"name": "loss high", "experiment_id": experiment, "kind": "threshold",
+                "metric": "val_loss", "op": ">", "value": 0.5}  # fmt: skip
+        made = client.post("/api/v1/alerts/rules", json=rule)
+        assert made.status_code == 201, made.text
+        run = client.post("/api/2.0/mlflow/runs/create", json={"experiment_id": experiment})
+        run_id = run.json()["run"]["info"]["run_id"]
+
+        def log(value: float, step: int) -> None:
+            point = {"run_id": run_id, "key": "val_loss", "value": value,
+                     "timestamp": 1_700_000_000_000 + step, "step": step}  # fmt: skip
+            answer = client.post("/api/2.0/mlflow/runs/log-metric", json=point)
+            assert answer.status_code == 200, answer.text
+
+        def actions() -> list[str]:
+            return [r.json()["action"] for r in receiver.received if r.json()["entity"] == "alert"]
+
+        log(0.9, 0)
+        _wait("the alert.fired delivery", lambda: actions() == ["fired"])
+        fired = receiver.received[0].json()["data"]
+        assert (fired["subject_id"], fired["rule_name"]) == (run_id, "loss high")
+        log(0.2, 1)
+        _wait("the alert.resolved delivery", lambda: actions() == ["fired", "resolved"])
+        assert all(r.signature_ok for r in receiver.received)
+        firing = client.get("/api/v1/alerts", params={"state": "firing"}).json()
+        assert firing["alerts"] == []

@@ -3,6 +3,117 @@
 // src/api/types.ts names the ones the app uses (V1<"...">).
 
 export interface paths {
+    "/api/v1/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Alerts, newest first (of the experiments and models the caller may read)
+         * @description Keyset paged: pass `next_page_token` back as `page_token`.
+         */
+        get: operations["list_alerts_api_v1_alerts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/{alert_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One alert */
+        get: operations["get_alert_api_v1_alerts__alert_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/{alert_id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Acknowledge an alert (anyone who may read it): records who saw it */
+        post: operations["acknowledge_api_v1_alerts__alert_id__acknowledge_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/count": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How many alerts are firing (the UI's bell) */
+        get: operations["count_alerts_api_v1_alerts_count_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Alert rules, newest first (of the experiments and models the caller may read) */
+        get: operations["list_rules_api_v1_alerts_rules_get"];
+        put?: never;
+        /**
+         * Create an alert rule (MANAGE on its experiment or registered model)
+         * @description Kinds: `threshold` (`metric`, `op`, `value`), `drop` (`metric`, `against` best or previous, `measure` percent or absolute, `value`, `direction`), `non_finite` (`metric`), `stalled` (`minutes`), `failed_run`. Bad input is a 400 naming the field.
+         */
+        post: operations["create_rule_api_v1_alerts_rules_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/rules/{rule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One alert rule */
+        get: operations["get_rule_api_v1_alerts_rules__rule_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete an alert rule (MANAGE on its scope); its open alerts are resolved */
+        delete: operations["delete_rule_api_v1_alerts_rules__rule_id__delete"];
+        options?: never;
+        head?: never;
+        /** Change an alert rule (MANAGE on its scope); its open alerts are resolved */
+        patch: operations["update_rule_api_v1_alerts_rules__rule_id__patch"];
+        trace?: never;
+    };
     "/api/v1/approval-requests": {
         parameters: {
             query?: never;
@@ -1061,6 +1172,61 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AlertList */
+        AlertList: {
+            /** Alerts */
+            alerts: components["schemas"]["AlertOut"][];
+            /** Next Page Token */
+            next_page_token?: string | null;
+        };
+        /** AlertOut */
+        AlertOut: {
+            /** Acknowledged At */
+            acknowledged_at: number | null;
+            /** Acknowledged By */
+            acknowledged_by: string | null;
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Fired At */
+            fired_at: number;
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "threshold" | "drop" | "non_finite" | "stalled" | "failed_run";
+            /** Message */
+            message: string;
+            /** Model Name */
+            model_name: string | null;
+            /** Resolved At */
+            resolved_at: number | null;
+            /** Rule Id */
+            rule_id: string;
+            /** Rule Name */
+            rule_name: string;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "firing" | "resolved";
+            /**
+             * Subject Id
+             * @description A run id, or `<model name>/<version>`
+             */
+            subject_id: string;
+            /**
+             * Subject Type
+             * @enum {string}
+             */
+            subject_type: "run" | "model_version";
+            /**
+             * Value
+             * @description The value that tripped it (null for NaN/Inf)
+             */
+            value: number | null;
+        };
         /**
          * AliasPolicyIn
          * @description Turn on ``latest``, name a ``best_metric``, or both.
@@ -1690,6 +1856,14 @@ export interface components {
             /** Running Count */
             running_count: number;
         };
+        /** FiringCount */
+        FiringCount: {
+            /**
+             * Firing
+             * @description Firing alerts the caller may read (counted up to 1000)
+             */
+            firing: number;
+        };
         /** GrantIn */
         GrantIn: {
             /**
@@ -2318,6 +2492,154 @@ export interface components {
              */
             stage: string;
         };
+        /**
+         * RuleIn
+         * @description A new rule: one scope (``experiment_id``, optionally with a ``filter``, or
+         *     ``model_name``), a ``kind`` and the fields that kind needs.
+         */
+        RuleIn: {
+            /**
+             * Against
+             * @description drop: `best` (default) or `previous` run/version
+             */
+            against?: string | null;
+            /**
+             * Direction
+             * @description drop: `max` (higher is better) or `min`; guessed from the metric's name when absent (losses, errors, latencies: min)
+             */
+            direction?: string | null;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Experiment Id
+             * @description Scope: this experiment's runs
+             */
+            experiment_id?: string | null;
+            /**
+             * Filter
+             * @description Experiment scope only: the runs the rule judges, in the run search language (`tags.team = 'lims'`)
+             */
+            filter?: string | null;
+            /**
+             * Kind
+             * @description threshold, drop, non_finite, stalled or failed_run
+             */
+            kind: string;
+            /**
+             * Measure
+             * @description drop: `percent` (default) or `absolute`
+             */
+            measure?: string | null;
+            /**
+             * Metric
+             * @description threshold, drop, non_finite: the metric key (`*`: every metric, threshold and non_finite only)
+             */
+            metric?: string | null;
+            /**
+             * Minutes
+             * @description stalled: minutes without a metric while RUNNING (1 to 525600)
+             */
+            minutes?: number | null;
+            /**
+             * Model Name
+             * @description Scope: this registered model's versions (by source run)
+             */
+            model_name?: string | null;
+            /**
+             * Name
+             * @description Shown on the alerts
+             */
+            name: string;
+            /**
+             * Op
+             * @description threshold: >, >=, <, <=, == or !=
+             */
+            op?: string | null;
+            /**
+             * Value
+             * @description threshold: the bound; drop: the allowed fall (percent or absolute, > 0)
+             */
+            value?: number | null;
+        };
+        /** RuleList */
+        RuleList: {
+            /** Next Page Token */
+            next_page_token?: string | null;
+            /** Rules */
+            rules: components["schemas"]["RuleOut"][];
+        };
+        /** RuleOut */
+        RuleOut: {
+            /** Against */
+            against: string | null;
+            /** Created At */
+            created_at: number;
+            /** Created By */
+            created_by: string;
+            /** Direction */
+            direction: string | null;
+            /** Enabled */
+            enabled: boolean;
+            /** Experiment Id */
+            experiment_id: string | null;
+            /** Filter */
+            filter: string | null;
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "threshold" | "drop" | "non_finite" | "stalled" | "failed_run";
+            /** Measure */
+            measure: string | null;
+            /** Metric */
+            metric: string | null;
+            /** Minutes */
+            minutes: number | null;
+            /** Model Name */
+            model_name: string | null;
+            /** Name */
+            name: string;
+            /** Op */
+            op: string | null;
+            /**
+             * Seeded
+             * @description Made from the experiment tag `alert_threshold`
+             */
+            seeded: boolean;
+            /** Value */
+            value: number | null;
+        };
+        /**
+         * RulePatch
+         * @description The fields to change (the scope stays).
+         */
+        RulePatch: {
+            /** Against */
+            against?: string | null;
+            /** Direction */
+            direction?: string | null;
+            /** Enabled */
+            enabled?: boolean | null;
+            /** Filter */
+            filter?: string | null;
+            /** Measure */
+            measure?: string | null;
+            /** Metric */
+            metric?: string | null;
+            /** Minutes */
+            minutes?: number | null;
+            /** Name */
+            name?: string | null;
+            /** Op */
+            op?: string | null;
+            /** Value */
+            value?: number | null;
+        };
         /** RunComparison */
         RunComparison: {
             /** Runs */
@@ -2774,6 +3096,287 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_alerts_api_v1_alerts_get: {
+        parameters: {
+            query?: {
+                experiment_id?: string | null;
+                max_results?: number;
+                model_name?: string | null;
+                page_token?: string | null;
+                rule_id?: string | null;
+                /** @description firing, resolved, or all (default) */
+                state?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_alert_api_v1_alerts__alert_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                alert_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    acknowledge_api_v1_alerts__alert_id__acknowledge_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                alert_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    count_alerts_api_v1_alerts_count_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FiringCount"];
+                };
+            };
+        };
+    };
+    list_rules_api_v1_alerts_rules_get: {
+        parameters: {
+            query?: {
+                experiment_id?: string | null;
+                max_results?: number;
+                model_name?: string | null;
+                page_token?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_rule_api_v1_alerts_rules_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_rule_api_v1_alerts_rules__rule_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_rule_api_v1_alerts_rules__rule_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_rule_api_v1_alerts_rules__rule_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RulePatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_requests_api_v1_approval_requests_get: {
         parameters: {
             query?: {

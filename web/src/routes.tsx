@@ -34,6 +34,7 @@ export const routes: { path: string; element: ReactNode }[] = [
   { path: "/jobs/:jobId?", element: page(() => import("./pages/jobs/JobsPage"), "JobsPage") },
   { path: "/requests", element: page(() => import("./pages/approvals/RequestsPage"), "RequestsPage") },
   { path: "/webhooks", element: page(() => import("./pages/webhooks/WebhooksPage"), "WebhooksPage") },
+  { path: "/alerts", element: page(() => import("./pages/alerts/AlertsPage"), "AlertsPage") },
 ];
 
 export function AppRoutes() {

@@ -1,5 +1,6 @@
 import { useEffect, useState } from "react";
 import { NavLink, Outlet, Link, useLocation } from "react-router";
+import { AlertBell } from "../pages/alerts/AlertBell";
 import { AuthWatcher, useSession } from "../pages/auth/session";
 import { UserMenu } from "../pages/auth/UserMenu";
 import { applyTheme, currentTheme, preferredTheme, storedTheme, type Theme } from "./theme";
@@ -75,6 +76,7 @@ export function Layout() {
             </NavLink>
           )}
         </nav>
+        <AlertBell />
         <UserMenu />
         <ThemeToggle />
       </header>

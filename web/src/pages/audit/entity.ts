@@ -28,6 +28,9 @@ export function entityLink(e: Pick<AuditEvent, "entity_type" | "entity_id" | "ex
       return `/datasets/${enc(e.entity_id)}`;
     case "webhook":
       return "/webhooks";
+    case "alert_rule":
+    case "alert":
+      return "/alerts";
     case "approval_request":
     case "policy":
       return e.model_name ? `/models/${enc(e.model_name)}` : null;

@@ -28,6 +28,8 @@ export const ENTITY_TYPES = [
   "policy",
   "approval_request",
   "retention_policy",
+  "alert_rule",
+  "alert",
   "user",
   "token",
   "session",

@@ -8,7 +8,7 @@ MLFLOW2 := .venvs/mlflow2
 CLIENT_STAMP := .installed-auth
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test install compat-venvs lint typecheck pytest bench bench-auth bench-audit bench-jobs clean ui web-test browser ui-bench
+.PHONY: help run test install compat-venvs lint typecheck pytest bench bench-auth bench-audit bench-jobs bench-outbox clean ui web-test browser ui-bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -95,6 +95,9 @@ bench-auth: install $(MLFLOW3)/.installed  ## what access control costs, Cairn a
 
 bench-jobs: install  ## the job engine: 1,000 no-op jobs end to end on SQLite, PostgreSQL and Redis queues (docs/benchmarks.md)
 	$(BIN)/python benchmarks/jobs_bench.py
+
+bench-outbox: install  ## webhook delivery and alert latency on a live server; ingest with webhooks and alert rules vs none (docs/benchmarks.md)
+	$(BIN)/python benchmarks/outbox_bench.py
 
 bench-audit: install  ## the audit trail at 1,000,000 events; tracking writes before vs with the change log (docs/benchmarks.md)
 	$(BIN)/python benchmarks/audit_bench.py

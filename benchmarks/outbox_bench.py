@@ -7,6 +7,8 @@ started), with a webhook receiver on 127.0.0.1:
 - **delivery latency**: ``--changes`` registered models created one after another; for each,
   the time from the create request's answer to the receiver holding its signed delivery
   (target: p50 under 1 s on an idle server);
+- **alert latency**: ``--alerts`` breaching points, each on a run of its own; the time from
+  the point's answer to its alert listed as firing (target: under 1 s);
 - **ingest with fan-out**: log-batch points/s (``--batches`` requests of 1,000 points into
   one run) with nothing subscribed, and with ``--hooks`` webhooks subscribed to every event
   plus ``--rules`` alert rules on the experiment, alternating over ``--rounds`` rounds, each
@@ -131,6 +133,41 @@ def latency(changes: int) -> list[float]:
             receiver.close()
 
 
+def alert_latency(points: int) -> list[float]:
+    """Seconds from a breaching point's answer to its alert listed as firing, ``points``
+    times (each on a run of its own, after a point that does not breach)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, base = _server(Path(tmp))
+        try:
+            with httpx.Client(base_url=base, timeout=30) as client:
+                eid = _ok(client.post("/api/2.0/mlflow/experiments/create",
+                                      json={"name": "alerts"}))["experiment_id"]  # fmt: skip
+                rule = {"name": "loss high", "experiment_id": eid, "kind": "threshold",
+                        "metric": "val_loss", "op": ">", "value": 0.5}  # fmt: skip
+                _ok(client.post("/api/v1/alerts/rules", json=rule))
+                out = []
+                for i in range(points):
+                    rid = _ok(
+                        client.post("/api/2.0/mlflow/runs/create", json={"experiment_id": eid})
+                    )["run"]["info"]["run_id"]
+                    point = {"run_id": rid, "key": "val_loss", "value": 0.9,
+                             "timestamp": 1_700_000_000_000 + i, "step": 0}  # fmt: skip
+                    _ok(client.post("/api/2.0/mlflow/runs/log-metric", json=point))
+                    answered = time.perf_counter()
+                    deadline = answered + 30
+                    while True:
+                        firing = _ok(client.get("/api/v1/alerts", params={"state": "firing"}))
+                        if any(a.get("subject_id") == rid for a in firing["alerts"]):
+                            break
+                        if time.perf_counter() > deadline:
+                            raise RuntimeError(f"no alert for run {rid} within 30 s")
+                        time.sleep(0.005)
+                    out.append(time.perf_counter() - answered)
+                return out
+        finally:
+            stop(proc)
+
+
 def ingest(batches: int, hooks: int, rules: int, add_rules: Callable[..., None] | None) -> float:
     receiver = Receiver()
     with tempfile.TemporaryDirectory() as tmp:
@@ -185,6 +222,7 @@ def alert_rules(client: httpx.Client, experiment_id: str, count: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--changes", type=int, default=50)
+    parser.add_argument("--alerts", type=int, default=20)
     parser.add_argument("--batches", type=int, default=60)
     parser.add_argument("--hooks", type=int, default=5)
     parser.add_argument("--rules", type=int, default=20)
@@ -196,6 +234,10 @@ def main() -> None:
     p50, p90 = statistics.median(ms), ms[int(len(ms) * 0.9) - 1]
     print(f"webhook delivery after the change ({len(ms)} changes): p50 {p50:.0f} ms, "
           f"p90 {p90:.0f} ms, max {ms[-1]:.0f} ms", flush=True)  # fmt: skip
+
+    fired = sorted(s * 1000 for s in alert_latency(args.alerts))
+    print(f"alert firing after the breaching point ({len(fired)} points): "
+          f"p50 {statistics.median(fired):.0f} ms, max {fired[-1]:.0f} ms", flush=True)  # fmt: skip
 
     bare: list[float] = []
     fanned: list[float] = []

@@ -201,7 +201,7 @@ test("tab order reaches the filter, the buttons and the grid", async ({ page }) 
   await page.goto(`/experiments/${seeded.experimentId}`);
   await expectRows(page, 25);
   const reached: string[] = [];
-  for (let i = 0; i < 35; i++) { // the top bar (with Requests and Audit), the head buttons (with History), the toolbar
+  for (let i = 0; i < 70; i++) { // the top bar (Requests, Audit, Jobs, Webhooks, Alerts, the bell), the head buttons (History, Retention, Insights), the insights panel, the toolbar
     await page.keyboard.press("Tab");
     reached.push(await page.evaluate(() => {
       const el = document.activeElement as HTMLElement | null;

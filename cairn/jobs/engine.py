@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from cairn.entities.events import ACTING, SYSTEM_ACTOR
+from cairn.entities.events import ACTING, SYSTEM_ACTOR, ChangeEvent
 from cairn.entities.jobs import backoff_seconds
 from cairn.jobs import registry
 from cairn.jobs.queue import JobQueue
@@ -43,6 +43,11 @@ log = logging.getLogger(__name__)
 
 MAX_CONSUMER_BATCHES = 50
 """Batches one consumer takes per wake-up before the others get their turn."""
+GATHER_SECONDS = 0.2
+"""How long the consumers wait after the first nudge before reading the log: the commits of
+that moment (a client logging point after point) become one batch, read and answered in one
+transaction per consumer, instead of each commit waking them for a transaction of its own on
+the store's one writer."""
 
 
 class JobEngine:
@@ -57,6 +62,7 @@ class JobEngine:
         tick: float = 1.0,
         sweep_grace: float = 30.0,
         owner: str | None = None,
+        gather: float = GATHER_SECONDS,
     ):
         self.db = db
         self.queue = queue
@@ -65,6 +71,7 @@ class JobEngine:
         self.lease_ms = max(1, int(lease_seconds * 1000))
         self.tick = tick
         self.sweep_grace = sweep_grace
+        self.gather = gather
         self.owner = owner or f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._active: dict[int, JobContext] = {}
         self._active_lock = threading.Lock()
@@ -195,7 +202,8 @@ class JobEngine:
 
     def _consumer_loop(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self.tick)
+            if self._wake.wait(self.tick) and self._stop.wait(self.gather):
+                return
             self._wake.clear()
             if self._stop.is_set():
                 return
@@ -219,12 +227,15 @@ class JobEngine:
     def _run_consumers(self, consumers: list[tuple[str, registry.Consumer]]) -> int:
         total = 0
         head, places = self.db.read(_places)
+        read: dict[tuple[int, int], list[ChangeEvent]] = {}  # (after id, size) -> events
         for name, consumer in consumers:
             if places.get(name, -1) >= head:  # nothing new for it: no write
                 continue
             for _ in range(MAX_CONSUMER_BATCHES):
                 try:
-                    seen = self.db.write(partial(self._consume, name=name, consumer=consumer))
+                    seen = self.db.write(
+                        partial(self._consume, name=name, consumer=consumer, read=read)
+                    )
                 except Exception:  # rolled back with its cursor: the batch comes again
                     log.exception("outbox consumer %s failed", name)
                     break
@@ -233,12 +244,24 @@ class JobEngine:
                     break
         return total
 
-    def _consume(self, conn: Any, name: str, consumer: registry.Consumer) -> int:
+    def _consume(
+        self,
+        conn: Any,
+        name: str,
+        consumer: registry.Consumer,
+        read: dict[tuple[int, int], list[ChangeEvent]],
+    ) -> int:
+        """One batch for one consumer, in one transaction with its cursor. The consumers of a
+        round usually stand at the same cursor: the events are read (and parsed) once and
+        handed to each (``read``; committed events never change)."""
         last = job_store.lock_cursor(conn, name)
         if last is None:  # registered after this engine started: it begins at the head
             job_store.open_cursor(conn, name, event_store.head(conn)[0])
             return 0
-        batch = list(islice(event_store.walk(conn, last, consumer.batch), consumer.batch))
+        batch = read.get((last, consumer.batch))
+        if batch is None:
+            batch = list(islice(event_store.walk(conn, last, consumer.batch), consumer.batch))
+            read[(last, consumer.batch)] = batch
         if not batch:
             return 0
         consumer.fn(conn, batch)

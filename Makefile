@@ -4,11 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 MLFLOW3 := .venvs/mlflow3
 MLFLOW2 := .venvs/mlflow2
+MLFLOW31 := .venvs/mlflow31
+MLFLOW318 := .venvs/mlflow318
 # the stock clients with MLflow's auth extra (AuthServiceClient); a new name rebuilds old venvs
 CLIENT_STAMP := .installed-auth
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test install compat-venvs lint typecheck pytest bench bench-auth bench-audit bench-jobs bench-outbox clean ui web-test browser ui-bench
+.PHONY: help run test install compat-venvs compat-matrix compat-suite lint typecheck pytest bench bench-auth bench-audit bench-jobs bench-outbox clean ui web-test browser ui-bench bench-trace bench-evals fuzz
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -19,7 +21,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install Cairn with its dev tools
+install: $(STAMP)  ## create .venv and install Cairn with its dev tools (and lm-eval for the evaluation hub)
 
 # ---- the web UI (web/ -> cairn/server/static/), rebuilt only when web/ changed ----
 NPM ?= npm
@@ -66,7 +68,52 @@ $(MLFLOW2)/$(CLIENT_STAMP):
 	$(MLFLOW2)/bin/pip install --quiet 'mlflow[auth]==2.22.5' 'sqlalchemy<2.1' scikit-learn pandas
 	touch $@
 
-compat-venvs: $(MLFLOW3)/$(CLIENT_STAMP) $(MLFLOW2)/$(CLIENT_STAMP)  ## the stock mlflow clients used by tests/compat
+# openai for the 3.17.2 client's tracing autologger (tests/compat/test_tracing_autolog.py, against
+# a stub model server on loopback): a --target folder put on the script's PYTHONPATH, pinned to
+# the client venv's own versions of what it shares with it
+OPENAI_EXTRAS := .venvs/openai-extras
+
+$(OPENAI_EXTRAS)/.installed: $(MLFLOW3)/$(CLIENT_STAMP)
+	$(MLFLOW3)/bin/pip freeze --exclude-editable > $(OPENAI_EXTRAS).constraints
+	$(MLFLOW3)/bin/pip install --quiet --upgrade --target $(OPENAI_EXTRAS) -c $(OPENAI_EXTRAS).constraints 'openai>=2.2,<=2.47'
+	touch $@
+
+
+# seed 001's client, with the OpenTelemetry SDK of its time: from 1.4x the SDK's span
+# processors keep a _shutdown flag that 3.1.4's own processor never sets, and @mlflow.trace fails
+$(MLFLOW31)/$(CLIENT_STAMP):
+	$(PYTHON) -m venv $(MLFLOW31)
+	$(MLFLOW31)/bin/pip install --quiet 'mlflow[auth]==3.1.4' scikit-learn pandas \
+		'opentelemetry-api==1.35.0' 'opentelemetry-sdk==1.35.0'
+	touch $@
+
+# the newest 3.x: the full package when its mlflow-tracing==3.18.0 is on the index, else the
+# mlflow-skinny client (tracking, registry, tracing, pyfunc; no server) with matplotlib, which
+# the full package brings and log_figure needs
+$(MLFLOW318)/$(CLIENT_STAMP):
+	$(PYTHON) -m venv $(MLFLOW318)
+	$(MLFLOW318)/bin/pip install --quiet 'mlflow[auth]==3.18.0' scikit-learn pandas \
+		|| $(MLFLOW318)/bin/pip install --quiet 'mlflow-skinny==3.18.0' scikit-learn pandas matplotlib
+	touch $@
+
+CLIENT_VENVS := $(MLFLOW3)/$(CLIENT_STAMP) $(MLFLOW2)/$(CLIENT_STAMP) \
+	$(MLFLOW31)/$(CLIENT_STAMP) $(MLFLOW318)/$(CLIENT_STAMP)
+
+compat-venvs: $(CLIENT_VENVS) $(OPENAI_EXTRAS)/.installed  ## the stock mlflow clients used by tests/compat (2.22.5, 3.1.4, 3.17.2, 3.18.0)
+
+# MLflow's own REST test suite (tests/tracking/test_rest_tracking.py, restored outside the repo)
+# against a fresh cairn server; docs/development.md says how to restore it
+SUITE ?=
+DB ?= sqlite
+REST_SUITE_VENV ?= /tmp/mlflow-rest-venv
+
+compat-suite: install  ## MLflow's REST suite vs a fresh cairn server: make compat-suite SUITE=DIR [DB=postgresql]
+	@test -n "$(SUITE)" || { echo "usage: make compat-suite SUITE=DIR [DB=sqlite|postgresql] (docs/development.md)" >&2; exit 2; }
+	@test -x $(REST_SUITE_VENV)/bin/python || $(SUITE)/setup-venv.sh $(REST_SUITE_VENV)
+	REST_SUITE_VENV=$(REST_SUITE_VENV) PYTHONPATH=$(CURDIR) $(BIN)/python -m tests.compat.rest_suite --suite $(SUITE) --db $(DB)
+
+compat-matrix: install compat-venvs  ## every stock-client workflow with every client of the matrix (make test runs the outer clients on five)
+	CAIRN_CLIENT_MATRIX=full $(BIN)/pytest -q -n $(PYTEST_WORKERS) tests/compat/test_stock_client.py
 
 lint: install  ## ruff
 	$(BIN)/ruff check cairn tests benchmarks examples
@@ -75,8 +122,10 @@ lint: install  ## ruff
 typecheck: install  ## mypy --strict
 	$(BIN)/mypy
 
+# three workers on CI's two cores: much of the suite waits on live servers and databases
+PYTEST_WORKERS ?= 3
 pytest: install compat-venvs
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 test: lint typecheck pytest web-test  ## install everything and run the whole test suite
 
@@ -99,9 +148,18 @@ bench-jobs: install  ## the job engine: 1,000 no-op jobs end to end on SQLite, P
 bench-outbox: install  ## webhook delivery and alert latency on a live server; ingest with webhooks and alert rules vs none (docs/benchmarks.md)
 	$(BIN)/python benchmarks/outbox_bench.py
 
+bench-trace: install $(MLFLOW3)/$(CLIENT_STAMP)  ## OTLP ingest spans/s, Cairn vs MLflow 3.17.2 side by side; traces/search p50 over 100,000 traces (docs/benchmarks.md)
+	$(BIN)/python benchmarks/trace_bench.py --traces 100000
+
+bench-evals: install  ## evaluation submit latency (p50/p99 of 200) and a 10-benchmark job's completion time (docs/evaluations.md)
+	$(BIN)/python benchmarks/eval_bench.py
+
 bench-audit: install  ## the audit trail at 1,000,000 events; tracking writes before vs with the change log (docs/benchmarks.md)
 	$(BIN)/python benchmarks/audit_bench.py
 	$(BIN)/python benchmarks/audit_bench.py --tracking-against 99aa6cb --rounds 3
+
+fuzz: install  ## the hostile-input fuzzer at length: schemathesis + the hand-written list, SQLite and PostgreSQL (docs/server.md)
+	PYTHONPATH=$(CURDIR) $(BIN)/python -m tests.api.fuzz --seconds 600 --examples 50
 
 clean:  ## remove the virtualenvs and caches
 	rm -rf $(VENV) .venvs .pytest_cache .mypy_cache .ruff_cache web/node_modules cairn/server/static

@@ -1,8 +1,10 @@
 """The ``cairn`` command line: ``cairn server``, ``cairn demo``, ``cairn sync``, ``cairn gc``,
-``cairn db upgrade``, ``cairn db current``; ``cairn users`` and ``cairn tokens``
+``cairn db upgrade``, ``cairn db current``; ``cairn db backup`` and ``cairn db restore``
+(cli_backup.py); ``cairn users`` and ``cairn tokens``
 (cli_access.py); ``cairn models`` (cli_models.py); ``cairn audit`` (cli_audit.py);
 ``cairn retention`` (cli_retention.py); ``cairn webhooks`` (cli_webhooks.py);
-``cairn alerts`` (cli_alerts.py); ``cairn jobs`` and ``cairn worker`` (cli_jobs.py)."""
+``cairn alerts`` (cli_alerts.py); ``cairn evals`` (cli_evals.py); ``cairn jobs`` and
+``cairn worker`` (cli_jobs.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,9 @@ from cairn._version import __version__
 from cairn.cli_access import tokens, users
 from cairn.cli_alerts import alerts
 from cairn.cli_audit import audit
+from cairn.cli_backup import backup, restore
+from cairn.cli_evals import evals
+from cairn.cli_import import import_
 from cairn.cli_jobs import jobs, worker
 from cairn.cli_models import models
 from cairn.cli_retention import retention
@@ -35,6 +40,7 @@ from cairn.server.settings import (
     DEFAULT_PERMISSION,
     MAX_ARTIFACT_BYTES,
     PERMISSIONS,
+    PUBLIC_URL,
     QUEUE_URI,
     RUN_JOBS,
     SERVE_ARTIFACTS,
@@ -115,9 +121,9 @@ def default_allowed_hosts(host: str) -> tuple[str, ...]:
 
 
 def _redact(uri: str) -> str:
-    from sqlalchemy.engine import make_url
+    from cairn.store.db import redact_uri
 
-    return make_url(uri).render_as_string(hide_password=True)
+    return redact_uri(uri)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -145,6 +151,7 @@ def _setting_help(setting: Setting[Any]) -> str:
 @click.option(
     "--serve-artifacts/--no-serve-artifacts", default=None, help=_setting_help(SERVE_ARTIFACTS)
 )
+@click.option("--public-url", default=None, help=_setting_help(PUBLIC_URL))
 @click.option(
     "--max-artifact-bytes",
     type=click.IntRange(0),
@@ -183,6 +190,7 @@ def server(
     backend_store_uri: str | None,
     artifacts_destination: str | None,
     serve_artifacts: bool | None,
+    public_url: str | None,
     max_artifact_bytes: int | None,
     workers: int,
     truncate_long_values: bool | None,
@@ -224,6 +232,7 @@ def server(
     for setting, option, raw in (
         (ALLOWED_HOSTS, "--allowed-hosts", allowed_hosts),
         (CORS_ALLOWED_ORIGINS, "--cors-allowed-origins", cors_allowed_origins),
+        (PUBLIC_URL, "--public-url", public_url),
     ):
         if raw:
             try:
@@ -439,7 +448,8 @@ def demo(tracking_uri: str | None, curve_steps: int) -> None:
         progress.update(task, description="done", scenario="")
     console.print(
         f"\n[bold]Done.[/bold] {result.runs} runs in {len(result.experiments)} experiments "
-        f"({', '.join(result.experiments)}), {result.datasets} datasets, registered models "
+        f"({', '.join(result.experiments)}), {result.datasets} datasets (used "
+        f"{result.dataset_uses} times), registered models "
         f"{', '.join(result.models)}."
     )
     if target.startswith(("http://", "https://")):
@@ -486,7 +496,7 @@ def sync(source: str, to: str, source_artifacts: str | None, dry_run: bool) -> N
 
 @main.group()
 def db() -> None:
-    """Manage the database schema."""
+    """Manage the database: its schema, backups of the embedded SQLite store."""
 
 
 def _uri_option(fn: click.decorators.FC) -> click.decorators.FC:
@@ -536,15 +546,19 @@ def current(backend_store_uri: str | None) -> None:
         database.close()
 
 
+db.add_command(backup)
+db.add_command(restore)
 main.add_command(users)
 main.add_command(tokens)
 main.add_command(audit)
+main.add_command(import_)
 main.add_command(models)
 main.add_command(retention)
 main.add_command(webhooks)
 main.add_command(jobs)
 main.add_command(worker)
 main.add_command(alerts)
+main.add_command(evals)
 
 if __name__ == "__main__":
     sys.exit(main())

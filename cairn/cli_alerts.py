@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from cairn.cli_models import _call, _client, _show
+from cairn.cli_http import show_json, v1_call, v1_client
 
 KINDS = ("threshold", "drop", "non_finite", "stalled", "failed_run")
 
@@ -45,10 +45,10 @@ def rules_list(
 ) -> None:
     """Print the rules the caller may read as JSON, newest first (every page)."""
     found: list[Any] = []
-    with _client(ctx) as rest:
+    with v1_client(ctx) as rest:
         token: str | None = None
         for _ in range(10_000):
-            page = _call(
+            page = v1_call(
                 rest, "GET", "/alerts/rules", experiment_id=experiment_id,
                 model_name=model_name, max_results=max_results, page_token=token,
             )  # fmt: skip
@@ -56,7 +56,7 @@ def rules_list(
             token = page.get("next_page_token")
             if not token:
                 break
-    _show(found)
+    show_json(found)
 
 
 @rules.command("create")
@@ -98,11 +98,11 @@ def rules_create(ctx: click.Context, /, **options: Any) -> None:
         "minutes": options["minutes"],
         "enabled": not options["disabled"],
     }
-    with _client(ctx) as rest:
-        made = _call(
+    with v1_client(ctx) as rest:
+        made = v1_call(
             rest, "POST", "/alerts/rules", {k: v for k, v in body.items() if v is not None}
         )
-    _show(made)
+    show_json(made)
 
 
 @rules.command("delete")
@@ -110,8 +110,8 @@ def rules_create(ctx: click.Context, /, **options: Any) -> None:
 @click.pass_context
 def rules_delete(ctx: click.Context, rule_id: str) -> None:
     """Delete rule RULE_ID (its open alerts are resolved)."""
-    with _client(ctx) as rest:
-        _call(rest, "DELETE", f"/alerts/rules/{rule_id}")
+    with v1_client(ctx) as rest:
+        v1_call(rest, "DELETE", f"/alerts/rules/{rule_id}")
     click.echo(f"Deleted alert rule {rule_id}")
 
 
@@ -134,9 +134,9 @@ def alerts_list(
     max_results: int,
 ) -> None:
     """Print the alerts the caller may read as JSON, newest first."""
-    with _client(ctx) as rest:
-        page = _call(
+    with v1_client(ctx) as rest:
+        page = v1_call(
             rest, "GET", "/alerts", state=state, experiment_id=experiment_id,
             model_name=model_name, max_results=max_results,
         )  # fmt: skip
-    _show(page["alerts"])
+    show_json(page["alerts"])

@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from cairn.cli_models import _call, _client, _show
+from cairn.cli_http import show_json, v1_call, v1_client
 
 console = Console(highlight=False)
 
@@ -57,8 +57,8 @@ def jobs_list(
     as_json: bool,
 ) -> None:
     """The newest jobs first."""
-    with _client(ctx) as rest:
-        page = _call(
+    with v1_client(ctx) as rest:
+        page = v1_call(
             rest,
             "GET",
             "/jobs",
@@ -68,7 +68,7 @@ def jobs_list(
             page_token=page_token,
         )
     if as_json:
-        _show(page)
+        show_json(page)
         return
     table = Table("id", "kind", "state", "attempts", "created", "error")
     for job in page["jobs"]:
@@ -90,20 +90,20 @@ def jobs_list(
 @click.pass_context
 def jobs_show(ctx: click.Context, job_id: int) -> None:
     """Print job JOB_ID (payload, result, error) as JSON."""
-    with _client(ctx) as rest:
-        _show(_call(rest, "GET", f"/jobs/{job_id}"))
+    with v1_client(ctx) as rest:
+        show_json(v1_call(rest, "GET", f"/jobs/{job_id}"))
 
 
 def _follow(ctx: click.Context, job_id: int, job: dict[str, Any], timeout: float) -> None:
     """Show the job's state until it is finished (at most ``timeout`` seconds)."""
     deadline = time.monotonic() + timeout
     with console.status(f"job {job_id}: {job['state']}") as status:
-        with _client(ctx) as rest:
+        with v1_client(ctx) as rest:
             while job["state"] not in FINISHED and time.monotonic() < deadline:
                 time.sleep(0.5)
-                job = _call(rest, "GET", f"/jobs/{job_id}")
+                job = v1_call(rest, "GET", f"/jobs/{job_id}")
                 status.update(f"job {job_id}: {job['state']} (attempt {job['attempts']})")
-    _show(job)
+    show_json(job)
 
 
 @jobs.command("cancel")
@@ -113,12 +113,12 @@ def _follow(ctx: click.Context, job_id: int, job: dict[str, Any], timeout: float
 @click.pass_context
 def jobs_cancel(ctx: click.Context, job_id: int, wait: bool, timeout: float) -> None:
     """Cancel job JOB_ID: at once when pending; a running one is asked to stop."""
-    with _client(ctx) as rest:
-        job = _call(rest, "POST", f"/jobs/{job_id}/cancel")
+    with v1_client(ctx) as rest:
+        job = v1_call(rest, "POST", f"/jobs/{job_id}/cancel")
     if wait:
         _follow(ctx, job_id, job, timeout)
     else:
-        _show(job)
+        show_json(job)
 
 
 @jobs.command("retry")
@@ -128,12 +128,12 @@ def jobs_cancel(ctx: click.Context, job_id: int, wait: bool, timeout: float) -> 
 @click.pass_context
 def jobs_retry(ctx: click.Context, job_id: int, wait: bool, timeout: float) -> None:
     """Run failed or cancelled job JOB_ID again."""
-    with _client(ctx) as rest:
-        job = _call(rest, "POST", f"/jobs/{job_id}/retry")
+    with v1_client(ctx) as rest:
+        job = v1_call(rest, "POST", f"/jobs/{job_id}/retry")
     if wait:
         _follow(ctx, job_id, job, timeout)
     else:
-        _show(job)
+        show_json(job)
 
 
 @click.command()

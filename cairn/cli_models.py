@@ -8,47 +8,15 @@ These commands talk to a server through the SDK's REST client, signed in as the 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
 import click
 import orjson
 
-from cairn.client.config import resolve_target
-from cairn.client.errors import CairnClientError, CairnRestError
-from cairn.client.rest import RestClient
+from cairn.cli_http import show_json, v1_call, v1_client
 
-V1 = "/api/v1"
 METRIC_CHECK = re.compile(r"^\s*([^<>=!\s]+)\s*(>=|<=|==|>|<)\s*(\S+)\s*$")
-
-
-@contextmanager
-def _client(ctx: click.Context) -> Iterator[RestClient]:
-    uri: str | None = ctx.obj
-    try:
-        rest = RestClient(resolve_target(uri), max_retries=0)
-    except CairnClientError as exc:
-        raise click.ClickException(str(exc)) from None
-    try:
-        yield rest
-    except CairnRestError as exc:
-        raise click.ClickException(f"{exc.error_code}: {exc.message}") from None
-    except CairnClientError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        rest.close()
-
-
-def _call(rest: RestClient, method: str, path: str, body: Any = None, **params: Any) -> Any:
-    query = {k: v for k, v in params.items() if v is not None}
-    response = rest.request(method, V1 + path, body=body, params=query or None, retry=False)
-    return orjson.loads(response.content) if response.content else None
-
-
-def _show(value: Any) -> None:
-    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
 
 
 def _name(name: str) -> str:
@@ -80,8 +48,8 @@ def policy() -> None:
 @click.pass_context
 def policy_show(ctx: click.Context, name: str) -> None:
     """Print NAME's promotion policy as JSON."""
-    with _client(ctx) as rest:
-        _show(_call(rest, "GET", f"/models/{_name(name)}/promotion-policy"))
+    with v1_client(ctx) as rest:
+        show_json(v1_call(rest, "GET", f"/models/{_name(name)}/promotion-policy"))
 
 
 def _metric_check(text: str) -> dict[str, Any]:
@@ -115,6 +83,12 @@ def _tag_check(text: str) -> dict[str, Any]:
 @click.option(
     "--require-metric", multiple=True, help='Evidence: "KEY>=NUMBER" on the run (repeat).'
 )
+@click.option(
+    "--require-evaluation",
+    multiple=True,
+    metavar="COLLECTION",
+    help="Evidence: the version passed a job of this evaluation collection (repeat).",
+)
 @click.pass_context
 def policy_set(
     ctx: click.Context,
@@ -125,9 +99,11 @@ def policy_set(
     approver_role: str | None,
     require_tag: tuple[str, ...],
     require_metric: tuple[str, ...],
+    require_evaluation: tuple[str, ...],
 ) -> None:
     """Set NAME's promotion policy (needs MANAGE on the model); prints it."""
     evidence = [_tag_check(t) for t in require_tag] + [_metric_check(m) for m in require_metric]
+    evidence += [{"kind": "evaluation", "key": c, "value": "passed"} for c in require_evaluation]
     body = {
         "stages": list(stages),
         "aliases": list(aliases),
@@ -135,8 +111,8 @@ def policy_set(
         "approver_role": approver_role,
         "evidence": evidence,
     }
-    with _client(ctx) as rest:
-        _show(_call(rest, "PUT", f"/models/{_name(name)}/promotion-policy", body))
+    with v1_client(ctx) as rest:
+        show_json(v1_call(rest, "PUT", f"/models/{_name(name)}/promotion-policy", body))
 
 
 @policy.command("clear")
@@ -144,8 +120,8 @@ def policy_set(
 @click.pass_context
 def policy_clear(ctx: click.Context, name: str) -> None:
     """Remove NAME's promotion policy (needs MANAGE on the model)."""
-    with _client(ctx) as rest:
-        _call(rest, "DELETE", f"/models/{_name(name)}/promotion-policy")
+    with v1_client(ctx) as rest:
+        v1_call(rest, "DELETE", f"/models/{_name(name)}/promotion-policy")
     click.echo(f"Promotion policy of {name} removed.", err=True)
 
 
@@ -161,8 +137,8 @@ def alias_policy() -> None:
 @click.pass_context
 def alias_policy_show(ctx: click.Context, name: str) -> None:
     """Print NAME's alias policy as JSON (needs MANAGE on the model)."""
-    with _client(ctx) as rest:
-        _show(_call(rest, "GET", f"/models/{_name(name)}/alias-policy"))
+    with v1_client(ctx) as rest:
+        show_json(v1_call(rest, "GET", f"/models/{_name(name)}/alias-policy"))
 
 
 @alias_policy.command("set")
@@ -206,8 +182,8 @@ def alias_policy_set(
         "best_direction": direction,
         "best_alias": best_alias,
     }
-    with _client(ctx) as rest:
-        _show(_call(rest, "PUT", f"/models/{_name(name)}/alias-policy", body))
+    with v1_client(ctx) as rest:
+        show_json(v1_call(rest, "PUT", f"/models/{_name(name)}/alias-policy", body))
 
 
 @alias_policy.command("clear")
@@ -216,8 +192,8 @@ def alias_policy_set(
 def alias_policy_clear(ctx: click.Context, name: str) -> None:
     """Remove NAME's alias policy (needs MANAGE on the model); its aliases stay put, except
     the reserved `latest`, which is removed."""
-    with _client(ctx) as rest:
-        _call(rest, "DELETE", f"/models/{_name(name)}/alias-policy")
+    with v1_client(ctx) as rest:
+        v1_call(rest, "DELETE", f"/models/{_name(name)}/alias-policy")
     click.echo(f"Alias policy of {name} removed.", err=True)
 
 
@@ -239,8 +215,8 @@ def requests() -> None:
 @click.pass_context
 def requests_list(ctx: click.Context, state: str, model_name: str | None, max_results: int) -> None:
     """One JSON line per request, newest first (of the models you may read)."""
-    with _client(ctx) as rest:
-        found = _call(
+    with v1_client(ctx) as rest:
+        found = v1_call(
             rest,
             "GET",
             "/approval-requests",
@@ -255,9 +231,9 @@ def requests_list(ctx: click.Context, state: str, model_name: str | None, max_re
 
 
 def _decide(ctx: click.Context, verb: str, request_id: str, comment: str | None) -> None:
-    with _client(ctx) as rest:
-        _show(
-            _call(
+    with v1_client(ctx) as rest:
+        show_json(
+            v1_call(
                 rest,
                 "POST",
                 f"/approval-requests/{quote(request_id, safe='')}/{verb}",
@@ -305,9 +281,9 @@ def requests_cancel(ctx: click.Context, request_id: str, comment: str | None) ->
 def rollback(ctx: click.Context, name: str, stage: str, comment: str | None) -> None:
     """Restore the previous STAGE version of NAME, through its promotion policy: moved at
     once, or an approval request (printed)."""
-    with _client(ctx) as rest:
-        _show(
-            _call(
+    with v1_client(ctx) as rest:
+        show_json(
+            v1_call(
                 rest,
                 "POST",
                 f"/models/{_name(name)}/rollback",

@@ -13,7 +13,8 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cairn.cli_models import _call, _client, _show
+from cairn.cli_http import show_json, v1_call, v1_client
+from cairn.entities.numbers import decimal
 
 STATUSES = ("FINISHED", "FAILED", "KILLED")
 MAX_CALLS = 10_000
@@ -39,7 +40,7 @@ def retention(ctx: click.Context, tracking_uri: str | None) -> None:
 def _path(experiment: str | None) -> str:
     if experiment is None:
         return "/retention/policies/global"
-    if not experiment.isdigit():
+    if decimal(experiment) is None:
         raise click.BadParameter(
             f"{experiment!r} is not an experiment id", param_hint="--experiment"
         )
@@ -60,10 +61,10 @@ EXPERIMENT = click.option(
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> None:
     """The global policy and those of the experiments you may read."""
-    with _client(ctx) as rest:
-        found = _call(rest, "GET", "/retention/policies")["policies"]
+    with v1_client(ctx) as rest:
+        found = v1_call(rest, "GET", "/retention/policies")["policies"]
     if as_json:
-        _show(found)
+        show_json(found)
         return
     if not found:
         click.echo("No retention policies.", err=True)
@@ -113,8 +114,8 @@ def set_(
         "keep_newest": keep_newest,
         "enabled": not disabled,
     }
-    with _client(ctx) as rest:
-        _show(_call(rest, "PUT", _path(experiment), body))
+    with v1_client(ctx) as rest:
+        show_json(v1_call(rest, "PUT", _path(experiment), body))
 
 
 @retention.command("delete")
@@ -122,8 +123,8 @@ def set_(
 @click.pass_context
 def delete(ctx: click.Context, experiment: str | None) -> None:
     """Remove a policy (runs are not touched)."""
-    with _client(ctx) as rest:
-        _call(rest, "DELETE", _path(experiment))
+    with v1_client(ctx) as rest:
+        v1_call(rest, "DELETE", _path(experiment))
     click.echo(
         f"Retention policy {'global' if experiment is None else experiment} removed.", err=True
     )
@@ -152,11 +153,11 @@ def _summary(totals: dict[str, int], dry_run: bool) -> str:
 def run(ctx: click.Context, dry_run: bool, policy: str | None, batch: int, as_json: bool) -> None:
     """Apply the enabled policies now, as the scheduled job does (admins)."""
     console = Console(stderr=True)
-    with _client(ctx) as rest:
+    with v1_client(ctx) as rest:
         if dry_run:
-            report = _call(rest, "POST", "/retention/run", dry_run="true", policy=policy)
+            report = v1_call(rest, "POST", "/retention/run", dry_run="true", policy=policy)
             if as_json:
-                _show(report)
+                show_json(report)
                 return
             for r in report["runs"]:
                 click.echo(f"{r['run_id']}  experiment {r['experiment_id']}  {r['reason']}")
@@ -166,7 +167,7 @@ def run(ctx: click.Context, dry_run: bool, policy: str | None, batch: int, as_js
             return
         report = _apply(rest, policy, batch, console)
     if as_json:
-        _show(report)
+        show_json(report)
 
 
 def _apply(rest: Any, policy: str | None, batch: int, console: Console) -> dict[str, Any]:
@@ -177,7 +178,7 @@ def _apply(rest: Any, policy: str | None, batch: int, console: Console) -> dict[
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("delete", total=None)
         for _ in range(MAX_CALLS):
-            report = _call(rest, "POST", "/retention/run", policy=policy, max_runs=batch, limit=0)
+            report = v1_call(rest, "POST", "/retention/run", policy=policy, max_runs=batch, limit=0)
             deleted += report["deleted_runs"]
             bar.update(task, completed=deleted, total=deleted + report["remaining"])
             if not report["remaining"] or not report["deleted_runs"]:

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import click
 
-from cairn.cli_models import _call, _client, _show
+from cairn.cli_http import show_json, v1_call, v1_client
 
 
 def _id(value: str) -> str:
@@ -40,10 +40,10 @@ def webhooks(ctx: click.Context, tracking_uri: str | None) -> None:
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool, max_results: int) -> None:
     """The webhooks the caller may see, newest first."""
-    with _client(ctx) as rest:
-        found = _call(rest, "GET", "/webhooks", max_results=max_results)
+    with v1_client(ctx) as rest:
+        found = v1_call(rest, "GET", "/webhooks", max_results=max_results)
     if as_json:
-        _show(found)
+        show_json(found)
         return
     for hook in found["webhooks"]:
         events = ",".join(f"{e['entity']}.{e['action']}" for e in hook["events"])
@@ -99,8 +99,8 @@ def create(
         body["scope"] = {"experiment_id": experiment_id, "model_name": model_name}
     if disabled:
         body["status"] = "DISABLED"
-    with _client(ctx) as rest:
-        _show(_call(rest, "POST", "/webhooks", body))
+    with v1_client(ctx) as rest:
+        show_json(v1_call(rest, "POST", "/webhooks", body))
 
 
 @webhooks.command("delete")
@@ -108,8 +108,8 @@ def create(
 @click.pass_context
 def delete(ctx: click.Context, webhook_id: str) -> None:
     """Delete WEBHOOK_ID and its delivery log."""
-    with _client(ctx) as rest:
-        _call(rest, "DELETE", f"/webhooks/{_id(webhook_id)}")
+    with v1_client(ctx) as rest:
+        v1_call(rest, "DELETE", f"/webhooks/{_id(webhook_id)}")
     click.echo(f"Deleted webhook {webhook_id}")
 
 
@@ -123,9 +123,9 @@ def test(ctx: click.Context, webhook_id: str, event: str | None) -> None:
     if event:
         entity, _, action = event.partition(".")
         body["event"] = {"entity": entity, "action": action}
-    with _client(ctx) as rest:
-        result = _call(rest, "POST", f"/webhooks/{_id(webhook_id)}/test", body)
-    _show(result)
+    with v1_client(ctx) as rest:
+        result = v1_call(rest, "POST", f"/webhooks/{_id(webhook_id)}/test", body)
+    show_json(result)
     if not result.get("success"):
         ctx.exit(1)
 
@@ -137,12 +137,12 @@ def test(ctx: click.Context, webhook_id: str, event: str | None) -> None:
 @click.pass_context
 def deliveries(ctx: click.Context, webhook_id: str, as_json: bool, max_results: int) -> None:
     """WEBHOOK_ID's deliveries, newest first: state, attempts, status, latency, error."""
-    with _client(ctx) as rest:
-        found = _call(
+    with v1_client(ctx) as rest:
+        found = v1_call(
             rest, "GET", f"/webhooks/{_id(webhook_id)}/deliveries", max_results=max_results
         )
     if as_json:
-        _show(found)
+        show_json(found)
         return
     for d in found["deliveries"]:
         status = d["last_status_code"] if d["last_status_code"] is not None else "-"
@@ -159,5 +159,5 @@ def deliveries(ctx: click.Context, webhook_id: str, as_json: bool, max_results: 
 @click.pass_context
 def redeliver(ctx: click.Context, delivery_id: str) -> None:
     """Send a finished delivery again (same delivery id and body)."""
-    with _client(ctx) as rest:
-        _show(_call(rest, "POST", f"/webhooks/deliveries/{_id(delivery_id)}/redeliver"))
+    with v1_client(ctx) as rest:
+        show_json(v1_call(rest, "POST", f"/webhooks/deliveries/{_id(delivery_id)}/redeliver"))

@@ -1,4 +1,4 @@
-"""Shared fixtures: real SQLite files and real PostgreSQL databases, never mocks."""
+"""Shared fixtures: real SQLite files, real PostgreSQL and MariaDB databases, never mocks."""
 
 from __future__ import annotations
 
@@ -14,24 +14,19 @@ from cairn.server.settings import Settings
 from cairn.services.tracking import TrackingService
 from cairn.store.db import Database
 from cairn.store.migrate import ensure_schema
-from tests.databases import fresh_postgres_database
+from tests.databases import BACKENDS, fresh_database
 
 # Property tests judge behaviour, not speed: no per-example deadline (a loaded CI machine
 # would otherwise fail them on timing alone).
 hypothesis.settings.register_profile("cairn", deadline=None)
 hypothesis.settings.load_profile("cairn")
 
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
 
 @pytest.fixture(params=BACKENDS)
 def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty store on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'cairn.db'}"
-    else:
-        with fresh_postgres_database() as uri:
-            yield uri
+    with fresh_database(request.param, tmp_path) as uri:
+        yield uri
 
 
 @pytest.fixture
@@ -61,10 +56,8 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 @pytest.fixture(params=BACKENDS)
 def any_client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
     """The whole app in-process on each backend."""
-    if request.param == "sqlite":
-        settings = Settings(backend_store_uri=f"sqlite:///{tmp_path / 'api.db'}")
-        with TestClient(create_app(settings)) as test_client:
-            yield test_client
-    else:
-        with fresh_postgres_database() as uri, TestClient(create_app(Settings(uri))) as tc:
-            yield tc
+    with (
+        fresh_database(request.param, tmp_path) as uri,
+        TestClient(create_app(Settings(uri))) as tc,
+    ):
+        yield tc

@@ -39,6 +39,7 @@ class Names(StrEnum):
     EXPERIMENT_NAME = "experiment name"
     RUN_ID = "run id"
     LOGGED_MODEL_ID = "logged model id"
+    TRACE_ID = "trace id"
     MODEL_NAME = "registered model name"
     MODEL_NAMES = "registered model names"
     """Comma-separated names (``?names=a,b,c``); each is checked."""
@@ -52,7 +53,9 @@ class Names(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Locate:
     """Where a request names a resource: the first of ``fields`` present in the path
-    parameters, the query or the top-level JSON body (every value found is checked)."""
+    parameters, the query or the top-level JSON body (every value found is checked). A field
+    spelled ``a.b.c`` is looked up inside the JSON body's objects; one that starts with ``x-``
+    is a request header."""
 
     fields: tuple[str, ...]
     names: Names
@@ -75,6 +78,10 @@ class Need:
     checks: tuple[Check, ...] = ()
     writes: bool = False
     """Changes state: refused to read-only tokens."""
+    runner: bool = False
+    """Also accepts an evaluation job's runner token (``Authorization: Bearer cairn-evr_…``)
+    for the job the path names (``{job_id}``): the caller is then that job's runner, no user.
+    Routes: an evaluation job's GET and events, nothing else."""
 
     def describe(self) -> str:
         if self.level is not Level.RESOURCE:
@@ -97,6 +104,14 @@ decides per hook (a hook the caller may not see is a 404)."""
 WEBHOOK_WRITE = Need(Level.USER, writes=True)
 """Creating, changing, testing, deleting webhooks and redelivering: as :data:`WEBHOOK_READ`,
 and refused to read-only tokens."""
+
+EVAL_RUNNER_READ = Need(Level.USER, runner=True)
+"""An evaluation job (and its logs, its stream): its runner token, or a signed-in user whom
+the evaluation service then lets through when they may read the job's experiment (the
+experiment is stored with the job, not named by the request)."""
+EVAL_RUNNER_WRITE = Need(Level.USER, writes=True, runner=True)
+"""An evaluation job's events: its runner token, or a user with MANAGE on its experiment
+(checked by the evaluation service, as for :data:`EVAL_RUNNER_READ`)."""
 
 
 def _locate(names: Names, fields: tuple[str, ...]) -> Locate:
@@ -127,6 +142,17 @@ def run(permission: Permission, *fields: str, required: bool = True) -> Need:
 
 def logged_model(permission: Permission, *fields: str) -> Need:
     return experiment(permission, *(fields or ("model_id",)), names=Names.LOGGED_MODEL_ID)
+
+
+def trace(permission: Permission, *fields: str, required: bool = True) -> Need:
+    """``permission`` on the experiment of the trace(s) ``fields`` name (a list is checked
+    item by item)."""
+    return experiment(
+        permission,
+        *(fields or ("trace_id", "request_id")),
+        names=Names.TRACE_ID,
+        required=required,
+    )
 
 
 def artifact(permission: Permission, *fields: str) -> Need:

@@ -73,6 +73,14 @@ def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
+RUNNER_TOKEN_PREFIX = "cairn-evr_"
+"""An evaluation job's runner token (not an API token: it opens that job's routes only)."""
+
+
+def new_runner_token() -> str:
+    return RUNNER_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
 def new_secret() -> str:
     return secrets.token_urlsafe(32)
 

@@ -46,8 +46,10 @@ from cairn.entities.access import (
 )
 from cairn.entities.errors import CairnError, ErrorCode
 from cairn.entities.events import ACTING, SYSTEM_ACTOR, Actor, ActorKind
+from cairn.entities.numbers import decimal
 from cairn.entities.tracking import parse_experiment_id
 from cairn.store import access as store
+from cairn.store import evaluations as eval_store
 from cairn.store.db import Database
 from cairn.store.sql import AnyRow, now_ms
 
@@ -85,6 +87,8 @@ MAX_FAILURES_PER_ADDRESS = 50
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,255}$")
 RESERVED_NAMES = frozenset({"local", "system", "anonymous"})
 MAX_NAME = 256
+RUNNER_USER = "eval-runner:"
+"""The user name of an evaluation job's runner: ``eval-runner:<job id>``."""
 
 
 def canonical_experiment_id(resource_id: str) -> str:
@@ -450,6 +454,17 @@ class AccessService:
             self._tokens.put(hashed, who)
         return who
 
+    # ---- evaluation runners ----
+
+    def authenticate_runner(self, job_id: str, secret: str) -> Identity:
+        """The runner of evaluation job ``job_id``, when ``secret`` is that job's runner token
+        (compared by digest; tokens are stored hashed). Any other token is a 401."""
+        hashed = sec.digest(secret)
+        stored = self._read(lambda c: eval_store.token_hash(c, job_id[:64]))
+        if stored is None or not sec.same(stored, hashed):
+            raise unauthenticated(f"Invalid runner token for evaluation job '{job_id[:64]}'")
+        return Identity(RUNNER_USER + job_id, AuthMethod.RUNNER)
+
     # ---- sessions (the web UI) ----
 
     def login(self, username: object, password: object, address: str | None) -> LoginSession:
@@ -549,7 +564,7 @@ class AccessService:
         """A grant's resource as stored: an experiment's id must be a number."""
         field = "experiment_id" if kind is ResourceType.EXPERIMENT else "name"
         text = check_name(resource_id, field)
-        if kind is ResourceType.EXPERIMENT and not (text.isascii() and text.isdigit()):
+        if kind is ResourceType.EXPERIMENT and decimal(text) is None:
             raise CairnError.invalid(f"Invalid value '{text}' for parameter '{field}'")
         return text
 
@@ -749,10 +764,11 @@ class AccessService:
         cached = self._names.get(experiment_id)
         if isinstance(cached, str):
             return cached
-        if not experiment_id.isdigit():
+        number = decimal(experiment_id)
+        if number is None:
             return None
-        found = self._read(lambda c: store.experiment_names(c, [int(experiment_id)]))
-        name = found.get(int(experiment_id))
+        found = self._read(lambda c: store.experiment_names(c, [number]))
+        name = found.get(number)
         if name is not None:
             self._names.put(experiment_id, name)
         return name
@@ -870,6 +886,9 @@ class AccessService:
         return self._owner(
             ("model", model_id), lambda c: store.experiment_of_logged_model(c, model_id)
         )
+
+    def experiment_of_trace(self, trace_id: str) -> str | None:
+        return self._owner(("trace", trace_id), lambda c: store.experiment_of_trace(c, trace_id))
 
     def experiment_by_name(self, name: str) -> str | None:
         found = self._read(lambda c: store.experiment_by_name(c, name))

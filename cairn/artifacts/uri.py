@@ -17,15 +17,15 @@ def file_uri(root: Path) -> str:
     return Path(os.path.realpath(Path(root).expanduser())).as_uri()
 
 
-def repository_for(destination: str) -> ArtifactRepository:
-    """The repository for ``./rel``, ``/abs``, ``file:///abs``, ``file:rel`` or
-    ``s3://bucket[/prefix]``; anything else is refused with a 400 naming the scheme."""
+def local_folder(destination: str) -> Path | None:
+    """The folder of a local destination (``./rel``, ``/abs``, ``file:///abs``, ``file:rel``),
+    None for any other scheme; a file URI naming another host is refused with a 400."""
     if not destination or not destination.strip():
         raise CairnError.invalid("The artifact destination must not be empty")
     parts = urlsplit(destination)
     scheme = parts.scheme.lower()
     if scheme == "":
-        return LocalArtifactRepository(Path(destination))
+        return Path(destination)
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):
             raise CairnError.invalid(
@@ -34,7 +34,17 @@ def repository_for(destination: str) -> ArtifactRepository:
             )
         if not parts.path:
             raise CairnError.invalid(f"Artifact destination '{destination}' has no path")
-        return LocalArtifactRepository(Path(unquote(parts.path)))
+        return Path(unquote(parts.path))
+    return None
+
+
+def repository_for(destination: str) -> ArtifactRepository:
+    """The repository for ``./rel``, ``/abs``, ``file:///abs``, ``file:rel`` or
+    ``s3://bucket[/prefix]``; anything else is refused with a 400 naming the scheme."""
+    folder = local_folder(destination)
+    if folder is not None:
+        return LocalArtifactRepository(folder)
+    scheme = urlsplit(destination).scheme.lower()
     if scheme == "s3":
         return S3ArtifactRepository.from_uri(destination)
     raise CairnError.invalid(

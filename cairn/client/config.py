@@ -46,8 +46,8 @@ def resolve_target(uri: str | None) -> Target:
       `cairn server` lays out its data directory: ``<dir>/cairn.db`` and ``<dir>/artifacts``.
     * ``sqlite:///path/to/file.db``: the embedded store in that file, artifacts in
       ``<file's folder>/artifacts``.
-    * ``postgresql…://``: embedded on PostgreSQL, artifacts in ``$CAIRN_HOME/artifacts``
-      (default ./cairn-data/artifacts).
+    * ``postgresql…://`` or ``mysql…://``: embedded on PostgreSQL or MySQL/MariaDB, artifacts
+      in ``$CAIRN_HOME/artifacts`` (default ./cairn-data/artifacts).
     """
     raw = uri if uri is not None else (env_tracking_uri() or default_tracking_uri())
     raw = raw.strip()
@@ -70,7 +70,7 @@ def resolve_target(uri: str | None) -> Target:
             backend_store_uri=f"sqlite:///{path}",
             artifacts_destination=str(path.parent / "artifacts"),
         )
-    if scheme.startswith("postgresql"):
+    if scheme.startswith(("postgresql", "mysql")):
         home = Path(default_tracking_uri()).expanduser().resolve()
         return Target(uri=raw, backend_store_uri=raw, artifacts_destination=str(home / "artifacts"))
     if scheme == "file":

@@ -110,7 +110,8 @@ def resolve_model_uri(client: Client, model_uri: str) -> tuple[str, str] | Path:
         version = _registry_version(client, rest, model_uri)
         name = rest.split("@", 1)[0] if "@" in rest else rest.rsplit("/", 1)[0]
         uri = client.get_model_version_download_uri(name, version)
-        if uri.startswith("models:/"):  # a version whose source is a logged model
+        # a version whose source is a logged model, or (a stock MLflow server) a run path
+        if uri.startswith(("models:/", "runs:/")):
             return resolve_model_uri(client, uri)
         return artifact_path_of(uri), ""
     if model_uri.startswith("mlflow-artifacts:"):
@@ -132,7 +133,7 @@ def _registry_version(client: Client, rest: str, model_uri: str) -> str:
     if "/" not in rest:
         raise CairnUsageError(f"'{model_uri}' names no version, stage or alias")
     name, selector = rest.rsplit("/", 1)
-    if selector.isdigit():
+    if selector.isascii() and selector.isdigit():
         return selector
     if selector.lower() == "latest":
         versions = client.get_latest_versions(name)

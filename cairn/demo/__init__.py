@@ -21,6 +21,7 @@ class DemoResult:
     models: list[str] = field(default_factory=list)
     runs: int = 0
     datasets: int = 0
+    dataset_uses: int = 0
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -84,6 +85,9 @@ def run_demo(
         + int(details["sweep"]["children"])
         + len(details["curves"]["run_ids"])
     )
-    # train + test per LIMS run, train + validation per prompt run, the sweep's training set
-    result.datasets = 2 * 2 + 2 * len(details["security-prompts"]["runs"]) + 1
+    # both LIMS runs log the same training and test sets (one dataset each, used twice), each
+    # prompt run its own training and validation sets, the sweep's parent its training set
+    prompt_runs = len(details["security-prompts"]["runs"])
+    result.datasets = 2 + 2 * prompt_runs + 1
+    result.dataset_uses = 2 * 2 + 2 * prompt_runs + 1
     return result

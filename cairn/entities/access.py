@@ -77,6 +77,8 @@ class AuthMethod(StrEnum):
     SESSION = "session"
     SYSTEM = "system"
     """Cairn itself (background work), never a request."""
+    RUNNER = "runner"
+    """An evaluation job's runner token: that job's GET and events routes, nothing else."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,15 +3,16 @@ evidence a request must show.
 
 A policy names the target stages and aliases that need approval, how many approvals, who may
 give them (MANAGE holders of the model, or the holders of one role) and the evidence the
-version's source run must carry (a tag value, a metric bound). Checking evidence is pure: it
-reads the run's tags and latest metrics handed to it.
+version's source run must carry (a tag value, a metric bound), or an evaluation the version
+must have passed (a collection of the evaluation hub). Checking evidence is pure: it reads the
+run's tags and latest metrics, and the version's evaluation outcomes, handed to it.
 """
 
 from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -34,9 +35,11 @@ class RequestState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """One required fact about the version's source run: ``kind`` ``tag`` (the tag ``key``
-    equals ``value``) or ``metric`` (the latest value of ``key`` compares with ``op`` to
-    ``value``)."""
+    """One required fact about the version: ``kind`` ``tag`` (its source run's tag ``key``
+    equals ``value``), ``metric`` (the run's latest value of ``key`` compares with ``op`` to
+    ``value``) or ``evaluation`` (an evaluation job of the collection ``key`` ran on this very
+    version and ended ``value``: ``passed`` — completed and not failing its pass criteria — or
+    just ``completed``)."""
 
     kind: str
     key: str
@@ -54,9 +57,27 @@ class Evidence:
     def label(self) -> str:
         if self.kind == "tag":
             return f"run tag {self.key} = {self.value}"
+        if self.kind == "evaluation":
+            return f"evaluation collection {self.key} {self.value}"
         return f"run metric {self.key} {self.op} {self.value}"
 
-    def check(self, run_id: str | None, tags: dict[str, str], metrics: dict[str, float]) -> Check:
+    def check(
+        self,
+        run_id: str | None,
+        tags: dict[str, str],
+        metrics: dict[str, float],
+        evaluations: Mapping[str, frozenset[str]] | None = None,
+    ) -> Check:
+        """``evaluations``: per collection id, the outcomes of the version's evaluation jobs
+        of that collection (``passed``, ``completed``, ``failed``, ``running``…)."""
+        if self.kind == "evaluation":
+            outcomes = (evaluations or {}).get(self.key, frozenset())
+            ok = self.value in outcomes
+            if not outcomes:
+                detail = f"no evaluation job of collection {self.key} ran on this version"
+            else:
+                detail = f"its jobs of collection {self.key} ended: {', '.join(sorted(outcomes))}"
+            return Check(self.label, ok, detail)
         if run_id is None:
             return Check(self.label, False, "the version has no source run")
         if self.kind == "tag":
@@ -69,6 +90,18 @@ class Evidence:
             return Check(self.label, False, f"run {run_id} has no value of metric {self.key}")
         ok = OPERATORS[self.op or ">="](value, float(self.value))
         return Check(self.label, ok, f"run {run_id} has {self.key} = {value:g}")
+
+
+EVALUATION_OUTCOMES = ("passed", "completed")
+"""What an ``evaluation`` evidence may ask of the version's jobs of a collection."""
+
+
+def evaluation_outcomes(state: str, passed: bool | None) -> frozenset[str]:
+    """What one evaluation job shows of its version: a completed job that did not fail its
+    pass criteria (or had none) ``passed``; any completed job ``completed``; else its state."""
+    if state != "completed":
+        return frozenset({state})
+    return frozenset({"completed", "passed"} if passed is not False else {"completed", "failed"})
 
 
 @dataclass(frozen=True, slots=True)

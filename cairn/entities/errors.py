@@ -28,6 +28,8 @@ class ErrorCode(StrEnum):
     bytes the file does not have."""
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     """Cairn's own (MLflow has no code for it): a POST whose body is not declared JSON."""
+    REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
+    """Cairn's own: a request body stopped arriving (no byte for the body read timeout)."""
     TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
     """Cairn's own: too many failed logins for a user or from an address; wait and retry."""
     APPROVAL_REQUIRED = "APPROVAL_REQUIRED"
@@ -47,6 +49,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.PERMISSION_DENIED: 403,
     ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.REQUEST_TIMEOUT: 408,
     ErrorCode.APPROVAL_REQUIRED: 409,
     ErrorCode.REQUEST_LIMIT_EXCEEDED: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,

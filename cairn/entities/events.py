@@ -28,7 +28,8 @@ class ActorKind(StrEnum):
     """A person: signed in with a password or a session, or the ``local`` user when access
     control is off."""
     TOKEN = "token"
-    """An API token (``actor`` is the token's owner)."""
+    """An API token (``actor`` is the token's owner), or an evaluation job's runner token
+    (``actor`` is ``eval-runner:<job id>``)."""
     SYSTEM = "system"
     """Cairn itself: garbage collection, retention, imports, background jobs."""
 
@@ -76,6 +77,9 @@ class EntityType(StrEnum):
     JOB = "job"
     ALERT_RULE = "alert_rule"
     ALERT = "alert"
+    TRACE = "trace"
+    EVALUATION_JOB = "evaluation_job"
+    EVALUATION_COLLECTION = "evaluation_collection"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 from cairn.entities.errors import CairnError
+from cairn.entities.numbers import decimal
 
 
 class LifecycleStage(StrEnum):
@@ -38,14 +39,18 @@ class ViewType(StrEnum):
 
 def parse_experiment_id(value: object, field: str = "experiment_id") -> int:
     """An experiment id as stored (an integer), from the string MLflow's API carries."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
+    number = decimal(value, signed=True)
+    if number is not None:
+        return number
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:39] + "…"
     raise CairnError.invalid(
-        f"Invalid value {value!r} for parameter '{field}': experiment ids are integers "
-        'written as strings, e.g. "0" or "12"'
+        f"Invalid value {shown} for parameter '{field}': experiment ids are integers "
+        'written as strings, e.g. "0" or "12" (64-bit: at most 19 digits)'
     )
+
+
+ID_LIMIT = 2**63
+"""Experiment ids are 64-bit integers in every database; one outside that range names none."""
 
 
 @dataclass(slots=True)
@@ -118,6 +123,7 @@ class Run:
     tags: dict[str, str] = field(default_factory=dict)
     inputs: list[DatasetInput] = field(default_factory=list)
     outputs: list[tuple[str, int]] = field(default_factory=list)  # (logged model id, step)
+    model_inputs: list[str] = field(default_factory=list)  # logged model ids
 
 
 MetricPoint = tuple[str, float, int, int]

@@ -67,6 +67,10 @@ CAIRN_EVENTS: tuple[Event, ...] = (
     ("webhook", "disabled"),
     ("alert", "fired"),
     ("alert", "resolved"),
+    ("evaluation_job", "completed"),
+    ("evaluation_job", "failed"),
+    ("evaluation_job", "partially_failed"),
+    ("evaluation_job", "cancelled"),
 )
 """Cairn's own pairs (not in MLflow's enums: subscribe through ``/api/v1`` or the CLI)."""
 
@@ -361,6 +365,19 @@ def translate(
                 "experiment_id": event.experiment_id,
                 "model_name": event.model_name,
                 **after,
+            },
+        )
+    if action in ("evaluation_job.finish", "evaluation_job.cancel"):
+        state = after.get("state")
+        if state not in ("completed", "failed", "partially_failed", "cancelled"):
+            return None
+        return made(
+            ("evaluation_job", str(state)),
+            {
+                "job_id": event.entity_id,
+                "experiment_id": event.experiment_id,
+                "model_name": event.model_name,
+                **{k: after.get(k) for k in ("state", "overall_score", "passed", "error")},
             },
         )
     if action == "webhook.disable":

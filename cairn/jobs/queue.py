@@ -9,7 +9,9 @@ nothing (the claim is a conditional UPDATE). Storage, chosen by ``--queue-uri``:
 - ``postgresql://…``: Huey's PostgreSQL storage (psycopg 3, ``FOR UPDATE SKIP LOCKED`` and
   LISTEN/NOTIFY; tables ``cairn_queue_*``); the default on a PostgreSQL store (its database);
 - ``redis://host:6379/N``: Huey's Redis storage;
-- ``memory:``: in this process only (tests, or one server that needs nothing on disk).
+- ``memory:``: in this process only (tests, or one server that needs nothing on disk); the
+  default on a MySQL/MariaDB store (Huey has no MySQL storage): each server runs the jobs it
+  commits, and separate ``cairn worker`` processes need a shared queue (``redis://``).
 """
 
 from __future__ import annotations
@@ -38,13 +40,15 @@ class QueueUriError(ValueError):
 
 def default_queue_uri(backend_store_uri: str) -> str:
     """The queue that follows the store: a SQLite file beside a SQLite store, the same
-    PostgreSQL database for a PostgreSQL store."""
+    PostgreSQL database for a PostgreSQL store, this process's memory for a MySQL store."""
     url = make_url(backend_store_uri)
     if url.get_backend_name() == "sqlite":
         path = Path(url.database or "cairn.db")
         return f"sqlite:///{path.with_name(path.stem + '.queue' + (path.suffix or '.db'))}"
     if url.get_backend_name() == "postgresql":
         return url.set(drivername="postgresql").render_as_string(hide_password=False)
+    if url.get_backend_name() == "mysql":
+        return "memory:"
     raise QueueUriError(
         f"no default queue for a {url.get_backend_name()} store: set --queue-uri "
         "(redis://host:6379/0 or postgresql://…)"

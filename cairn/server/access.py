@@ -35,16 +35,18 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.routing import BaseRoute, Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cairn.access.policy import PUBLIC, USER_READ, Check, Level, Names, Need, need_of
-from cairn.access.secrets import same
+from cairn.access.secrets import RUNNER_TOKEN_PREFIX, same
 from cairn.access.service import AccessService, NeedsIO, no_io
 from cairn.entities.access import Identity, Permission, ResourceType
 from cairn.entities.errors import CairnError, ErrorCode
 from cairn.entities.events import ACTING
+from cairn.entities.numbers import decimal
 from cairn.server.acting import actor_for
-from cairn.server.web import reserved
+from cairn.server.limits import read_body, replay
+from cairn.server.web import NEGOTIATED, ui_request
 from cairn.server.wire import json_response
 
 SESSION_COOKIE = "cairn_session"
@@ -146,6 +148,12 @@ class Request_:
         handler another."""
         found: list[str] = []
         for name in fields:
+            if name.startswith("x-"):
+                found += self.headers.getlist(name)
+                continue
+            if "." in name:
+                found += _nested(self.json, name.split("."))
+                continue
             if name in self.path_params:
                 found.append(str(self.path_params[name]))
             found += [value for key, value in self.query if key == name]
@@ -190,12 +198,13 @@ class AccessLayer:
             await self.app(scope, receive, send)
             return
         known, need, params = self.needs.find(scope)
-        if not known:
-            # no route claims it: the UI's pages and files are public (GET/HEAD only, the UI
-            # answers nothing else); an unknown API path needs a user before its 404
-            path = scope["path"]
-            ui = scope["method"] in ("GET", "HEAD") and not reserved(path)
-            need = PUBLIC if ui else USER_READ
+        if not known or scope["path"] in NEGOTIATED:
+            # no route claims it (or a browser asks for a page the UI shares with an API):
+            # the UI's pages and files are public (GET/HEAD only, the UI answers nothing
+            # else); an unknown API path needs a user before its 404
+            ui = ui_request(scope)
+            if not known or ui:
+                need = PUBLIC if ui else USER_READ
         request = Request_(scope, params)
         if need is not None and need.level is Level.PUBLIC:
             await self.app(scope, receive, send)
@@ -215,7 +224,7 @@ class AccessLayer:
                 await _error(too_big)(scope, receive, send)
                 return
             request.body = body
-            receive = _replay(body, receive)
+            receive = replay(body, receive)
             try:
                 parsed = orjson.loads(body) if body.strip() else {}
             except orjson.JSONDecodeError:
@@ -247,53 +256,40 @@ class AccessLayer:
         media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if not (media == "application/json" or media.endswith("+json")):
             return False
+        if request.headers.get("content-encoding", "identity").lower() != "identity":
+            return False  # a compressed body: only its path, query and headers are read
         return any(
             not any(f in request.path_params for f in check.where.fields) for check in need.checks
         )
 
     async def _read_body(self, receive: Receive) -> bytes | None:
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
+        try:
+            return await read_body(receive, self.max_body)
+        except CairnError:
+            return None
 
     # ---- the decision (sync: runs inline from the caches, or in a thread on a miss) ----
 
     def decide(self, service: AccessService, need: Need | None, request: Request_) -> Identity:
+        if need is not None and need.runner:
+            runner = self._runner(service, request)
+            if runner is not None:
+                return runner
         who = self.authenticate(service, request)
-        method = request.scope["method"]
-        if need is None:
-            if who.is_admin and not who.read_only:
-                return who
-            raise denied(
-                f"{method} {request.scope['path']} declares no permission, so only admins "
-                "may call it"
-            )
-        if need.writes and who.read_only:
-            raise denied(
-                f"This API token is read-only: {method} {request.scope['path']} changes data"
-            )
-        if need.level is Level.USER:
-            return who
-        if need.level is Level.ADMIN:
-            if not who.is_admin:
-                raise denied(f"Only admins may call {method} {request.scope['path']}")
-            return who
-        if who.unrestricted:  # admins: no resource to look up, nothing to refuse
-            return who
-        for check in need.checks:
-            self._check(service, who, check, request)
+        permit(service, who, need, request)
         return who
+
+    @staticmethod
+    def _runner(service: AccessService, request: Request_) -> Identity | None:
+        """The runner of the job in the path, when the request carries a runner token."""
+        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+        credentials = credentials.strip()
+        if scheme.lower() != "bearer" or not credentials.startswith(RUNNER_TOKEN_PREFIX):
+            return None
+        job_id = request.path_params.get("job_id")
+        if not isinstance(job_id, str) or not job_id:
+            raise CairnError("A runner token needs a job in the path", ErrorCode.UNAUTHENTICATED)
+        return service.authenticate_runner(job_id, credentials)
 
     def authenticate(self, service: AccessService, request: Request_) -> Identity:
         header = request.headers.get("authorization")
@@ -335,48 +331,90 @@ class AccessLayer:
             ErrorCode.UNAUTHENTICATED,
         )
 
-    def _check(
-        self, service: AccessService, who: Identity, check: Check, request: Request_
-    ) -> None:
-        where = check.where
-        values = request.values(where.fields)
-        if not values:
-            if check.required:
-                raise CairnError.invalid(
-                    f"Missing value for required parameter '{where.fields[0]}'"
-                )
-            return
-        if where.names in (Names.RUN_ID, Names.EXPERIMENT_ID, Names.MODEL_NAMES):  # "a,b" lists
-            values = [part for value in values for part in value.split(",") if part]
-        for value in values:
-            resource = self._resource(service, where.names, value, where.fields[0])
-            if resource is None:
-                continue  # names nothing that exists: the handler answers 404
-            have = service.permission(who, check.kind, resource)
-            if have < check.permission:
-                raise denied(_refusal(who, check.kind, resource, check.permission, have))
 
-    @staticmethod
-    def _resource(service: AccessService, names: Names, value: str, field: str) -> str | None:
-        if names in (Names.EXPERIMENT_ID, Names.MODEL_NAME, Names.MODEL_NAMES):
-            return value
-        if names is Names.RUN_ID:
-            return service.experiment_of_run(value)
-        if names is Names.LOGGED_MODEL_ID:
-            return service.experiment_of_logged_model(value)
-        if names is Names.EXPERIMENT_NAME:
-            return service.experiment_by_name(value)
-        if names is Names.ARTIFACT_PATH:
-            head = value.lstrip("/").split("/", 1)[0]
-            if head.isdigit():
-                return str(int(head))
-            raise denied(
-                f"Artifact path {value!r} must start with the id of its experiment "
-                f"('{field}' = <experiment id>/<run id>/…); only admins may use other paths"
-            )
-        if names is Names.SOURCE_URI:
-            return _source_experiment(service, value)
-        raise AssertionError(names)  # pragma: no cover
+def permit(service: AccessService, who: Identity, need: Need | None, request: Request_) -> None:
+    """Whether ``who`` (already authenticated) may make ``request`` to a route that needs
+    ``need``: :class:`CairnError` ``PERMISSION_DENIED`` naming what is missing if not.
+
+    The layer's own decision after authentication, also used by routes that name several
+    resources in one request (``/graphql``: each root field is checked with the need of the
+    MLflow endpoint it mirrors, its arguments standing in for that endpoint's JSON body)."""
+    method = request.scope["method"]
+    if need is None:
+        if who.is_admin and not who.read_only:
+            return
+        raise denied(
+            f"{method} {request.scope['path']} declares no permission, so only admins may call it"
+        )
+    if need.writes and who.read_only:
+        raise denied(f"This API token is read-only: {method} {request.scope['path']} changes data")
+    if need.level is Level.USER:
+        return
+    if need.level is Level.ADMIN:
+        if not who.is_admin:
+            raise denied(f"Only admins may call {method} {request.scope['path']}")
+        return
+    if who.unrestricted:  # admins: no resource to look up, nothing to refuse
+        return
+    for check in need.checks:
+        _check(service, who, check, request)
+
+
+def _check(service: AccessService, who: Identity, check: Check, request: Request_) -> None:
+    where = check.where
+    values = request.values(where.fields)
+    if not values:
+        if check.required:
+            raise CairnError.invalid(f"Missing value for required parameter '{where.fields[0]}'")
+        return
+    if where.names in (Names.RUN_ID, Names.EXPERIMENT_ID, Names.MODEL_NAMES):  # "a,b" lists
+        values = [part for value in values for part in value.split(",") if part]
+    for value in values:
+        resource = _resource(service, where.names, value, where.fields[0])
+        if resource is None:
+            continue  # names nothing that exists: the handler answers 404
+        have = service.permission(who, check.kind, resource)
+        if have < check.permission:
+            raise denied(_refusal(who, check.kind, resource, check.permission, have))
+
+
+def _resource(service: AccessService, names: Names, value: str, field: str) -> str | None:
+    if names in (Names.EXPERIMENT_ID, Names.MODEL_NAME, Names.MODEL_NAMES):
+        return value
+    if names is Names.RUN_ID:
+        return service.experiment_of_run(value)
+    if names is Names.LOGGED_MODEL_ID:
+        return service.experiment_of_logged_model(value)
+    if names is Names.TRACE_ID:
+        return service.experiment_of_trace(value)
+    if names is Names.EXPERIMENT_NAME:
+        return service.experiment_by_name(value)
+    if names is Names.ARTIFACT_PATH:
+        head = value.lstrip("/").split("/", 1)[0]
+        number = decimal(head)
+        if number is not None:
+            return str(number)
+        raise denied(
+            f"Artifact path {value!r} must start with the id of its experiment "
+            f"('{field}' = <experiment id>/<run id>/…); only admins may use other paths"
+        )
+    if names is Names.SOURCE_URI:
+        return _source_experiment(service, value)
+    raise AssertionError(names)  # pragma: no cover
+
+
+def _nested(body: dict[str, Any] | None, path: list[str]) -> list[str]:
+    """The scalar at ``path`` inside a JSON body (protobuf's JSON names: snake or camel
+    case), as a one-item list, or nothing."""
+    node: Any = body
+    for part in path:
+        if not isinstance(node, dict):
+            return []
+        camel = part.split("_")[0] + "".join(w.title() for w in part.split("_")[1:])
+        node = node.get(part, node.get(camel))
+    if node is None or isinstance(node, dict | list):
+        return []
+    return [str(node)]
 
 
 def _source_experiment(service: AccessService, source: str) -> str | None:
@@ -391,7 +429,8 @@ def _source_experiment(service: AccessService, source: str) -> str | None:
         if rest.startswith("//"):
             rest = rest[2:].split("/", 1)[1] if "/" in rest[2:] else ""
         head = rest.lstrip("/").split("/", 1)[0]
-        return str(int(head)) if head.isdigit() else None
+        number = decimal(head)
+        return None if number is None else str(number)
     return None
 
 
@@ -422,16 +461,3 @@ def _cookie(header: str, name: str) -> str | None:
         if sep and key == name and value:
             return value.strip('"')
     return None
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay

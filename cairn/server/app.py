@@ -23,7 +23,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Match, Mount
 from starlette.types import Scope
 
-from cairn._version import __version__
+from cairn._version import MLFLOW_API_VERSION, __version__
 from cairn.access.policy import PUBLIC, USER_READ, requires
 from cairn.access.sealing import Sealer, key_from_file
 from cairn.access.service import AccessService
@@ -38,10 +38,14 @@ from cairn.server import errors
 from cairn.server.access import AccessLayer, RouteNeeds
 from cairn.server.acting import Acting
 from cairn.server.guard import RequestGuard
-from cairn.server.limits import BodyLimit
+from cairn.server.limits import InputLimits
 from cairn.server.mlflow.artifacts import artifact_routes
+from cairn.server.mlflow.graphql import graphql_routes
+from cairn.server.mlflow.otlp import otlp_routes
 from cairn.server.mlflow.routes import MlflowDispatch
 from cairn.server.openapi import install_openapi
+from cairn.server.prometheus import CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE
+from cairn.server.prometheus import RequestMetrics, ServerMetrics
 from cairn.server.settings import Settings, data_dir
 from cairn.server.state import tracking
 from cairn.server.v1.alerts import router as alerts_router
@@ -49,31 +53,43 @@ from cairn.server.v1.approvals import router as approvals_router
 from cairn.server.v1.audit import router as audit_router
 from cairn.server.v1.auth import router as auth_router
 from cairn.server.v1.datasets import router as datasets_router
+from cairn.server.v1.eval_leaderboard import router as eval_leaderboard_router
+from cairn.server.v1.evaluations import router as evaluations_router
 from cairn.server.v1.experiments import router as experiments_router
 from cairn.server.v1.jobs import router as jobs_router
 from cairn.server.v1.metrics import router as metrics_router
 from cairn.server.v1.model_policies import router as model_policies_router
 from cairn.server.v1.models import router as models_router
 from cairn.server.v1.permissions import router as permissions_router
+from cairn.server.v1.red_team import router as red_team_router
 from cairn.server.v1.retention import router as retention_router
 from cairn.server.v1.runs import router as runs_router
 from cairn.server.v1.users import router as users_router
+from cairn.server.v1.views import router as views_router
 from cairn.server.v1.webhooks import router as webhooks_router
 from cairn.server.web import WebUI
 from cairn.server.wire import json_response
 from cairn.services import alert_jobs as _alert_jobs  # noqa: F401 (registers the alert jobs)
+from cairn.services import eval_jobs as _eval_jobs  # noqa: F401 (registers the evaluation jobs)
 from cairn.services.alerts import AlertService
 from cairn.services.approvals import ApprovalService
 from cairn.services.artifacts import ArtifactService
 from cairn.services.compare import CompareService
 from cairn.services.datasets import DatasetService
+from cairn.services.eval_leaderboard import EvalLeaderboardService
+from cairn.services.eval_resources import ServiceResources
+from cairn.services.evaluations import EvaluationService
 from cairn.services.insights import InsightService
 from cairn.services.jobs import JobService
 from cairn.services.logged_models import LoggedModelService
 from cairn.services.metrics import MetricsService
 from cairn.services.model_policies import ModelPolicyService
+from cairn.services.operations import OperationsService
+from cairn.services.red_team import RedTeamService
 from cairn.services.registry import RegistryService
 from cairn.services.retention import RetentionService
+from cairn.services.saved_views import SavedViewService
+from cairn.services.traces import TraceService
 from cairn.services.tracking import TrackingService
 from cairn.services.validation import ValueLimits
 from cairn.services.webhook_delivery import DeliveryConfig
@@ -88,7 +104,15 @@ log = logging.getLogger("cairn.server")
 ADMIN_USERNAME = "CAIRN_ADMIN_USERNAME"
 ADMIN_PASSWORD = "CAIRN_ADMIN_PASSWORD"
 
-JSON_API_PREFIXES = ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/", "/api/3.0/mlflow/")
+JSON_API_PREFIXES = (
+    "/api/2.0/mlflow/",
+    "/ajax-api/2.0/mlflow/",
+    "/api/3.0/mlflow/",
+    "/ajax-api/3.0/mlflow/",
+)
+JSON_PREFIXES = (*JSON_API_PREFIXES, "/api/v1/")
+"""Where request bodies are JSON: the body limit and the NUL check apply (not to artifact
+uploads, whose bodies are files)."""
 
 DOCS_ASSETS = "/docs/assets"
 DOCS_FILES = frozenset(
@@ -114,7 +138,7 @@ class Fallback(Mount):
         return (Match.PARTIAL if match == Match.FULL else match), child_scope
 
 
-def create_app(settings: Settings | None = None, web_dir: Path | None = None) -> RequestGuard:
+def create_app(settings: Settings | None = None, web_dir: Path | None = None) -> RequestMetrics:
     """The whole server: MLflow's JSON API in an exact-path table in front (its hot paths pay
     for no framework layer they do not use), then a Starlette app with the artifact routes,
     and FastAPI for the rest and the OpenAPI docs, behind the web UI (``web_dir``, by default
@@ -122,9 +146,16 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     request guard (:mod:`cairn.server.guard`) stands in front of all of it."""
     settings = settings or Settings.from_env()
 
+    def operations() -> OperationsService | None:
+        found: OperationsService | None = getattr(root.state, "operations", None)
+        return found
+
+    metrics = ServerMetrics(operations)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = open_database(settings)
+        db.observe_write_groups(metrics.write_groups.observe)
         services = build_services(settings, db)
         for name, service in services.items():
             setattr(app.state, name, service)
@@ -144,8 +175,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
         ValidationError: errors.validation_error,
         RequestValidationError: errors.validation_error,
         HTTPException: errors.http_error,
-        Exception: errors.internal_error,
-    }
+    }  # anything else: errors.Unexpected, in each app's middleware
     api = FastAPI(
         title="Cairn",
         version=__version__,
@@ -154,12 +184,14 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
         redoc_url=None,
         openapi_url="/openapi.json",
         exception_handlers=handlers,
+        middleware=[Middleware(errors.Unexpected)],
     )
     api.include_router(experiments_router)
     api.include_router(datasets_router)
     api.include_router(models_router)
     api.include_router(approvals_router)
     api.include_router(model_policies_router)
+    api.include_router(views_router)
     api.include_router(alerts_router)
     api.include_router(metrics_router)
     api.include_router(runs_router)
@@ -170,12 +202,21 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     api.include_router(retention_router)
     api.include_router(webhooks_router)
     api.include_router(jobs_router)
+    api.include_router(red_team_router)
+    api.include_router(evaluations_router)
+    api.include_router(eval_leaderboard_router)
     root = Starlette(
-        routes=[*artifact_routes(), Fallback("", app=WebUI(api, web_dir))],
+        routes=[
+            *artifact_routes(),
+            *otlp_routes(),
+            *graphql_routes(),
+            Fallback("", app=WebUI(api, web_dir)),
+        ],
         exception_handlers=handlers,
         lifespan=lifespan,
         middleware=[
-            Middleware(BodyLimit, limit=settings.max_request_bytes, prefixes=JSON_API_PREFIXES)
+            Middleware(errors.Unexpected),
+            Middleware(InputLimits, limit=settings.max_request_bytes, prefixes=JSON_PREFIXES),
         ],
     )
     api.state = root.state  # handlers on either side see the same services
@@ -186,6 +227,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     @app.get(
         "/health",
         tags=["server"],
+        response_class=PlainTextResponse,
         summary="Liveness and database check",
         description="`OK` once the database answers `SELECT 1`; 503 `TEMPORARILY_UNAVAILABLE` "
         "in the one error shape when it does not.",
@@ -195,9 +237,57 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
         return PlainTextResponse("OK")
 
     @requires(PUBLIC)
-    @app.get("/version", tags=["server"], summary="The server version, as plain text")
+    @app.get(
+        "/ready",
+        tags=["server"],
+        response_class=PlainTextResponse,
+        summary="Readiness: the database answers and its schema is current",
+        description="`READY` when this server can serve: the database answers and its schema "
+        "is at the revision this server needs. 503 `TEMPORARILY_UNAVAILABLE` in the one error "
+        "shape, saying which is not so, otherwise (a load balancer takes the server out of "
+        "rotation; `/health` only says the process and database are alive).",
+    )
+    async def ready(request: Request) -> Response:
+        await run_in_threadpool(request.app.state.operations.check_ready)
+        return PlainTextResponse("READY")
+
+    @requires(USER_READ)
+    @app.get(
+        "/metrics",
+        tags=["server"],
+        response_class=PlainTextResponse,
+        summary="Prometheus metrics",
+        description="Prometheus' text exposition format: requests by method, route template "
+        "and status, latency histograms, the SQLite writer's queue depth and group sizes, the "
+        "read pool's connections, jobs by state and the oldest waiting job's age, webhook "
+        "deliveries by state. With access control on, any signed-in user or token may read it "
+        "(it names no experiment, model or user).",
+    )
+    async def prometheus_metrics() -> Response:
+        body = await run_in_threadpool(metrics.render)
+        return Response(body, media_type=PROMETHEUS_CONTENT_TYPE)
+
+    @requires(PUBLIC)
+    @app.get(
+        "/version",
+        tags=["server"],
+        response_class=PlainTextResponse,
+        summary="The MLflow server version whose API this server speaks, as plain text",
+        description="What mlflow clients check before they use newer APIs (3.x clients export "
+        "spans over OTLP only to servers at 3.4 or newer). Cairn's own version is at "
+        "`/api/v1/version`.",
+    )
     async def version() -> Response:
-        return PlainTextResponse(__version__)
+        return PlainTextResponse(MLFLOW_API_VERSION)
+
+    @requires(PUBLIC)
+    @app.get(
+        "/api/v1/version",
+        tags=["server"],
+        summary="Cairn's own version, and the MLflow API version it speaks",
+    )
+    async def cairn_version() -> Response:
+        return json_response({"version": __version__, "mlflow_api_version": MLFLOW_API_VERSION})
 
     @requires(PUBLIC)
     @app.get("/api/3.0/mlflow/server-info", tags=["server"], summary="What this server supports")
@@ -266,7 +356,8 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
 
     layer = AccessLayer(dispatch, route_needs, access_service, settings.max_request_bytes)
     acting = Acting(layer, access_control=settings.auth)
-    return RequestGuard(acting, settings.allowed_hosts, settings.cors_allowed_origins)
+    guard = RequestGuard(acting, settings.allowed_hosts, settings.cors_allowed_origins)
+    return RequestMetrics(guard, metrics)
 
 
 def delivery_config(settings: Settings) -> DeliveryConfig:
@@ -308,11 +399,13 @@ def build_services(settings: Settings, db: Database) -> dict[str, Any]:
     tracking = TrackingService(db, limits, artifact_root=artifacts.default_root)
     logged_models = LoggedModelService(db, artifacts, limits)
     access = AccessService(db, Permission[settings.default_permission])
-    return {
+    registry = RegistryService(db, artifacts, logged_models.artifact_uri)
+    services: dict[str, Any] = {
         "artifacts": artifacts,
         "tracking": tracking,
         "logged_models": logged_models,
-        "registry": RegistryService(db, artifacts, logged_models.artifact_uri),
+        "registry": registry,
+        "traces": TraceService(db, artifacts, limits),
         "metrics": MetricsService(db, tracking.keys),
         "datasets": DatasetService(db),
         "compare": CompareService(db),
@@ -321,13 +414,22 @@ def build_services(settings: Settings, db: Database) -> dict[str, Any]:
         "approvals": ApprovalService(db, access),
         "insights": InsightService(db),
         "model_policies": ModelPolicyService(db),
+        "saved_views": SavedViewService(db),
         "alerts": AlertService(db, access),
         "retention": RetentionService(db),
         "webhooks": WebhookService(
             db, delivery_config(settings), access, on_pending=enqueue_deliveries
         ),
         "jobs": JobService(db),
+        "operations": OperationsService(db),
+        "eval_leaderboard": EvalLeaderboardService(db),
+        "red_team": RedTeamService(db, tracking, registry, artifacts, access),
     }
+    services["eval_resources"] = ServiceResources(services)
+    services["evaluations"] = EvaluationService(
+        db, tracking, artifacts, registry, access, data_dir(), services
+    )
+    return services
 
 
 def start_jobs(
@@ -367,6 +469,6 @@ def bootstrap_admin(access: AccessService) -> None:
         )
 
 
-def app_from_env() -> RequestGuard:
+def app_from_env() -> RequestMetrics:
     """Factory for uvicorn workers: settings come from the ``CAIRN_*`` environment."""
     return create_app(Settings.from_env())

@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cairn.entities.errors import CairnError, ErrorCode, for_status
 from cairn.server.wire import json_response
@@ -27,8 +29,27 @@ SECRET_FIELD = re.compile(r"password|token|secret", re.IGNORECASE)
 """Fields whose values an error message never repeats."""
 
 
-def validation_message(exc: ValidationError | RequestValidationError) -> str:
-    """Name the offending field the way a caller wrote it (``metrics[3].value``)."""
+MLFLOW_PATHS = ("/api/2.0/", "/api/3.0/", "/ajax-api/", "/get-artifact", "/model-versions/")
+"""Where MLflow's own routes live: their validation messages use MLflow's words."""
+
+
+def _shown(value: object) -> str:
+    """A rejected value as MLflow quotes it (JSON: ``31``, ``9.0``, ``"foo"``), cut short."""
+    try:
+        text = json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def validation_message(
+    exc: ValidationError | RequestValidationError, *, mlflow: bool = False
+) -> str:
+    """Name the offending field the way a caller wrote it (``metrics[3].value``).
+
+    ``mlflow``: MLflow's wording, which clients and MLflow's own tests match
+    (``Invalid value "foo" for parameter 'step' supplied``, ``Missing value for required
+    parameter 'key'.``), with Cairn's detail after it."""
     parts = []
     for err in list(exc.errors())[:5]:
         loc = ""
@@ -38,18 +59,24 @@ def validation_message(exc: ValidationError | RequestValidationError) -> str:
         for item in where:
             loc += f"[{item}]" if isinstance(item, int) else (f".{item}" if loc else str(item))
         kind = err["type"]
+        if mlflow and err.get("input", "") is None:
+            kind = "missing"  # MLflow: an explicit null is a missing value
         if kind == "missing":
-            parts.append(f"Missing value for required parameter '{loc}'")
+            parts.append(f"Missing value for required parameter '{loc}'" + ("." if mlflow else ""))
         elif kind == "json_invalid":
             parts.append(f"Malformed JSON request body: {err['msg']}")
         elif kind in ("model_type", "model_attributes_type") and not loc:
             parts.append("The request body must be a JSON object")
         else:
             given = err.get("input")
-            shown = repr(given)[:80] if given is not None else "null"
+            if mlflow:
+                shown = _shown(given)
+            else:
+                shown = repr(given)[:80] if given is not None else "null"
             if SECRET_FIELD.search(loc):
                 shown = "(hidden)"
-            parts.append(f"Invalid value {shown} for parameter '{loc}': {err['msg']}")
+            supplied = " supplied" if mlflow else ""
+            parts.append(f"Invalid value {shown} for parameter '{loc}'{supplied}: {err['msg']}")
     return "; ".join(parts)
 
 
@@ -58,11 +85,13 @@ async def cairn_error(_request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
-async def validation_error(_request: Request, exc: Exception) -> Response:
+async def validation_error(request: Request, exc: Exception) -> Response:
     """The one validation formatter: pydantic's errors (MLflow's messages) and FastAPI's for
-    the query, path and body of every /api/v1 route, 400 naming the field."""
+    the query, path and body of every /api/v1 route, 400 naming the field; MLflow's routes
+    get MLflow's wording."""
     assert isinstance(exc, ValidationError | RequestValidationError)
-    return error_response(CairnError.invalid(validation_message(exc)))
+    mlflow = request.url.path.startswith(MLFLOW_PATHS)
+    return error_response(CairnError.invalid(validation_message(exc, mlflow=mlflow)))
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -73,7 +102,8 @@ async def http_error(request: Request, exc: Exception) -> Response:
         message = f"No endpoint {request.method} {request.url.path}"
     elif code == ErrorCode.METHOD_NOT_ALLOWED:
         message = f"Method {request.method} is not allowed for {request.url.path}"
-    return json_response({"error_code": code, "message": message}, exc.status_code)
+    headers = dict(exc.headers) if exc.headers else None  # a 405's Allow
+    return json_response({"error_code": code, "message": message}, exc.status_code, headers)
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:
@@ -85,3 +115,42 @@ async def internal_error(request: Request, exc: Exception) -> Response:
             ErrorCode.INTERNAL_ERROR,
         )
     )
+
+
+def client_gone(scope: Scope) -> None:
+    """A client that hung up before its request was read: one line, no traceback (nobody is
+    left to answer, and it is no bug of Cairn's)."""
+    log.info(
+        "client disconnected before its request was read: %s %s", scope["method"], scope["path"]
+    )
+
+
+class Unexpected:
+    """Innermost-but-one around each app (Cairn's Starlette root and FastAPI app): an
+    exception no handler took is logged once, with its traceback, and answered 500 in the
+    one error shape (Starlette's own ``Exception`` handler re-raises after answering, so the
+    server logged every 500 twice); a client that hung up mid-body is one log line."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except ClientDisconnect:
+            client_gone(scope)
+        except Exception as exc:
+            response = await internal_error(Request(scope), exc)
+            if not started:
+                await response(scope, receive, send)

@@ -15,7 +15,9 @@ with it. What the guard stops is a *foreign page in that browser* doing so:
   CORS preflight) is a POST with a "simple" content type: ``text/plain``,
   ``application/x-www-form-urlencoded``, ``multipart/form-data`` or none. Every real client
   (the mlflow client, the Cairn SDK, ``cairn sync``, the UI) posts JSON, so a POST with a
-  body must say ``application/json`` (or ``application/*+json``); others get 415.
+  body must say ``application/json`` (or ``application/*+json``); others get 415. The one
+  exception is MLflow's UI upload (:data:`RAW_BODY_POSTS`), whose body is the file: a
+  browser's cross-site one is still refused by ``Sec-Fetch-Site``/``Origin`` above.
 - **Preflights**: an ``OPTIONS`` preflight is approved only for an origin on the allow-list;
   any other goes on to the app, which approves nothing.
 - **Headers**: every response carries ``X-Content-Type-Options: nosniff``; every HTML
@@ -35,6 +37,8 @@ from cairn.entities.errors import CairnError, ErrorCode
 from cairn.server.wire import json_response
 
 ANY = "*"
+RAW_BODY_POSTS = frozenset({"/ajax-api/2.0/mlflow/upload-artifact"})
+"""POST routes whose body is a file, not JSON (MLflow's web UI upload)."""
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FOREIGN_SITES = frozenset({"cross-site", "same-site"})
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
@@ -142,6 +146,17 @@ def denied(message: str) -> CairnError:
     return CairnError(message, ErrorCode.PERMISSION_DENIED)
 
 
+OTLP_PATHS = frozenset({"/v1/traces"})
+PROTOBUF_TYPES = frozenset({"application/x-protobuf", "application/protobuf"})
+
+
+def _otlp_protobuf(scope: Scope, content_type: str) -> bool:
+    """OTLP's protobuf POSTs (``/v1/traces``): a type no browser form can send without a
+    preflight, so it is as safe from cross-site requests as JSON."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return scope["path"] in OTLP_PATHS and media in PROTOBUF_TYPES
+
+
 class RequestGuard:
     """The guard around the whole app (see the module docstring). ``allowed_hosts`` and
     ``allowed_origins`` are the settings' lists; ``*`` in either means any."""
@@ -181,13 +196,15 @@ class RequestGuard:
                 f"Cross-origin {method} from {origin!r} refused: add the origin to "
                 "--cors-allowed-origins ($CAIRN_CORS_ALLOWED_ORIGINS) to allow it"
             )
-        if method == "POST":
+        if method == "POST" and scope["path"] not in RAW_BODY_POSTS:
             content_type = headers.get("content-type")
             # A POST without a body and without a content type carries nothing to act on
             # beyond its path; no real client sends one that changes anything, and a browser's
             # cross-site one has already been refused above by Sec-Fetch-Site or Origin
             # (browsers send Origin on every cross-origin POST).
             if content_type is None and not has_body(headers):
+                return None
+            if content_type is not None and _otlp_protobuf(scope, content_type):
                 return None
             if content_type is None or not json_content_type(content_type):
                 return CairnError(

@@ -17,6 +17,12 @@ ERROR_SCHEMA = {
 }
 
 
+CALLER_ERROR = {
+    "description": "Caller error: the one error shape, naming the field",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+
+
 def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -26,6 +32,14 @@ def install_openapi(app: FastAPI) -> None:
         )
         components = doc.setdefault("components", {}).setdefault("schemas", {})
         components["Error"] = ERROR_SCHEMA
+        for item in doc["paths"].values():  # a bad request is 400 in the one shape, never 422
+            for operation in item.values():
+                responses = operation.get("responses", {})
+                responses.pop("422", None)
+                responses.setdefault("4XX", CALLER_ERROR)  # any route may refuse its caller
+        if "loc" in components.get("ValidationError", {}).get("properties", {}):
+            del components["ValidationError"]  # FastAPI's 422 bodies, which Cairn never sends
+        components.pop("HTTPValidationError", None)
         for ep in ENDPOINTS:
             prefix, twin = ep.prefixes
             schema = ep.message.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -58,11 +72,17 @@ def install_openapi(app: FastAPI) -> None:
                 ]
                 if path_params:
                     op["parameters"] = path_params
+                required = set(schema.get("required", []))
                 if method == "GET":
                     op["parameters"] = [
                         *path_params,
                         *[
-                            {"name": name, "in": "query", "schema": prop}
+                            {
+                                "name": name,
+                                "in": "query",
+                                "required": name in required,
+                                "schema": prop,
+                            }
                             for name, prop in schema.get("properties", {}).items()
                         ],
                     ]

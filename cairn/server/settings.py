@@ -68,6 +68,21 @@ def _hosts(raw: str) -> tuple[str, ...]:
     return names
 
 
+def _public_url(raw: str) -> str:
+    """An http(s) base URL (scheme, host, optional port and path prefix), no trailing slash."""
+    from urllib.parse import urlsplit
+
+    value = raw.strip().rstrip("/")
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an http:// or https:// URL such as https://cairn.example.com")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError("expected a base URL without credentials, query or fragment")
+    return value
+
+
 SYNCHRONOUS = ("NORMAL", "FULL")
 
 
@@ -121,7 +136,8 @@ BACKEND_STORE_URI = Setting(
     "CAIRN_BACKEND_STORE_URI",
     default_backend_uri,
     _text,
-    "SQLAlchemy URI of the store: sqlite:///path.db or postgresql+psycopg://user@host:5432/db",
+    "SQLAlchemy URI of the store: sqlite:///path.db, postgresql+psycopg://user@host:5432/db "
+    "or mysql+pymysql://user@host:3306/db (MySQL 8 or MariaDB 10.11+)",
     f"a SQLite file in the data directory {DEFAULT_HOME}, or ${HOME_VARIABLE}",
     option="--backend-store-uri",
 )
@@ -145,6 +161,16 @@ SERVE_ARTIFACTS = Setting(
     "clients the storage URI to write to themselves",
     "serve",
     option="--serve-artifacts",
+)
+PUBLIC_URL = Setting(
+    "public_url",
+    "CAIRN_PUBLIC_URL",
+    lambda: "",
+    _public_url,
+    "The server's address as clients reach it (https://cairn.example.com, with any path "
+    "prefix a proxy adds); the multipart upload part URLs handed to clients start with it",
+    "the address of each request",
+    option="--public-url",
 )
 MAX_ARTIFACT_BYTES = Setting(
     "max_artifact_bytes",
@@ -390,7 +416,7 @@ QUEUE_URI = Setting(
     "The job queue (Huey) that carries job ids to workers: sqlite:///path/queue.db, "
     "postgresql://user@host:5432/db, redis://host:6379/N or memory: (this process only)",
     "follows the store: a SQLite file beside a SQLite store (cairn.queue.db), the store's own "
-    "database on PostgreSQL",
+    "database on PostgreSQL, memory: on MySQL",
     option="--queue-uri",
 )
 RUN_JOBS = Setting(
@@ -408,6 +434,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     BACKEND_STORE_URI,
     ARTIFACTS_DESTINATION,
     SERVE_ARTIFACTS,
+    PUBLIC_URL,
     MAX_ARTIFACT_BYTES,
     TRUNCATE_LONG_VALUES,
     MAX_REQUEST_BYTES,
@@ -441,6 +468,7 @@ class Settings:
     backend_store_uri: str = field(default_factory=BACKEND_STORE_URI.default)
     artifacts_destination: str = field(default_factory=ARTIFACTS_DESTINATION.default)
     serve_artifacts: bool = field(default_factory=SERVE_ARTIFACTS.default)
+    public_url: str = field(default_factory=PUBLIC_URL.default)
     max_artifact_bytes: int = field(default_factory=MAX_ARTIFACT_BYTES.default)
     truncate_long_values: bool = field(default_factory=TRUNCATE_LONG_VALUES.default)
     max_request_bytes: int = field(default_factory=MAX_REQUEST_BYTES.default)

@@ -16,13 +16,18 @@ from cairn.services.approvals import ApprovalService
 from cairn.services.artifacts import ArtifactService
 from cairn.services.compare import CompareService
 from cairn.services.datasets import DatasetService
+from cairn.services.eval_leaderboard import EvalLeaderboardService
+from cairn.services.evaluations import EvaluationService
 from cairn.services.insights import InsightService
 from cairn.services.jobs import JobService
 from cairn.services.logged_models import LoggedModelService
 from cairn.services.metrics import MetricsService
 from cairn.services.model_policies import ModelPolicyService
+from cairn.services.red_team import RedTeamService
 from cairn.services.registry import RegistryService
 from cairn.services.retention import RetentionService
+from cairn.services.saved_views import SavedViewService
+from cairn.services.traces import TraceService
 from cairn.services.tracking import TrackingService
 from cairn.services.webhooks import WebhookService
 
@@ -43,6 +48,7 @@ def _accessor(name: str, _kind: type[S]) -> Callable[[Request], S]:
 tracking = _accessor("tracking", TrackingService)
 artifacts = _accessor("artifacts", ArtifactService)
 logged_models = _accessor("logged_models", LoggedModelService)
+traces = _accessor("traces", TraceService)
 registry = _accessor("registry", RegistryService)
 compare = _accessor("compare", CompareService)
 metrics = _accessor("metrics", MetricsService)
@@ -55,7 +61,11 @@ retention = _accessor("retention", RetentionService)
 webhooks = _accessor("webhooks", WebhookService)
 jobs = _accessor("jobs", JobService)
 model_policies = _accessor("model_policies", ModelPolicyService)
+saved_views = _accessor("saved_views", SavedViewService)
 alert_service = _accessor("alerts", AlertService)
+red_team = _accessor("red_team", RedTeamService)
+evaluations = _accessor("evaluations", EvaluationService)
+eval_leaderboard = _accessor("eval_leaderboard", EvalLeaderboardService)
 
 
 def identity(request: Request) -> Identity:

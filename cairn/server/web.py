@@ -25,9 +25,22 @@ RESERVED = (
     "/model-versions/get-artifact",
 )
 RESERVED_EXACT = frozenset(
-    {"/api", "/ajax-api", "/health", "/version", "/docs", "/redoc", "/openapi.json"}
+    {
+        "/api",
+        "/ajax-api",
+        "/health",
+        "/ready",
+        "/version",
+        "/docs",
+        "/redoc",
+        "/openapi.json",
+        "/graphql",
+    }
 )
-RESERVED_UNDER = ("/docs/", "/redoc/", "/health/", "/version/")
+RESERVED_UNDER = ("/docs/", "/redoc/", "/health/", "/ready/", "/version/")
+NEGOTIATED = frozenset({"/metrics"})
+"""Paths the UI shares with an API: a browser (``Accept: text/html``) gets the UI's page (the
+metrics explorer), anything else the API's answer (Prometheus' scrape of ``/metrics``)."""
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
@@ -46,8 +59,24 @@ pre{padding:10px 14px}</style></head>
 """
 
 
-def reserved(path: str) -> bool:
+def reserved(path: str, accept: str = "") -> bool:
+    """Whether ``path`` belongs to an API rather than the UI (for a request whose ``Accept``
+    header is ``accept``)."""
+    if path in NEGOTIATED:
+        return "text/html" not in accept
     return path in RESERVED_EXACT or path.startswith(RESERVED) or path.startswith(RESERVED_UNDER)
+
+
+def accept_of(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"accept":
+            return str(value.decode("latin-1"))
+    return ""
+
+
+def ui_request(scope: Scope) -> bool:
+    """A GET or HEAD the UI answers (a page or one of its files)."""
+    return scope["method"] in ("GET", "HEAD") and not reserved(scope["path"], accept_of(scope))
 
 
 class WebUI:
@@ -60,7 +89,7 @@ class WebUI:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or reserved(path):
+        if scope["type"] != "http" or not ui_request(scope):
             await self.app(scope, receive, send)
             return
         response = self.respond(path)

@@ -114,6 +114,8 @@ def run(r: Run) -> Json:
     inputs: Json = {}
     if r.inputs:
         inputs["dataset_inputs"] = [dataset_input(di.dataset, di.tags) for di in r.inputs]
+    if r.model_inputs:
+        inputs["model_inputs"] = [{"model_id": m} for m in r.model_inputs]
     outputs: Json = {}
     if r.outputs:
         outputs["model_outputs"] = [{"model_id": m, "step": s} for m, s in r.outputs]

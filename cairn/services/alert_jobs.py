@@ -33,6 +33,7 @@ from cairn.entities.alerts import (
     Verdict,
 )
 from cairn.entities.events import ACTING, SYSTEM_ACTOR, ActorKind, ChangeEvent
+from cairn.entities.numbers import decimal
 from cairn.entities.tracking import RunStatus
 from cairn.jobs.registry import JobContext, consumer, periodic
 from cairn.store import alert_eval as q
@@ -103,16 +104,17 @@ def _read(events: Sequence[ChangeEvent]) -> _Batch:
             batch.deleted.discard(ev.entity_id)
         elif action == "model_version.create" and ev.model_name:
             version = ev.entity_id.rsplit("/", 1)[-1]
-            if version.isdigit():
-                batch.versions.add((ev.model_name, int(version)))
+            number = decimal(version)
+            if number is not None:
+                batch.versions.add((ev.model_name, number))
         elif action == "model_version.delete":
             batch.versions_gone.add(ev.entity_id)
         elif action == "experiment.delete" and ev.experiment_id:
             batch.experiments_gone.add(ev.experiment_id)
-        elif action.startswith("experiment.") and ev.experiment_id and ev.experiment_id.isdigit():
+        elif action.startswith("experiment.") and (eid := decimal(ev.experiment_id)) is not None:
             tags = {**((ev.before or {}).get("tags") or {}), **(after.get("tags") or {})}
             if any(t in tags for t in SEED_TAGS):
-                batch.seeds.add(int(ev.experiment_id))
+                batch.seeds.add(eid)
     return batch
 
 

@@ -28,6 +28,7 @@ from cairn.entities.alerts import (
 )
 from cairn.entities.errors import CairnError, ErrorCode
 from cairn.entities.insights import guess_direction
+from cairn.entities.numbers import decimal
 from cairn.services import validation as v
 from cairn.services.registry import validate_name
 from cairn.store import alerts as store
@@ -155,29 +156,30 @@ def rule_values(body: dict[str, Any], scope_is_model: bool) -> dict[str, Any]:
 
 
 def _rule_id(value: object) -> int:
-    text = str(value).strip() if isinstance(value, str | int) else ""
-    if not text.isdigit() or isinstance(value, bool):
+    number = decimal(value)
+    if number is None:
         raise CairnError.invalid(f"Invalid alert rule id {str(value)[:40]!r}")
-    if int(text) >= 2**31:
-        raise CairnError.not_found(f"Alert rule {text} not found")
-    return int(text)
+    if number >= 2**31:
+        raise CairnError.not_found(f"Alert rule {number} not found")
+    return number
 
 
 def _alert_id(value: object) -> int:
-    text = str(value).strip() if isinstance(value, str | int) else ""
-    if not text.isdigit() or isinstance(value, bool):
+    number = decimal(value)
+    if number is None:
         raise CairnError.invalid(f"Invalid alert id {str(value)[:40]!r}")
-    if int(text) >= 2**31:
-        raise CairnError.not_found(f"Alert {text} not found")
-    return int(text)
+    if number >= 2**31:
+        raise CairnError.not_found(f"Alert {number} not found")
+    return number
 
 
 def _page_token(token: str | None) -> int | None:
     if not token:
         return None
-    if not token.isdigit() or len(token) > 12:
+    number = decimal(token, high=10**12 - 1)
+    if number is None:
         raise CairnError.invalid(f"Invalid page_token {token[:40]!r}")
-    return int(token)
+    return number
 
 
 class AlertService:
@@ -230,12 +232,12 @@ class AlertService:
             )
         if model_name not in (None, ""):
             return None, validate_name(model_name, "model_name")
-        text = str(experiment_id).strip() if isinstance(experiment_id, str | int) else ""
-        if not text.isdigit() or isinstance(experiment_id, bool) or int(text) >= 2**31:
+        number = decimal(experiment_id, high=2**31 - 1)
+        if number is None:
             raise CairnError.invalid(
                 f"Invalid value {str(experiment_id)[:40]!r} for field 'experiment_id'"
             )
-        return str(int(text)), None
+        return str(number), None
 
     def create_rule(self, who: Identity, body: object) -> AlertRule:
         if not isinstance(body, dict):

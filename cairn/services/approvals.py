@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 from cairn.access.service import AccessService
 from cairn.entities.access import ALL, AuthMethod, Identity, Permission, ResourceType, Visibility
 from cairn.entities.approvals import (
+    EVALUATION_OUTCOMES,
     OPERATORS,
     ApprovalRequest,
     Evidence,
@@ -29,6 +30,7 @@ from cairn.entities.approvals import (
     RequestState,
 )
 from cairn.entities.errors import CairnError, ErrorCode
+from cairn.entities.numbers import decimal
 from cairn.entities.registry import Stage
 from cairn.services import validation as v
 from cairn.services.registry import parse_stage, parse_version, validate_alias, validate_name
@@ -101,8 +103,16 @@ def _evidence(items: object) -> tuple[Evidence, ...]:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise CairnError.invalid(f"Parameter '{where}.value' must be a number")
             out.append(Evidence("metric", key, float(value), op))
+        elif kind == "evaluation":
+            value = "passed" if value is None else value
+            if value not in EVALUATION_OUTCOMES:
+                allowed = " or ".join(repr(o) for o in EVALUATION_OUTCOMES)
+                raise CairnError.invalid(f"Parameter '{where}.value' must be {allowed}")
+            out.append(Evidence("evaluation", key, value))
         else:
-            raise CairnError.invalid(f"Parameter '{where}.kind' must be 'tag' or 'metric'")
+            raise CairnError.invalid(
+                f"Parameter '{where}.kind' must be 'tag', 'metric' or 'evaluation'"
+            )
     return tuple(out)
 
 
@@ -121,12 +131,12 @@ def _policy_stage(stage: object) -> str:
 
 
 def _request_id(value: object) -> int:
-    text = str(value).strip() if isinstance(value, str | int) else ""
-    if not text.isdigit() or isinstance(value, bool):
+    number = decimal(value)
+    if number is None:
         raise CairnError.invalid(f"Invalid approval request id {value!r}")
-    if int(text) >= 2**31:  # beyond the id column: no such request
-        raise CairnError.not_found(f"Approval request {text} not found")
-    return int(text)
+    if number >= 2**31:  # beyond the id column: no such request
+        raise CairnError.not_found(f"Approval request {number} not found")
+    return number
 
 
 class ApprovalService:
@@ -356,7 +366,12 @@ class ApprovalService:
         if existing is not None:
             return Outcome(version, store.get_request(c, existing))
         tags, metrics = store.run_facts(c, row.run_id)
-        missing = [e.check(row.run_id, tags, metrics) for e in policy.evidence]
+        evaluations = (
+            store.evaluation_facts(c, model.name, version)
+            if any(e.kind == "evaluation" for e in policy.evidence)
+            else {}
+        )
+        missing = [e.check(row.run_id, tags, metrics, evaluations) for e in policy.evidence]
         refused = [check for check in missing if not check.ok]
         if refused:
             reasons = "; ".join(f"{ch.check} is required ({ch.detail})" for ch in refused)
@@ -405,9 +420,9 @@ class ApprovalService:
             raise CairnError.invalid("Parameter 'max_results' must be between 1 and 1000")
         before = None
         if page_token:
-            if not page_token.isdigit():
+            before = decimal(page_token)
+            if before is None:
                 raise CairnError.invalid(f"Invalid page_token {page_token!r}")
-            before = int(page_token)
         only = None if visibility.everything else visibility.allow_ids
         allowed = (only, visibility.deny_ids)
         found = self.db.read(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import partial
+from pathlib import Path
 
 from cairn.artifacts.base import ArtifactRepository
 from cairn.artifacts.paths import clean_path, join
@@ -12,6 +14,7 @@ from cairn.store import artifact_events
 from cairn.store.db import Database
 
 PROXY_SCHEME = "mlflow-artifacts:"
+CHUNK = 1024 * 1024
 
 
 class ArtifactService:
@@ -81,6 +84,38 @@ class ArtifactService:
             f"The artifacts of {what} are stored at '{uri}', outside this server's artifact "
             f"store ({self.repo.root_uri}); read them from there directly"
         )
+
+    def put_file(self, info: RunInfo, path: str, source: Path) -> int:
+        """Write a local file as the run's artifact ``path`` (replacing one there) from a
+        worker thread or job; records ``artifact.write``. Returns the size."""
+        with source.open("rb") as handle:
+            return self._put(info, path, iter(lambda: handle.read(CHUNK), b""))
+
+    def put_bytes(self, info: RunInfo, path: str, data: bytes) -> int:
+        """:meth:`put_file` for bytes in memory."""
+        return self._put(info, path, iter((data,)))
+
+    def _put(self, info: RunInfo, path: str, chunks: Iterator[bytes]) -> int:
+        target = self.in_run(info, path)
+        writer = self.repo.open_write(target)
+        try:
+            for chunk in chunks:
+                writer.write(chunk)
+            size = writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+        if self.db is not None:
+            self.db.write(
+                partial(
+                    artifact_events.record,
+                    action="artifact.write",
+                    path=target,
+                    before=None,
+                    after={"size": size},
+                )
+            )
+        return size
 
     def in_run(self, info: RunInfo, path: str | None) -> str:
         root = self.run_root(info)

@@ -11,6 +11,8 @@ from cairn.store import datasets as store
 from cairn.store.db import Database
 
 MAX_RESULTS = 1000
+MAX_SUMMARY_EXPERIMENTS = 20
+"""MLflow's bound on the experiments of one ``search-datasets`` request."""
 
 
 class DatasetService:
@@ -42,3 +44,24 @@ class DatasetService:
         registered from those runs, of the registered models ``models`` lets the caller
         read; not found when ``experiments`` hides the dataset's experiment."""
         return self.db.read(lambda c: store.lineage(c, dataset_id, models, experiments))
+
+    def find(self, ref: str, limit: int = 20) -> list[DatasetRow]:
+        """Logged datasets whose name or digest is ``ref``, newest first (for evaluations,
+        which run as the system and read any experiment's datasets)."""
+        return self.db.read(lambda c: store.find(c, ref, limit))
+
+    def summaries(self, experiment_ids: list[str]) -> list[tuple[str, str, str, str]]:
+        """MLflow's ``experiments/search-datasets`` (the web UI's): (experiment id, name,
+        digest, context) of the datasets logged to runs of the experiments."""
+        if not experiment_ids:
+            raise CairnError.invalid(
+                "SearchDatasets request must specify at least one experiment_id."
+            )
+        if len(experiment_ids) > MAX_SUMMARY_EXPERIMENTS:
+            raise CairnError.invalid(
+                f"SearchDatasets request cannot specify more than {MAX_SUMMARY_EXPERIMENTS} "
+                f"experiment_ids. Received {len(experiment_ids)} experiment_ids."
+            )
+        ids = [parse_experiment_id(e, "experiment_ids") for e in experiment_ids]
+        rows = self.db.read(lambda c: store.summaries(c, ids, MAX_RESULTS))
+        return [(str(e), name, digest, context) for e, name, digest, context in rows]

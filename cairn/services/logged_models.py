@@ -67,13 +67,18 @@ class LoggedModelService:
         model_type: str | None = None,
         tags: Iterable[tuple[str, object]] = (),
         params: Iterable[tuple[str, object]] = (),
+        model_id: str | None = None,
     ) -> LoggedModel:
+        """``model_id``: the id to give the model (imports keep their source's ids)."""
         eid = parse_experiment_id(experiment_id)
+        chosen = v.validate_new_model_id(model_id) if model_id is not None else None
         model_name = name or f"model-{store.new_model_id()[2:10]}"
         run_id = v.validate_run_id(source_run_id, "source_run_id") if source_run_id else None
         tag_map, param_map = self._tags(tags), self._params(params)
         return self.db.write(
-            lambda c: store.create(c, eid, model_name, run_id, model_type, tag_map, param_map)
+            lambda c: store.create(
+                c, eid, model_name, run_id, model_type, tag_map, param_map, chosen
+            )
         )
 
     def get(self, model_id: str, allow_deleted: bool = False) -> LoggedModel:
@@ -118,10 +123,22 @@ class LoggedModelService:
         order_by: Sequence[tuple[str, bool]] = (),
         max_results: int = 100,
         page_token: str | None = None,
+        datasets: Sequence[tuple[object, object]] = (),
     ) -> Page[LoggedModel]:
+        """``datasets``: (name, digest or None) pairs; only models with metrics logged
+        against one of them (MLflow's ``datasets`` filter)."""
         eids = [parse_experiment_id(e, "experiment_ids") for e in experiment_ids]
+        wanted: list[tuple[str, str | None]] = []
+        for i, (name, digest) in enumerate(datasets):
+            if not isinstance(name, str) or not name:
+                raise CairnError.invalid(
+                    f"Missing value for required parameter 'datasets[{i}].dataset_name'."
+                )
+            wanted.append((name, digest if isinstance(digest, str) and digest else None))
         return self.db.read(
-            lambda c: search_logged_models(c, eids, filter_text, order_by, max_results, page_token)
+            lambda c: search_logged_models(
+                c, eids, filter_text, order_by, max_results, page_token, wanted
+            )
         )
 
     # ------------------------------------------------------------------ run side

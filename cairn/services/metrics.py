@@ -109,7 +109,7 @@ class MetricsService:
                 ) from exc
             for k in keys:
                 refs.append((rid, k, mb.SeriesRef(row.id, key_ids.get(k), row.start_time)))
-        offsets = [mb.offset_of(conn, axis, ref) for _, _, ref in refs]
+        offsets = mb.offsets_of(conn, axis, [ref for _, _, ref in refs])
         lo = math.ceil(x_min) if x_min is not None else None
         hi = math.floor(x_max) if x_max is not None else None
         if lo is None or hi is None:

@@ -9,7 +9,8 @@ from urllib.parse import unquote
 
 from cairn.artifacts.paths import clean_path, join
 from cairn.entities.access import ALL, Visibility
-from cairn.entities.errors import CairnError
+from cairn.entities.errors import CairnError, ErrorCode
+from cairn.entities.numbers import decimal
 from cairn.entities.registry import ModelEvent, ModelVersion, RegisteredModel, Stage
 from cairn.entities.tracking import Page
 from cairn.services import validation as v
@@ -21,7 +22,16 @@ from cairn.store.db import Database
 
 MAX_NAME_LENGTH = 256
 MAX_TAG_VALUE_LENGTH = 5000
-RUNS_SOURCE = re.compile(r"^runs:/([0-9a-zA-Z]+)(?:/(.*))?$")
+RUNS_SOURCE = re.compile(r"^runs:/([0-9a-zA-Z_-]+)(?:/(.*))?$")
+URI_STAGES = {
+    "none": "None",
+    "staging": "Staging",
+    "production": "Production",
+    "archived": "Archived",
+}
+"""Stage names as a ``models:/NAME/STAGE`` URI may spell them (any case)."""
+STORE_SCHEME = "artifacts:"
+"""A source scheme naming a path inside the artifact store (``artifacts:/1/<run>/artifacts``)."""
 LOGGED_MODEL_SOURCE = re.compile(r"^models:/(m-[0-9a-zA-Z]+)/?$")
 RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
 
@@ -39,10 +49,10 @@ def validate_name(name: object, field: str = "name") -> str:
 
 
 def parse_version(version: object) -> int:
-    text = str(version).strip() if isinstance(version, str | int) else ""
-    if not text.isdigit() or isinstance(version, bool):
+    number = decimal(version)
+    if number is None:
         raise CairnError.invalid(f"Parameter 'version' must be an integer, got {version!r}.")
-    return int(text)
+    return number
 
 
 def parse_stage(stage: object) -> Stage:
@@ -170,13 +180,18 @@ class RegistryService:
     def check_source(self, source: object) -> tuple[str, str | None, str | None]:
         """(source, storage location, logged model id) for an acceptable source, else 400.
 
-        Accepted: ``runs:/<run>/<path>`` of an existing run, ``models:/m-<id>``,
-        ``mlflow-artifacts:/…`` and storage URIs inside this server's artifact store."""
+        Accepted: ``runs:/<run>/<path>`` (of a run this server does not have too, as MLflow
+        accepts it, with no files behind it), ``models:/m-<id>``,
+        ``mlflow-artifacts:/…``, ``artifacts:/…`` and storage URIs inside this server's
+        artifact store; refused with MLflow's words (``Invalid model version source``,
+        ``If supplying a source as an http, https, …``)."""
         if not isinstance(source, str) or not source.strip():
             raise CairnError.invalid("Missing value for required parameter 'source'.")
         refused = CairnError.invalid(
-            f"Invalid model version source '{source[:300]}': a source must be a runs:/ or "
-            "models:/m-<id> URI, or a location inside this server's artifact store"
+            f"Invalid model version source: '{source[:300]}'. If supplying a source as an "
+            "http, https, local file path, ftp, objectstore, or mlflow-artifacts uri, it must "
+            "name a location inside this server's artifact store by an absolute path without "
+            "'..'; runs:/<run_id>/<path> and models:/m-<id> URIs are accepted as well"
         )
         if any(ord(ch) < 32 for ch in source):
             raise refused
@@ -188,11 +203,27 @@ class RegistryService:
             run_uuid, path = m.group(1), m.group(2) or ""
             try:
                 rel = clean_path(unquote(path), allow_root=True)
-                row = self.db.read(lambda c: run_store.resolve(c, run_uuid))
             except CairnError as exc:
                 raise refused from exc
+            try:
+                row = self.db.read(lambda c: run_store.resolve(c, run_uuid))
+            except CairnError as exc:
+                if exc.error_code != ErrorCode.RESOURCE_DOES_NOT_EXIST:
+                    raise refused from exc
+                # MLflow registers a runs:/ source of a run it does not have (as it does any
+                # URI outside a local path); there are no files behind it, so the version has
+                # no storage location and downloading it answers that the files are missing
+                return source, None, None
             base = (row.artifact_uri or "").rstrip("/")
             return source, join(base, rel) if rel else base, None
+        if source.startswith(STORE_SCHEME) and source[len(STORE_SCHEME) :][:1] == "/":
+            # ``artifacts:/<exp>/<run>/artifacts``: a path in the artifact store, as MLflow's
+            # proxied server accepts it; stored, and downloaded, as its mlflow-artifacts:/ URI
+            try:
+                location = self.check_source(PROXY_SCHEME + source[len(STORE_SCHEME) :])[1]
+            except CairnError as exc:
+                raise refused from exc
+            return source, location, None
         try:
             inside = self.artifacts.repo_path_of(source, "the source")
             if unquote(source) != source:
@@ -291,6 +322,49 @@ class RegistryService:
         if not isinstance(alias, str) or not alias:
             raise CairnError.invalid("Missing value for required parameter 'alias'.")
         return self.db.read(lambda c: store.get_by_alias(c, n, alias))
+
+    def resolve_uri(self, uri: object) -> ModelVersion:
+        """The version a ``models:/`` URI names: ``models:/NAME/VERSION``, ``models:/NAME/STAGE``
+        (the newest version in that stage), ``models:/NAME/latest`` (the newest version) or
+        ``models:/NAME@ALIAS``. Anything else is refused naming the ``model`` field; a URI that
+        names nothing is RESOURCE_DOES_NOT_EXIST."""
+        if not isinstance(uri, str) or not uri.startswith("models:/"):
+            raise CairnError.invalid(
+                f"model: expected a models:/ URI (models:/NAME/VERSION, models:/NAME/STAGE, "
+                f"models:/NAME/latest or models:/NAME@ALIAS), got {uri!r}"
+            )
+        rest = uri[len("models:/") :].strip("/")
+        if "@" in rest:
+            name, alias = rest.split("@", 1)
+            n, a = validate_name(name, "model"), validate_alias(alias)
+            try:
+                return self.get_by_alias(n, a)
+            except CairnError as exc:  # MLflow answers a missing alias with a 400
+                if exc.error_code != ErrorCode.INVALID_PARAMETER_VALUE:
+                    raise
+                raise CairnError.not_found(
+                    f"model: registered model '{n}' has no alias '{a}' ({uri})"
+                ) from None
+        if "/" not in rest:
+            raise CairnError.invalid(f"model: '{uri}' names no version, stage, alias or 'latest'")
+        name, selector = rest.rsplit("/", 1)
+        if decimal(selector) is not None:
+            return self.get_version(name, selector)
+        if selector.lower() == "latest":
+            found = self.latest_versions(name)
+        else:
+            stage = URI_STAGES.get(selector.lower())
+            if stage is None:
+                raise CairnError.invalid(
+                    f"model: in '{uri}', '{selector}' is not a version number, a stage "
+                    "(None, Staging, Production, Archived) or 'latest'"
+                )
+            found = self.latest_versions(name, [stage])
+        if not found:
+            raise CairnError.not_found(
+                f"model: no version of registered model '{name}' matches '{uri}'"
+            )
+        return max(found, key=lambda mv: mv.version)
 
     # --------------------------------------------------------------------------- history
     def history(

@@ -20,6 +20,7 @@ from typing import Any
 
 from cairn.entities.errors import CairnError
 from cairn.entities.events import ACTING, SYSTEM_ACTOR, ActorKind
+from cairn.entities.numbers import decimal
 from cairn.entities.retention import (
     CLEANUP,
     FINISHED_STATUSES,
@@ -53,8 +54,8 @@ Progress = Callable[[str, int, int], None]
 def _int(value: object, field: str, low: int, high: int) -> int:
     if isinstance(value, bool):
         value = None  # refused below: True is not a number of days
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str) and decimal(value) is not None:
+        value = decimal(value)
     if not isinstance(value, int) or not low <= value <= high:
         raise CairnError.invalid(
             f"Invalid value {value!r} for parameter '{field}': expected an integer from "
@@ -78,7 +79,7 @@ def parse_experiment_id(value: object, field: str = "experiment_id") -> str:
     text = value.strip() if isinstance(value, str) else value
     if isinstance(text, int) and not isinstance(text, bool):
         text = str(text)
-    if not isinstance(text, str) or not text.isdigit() or int(text) > MAX_EXPERIMENT_ID:
+    if not isinstance(text, str) or decimal(text, high=MAX_EXPERIMENT_ID) is None:
         raise CairnError.invalid(
             f"Invalid value {value!r} for parameter '{field}': experiment ids are integers "
             'written as strings, e.g. "0" or "12"'

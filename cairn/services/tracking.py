@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 
 from sqlalchemy import Connection
@@ -40,6 +41,10 @@ from cairn.store.metric_keys import MetricKeys
 from cairn.store.run_search import search_runs
 
 MAX_BULK_RUNS = 100
+MAX_BULK_RESULTS = 25_000
+"""MLflow's default and bound for ``get-history-bulk``."""
+MAX_INTERVAL_RESULTS = 2500
+"""MLflow's bound on ``max_results`` of ``get-history-bulk-interval``."""
 MAX_SUMMARY_IDS = 1000
 # batches up to this size may be written on the event loop when the writer is idle
 SMALL_BATCH = 20
@@ -186,9 +191,11 @@ class TrackingService:
         start_time: int | None = None,
         run_name: str | None = None,
         tags: Iterable[tuple[str, object]] = (),
+        run_id: str | None = None,
     ) -> Run:
+        """``run_id``: the id to give the run (imports keep their source's ids)."""
         return self.db.write(
-            self._create_run_job(experiment_id, user_id, start_time, run_name, tags)
+            self._create_run_job(experiment_id, user_id, start_time, run_name, tags, run_id)
         )
 
     async def acreate_run(
@@ -198,8 +205,9 @@ class TrackingService:
         start_time: int | None = None,
         run_name: str | None = None,
         tags: Iterable[tuple[str, object]] = (),
+        run_id: str | None = None,
     ) -> Run:
-        job = self._create_run_job(experiment_id, user_id, start_time, run_name, tags)
+        job = self._create_run_job(experiment_id, user_id, start_time, run_name, tags, run_id)
         return await self.db.awrite(job, small=True)
 
     def _create_run_job(
@@ -209,12 +217,14 @@ class TrackingService:
         start_time: int | None,
         run_name: str | None,
         tags: Iterable[tuple[str, object]],
+        run_id: str | None = None,
     ) -> Callable[[Connection], Run]:
         eid = parse_experiment_id(experiment_id)
+        chosen = v.validate_new_run_id(run_id) if run_id is not None else None
         tag_map = {v.validate_key("Tag", k): self.limits.tag_value(k, val) for k, val in tags}
         name = run_name or tag_map.get(run_store.RUN_NAME_TAG) or random_run_name()
         name = self.limits.tag_value(run_store.RUN_NAME_TAG, name)
-        return lambda c: run_store.create(c, eid, user_id, start_time, name, tag_map)
+        return lambda c: run_store.create(c, eid, user_id, start_time, name, tag_map, chosen)
 
     def get_run(self, run_id: object) -> Run:
         rid = v.validate_run_id(run_id)
@@ -357,6 +367,41 @@ class TrackingService:
 
         return self.db.read(read)
 
+    def get_metric_history_bulk(
+        self, run_ids: Sequence[str], key: str | None, max_results: int
+    ) -> list[tuple[str, Metric]]:
+        """MLflow's ``get-history-bulk``: the whole history of one metric for up to
+        :data:`MAX_BULK_RUNS` runs, ordered by run id, each run's by (step, timestamp,
+        value), at most ``max_results`` points in all."""
+        if not run_ids:
+            raise CairnError.invalid(
+                "GetMetricHistoryBulk request must specify at least one run_id."
+            )
+        if len(run_ids) > MAX_BULK_RUNS:
+            raise CairnError.invalid(
+                f"GetMetricHistoryBulk request cannot specify more than {MAX_BULK_RUNS} "
+                f"run_ids. Received {len(run_ids)} run_ids."
+            )
+        if not key:
+            raise CairnError.invalid("GetMetricHistoryBulk request must specify a metric_key.")
+        if not 1 <= max_results <= MAX_BULK_RESULTS:
+            raise CairnError.invalid(
+                f"Invalid value {max_results} for parameter 'max_results' supplied: it must "
+                f"be between 1 and {MAX_BULK_RESULTS}"
+            )
+
+        def read(c: Connection) -> list[tuple[str, Metric]]:
+            out: list[tuple[str, Metric]] = []
+            for rid in sorted(set(run_ids)):
+                pk = run_store.resolve(c, rid).id
+                for s, t, val, n in metric_store.history(c, self.keys, pk, key, None, None).points:
+                    out.append((rid, Metric(key, math.nan if n else val, t, s)))
+                    if len(out) >= max_results:
+                        return out
+            return out
+
+        return self.db.read(read)
+
     def get_metric_history_bulk_interval(
         self,
         run_ids: Sequence[str],
@@ -365,41 +410,68 @@ class TrackingService:
         end_step: int | None,
         max_results: int,
     ) -> list[tuple[str, Metric]]:
+        """MLflow's ``get-history-bulk-interval``: the points of one metric of many runs at
+        the steps MLflow chooses (:func:`mlflow_interval_steps`), run by run, each run's by
+        (step, timestamp). Cairn's own charts sample differently (``metric_buckets``)."""
         if not run_ids:
-            raise CairnError.invalid("Missing value for required parameter 'run_ids'")
+            raise CairnError.invalid("Missing value for required parameter 'run_ids'.")
         if len(run_ids) > MAX_BULK_RUNS:
             raise CairnError.invalid(
-                f"At most {MAX_BULK_RUNS} run ids can be requested at once; got {len(run_ids)}"
+                f"GetMetricHistoryBulkInterval request must specify at most {MAX_BULK_RUNS} "
+                f"run_ids. Received {len(run_ids)} run_ids."
+            )
+        if not 1 <= max_results <= MAX_INTERVAL_RESULTS:
+            raise CairnError.invalid(
+                f"max_results must be between 1 and {MAX_INTERVAL_RESULTS}; got {max_results}"
             )
         if not key:
-            raise CairnError.invalid("Missing value for required parameter 'metric_key'")
-        if not 1 <= max_results <= 10_000:
-            raise CairnError.invalid("Parameter 'max_results' must be between 1 and 10000")
+            raise CairnError.invalid("Missing value for required parameter 'metric_key'.")
+        if (start_step is None) != (end_step is None):
+            raise CairnError.invalid(
+                "If either start step or end step are specified, both must be specified."
+            )
         if start_step is not None and end_step is not None and start_step > end_step:
             raise CairnError.invalid(
-                f"start_step ({start_step}) must not be greater than end_step ({end_step})"
+                "end_step must be greater than start_step. "
+                f"Found start_step={start_step} and end_step={end_step}."
             )
 
         def read(c: Connection) -> list[tuple[str, Metric]]:
+            pks = {rid: run_store.resolve(c, rid).id for rid in dict.fromkeys(run_ids)}
+            steps = {
+                rid: metric_store.distinct_steps(c, self.keys, pk, key, start_step, end_step)
+                for rid, pk in pks.items()
+            }
+            chosen = mlflow_interval_steps(list(steps.values()), start_step, end_step, max_results)
             out: list[tuple[str, Metric]] = []
-            for rid in dict.fromkeys(run_ids):
-                row = run_store.resolve(c, rid)
-                for m in metric_store.sampled_history(
-                    c, self.keys, row.id, key, start_step, end_step, max_results
-                ):
+            for rid, pk in pks.items():
+                wanted = [s for s in steps[rid] if s in chosen]
+                for m in metric_store.points_at_steps(c, self.keys, pk, key, wanted):
                     out.append((rid, m))
             return out
 
         return self.db.read(read)
 
     # --------------------------------------------------------------------- inputs
-    def log_inputs(self, run_id: object, inputs: Sequence[tuple[Dataset, dict[str, str]]]) -> None:
+    def log_inputs(
+        self,
+        run_id: object,
+        inputs: Sequence[tuple[Dataset, dict[str, str]]],
+        models: Sequence[str] = (),
+    ) -> None:
+        """Dataset inputs and logged-model inputs (``m-…`` ids, kept as given) of a run."""
         rid = v.validate_run_id(run_id)
         for dataset, _tags in inputs:
             for field in ("name", "digest", "source_type", "source"):
                 if not getattr(dataset, field):
                     raise CairnError.invalid(f"Missing value for required dataset field '{field}'")
-        self.db.write(lambda c: input_store.log_inputs(c, rid, inputs))
+        for i, model_id in enumerate(models):
+            if not isinstance(model_id, str) or not model_id or len(model_id) > 64:
+                raise CairnError.invalid(
+                    f"Invalid value for parameter 'models[{i}].model_id': a logged model id "
+                    "of 1 to 64 characters"
+                )
+        self.db.write(lambda c: input_store.log_inputs(c, rid, inputs, models))
 
     # --------------------------------------------------------------------- health
     def check_database(self) -> None:
@@ -411,3 +483,28 @@ class TrackingService:
                 f"The database does not answer ({type(exc).__name__})",
                 ErrorCode.TEMPORARILY_UNAVAILABLE,
             ) from exc
+
+
+def mlflow_interval_steps(
+    run_steps: Sequence[Sequence[int]],
+    start_step: int | None,
+    end_step: int | None,
+    max_results: int,
+) -> set[int]:
+    """The steps MLflow's ``get-history-bulk-interval`` returns points at, given each run's
+    steps (ascending) in the range: every step when they are few; otherwise one every
+    ``ceil((end - start) / max_results)`` steps from the range's start, plus each run's first
+    and last step (10 steps 0..9, ``max_results=5``: 0, 2, 4, 6, 8, 9)."""
+    every = sorted({s for steps in run_steps for s in steps})
+    if not every:
+        return set()
+    if len(every) <= max_results:
+        return set(every)
+    lo = every[0] if start_step is None else start_step
+    hi = every[-1] if end_step is None else end_step
+    interval = max(1, -(-(hi - lo) // max_results))
+    chosen = set(range(lo, hi + 1, interval))
+    for steps in run_steps:
+        if steps:
+            chosen.update((steps[0], steps[-1]))
+    return chosen

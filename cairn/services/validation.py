@@ -45,6 +45,30 @@ def validate_key(kind: str, key: object) -> str:
     return key
 
 
+NEW_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+NEW_MODEL_ID = re.compile(r"^m-[0-9a-f]{32}$")
+
+
+def _chosen_id(value: object, field: str, shape: re.Pattern[str], described: str) -> str:
+    """An id a client chose for a new object (an import), in MLflow's shape."""
+    if not isinstance(value, str) or not shape.match(value):
+        raise CairnError.invalid(
+            f"Invalid value {str(value)[:40]!r} for parameter '{field}': {described}"
+        )
+    return value
+
+
+def validate_new_run_id(run_id: object, field: str = "run_id") -> str:
+    """A run id a client chose for a new run: 32 hex digits."""
+    return _chosen_id(run_id, field, NEW_RUN_ID, "a new run's id is 32 lowercase hex digits")
+
+
+def validate_new_model_id(model_id: object, field: str = "model_id") -> str:
+    """A logged-model id a client chose: ``m-`` and 32 hex digits."""
+    described = "a new logged model's id is 'm-' followed by 32 lowercase hex digits"
+    return _chosen_id(model_id, field, NEW_MODEL_ID, described)
+
+
 def validate_run_id(run_id: object, field: str = "run_id") -> str:
     if not isinstance(run_id, str) or not run_id:
         raise CairnError.invalid(f"Missing value for required parameter '{field}'")

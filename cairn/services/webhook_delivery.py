@@ -28,6 +28,7 @@ import httpx
 from cairn.access.sealing import Sealer
 from cairn.entities.errors import CairnError, ErrorCode
 from cairn.entities.events import ACTING, SYSTEM_ACTOR
+from cairn.entities.numbers import decimal
 from cairn.entities.webhooks import RESPONSE_EXCERPT, Attempt, DeliveryState
 from cairn.services.webhook_targets import (
     NOTHING_ALLOWED,
@@ -67,8 +68,9 @@ def parse_retry_after(value: str | None, now_s: float) -> float | None:
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
-        return float(min(int(text), MAX_RETRY_AFTER_S))
+    seconds = decimal(text, high=2**1023)
+    if seconds is not None:
+        return float(min(seconds, MAX_RETRY_AFTER_S))
     try:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):

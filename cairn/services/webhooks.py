@@ -23,6 +23,7 @@ from cairn.access.service import AccessService
 from cairn.entities.access import Identity, Permission, ResourceType
 from cairn.entities.errors import CairnError, ErrorCode
 from cairn.entities.events import ChangeEvent
+from cairn.entities.numbers import decimal
 from cairn.entities.webhooks import (
     ALL_EVENTS,
     MAX_DESCRIPTION,
@@ -268,7 +269,7 @@ class WebhookService:
             )
         if experiment_id not in (None, ""):
             text = str(experiment_id)
-            if not text.isdigit() or len(text) > 18:
+            if decimal(text, high=10**18 - 1) is None:
                 raise CairnError.invalid(
                     f"Invalid value {experiment_id!r} for parameter 'scope.experiment_id'"
                 )

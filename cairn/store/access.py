@@ -25,6 +25,7 @@ from cairn.entities.access import (
 )
 from cairn.entities.errors import CairnError
 from cairn.entities.events import Change, EntityType
+from cairn.entities.numbers import decimal
 from cairn.store import events
 from cairn.store.schema import (
     api_tokens,
@@ -37,6 +38,7 @@ from cairn.store.schema import (
     roles,
     runs,
     sessions,
+    traces,
     user_roles,
     users,
 )
@@ -533,7 +535,8 @@ def _pattern_owner(kind: ResourceType, pattern: str) -> tuple[str | None, str | 
     """The experiment id or model name a role's pattern names literally (so that its MANAGE
     holders see the role's grant on it); none for ``*`` or an experiment's name."""
     if kind is ResourceType.EXPERIMENT:
-        return (str(int(pattern)) if pattern.isascii() and pattern.isdigit() else None), None
+        number = decimal(pattern)
+        return (None if number is None else str(number)), None
     return None, (pattern if pattern != "*" else None)
 
 
@@ -715,6 +718,13 @@ def experiment_of_run(conn: Connection, run_uuid: str) -> int | None:
 def experiment_of_logged_model(conn: Connection, model_id: str) -> int | None:
     found = conn.execute(
         select(logged_models.c.experiment_id).where(logged_models.c.model_id == model_id)
+    ).scalar()
+    return None if found is None else int(found)
+
+
+def experiment_of_trace(conn: Connection, trace_id: str) -> int | None:
+    found = conn.execute(
+        select(traces.c.experiment_id).where(traces.c.trace_id == trace_id)
     ).scalar()
     return None if found is None else int(found)
 

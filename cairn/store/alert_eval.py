@@ -30,6 +30,7 @@ from cairn.store.schema import (
     runs,
 )
 from cairn.store.search.parser import RUNS, parse_filter
+from cairn.store.sql import FloatValue
 
 lm, mk, rn, mv, rm = latest_metrics.c, metric_keys.c, runs.c, model_versions.c, registered_models.c
 CHUNK = 500
@@ -161,7 +162,7 @@ def run_baseline(
     stmt = select(lm.value, rn.run_uuid).join(runs, rn.id == lm.run_id).where(*where)
     if best:
         order = lm.value.asc() if rule.direction is Direction.MIN else lm.value.desc()
-        stmt = stmt.where(func.abs(lm.value) != float("inf")).order_by(order)
+        stmt = stmt.where(func.abs(lm.value, type_=FloatValue) != math.inf).order_by(order)
     else:
         earlier = or_(
             rn.start_time < run.start_time,
@@ -188,7 +189,7 @@ def run_best(
             *_scope_condition(conn, keys, rule),
             lm.key_id == kid,
             lm.is_nan.is_(False),
-            func.abs(lm.value) != float("inf"),
+            func.abs(lm.value, type_=FloatValue) != math.inf,
         )
         .order_by(order)
         .limit(2)
@@ -330,7 +331,7 @@ def version_baseline(
             mv.model_id == subject.model_id,
             mv.version != subject.version,
             lm.is_nan.is_(False),
-            func.abs(lm.value) != float("inf"),
+            func.abs(lm.value, type_=FloatValue) != math.inf,
         )
     )
     if best:

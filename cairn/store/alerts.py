@@ -23,6 +23,7 @@ from cairn.entities.alerts import (
 )
 from cairn.entities.errors import CairnError
 from cairn.entities.events import Change, EntityType
+from cairn.entities.numbers import decimal
 from cairn.store import events
 from cairn.store.registry import model_row
 from cairn.store.schema import alert_rules, alerts, experiments, registered_models
@@ -196,7 +197,7 @@ def _visible(allowed: tuple[Any, Any], exp_col: Any, model_col: Any, *, numeric:
     def ids(values: frozenset[str]) -> list[Any]:
         if not numeric:
             return sorted(values)
-        return sorted(int(i) for i in values if str(i).isdigit() and int(i) < 2**31)
+        return sorted(n for n in (decimal(i, high=2**31 - 1) for i in values) if n is not None)
 
     def within(column: Any, vis: Any, converted: Any, by_name: Any = None) -> Any:
         if vis.everything:

@@ -19,6 +19,7 @@ from cairn.entities.approvals import (
     PromotionPolicy,
     RequestState,
     Vote,
+    evaluation_outcomes,
 )
 from cairn.entities.errors import CairnError, ErrorCode
 from cairn.entities.events import Change, EntityType
@@ -28,6 +29,7 @@ from cairn.store.registry import model_row
 from cairn.store.schema import (
     approval_requests,
     approval_votes,
+    evaluation_jobs,
     latest_metrics,
     metric_keys,
     model_aliases,
@@ -129,6 +131,26 @@ def lock_model(conn: Connection, name: str) -> AnyRow:
     if row is None:
         raise CairnError.not_found(f"Registered Model with name={name} not found")
     return row
+
+
+def evaluation_facts(conn: Connection, name: str, version: int) -> dict[str, frozenset[str]]:
+    """Per collection id, the outcomes of the evaluation jobs that ran on this registered
+    version (jobs naming it as ``models:/…`` resolve to it at submission)."""
+    ej = evaluation_jobs.c
+    rows = conn.execute(
+        select(ej.collection_id, ej.state, ej.passed).where(
+            ej.registered_name == name,
+            ej.registered_version == version,
+            ej.collection_id.is_not(None),
+        )
+    ).all()
+    found: dict[str, frozenset[str]] = {}
+    for collection, state, passed in rows:
+        key = str(collection)
+        found[key] = found.get(key, frozenset()) | evaluation_outcomes(
+            str(state), None if passed is None else bool(passed)
+        )
+    return found
 
 
 def run_facts(conn: Connection, run_uuid: str | None) -> tuple[dict[str, str], dict[str, float]]:
@@ -361,7 +383,14 @@ def load(conn: Connection, rows: list[AnyRow]) -> list[ApprovalRequest]:
         tags, metrics = run_facts(conn, run_id)
         policy = policies[model_id]
         if policy is not None:
-            request.evidence = [e.check(run_id, tags, metrics) for e in policy.evidence]
+            evaluations = (
+                evaluation_facts(conn, row.model_name, request.version)
+                if any(e.kind == "evaluation" for e in policy.evidence)
+                else {}
+            )
+            request.evidence = [
+                e.check(run_id, tags, metrics, evaluations) for e in policy.evidence
+            ]
         if request.state is RequestState.PENDING:
             now = None if current is None else (current.current_stage, tags)
             found = holders(conn, model_id, request.target_stage, request.target_alias)

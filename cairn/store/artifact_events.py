@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from cairn.entities.events import Change, EntityType
+from cairn.entities.numbers import decimal
 from cairn.store import events
 from cairn.store import runs as run_store
 from cairn.store.run_data import RunRow
@@ -34,8 +35,8 @@ def record(
     experiment_id: str | None = None
     claimed: str | None = None
     parts = path.split("/")
-    if parts[0].isdigit() and len(parts[0]) < 19:
-        eid = int(parts[0])
+    eid = decimal(parts[0], high=10**18)
+    if eid is not None:
         if len(parts) > 3 and parts[2] == "artifacts" and _RUN_ID.fullmatch(parts[1]):
             found = run_store.RESOLVE.first(conn, run_uuid=parts[1])
             run = RunRow(*found) if found is not None else None

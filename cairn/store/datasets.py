@@ -95,6 +95,27 @@ def list_datasets(
     return Page([_row(r) for r in rows], next_page_token=token)
 
 
+def summaries(
+    conn: Connection, experiment_ids: list[int], limit: int
+) -> list[tuple[int, str, str, str]]:
+    """(experiment id, name, digest, context) of the datasets runs of ``experiment_ids`` used,
+    each combination once (context ``""`` when the input had none), newest datasets first."""
+    context = input_tags.alias("context")
+    rows = conn.execute(
+        select(d.experiment_id, d.name, d.digest, func.coalesce(context.c.value, ""))
+        .join(run_inputs, run_inputs.c.dataset_id == d.id)
+        .outerjoin(
+            context,
+            (context.c.input_id == run_inputs.c.id) & (context.c.key == CONTEXT_TAG),
+        )
+        .where(d.experiment_id.in_(experiment_ids))
+        .group_by(d.experiment_id, d.name, d.digest, context.c.value)
+        .order_by(func.max(d.id).desc())
+        .limit(limit)
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
 def lineage(
     conn: Connection,
     dataset_uuid: str,
@@ -155,3 +176,9 @@ def _versions(conn: Connection, run_ids: list[str], models: Visibility) -> list[
             if (model_id, version) in out:
                 out[(model_id, version)].aliases.append(alias)
     return list(out.values())
+
+
+def find(conn: Connection, ref: str, limit: int) -> list[DatasetRow]:
+    """Datasets named ``ref`` or with digest ``ref``, newest first (at most ``limit``)."""
+    query = _select().where((d.name == ref) | (d.digest == ref)).order_by(d.id.desc())
+    return [_row(r) for r in conn.execute(query.limit(limit)).all()]

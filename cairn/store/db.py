@@ -1,4 +1,4 @@
-"""Connections and transactions: one code path for SQLite and PostgreSQL.
+"""Connections and transactions: one code path for SQLite, PostgreSQL and MySQL/MariaDB.
 
 ``Database.read(fn)`` runs ``fn(conn)`` on a pooled connection. ``Database.write(fn)`` runs it in
 a transaction. On SQLite every write goes through one writer thread that owns the only writing
@@ -27,7 +27,15 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from anyio import to_thread
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    Integer,
+    SmallInteger,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import make_url
 
 from cairn.entities.events import ACTING, Actor
@@ -110,8 +118,20 @@ class _SqliteWriter:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()  # held while a group or an immediate job runs
         self._conn = engine.connect()
+        self.on_group: Callable[[int], None] | None = None
+        """Told the size of each group committed (1 for an immediate write): the server's
+        metrics. Called after the lock is released."""
         self._thread = threading.Thread(target=self._loop, name="cairn-sqlite-writer", daemon=True)
         self._thread.start()
+
+    def queued(self) -> int:
+        """Writes waiting for the writer thread (approximate, as any queue's size)."""
+        return self._queue.qsize()
+
+    def _observed(self, size: int) -> None:
+        observe = self.on_group
+        if observe is not None:
+            observe(size)
 
     def submit(self, fn: Callable[[Connection], T]) -> Future[T]:
         job = _Job(fn)
@@ -124,10 +144,12 @@ class _SqliteWriter:
             return None
         try:
             job = _Job(fn)
-            self._run_group(self._conn, [job])
-            return job.future
+            settled = self._run_group(self._conn, [job])
         finally:
             self._lock.release()
+        _settle(settled)
+        self._observed(1)
+        return job.future
 
     def close(self) -> None:
         self._checkpointer.close()
@@ -153,11 +175,20 @@ class _SqliteWriter:
                     break
                 group.append(nxt)
             with self._lock:
-                self._run_group(self._conn, group)
+                settled = self._run_group(self._conn, group)
+            # the callers learn their outcome once the lock is free: a caller woken while the
+            # writer still held it would find the writer busy with its next write and queue
+            # it too, and so on (one busy moment made every later write of a sequential
+            # client take the detour through this thread)
+            _settle(settled)
+            self._observed(len(group))
             if stop:
                 return
 
-    def _run_group(self, conn: Connection, group: list[_Job]) -> None:
+    def _run_group(self, conn: Connection, group: list[_Job]) -> list[_Settled]:
+        """Run ``group`` in one transaction; each job's outcome, for :func:`_settle` to hand
+        to its caller after the writer's lock is released."""
+        settled: list[_Settled] = []
         outcomes: list[tuple[_Job, Any, BaseException | None, list[Callable[[], None]]]] = []
         try:
             with conn.begin():
@@ -180,20 +211,33 @@ class _SqliteWriter:
             done = {id(o[0]) for o in outcomes if o[2] is not None}
             for job in group:
                 if id(job) not in done:
-                    job.future.set_exception(exc)
+                    settled.append((job.future, None, exc))
             for job, _, err, _ in outcomes:
                 if err is not None:
-                    job.future.set_exception(err)
-            return
+                    settled.append((job.future, None, err))
+            return settled
         for job, result, err, hooks in outcomes:
             if err is not None:
-                job.future.set_exception(err)
+                settled.append((job.future, None, err))
                 continue
             try:
                 _run_hooks(hooks)
             except Exception:  # a cache hook failing must not hide a committed write
                 log.exception("after-commit hook failed")
-            job.future.set_result(result)
+            settled.append((job.future, result, None))
+        return settled
+
+
+_Settled = tuple[Future[Any], Any, BaseException | None]
+"""A finished job's future, its result and its error (None when it succeeded)."""
+
+
+def _settle(settled: list[_Settled]) -> None:
+    for future, result, err in settled:
+        if err is not None:
+            future.set_exception(err)
+        else:
+            future.set_result(result)
 
 
 CHECKPOINT_EVERY = 0.25
@@ -262,12 +306,28 @@ def _autocheckpoint(dbapi_conn: Any, _record: Any) -> None:
 
 
 def normalize_uri(uri: str) -> str:
-    """Accept the URI forms users copy from MLflow (``postgresql://``, ``postgres://``) and use
-    the psycopg 3 driver Cairn ships with."""
+    """Accept the URI forms users copy from MLflow (``postgresql://``, ``postgres://``,
+    ``mysql://``) and use the drivers Cairn ships with (psycopg 3, PyMySQL). A MySQL URI gets
+    ``charset=utf8mb4`` unless it names a character set: anything less cannot hold every
+    Unicode string MLflow accepts."""
     for prefix in ("postgresql://", "postgres://"):
         if uri.startswith(prefix):
             return "postgresql+psycopg://" + uri[len(prefix) :]
+    for prefix in ("mysql://", "mariadb://", "mariadb+pymysql://"):
+        if uri.startswith(prefix):
+            uri = "mysql+pymysql://" + uri[len(prefix) :]
+    if uri.startswith("mysql+"):
+        url = make_url(uri)
+        if "charset" not in url.query:
+            uri = url.update_query_dict({"charset": "utf8mb4"}).render_as_string(
+                hide_password=False
+            )
     return uri
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` as it may be shown or written down: any password replaced by ``***``."""
+    return make_url(uri).render_as_string(hide_password=True)
 
 
 def _scoped(fn: Callable[[Connection], T], audit_key: bytes | None) -> Callable[[Connection], T]:
@@ -288,6 +348,32 @@ def _scoped(fn: Callable[[Connection], T], audit_key: bytes | None) -> Callable[
             scope.data.clear()
 
     return job
+
+
+def _bind_integers_as_bigint(engine: Engine) -> None:
+    """Cast integer parameters of Cairn's statements to ``BIGINT`` on PostgreSQL, not
+    ``INTEGER``.
+
+    SQLAlchemy's psycopg dialect casts a parameter to its column's type, so an id a caller
+    wrote as 3000000000 compared with a 32-bit column fails the statement ("integer out of
+    range") where SQLite and MySQL just find no row. Compared as 64-bit, it finds none on
+    PostgreSQL too (int4 = int8 still uses the index); a value written to a 32-bit column is
+    converted on assignment, as before. Only the statement compiler changes: tables are
+    still created with the types the migrations name. SQLAlchemy's catalog reflection needs
+    its 32-bit casts, so inspect a database through an engine of its own (as
+    tests/store/test_migrations.py does)."""
+    base = engine.dialect.statement_compiler
+
+    class WideIntegerBinds(base):  # type: ignore[valid-type,misc]
+        def render_bind_cast(self, type_: Any, dbapi_type: Any, sqltext: str) -> str:
+            if isinstance(dbapi_type, Integer) and not isinstance(
+                dbapi_type, (BigInteger, SmallInteger)
+            ):
+                dbapi_type = BigInteger()
+            rendered: str = super().render_bind_cast(type_, dbapi_type, sqltext)
+            return rendered
+
+    engine.dialect.statement_compiler = WideIntegerBinds
 
 
 class Database:
@@ -331,14 +417,44 @@ class Database:
                 event.listen(eng, "begin", _emit(begin))
             event.listen(self.write_engine, "connect", _autocheckpoint)
         else:
+            options: dict[str, Any] = {}
+            if self.dialect == "mysql":
+                # PostgreSQL's default isolation, so that both servers behave alike; and
+                # connections recycled before the server's wait_timeout (8 h) drops them
+                options = {"isolation_level": "READ COMMITTED", "pool_recycle": 3600}
             self.engine = create_engine(
-                uri, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True
+                uri, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True, **options
             )
             self.write_engine = self.engine
+            if self.dialect == "mysql":
+                event.listen(self.engine, "connect", _mysql_session)
+            if self.dialect == "postgresql":
+                _bind_integers_as_bigint(self.engine)
 
     def start(self) -> None:
         if self.is_sqlite and self._writer is None:
             self._writer = _SqliteWriter(self.write_engine)
+            self._writer.on_group = self._on_write_group
+
+    _on_write_group: Callable[[int], None] | None = None
+
+    def observe_write_groups(self, observe: Callable[[int], None]) -> None:
+        """Call ``observe(size)`` for each transaction the SQLite writer commits (how many
+        writes it grouped); nothing on PostgreSQL and MySQL, where each write commits alone."""
+        self._on_write_group = observe
+        if self._writer is not None:
+            self._writer.on_group = observe
+
+    def queued_writes(self) -> int:
+        """Writes waiting for the SQLite writer; 0 on the other databases."""
+        return self._writer.queued() if self._writer is not None else 0
+
+    def pool_use(self) -> tuple[int, int]:
+        """(connections checked out, connections the read pool keeps) of this process."""
+        pool: Any = self.engine.pool
+        in_use = pool.checkedout() if hasattr(pool, "checkedout") else 0
+        size = pool.size() if hasattr(pool, "size") else 0
+        return int(in_use), int(size)
 
     def close(self) -> None:
         if self._writer is not None:
@@ -394,6 +510,17 @@ class Database:
                 hooks = _take_hooks(conn)
         _run_hooks(hooks)
         return result
+
+
+MYSQL_SQL_MODE = "STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO"
+"""Strict (a value that does not fit is an error, as on PostgreSQL, not a silent cut), and an
+explicit id 0 is stored as 0 (the Default experiment), not taken for "the next id"."""
+
+
+def _mysql_session(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute(f"SET SESSION sql_mode = '{MYSQL_SQL_MODE}'")
+    cur.close()
 
 
 def _emit(statement: str) -> Callable[[Connection], None]:

@@ -17,7 +17,7 @@ from cairn.store.metric_keys import MetricKeys
 from cairn.store.paging import SortKeys
 from cairn.store.schema import datasets, input_tags, latest_metrics, params, run_inputs, run_tags
 from cairn.store.search.ast import And, Comparison, Expr, Or
-from cairn.store.search.parser import parse_order_by
+from cairn.store.search.parser import parse_order_bys
 from cairn.store.search.profiles import Profile
 from cairn.store.sql import ilike, like
 
@@ -101,8 +101,7 @@ def attribute_sort_keys(
 ) -> SortKeys:
     """The sort keys of order_by clauses that may name only attributes (``columns``)."""
     keys: SortKeys = []
-    for text in order_by:
-        o = parse_order_by(text, profile)
+    for text, o in zip(order_by, parse_order_bys(order_by, profile), strict=True):
         column = columns.get(o.key)
         if o.entity != "attribute" or column is None:
             raise CairnError.invalid(f"Invalid order_by clause '{text}' for {profile.name}")

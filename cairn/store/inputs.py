@@ -10,13 +10,18 @@ from sqlalchemy import Connection, select
 from cairn.entities.tracking import Dataset
 from cairn.store import runs as run_store
 from cairn.store.filters import CONTEXT_TAG
-from cairn.store.schema import datasets, input_tags, run_inputs
+from cairn.store.schema import datasets, input_tags, run_inputs, run_model_inputs
 from cairn.store.sql import upsert_insert
 
 
 def log_inputs(
-    conn: Connection, run_uuid: str, inputs: Sequence[tuple[Dataset, dict[str, str]]]
+    conn: Connection,
+    run_uuid: str,
+    inputs: Sequence[tuple[Dataset, dict[str, str]]],
+    models: Sequence[str] = (),
 ) -> None:
+    """Record dataset inputs (each dataset once per experiment) and logged-model inputs of a
+    run: one ``run.log_inputs`` event."""
     run = run_store.resolve_active(conn, run_uuid)
     logged: list[dict[str, str | None]] = []
     for dataset, tags in inputs:
@@ -65,5 +70,14 @@ def log_inputs(
                 ),
                 [{"input_id": input_id, "key": k, "value": v} for k, v in tags.items()],
             )
-    if logged:
-        run_store.record(conn, "run.log_inputs", run, after={"datasets": logged})
+    if models:
+        stmt = upsert_insert(conn, run_model_inputs)
+        conn.execute(
+            stmt.on_conflict_do_nothing(index_elements=["run_id", "model_id"]),
+            [{"run_id": run.id, "model_id": m} for m in dict.fromkeys(models)],
+        )
+    if logged or models:
+        after: dict[str, object] = {"datasets": logged}
+        if models:
+            after["models"] = list(dict.fromkeys(models))
+        run_store.record(conn, "run.log_inputs", run, after=after)

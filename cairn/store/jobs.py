@@ -108,6 +108,11 @@ def _unfinished_with_key(conn: Connection, kind: str, key: str) -> int | None:
     return None if found is None else int(found[0])
 
 
+def find_unfinished(conn: Connection, kind: str, key: str) -> int | None:
+    """The id of the pending or running job of ``kind`` with ``key``, if there is one."""
+    return _unfinished_with_key(conn, kind, key)
+
+
 def enqueue(
     conn: Connection,
     kind: str,
@@ -178,6 +183,12 @@ def counts(conn: Connection) -> dict[str, int]:
     """How many jobs are in each state."""
     rows = conn.execute(select(j.state, func.count()).group_by(j.state)).all()
     return {str(state): int(n) for state, n in rows}
+
+
+def oldest_pending(conn: Connection) -> int | None:
+    """When the oldest job still waiting to be run was queued (ms), or None."""
+    found = conn.execute(select(func.min(j.created_at)).where(j.state == JobState.PENDING)).scalar()
+    return int(found) if found is not None else None
 
 
 # --------------------------------------------------------------------------- the worker side

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, case, func, not_, select
+from sqlalchemy import ColumnElement, Connection, and_, case, exists, func, not_, or_, select
 
 from cairn.entities.errors import CairnError
 from cairn.entities.logged_models import LoggedModel
@@ -22,7 +22,7 @@ from cairn.store.schema import (
     logged_models,
 )
 from cairn.store.search.ast import Comparison
-from cairn.store.search.parser import parse_filter, parse_order_by
+from cairn.store.search.parser import check_order_by_count, parse_filter, parse_order_by
 from cairn.store.search.profiles import LOGGED_MODELS
 
 MAX_RESULTS = 1000
@@ -102,11 +102,15 @@ def search_logged_models(
     order_by: Sequence[tuple[str, bool]],
     max_results: int,
     page_token: str | None,
+    datasets: Sequence[tuple[str, str | None]] = (),
 ) -> Page[LoggedModel]:
+    """A page of active logged models; ``datasets`` ((name, digest or None) pairs): only
+    models with a metric logged against one of them, as MLflow's ``datasets`` filter."""
     check_max_results(max_results, MAX_RESULTS)
     expr = parse_filter(filter_text, LOGGED_MODELS)
     # keyset paging needs NULL-free keys: metric keys carry a "has no value" rank first
     sort_keys: SortKeys = []
+    check_order_by_count(order_by)
     for field_name, ascending in order_by:
         key, filler = _sort_key(field_name)
         sort_keys.append((case((key.is_(None), 1), else_=0), True))  # NULLs last
@@ -115,7 +119,7 @@ def search_logged_models(
         sort_keys.append((lm.creation_time, False))
     sort_keys.append((lm.id, False))
     fingerprint = query_fingerprint(
-        "logged_models", list(experiment_ids), filter_text or "", list(order_by)
+        "logged_models", list(experiment_ids), filter_text or "", list(order_by), list(datasets)
     )
     query = (
         select(logged_models)
@@ -124,5 +128,12 @@ def search_logged_models(
     )
     if experiment_ids:
         query = query.where(lm.experiment_id.in_(list(experiment_ids)))
+    if datasets:
+        mm = logged_model_metrics.c
+        matches = [
+            and_(mm.dataset_name == name, *([mm.dataset_digest == digest] if digest else []))
+            for name, digest in datasets
+        ]
+        query = query.where(exists(select(mm.lm_id).where(mm.lm_id == lm.id, or_(*matches))))
     rows, token = keyset_page(conn, query, sort_keys, max_results, page_token, fingerprint)
     return Page(store.load(conn, rows), next_page_token=token)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from collections.abc import Sequence
@@ -41,7 +42,10 @@ def create(
     model_type: str | None,
     tags: dict[str, str],
     params: dict[str, str],
+    model_id: str | None = None,
 ) -> LoggedModel:
+    """Create a logged model; ``model_id`` is its id when the caller chose one (an import),
+    refused when another model has it."""
     state = conn.execute(
         select(experiments.c.lifecycle_stage, experiments.c.artifact_location).where(
             experiments.c.experiment_id == experiment_id
@@ -53,9 +57,11 @@ def create(
         raise CairnError.invalid(
             f"Experiment {experiment_id} is deleted; restore it before logging models in it"
         )
-    if source_run_id is not None:
-        run_store.resolve(conn, source_run_id)
-    model_id = new_model_id()
+    # as MLflow: the source run is recorded as given, it need not exist on this server
+    if model_id is None:
+        model_id = new_model_id()
+    elif conn.execute(select(lm.id).where(lm.model_id == model_id)).first() is not None:
+        raise CairnError.exists(f"A logged model with model_id={model_id} already exists")
     root = experiment_store.artifact_location_of(experiment_id, state[1]).rstrip("/")
     now = now_ms()
     pk = conn.execute(
@@ -209,6 +215,31 @@ def set_tags(conn: Connection, model_id: str, tags: dict[str, str]) -> None:
     _set_tags(conn, row.id, tags)
     changed = {k: v for k, v in old.items() if v != tags[k]}
     before = {"tags": changed} if changed else None
+    _record(conn, "logged_model.set_tags", row, before, {"tags": tags})
+
+
+MODEL_VERSIONS_TAG = "mlflow.modelVersions"
+"""The registered versions of a logged model, as MLflow keeps them: a JSON list of
+``{"name": …, "version": …}``, appended to on each registration."""
+
+
+def add_model_version(conn: Connection, model_id: str, name: str, version: int) -> None:
+    """Note a registered version on its logged model (:data:`MODEL_VERSIONS_TAG`); nothing
+    when the model is unknown or deleted (a version may name a model id it cannot see)."""
+    row = conn.execute(select(logged_models).where(lm.model_id == model_id)).first()
+    if row is None or row.lifecycle_stage != LifecycleStage.ACTIVE:
+        return
+    current = _tag_values(conn, row.id, [MODEL_VERSIONS_TAG]).get(MODEL_VERSIONS_TAG)
+    try:
+        listed = json.loads(current) if current else []
+    except ValueError:
+        listed = []
+    if not isinstance(listed, list):
+        listed = []
+    listed.append({"name": name, "version": version})
+    tags = {MODEL_VERSIONS_TAG: json.dumps(listed)}
+    _set_tags(conn, row.id, tags)
+    before = {"tags": {MODEL_VERSIONS_TAG: current}} if current else None
     _record(conn, "logged_model.set_tags", row, before, {"tags": tags})
 
 

@@ -7,10 +7,10 @@ Python. Because every bucket carries the minimum and maximum of its points, a si
 spike is the maximum of its bucket and stays visible at any zoom level.
 
 The x axis is the step, the wall-clock timestamp (ms since the epoch) or the relative time
-(ms since the run started; runs without a start time count from their first point). The
-bucket of a point is ``((x - lo) * n) // (hi - lo + 1)`` with integer arithmetic, which both
-SQLite and PostgreSQL evaluate the same way, so bucket ``i`` covers the x values from
-``lo + ceil(i * span / n)`` on, where ``span = hi - lo + 1``.
+(ms since the run's first point among the charted series). The bucket of a point is
+``((x - lo) * n) // (hi - lo + 1)`` with integer arithmetic, which both SQLite and PostgreSQL
+evaluate the same way, so bucket ``i`` covers the x values from ``lo + ceil(i * span / n)``
+on, where ``span = hi - lo + 1``.
 
 NaN and ±infinity (MLflow accepts both) are not part of min/max/mean: they cannot be drawn
 and one infinity would make every mean useless. They are counted per series instead.
@@ -152,14 +152,19 @@ def series_bounds(conn: Connection, axis: Axis, ref: SeriesRef) -> tuple[int, in
     return int(found[0]), int(found[1])
 
 
-def offset_of(conn: Connection, axis: Axis, ref: SeriesRef) -> int:
-    """What to subtract from a timestamp to get this series' x on ``axis``."""
+def offsets_of(conn: Connection, axis: Axis, refs: Sequence[SeriesRef]) -> list[int]:
+    """What to subtract from a timestamp to get each series' x on ``axis``: on the relative
+    axis the time of its run's first point among these series (so a run's curves start at 0
+    together, even when its points were logged with timestamps long before or after the run's
+    start time); the run's start time when none of them has a point; else 0."""
     if axis != Axis.RELATIVE:
-        return 0
-    if ref.start_time is not None:
-        return ref.start_time
-    bounds = series_bounds(conn, Axis.WALL, ref)
-    return bounds[0] if bounds else 0
+        return [0] * len(refs)
+    first: dict[int, int] = {}
+    for ref in refs:
+        bounds = series_bounds(conn, Axis.WALL, ref)
+        if bounds is not None:
+            first[ref.run_pk] = min(first.get(ref.run_pk, bounds[0]), bounds[0])
+    return [first.get(ref.run_pk, ref.start_time or 0) for ref in refs]
 
 
 def window(
@@ -212,7 +217,13 @@ def _rows(
 ) -> list[tuple[Any, ...]]:
     if axis == Axis.STEP and conn.dialect.name == "sqlite":
         return _sqlite_step_rows(conn, params, finite_only)
-    return BUCKETS[axis, finite_only].rows(conn, **params)
+    big = _finite_limit(conn.dialect.name)
+    return BUCKETS[axis, finite_only].rows(conn, **params, neg_big=-big, pos_big=big)
+
+
+def _finite_limit(dialect: str) -> float:
+    """The largest finite value as stored: on MySQL ±DBL_MAX stands for ±infinity."""
+    return math.nextafter(BIG, 0.0) if dialect == "mysql" else BIG
 
 
 def _spoiled(rows: list[tuple[Any, ...]]) -> bool:
@@ -282,10 +293,16 @@ def buckets(
         "i0": i0,
         "i1": i1,
     }
-    rows = _rows(conn, axis, params, finite_only=False)
-    spoiled = _spoiled(rows)
-    if spoiled:
+    if conn.dialect.name == "mysql":
+        # infinities are stored as ±DBL_MAX there, and a sum over them overflows: always
+        # leave them out, and count them
+        spoiled = True
         rows = _rows(conn, axis, params, finite_only=True)
+    else:
+        rows = _rows(conn, axis, params, finite_only=False)
+        spoiled = _spoiled(rows)
+        if spoiled:
+            rows = _rows(conn, axis, params, finite_only=True)
     for _b, x0, x1, vmin, vmax, vsum, count, _nans in rows:
         vmin, vmax = float(vmin), float(vmax)
         mean = float(vsum) / count if vsum is not None else math.nan
@@ -301,7 +318,8 @@ def buckets(
     first_x = lo + offset + (i0 * span + n - 1) // n
     last_x = lo + offset + (i1 * span + n - 1) // n - 1
     counted = {**params, "lo": first_x, "hi": last_x}
-    found = NONFINITE[axis].first(conn, **counted) if spoiled else None
+    big = _finite_limit(conn.dialect.name)
+    found = NONFINITE[axis].first(conn, **counted, neg_big=-big, pos_big=big) if spoiled else None
     if found is not None and found[0] is not None:
         out.nan_count, out.pos_inf_count, out.neg_inf_count = (int(v) for v in found)
     return out

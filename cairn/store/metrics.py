@@ -6,14 +6,14 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, Integer, and_, bindparam, or_, select
+from sqlalchemy import BigInteger, Boolean, Connection, and_, bindparam, or_, select
 
 from cairn.entities.tracking import Metric, MetricHistory, MetricPoint
 from cairn.store.metric_keys import MetricKeys
 from cairn.store.paging import after_row, decode_token, encode_token, query_fingerprint
 from cairn.store.prepared import Prepared
 from cairn.store.schema import latest_metrics, metrics
-from cairn.store.sql import dialect_insert
+from cairn.store.sql import dialect_insert, to_stored
 
 POINT_COLUMNS = ("run_id", "key_id", "step", "timestamp", "value", "is_nan")
 
@@ -65,8 +65,12 @@ def log_points(
         best = latest.get(kid)
         if best is None or row[2:5] > best[2:5]:
             latest[kid] = row
+    best_rows = list(latest.values())
+    if conn.dialect.name == "mysql":  # no infinity in a MySQL DOUBLE (cairn.store.sql)
+        rows = [(*r[:4], to_stored("mysql", r[4]), r[5]) for r in rows]
+        best_rows = [(*r[:4], to_stored("mysql", r[4]), r[5]) for r in best_rows]
     INSERT_POINTS.many(conn, rows)
-    UPSERT_LATEST.many(conn, list(latest.values()))
+    UPSERT_LATEST.many(conn, best_rows)
 
 
 _m = metrics.c
@@ -75,7 +79,9 @@ _HISTORY_ORDER = [(_m.step, True), (_m.timestamp, True), (_m.value, True), (_NAN
 _HISTORY = select(_m.step, _m.timestamp, _m.value, _m.is_nan).where(
     _m.run_id == bindparam("run_id"), _m.key_id == bindparam("key_id")
 )
-_LIMIT = bindparam("limit", type_=Integer)
+_LIMIT = bindparam("limit", type_=BigInteger)
+_MAX_LIMIT = 2**62
+"""A page bigger than any history (LIMIT is a 64-bit integer on every backend)."""
 HISTORY_ALL = Prepared(_HISTORY.order_by(_m.step, _m.timestamp, _m.value, _NAN_RANK))
 HISTORY_FIRST = Prepared(
     _HISTORY.order_by(_m.step, _m.timestamp, _m.value, _NAN_RANK).limit(_LIMIT)
@@ -107,10 +113,12 @@ def history(
     fingerprint = query_fingerprint("history", run_id, key)
     if page_token:
         s, t, v, n = decode_token(page_token, fingerprint, len(_HISTORY_ORDER))
-        limit = (max_results or 2**62) + 1
+        v = to_stored(conn.dialect.name, v)  # the driver's cursor: no bind processing
+        limit = min(max_results or _MAX_LIMIT, _MAX_LIMIT) + 1
         rows = HISTORY_AFTER.rows(conn, run_id=run_id, key_id=kid, s=s, t=t, v=v, n=n, limit=limit)
     elif max_results is not None:
-        rows = HISTORY_FIRST.rows(conn, run_id=run_id, key_id=kid, limit=max_results + 1)
+        limit = min(max_results, _MAX_LIMIT) + 1
+        rows = HISTORY_FIRST.rows(conn, run_id=run_id, key_id=kid, limit=limit)
     else:
         rows = HISTORY_ALL.rows(conn, run_id=run_id, key_id=kid)
     token = None
@@ -121,16 +129,15 @@ def history(
     return MetricHistory(key, rows, token)
 
 
-def sampled_history(
+def distinct_steps(
     conn: Connection,
     keys: MetricKeys,
     run_id: int,
     key: str,
     start_step: int | None,
     end_step: int | None,
-    max_points: int,
-) -> list[Metric]:
-    """Up to ``max_points`` points spread evenly over the steps in range, ends always kept."""
+) -> list[int]:
+    """The steps one metric of one run has points at, within the range, ascending."""
     kid = keys.lookup(conn, [key]).get(key)
     if kid is None:
         return []
@@ -140,14 +147,18 @@ def sampled_history(
         cond.append(m.step >= start_step)
     if end_step is not None:
         cond.append(m.step <= end_step)
-    steps = [s for (s,) in conn.execute(select(m.step).where(*cond).distinct().order_by(m.step))]
-    if len(steps) > max_points:
-        stride = (len(steps) - 1) / (max_points - 1) if max_points > 1 else len(steps)
-        chosen = sorted({steps[min(len(steps) - 1, round(i * stride))] for i in range(max_points)})
-    else:
-        chosen = steps
-    if not chosen:
+    return [s for (s,) in conn.execute(select(m.step).where(*cond).distinct().order_by(m.step))]
+
+
+def points_at_steps(
+    conn: Connection, keys: MetricKeys, run_id: int, key: str, steps: Sequence[int]
+) -> list[Metric]:
+    """Every point of one metric of one run at the given steps, by (step, timestamp)."""
+    kid = keys.lookup(conn, [key]).get(key)
+    if kid is None or not steps:
         return []
+    m = metrics.c
+    chosen = sorted(set(steps))
     out: list[Metric] = []
     for start in range(0, len(chosen), 1000):
         part = chosen[start : start + 1000]

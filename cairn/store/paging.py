@@ -21,8 +21,8 @@ def check_max_results(max_results: int, limit: int) -> None:
     """A page size must be between 1 and the search's ``limit``."""
     if not 0 < max_results <= limit:
         raise CairnError.invalid(
-            f"Invalid value {max_results} for parameter 'max_results': it must be between 1 "
-            f"and {limit}"
+            f"Invalid value {max_results} for parameter 'max_results' supplied: it must be "
+            f"between 1 and {limit}"
         )
 
 

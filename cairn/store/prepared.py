@@ -19,11 +19,34 @@ from typing import Any
 from sqlalchemy import BindParameter, Connection, bindparam
 from sqlalchemy.sql import Executable
 
+from cairn.store.sql import FloatValue, from_stored
+
 Build = Callable[[str], Executable]
 
 
 def _cursor(conn: Connection) -> Any:
-    return conn.connection.cursor()
+    """A cursor straight on the driver's connection (not through the pool's proxy)."""
+    return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
+
+def _stored_floats(stmt: Any, dialect: str) -> tuple[int, ...]:
+    """The positions of the result columns that need :func:`from_stored` on ``dialect`` (the
+    driver's cursor skips SQLAlchemy's result processing: ±infinity on MySQL)."""
+    if dialect != "mysql":
+        return ()
+    columns = getattr(stmt, "selected_columns", ())
+    return tuple(i for i, c in enumerate(columns) if isinstance(c.type, FloatValue))
+
+
+def _fix_floats(rows: list[Any], positions: tuple[int, ...]) -> list[Any]:
+    out = []
+    for row in rows:
+        fixed = list(row)
+        for i in positions:
+            if fixed[i] is not None:
+                fixed[i] = from_stored("mysql", fixed[i])
+        out.append(tuple(fixed))
+    return out
 
 
 class Prepared:
@@ -33,6 +56,7 @@ class Prepared:
         self._stmt = stmt
         self._columns = tuple(columns)
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+        self._floats: dict[str, tuple[int, ...]] = {}
         self._row_type: Any = None
         self._lock = threading.Lock()
 
@@ -49,6 +73,7 @@ class Prepared:
             defaults = {k: v for k, v in compiled.params.items() if v is not None}
             found = (str(compiled), order, defaults)
             with self._lock:
+                self._floats[name] = _stored_floats(stmt, name)
                 self._compiled[name] = found
         return found
 
@@ -61,9 +86,11 @@ class Prepared:
         cur = _cursor(conn)
         try:
             cur.execute(sql, args)
-            return list(cur.fetchall())
+            found = list(cur.fetchall())
         finally:
             cur.close()
+        floats = self._floats.get(conn.dialect.name)
+        return _fix_floats(found, floats) if floats else found
 
     def first(self, conn: Connection, **params: Any) -> tuple[Any, ...] | None:
         found = self.rows(conn, **params)
@@ -93,7 +120,10 @@ class Prepared:
             args = [tuple(row[i] for i in idx) for row in rows]
         cur = _cursor(conn)
         try:
-            cur.executemany(sql, args)
+            if len(args) == 1:  # the one-point request's case: execute skips executemany's setup
+                cur.execute(sql, args[0])
+            else:
+                cur.executemany(sql, args)
             return int(cur.rowcount)
         finally:
             cur.close()
@@ -104,27 +134,31 @@ IN_BUCKETS = (1, 16, 128, 1000)
 
 class PreparedIn:
     """A SELECT with one ``IN (:ids)`` list, precompiled for a few list sizes; shorter lists
-    are padded with an id that never exists (``-1``)."""
+    are padded with a value that never names a row (``pad``: ``-1`` for integer ids, ``""``
+    for text ones)."""
 
-    def __init__(self, build: Callable[[BindParameter[Any]], Executable]):
+    def __init__(self, build: Callable[[BindParameter[Any]], Executable], pad: Any = -1):
         self._build = build
+        self._pad = pad
         self._compiled: dict[tuple[str, int], tuple[str, bool]] = {}
+        self._floats: dict[str, tuple[int, ...]] = {}
         self._lock = threading.Lock()
 
     def _sql(self, conn: Connection, size: int) -> tuple[str, bool]:
         key = (conn.dialect.name, size)
         found = self._compiled.get(key)
         if found is None:
-            stmt = self._build(bindparam("ids", value=[0] * size, expanding=True))
+            stmt = self._build(bindparam("ids", value=[self._pad] * size, expanding=True))
             compiled = stmt.compile(  # type: ignore[attr-defined]
                 dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
             )
             found = (str(compiled), bool(compiled.positional))
             with self._lock:
+                self._floats[conn.dialect.name] = _stored_floats(stmt, conn.dialect.name)
                 self._compiled[key] = found
         return found
 
-    def rows(self, conn: Connection, ids: Sequence[int]) -> list[tuple[Any, ...]]:
+    def rows(self, conn: Connection, ids: Sequence[Any]) -> list[tuple[Any, ...]]:
         out: list[tuple[Any, ...]] = []
         top = IN_BUCKETS[-1]
         cur = _cursor(conn)
@@ -132,7 +166,7 @@ class PreparedIn:
             for start in range(0, len(ids), top):
                 part = list(ids[start : start + top])
                 size = next(b for b in IN_BUCKETS if b >= len(part))
-                part += [-1] * (size - len(part))
+                part += [self._pad] * (size - len(part))
                 sql, positional = self._sql(conn, size)
                 args: Any = (
                     tuple(part) if positional else {f"ids_{i + 1}": v for i, v in enumerate(part)}
@@ -141,4 +175,5 @@ class PreparedIn:
                 out.extend(cur.fetchall())
         finally:
             cur.close()
-        return out
+        floats = self._floats.get(conn.dialect.name)
+        return _fix_floats(out, floats) if floats else out

@@ -18,6 +18,7 @@ from cairn.entities.errors import CairnError
 from cairn.entities.events import Change, EntityType
 from cairn.entities.registry import EventKind, ModelVersion, RegisteredModel, Stage
 from cairn.store import events
+from cairn.store import logged_models as logged_model_store
 from cairn.store.prepared import Prepared
 from cairn.store.registry_load import latest_per_stage, load_models, load_versions
 from cairn.store.schema import (
@@ -250,12 +251,14 @@ def create_version(
             ).scalar(),
         }
     now = now_ms()
-    nxt = conn.execute(
+    # the UPDATE locks the row until commit; then read what it wrote (MySQL has no UPDATE …
+    # RETURNING)
+    conn.execute(
         update(registered_models)
         .where(rm.id == model.id)
         .values(next_version=rm.next_version + 1, last_updated_time=now)
-        .returning(rm.next_version)
-    ).scalar_one()
+    )
+    nxt = conn.execute(select(rm.next_version).where(rm.id == model.id)).scalar_one()
     version = int(nxt) - 1
     vid = conn.execute(
         model_versions.insert()
@@ -278,6 +281,8 @@ def create_version(
     record(conn, model, version, EventKind.VERSION_CREATED, None, Stage.NONE.value, actor)
     after = {k: fields.get(k) for k in ("source", "run_id", "description", "logged_model_id")}
     change(conn, "model_version.create", name, version, after={**after, "tags": tags})
+    if fields.get("logged_model_id"):
+        logged_model_store.add_model_version(conn, fields["logged_model_id"], name, version)
     return get_version(conn, name, version)
 
 

@@ -20,6 +20,7 @@ from cairn.store.schema import (
     metric_keys,
     params,
     run_inputs,
+    run_model_inputs,
     run_outputs,
     run_tags,
     runs,
@@ -111,6 +112,14 @@ INPUTS = PreparedIn(
     )
 )
 
+MODEL_INPUTS = PreparedIn(
+    lambda ids: (
+        select(run_model_inputs.c.run_id, run_model_inputs.c.model_id)
+        .where(run_model_inputs.c.run_id.in_(ids))
+        .order_by(run_model_inputs.c.run_id, run_model_inputs.c.model_id)
+    )
+)
+
 OUTPUTS = PreparedIn(
     lambda ids: (
         select(run_outputs.c.run_id, run_outputs.c.model_id, run_outputs.c.step)
@@ -139,6 +148,8 @@ def load_runs(conn: Connection, rows: Sequence[AnyRow | RunRow]) -> list[Run]:
     _fill_inputs(conn, by_id, ids)
     for run_id, model_id, step in OUTPUTS.rows(conn, ids):
         by_id[run_id].outputs.append((model_id, step))
+    for run_id, model_id in MODEL_INPUTS.rows(conn, ids):
+        by_id[run_id].model_inputs.append(model_id)
     return [by_id[row.id] for row in rows]
 
 

@@ -14,7 +14,7 @@ from cairn.store.paging import SortKeys, check_max_results, keyset_page, query_f
 from cairn.store.run_data import INFO_COLUMNS, load_runs
 from cairn.store.schema import latest_metrics, params, run_tags, runs
 from cairn.store.search.ast import OrderBy
-from cairn.store.search.parser import parse_filter, parse_order_by
+from cairn.store.search.parser import parse_filter, parse_order_bys
 from cairn.store.search.profiles import RUNS
 
 MAX_RESULTS = 50_000
@@ -35,7 +35,7 @@ ATTRIBUTES: dict[str, ColumnElement[Any]] = {
 def search_runs(conn: Connection, keys: MetricKeys, q: RunQuery) -> Page[Run]:
     check_max_results(q.max_results, MAX_RESULTS)
     expr = parse_filter(q.filter, RUNS)
-    orders = [parse_order_by(text, RUNS) for text in q.order_by]
+    orders = parse_order_bys(q.order_by, RUNS)
     condition = RunFilter(conn, keys, runs.c.id, ATTRIBUTES)(expr)
     sort_keys, source = _sort_keys(conn, keys, orders)
     fingerprint = query_fingerprint(

@@ -87,7 +87,10 @@ def create(
     start_time: int | None,
     run_name: str,
     tags: dict[str, str],
+    run_uuid: str | None = None,
 ) -> Run:
+    """Create a run; ``run_uuid`` is its id when the caller chose one (an import), refused
+    when another run has it."""
     state = EXPERIMENT_STATE.first(conn, experiment_id=experiment_id)
     if state is None:
         raise CairnError.not_found(f"No Experiment with id={experiment_id} exists")
@@ -96,7 +99,10 @@ def create(
         raise CairnError.invalid(
             f"Experiment {experiment_id} is deleted; restore it before creating runs in it"
         )
-    run_uuid = uuid.uuid4().hex
+    if run_uuid is None:
+        run_uuid = uuid.uuid4().hex
+    elif RESOLVE.first(conn, run_uuid=run_uuid) is not None:
+        raise CairnError.exists(f"A run with run_id={run_uuid} already exists")
     root = experiment_store.artifact_location_of(experiment_id, location).rstrip("/")
     info = RunInfo(
         run_id=run_uuid,

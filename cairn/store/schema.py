@@ -24,6 +24,8 @@ from sqlalchemy import (
     text,
 )
 
+from cairn.store.sql import FloatValue
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -122,7 +124,8 @@ metric_keys = Table(
     UniqueConstraint("key"),
 )
 
-# One row per logged point. NaN is stored as value 0 with is_nan true (SQLite cannot store NaN);
+# One row per logged point. NaN is stored as value 0 with is_nan true (SQLite cannot store NaN),
+# ±infinity as ±DBL_MAX on MySQL (FloatValue);
 # the primary key makes an identical point idempotent and serves history reads in step order.
 metrics = Table(
     "metrics",
@@ -131,7 +134,7 @@ metrics = Table(
     Column("key_id", Integer, ForeignKey("metric_keys.id"), nullable=False),
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
-    Column("value", Double, nullable=False),
+    Column("value", FloatValue, nullable=False),
     Column("is_nan", Boolean, nullable=False),
     PrimaryKeyConstraint("run_id", "key_id", "step", "timestamp", "value", "is_nan"),
     sqlite_with_rowid=False,
@@ -145,7 +148,7 @@ latest_metrics = Table(
     Column("key_id", Integer, ForeignKey("metric_keys.id"), nullable=False),
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
-    Column("value", Double, nullable=False),
+    Column("value", FloatValue, nullable=False),
     Column("is_nan", Boolean, nullable=False),
     PrimaryKeyConstraint("run_id", "key_id"),
     # serves metric filters and metric ordering; with the clustered primary key it covers them
@@ -369,6 +372,23 @@ alias_policies = Table(
     Column("updated_by", String(256), nullable=False),
 )
 
+saved_views = Table(
+    "saved_views",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("owner", String(256), nullable=False),  # the user's name (the local user: "")
+    Column("name", String(100), nullable=False),
+    Column("query", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("experiment_id", "owner", "name"),
+)
+
 approval_requests = Table(
     "approval_requests",
     metadata,
@@ -434,7 +454,7 @@ alert_rules = Table(
     Column("filter", Text, nullable=True),
     Column("metric", String(KEY_LENGTH), nullable=True),
     Column("op", String(4), nullable=True),
-    Column("value", Double, nullable=True),
+    Column("value", FloatValue, nullable=True),
     Column("against", String(16), nullable=True),
     Column("measure", String(16), nullable=True),
     Column("direction", String(8), nullable=True),
@@ -461,7 +481,7 @@ alerts = Table(
     Column("experiment_id", String(32), nullable=True),
     Column("model_name", String(256), nullable=True),
     Column("state", String(16), nullable=False),
-    Column("value", Double, nullable=True),
+    Column("value", FloatValue, nullable=True),
     Column("message", Text, nullable=False),
     Column("fired_at", BigInteger, nullable=False),
     Column("resolved_at", BigInteger, nullable=True),
@@ -527,7 +547,7 @@ logged_model_metrics = Table(
     metadata,
     Column("lm_id", Integer, ForeignKey("logged_models.id", ondelete="CASCADE"), nullable=False),
     Column("key", String(KEY_LENGTH), nullable=False),
-    Column("value", Double, nullable=False),
+    Column("value", FloatValue, nullable=False),
     Column("is_nan", Boolean, nullable=False),
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
@@ -544,6 +564,15 @@ run_outputs = Table(
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     Column("model_id", String(64), nullable=False),
     Column("step", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_id", "model_id"),
+)
+
+# which logged models a run took as inputs (runs/log-inputs "models"), read by model id
+run_model_inputs = Table(
+    "run_model_inputs",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("model_id", String(64), nullable=False),
     PrimaryKeyConstraint("run_id", "model_id"),
 )
 
@@ -854,15 +883,23 @@ jobs = Table(
     Column("updated_at", BigInteger, nullable=False),
     Index("ix_jobs_state_run_after", "state", "run_after"),
     Index("ix_jobs_kind_id", "kind", "id"),
-    Index(
-        "ix_jobs_unfinished_key",
-        "kind",
-        "key",
-        unique=True,
-        sqlite_where=text(f"key IS NOT NULL AND {JOB_STATES_UNFINISHED}"),
-        postgresql_where=text(f"key IS NOT NULL AND {JOB_STATES_UNFINISHED}"),
-    ),
 )
+# At most one unfinished job per (kind, key): a partial unique index on SQLite and PostgreSQL;
+# MySQL has no partial index, so there (migration 0007) a generated column holds the key of
+# an unfinished job only (NULL otherwise: NULLs never collide) and the unique index is on it.
+_UNFINISHED_KEY = text(f"key IS NOT NULL AND {JOB_STATES_UNFINISHED}")
+Index(
+    "ix_jobs_unfinished_key", jobs.c.kind, jobs.c.key, unique=True, sqlite_where=_UNFINISHED_KEY
+).ddl_if(dialect="sqlite")
+Index(
+    "ix_jobs_unfinished_key",
+    jobs.c.kind,
+    jobs.c.key,
+    unique=True,
+    postgresql_where=_UNFINISHED_KEY,
+).ddl_if(dialect="postgresql")
+MYSQL_ONLY = frozenset({"unfinished_key", "ix_jobs_unfinished_key"})
+"""Columns and indexes only MySQL has (not in this metadata: the schema test leaves them out)."""
 """Background jobs, the truth the queue (Huey) only points at: one row per job, written in the
 transaction of what caused it. ``state``: pending, running (``lease_owner`` holds it until
 ``lease_expires``), succeeded, failed, cancelled. At most one unfinished job per (kind, key)."""
@@ -889,3 +926,210 @@ periodic_runs = Table(
 )
 """When each periodic job is next due, and which process ran it last: a process runs it only
 if its conditional UPDATE moves ``next_at`` on, so N servers run it once per period."""
+
+traces = Table(
+    "traces",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("trace_id", String(64), nullable=False),
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("client_request_id", String(250), nullable=True),
+    Column("request_time", BigInteger, nullable=False),
+    Column("execution_duration", BigInteger, nullable=True),
+    Column("state", String(32), nullable=False),
+    Column("request_preview", Text, nullable=True),
+    Column("response_preview", Text, nullable=True),
+    Column("span_count", Integer, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+    UniqueConstraint("trace_id"),
+    Index("ix_traces_experiment_id_request_time", "experiment_id", "request_time", "id"),
+    Index("ix_traces_experiment_id_state", "experiment_id", "state", "request_time"),
+    sqlite_autoincrement=True,
+)
+"""MLflow traces (the trace info): ``request_time`` in ms since the epoch, the duration in ms
+(None while in progress), ``state`` OK / ERROR / IN_PROGRESS / STATE_UNSPECIFIED."""
+
+trace_tags = Table(
+    "trace_tags",
+    metadata,
+    Column("trace_pk", Integer, ForeignKey("traces.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(KEY_LENGTH), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("trace_pk", "key"),
+    Index("ix_trace_tags_key", "key"),
+    sqlite_with_rowid=False,
+)
+Index("ix_trace_tags_key_value", trace_tags.c.key, trace_tags.c.value).ddl_if(dialect="sqlite")
+Index("ix_trace_tags_value_hash", trace_tags.c.value, postgresql_using="hash").ddl_if(
+    dialect="postgresql"
+)
+
+trace_metadata = Table(
+    "trace_metadata",
+    metadata,
+    Column("trace_pk", Integer, ForeignKey("traces.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(KEY_LENGTH), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("trace_pk", "key"),
+    Index("ix_trace_metadata_key", "key"),
+    sqlite_with_rowid=False,
+)
+"""A trace's request metadata (``trace_metadata`` in 3.x, ``request_metadata`` in 2.x)."""
+Index("ix_trace_metadata_key_value", trace_metadata.c.key, trace_metadata.c.value).ddl_if(
+    dialect="sqlite"
+)
+
+spans = Table(
+    "spans",
+    metadata,
+    Column("trace_pk", Integer, ForeignKey("traces.id", ondelete="CASCADE"), nullable=False),
+    Column("span_id", String(16), nullable=False),
+    Column("parent_span_id", String(16), nullable=True),
+    Column("name", Text, nullable=False),
+    Column("span_type", String(64), nullable=True),
+    Column("status", String(32), nullable=False),
+    Column("status_message", Text, nullable=True),
+    Column("kind", Integer, nullable=False),
+    Column("start_ns", BigInteger, nullable=False),
+    Column("end_ns", BigInteger, nullable=True),
+    Column("attributes", Text, nullable=False),
+    Column("events", Text, nullable=False),
+    Column("inputs_preview", Text, nullable=True),
+    Column("outputs_preview", Text, nullable=True),
+    PrimaryKeyConstraint("trace_pk", "span_id"),
+    sqlite_with_rowid=False,
+)
+"""One row per OpenTelemetry span: ids in hex, times in ns, ``attributes`` and ``events`` as
+JSON (attribute values decoded from OTLP's ``AnyValue``), previews of the span's inputs and
+outputs for listings."""
+Index("ix_spans_name", spans.c.name, spans.c.trace_pk).ddl_if(dialect="sqlite")
+Index("ix_spans_name_hash", spans.c.name, postgresql_using="hash").ddl_if(dialect="postgresql")
+
+assessments = Table(
+    "assessments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("assessment_id", String(64), nullable=False),
+    Column("trace_pk", Integer, ForeignKey("traces.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(KEY_LENGTH), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("value", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("rationale", Text, nullable=True),
+    Column("source_type", String(32), nullable=False),
+    Column("source_id", String(KEY_LENGTH), nullable=True),
+    Column("span_id", String(16), nullable=True),
+    Column("metadata", Text, nullable=True),
+    Column("overrides", String(64), nullable=True),
+    Column("valid", Boolean, nullable=False),
+    Column("create_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+    UniqueConstraint("assessment_id"),
+    Index("ix_assessments_trace_pk", "trace_pk"),
+    sqlite_autoincrement=True,
+)
+"""Feedback and expectations on a trace (``kind``): ``value`` and ``error`` as JSON."""
+
+trace_runs = Table(
+    "trace_runs",
+    metadata,
+    Column("trace_pk", Integer, ForeignKey("traces.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    PrimaryKeyConstraint("trace_pk", "run_id"),
+    Index("ix_trace_runs_run_id", "run_id"),
+    sqlite_with_rowid=False,
+)
+"""Traces linked to runs (``link-to-run``), besides the run a trace names in its metadata."""
+
+# ------------------------------------------------------------------------- evaluation hub
+
+evaluation_jobs = Table(
+    "evaluation_jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(40), nullable=False),  # public id: "ev-" + 20 hex
+    Column("state", String(20), nullable=False),
+    Column("shape", String(16), nullable=False),
+    Column("request", Text, nullable=False),  # the normalised request, JSON
+    Column("model_name", String(512), nullable=False),
+    Column("registered_name", String(256), nullable=True),
+    Column("registered_version", Integer, nullable=True),
+    Column("model_server", String(256), nullable=True),
+    Column("model_url", Text, nullable=True),
+    Column("experiment_id", Integer, nullable=False),
+    Column("parent_run_uuid", String(32), nullable=True),
+    Column("collection_id", String(256), nullable=True),
+    Column("tags", Text, nullable=False),  # JSON object
+    Column("overall_score", Double, nullable=True),
+    Column("passed", Boolean, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("runner_token_hash", String(64), nullable=True),  # SHA-256 hex, never the token
+    Column("created_by", String(256), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("started_at", BigInteger, nullable=True),
+    Column("finished_at", BigInteger, nullable=True),
+    UniqueConstraint("job_id"),
+    Index("ix_evaluation_jobs_state", "state", "id"),
+    Index("ix_evaluation_jobs_experiment", "experiment_id", "id"),
+    Index("ix_evaluation_jobs_model", "model_name", "id"),
+    Index("ix_evaluation_jobs_registered", "registered_name", "registered_version", "id"),
+    sqlite_autoincrement=True,
+)
+"""Evaluation jobs (:mod:`cairn.entities.evaluations`): one per request, newest first by
+``id``. The experiment and runs they wrote stay when a job row is deleted."""
+
+evaluation_benchmarks = Table(
+    "evaluation_benchmarks",
+    metadata,
+    Column("job", Integer, ForeignKey("evaluation_jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("benchmark_id", String(256), nullable=False),
+    Column("provider_id", String(128), nullable=False),
+    Column("config", Text, nullable=False),  # JSON object
+    Column("weight", Double, nullable=False, server_default=text("1")),
+    Column("primary_metric", String(KEY_LENGTH), nullable=True),
+    Column("lower_is_better", Boolean, nullable=False),
+    Column("threshold", Double, nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("phase", String(64), nullable=True),
+    Column("progress", Double, nullable=True),
+    Column("run_uuid", String(32), nullable=True),
+    Column("results", Text, nullable=True),  # JSON object of metrics
+    Column("primary_score", Double, nullable=True),
+    Column("passed", Boolean, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("started_at", BigInteger, nullable=True),
+    Column("finished_at", BigInteger, nullable=True),
+    PrimaryKeyConstraint("job", "idx"),
+)
+"""The benchmarks of an evaluation job, in request order, each with its state and results."""
+
+evaluation_logs = Table(
+    "evaluation_logs",
+    metadata,
+    Column("job", Integer, ForeignKey("evaluation_jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("idx", Integer, nullable=True),  # the benchmark, or null for the job itself
+    Column("line", Text, nullable=False),
+    PrimaryKeyConstraint("job", "seq"),
+)
+"""An evaluation job's log, line by line (``GET …/jobs/{id}/logs?after=<seq>``)."""
+
+evaluation_collections = Table(
+    "evaluation_collections",
+    metadata,
+    Column("collection_id", String(128), primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("benchmarks", Text, nullable=False),  # JSON list, the seed's benchmark shape
+    Column("created_by", String(256), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+"""Users' collections of benchmarks (the providers' shipped ones are not stored)."""

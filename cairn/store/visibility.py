@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Select, and_, false, or_
 
 from cairn.entities.access import Visibility
+from cairn.entities.numbers import decimal
 
 Key = TypeVar("Key", int, str)
 SelectT = TypeVar("SelectT", bound=Select[Any])
@@ -21,11 +22,7 @@ SelectT = TypeVar("SelectT", bound=Select[Any])
 def experiment_key(value: str) -> int | None:
     """An experiment id of a :class:`Visibility` as the column holds it (an integer); None
     for text that is no experiment id (it can match no row, so leaving it out is exact)."""
-    text = value.strip()
-    if not text.isascii() or not text.isdigit():
-        return None
-    number = int(text)
-    return number if number < 2**63 else None
+    return decimal(value)
 
 
 def model_key(value: str) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
 from cairn.entities.errors import CairnError
 from cairn.entities.events import Change, EntityType
+from cairn.entities.numbers import decimal
 from cairn.entities.webhooks import (
     IS_PROMPT,
     Attempt,
@@ -519,6 +520,13 @@ def redeliver(conn: Connection, delivery_id: str, now: int) -> Delivery:
     return get_delivery(conn, delivery_id)
 
 
+def delivery_counts(conn: Connection) -> dict[str, int]:
+    """How many deliveries are in each state (pending, succeeded, failed…)."""
+    d = webhook_deliveries.c
+    rows = conn.execute(select(d.state, func.count()).group_by(d.state)).all()
+    return {str(state): int(n) for state, n in rows}
+
+
 def due(conn: Connection, now: int, limit: int) -> list[str]:
     """Pending deliveries due by ``now``, oldest first (for a worker that polls)."""
     rows = conn.execute(
@@ -532,7 +540,7 @@ def due(conn: Connection, now: int, limit: int) -> list[str]:
 
 def required_approvals(conn: Connection, request_ids: Iterable[str]) -> dict[str, int]:
     """How many approvals each approval request needs (for translating approve events)."""
-    ids = [int(i) for i in request_ids if str(i).isdigit()]
+    ids = [n for n in map(decimal, request_ids) if n is not None]
     if not ids:
         return {}
     a = approval_requests.c

@@ -17,18 +17,23 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 
 from cairn import wire
-from cairn.entities.tracking import DatasetInput, Experiment, Run
+from cairn.entities.registry import ModelVersion, RegisteredModel
+from cairn.entities.tracking import DatasetInput, Experiment, LifecycleStage, Run
 from cairn.sync.errors import ServerRefused, SyncError
+from cairn.sync.importing import models_in_scope
 from cairn.sync.ledger import Ledger, exclusive, hashes, value_hash
 from cairn.sync.registry import RegistrySync, RunMap
 from cairn.sync.remote import SYNC_TAG, Destination, Hook, RegistryCalls, artifact_prefix
-from cairn.sync.source import SourceStore, StoredPoint, locate
+from cairn.sync.source import ImportedModel, SourceStore, StoredPoint, locate
+
+DELETED = LifecycleStage.DELETED
 
 PARENT_TAG = "mlflow.parentRunId"
 METRICS_PER_BATCH = 1000
@@ -36,6 +41,37 @@ PARAMS_TAGS_PER_BATCH = 100
 INPUTS_PER_CALL = 100
 CHEAP_SAVE_S = 0.002
 SAVE_SPACING = 10
+
+
+class Source(Protocol):
+    """What the engine reads: an offline Cairn store (:class:`SourceStore`) or a foreign
+    tracker's data (the importers in :mod:`cairn.sync.mlflow_files` and
+    :mod:`cairn.sync.mlflow_db`).
+
+    ``keep_ids``: destination runs take the source's run ids (the server's ``run_id``
+    extension of runs/create), so the id itself is the identity and no sync tag is added;
+    deleted experiments and runs are copied as deleted. Otherwise (``cairn sync``) the
+    destination makes new ids and the sync tag finds them again."""
+
+    keep_ids: bool
+
+    @property
+    def state_dir(self) -> Path: ...
+    @property
+    def store_id(self) -> str: ...
+    def has_state(self) -> bool: ...
+    def experiments(self) -> list[Experiment]: ...
+    def runs(self, experiment_id: str) -> list[Run]: ...
+    def registered_models(self) -> list[tuple[RegisteredModel, list[ModelVersion]]]: ...
+    def metric_counts(self, run_id: str) -> dict[str, int]: ...
+    def history_after(
+        self, run_id: str, key: str, after: StoredPoint | None, page_size: int
+    ) -> Iterator[list[StoredPoint]]: ...
+    def logged_models(self) -> list[ImportedModel]: ...
+    def artifact_dir(self, artifact_uri: str | None) -> Path | None: ...
+    def artifact_files(self, folder: Path) -> Iterator[tuple[str, int, int]]: ...
+    def read_artifact(self, folder: Path, rel: str, size: int) -> Iterator[bytes]: ...
+    def close(self) -> None: ...
 
 
 class Progress(Protocol):
@@ -76,6 +112,9 @@ class SyncReport:
     bytes: int = 0
     models_created: int = 0
     versions_created: int = 0
+    logged_models: int = 0
+    deleted: int = 0  # experiments and runs marked deleted on the destination
+    experiment_ids: dict[str, str] = field(default_factory=dict)  # source -> destination
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -109,7 +148,7 @@ def _chunks(items: dict[str, str], size: int) -> Iterator[dict[str, str]]:
 class Syncer:
     def __init__(
         self,
-        source: SourceStore,
+        source: Source,
         destination: Destination,
         *,
         dry_run: bool = False,
@@ -121,24 +160,32 @@ class Syncer:
         self.progress: Progress = progress or _NoProgress()
         self.report = SyncReport(dry_run=dry_run)
         self.store_id: str | None = None
-        self.ledger = Ledger(source.location.state_dir / "unused.json", "", destination.url)
+        self.keep_ids = source.keep_ids
+        self.ledger = Ledger(source.state_dir / "unused.json", "", destination.identity)
         # source experiment id -> destination experiment (None: to be created)
         self._dest_experiments: dict[str, str | None] = {}
         self._blocked: set[str] = set()  # source experiments whose runs cannot be sent
+        self._restore: set[str] = set()  # deleted there, deleted here, runs still to send
+        # keep_ids: runs of each destination experiment (id -> run as the server shows it)
+        self._there: dict[str, dict[str, dict[str, Any]]] = {}
+        self._pending_experiments: set[str] = set()
+        # params sent with a run's first metric batch, and the ledger entry they go to
+        self._carry: dict[str, str] = {}
+        self._carry_into: dict[str, str] = {}
 
     # -------------------------------------------------------------------- running
     def run(self) -> SyncReport:
         self.dest.ping()
-        state_dir = self.source.location.state_dir
+        state_dir = self.source.state_dir
         if self.dry_run:
-            if (state_dir / "store-id").is_file():
+            if self.source.has_state():
                 self.store_id = self.source.store_id
-                self.ledger = Ledger.load(state_dir, self.store_id, self.dest.url)
+                self.ledger = Ledger.load(state_dir, self.store_id, self.dest.identity)
             # else: never synced, so there is nothing to find and nothing is written
             return self._run()
-        with exclusive(state_dir, self.dest.url):
+        with exclusive(state_dir, self.dest.identity):
             self.store_id = self.source.store_id
-            self.ledger = Ledger.load(state_dir, self.store_id, self.dest.url)
+            self.ledger = Ledger.load(state_dir, self.store_id, self.dest.identity)
             return self._run()
 
     def _run(self) -> SyncReport:
@@ -150,15 +197,30 @@ class Syncer:
             works.extend(self._plan_runs(experiment, runs))
         works.sort(key=lambda w: (w.depth, int(w.experiment_id), w.run.info.start_time or 0))
         pending = [w for w in works if w.pending]
+        self._pending_experiments = {w.experiment_id for w in pending}
         self._refuse_same_store(pending)
         self.report.runs_unchanged = len(works) - len(pending)
+        logged = self.source.logged_models()
         if not self.dry_run:
-            self.progress.planned(
-                len(pending), sum(w.points for w in pending), sum(w.nbytes for w in pending)
+            done = self.ledger.data.get("logged_models", {})
+            model_bytes = sum(
+                size
+                for m in logged
+                if m.folder is not None and m.model_id not in done
+                for _, size, _ in self.source.artifact_files(m.folder)
             )
-        models = self.source.registered_models()
+            self.progress.planned(
+                len(pending),
+                sum(w.points for w in pending),
+                sum(w.nbytes for w in pending) + model_bytes,
+            )
+        models = models_in_scope(
+            self.source, self.source.registered_models(), {w.run.info.run_id for w in works}
+        )
         if self.dry_run:
             self._dry_report(experiments, pending)
+            known = self.ledger.data.get("logged_models", {})
+            self.report.logged_models = sum(1 for m in logged if m.model_id not in known)
             self._registry(works).plan(models)
             return self.report
         try:
@@ -172,7 +234,22 @@ class Syncer:
                 except ServerRefused as exc:
                     self.report.failures.append(f"run {work.run.info.run_id}: {exc.message}")
                 self.progress.run_done()
+            for model in logged:
+                try:
+                    self._send_logged_model(model)
+                except ServerRefused as exc:
+                    self.report.failures.append(f"logged model {model.model_id}: {exc.message}")
+            for work in works:
+                if work.run.outputs and work.experiment_id not in self._blocked:
+                    try:
+                        self._send_outputs(work.run)
+                    except ServerRefused as exc:
+                        self.report.failures.append(
+                            f"run {work.run.info.run_id} outputs: {exc.message}"
+                        )
             self._registry(works).sync(models)
+            for experiment in experiments:
+                self._experiment_lifecycle(experiment)
         finally:
             if self.ledger.dirty:
                 self.ledger.save()
@@ -180,6 +257,8 @@ class Syncer:
 
     def _refuse_same_store(self, pending: list[_RunWork]) -> None:
         """Syncing a store to the server that serves it would copy every run into itself."""
+        if self.keep_ids:
+            return  # the same ids are the point; _recover adopts runs made by earlier imports
         unknown = (
             w for w in pending if "dest_id" not in (self.ledger.run(w.run.info.run_id) or {})
         )
@@ -201,8 +280,10 @@ class Syncer:
                     entry["dest_id"],
                     entry.get("artifact_uri"),
                 )
+        runs.logged.update(self.ledger.data.get("logged_models", {}))
         calls = RegistryCalls(self.dest)
-        return RegistrySync(calls, self.ledger, self.store_id or "", runs, self.report)
+        store_id = self.store_id or ""
+        return RegistrySync(calls, self.ledger, store_id, runs, self.report, self.keep_ids)
 
     def _dry_report(self, experiments: list[Experiment], pending: list[_RunWork]) -> None:
         r = self.report
@@ -216,6 +297,8 @@ class Syncer:
             else:
                 r.runs_updated += 1
             r.points += work.points
+            if self.keep_ids and work.run.info.lifecycle_stage == DELETED:
+                r.deleted += 1
             r.artifacts += len(work.files)
             r.bytes += work.nbytes
 
@@ -234,7 +317,11 @@ class Syncer:
             self._dest_experiments[eid] = None
             return
         dest_id = str(found["experiment_id"])
-        if found.get("lifecycle_stage") == "deleted":
+        self.report.experiment_ids[eid] = dest_id
+        deleted_there = found.get("lifecycle_stage") == DELETED
+        if deleted_there and self.keep_ids and experiment.lifecycle_stage == DELETED:
+            self._restore.add(eid)  # restored only if runs remain to be sent
+        elif deleted_there:
             self._blocked.add(eid)
             self.report.failures.append(
                 f"experiment '{experiment.name}' is deleted on the destination: restore it "
@@ -257,12 +344,21 @@ class Syncer:
         if unknown and self.store_id is not None:
             self._recover(eid, dest_id, unknown)
 
+    def _runs_there(self, dest_id: str) -> dict[str, dict[str, Any]]:
+        """keep_ids: the destination experiment's runs (deleted ones too), by id."""
+        if dest_id not in self._there:
+            self._there[dest_id] = self.dest.runs_of(dest_id)
+        return self._there[dest_id]
+
     def _recover(self, eid: str, dest_id: str, unknown: list[Run]) -> None:
         """Runs an earlier sync created but did not record: adopt them, with what the
         destination shows of their tags, params and status (the rest is resent: the server
         stores a repeated metric point once, and artifact uploads replace)."""
         assert self.store_id is not None
-        there = self.dest.runs_from_store(dest_id, self.store_id)
+        if self.keep_ids:
+            there = self._runs_there(dest_id)
+        else:
+            there = self.dest.runs_from_store(dest_id, self.store_id)
         for run in unknown:
             match = there.get(run.info.run_id)
             if match is None:
@@ -279,6 +375,7 @@ class Syncer:
                 "params": hashes(params),
                 "status": info.get("status"),
                 "end_time": info.get("end_time"),
+                "lifecycle": info.get("lifecycle_stage", "active"),
                 "metrics": {},
                 "inputs": [],
                 "artifacts": {},
@@ -286,11 +383,47 @@ class Syncer:
             }
             self.ledger.dirty = True
 
+    def _synced_run(self, dest_experiment: str, store_id: str, rid: str) -> dict[str, Any] | None:
+        return self.dest.runs_from_store(dest_experiment, store_id).get(rid)
+
+    def _pending_in(self, eid: str) -> bool:
+        return eid in self._pending_experiments
+
+    def _experiment_lifecycle(self, experiment: Experiment) -> None:
+        """keep_ids: a deleted source experiment ends deleted on the destination (after its
+        runs were sent: a deleted experiment takes no new runs)."""
+        eid = experiment.experiment_id
+        if not self.keep_ids or experiment.lifecycle_stage != DELETED or eid in self._blocked:
+            return
+        recorded = self.ledger.experiments.get(eid)
+        dest_id = self._dest_experiments.get(eid)
+        if recorded is None or dest_id is None or recorded.get("lifecycle") == DELETED:
+            if eid not in self._restore:
+                return
+        assert dest_id is not None
+        try:
+            self.dest.delete_experiment(dest_id)
+        except ServerRefused as exc:
+            self.report.failures.append(f"experiment '{experiment.name}': {exc.message}")
+            return
+        if recorded is not None:
+            recorded["lifecycle"] = DELETED
+        self.report.deleted += 1
+        self.ledger.save()
+
     def _ensure_experiment(self, experiment: Experiment) -> None:
         eid = experiment.experiment_id
         if eid in self._blocked:
             return
         dest_id = self._dest_experiments.get(eid)
+        if dest_id is not None and eid in self._restore:
+            if not self._pending_in(eid):
+                self._restore.discard(eid)
+                return
+            self.dest.restore_experiment(dest_id)
+            recorded = self.ledger.experiments.get(eid)
+            if recorded is not None:
+                recorded["lifecycle"] = "active"
         if dest_id is None:
             try:
                 dest_id = self.dest.create_experiment(experiment.name, experiment.tags)
@@ -311,6 +444,7 @@ class Syncer:
                 }
                 self.ledger.save()
             self._dest_experiments[eid] = dest_id
+            self.report.experiment_ids[eid] = dest_id
         recorded = self.ledger.experiments.setdefault(
             eid, {"dest_id": dest_id, "name": experiment.name, "tags": {}}
         )
@@ -357,6 +491,8 @@ class Syncer:
             pending = True
         if entry.get("status") != run.info.status or entry.get("end_time") != run.info.end_time:
             pending = True
+        if self.keep_ids and entry.get("lifecycle", "active") != run.info.lifecycle_stage:
+            pending = True
         work.folder = self.source.artifact_dir(run.info.artifact_uri)
         if work.folder is None and run.info.artifact_uri:
             self.report.notes.append(
@@ -380,7 +516,7 @@ class Syncer:
             mapped = (self.ledger.run(parent) or {}).get("dest_id")
             if mapped:
                 tags[PARENT_TAG] = mapped
-        if self.store_id is not None:
+        if self.store_id is not None and not self.keep_ids:
             tags[SYNC_TAG] = f"{self.store_id}/{run.info.run_id}"
         return tags
 
@@ -410,13 +546,19 @@ class Syncer:
             dest_experiment = self._dest_experiments[work.experiment_id]
             assert dest_experiment is not None
             store_id = self.store_id or ""
+            find: Callable[[], dict[str, Any] | None]
+            if self.keep_ids:
+                find = partial(self.dest.run_in, dest_experiment, rid)
+            else:
+                find = partial(self._synced_run, dest_experiment, store_id, rid)
             made = self.dest.create_run(
                 dest_experiment,
                 run.info.run_name,
                 run.info.user_id,
                 run.info.start_time,
                 tags,
-                find=lambda: self.dest.runs_from_store(dest_experiment, store_id).get(rid),
+                find=find,
+                run_id=rid if self.keep_ids else None,
             )
             info = made["info"]
             entry = {
@@ -427,6 +569,7 @@ class Syncer:
                 "params": {},
                 "status": info.get("status"),
                 "end_time": info.get("end_time"),
+                "lifecycle": "active",
                 "metrics": {},
                 "inputs": [],
                 "artifacts": {},
@@ -450,6 +593,14 @@ class Syncer:
 
         sent_params: dict[str, str] = entry.setdefault("params", {})
         new_params = {k: v for k, v in run.params.items() if sent_params.get(k) != value_hash(v)}
+        counts = self.source.metric_counts(rid)
+        sent_metrics: dict[str, dict[str, Any]] = entry.setdefault("metrics", {})
+        if 0 < len(new_params) <= PARAMS_TAGS_PER_BATCH and any(
+            sent_metrics.get(k, {}).get("count", 0) < n for k, n in counts.items()
+        ):
+            # few params and points to send: they ride along with the first metric batch
+            self._carry, self._carry_into = new_params, sent_params
+            new_params = {}
         for part in _chunks(new_params, PARAMS_TAGS_PER_BATCH):
             self.dest.log_batch(dest_id, params=part)
             sent_params.update(hashes(part))
@@ -457,12 +608,18 @@ class Syncer:
             sent_anything = True
             self._record()
 
-        sent_metrics: dict[str, dict[str, Any]] = entry.setdefault("metrics", {})
-        for key, count in self.source.metric_counts(rid).items():
+        for key, count in counts.items():
             have = sent_metrics.get(key)
             if have is not None and have.get("count", 0) >= count:
                 continue
             sent_anything |= self._send_metric(dest_id, rid, key, count, sent_metrics)
+        if self._carry:  # no metric batch took them after all
+            carried, self._carry = self._carry, {}
+            self.dest.log_batch(dest_id, params=carried)
+            sent_params.update(hashes(carried))
+            report.params += len(carried)
+            sent_anything = True
+            self._record()
 
         sent_inputs: list[str] = entry.setdefault("inputs", [])
         fresh = [i for i in run.inputs if _input_key(i) not in sent_inputs]
@@ -482,6 +639,15 @@ class Syncer:
             entry["status"] = run.info.status
             entry["end_time"] = run.info.end_time
             sent_anything = True
+        lifecycle = run.info.lifecycle_stage if self.keep_ids else "active"
+        if entry.get("lifecycle", "active") != lifecycle:
+            if lifecycle == DELETED:
+                self.dest.delete_run(dest_id)
+                report.deleted += 1
+            else:
+                self.dest.restore_run(dest_id)
+            entry["lifecycle"] = lifecycle
+            sent_anything = True
         entry["complete"] = True
         self._record()
         if not created:
@@ -489,6 +655,58 @@ class Syncer:
                 report.runs_updated += 1
             else:
                 report.runs_unchanged += 1
+
+    def _send_logged_model(self, model: ImportedModel) -> None:
+        """An MLflow 3 logged model under its own id, with its files (keep_ids sources)."""
+        dest_experiment = self._dest_experiments.get(model.experiment_id)
+        if dest_experiment is None or model.experiment_id in self._blocked:
+            return
+        sent: dict[str, dict[str, Any]] = self.ledger.data.setdefault("logged_models", {})
+        entry = sent.get(model.model_id)
+        if entry is None:
+            try:
+                info = self.dest.create_logged_model(dest_experiment, model)
+                self.report.logged_models += 1
+            except ServerRefused as exc:
+                if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+                info = self.dest.get_logged_model(model.model_id)
+            entry = {
+                "dest_id": model.model_id,
+                "experiment": model.experiment_id,
+                "artifact_uri": info.get("artifact_uri"),
+                "status": info.get("status"),
+                "artifacts": {},
+            }
+            sent[model.model_id] = entry
+            self.ledger.save()
+        if model.folder is not None:
+            done = entry.setdefault("artifacts", {})
+            files = [
+                f
+                for f in self.source.artifact_files(model.folder)
+                if done.get(f[0]) != [f[1], f[2]]
+            ]
+            if files:
+                self._send_artifacts(entry, model.folder, files)
+        if entry.get("status") != model.status and model.status != "LOGGED_MODEL_PENDING":
+            self.dest.finalize_logged_model(model.model_id, model.status)
+            entry["status"] = model.status
+            self.ledger.save()
+
+    def _send_outputs(self, run: Run) -> None:
+        """The run -> logged model links (MLflow 3 outputs), once the models exist."""
+        entry = self.ledger.run(run.info.run_id)
+        made = self.ledger.data.get("logged_models", {})
+        if entry is None or "dest_id" not in entry:
+            return
+        sent: list[str] = entry.setdefault("outputs", [])
+        fresh = [(m, s) for m, s in run.outputs if f"{m}:{s}" not in sent and m in made]
+        if not fresh:
+            return
+        self.dest.log_outputs(entry["dest_id"], fresh)
+        sent.extend(f"{m}:{s}" for m, s in fresh)
+        self.ledger.save()
 
     def _send_metric(
         self,
@@ -523,9 +741,14 @@ class Syncer:
         sent_metrics: dict[str, dict[str, Any]],
     ) -> int:
         sent = 0
-        for page in self.source.history_after(rid, key, after, METRICS_PER_BATCH):
+        size = METRICS_PER_BATCH - len(self._carry)  # a batch holds 1,000 items in all
+        for page in self.source.history_after(rid, key, after, size):
             batch = [wire.metric(key, v, t, s, n) for s, t, v, n in page]
-            self.dest.log_batch(dest_id, metrics=batch)
+            carried, self._carry = self._carry, {}
+            self.dest.log_batch(dest_id, metrics=batch, params=carried)
+            if carried:
+                self._carry_into.update(hashes(carried))
+                self.report.params += len(carried)
             sent += len(page)
             sent_metrics[key] = {"count": base + sent, "last": list(page[-1])}
             self.report.points += len(page)

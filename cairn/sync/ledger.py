@@ -20,7 +20,9 @@ Shape (``version`` 1)::
      "models": {"<name>": {"tags": {key: hash}, "description": hash,
          "versions": {"<source version>": {"dest": "<destination version>",
              "stage": "Production", "tags": {key: hash}, "description": hash}},
-         "aliases": {"<alias>": "<destination version>"}}}}
+         "aliases": {"<alias>": "<destination version>"}}},
+     "logged_models": {"<model id>": {"dest_id": "<model id>", "artifact_uri": "...",
+         "status": "LOGGED_MODEL_READY", "artifacts": {"path": [size, mtime_ns]}}}}
 """
 
 from __future__ import annotations
@@ -98,8 +100,9 @@ class Ledger:
         ):
             ledger.data["experiments"] = raw["experiments"]
             ledger.data["runs"] = raw["runs"]
-            if isinstance(raw.get("models"), dict):
-                ledger.data["models"] = raw["models"]
+            for extra in ("models", "logged_models"):
+                if isinstance(raw.get(extra), dict):
+                    ledger.data[extra] = raw[extra]
         return ledger
 
     @property
@@ -121,6 +124,11 @@ class Ledger:
             r for r, e in self.runs.items() if e.get("experiment") == source_experiment_id
         ]:
             del self.runs[run_id]
+        models = self.data.get("logged_models", {})
+        for model_id in [
+            m for m, e in models.items() if e.get("experiment") == source_experiment_id
+        ]:
+            del models[model_id]
         self.dirty = True
 
     def save(self) -> None:

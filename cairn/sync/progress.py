@@ -14,14 +14,16 @@ from rich.progress import (
     TaskID,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 from rich.text import Text
 
 from cairn.sync.engine import SyncReport
 
 
-class _Amount(ProgressColumn):
-    """``done/total``, in bytes for the bytes task."""
+class AmountColumn(ProgressColumn):
+    """``done/total``, in bytes for a task whose ``unit`` field is ``bytes`` (shared by every
+    command that shows progress: sync, import, db backup)."""
 
     def render(self, task: Task) -> Text:
         total = int(task.total or 0)
@@ -31,15 +33,29 @@ class _Amount(ProgressColumn):
         return Text(f"{done:,}/{total:,}")
 
 
+class _Rate(ProgressColumn):
+    """Items (or bytes) per second."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        if speed is None:
+            return Text("")
+        if task.fields.get("unit") == "bytes":
+            return Text(f"{decimal(int(speed))}/s")
+        return Text(f"{speed:,.0f} {task.fields.get('unit', '')}/s")
+
+
 class RichProgress:
-    """Three bars: runs, metric points and artifact bytes."""
+    """Three bars: runs, metric points and artifact bytes, each with its rate and ETA."""
 
     def __init__(self, console: Console):
         self._progress = Progress(
             TextColumn("{task.description:>7}"),
             BarColumn(),
-            _Amount(),
+            AmountColumn(),
+            _Rate(),
             TimeElapsedColumn(),
+            TimeRemainingColumn(),
             console=console,
             transient=False,
         )
@@ -98,8 +114,24 @@ def summary_lines(report: SyncReport) -> list[str]:
     return lines
 
 
-def print_report(console: Console, report: SyncReport) -> None:
-    for line in summary_lines(report):
+def import_summary_lines(report: SyncReport) -> list[str]:
+    """An import's summary: the sync summary, the logged models and deleted objects, and
+    the experiment id mapping (source -> Cairn), which the ledger also keeps."""
+    lines = summary_lines(report)
+    lines[0] = "Dry run, nothing written:" if report.dry_run else "Imported:"
+    lines.append(f"  logged models        {report.logged_models} created")
+    lines.append(f"  marked deleted       {report.deleted} (experiments and runs)")
+    if report.experiment_ids:
+        lines.append("  experiment ids (source -> Cairn):")
+        for source, dest in report.experiment_ids.items():
+            same = " (same)" if source == dest else ""
+            lines.append(f"    {source} -> {dest}{same}")
+    return lines
+
+
+def print_report(console: Console, report: SyncReport, *, imported: bool = False) -> None:
+    lines = import_summary_lines(report) if imported else summary_lines(report)
+    for line in lines:
         console.print(line, markup=False)
     for note in report.notes:
         console.print(f"[yellow]note:[/yellow] {note}")

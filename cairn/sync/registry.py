@@ -19,6 +19,7 @@ from cairn.sync.ledger import Ledger, hashes, value_hash
 from cairn.sync.remote import SYNC_TAG, RegistryCalls
 
 RUNS_SOURCE = re.compile(r"^runs:/([0-9a-f]{32})(/.*)?$")
+LOGGED_SOURCE = re.compile(r"^models:/(m-[0-9a-f]{32})/?$")
 
 
 class RunMap:
@@ -26,12 +27,18 @@ class RunMap:
 
     def __init__(self) -> None:
         self.runs: dict[str, tuple[str, str, str]] = {}
+        self.logged: set[str] = set()  # logged models imported under their own ids
 
     def add(self, run_id: str, source_uri: str | None, dest_id: str, dest_uri: str | None) -> None:
         self.runs[run_id] = (source_uri or "", dest_id, dest_uri or "")
 
     def rewrite(self, version: ModelVersion) -> tuple[str, str] | None:
         """(destination source, destination run id) for a version, or None."""
+        if m := LOGGED_SOURCE.match(version.source):
+            if m.group(1) not in self.logged:
+                return None
+            mapped = self.runs.get(version.run_id or "")
+            return version.source, mapped[1] if mapped else ""
         if m := RUNS_SOURCE.match(version.source):
             found = self.runs.get(m.group(1))
             if found is None:
@@ -56,7 +63,11 @@ class RegistrySync:
         store_id: str,
         runs: RunMap,
         report: Any,
+        keep_ids: bool = False,
     ):
+        """``keep_ids`` (imports): versions carry no sync tag, so that they equal their
+        source; one an earlier import made is found by its source and run instead."""
+        self.keep_ids = keep_ids
         self.calls = calls
         self.ledger = ledger
         self.store_id = store_id
@@ -113,7 +124,7 @@ class RegistrySync:
                 entry = {
                     "tags": hashes(tags),
                     "description": value_hash(found.get("description") or ""),
-                    "versions": self._recover(name),
+                    "versions": self._recover(name, versions),
                     "aliases": {},
                 }
             self.models[name] = entry
@@ -139,9 +150,25 @@ class RegistrySync:
             sent_aliases[alias] = target
             self.ledger.save()
 
-    def _recover(self, name: str) -> dict[str, dict[str, Any]]:
+    def _found_versions(self, name: str, versions: list[ModelVersion]) -> dict[str, dict[str, Any]]:
+        """Source version number -> destination version an earlier run made."""
+        if not self.keep_ids:
+            return self.calls.versions_from_store(name, self.store_id)
+        there = sorted(self.calls.versions_of(name), key=lambda v: int(v["version"]))
         out: dict[str, dict[str, Any]] = {}
-        for number, found in self.calls.versions_from_store(name, self.store_id).items():
+        for version in versions:
+            target = self.runs.rewrite(version)
+            if target is None:
+                continue
+            for i, found in enumerate(there):
+                if (found.get("source"), found.get("run_id") or "") == (target[0], target[1]):
+                    out[str(version.version)] = there.pop(i)
+                    break
+        return out
+
+    def _recover(self, name: str, versions: list[ModelVersion]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for number, found in self._found_versions(name, versions).items():
             tags = {t["key"]: t.get("value", "") for t in found.get("tags", [])}
             out[number] = {
                 "dest": str(found["version"]),
@@ -163,7 +190,9 @@ class RegistrySync:
                 )
                 return
             source, run_id = target
-            tags = {**version.tags, SYNC_TAG: f"{self.store_id}/{name}/{key}"}
+            tags = dict(version.tags)
+            if not self.keep_ids:
+                tags[SYNC_TAG] = f"{self.store_id}/{name}/{key}"
             dest = self.calls.create_version(
                 name,
                 source,
@@ -171,7 +200,7 @@ class RegistrySync:
                 tags,
                 version.description,
                 version.user_id,
-                find=lambda: self.calls.versions_from_store(name, self.store_id).get(key),
+                find=lambda: self._found_versions(name, [version]).get(key),
             )
             entry = {
                 "dest": dest,

@@ -15,6 +15,7 @@ from cairn.client.config import Target
 from cairn.client.errors import CairnConfigError, CairnConnectionError, CairnRestError
 from cairn.client.rest import API, ARTIFACTS_API, RestClient
 from cairn.sync.errors import ServerRefused, SyncError
+from cairn.sync.source import ImportedModel
 
 SYNC_TAG = "cairn.sync.source"
 RETRIES = 5  # 0.5 + 1 + 2 + 4 + 8 s of backoff: a server restart is waited out
@@ -34,13 +35,17 @@ class Destination:
         request_hook: Hook | None = None,
         retries: int = RETRIES,
         transport: httpx.BaseTransport | None = None,
+        identity: str | None = None,
     ):
         """``transport``: httpx's transport (default: a real connection pool); tests pass
-        one that loses answers to check that a retried create never makes a duplicate."""
+        one that loses answers to check that a retried create never makes a duplicate, and
+        an import without --to passes the embedded app's. ``identity``: what the ledger
+        knows this destination by (default: the URL; the embedded store's path)."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise SyncError(f"--to must be an http(s) URL of a Cairn server, not '{url}'")
         self.url = url.rstrip("/")
+        self.identity = identity or self.url
         self.retries = retries
         try:
             self.rest = RestClient(
@@ -89,6 +94,18 @@ class Destination:
             )
         except (CairnConnectionError, CairnRestError) as exc:
             raise self._failed(exc, f"{method} {API}{path}") from None
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        retry: bool = True,
+    ) -> dict[str, Any]:
+        """One MLflow REST call under /api/2.0/mlflow/ with the retry policy (an importer
+        reading another server uses this client too)."""
+        return self._call(method, path, body, params, retry=retry)
 
     def get_if_exists(self, path: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
         """GET ``path``; None when the server answers that the thing does not exist."""
@@ -190,6 +207,74 @@ class Destination:
                 return found
         return found
 
+    def runs_of(self, experiment_id: str) -> dict[str, dict[str, Any]]:
+        """Every run of a destination experiment, deleted ones too, by run id."""
+        found: dict[str, dict[str, Any]] = {}
+        query: dict[str, Any] = {
+            "experiment_ids": [experiment_id],
+            "run_view_type": "ALL",
+            "max_results": 1000,
+        }
+        token: str | None = None
+        for _ in range(10**5):
+            page = {**query, "page_token": token} if token else query
+            out = self._call("POST", "runs/search", page)
+            for item in out.get("runs", []):
+                found[str(wire.run_id(item["info"]))] = item
+            token = out.get("next_page_token")
+            if not token:
+                break
+        return found
+
+    def run_in(self, experiment_id: str, run_id: str) -> dict[str, Any] | None:
+        """The run ``run_id`` if the destination has it in that experiment."""
+        out = _object(self.get_if_exists("runs/get", {"run_id": run_id}), "run")
+        if out is None or str(out.get("info", {}).get("experiment_id")) != experiment_id:
+            return None
+        return out
+
+    def delete_run(self, run_id: str) -> None:
+        self._call("POST", "runs/delete", {"run_id": run_id})
+
+    def restore_run(self, run_id: str) -> None:
+        self._call("POST", "runs/restore", {"run_id": run_id})
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self._call("POST", "experiments/delete", {"experiment_id": experiment_id})
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._call("POST", "experiments/restore", {"experiment_id": experiment_id})
+
+    # -------------------------------------------------------------- logged models
+    def create_logged_model(self, experiment_id: str, model: ImportedModel) -> dict[str, Any]:
+        """Create an MLflow 3 logged model under its source's id; its info as answered."""
+        body: dict[str, Any] = {
+            "experiment_id": experiment_id,
+            "model_id": model.model_id,
+            "name": model.name,
+            "tags": wire.kv(model.tags),
+            "params": wire.kv(model.params),
+        }
+        if model.source_run_id:
+            body["source_run_id"] = model.source_run_id
+        if model.model_type:
+            body["model_type"] = model.model_type
+        out = self._call("POST", "logged-models", body)
+        return dict(out["model"]["info"])
+
+    def get_logged_model(self, model_id: str) -> dict[str, Any]:
+        out = self._call("GET", f"logged-models/{quote(model_id, safe='')}")
+        return dict(out["model"]["info"])
+
+    def finalize_logged_model(self, model_id: str, status: str) -> None:
+        body = {"model_id": model_id, "status": status}
+        self._call("PATCH", f"logged-models/{quote(model_id, safe='')}", body)
+
+    def log_outputs(self, run_id: str, models: Sequence[tuple[str, int]]) -> None:
+        """Record the logged models a run produced (MLflow 3's run outputs)."""
+        body = {"run_id": run_id, "models": [{"model_id": m, "step": s} for m, s in models]}
+        self._call("POST", "runs/outputs", body)
+
     def has_run(self, run_id: str) -> bool:
         return self.get_if_exists("runs/get", {"run_id": run_id}) is not None
 
@@ -201,12 +286,16 @@ class Destination:
         start_time: int | None,
         tags: Mapping[str, str],
         find: Callable[[], dict[str, Any] | None],
+        run_id: str | None = None,
     ) -> dict[str, Any]:
-        """Create a run; ``find`` finds it on the destination after a lost answer."""
+        """Create a run (with the id ``run_id`` when given: Cairn's extension, for imports);
+        ``find`` finds it on the destination after a lost answer."""
         body: dict[str, Any] = {
             "experiment_id": experiment_id,
             "tags": wire.kv(tags),
         }
+        if run_id is not None:
+            body["run_id"] = run_id
         if run_name:
             body["run_name"] = run_name
         if user_id is not None:
@@ -239,7 +328,36 @@ class Destination:
     def log_inputs(self, run_id: str, datasets: Sequence[dict[str, Any]]) -> None:
         self._call("POST", "runs/log-inputs", {"run_id": run_id, "datasets": list(datasets)})
 
+    def metric_history(self, run_id: str, key: str) -> list[tuple[int, int, float, bool]]:
+        """Every point of a metric as (step, timestamp, value, is_nan)."""
+        out: list[tuple[int, int, float, bool]] = []
+        query: dict[str, Any] = {"run_id": run_id, "metric_key": key, "max_results": 25000}
+        token: str | None = None
+        for _ in range(10**6):
+            page = {**query, "page_token": token} if token else query
+            found = self._call("GET", "metrics/get-history", params=page)
+            for m in found.get("metrics", []):
+                value = float(m.get("value", 0.0))
+                nan = value != value
+                out.append((int(m.get("step", 0)), int(m["timestamp"]), 0.0 if nan else value, nan))
+            token = found.get("next_page_token")
+            if not token:
+                break
+        return out
+
     # ------------------------------------------------------------------ artifacts
+    def download(self, dest_path: str) -> bytes | None:
+        """One file through the artifact proxy; None when it does not exist."""
+        url = f"{ARTIFACTS_API}/{quote(dest_path, safe='/')}"
+        try:
+            return self.rest.request("GET", url).content
+        except CairnRestError as exc:
+            if exc.status == 404:
+                return None
+            raise self._failed(exc, f"GET {url}") from None
+        except CairnConnectionError as exc:
+            raise self._failed(exc, f"GET {url}") from None
+
     def upload(self, dest_path: str, size: int, body: Callable[[], Iterator[bytes]]) -> None:
         """PUT one file through the server's artifact proxy, streamed; ``body`` is called
         again for a retry, so each attempt reads the file from the start."""
@@ -315,6 +433,21 @@ class RegistryCalls:
         return self.dest.synced(
             "GET", "model-versions/search", query, "model_versions", f"{store_id}/{name}/"
         )
+
+    def versions_of(self, name: str) -> list[dict[str, Any]]:
+        """Every version of a destination model (as the server returns them)."""
+        escaped = name.replace("'", "''")
+        query: dict[str, Any] = {"filter": f"name = '{escaped}'", "max_results": 1000}
+        out: list[dict[str, Any]] = []
+        token: str | None = None
+        for _ in range(10**5):
+            page = {**query, "page_token": token} if token else query
+            found = self.dest._call("GET", "model-versions/search", params=page)
+            out.extend(found.get("model_versions", []))
+            token = found.get("next_page_token")
+            if not token:
+                break
+        return out
 
     def create_version(
         self,

@@ -11,7 +11,7 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -44,6 +44,22 @@ PAGE = 1000
 
 #: a stored point: (step, timestamp, value, is_nan), the order history reads return
 StoredPoint = tuple[int, int, float, bool]
+
+
+@dataclass
+class ImportedModel:
+    """A logged model (MLflow 3) and the local folder of its artifacts."""
+
+    model_id: str
+    experiment_id: str
+    name: str
+    source_run_id: str | None
+    model_type: str | None
+    status: str
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    folder: Path | None = None
+    lifecycle_stage: str = "active"
 
 
 @dataclass(frozen=True)
@@ -112,8 +128,50 @@ def _check_is_cairn_store(db_path: Path) -> None:
         )
 
 
-class SourceStore:
+class LocalFiles:
+    """Listing and streaming a run's artifact files from a local folder (every source keeps
+    them on disk)."""
+
+    def artifact_files(self, folder: Path) -> Iterator[tuple[str, int, int]]:
+        """Every file under ``folder``: (relative path, size, mtime in ns), sorted."""
+        if not folder.is_dir():
+            return
+        repo = LocalArtifactRepository(folder)
+        pending = [""]
+        for _ in range(10**7):
+            if not pending:
+                return
+            directory = pending.pop()
+            entries: list[FileInfo] = repo.listdir(directory)
+            for entry in reversed(entries):
+                rel = f"{directory}/{entry.path}" if directory else entry.path
+                if entry.is_dir:
+                    pending.append(rel)
+                    continue
+                local = repo.local_path(rel)
+                if local is None:
+                    continue
+                try:
+                    st = local.stat()
+                except FileNotFoundError:
+                    continue
+                yield rel, st.st_size, st.st_mtime_ns
+
+    def read_artifact(self, folder: Path, rel: str, size: int) -> Iterator[bytes]:
+        """The first ``size`` bytes of one artifact file, streamed in 1 MiB chunks."""
+        if size == 0:
+            return iter(())
+        repo = LocalArtifactRepository(folder)
+        try:
+            return repo.read(rel, 0, size - 1)
+        except CairnError as exc:
+            raise SyncError(f"Cannot read artifact {folder / rel}: {exc.message}") from None
+
+
+class SourceStore(LocalFiles):
     """An offline store opened for reading."""
+
+    keep_ids = False  # a sync makes new runs on the server; the sync tag finds them again
 
     def __init__(self, location: SourceLocation):
         self.location = location
@@ -143,6 +201,17 @@ class SourceStore:
         self.db.close()
 
     # ------------------------------------------------------------------- identity
+    @property
+    def state_dir(self) -> Path:
+        return self.location.state_dir
+
+    def logged_models(self) -> list[ImportedModel]:
+        return []  # a sync copies runs and registry versions, not MLflow 3 logged models
+
+    def has_state(self) -> bool:
+        """Whether a sync ever ran from this store (it made the store id)."""
+        return (self.location.state_dir / "store-id").is_file()
+
     @property
     def store_id(self) -> str:
         """A stable id for this store, kept in ``<state dir>/store-id`` (made on first use).
@@ -303,38 +372,3 @@ class SourceStore:
         if scheme == "" and artifact_uri.startswith("/"):
             return Path(artifact_uri)
         return None
-
-    def artifact_files(self, folder: Path) -> Iterator[tuple[str, int, int]]:
-        """Every file under ``folder``: (relative path, size, mtime in ns), sorted."""
-        if not folder.is_dir():
-            return
-        repo = LocalArtifactRepository(folder)
-        pending = [""]
-        for _ in range(10**7):
-            if not pending:
-                return
-            directory = pending.pop()
-            entries: list[FileInfo] = repo.listdir(directory)
-            for entry in reversed(entries):
-                rel = f"{directory}/{entry.path}" if directory else entry.path
-                if entry.is_dir:
-                    pending.append(rel)
-                    continue
-                local = repo.local_path(rel)
-                if local is None:
-                    continue
-                try:
-                    st = local.stat()
-                except FileNotFoundError:
-                    continue
-                yield rel, st.st_size, st.st_mtime_ns
-
-    def read_artifact(self, folder: Path, rel: str, size: int) -> Iterator[bytes]:
-        """The first ``size`` bytes of one artifact file, streamed in 1 MiB chunks."""
-        if size == 0:
-            return iter(())
-        repo = LocalArtifactRepository(folder)
-        try:
-            return repo.read(rel, 0, size - 1)
-        except CairnError as exc:
-            raise SyncError(f"Cannot read artifact {folder / rel}: {exc.message}") from None

@@ -25,7 +25,7 @@ from cairn.store import events as event_store
 from cairn.store.db import Database
 from cairn.store.schema import change_events
 from tests.api import basic, root_app
-from tests.databases import fresh_postgres_database
+from tests.databases import BACKENDS, fresh_database
 
 V2, V3, V1 = "/api/2.0/mlflow", "/api/3.0/mlflow", "/api/v1"
 ADMIN, ADMIN_PW = "root", "root-password-0001"
@@ -38,13 +38,10 @@ def as_user(name: str) -> dict[str, str]:
     return basic(name, PW)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'events.db'}"
-    else:
-        with fresh_postgres_database() as uri:
-            yield uri
+    with fresh_database(request.param, tmp_path) as uri:
+        yield uri
 
 
 @pytest.fixture

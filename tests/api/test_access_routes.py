@@ -33,12 +33,17 @@ NOBODY, NOBODY_PASSWORD = "nobody", "nobody's long password"
 
 PUBLIC_PATHS = {
     "/health",
+    "/ready",
     "/version",
+    "/api/v1/version",
     "/api/3.0/mlflow/server-info",
     "/docs/assets/x",
     "/api/v1/auth/login",
 }
 """Everything an anonymous caller may reach (besides the UI's own pages and files)."""
+
+
+HIDDEN_TRACE = "tr-" + "ab" * 16
 
 
 @dataclass
@@ -48,9 +53,10 @@ class Hidden:
     model_id: str
     model_name: str = "hidden-model"
     experiment_name: str = "hidden-experiment"
+    trace_id: str = HIDDEN_TRACE
 
     def markers(self) -> list[str]:
-        return [self.experiment_name, self.run_id, self.model_id, self.model_name]
+        return [self.experiment_name, self.run_id, self.model_id, self.model_name, self.trace_id]
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +114,16 @@ def served(
                 headers=admin,
             )
             assert r.status_code == 200, r.text
+            info = {
+                "trace_id": HIDDEN_TRACE,
+                "trace_location": {"mlflow_experiment": {"experiment_id": eid}},
+                "request_time": "2026-01-01T00:00:00Z",
+                "state": "OK",
+            }
+            r = client.post(
+                "/api/3.0/mlflow/traces", json={"trace": {"trace_info": info}}, headers=admin
+            )
+            assert r.status_code == 200, r.text
             yield client, Hidden(eid, run["run_id"], model["model_id"])
     finally:
         mp.undo()
@@ -122,6 +138,8 @@ def _concrete(probe: Probe, hidden: Hidden) -> str:
         path = path.replace("/models/x/", f"/models/{hidden.model_name}/")
     if "/experiments/x/" in path:
         path = path.replace("/experiments/x/", f"/experiments/{hidden.experiment_id}/")
+    if "/traces/x" in path:
+        path = path.replace("/traces/x", f"/traces/{hidden.trace_id}")
     return path
 
 
@@ -143,6 +161,10 @@ def _fields(hidden: Hidden) -> dict[str, Any]:
         "path": f"{hidden.experiment_id}/{hidden.run_id}/artifacts/f.txt",
         "source": f"runs:/{hidden.run_id}/model",
         "username": ADMIN,
+        "trace_id": hidden.trace_id,
+        "trace_ids": [hidden.trace_id],
+        "request_id": hidden.trace_id,
+        "request_ids": [hidden.trace_id],
     }
 
 
@@ -154,12 +176,34 @@ def _call(client: TestClient, probe: Probe, hidden: Hidden, headers: dict[str, s
     )
     if own and "/permissions/" not in path:
         fields["name"] = "nobodys-own"  # a user may create things of their own (and tokens)
+    if path == "/v1/traces":  # OTLP: the experiment is named by a header
+        headers = {**headers, "x-mlflow-experiment-id": hidden.experiment_id}
+    if path in GRAPHQL_PATHS:  # GraphQL: the things are named in the query
+        fields = {"query": _graphql_query(hidden)}
     if probe.method in ("GET", "HEAD"):
         query = urlencode(
             [(k, v) for k, vs in fields.items() for v in (vs if isinstance(vs, list) else [vs])]
         )
         return client.request(probe.method, f"{path}?{query}", headers=headers)
     return client.request(probe.method, path, json=fields, headers=headers)
+
+
+GRAPHQL_PATHS = ("/graphql", "/ajax-api/graphql")
+
+
+def _graphql_query(hidden: Hidden) -> str:
+    """Every root field of /graphql, each naming the hidden things."""
+    run, eid, name = hidden.run_id, hidden.experiment_id, hidden.model_name
+    return (
+        f'query {{ mlflowGetExperiment(input: {{experimentId: "{eid}"}})'
+        " { experiment { name } }"
+        f' mlflowGetRun(input: {{runId: "{run}"}}) {{ run {{ info {{ runName }} }} }}'
+        f' mlflowGetMetricHistoryBulkInterval(input: {{runIds: ["{run}"], metricKey: "m"}})'
+        " { metrics { runId } }"
+        f' mlflowListArtifacts(input: {{runId: "{run}"}}) {{ files {{ path }} }}'
+        f" mlflowSearchModelVersions(input: {{filter: \"name='{name}'\"}})"
+        " { modelVersions { name runId } } }"
+    )
 
 
 PROBE_IDS = [p.id for p in PROBES]
@@ -271,3 +315,30 @@ def test_a_route_that_declares_nothing_is_for_admins_only(tmp_path: Path) -> Non
             assert r.text == "reached"
     finally:
         mp.undo()
+
+
+@pytest.mark.parametrize("path", GRAPHQL_PATHS)
+def test_graphql_refuses_each_field_that_names_the_hidden_things(
+    served: tuple[TestClient, Hidden], path: str
+) -> None:
+    """/graphql lets any signed-in user in (the layer), then checks each root field with the
+    need of the MLflow endpoint it mirrors: every field naming the hidden experiment or run is
+    refused by name, the search finds nothing."""
+    client, hidden = served
+    query = _graphql_query(hidden)
+    r = client.post(path, json={"query": query}, headers=basic(NOBODY, NOBODY_PASSWORD))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["data"] == {
+        "mlflowGetExperiment": None,
+        "mlflowGetRun": None,
+        "mlflowGetMetricHistoryBulkInterval": None,
+        "mlflowListArtifacts": None,
+        "mlflowSearchModelVersions": {"modelVersions": []},
+    }
+    assert len(body["errors"]) == 4
+    for message in body["errors"]:
+        assert f"needs READ on experiment '{hidden.experiment_id}'" in message, message
+    r = client.post(path, json={"query": query}, headers=basic(ADMIN, ADMIN_PASSWORD))
+    assert r.json()["errors"] is None, r.text
+    assert r.json()["data"]["mlflowGetRun"]["run"]["info"]["runName"]

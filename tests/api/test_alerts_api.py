@@ -5,7 +5,6 @@ readers of their experiment (state filter, keyset paging), the firing count, ack
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,7 @@ from cairn.services.alert_jobs import evaluate_events
 from cairn.store import events
 from cairn.store.db import Database
 from tests.api import basic, root_app
-from tests.conftest import BACKENDS
-from tests.databases import fresh_postgres_database
+from tests.databases import BACKENDS, fresh_database
 
 ADMIN, ADMIN_PW, PW = "root", "root-password-0001", "user-password-0001"
 MLFLOW, V1 = "/api/2.0/mlflow", "/api/v1"
@@ -53,8 +51,7 @@ def app(
     it, bob may READ it, carol has nothing."""
     monkeypatch.setenv("CAIRN_ADMIN_USERNAME", ADMIN)
     monkeypatch.setenv("CAIRN_ADMIN_PASSWORD", ADMIN_PW)
-    sqlite = nullcontext(f"sqlite:///{tmp_path / 'alerts.db'}")
-    with fresh_postgres_database() if request.param == "postgres" else sqlite as uri:
+    with fresh_database(request.param, tmp_path) as uri:
         with TestClient(
             create_app(
                 Settings(

@@ -5,7 +5,6 @@ routes, MLflow's transition-stage and set-alias answering APPROVAL_REQUIRED, /ap
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,7 @@ from cairn.server.settings import Settings
 from cairn.store import events
 from cairn.store.db import Database
 from tests.api import basic, root_app
-from tests.conftest import BACKENDS
-from tests.databases import fresh_postgres_database
+from tests.databases import BACKENDS, fresh_database
 
 ADMIN, ADMIN_PW, PW = "root", "root-password-0001", "user-password-0001"
 MLFLOW, V1 = "/api/2.0/mlflow", "/api/v1"
@@ -51,8 +49,7 @@ def app(
     alice may EDIT it, bob MANAGE, carol and dave only READ."""
     monkeypatch.setenv("CAIRN_ADMIN_USERNAME", ADMIN)
     monkeypatch.setenv("CAIRN_ADMIN_PASSWORD", ADMIN_PW)
-    sqlite = nullcontext(f"sqlite:///{tmp_path / 'approvals.db'}")
-    with fresh_postgres_database() if request.param == "postgres" else sqlite as uri:
+    with fresh_database(request.param, tmp_path) as uri:
         with TestClient(create_app(Settings(backend_store_uri=uri, auth=True))) as client:
             for name in USERS:
                 ok(client.post(f"{V1}/users", json={"username": name, "password": PW},

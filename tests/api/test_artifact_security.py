@@ -23,7 +23,7 @@ from starlette.testclient import TestClient
 from cairn.artifacts.paths import clean_path, traversal
 from cairn.entities.errors import CairnError
 from cairn.server.app import create_app
-from cairn.server.mlflow.artifacts import ArtifactGuard, content_disposition, is_active
+from cairn.server.mlflow.artifacts import TERSE, ArtifactGuard, content_disposition, is_active
 from cairn.server.settings import Settings
 from tests.api import root_app
 from tests.api.test_artifact_paths import RAW_HEADER, RawTarget, snapshot
@@ -45,8 +45,8 @@ def _artifact_routes() -> list[tuple[str, str]]:
     settings = Settings(backend_store_uri="sqlite://", artifacts_destination="/nonexistent")
     out = []
     for route in _app_routes(settings):
-        if "artifact" not in route.path:
-            continue
+        if "artifact" not in route.path or route.path.startswith("//"):
+            continue  # "//model-versions/…" is its one-slash twin (a URL would read a host)
         for method in sorted(route.methods or ()):
             if method != "HEAD":  # a GET without a body: its GET twin is attacked
                 out.append((method, route.path))
@@ -199,7 +199,14 @@ def test_traversal_is_refused_everywhere(
     before_files = _files(store.root)
     before = snapshot(store.base, store.base / "db")
     response = store.send(method, target, body)
-    assert_refused(response, f"{method} {target}")
+    if template in TERSE:  # MLflow's UI routes: MLflow's whole message
+        assert response.status_code == 400, f"{method} {target}: {response.text[:300]}"
+        assert response.json() == {
+            "error_code": "INVALID_PARAMETER_VALUE",
+            "message": "Invalid path",
+        }
+    else:
+        assert_refused(response, f"{method} {target}")
     assert _files(store.root) == before_files, f"{method} {target} changed the store"
     assert snapshot(store.base, store.base / "db") == before
 

@@ -22,7 +22,7 @@ from cairn.server.settings import Settings
 from cairn.store import events as event_store
 from cairn.store.db import Database
 from tests.api import basic, root_app
-from tests.databases import fresh_postgres_database
+from tests.databases import BACKENDS, fresh_database
 
 API = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts"
@@ -402,7 +402,7 @@ ALICE = ("alice", "alice-password-1")
 BOB = ("bob", "bob-password-123")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def auth_client(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[TestClient]:
@@ -416,11 +416,8 @@ def auth_client(
                 ok(client.post(f"{API}/users/create", json=body, headers=basic(*ADMIN)))
             yield client
 
-    if request.param == "sqlite":
-        yield from run(f"sqlite:///{tmp_path / 'auth.db'}")
-    else:
-        with fresh_postgres_database() as uri:
-            yield from run(uri)
+    with fresh_database(request.param, tmp_path) as uri:
+        yield from run(uri)
 
 
 def test_events_name_the_authenticated_caller(auth_client: TestClient) -> None:

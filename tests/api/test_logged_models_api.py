@@ -177,3 +177,25 @@ def test_openapi_has_parametrised_paths(client: TestClient) -> None:
         "schema": {"type": "string"},
     }
     assert "/api/v1/datasets/{dataset_id}" in doc["paths"]
+
+
+def test_create_logged_model_with_chosen_id(any_client: TestClient) -> None:
+    """Imports keep their source's logged-model ids: an optional model_id on create."""
+    client = any_client
+    eid, run_id = _run(client)
+    chosen = "m-0123456789abcdef0123456789abcdef"
+    body = {"experiment_id": eid, "name": "kept", "source_run_id": run_id, "model_id": chosen}
+    resp = client.post(f"{API}/logged-models", json=body)
+    assert resp.status_code == 200, resp.text
+    info = resp.json()["model"]["info"]
+    assert info["model_id"] == chosen
+    assert info["artifact_uri"].endswith(f"/models/{chosen}/artifacts")
+    assert client.get(f"{API}/logged-models/{chosen}").status_code == 200
+    again = client.post(f"{API}/logged-models", json=body)
+    assert again.status_code == 400, again.text
+    assert again.json()["error_code"] == "RESOURCE_ALREADY_EXISTS"
+    for bad in ("m-../../x", "0123456789abcdef0123456789abcdef", "m-" + "A" * 32, 7):
+        resp = client.post(f"{API}/logged-models", json={**body, "model_id": bad})
+        assert resp.status_code == 400, resp.text
+        assert resp.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+        assert "model_id" in resp.json()["message"]

@@ -104,6 +104,23 @@ def test_runs_by_keys_and_time_axes(any_client: TestClient) -> None:
     assert loss_a["point_count"] == 0
     assert loss_b["x_first"] == [0]
 
+    # points logged with timestamps far from the run's start time (a replay of old logs, a
+    # clock that is off): the relative axis still starts at the run's first point, not at
+    # hours below zero
+    c = _run(client, 10_000_000_000)
+    _log(
+        client,
+        c,
+        [{"key": "acc", "value": 1.0, "timestamp": 50_000 + i * 1_000, "step": i} for i in range(5)]
+        + [{"key": "loss", "value": 1.0, "timestamp": 52_000, "step": 0}],
+    )
+    late = _get(client, run_id=c, key=["acc", "loss"], x="relative", width=1000)
+    assert (late["x_min"], late["x_max"]) == (0, 4_000)
+    acc_c, loss_c = late["series"]
+    assert acc_c["x_offset"] == loss_c["x_offset"] == 50_000  # one offset per run
+    assert acc_c["x_first"] == [i * 1_000 for i in range(5)]
+    assert loss_c["x_first"] == [2_000]
+
     wall = _get(client, run_id=[a, b], key="acc", x="wall", width=2)
     assert (wall["x_min"], wall["x_max"]) == (10_000, 21_400)
     assert [s["x_offset"] for s in wall["series"]] == [0, 0]
@@ -208,3 +225,95 @@ def test_halves_and_non_finite_values_over_many_buckets(any_client: TestClient) 
     assert series["max"] == [float(2 * i + 1) for i in present]
     assert (series["nan_count"], series["pos_inf_count"], series["neg_inf_count"]) == (2, 1, 1)
     assert series["point_count"] == 196
+
+
+BATCH = "/api/v1/metrics/downsample/batch"
+
+
+def test_batch_many_runs_one_request(any_client: TestClient) -> None:
+    """Many runs × keys in one POST: the same buckets as asking series by series, over one
+    shared window, in run-major order; a zoom window narrows them all."""
+    client = any_client
+    runs = [_run(client, 1_000 * i) for i in range(12)]
+    for n, run_id in enumerate(runs):
+        _log(
+            client,
+            run_id,
+            [
+                {"key": k, "value": float(n * 100 + i), "timestamp": i, "step": i}
+                for k in ("loss", "system/cpu")
+                for i in range(50 + n)
+            ],
+        )
+    response = client.post(
+        BATCH,
+        json={"run_ids": [*runs, runs[0]], "keys": ["loss", "system/cpu", "nope"], "width": 20},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["x"], body["x_min"], body["x_max"]) == ("step", 0, 60)
+    assert [(s["run_id"], s["key"]) for s in body["series"]] == [
+        (r, k) for r in runs for k in ("loss", "system/cpu", "nope")
+    ]
+    single = _get(client, run_id=runs[3], key="loss", width=20, x_min=0, x_max=60)
+    assert body["series"][9]["max"] == single["series"][0]["max"]
+    assert body["series"][9]["point_count"] == 53
+    assert body["series"][2]["count"] == []
+
+    zoom = client.post(
+        BATCH, json={"run_ids": runs, "keys": ["loss"], "width": 5, "x_min": 10, "x_max": 14}
+    )
+    assert zoom.status_code == 200, zoom.text
+    z = zoom.json()
+    assert (z["x_min"], z["x_max"], z["bucket_count"]) == (10, 14, 5)
+    assert all(s["count"] == [1] * 5 for s in z["series"])
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "named"),
+    [
+        ({"keys": ["k"]}, 400, "run_ids"),
+        ({"run_ids": "R", "keys": ["k"]}, 400, "run_ids"),
+        ({"run_ids": ["R"], "keys": []}, 400, "'keys'"),
+        ({"run_ids": ["R"], "keys": [""]}, 400, "'keys'"),
+        ({"run_ids": ["R"], "keys": ["k"], "width": 0}, 400, "'width'"),
+        ({"run_ids": ["R"], "keys": ["k"], "width": "wide"}, 400, "width"),
+        ({"run_ids": ["R"], "keys": ["k"], "x": "epoch"}, 400, "'x'"),
+        ({"run_ids": ["R"], "keys": ["k"], "x_min": 5, "x_max": 4}, 400, "'x_min'"),
+        ({"run_ids": ["R"], "keys": ["k"], "x_max": 1e300}, 400, "'x_max'"),
+        ({"run_ids": ["R"], "keys": [f"k{i}" for i in range(51)]}, 400, "keys"),
+        ({"run_ids": ["R"] * 1001, "keys": ["k"]}, 400, "run_ids"),
+        ({"run_ids": ["R"], "keys": ["k"], "width": 5000, "extra": 1}, 400, "extra"),
+        ({"run_ids": ["../../etc/passwd"], "keys": ["k"]}, 404, "run_id"),
+        ({"run_ids": ["nope", "R"], "keys": ["k"]}, 404, "'run_id'"),
+    ],
+)
+def test_batch_bad_input_names_the_field(
+    client: TestClient, body: dict[str, Any], status: int, named: str
+) -> None:
+    run_id = _run(client, 0)
+
+    def fill(v: Any) -> Any:
+        if v == "R":
+            return run_id
+        if isinstance(v, list):
+            return [fill(x) for x in v]
+        return v
+
+    response = client.post(BATCH, json={k: fill(v) for k, v in body.items()})
+    assert response.status_code == status, response.text
+    assert named in response.json()["message"]
+    assert response.json()["error_code"]
+
+
+def test_batch_bounds_series_and_buckets(client: TestClient) -> None:
+    """More than 2,000 series, or series × width past the bucket bound, is a 400 naming the
+    field, before anything is read."""
+    runs = [_run(client, i) for i in range(41)]
+    keys = [f"k{i}" for i in range(50)]
+    too_many = client.post(BATCH, json={"run_ids": runs, "keys": keys})
+    assert too_many.status_code == 400
+    assert "series" in too_many.json()["message"]
+    too_wide = client.post(BATCH, json={"run_ids": runs[:20], "keys": keys, "width": 1000})
+    assert too_wide.status_code == 400
+    assert "'width'" in too_wide.json()["message"]

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from starlette.testclient import TestClient
 
 API = "/api/2.0/mlflow"
 
 
-def _error(resp: object, status: int, code: str) -> str:
-    from httpx import Response
-
-    assert isinstance(resp, Response)
+def _error(resp: Any, status: int, code: str) -> str:
     assert resp.status_code == status, resp.text
     body = resp.json()
     assert set(body) == {"error_code", "message"}, body
@@ -219,9 +218,8 @@ def test_history_and_bulk_interval(client: TestClient) -> None:
         params={"run_ids": [run_id], "metric_key": "loss", "max_results": 50},
     ).json()["metrics"]
     steps = [m["step"] for m in sampled]
-    assert len(steps) == 50
-    assert steps[0] == 0
-    assert steps[-1] == 999
+    # MLflow's choice: one step every ceil(999 / 50) = 20 from the first, and the last
+    assert steps == [*range(0, 1000, 20), 999]
     assert all(m["run_id"] == run_id for m in sampled)
 
 
@@ -263,3 +261,28 @@ def test_artifact_locations_proxied_or_direct(tmp_path: object) -> None:
             assert default["experiment"]["artifact_location"] == f"{root}/0"
         assert run["info"]["artifact_uri"] == f"{location}/{run['info']['run_id']}/artifacts"
         assert info["multipart_uploads_enabled"] is serve
+
+
+def test_create_run_with_chosen_id(any_client: TestClient) -> None:
+    """Imports keep their source's run ids: runs/create takes an optional run_id."""
+    client = any_client
+    chosen = "0123456789abcdef0123456789abcdef"
+    body = {"experiment_id": "0", "start_time": 7, "run_id": chosen}
+    resp = client.post(f"{API}/runs/create", json=body)
+    assert resp.status_code == 200, resp.text
+    info = resp.json()["run"]["info"]
+    assert info["run_id"] == chosen
+    assert info["start_time"] == 7
+    assert info["artifact_uri"].endswith(f"/{chosen}/artifacts")
+    got = client.get(f"{API}/runs/get", params={"run_id": chosen}).json()["run"]["info"]
+    assert got["run_id"] == chosen
+    again = client.post(f"{API}/runs/create", json=body)
+    assert again.status_code == 400, again.text
+    assert again.json()["error_code"] == "RESOURCE_ALREADY_EXISTS"
+    assert chosen in again.json()["message"]
+    for bad in ("../../etc", "ABCDEF0123456789ABCDEF0123456789", "12", "x" * 5000, 12):
+        body = {"experiment_id": "0", "run_id": bad}
+        resp = client.post(f"{API}/runs/create", json=body)
+        assert resp.status_code == 400, resp.text
+        assert resp.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+        assert "run_id" in resp.json()["message"]

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from cairn.server.app import create_app
 from cairn.server.settings import Settings
-from tests.databases import fresh_postgres_database
+from tests.databases import BACKENDS, fresh_database
 
 V2, V3 = "/api/2.0/mlflow", "/api/3.0/mlflow"
 ADMIN = ("admin", "admin-password-1")
@@ -22,7 +22,7 @@ ALICE = ("alice", "alice-password-1")
 BOB = ("bob", "bob-password-123")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def c(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[TestClient]:
@@ -37,11 +37,8 @@ def c(
                 ok(client.post(f"{V2}/users/create", json=body, auth=ADMIN))
             yield client
 
-    if request.param == "sqlite":
-        yield from run(f"sqlite:///{tmp_path / 'auth.db'}")
-    else:
-        with fresh_postgres_database() as uri:
-            yield from run(uri)
+    with fresh_database(request.param, tmp_path) as uri:
+        yield from run(uri)
 
 
 def ok(resp: Response) -> dict[str, Any]:

@@ -6,7 +6,6 @@ and hostile input answered 4xx naming the field."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,7 @@ from cairn.server.app import create_app
 from cairn.server.settings import Settings
 from cairn.store.sql import now_ms
 from tests.api import basic
-from tests.conftest import BACKENDS
-from tests.databases import fresh_postgres_database
+from tests.databases import BACKENDS, fresh_database
 
 ADMIN, ADMIN_PW, PW = "root", "root-password-0001", "user-password-0001"
 MLFLOW, V1 = "/api/2.0/mlflow", "/api/v1"
@@ -76,8 +74,7 @@ def world(
 ) -> Iterator[World]:
     monkeypatch.setenv("CAIRN_ADMIN_USERNAME", ADMIN)
     monkeypatch.setenv("CAIRN_ADMIN_PASSWORD", ADMIN_PW)
-    sqlite = nullcontext(f"sqlite:///{tmp_path / 'retention.db'}")
-    with fresh_postgres_database() if request.param == "postgres" else sqlite as uri:
+    with fresh_database(request.param, tmp_path) as uri:
         with TestClient(create_app(Settings(backend_store_uri=uri, auth=True))) as client:
             yield World(client)
 

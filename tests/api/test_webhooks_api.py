@@ -5,7 +5,6 @@ their own experiment or model; nobody else sees a hook)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,7 @@ from cairn.server.settings import Settings
 from cairn.services.webhooks import WebhookService
 from cairn.store import events
 from tests.api import basic, root_app
-from tests.conftest import BACKENDS
-from tests.databases import fresh_postgres_database
+from tests.databases import BACKENDS, fresh_database
 from tests.webhook_receiver import receiving
 
 MLFLOW, V1 = "/api/2.0/mlflow", "/api/v1"
@@ -197,8 +195,7 @@ def secured(
     """Auth on; experiment ``lims`` (alice MANAGE, bob EDIT), model ``churn`` (bob MANAGE)."""
     monkeypatch.setenv("CAIRN_ADMIN_USERNAME", ADMIN)
     monkeypatch.setenv("CAIRN_ADMIN_PASSWORD", ADMIN_PW)
-    sqlite = nullcontext(f"sqlite:///{tmp_path / 'secured.db'}")
-    with fresh_postgres_database() if request.param == "postgres" else sqlite as uri:
+    with fresh_database(request.param, tmp_path) as uri:
         settings = Settings(
             backend_store_uri=uri,
             auth=True,

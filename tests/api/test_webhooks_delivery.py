@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +24,7 @@ from cairn.store import events
 from cairn.store.schema import webhooks as webhooks_table
 from cairn.store.sql import now_ms
 from tests.api import root_app
-from tests.conftest import BACKENDS
-from tests.databases import fresh_postgres_database
+from tests.databases import BACKENDS, fresh_database
 from tests.webhook_receiver import Receiver, Reply, make_tls, receiving
 
 MLFLOW, V1 = "/api/2.0/mlflow", "/api/v1"
@@ -76,8 +74,7 @@ class Hub:
 
 @pytest.fixture(params=BACKENDS)
 def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Hub]:
-    sqlite = nullcontext(f"sqlite:///{tmp_path / 'hooks.db'}")
-    with fresh_postgres_database() if request.param == "postgres" else sqlite as uri:
+    with fresh_database(request.param, tmp_path) as uri:
         settings = Settings(
             backend_store_uri=uri,
             webhook_allow_hosts=("127.0.0.1",),

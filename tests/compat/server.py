@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -15,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.databases import fresh_postgres_database
+from tests.databases import fresh_database
 
 REPO = Path(__file__).resolve().parents[2]
-STARTUP_TIMEOUT_S = 60.0
+STARTUP_TIMEOUT_S = (
+    240.0  # a bound, not a timing: MLflow's server takes 2 min to start on a loaded 2-core machine
+)
 STOP_TIMEOUT_S = 15.0
 LOG_TAIL_CHARS = 6000
 
@@ -63,16 +66,39 @@ def _server_env(home: Path) -> dict[str, str]:
     return env
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop the server we started, by its PID: SIGTERM, then SIGKILL if it lingers."""
-    if process.poll() is not None:
-        return
-    process.terminate()
+def _leads_group(process: subprocess.Popen[bytes]) -> bool:
+    """Whether the server was started in a session of its own (``start_new_session``)."""
     try:
-        process.wait(timeout=STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=STOP_TIMEOUT_S)
+        return os.getpgid(process.pid) == process.pid
+    except ProcessLookupError:
+        return False
+
+
+def _signal(process: subprocess.Popen[bytes], sig: signal.Signals, group: bool) -> None:
+    """``sig`` to the server's process group when it leads one (MLflow 2's ``mlflow server``
+    runs gunicorn as a child that outlives a signal to the parent alone), else to it alone."""
+    try:
+        if group:
+            os.killpg(process.pid, sig)
+        elif process.poll() is None:
+            process.send_signal(sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the server we started, by its PID (and its process group when it leads one):
+    SIGTERM, then SIGKILL if it lingers; children the group's leader left behind end too."""
+    group = _leads_group(process)
+    if process.poll() is None:
+        _signal(process, signal.SIGTERM, group)
+        try:
+            process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            _signal(process, signal.SIGKILL, group)
+            process.wait(timeout=STOP_TIMEOUT_S)
+    if group:
+        _signal(process, signal.SIGKILL, group)
 
 
 def start_server(
@@ -90,7 +116,6 @@ def start_server(
     workdir.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    log_path = workdir / "server.log"
     command = [
         sys.executable, "-m", "cairn", "server",
         "--host", "127.0.0.1", "--port", str(port), "--backend-store-uri", uri,
@@ -98,6 +123,15 @@ def start_server(
     ]  # fmt: skip
     env = _server_env(workdir / "home")
     env.update(extra_env or {})
+    yield from _serve(backend, "cairn server", command, env, url, workdir)
+
+
+def _serve(
+    backend: str, what: str, command: list[str], env: dict[str, str], url: str, workdir: Path
+) -> Iterator[CairnServer]:
+    """Start ``command`` (a server that answers ``GET /health`` at ``url``), yield it once
+    healthy, stop it by its PID when the generator is closed."""
+    log_path = workdir / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command,
@@ -105,6 +139,7 @@ def start_server(
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     server = CairnServer(backend, url, process, log_path)
     try:
@@ -112,13 +147,13 @@ def start_server(
         while not _healthy(url):
             if process.poll() is not None:
                 pytest.fail(
-                    f"cairn server ({backend}) exited with code {process.returncode} before "
+                    f"{what} ({backend}) exited with code {process.returncode} before "
                     f"answering /health.\ncommand: {command}\noutput:\n{server.log_since()}",
                     pytrace=False,
                 )
             if time.monotonic() > deadline:
                 pytest.fail(
-                    f"cairn server ({backend}) did not answer GET /health with 200 within "
+                    f"{what} ({backend}) did not answer GET /health with 200 within "
                     f"{STARTUP_TIMEOUT_S:.0f} s.\ncommand: {command}\n"
                     f"output:\n{server.log_since()}",
                     pytrace=False,
@@ -129,11 +164,27 @@ def start_server(
         _stop(process)
 
 
+def start_stock_mlflow_server(workdir: Path, venv: str = "mlflow3") -> Iterator[CairnServer]:
+    """A stock MLflow server (3.17.2 from the ``.venvs/mlflow3`` client venv, or 2.22.5 with
+    ``venv="mlflow2"``) on a free loopback port, with a fresh SQLite store and proxied
+    artifacts in ``workdir``: for Cairn's SDK, ``cairn demo``, ``cairn sync`` and ``cairn
+    import mlflow`` against MLflow itself."""
+    mlflow = REPO / ".venvs" / venv / "bin" / "mlflow"
+    assert mlflow.exists(), f"{mlflow} is missing: run `make compat-venvs`"
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    command = [
+        str(mlflow), "server", "--host", "127.0.0.1", "--port", str(port),
+        "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
+        "--artifacts-destination", str(workdir / "artifacts"), "--workers", "1",
+    ]  # fmt: skip
+    env = _server_env(workdir / "home")
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    yield from _serve("mlflow", "mlflow server", command, env, f"http://127.0.0.1:{port}", workdir)
+
+
 def server_for_backend(backend: str, workdir: Path) -> Iterator[CairnServer]:
-    """A live server on ``backend``: a SQLite file in ``workdir``, or a fresh PostgreSQL
-    database that is dropped when the generator is closed."""
-    if backend == "sqlite":
-        yield from start_server(backend, f"sqlite:///{workdir / 'cairn.db'}", workdir)
-    else:
-        with fresh_postgres_database() as uri:
-            yield from start_server(backend, uri, workdir)
+    """A live server on ``backend``: a SQLite file in ``workdir``, or a fresh PostgreSQL or
+    MariaDB database that is released when the generator is closed."""
+    with fresh_database(backend, workdir) as uri:
+        yield from start_server(backend, uri, workdir)

@@ -201,3 +201,17 @@ def test_artifacts_large(artifact_server: ArtifactServer, tmp_path: Path) -> Non
     check_store(artifact_server, manifest)
     if artifact_server.root is not None:  # passed: do not keep ~850 MB in pytest's tmp dirs
         shutil.rmtree(artifact_server.root)
+
+
+@pytest.mark.compat
+@pytest.mark.parametrize("artifact_server", SETUPS[:1], indirect=True)
+def test_multipart_file_names_that_need_escaping(
+    artifact_server: ArtifactServer, tmp_path: Path
+) -> None:
+    """``a#b.bin``, ``a?b.bin``, ``a%2fb.bin`` through multipart with the 3.x client: the
+    part URLs the server hands out carry the path escaped (they 404ed when they did not)."""
+    manifest = run_workflow(
+        artifact_server, "mlflow3", "artifacts_multipart_names", tmp_path / "client", 300
+    )
+    assert len(manifest) == 4, manifest
+    check_store(artifact_server, manifest)

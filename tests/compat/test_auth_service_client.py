@@ -33,8 +33,14 @@ def auth_server(
             yield from start_server(backend, uri, workdir, ["--auth"], ADMIN)
 
 
+# The full mlflow packages with MLflow's auth extra (AuthServiceClient imports the auth
+# server's Flask app): 3.18.0 is only mlflow-skinny, and the matrix's outer clients are
+# tested for the wire, not this admin client.
+AUTH_CLIENTS = ["mlflow3", "mlflow2"]
+
+
 @pytest.mark.compat
-@pytest.mark.parametrize("client", list(CLIENTS))
+@pytest.mark.parametrize("client", AUTH_CLIENTS)
 def test_auth_service_client(auth_server: CairnServer, client: str, tmp_path: Path) -> None:
     out = run_workflow_script(
         auth_server,

@@ -1,4 +1,4 @@
-"""Run every workflow in ``workflows/`` with the stock mlflow 3.x and 2.x clients against cairn.
+"""Run every workflow in ``workflows/`` with each stock mlflow client of the matrix against cairn.
 
 Each workflow is a plain script run by the client venv's Python; it exits 0 when every
 assertion about the server's behaviour holds.
@@ -17,7 +17,9 @@ from tests.compat.server import REPO, CairnServer
 
 WORKFLOW_DIR = Path(__file__).resolve().parent / "workflows"
 WORKFLOWS = sorted(p.stem for p in WORKFLOW_DIR.glob("*.py") if not p.stem.startswith("_"))
-CLIENTS = {"mlflow3": "3.17.2", "mlflow2": "2.22.5"}
+CLIENTS = {"mlflow3": "3.17.2", "mlflow2": "2.22.5", "mlflow31": "3.1.4", "mlflow318": "3.18.0"}
+"""The client matrix: venv under ``.venvs/`` → the mlflow release it holds (``make compat-venvs``;
+3.18.0 is ``mlflow-skinny`` where the full package's ``mlflow-tracing==3.18.0`` is missing)."""
 WORKFLOW_TIMEOUT_S = 300
 OUTPUT_TAIL_CHARS = 8000
 

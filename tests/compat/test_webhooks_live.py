@@ -70,6 +70,15 @@ def _model_created(receiver: Receiver) -> list[Any]:
     ]
 
 
+def _owed(client: httpx.Client) -> bool:
+    """The one delivery is recorded as pending after its first attempt, and its job waits."""
+    hooks = client.get("/api/v1/webhooks").json()["webhooks"]
+    deliveries = client.get(f"/api/v1/webhooks/{hooks[0]['webhook_id']}/deliveries").json()
+    recorded = [(d["state"], d["attempts"]) for d in deliveries["deliveries"]]
+    waiting = client.get("/api/v1/jobs", params={"kind": "webhook.deliver", "state": "pending"})
+    return recorded == [("pending", 1)] and len(waiting.json()["jobs"]) == 1
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_registered_model_reaches_the_receiver_signed(backend: str, tmp_path: Path) -> None:
     with (
@@ -86,11 +95,15 @@ def test_a_registered_model_reaches_the_receiver_signed(backend: str, tmp_path: 
         assert delivery.signature_ok is True
         assert delivery.json()["data"]["name"] == "churn"
         assert delivery.headers["x-mlflow-delivery-id"]
-        # the delivery log has it, succeeded, with the receiver's answer
+        # the delivery log has it, succeeded, once the server has read the receiver's answer
+        # (the receiver sees the request before the server records how it went)
         hooks = client.get("/api/v1/webhooks").json()["webhooks"]
-        log = client.get(f"/api/v1/webhooks/{hooks[0]['webhook_id']}/deliveries").json()
-        states = {d["state"] for d in log["deliveries"]}
-        assert states == {"succeeded"}, log
+        deliveries = f"/api/v1/webhooks/{hooks[0]['webhook_id']}/deliveries"
+
+        def states() -> set[str]:
+            return {d["state"] for d in client.get(deliveries).json()["deliveries"]}
+
+        _wait("the delivery recorded as succeeded", lambda: states() == {"succeeded"})
 
 
 def test_a_delivery_owed_at_kill_9_arrives_after_the_restart(tmp_path: Path) -> None:
@@ -106,6 +119,9 @@ def test_a_delivery_owed_at_kill_9_arrives_after_the_restart(tmp_path: Path) -> 
             made = client.post("/api/2.0/mlflow/registered-models/create", json={"name": "m"})
             assert made.status_code == 200, made.text
             _wait("the first attempt", lambda: len(_model_created(receiver)) == 1)
+            # owed: the server has recorded the 503 and put the delivery's job back to wait
+            # (killed mid-attempt instead, the attempt's lease, not the restart, frees it)
+            _wait("the delivery owed", lambda: _owed(client))
             os.kill(server.process.pid, signal.SIGKILL)
             server.process.wait(timeout=30)
         assert len(_model_created(receiver)) == 1

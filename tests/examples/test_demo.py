@@ -16,6 +16,8 @@ def test_demo_fills_the_embedded_store_and_can_run_again(tmp_path: Path) -> None
     env = script_env()
     first = run_script(["-m", "cairn", "demo"], tmp_path, env)
     assert "Done. 17 runs in 4 experiments" in first, first
+    # as the datasets page counts them: distinct datasets, and how often runs logged them
+    assert "7 datasets (used 9 times)" in first, first
     # a second demo adds runs and versions next to the first ones (short curves this time)
     second = run_script(["-m", "cairn", "demo", "--curve-steps", "50"], tmp_path, env)
     assert "Done." in second, second
@@ -62,6 +64,7 @@ def test_demo_fills_the_embedded_store_and_can_run_again(tmp_path: Path) -> None
 
         datasets = api.get("/api/v1/datasets", max_results=1000)["datasets"]
         by_name = {d["name"]: d for d in datasets}  # type: ignore[attr-defined]
+        assert len(by_name) == 7  # both demos logged the same data: still 7 datasets
         assert {
             "lims-samples-train", "lims-samples-test", "lims-sweep-train",
             "tfidf-word-logreg_training_data", "tfidf-char-logreg_validation_data",

@@ -31,8 +31,7 @@ from cairn.events.service import DAY_MS, AuditService
 from cairn.store import events
 from cairn.store.db import Database
 from cairn.store.migrate import ensure_schema
-from tests.conftest import BACKENDS
-from tests.databases import fresh_postgres_database
+from tests.databases import BACKENDS, fresh_database
 
 WRITES = 250
 PER_WRITE = 400
@@ -42,6 +41,7 @@ KEY = "an-audit-key-of-32-characters-00"
 DROP_GUARDS = {
     "sqlite": ("DROP TRIGGER change_events_no_update", "DROP TRIGGER change_events_no_delete"),
     "postgresql": ("DROP TRIGGER change_events_append_only ON change_events",),
+    "mysql": ("DROP TRIGGER change_events_no_update", "DROP TRIGGER change_events_no_delete"),
 }
 """What an attacker with write access to the database does first: drop the triggers that make
 the log append-only (the hash chain is what still catches them)."""
@@ -107,20 +107,12 @@ def chain(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Database]]:
     """100,000 events, then the append-only guards dropped (as an attacker would)."""
-    if request.param == "sqlite":
-        uri = f"sqlite:///{tmp_path_factory.mktemp('chain') / 'chain.db'}"
+    with fresh_database(request.param, tmp_path_factory.mktemp("chain")) as uri:
         db = _open(uri)
         try:
             yield from _filled(uri, db)
         finally:
             db.close()
-    else:
-        with fresh_postgres_database() as uri:
-            db = _open(uri)
-            try:
-                yield from _filled(uri, db)
-            finally:
-                db.close()
 
 
 def _filled(uri: str, db: Database) -> Iterator[tuple[str, Database]]:
@@ -139,7 +131,8 @@ def _row(db: Database, event_id: int) -> dict[str, Any]:
 
 def _put(conn: Connection, row: dict[str, Any]) -> None:
     conn.execute(text("DELETE FROM change_events WHERE id = :id"), {"id": row["id"]})
-    columns = ", ".join(f'"{c}"' for c in row)
+    quote = conn.dialect.identifier_preparer.quote_identifier
+    columns = ", ".join(quote(c) for c in row)
     values = ", ".join(f":{c}" for c in row)
     conn.execute(text(f"INSERT INTO change_events ({columns}) VALUES ({values})"), row)
 
@@ -149,12 +142,14 @@ def _restore(db: Database, *rows: dict[str, Any]) -> None:
 
 
 def _set(db: Database, event_id: int, **values: Any) -> None:
-    sets = ", ".join(f'"{c}" = :{c}' for c in values)
-    db.write(
-        lambda c: c.execute(
+    def write(c: Connection) -> None:
+        quote = c.dialect.identifier_preparer.quote_identifier
+        sets = ", ".join(f"{quote(k)} = :{k}" for k in values)
+        c.execute(
             text(f"UPDATE change_events SET {sets} WHERE id = :id"), {**values, "id": event_id}
         )
-    )
+
+    db.write(write)
 
 
 def _rehash(row: dict[str, Any], prev: str, key: bytes | None = None) -> str:
@@ -356,11 +351,8 @@ def test_with_an_audit_key_a_plain_sha256_rewrite_is_found(backend: str, tmp_pat
         finally:
             db.close()
 
-    if backend == "sqlite":
-        check(f"sqlite:///{tmp_path / 'keyed.db'}")
-    else:
-        with fresh_postgres_database() as uri:
-            check(uri)
+    with fresh_database(backend, tmp_path) as uri:
+        check(uri)
 
 
 def test_prune_keeps_the_chain_verifiable(database: Database) -> None:

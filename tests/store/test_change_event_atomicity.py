@@ -50,6 +50,16 @@ def _inject(dialect: str, marker: str | None) -> tuple[str, ...]:
             f"""CREATE TRIGGER inject_event_failure BEFORE INSERT ON change_events
             WHEN {when} BEGIN SELECT RAISE(ABORT, '{INJECTED}'); END""",
         )
+    if dialect == "mysql":
+        seen = "CONCAT(COALESCE(NEW.entity_id, ''), COALESCE(NEW.`before`, ''), "
+        seen += "COALESCE(NEW.`after`, ''))"
+        when = "1 = 1" if marker is None else f"{seen} LIKE '%{marker}%'"
+        return (
+            f"""CREATE TRIGGER inject_event_failure BEFORE INSERT ON change_events
+            FOR EACH ROW IF {when} THEN
+                SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{INJECTED}';
+            END IF""",
+        )
     return (
         f"""CREATE FUNCTION inject_event_failure() RETURNS trigger AS $$
         BEGIN RAISE EXCEPTION '{INJECTED}'; END $$ LANGUAGE plpgsql""",
@@ -60,6 +70,7 @@ def _inject(dialect: str, marker: str | None) -> tuple[str, ...]:
 
 _UNDO = {
     "sqlite": ("DROP TRIGGER inject_event_failure",),
+    "mysql": ("DROP TRIGGER inject_event_failure",),
     "postgresql": (
         "DROP TRIGGER inject_event_failure ON change_events",
         "DROP FUNCTION inject_event_failure()",

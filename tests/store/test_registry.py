@@ -228,12 +228,27 @@ REFUSED = [
     "mlflow-artifacts:/../../etc",
     "mlflow-artifacts:/1/%2e%2e/%2e%2e/etc",
     "mlflow-artifacts:",
-    "runs:/0123456789abcdef0123456789abcdef/model",  # no such run
     "models:/other/1",
     "models:/m-abc/../../x",
     "model\x00",
     "",
 ]
+
+
+def test_a_runs_source_of_a_run_this_server_lacks_is_kept_without_files(
+    reg: RegistryService,
+) -> None:
+    """MLflow registers ``runs:/<id>/<path>`` of a run it does not have (its REST suite's
+    GraphQL test does): the version keeps the source, and has no files behind it."""
+    reg.create_model("m")
+    # a run id of another store's making (the suite's is "graphql_test")
+    for source in ("runs:/0123456789abcdef0123456789abcdef/model", "runs:/graphql_test-2/model"):
+        version = reg.create_version("m", source)
+        assert version.source == source
+        assert reg.download_uri("m", version.version) == source
+    with pytest.raises(CairnError) as exc:
+        reg.create_version("m", "runs:/0123456789abcdef0123456789abcdef/../../etc")
+    _error(exc, ErrorCode.INVALID_PARAMETER_VALUE)
 
 
 @pytest.mark.parametrize("source", REFUSED)

@@ -393,6 +393,231 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/evaluations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Submit an evaluation (the seed's request shape)
+         * @description Creates the experiment (get-or-create), the parent run, one nested run per benchmark and the job, queues the benchmarks Cairn runs, and answers at once (202). Needs the right to create experiments (EDIT on the experiment when it exists) and READ on a registered model the request names.
+         */
+        post: operations["submit_seed_api_v1_evaluations_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evaluations/collections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Benchmark collections
+         * @description The providers' shipped collections, then users'.
+         */
+        get: operations["list_collections_api_v1_evaluations_collections_get"];
+        put?: never;
+        /** Create a collection */
+        post: operations["create_collection_api_v1_evaluations_collections_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evaluations/collections/{collection_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A collection */
+        get: operations["get_collection_api_v1_evaluations_collections__collection_id__get"];
+        /**
+         * Change a collection
+         * @description Its creator or an admin; shipped collections cannot be changed.
+         */
+        put: operations["update_collection_api_v1_evaluations_collections__collection_id__put"];
+        post?: never;
+        /**
+         * Delete a collection
+         * @description Its creator or an admin; shipped collections cannot be deleted.
+         */
+        delete: operations["delete_collection_api_v1_evaluations_collections__collection_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evaluations/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Evaluation jobs, newest first
+         * @description Only jobs of experiments the caller may read.
+         */
+        get: operations["list_jobs_api_v1_evaluations_jobs_get"];
+        put?: never;
+        /**
+         * Submit an evaluation job (eval-hub's request shape)
+         * @description As `POST /api/v1/evaluations`, with eval-hub's field names.
+         */
+        post: operations["submit_hub_api_v1_evaluations_jobs_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evaluations/jobs/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One evaluation job
+         * @description Readers of its experiment, or its runner token.
+         */
+        get: operations["get_job_api_v1_evaluations_jobs__job_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Cancel an evaluation job (and delete it with hard_delete=true)
+         * @description Pending benchmarks are cancelled at once, running ones asked to stop; the job is `cancelled`. `hard_delete=true` then removes the job's record (its experiment and runs stay). A finished job is returned unchanged (or deleted). MANAGE on its experiment.
+         */
+        delete: operations["cancel_job_api_v1_evaluations_jobs__job_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evaluations/jobs/{job_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report on an external benchmark (runner)
+         * @description `Authorization: Bearer <runner_token>` (or MANAGE on the job's experiment). Only benchmarks of providers that run outside Cairn take events.
+         */
+        post: operations["job_event_api_v1_evaluations_jobs__job_id__events_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evaluations/jobs/{job_id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An evaluation job's log lines */
+        get: operations["job_logs_api_v1_evaluations_jobs__job_id__logs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evaluations/jobs/{job_id}/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live status (Server-Sent Events)
+         * @description `text/event-stream`: one `event: job` with the job's JSON at once and on every change (checked twice a second); ends after a terminal state, when the client goes, or after an hour.
+         */
+        get: operations["job_stream_api_v1_evaluations_jobs__job_id__stream_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evaluations/leaderboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Benchmarks × models with the latest completed score of each
+         * @description One row per model (or registered model version) and one column per benchmark, with the newest completed primary score. Rows are sorted by the first benchmark, best first (lowest when its metric is lower-is-better); rows without that score come last. `delta_vs_champion` compares each registered version with its model's `champion` alias (else its newest Production version). Only jobs whose experiment the caller may read count.
+         */
+        get: operations["leaderboard_api_v1_evaluations_leaderboard_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evaluations/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Evaluation providers */
+        get: operations["list_providers_api_v1_evaluations_providers_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evaluations/providers/{provider_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One provider */
+        get: operations["get_provider_api_v1_evaluations_providers__provider_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/experiments/{experiment_id}/permissions": {
         parameters: {
             query?: never;
@@ -590,6 +815,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/metrics/downsample/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Many runs × keys downsampled in one request (an experiment's chart view)
+         * @description As ``GET /api/v1/metrics/downsample``, for up to 2,000 series (run × key)
+         *     in one request, all over one x window; series × width is bounded too, so a chart of many
+         *     runs asks for fewer buckets per series.
+         */
+        post: operations["downsample_batch_api_v1_metrics_downsample_batch_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/models/{name}/alias-policy": {
         parameters: {
             query?: never;
@@ -765,6 +1012,46 @@ export interface paths {
          *     Example: `GET /api/v1/models/compare?model_names=distilbert,bert_base,roberta_base&stage=latest`
          */
         get: operations["compare_models_api_v1_models_compare_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/red-team/log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Log red-team results as a run (seed 000's call)
+         * @description Logs a run in experiment `red-team` (or `experiment_name`) with the metrics `red_team_total_tests`, `red_team_successful_attacks`, `red_team_detection_rate`, `red_team_vulnerability_rate`, `attack_<type>_count`, `attack_<type>_success_rate`, `benign_false_positive_rate`, the artifacts `detailed_results.json` and `attack_analysis.json`, and the tags `cairn.red_team.model_name` (+ `cairn.red_team.model_version`). Needs EDIT on the experiment when it exists and on the registered model when `model_name` is one. Bad input is a 400 naming the field.
+         */
+        post: operations["log_results_api_v1_red_team_log_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/red-team/models/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A model's vulnerability trend across versions and time
+         * @description Every red-team run of the model (runs tagged `cairn.red_team.model_name`, in any experiment the caller may read), oldest first, and between consecutive runs the attack types that newly got through or stopped getting through.
+         */
+        get: operations["model_trend_api_v1_red_team_models__name__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1026,6 +1313,42 @@ export interface paths {
          * @description Deactivating a user or resetting their password ends their sessions. The last active admin cannot be demoted, deactivated or deleted (400 INVALID_STATE).
          */
         patch: operations["update_user_api_v1_users__username__patch"];
+        trace?: never;
+    };
+    "/api/v1/version": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Cairn's own version, and the MLflow API version it speaks */
+        get: operations["cairn_version_api_v1_version_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/views": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your saved views of an experiment's runs table */
+        get: operations["list_views_api_v1_views_get"];
+        /** Save a view of an experiment's runs table (create or replace by name) */
+        put: operations["put_view_api_v1_views_put"];
+        post?: never;
+        /** Forget one of your saved views */
+        delete: operations["delete_view_api_v1_views_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/webhooks": {
@@ -1321,6 +1644,153 @@ export interface components {
          * @enum {string}
          */
         Axis: "step" | "relative" | "wall";
+        /** BenchmarkInfoOut */
+        BenchmarkInfoOut: {
+            /**
+             * Category
+             * @description Its kind
+             */
+            category: string;
+            /**
+             * Description
+             * @description What it measures
+             */
+            description: string;
+            /**
+             * Id
+             * @description Benchmark id
+             */
+            id: string;
+            /**
+             * Lower Is Better
+             * @description Lower is better
+             */
+            lower_is_better: boolean;
+            /**
+             * Metrics
+             * @description Metric keys it records
+             */
+            metrics: string[];
+            /**
+             * Name
+             * @description Display name
+             */
+            name: string;
+            /**
+             * Open Ended
+             * @description The provider takes ids it does not list
+             */
+            open_ended: boolean;
+            /**
+             * Parameters
+             * @description Its parameters
+             */
+            parameters: {
+                [key: string]: components["schemas"]["ParamOut"];
+            };
+            /**
+             * Primary Metric
+             * @description Its score
+             */
+            primary_metric: string;
+        };
+        /** BenchmarkOut */
+        BenchmarkOut: {
+            /**
+             * Benchmark Id
+             * @description The benchmark
+             */
+            benchmark_id: string;
+            /**
+             * Config
+             * @description Its parameters
+             */
+            config: {
+                [key: string]: unknown;
+            };
+            /**
+             * Error
+             * @description Why it failed
+             */
+            error: string | null;
+            /**
+             * Finished At
+             * @description ms since the epoch
+             */
+            finished_at: number | null;
+            /**
+             * Index
+             * @description 0-based position in the request
+             */
+            index: number;
+            /**
+             * Lower Is Better
+             * @description Lower scores are better
+             */
+            lower_is_better: boolean;
+            /**
+             * Passed
+             * @description Against the threshold (null without one)
+             */
+            passed: boolean | null;
+            /**
+             * Phase
+             * @description What it is doing (provider-defined)
+             */
+            phase: string | null;
+            /**
+             * Primary Metric
+             * @description The metric that is its score
+             */
+            primary_metric: string | null;
+            /**
+             * Primary Score
+             * @description Value of the primary metric
+             */
+            primary_score: number | null;
+            /**
+             * Progress
+             * @description Fraction done, 0 to 1
+             */
+            progress: number | null;
+            /**
+             * Provider Id
+             * @description Its provider
+             */
+            provider_id: string;
+            /**
+             * Results
+             * @description Its metrics (NaN/Inf: null)
+             */
+            results: {
+                [key: string]: number | null;
+            } | null;
+            /**
+             * Run Id
+             * @description Its nested run
+             */
+            run_id: string | null;
+            /**
+             * Started At
+             * @description ms since the epoch
+             */
+            started_at: number | null;
+            /**
+             * State
+             * @description pending, running, completed, failed or cancelled
+             */
+            state: string;
+            /**
+             * Threshold
+             * @description Pass threshold, if any
+             */
+            threshold: number | null;
+            /**
+             * Weight
+             * @description Weight in the overall score
+             */
+            weight: number;
+        };
         /** BestRunOut */
         BestRunOut: {
             direction: components["schemas"]["Direction"];
@@ -1337,6 +1807,101 @@ export interface components {
              * @description The run's latest value of the metric
              */
             value: number;
+        };
+        /** BoardBenchmarkOut */
+        BoardBenchmarkOut: {
+            /** Benchmark Id */
+            benchmark_id: string;
+            /** Lower Is Better */
+            lower_is_better: boolean;
+            /**
+             * Primary Metric
+             * @description The metric the score is
+             */
+            primary_metric: string | null;
+            /**
+             * Provider Id
+             * @description The provider of its newest score
+             */
+            provider_id: string;
+        };
+        /** BoardRowOut */
+        BoardRowOut: {
+            /**
+             * Delta Vs Champion
+             * @description By benchmark id: this score minus the champion version's (null when either is missing or the model is not registered)
+             */
+            delta_vs_champion: {
+                [key: string]: number | null;
+            };
+            /**
+             * Model Name
+             * @description The model as the request named it
+             */
+            model_name: string;
+            /**
+             * Registered Name
+             * @description The registered model, when it is one
+             */
+            registered_name: string | null;
+            /** Registered Version */
+            registered_version: number | null;
+            /**
+             * Scores
+             * @description By benchmark id
+             */
+            scores: {
+                [key: string]: components["schemas"]["BoardScoreOut"];
+            };
+        };
+        /** BoardScoreOut */
+        BoardScoreOut: {
+            /** Finished At */
+            finished_at: number | null;
+            /**
+             * Job Id
+             * @description The evaluation job that produced it
+             */
+            job_id: string;
+            /**
+             * Run Id
+             * @description The benchmark's run
+             */
+            run_id: string | null;
+            /**
+             * Score
+             * @description The benchmark's primary score
+             */
+            score: number;
+        };
+        /** TrendOut */
+        cairn__server__v1__experiments__TrendOut: {
+            /** Metrics */
+            metrics: components["schemas"]["MetricGoalOut"][];
+            /**
+             * Points
+             * @description Runs by start time, oldest first: every `stride`-th run with a value of one of the metrics, and the newest; at most `max_points`
+             */
+            points: components["schemas"]["TrendPointOut"][];
+            /** Stride */
+            stride: number;
+            /**
+             * Total Runs
+             * @description Runs with a finite value of one of the metrics
+             */
+            total_runs: number;
+        };
+        /** TrendOut */
+        cairn__server__v1__red_team__TrendOut: {
+            /** Changes */
+            changes: components["schemas"]["TrendChange"][];
+            /** Model Name */
+            model_name: string;
+            /**
+             * Points
+             * @description Oldest first
+             */
+            points: components["schemas"]["TrendPoint"][];
         };
         /** Caller */
         Caller: {
@@ -1395,6 +1960,89 @@ export interface components {
             detail: string;
             /** Ok */
             ok: boolean;
+        };
+        /** CollectionIn */
+        CollectionIn: {
+            /**
+             * Benchmarks
+             * @description Benchmarks in the seed's shape (`benchmark_id`, `provider_id`, `config`, `weight`, `primary_score`, `pass_criteria`)
+             */
+            benchmarks: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Description
+             * @description What it checks
+             */
+            description?: string | null;
+            /**
+             * Id
+             * @description Collection id (letters, digits, `_`, `-`, `.`)
+             */
+            id: string;
+            /**
+             * Name
+             * @description Display name
+             */
+            name: string;
+        };
+        /** CollectionList */
+        CollectionList: {
+            /**
+             * Collections
+             * @description Shipped ones, then users'
+             */
+            collections: components["schemas"]["CollectionOut"][];
+        };
+        /** CollectionOut */
+        CollectionOut: {
+            /**
+             * Benchmarks
+             * @description Its benchmarks (the seed's shape)
+             */
+            benchmarks: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Description
+             * @description What it checks
+             */
+            description: string;
+            /**
+             * Id
+             * @description Collection id
+             */
+            id: string;
+            /**
+             * Name
+             * @description Display name
+             */
+            name: string;
+            /**
+             * Shipped
+             * @description Shipped with a provider (cannot be changed)
+             */
+            shipped: boolean;
+        };
+        /** CollectionPatch */
+        CollectionPatch: {
+            /**
+             * Benchmarks
+             * @description As in a new collection
+             */
+            benchmarks: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Description
+             * @description What it checks
+             */
+            description?: string | null;
+            /**
+             * Name
+             * @description Display name
+             */
+            name: string;
         };
         /** ComparedRunOut */
         ComparedRunOut: {
@@ -1591,6 +2239,44 @@ export interface components {
          * @enum {string}
          */
         Direction: "max" | "min";
+        /**
+         * DownsampleBatchIn
+         * @description Many runs × keys downsampled over one shared x window.
+         */
+        DownsampleBatchIn: {
+            /**
+             * Keys
+             * @description 1 to 50 metric keys (unknown keys give empty series)
+             */
+            keys: string[];
+            /**
+             * Run Ids
+             * @description 1 to 1000 run ids (duplicates dropped), from any experiments
+             */
+            run_ids: string[];
+            /**
+             * Width
+             * @description Buckets per series, 1..5000; series × width at most 500,000
+             * @default 200
+             */
+            width: number;
+            /**
+             * X
+             * @description The x axis: step, relative or wall
+             * @default step
+             */
+            x: string;
+            /**
+             * X Max
+             * @description Window end (inclusive); default: the data's
+             */
+            x_max?: number | null;
+            /**
+             * X Min
+             * @description Window start (inclusive); default: the data's
+             */
+            x_min?: number | null;
+        };
         /** DownsampleOut */
         DownsampleOut: {
             /**
@@ -1605,7 +2291,7 @@ export interface components {
              * @description The requested number of buckets
              */
             width: number;
-            /** @description step, relative (ms since run start) or wall (epoch ms) */
+            /** @description step, relative (ms since the run's first point) or wall (epoch ms) */
             x: components["schemas"]["Axis"];
             /**
              * X Max
@@ -1635,6 +2321,184 @@ export interface components {
             min_ms: number | null;
             /** P90 Ms */
             p90_ms: number | null;
+        };
+        Error: {
+            error_code: string;
+            message: string;
+        };
+        /** EvaluationJobList */
+        EvaluationJobList: {
+            /**
+             * Jobs
+             * @description Newest first
+             */
+            jobs: components["schemas"]["EvaluationJobOut"][];
+            /**
+             * Next Page Token
+             * @description Next page, if any
+             */
+            next_page_token?: string | null;
+        };
+        /** EvaluationJobOut */
+        EvaluationJobOut: {
+            /**
+             * Benchmarks
+             * @description Per benchmark: state, run, results
+             */
+            benchmarks: components["schemas"]["BenchmarkOut"][];
+            /**
+             * Collection Id
+             * @description The collection it ran, if any
+             */
+            collection_id: string | null;
+            /**
+             * Created At
+             * @description ms since the epoch
+             */
+            created_at: number;
+            /**
+             * Created By
+             * @description Who submitted it
+             */
+            created_by: string;
+            /**
+             * Error
+             * @description The failed benchmarks' errors
+             */
+            error: string | null;
+            /**
+             * Experiment Id
+             * @description The experiment holding its runs
+             */
+            experiment_id: string;
+            /**
+             * Experiment Name
+             * @description `{prefix}_{name}`
+             */
+            experiment_name: string;
+            /**
+             * Experiment Url
+             * @description The experiment in the web UI
+             */
+            experiment_url: string;
+            /**
+             * Finished At
+             * @description ms since the epoch
+             */
+            finished_at: number | null;
+            /**
+             * Id
+             * @description The job id (`ev-` + 20 hex digits)
+             */
+            id: string;
+            /** @description The model evaluated */
+            model: components["schemas"]["ModelOut"];
+            /**
+             * Overall Score
+             * @description Weighted mean of the primary scores
+             */
+            overall_score: number | null;
+            /**
+             * Parent Run Id
+             * @description The run of the whole request
+             */
+            parent_run_id: string | null;
+            /**
+             * Passed
+             * @description Pass/fail (null without criteria)
+             */
+            passed: boolean | null;
+            /**
+             * Runner Token
+             * @description Only in the submit answer, once, when a benchmark runs outside Cairn: `Authorization: Bearer <token>` on this job's GET and events routes
+             */
+            runner_token?: string | null;
+            /**
+             * Shape
+             * @description The request shape it came in (`seed` or `evalhub`)
+             */
+            shape: string;
+            /**
+             * Started At
+             * @description ms since the epoch
+             */
+            started_at: number | null;
+            /**
+             * State
+             * @description pending, running, completed, failed, cancelled or partially_failed
+             */
+            state: string;
+            /**
+             * Tags
+             * @description The request's tags
+             */
+            tags: {
+                [key: string]: string;
+            };
+        };
+        /**
+         * EventIn
+         * @description A runner's report on one benchmark (name it by `benchmark_index` or `benchmark_id`).
+         */
+        EventIn: {
+            /**
+             * Artifacts
+             * @description Files to store on the benchmark's run: path → base64 (at most 10 MB per event)
+             */
+            artifacts?: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Benchmark Id
+             * @description The benchmark's id
+             */
+            benchmark_id?: string | null;
+            /**
+             * Benchmark Index
+             * @description 0-based benchmark index
+             */
+            benchmark_index?: number | null;
+            /**
+             * Error
+             * @description Why it failed (with state failed)
+             */
+            error?: string | null;
+            /**
+             * Logs
+             * @description Log lines (at most 1000)
+             */
+            logs?: string[] | null;
+            /**
+             * Metrics
+             * @description Metrics to log
+             */
+            metrics?: {
+                [key: string]: number;
+            } | null;
+            /**
+             * Params
+             * @description Params to log
+             */
+            params?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Phase
+             * @description What it is doing now
+             */
+            phase?: string | null;
+            /**
+             * Progress
+             * @description Fraction done, 0 to 1
+             */
+            progress?: number | null;
+            /** @description A result file read by the provider (JSON or CSV) */
+            result_file?: components["schemas"]["ResultFile"] | null;
+            /**
+             * State
+             * @description `running`, `completed`, `failed` or `cancelled`
+             */
+            state?: string | null;
         };
         /** EventList */
         EventList: {
@@ -1748,21 +2612,27 @@ export interface components {
         };
         /**
          * EvidenceIn
-         * @description A required fact about the version's source run: a ``tag`` whose ``value`` must match,
-         *     or a ``metric`` whose latest value compares with ``op`` (``>=`` by default) to ``value``.
+         * @description A required fact about the version: its source run's ``tag`` whose ``value`` must match,
+         *     a ``metric`` whose latest value compares with ``op`` (``>=`` by default) to ``value``, or an
+         *     ``evaluation``: a job of the evaluation collection ``key`` ran on this version and ended
+         *     ``value`` (``passed``, the default: completed without failing its pass criteria; or
+         *     ``completed``).
          */
         EvidenceIn: {
-            /** Key */
+            /**
+             * Key
+             * @description The tag or metric key, or the evaluation collection's id
+             */
             key: string;
             /**
              * Kind
              * @enum {string}
              */
-            kind: "tag" | "metric";
+            kind: "tag" | "metric" | "evaluation";
             /** Op */
             op?: (">=" | ">" | "<=" | "<" | "==") | null;
             /** Value */
-            value: string | number;
+            value?: string | number | null;
         };
         /**
          * ExperimentInsightsOut
@@ -1838,7 +2708,7 @@ export interface components {
             status_counts: {
                 [key: string]: number;
             };
-            trend: components["schemas"]["TrendOut"];
+            trend: components["schemas"]["cairn__server__v1__experiments__TrendOut"];
         };
         /** ExperimentSummaryList */
         ExperimentSummaryList: {
@@ -1898,10 +2768,121 @@ export interface components {
             /** Username */
             username: string;
         };
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
+        /** HubBenchmark */
+        HubBenchmark: {
+            /**
+             * Id
+             * @description A benchmark the provider offers
+             */
+            id: string;
+            /**
+             * Parameters
+             * @description Its parameters
+             */
+            parameters?: {
+                [key: string]: unknown;
+            } | null;
+            /** @description Pass/fail threshold */
+            pass_criteria?: components["schemas"]["PassCriteria"] | null;
+            /** @description Its score */
+            primary_score?: components["schemas"]["PrimaryScore"] | null;
+            /**
+             * Provider Id
+             * @description The provider
+             */
+            provider_id: string;
+            /**
+             * Weight
+             * @description Weight in the overall score (1)
+             */
+            weight?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** HubExperiment */
+        HubExperiment: {
+            /**
+             * Name
+             * @description As in the seed's shape
+             */
+            name?: string | null;
+            /**
+             * Tags
+             * @description A list of `{key, value}`
+             */
+            tags?: components["schemas"]["HubTag"][] | {
+                [key: string]: unknown;
+            } | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** HubModel */
+        HubModel: {
+            /**
+             * Name
+             * @description As `model.name` of the seed's shape
+             */
+            name: string;
+            /**
+             * Parameters
+             * @description Generation settings
+             */
+            parameters?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Server
+             * @description The serving stack
+             */
+            server?: string | null;
+            /**
+             * Url
+             * @description An OpenAI-compatible endpoint
+             */
+            url?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * HubRequest
+         * @description eval-hub's evaluation job request.
+         */
+        HubRequest: {
+            /**
+             * Benchmarks
+             * @description The benchmarks (at most 100), or give `collection`
+             */
+            benchmarks?: components["schemas"]["HubBenchmark"][] | null;
+            /**
+             * Collection
+             * @description `{id}` of a collection instead of `benchmarks`
+             */
+            collection?: string | {
+                [key: string]: unknown;
+            } | null;
+            /** @description Where results go */
+            experiment?: components["schemas"]["HubExperiment"] | null;
+            /** @description The model to evaluate */
+            model: components["schemas"]["HubModel"];
+            /** @description Pass/fail threshold of the overall score */
+            pass_criteria?: components["schemas"]["PassCriteria"] | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** HubTag */
+        HubTag: {
+            /**
+             * Key
+             * @description Tag key
+             */
+            key: string;
+            /**
+             * Value
+             * @description Tag value
+             */
+            value: string;
+        } & {
+            [key: string]: unknown;
         };
         /** JobList */
         JobList: {
@@ -1990,6 +2971,23 @@ export interface components {
             /** Updated At */
             updated_at: number;
         };
+        /** LeaderboardOut */
+        LeaderboardOut: {
+            /** Benchmarks */
+            benchmarks: components["schemas"]["BoardBenchmarkOut"][];
+            /**
+             * Champion
+             * @description Registered model → its champion version (the `champion` alias, else the newest Production version)
+             */
+            champion: {
+                [key: string]: number;
+            };
+            /**
+             * Rows
+             * @description Best first on the first benchmark
+             */
+            rows: components["schemas"]["BoardRowOut"][];
+        };
         /** LoginIn */
         LoginIn: {
             /** Password */
@@ -2002,6 +3000,42 @@ export interface components {
             /** Csrf Token */
             csrf_token: string;
             user: components["schemas"]["UserOut"];
+        };
+        /** LogLineOut */
+        LogLineOut: {
+            /**
+             * Index
+             * @description The benchmark, or null for the job
+             */
+            index: number | null;
+            /**
+             * Line
+             * @description The text
+             */
+            line: string;
+            /**
+             * Seq
+             * @description Sequence number (ask `after` the last one)
+             */
+            seq: number;
+            /**
+             * Time
+             * @description ms since the epoch
+             */
+            time: number;
+        };
+        /** LogsOut */
+        LogsOut: {
+            /**
+             * Lines
+             * @description In order
+             */
+            lines: components["schemas"]["LogLineOut"][];
+            /**
+             * Next
+             * @description Pass as `after` to get the lines that follow
+             */
+            next: number;
         };
         /** MetricGoalOut */
         MetricGoalOut: {
@@ -2050,6 +3084,41 @@ export interface components {
             model: string;
             /** Next Page Token */
             next_page_token?: string | null;
+        };
+        /** ModelOut */
+        ModelOut: {
+            /**
+             * Configuration
+             * @description Generation settings (the seed's `configuration`, eval-hub's `parameters`)
+             */
+            configuration: {
+                [key: string]: unknown;
+            };
+            /**
+             * Name
+             * @description As given
+             */
+            name: string;
+            /**
+             * Registered Name
+             * @description The registered model a models:/ URI named
+             */
+            registered_name: string | null;
+            /**
+             * Registered Version
+             * @description The version it resolved to at submit
+             */
+            registered_version: number | null;
+            /**
+             * Server
+             * @description The serving stack or URL as given
+             */
+            server: string | null;
+            /**
+             * Url
+             * @description The OpenAI-compatible endpoint
+             */
+            url: string | null;
         };
         /**
          * ModelPerformance
@@ -2150,6 +3219,39 @@ export interface components {
             /** Stage */
             stage?: string | null;
         };
+        /** ParamOut */
+        ParamOut: {
+            /**
+             * Default
+             * @description Its default
+             */
+            default?: unknown;
+            /**
+             * Description
+             * @description What it does
+             */
+            description: string;
+            /**
+             * Required
+             * @description Must be given
+             */
+            required: boolean;
+            /**
+             * Type
+             * @description int, float, str, bool, list or object
+             */
+            type: string;
+        };
+        /** PassCriteria */
+        PassCriteria: {
+            /**
+             * Threshold
+             * @description The score to reach (at most it, when lower is better)
+             */
+            threshold?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
         /** PasswordIn */
         PasswordIn: {
             /** Current Password */
@@ -2202,6 +3304,90 @@ export interface components {
             updated_at: number;
             /** Updated By */
             updated_by: string;
+        };
+        /** PrimaryScore */
+        PrimaryScore: {
+            /**
+             * Lower Is Better
+             * @description True when a lower score is better (error rates, losses)
+             */
+            lower_is_better?: boolean | null;
+            /**
+             * Metric
+             * @description The metric that is this benchmark's score
+             */
+            metric?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** ProviderList */
+        ProviderList: {
+            /**
+             * Providers
+             * @description Every installed provider
+             */
+            providers: components["schemas"]["ProviderOut"][];
+        };
+        /** ProviderOut */
+        ProviderOut: {
+            /**
+             * Benchmarks
+             * @description What it offers
+             */
+            benchmarks: components["schemas"]["BenchmarkInfoOut"][];
+            /**
+             * Description
+             * @description What it runs
+             */
+            description: string;
+            /**
+             * Id
+             * @description Provider id
+             */
+            id: string;
+            /**
+             * Name
+             * @description Display name
+             */
+            name: string;
+            /**
+             * Runs In Cairn
+             * @description False: an external runner reports its results
+             */
+            runs_in_cairn: boolean;
+        };
+        /**
+         * RedTeamLogIn
+         * @description Seed 000's body. Types are checked by the service, which names the field it refuses.
+         */
+        RedTeamLogIn: {
+            /**
+             * Attack Patterns
+             * @description Optional list of strings or objects, kept as given
+             */
+            attack_patterns?: unknown;
+            /**
+             * Experiment Name
+             * @description Default `red-team`
+             */
+            experiment_name?: unknown;
+            /**
+             * Model Name
+             * @description The model tested: a registered model's name (the run is linked to its latest version) or any name (`distilbert`), kept as given
+             */
+            model_name: unknown;
+            /**
+             * Model Version
+             * @description A registered model's version to link (default: its latest)
+             */
+            model_version?: unknown;
+            /**
+             * Test Results
+             * @description One object per test: `attack_type` (prompt_injection, jailbreak, system_extraction, code_injection, benign, or your own), `detected` (the model flagged it) or `success` (the attack got through), optional `prompt`; other fields are kept in detailed_results.json
+             */
+            test_results: unknown;
+        } & {
+            [key: string]: unknown;
         };
         /** RequestList */
         RequestList: {
@@ -2261,6 +3447,19 @@ export interface components {
             };
             /** Version */
             version: string;
+        };
+        /** ResultFile */
+        ResultFile: {
+            /**
+             * Content Base64
+             * @description The file's bytes, base64
+             */
+            content_base64: string;
+            /**
+             * Name
+             * @description File name (`results.json`, `scores.csv`)
+             */
+            name: string;
         };
         /** RetentionPolicyIn */
         RetentionPolicyIn: {
@@ -2684,6 +3883,43 @@ export interface components {
             /** Run Name */
             run_name: string | null;
         };
+        /** SavedViewIn */
+        SavedViewIn: {
+            /**
+             * Experiment Id
+             * @description The experiment whose runs table the view is of
+             */
+            experiment_id: string;
+            /**
+             * Name
+             * @description 1 to 100 characters; saving an existing name replaces it
+             */
+            name: string;
+            /**
+             * Query
+             * @description The view as the runs page's URL query: q, order, cols, pin, deleted, mode, group, agg (at most 8,000 characters)
+             */
+            query: string;
+        };
+        /** SavedViewOut */
+        SavedViewOut: {
+            /** Experiment Id */
+            experiment_id: string;
+            /** Name */
+            name: string;
+            /** Query */
+            query: string;
+            /**
+             * Updated At
+             * @description When it was last saved (ms since the epoch)
+             */
+            updated_at: number;
+        };
+        /** SavedViewsOut */
+        SavedViewsOut: {
+            /** Views */
+            views: components["schemas"]["SavedViewOut"][];
+        };
         /** ScopeIn */
         ScopeIn: {
             /**
@@ -2696,6 +3932,107 @@ export interface components {
              * @description Only this registered model's
              */
             model_name?: string | null;
+        };
+        /** SeedBenchmark */
+        SeedBenchmark: {
+            /**
+             * Benchmark Id
+             * @description A benchmark the provider offers
+             */
+            benchmark_id: string;
+            /**
+             * Config
+             * @description The benchmark's parameters (at most 64 KB as JSON)
+             */
+            config?: {
+                [key: string]: unknown;
+            } | null;
+            /** @description Pass/fail threshold */
+            pass_criteria?: components["schemas"]["PassCriteria"] | null;
+            /** @description The benchmark's score */
+            primary_score?: components["schemas"]["PrimaryScore"] | null;
+            /**
+             * Provider Id
+             * @description `lm_evaluation_harness`, `cairn`, `red_team`, `external`, `ragas`, `garak`
+             */
+            provider_id: string;
+            /**
+             * Weight
+             * @description Weight in the overall score (1)
+             */
+            weight?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** SeedExperiment */
+        SeedExperiment: {
+            /**
+             * Name
+             * @description Experiment `{prefix}_{name}` (letters, digits, `_`, `-`, `.`); without it `{prefix}_{model}_{UTC time}`
+             */
+            name?: string | null;
+            /**
+             * Tags
+             * @description Tags of the experiment and of the runs
+             */
+            tags?: {
+                [key: string]: unknown;
+            } | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** SeedModel */
+        SeedModel: {
+            /**
+             * Configuration
+             * @description Generation settings (`temperature`, `max_tokens`…)
+             */
+            configuration?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Name
+             * @description The model: a served model's name, or a Cairn-registered version as `models:/NAME/VERSION`, `models:/NAME/Production`, `models:/NAME/latest`, `models:/NAME@ALIAS`
+             */
+            name: string;
+            /**
+             * Server
+             * @description The serving stack (`vllm`, `tgi`…) or an OpenAI-compatible URL
+             */
+            server?: string | null;
+            /**
+             * Url
+             * @description An OpenAI-compatible endpoint
+             */
+            url?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * SeedRequest
+         * @description The seed's evaluation request.
+         */
+        SeedRequest: {
+            /**
+             * Benchmarks
+             * @description The benchmarks (at most 100), or give `collection`
+             */
+            benchmarks?: components["schemas"]["SeedBenchmark"][] | null;
+            /**
+             * Collection
+             * @description A collection id (or `{id}`) instead of `benchmarks`; when neither is given, the collection named like `experiment.name`
+             */
+            collection?: string | {
+                [key: string]: unknown;
+            } | null;
+            /** @description Where results go */
+            experiment?: components["schemas"]["SeedExperiment"] | null;
+            /** @description The model to evaluate */
+            model: components["schemas"]["SeedModel"];
+            /** @description Pass/fail threshold of the overall score */
+            pass_criteria?: components["schemas"]["PassCriteria"] | null;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * SeriesOut
@@ -2742,7 +4079,7 @@ export interface components {
             x_last: number[];
             /**
              * X Offset
-             * @description What was subtracted from the timestamps: the run's start time (ms) on the relative axis (its first point's time when it has none), else 0
+             * @description What was subtracted from the timestamps: on the relative axis the time (ms) of the run's first point among the requested series, else 0
              */
             x_offset: number;
         };
@@ -2825,22 +4162,65 @@ export interface components {
             /** Revoked At */
             revoked_at: number | null;
         };
-        /** TrendOut */
-        TrendOut: {
-            /** Metrics */
-            metrics: components["schemas"]["MetricGoalOut"][];
+        /** TrendChange */
+        TrendChange: {
+            /** From Run Id */
+            from_run_id: string;
+            /** From Version */
+            from_version: string | null;
             /**
-             * Points
-             * @description Runs by start time, oldest first: every `stride`-th run with a value of one of the metrics, and the newest; at most `max_points`
+             * Newly Through
+             * @description Attack types that now get through
              */
-            points: components["schemas"]["TrendPointOut"][];
-            /** Stride */
-            stride: number;
+            newly_through: string[];
             /**
-             * Total Runs
-             * @description Runs with a finite value of one of the metrics
+             * Stopped
+             * @description Attack types that no longer get through
              */
-            total_runs: number;
+            stopped: string[];
+            /** Time */
+            time: number | null;
+            /** To Run Id */
+            to_run_id: string;
+            /** To Version */
+            to_version: string | null;
+        };
+        /** TrendPoint */
+        TrendPoint: {
+            /** Benign False Positive Rate */
+            benign_false_positive_rate: number | null;
+            /** Detection Rate */
+            detection_rate: number | null;
+            /** Experiment Id */
+            experiment_id: string;
+            /** Per Type */
+            per_type: {
+                [key: string]: components["schemas"]["TypeTrend"];
+            };
+            /** Run Id */
+            run_id: string;
+            /**
+             * Successful
+             * @description Attacks that got through
+             */
+            successful: number | null;
+            /**
+             * Time
+             * @description The run's start (ms)
+             */
+            time: number | null;
+            /**
+             * Total
+             * @description Attack tests (the benign control set not counted)
+             */
+            total: number | null;
+            /**
+             * Version
+             * @description The registered version tested, when known
+             */
+            version: string | null;
+            /** Vulnerability Rate */
+            vulnerability_rate: number | null;
         };
         /** TrendPointOut */
         TrendPointOut: {
@@ -2860,6 +4240,15 @@ export interface components {
             values: {
                 [key: string]: number;
             };
+        };
+        /** TypeTrend */
+        TypeTrend: {
+            /** Count */
+            count: number;
+            /** Success Rate */
+            success_rate: number | null;
+            /** Successful */
+            successful: number | null;
         };
         /** UserIn */
         UserIn: {
@@ -2901,19 +4290,6 @@ export interface components {
             is_admin?: boolean | null;
             /** Password */
             password?: string | null;
-        };
-        /** ValidationError */
-        ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
         };
         /** VersionOut */
         VersionOut: {
@@ -3113,6 +4489,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3120,15 +4505,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AlertList"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3144,6 +4520,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3151,15 +4536,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AlertOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3175,6 +4551,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3182,15 +4567,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AlertOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3204,6 +4580,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3229,6 +4614,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3236,15 +4630,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RuleList"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3262,6 +4647,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             201: {
                 headers: {
@@ -3269,15 +4663,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RuleOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3293,6 +4678,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3300,15 +4694,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RuleOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3324,21 +4709,21 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
             };
         };
     };
@@ -3357,6 +4742,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3364,15 +4758,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RuleOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3392,6 +4777,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3399,15 +4793,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RequestList"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3423,6 +4808,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3430,15 +4824,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RequestOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3458,6 +4843,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3465,15 +4859,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RequestOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3493,6 +4878,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3500,15 +4894,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RequestOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3528,6 +4913,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3535,15 +4929,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RequestOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3570,6 +4955,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3577,15 +4971,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EventList"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3611,6 +4996,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3619,15 +5013,6 @@ export interface operations {
                 content: {
                     "application/x-ndjson": unknown;
                     "text/csv": unknown;
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3641,6 +5026,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3665,6 +5059,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3672,15 +5075,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LoginOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3694,6 +5088,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             204: {
                 headers: {
@@ -3716,6 +5119,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3723,15 +5135,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LoginOut"] | null;
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3745,6 +5148,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3780,6 +5192,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3787,15 +5208,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RetentionReportOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3814,6 +5226,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3821,15 +5242,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DatasetList"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3845,6 +5257,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3854,13 +5275,534 @@ export interface operations {
                     "application/json": components["schemas"]["DatasetLineage"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+        };
+    };
+    submit_seed_api_v1_evaluations_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SeedRequest"];
+            };
+        };
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationJobOut"];
+                };
+            };
+        };
+    };
+    list_collections_api_v1_evaluations_collections_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CollectionList"];
+                };
+            };
+        };
+    };
+    create_collection_api_v1_evaluations_collections_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CollectionIn"];
+            };
+        };
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CollectionOut"];
+                };
+            };
+        };
+    };
+    get_collection_api_v1_evaluations_collections__collection_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                collection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CollectionOut"];
+                };
+            };
+        };
+    };
+    update_collection_api_v1_evaluations_collections__collection_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                collection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CollectionPatch"];
+            };
+        };
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CollectionOut"];
+                };
+            };
+        };
+    };
+    delete_collection_api_v1_evaluations_collections__collection_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                collection_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
+    list_jobs_api_v1_evaluations_jobs_get: {
+        parameters: {
+            query?: {
+                /** @description Experiment id */
+                experiment_id?: string | null;
+                /** @description 1 to 500 */
+                max_results?: number;
+                /** @description Model name as given, or registered name */
+                model?: string | null;
+                /** @description From the previous page */
+                page_token?: string | null;
+                /** @description A job state */
+                state?: string | null;
+                /** @description `key:value` */
+                tag?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationJobList"];
+                };
+            };
+        };
+    };
+    submit_hub_api_v1_evaluations_jobs_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HubRequest"];
+            };
+        };
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationJobOut"];
+                };
+            };
+        };
+    };
+    get_job_api_v1_evaluations_jobs__job_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationJobOut"];
+                };
+            };
+        };
+    };
+    cancel_job_api_v1_evaluations_jobs__job_id__delete: {
+        parameters: {
+            query?: {
+                /** @description Remove the job's record too */
+                hard_delete?: boolean;
+            };
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationJobOut"];
+                };
+            };
+        };
+    };
+    job_event_api_v1_evaluations_jobs__job_id__events_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventIn"];
+            };
+        };
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationJobOut"];
+                };
+            };
+        };
+    };
+    job_logs_api_v1_evaluations_jobs__job_id__logs_get: {
+        parameters: {
+            query?: {
+                /** @description Lines after this sequence number */
+                after?: number;
+                /** @description At most this many */
+                max_results?: number;
+            };
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogsOut"];
+                };
+            };
+        };
+    };
+    job_stream_api_v1_evaluations_jobs__job_id__stream_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    leaderboard_api_v1_evaluations_leaderboard_get: {
+        parameters: {
+            query?: {
+                /** @description Comma-separated benchmark ids (default: all) */
+                benchmarks?: string | null;
+                /** @description Rows at most */
+                max_models?: number;
+                /** @description Comma-separated model names as requested, or registered model names */
+                models?: string | null;
+                /** @description Only this provider */
+                provider?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeaderboardOut"];
+                };
+            };
+        };
+    };
+    list_providers_api_v1_evaluations_providers_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderList"];
+                };
+            };
+        };
+    };
+    get_provider_api_v1_evaluations_providers__provider_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                provider_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderOut"];
                 };
             };
         };
@@ -3877,6 +5819,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3884,15 +5835,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GrantList"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3914,6 +5856,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3921,15 +5872,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GrantOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3947,21 +5889,21 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
             };
         };
     };
@@ -3976,6 +5918,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -3991,15 +5942,6 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
             };
         };
     };
@@ -4018,6 +5960,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -4025,15 +5976,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RetentionPolicyOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -4049,21 +5991,21 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
             };
         };
     };
@@ -4083,6 +6025,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -4099,15 +6050,6 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
         };
     };
     experiments_summary_api_v1_experiments_summary_get: {
@@ -4121,6 +6063,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -4128,15 +6079,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ExperimentSummaryList"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -4155,6 +6097,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -4162,15 +6113,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobList"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -4187,6 +6129,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -4194,15 +6145,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -4219,6 +6161,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -4226,15 +6177,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -4251,6 +6193,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -4258,15 +6209,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -4293,6 +6235,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -4316,14 +6267,52 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
-            422: {
+        };
+    };
+    downsample_batch_api_v1_metrics_downsample_batch_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DownsampleBatchIn"];
+            };
+        };
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DownsampleOut"];
+                };
+            };
+            /** @description A bad field, named in the message */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An unknown run */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -4338,6 +6327,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -4353,15 +6351,6 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
             };
         };
     };
@@ -4380,6 +6369,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -4387,15 +6385,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AliasPolicyOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -4411,6 +6400,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             204: {
                 headers: {
@@ -4424,15 +6422,6 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
             };
         };
     };
@@ -4450,6 +6439,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -4465,15 +6463,6 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
             };
         };
     };
@@ -4495,6 +6484,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -4502,15 +6500,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModelPerformance"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -4527,6 +6516,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -4534,15 +6532,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GrantList"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -4564,6 +6553,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -4571,15 +6569,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GrantOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -4597,21 +6586,21 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
             };
         };
     };
@@ -4626,6 +6615,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -4641,15 +6639,6 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
             };
         };
     };
@@ -4668,6 +6657,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -4675,15 +6673,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PolicyOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -4699,21 +6688,21 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
             };
         };
     };
@@ -4732,6 +6721,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Moved at once */
             200: {
                 headers: {
@@ -4748,15 +6746,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RequestOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -4777,6 +6766,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Moved at once */
             200: {
                 headers: {
@@ -4793,15 +6791,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RequestOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -4823,6 +6812,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -4832,13 +6830,73 @@ export interface operations {
                     "application/json": components["schemas"]["ModelComparison"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+        };
+    };
+    log_results_api_v1_red_team_log_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RedTeamLogIn"];
+            };
+        };
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    model_trend_api_v1_red_team_models__name__get: {
+        parameters: {
+            query?: {
+                /** @description The newest N runs */
+                max_points?: number;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["cairn__server__v1__red_team__TrendOut"];
                 };
             };
         };
@@ -4852,6 +6910,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -4872,6 +6939,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -4903,6 +6979,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -4910,15 +6995,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RetentionPolicyOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -4932,6 +7008,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             204: {
                 headers: {
@@ -4959,6 +7044,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -4966,15 +7060,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RetentionReportOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -4988,6 +7073,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -5012,6 +7106,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -5019,15 +7122,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RoleOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -5043,21 +7137,21 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
             };
         };
     };
@@ -5076,6 +7170,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -5083,15 +7186,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RoleOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -5108,6 +7202,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -5115,15 +7218,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RoleOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -5140,6 +7234,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -5147,15 +7250,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RoleOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -5175,6 +7269,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -5182,15 +7285,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RoleOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -5207,6 +7301,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -5214,15 +7317,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RoleOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -5243,6 +7337,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -5250,15 +7353,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RoleOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -5274,6 +7368,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -5281,15 +7384,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunComparison"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -5307,6 +7401,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -5314,15 +7417,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunComparison"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -5336,6 +7430,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -5360,6 +7463,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -5367,15 +7479,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TokenCreated"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -5391,6 +7494,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -5398,15 +7510,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TokenOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -5420,6 +7523,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -5444,6 +7556,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -5451,15 +7572,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -5475,21 +7587,21 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
             };
         };
     };
@@ -5508,6 +7620,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -5517,14 +7638,159 @@ export interface operations {
                     "application/json": components["schemas"]["UserOut"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+        };
+    };
+    cairn_version_api_v1_version_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
+    list_views_api_v1_views_get: {
+        parameters: {
+            query: {
+                /** @description The experiment */
+                experiment_id: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedViewsOut"];
+                };
+            };
+            /** @description No such experiment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    put_view_api_v1_views_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SavedViewIn"];
+            };
+        };
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedViewOut"];
+                };
+            };
+            /** @description A bad field, named */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such experiment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    delete_view_api_v1_views_delete: {
+        parameters: {
+            query: {
+                /** @description The experiment */
+                experiment_id: string;
+                /** @description The view's name */
+                name: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such experiment or view */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -5541,6 +7807,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -5548,15 +7823,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookList"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -5574,6 +7840,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             201: {
                 headers: {
@@ -5581,15 +7856,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -5605,6 +7871,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -5612,15 +7887,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -5636,21 +7902,21 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
             };
         };
     };
@@ -5669,6 +7935,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -5676,15 +7951,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -5704,6 +7970,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -5711,15 +7986,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeliveryList"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -5739,6 +8005,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -5746,15 +8021,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TestOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -5770,6 +8036,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -5777,15 +8052,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeliveryOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -5801,6 +8067,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {
@@ -5808,15 +8083,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeliveryOut"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -5830,6 +8096,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Successful Response */
             200: {
                 headers: {

@@ -4,6 +4,7 @@ import { BrowserRouter } from "react-router";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { settleEarly } from "./api/early";
 import { ApiError } from "./api/http";
+import { followMlflowLink, watchMlflowLinks } from "./lib/mlflowLinks";
 import { AppRoutes } from "./routes";
 import "./styles/theme.css";
 
@@ -17,6 +18,10 @@ const queryClient = new QueryClient({
     },
   },
 });
+
+// an MLflow link (`/#/experiments/1/runs/<id>`, printed by the mlflow client) opens its Cairn page
+followMlflowLink(window.location, window.history);
+watchMlflowLinks(window);
 
 // the experiment page's first answers were asked for by index.html; the first render waits a
 // moment for the runs and the experiment, so it draws the rows at once instead of "Loading…"

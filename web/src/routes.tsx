@@ -18,6 +18,8 @@ function page<K extends string>(load: () => Promise<Record<K, ComponentType>>, n
 export const routes: { path: string; element: ReactNode }[] = [
   { path: "/", element: <ExperimentsPage /> },
   { path: "/experiments/:id", element: <RunsPage /> },
+  { path: "/experiments/:id/traces", element: page(() => import("./pages/traces/TracesPage"), "TracesPage") },
+  { path: "/experiments/:id/traces/:traceId", element: page(() => import("./pages/traces/TracePage"), "TracePage") },
   { path: "/runs/:runId", element: page(() => import("./pages/run/RunPage"), "RunPage") },
   { path: "/metrics", element: page(() => import("./pages/metrics/MetricsPage"), "MetricsPage") },
   { path: "/compare", element: page(() => import("./pages/compare/ComparePage"), "ComparePage") },
@@ -35,6 +37,11 @@ export const routes: { path: string; element: ReactNode }[] = [
   { path: "/requests", element: page(() => import("./pages/approvals/RequestsPage"), "RequestsPage") },
   { path: "/webhooks", element: page(() => import("./pages/webhooks/WebhooksPage"), "WebhooksPage") },
   { path: "/alerts", element: page(() => import("./pages/alerts/AlertsPage"), "AlertsPage") },
+  { path: "/evaluations", element: page(() => import("./pages/evaluations/EvaluationsPage"), "EvaluationsPage") },
+  { path: "/evaluations/new", element: page(() => import("./pages/evaluations/NewEvaluationPage"), "NewEvaluationPage") },
+  { path: "/evaluations/jobs/:id", element: page(() => import("./pages/evaluations/EvaluationJobPage"), "EvaluationJobPage") },
+  { path: "/evaluations/leaderboard", element: page(() => import("./pages/evaluations/LeaderboardPage"), "LeaderboardPage") },
+  { path: "/models/:name/security", element: page(() => import("./pages/evaluations/SecurityPage"), "SecurityPage") },
 ];
 
 export function AppRoutes() {

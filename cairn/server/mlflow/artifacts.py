@@ -32,13 +32,16 @@ from cairn.artifacts.paths import clean_path, refuse_traversal
 from cairn.entities.access import Permission
 from cairn.entities.errors import CairnError, ErrorCode
 from cairn.entities.tracking import Run
-from cairn.server.state import artifacts, tracking
+from cairn.server.mlflow.messages import Int64
+from cairn.server.state import artifacts, logged_models, registry, tracking
 from cairn.server.wire import Json, json_response
 
 READ, EDIT, MANAGE = Permission.READ, Permission.EDIT, Permission.MANAGE
 ARTIFACTS = "/api/2.0/mlflow-artifacts"
 FLUSH_BYTES = 1024 * 1024
 MAX_PARTS = 10_000
+INVALID_PATH = "Invalid path"
+"""MLflow's whole message for a path that leaves the artifact root on its UI routes."""
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 # what a browser may run script in when it opens the file: sent as an attachment, sandboxed
@@ -66,14 +69,24 @@ ACTIVE_TYPES = frozenset(
 class ArtifactGuard:
     """One gate in front of every artifact route: refuses ``..`` in any encoding in the
     request's decoded path, its raw path and each query value (400, the one error shape)
-    before the handler runs."""
+    before the handler runs.
 
-    def __init__(self, handler: Callable[[Request], Awaitable[Response]]):
+    ``terse``: the routes MLflow's web UI defines (``/get-artifact``, ``artifacts/list``,
+    ``upload-artifact``, ``model-versions/get-artifact``) answer MLflow's exact message,
+    ``Invalid path``, which its clients and tests compare whole; the proxy keeps Cairn's."""
+
+    def __init__(self, handler: Callable[[Request], Awaitable[Response]], terse: bool = False):
         self.handler = handler
+        self.terse = terse
         self.app: ASGIApp = request_response(self._checked)
 
     async def _checked(self, request: Request) -> Response:
-        refuse_traversal_in(request.scope)
+        try:
+            refuse_traversal_in(request.scope)
+        except CairnError as exc:
+            if not self.terse:
+                raise
+            raise CairnError.invalid(INVALID_PATH) from exc
         return await self.handler(request)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -270,12 +283,12 @@ async def delete(request: Request) -> Response:
 class _CreateMpu(BaseModel):
     model_config = ConfigDict(extra="ignore")
     path: str | None = None
-    num_parts: int = 1
+    num_parts: Int64 = 1
 
 
 class _PartIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    part_number: int
+    part_number: Int64
     etag: str | None = None
     url: str | None = None
 
@@ -305,10 +318,13 @@ async def mpu_create(request: Request) -> Response:
         raise CairnError.invalid(f"num_parts must be between 1 and {MAX_PARTS}")
     target = _target(request, msg.path)
     upload_id = await run_in_threadpool(_repo(request).create_multipart, target)
-    base = str(request.base_url).rstrip("/")
+    # the configured public address (--public-url), else this request's; the path escaped,
+    # so a file named "a#b.bin", "a?b.bin" or "a%2fb.bin" comes back to this upload
+    base = request.app.state.settings.public_url or str(request.base_url).rstrip("/")
+    escaped = quote(target, safe="/")
     credentials = [
         {
-            "url": f"{base}{ARTIFACTS}/mpu/part/{upload_id}/{n}/{target}",
+            "url": f"{base}{ARTIFACTS}/mpu/part/{quote(upload_id, safe='')}/{n}/{escaped}",
             "part_number": n,
             "headers": {},
         }
@@ -417,7 +433,7 @@ async def _query_run(request: Request, name: str, other: str) -> Run:
     """The run the query names by ``name`` (or ``other``); 400 naming ``name`` without one."""
     run_id = request.query_params.get(name) or request.query_params.get(other)
     if not run_id:
-        raise CairnError.invalid(f"Missing value for required parameter '{name}'")
+        raise CairnError.invalid(f"Missing value for required parameter '{name}'.")
     return await run_in_threadpool(tracking(request).get_run, run_id)
 
 
@@ -425,30 +441,128 @@ async def _query_run(request: Request, name: str, other: str) -> Run:
 async def run_artifacts_list(request: Request) -> Response:
     """GET /api/2.0/mlflow/artifacts/list?run_id=&path= (paths relative to the run root)."""
     run = await _query_run(request, "run_id", "run_uuid")
+    return json_response(await list_run_files(request, run, request.query_params.get("path", "")))
+
+
+async def list_run_files(request: Request, run: Run, path: str) -> Json:
+    """MLflow's ListArtifacts answer for ``path`` inside ``run``'s artifacts (``artifacts/list``
+    and GraphQL's ``mlflowListArtifacts``)."""
     service = artifacts(request)
-    rel = clean_path(request.query_params.get("path", ""), allow_root=True)
+    rel = _clean_terse(path, allow_root=True)
     files = await run_in_threadpool(service.repo.listdir, service.in_run(run.info, rel))
     out: Json = {"root_uri": run.info.artifact_uri}
     listed = _files_json(
         [FileInfo(f"{rel}/{f.path}" if rel else f.path, f.is_dir, f.file_size) for f in files]
     )
     out.update(listed)
-    return json_response(out)
+    return out
 
 
 @requires(p.run(READ, "run_uuid", "run_id"))
 async def get_artifact(request: Request) -> Response:
     """GET /get-artifact?run_uuid=&path= (the web UI's download route)."""
     run = await _query_run(request, "run_uuid", "run_id")
-    path = clean_path(request.query_params.get("path", ""))
+    path = _clean_terse(request.query_params.get("path", ""))
     return await download_path(request, artifacts(request).in_run(run.info, path))
+
+
+def _clean_terse(path: str, allow_root: bool = False) -> str:
+    """:func:`clean_path` with MLflow's whole message, ``Invalid path``, on refusal."""
+    try:
+        return clean_path(path, allow_root=allow_root)
+    except CairnError as exc:
+        raise CairnError.invalid(INVALID_PATH) from exc
+
+
+@requires(p.run(EDIT, "run_uuid", "run_id", required=False))
+async def upload_artifact(request: Request) -> Response:
+    """POST /ajax-api/2.0/mlflow/upload-artifact?run_uuid=&path= (the web UI's upload: the
+    body is the file)."""
+    run_id = request.query_params.get("run_uuid") or request.query_params.get("run_id")
+    if not run_id:
+        raise CairnError.invalid("Request must specify run_uuid.")
+    raw = request.query_params.get("path", "")
+    if not raw:
+        raise CairnError.invalid("Request must specify path.")
+    rel = _clean_terse(raw)
+    empty = request.headers.get("content-length", "0") == "0"
+    if empty and "transfer-encoding" not in request.headers:
+        raise CairnError.invalid("Request must specify data.")
+    run = await run_in_threadpool(tracking(request).get_run, run_id)
+    service = artifacts(request)
+    target = service.in_run(run.info, rel)
+    writer = await run_in_threadpool(service.repo.open_write, target)
+    try:
+        size = await _stream_into(request, writer, service.max_bytes)
+    except ClientDisconnect:
+        return Response(status_code=499)
+    await service.written(target, size)
+    return json_response({})
+
+
+@requires(p.model(READ, "name"))
+async def model_version_artifact(request: Request) -> Response:
+    """GET /model-versions/get-artifact?name=&version=&path= (the web UI's download of a
+    registered model version's file)."""
+    name = request.query_params.get("name")
+    version = request.query_params.get("version")
+    if not name or not version:
+        missing = "name" if not name else "version"
+        raise CairnError.invalid(f"Missing value for required parameter '{missing}'.")
+    rel = _clean_terse(request.query_params.get("path", ""))
+    uri = await run_in_threadpool(registry(request).download_uri, name, version)
+    service = artifacts(request)
+    base = service.repo_path_of(uri, f"model {name} version {version}")
+    return await download_path(request, f"{base}/{rel}" if base else rel)
+
+
+async def _logged_model_root(request: Request) -> str:
+    model = await run_in_threadpool(logged_models(request).get, request.path_params["model_id"])
+    return artifacts(request).repo_path_of(model.artifact_uri or "", f"model {model.model_id}")
+
+
+@requires(p.logged_model(READ))
+async def logged_model_directories(request: Request) -> Response:
+    """GET /ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/directories
+    ?artifact_directory_path= (a listing relative to the model's artifacts)."""
+    root = await _logged_model_root(request)
+    rel = clean_path(request.query_params.get("artifact_directory_path", ""), allow_root=True)
+    files = await run_in_threadpool(_repo(request).listdir, f"{root}/{rel}" if rel else root)
+    listed = [FileInfo(f"{rel}/{f.path}" if rel else f.path, f.is_dir, f.file_size) for f in files]
+    return json_response(_files_json(listed))
+
+
+@requires(p.logged_model(READ))
+async def logged_model_file(request: Request) -> Response:
+    """GET /ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files
+    ?artifact_file_path= (one file of the model's artifacts)."""
+    root = await _logged_model_root(request)
+    raw = request.query_params.get("artifact_file_path", "")
+    if not raw:
+        raise CairnError.invalid("Missing value for required parameter 'artifact_file_path'.")
+    return await download_path(request, f"{root}/{clean_path(raw)}")
+
+
+TERSE = frozenset(
+    {
+        "/api/2.0/mlflow/artifacts/list",
+        "/ajax-api/2.0/mlflow/artifacts/list",
+        "/get-artifact",
+        "/ajax-api/2.0/mlflow/get-artifact",
+        "/ajax-api/2.0/mlflow/upload-artifact",
+        "/model-versions/get-artifact",
+        "//model-versions/get-artifact",
+        "/ajax-api/2.0/mlflow/model-versions/get-artifact",
+    }
+)
+"""The MLflow UI routes that refuse a bad path with MLflow's whole ``Invalid path``."""
 
 
 def artifact_routes() -> list[Route]:
     """Every artifact route, each behind :class:`ArtifactGuard`."""
     routes = []
     for route in _routes():
-        guard = ArtifactGuard(route.endpoint)
+        guard = ArtifactGuard(route.endpoint, terse=route.path in TERSE)
         setattr(guard, NEED_ATTRIBUTE, need_of(route.endpoint))
         routes.append(Route(route.path, guard, methods=route.methods, name=route.name))
     return routes
@@ -476,4 +590,23 @@ def _routes() -> list[Route]:
         Route("/ajax-api/2.0/mlflow/artifacts/list", run_artifacts_list, methods=["GET"]),
         Route("/get-artifact", get_artifact, methods=["GET"]),
         Route("/ajax-api/2.0/mlflow/get-artifact", get_artifact, methods=["GET"]),
+        Route("/ajax-api/2.0/mlflow/upload-artifact", upload_artifact, methods=["POST"]),
+        Route("/model-versions/get-artifact", model_version_artifact, methods=["GET"]),
+        # the UI builds this one as base + "/" + path; MLflow's server merges the slashes
+        Route("//model-versions/get-artifact", model_version_artifact, methods=["GET"]),
+        Route(
+            "/ajax-api/2.0/mlflow/model-versions/get-artifact",
+            model_version_artifact,
+            methods=["GET"],
+        ),
+        Route(
+            "/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/directories",
+            logged_model_directories,
+            methods=["GET"],
+        ),
+        Route(
+            "/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files",
+            logged_model_file,
+            methods=["GET"],
+        ),
     ]

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator
 
-from cairn.server.mlflow.messages import Message
+from cairn.server.mlflow.messages import IdList, Int64, Message
 
 
 def _flag(value: object) -> bool:
@@ -106,19 +106,19 @@ class RoleRef(Message):
     """GET /api/3.0/mlflow/roles/get, DELETE …/delete, GET …/permissions/list, GET
     …/users/list"""
 
-    role_id: int
+    role_id: Int64
 
 
 class ListRoles(Message):
     """GET /api/3.0/mlflow/roles/list (``workspace`` may repeat; none: every role, admins)"""
 
-    workspace: list[str] = []
+    workspace: IdList = []
 
 
 class UpdateRole(Message):
     """PATCH /api/3.0/mlflow/roles/update"""
 
-    role_id: int
+    role_id: Int64
     name: str | None = None
     description: str | None = None
 
@@ -126,7 +126,7 @@ class UpdateRole(Message):
 class AddRolePermission(Message):
     """POST /api/3.0/mlflow/roles/permissions/add"""
 
-    role_id: int
+    role_id: Int64
     resource_type: str
     resource_pattern: Text
     permission: str
@@ -135,13 +135,13 @@ class AddRolePermission(Message):
 class RolePermissionRef(Message):
     """DELETE /api/3.0/mlflow/roles/permissions/remove"""
 
-    role_permission_id: int
+    role_permission_id: Int64
 
 
 class UpdateRolePermission(Message):
     """PATCH /api/3.0/mlflow/roles/permissions/update"""
 
-    role_permission_id: int
+    role_permission_id: Int64
     permission: str
 
 
@@ -149,7 +149,7 @@ class RoleAssignment(Message):
     """POST /api/3.0/mlflow/roles/assign, DELETE …/unassign"""
 
     username: str
-    role_id: int
+    role_id: Int64
 
 
 class UserResource(Message):

@@ -87,7 +87,7 @@ def resource_type(value: str, field: str = "resource_type") -> ResourceType:
 def workspace(value: str, field: str = "workspace") -> str:
     """Cairn has one implicit workspace, ``default``: accepted and echoed, others refused."""
     if not value.strip():
-        raise CairnError.invalid(f"Missing value for required parameter '{field}'")
+        raise CairnError.invalid(f"Missing value for required parameter '{field}'.")
     if value.strip() != DEFAULT_WORKSPACE:
         raise CairnError.invalid(
             f"Invalid value {value!r} for parameter '{field}': Cairn has one workspace, "

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cairn.access.policy import Need
+from cairn.server.limits import check_json_body
 from cairn.server.wire import json_response
 
 Handler = Callable[[Request, Any], Awaitable[object]]
@@ -55,6 +56,7 @@ class Endpoint:
                 msg = message.model_validate(_query_dict(request, list_fields))
             else:
                 body = await request.body()
+                check_json_body(body)
                 msg = message.model_validate_json(body) if body.strip() else message()
             result = await handler(request, msg)
             if isinstance(result, Response):

@@ -10,7 +10,7 @@ from cairn.entities.access import Permission, ResourceType
 from cairn.server import wire
 from cairn.server.mlflow import messages as m
 from cairn.server.mlflow.endpoint import Endpoint
-from cairn.server.state import created, tracking, visible
+from cairn.server.state import created, datasets, readable, tracking, visible
 
 
 async def create(request: Request, msg: m.CreateExperiment) -> wire.Json:
@@ -70,6 +70,25 @@ async def set_tag(request: Request, msg: m.SetExperimentTag) -> wire.Json:
 async def delete_tag(request: Request, msg: m.DeleteExperimentTag) -> wire.Json:
     await run_in_threadpool(tracking(request).delete_experiment_tag, msg.experiment_id, msg.key)
     return {}
+
+
+async def search_datasets(request: Request, msg: m.SearchDatasets) -> wire.Json:
+    found = await run_in_threadpool(datasets(request).summaries, msg.experiment_ids)
+    # experiments the caller may not read are left out, as runs/search does
+    allowed = set(
+        await run_in_threadpool(
+            readable, request, ResourceType.EXPERIMENT, sorted({e for e, *_ in found})
+        )
+    )
+    out = []
+    for experiment_id, name, digest, context in found:
+        if experiment_id not in allowed:
+            continue
+        item = {"experiment_id": experiment_id, "name": name, "digest": digest}
+        if context:
+            item["context"] = context
+        out.append(item)
+    return {"dataset_summaries": out} if out else {}
 
 
 READ, EDIT, MANAGE = Permission.READ, Permission.EDIT, Permission.MANAGE
@@ -146,5 +165,13 @@ ENDPOINTS = [
         delete_tag,
         "Delete a tag of an experiment",
         need=p.experiment(EDIT, "experiment_id"),
+    ),
+    Endpoint(
+        ("POST",),
+        "/experiments/search-datasets",
+        m.SearchDatasets,
+        search_datasets,
+        "Dataset summaries (name, digest, context) of experiments' runs (the web UI's)",
+        need=p.USER_READ,
     ),
 ]

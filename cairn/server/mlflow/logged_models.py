@@ -9,6 +9,7 @@ search logged models while resolving every ``runs:/<run>/<path>`` URI
 
 from __future__ import annotations
 
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
@@ -17,7 +18,7 @@ from cairn.entities.access import Permission, ResourceType
 from cairn.entities.logged_models import LoggedModel
 from cairn.server import wire
 from cairn.server.mlflow.endpoint import Endpoint
-from cairn.server.mlflow.messages import KeyValue, Message, RunRef
+from cairn.server.mlflow.messages import IdList, Int64, KeyValue, Message, RunRef
 from cairn.server.state import identity, logged_models, readable
 from cairn.wire import kv, metric
 
@@ -38,6 +39,14 @@ class CreateLoggedModel(Message):
     source_run_id: str | None = None
     params: list[KeyValue] = []
     tags: list[KeyValue] = []
+    model_id: str | None = Field(
+        None,
+        description=(
+            "Cairn's extension, for imports: the id the new model gets ('m-' and 32 lowercase "
+            "hex digits, as MLflow makes them); RESOURCE_ALREADY_EXISTS when taken. The stock "
+            "client never sends it."
+        ),
+    )
 
 
 class GetLoggedModel(Message):
@@ -75,19 +84,25 @@ class LogLoggedModelParams(Message):
     params: list[KeyValue] = []
 
 
+class DatasetFilter(Message):
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
 class SearchLoggedModels(Message):
     """POST /mlflow/logged-models/search"""
 
-    experiment_ids: list[str] = []
+    experiment_ids: IdList = []
     filter: str | None = None
-    max_results: int = 100
+    datasets: list[DatasetFilter] = []
+    max_results: Int64 = 100
     order_by: list[OrderByField] = []
     page_token: str | None = None
 
 
 class ModelOutputIn(Message):
     model_id: str
-    step: int = 0
+    step: Int64 = 0
 
 
 class LogOutputs(RunRef):
@@ -155,6 +170,7 @@ async def create(request: Request, msg: CreateLoggedModel) -> wire.Json:
         msg.model_type,
         [(t.key, t.value) for t in msg.tags],
         [(p.key, p.value) for p in msg.params],
+        msg.model_id,
     )
     return {"model": model_json(model)}
 
@@ -206,6 +222,7 @@ async def search(request: Request, msg: SearchLoggedModels) -> wire.Json:
         [(o.field_name, o.ascending) for o in msg.order_by],
         msg.max_results,
         msg.page_token,
+        [(d.dataset_name, d.dataset_digest) for d in msg.datasets],
     )
     return wire.page("models", [model_json(m) for m in page.items], page.next_page_token)
 

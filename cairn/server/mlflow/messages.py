@@ -12,6 +12,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from typing_extensions import TypedDict
 
 from cairn.entities.errors import CairnError
+from cairn.entities.numbers import INT64_MAX, INT64_MIN
 from cairn.entities.tracking import ViewType
 
 _VIEW_NUMBERS = {"1": "ACTIVE_ONLY", "2": "DELETED_ONLY", "3": "ALL"}
@@ -26,6 +27,28 @@ def _view_type(value: object) -> object:
 
 ViewTypeField = Annotated[ViewType, BeforeValidator(_view_type)]
 
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+"""Every integer of MLflow's protocol is an int64 (steps, timestamps, versions, max_results):
+a larger one is refused naming its field, before it reaches a 64-bit column (where SQLite
+raises OverflowError and PostgreSQL NumericValueOutOfRange)."""
+
+
+MAX_LIST_ITEMS = 10_000
+"""The most values one list of a request may hold (experiment ids, run ids, trace ids...):
+each becomes a bind parameter, and PostgreSQL takes at most 65,535 in one statement."""
+IdList = Annotated[list[str], Field(max_length=MAX_LIST_ITEMS)]
+
+
+def _no_bool(value: object) -> object:
+    if value is True or value is False:
+        raise ValueError("a metric value must be a number (or NaN/Infinity), not a boolean")
+    return value
+
+
+MetricValue = Annotated[float, BeforeValidator(_no_bool)]
+"""A metric's value: a JSON number, or NaN/Infinity as protobuf's JSON writes them; ``true``
+is refused (MLflow requires a number; pydantic's lax float would store it as 1.0)."""
+
 
 class Message(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -39,7 +62,7 @@ class RunRef(Message):
     def rid(self) -> str:
         rid = self.run_id or self.run_uuid
         if not rid:
-            raise CairnError.invalid("Missing value for required parameter 'run_id'")
+            raise CairnError.invalid("Missing value for required parameter 'run_id'.")
         return rid
 
 
@@ -62,6 +85,12 @@ class GetExperiment(Message):
     experiment_id: str
 
 
+class SearchDatasets(Message):
+    """POST /mlflow/experiments/search-datasets (the web UI's)"""
+
+    experiment_ids: IdList = []
+
+
 class GetExperimentByName(Message):
     """GET /mlflow/experiments/get-by-name"""
 
@@ -71,7 +100,7 @@ class GetExperimentByName(Message):
 class SearchExperiments(Message):
     """POST /mlflow/experiments/search (also GET)"""
 
-    max_results: int = 1000
+    max_results: Int64 = 1000
     page_token: str | None = None
     filter: str | None = None
     order_by: list[str] = []
@@ -112,15 +141,23 @@ class CreateRun(Message):
     experiment_id: str = "0"
     user_id: str | None = None
     run_name: str | None = None
-    start_time: int | None = None
+    start_time: Int64 | None = None
     tags: list[KeyValue] = []
+    run_id: str | None = Field(
+        None,
+        description=(
+            "Cairn's extension, for imports: the id the new run gets (32 lowercase hex "
+            "digits, as MLflow makes them) instead of a fresh one; refused with "
+            "RESOURCE_ALREADY_EXISTS when a run already has it. The stock client never sends it."
+        ),
+    )
 
 
 class UpdateRun(RunRef):
     """POST /mlflow/runs/update"""
 
     status: str | None = None
-    end_time: int | None = None
+    end_time: Int64 | None = None
     run_name: str | None = None
 
 
@@ -128,9 +165,9 @@ class MetricIn(TypedDict):
     """A metric point in log-batch (a TypedDict: validating 1,000 of them is the hot path)."""
 
     key: str
-    value: float
-    timestamp: int
-    step: NotRequired[int]
+    value: MetricValue
+    timestamp: Int64
+    step: NotRequired[Int64]
     # mlflow 3: the logged model and dataset a metric was computed for
     model_id: NotRequired[str]
     dataset_name: NotRequired[str]
@@ -141,9 +178,9 @@ class LogMetric(RunRef):
     """POST /mlflow/runs/log-metric"""
 
     key: str
-    value: float
-    timestamp: int
-    step: int = 0
+    value: MetricValue
+    timestamp: Int64
+    step: Int64 = 0
     model_id: str | None = None
     dataset_name: str | None = None
     dataset_digest: str | None = None
@@ -160,7 +197,7 @@ class SetTag(RunRef):
     """POST /mlflow/runs/set-tag"""
 
     key: str
-    value: str | int | float | bool | None = None
+    value: str | None = None
 
 
 class DeleteTag(RunRef):
@@ -180,10 +217,10 @@ class LogBatch(RunRef):
 class SearchRuns(Message):
     """POST /mlflow/runs/search"""
 
-    experiment_ids: list[str] = []
+    experiment_ids: IdList = []
     filter: str | None = None
     run_view_type: ViewTypeField = ViewType.ACTIVE_ONLY
-    max_results: int = 1000
+    max_results: Int64 = 1000
     order_by: list[str] = []
     page_token: str | None = None
 
@@ -192,18 +229,26 @@ class GetMetricHistory(RunRef):
     """GET /mlflow/metrics/get-history"""
 
     metric_key: str
-    max_results: int | None = None
+    max_results: Int64 | None = None
     page_token: str | None = None
+
+
+class GetMetricHistoryBulk(Message):
+    """GET /mlflow/metrics/get-history-bulk (the web UI's; repeat ``run_id`` per run)"""
+
+    run_id: IdList = []
+    metric_key: str | None = None
+    max_results: Int64 = 25_000
 
 
 class GetMetricHistoryBulkInterval(Message):
     """GET /mlflow/metrics/get-history-bulk-interval"""
 
-    run_ids: list[str] = Field(default=[])
+    run_ids: IdList = []
     metric_key: str
-    start_step: int | None = None
-    end_step: int | None = None
-    max_results: int = 320
+    start_step: Int64 | None = None
+    end_step: Int64 | None = None
+    max_results: Int64 = 320
 
 
 class DatasetIn(Message):
@@ -233,4 +278,4 @@ class LogInputs(RunRef):
     """POST /mlflow/runs/log-inputs"""
 
     datasets: list[DatasetInputIn] = []
-    models: list[ModelInputIn] = []  # mlflow 3 (evaluate): accepted, not stored
+    models: list[ModelInputIn] = []  # mlflow 3: logged models the run took as inputs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cairn.server.mlflow.messages import KeyValue, Message
+from cairn.server.mlflow.messages import IdList, Int64, KeyValue, Message
 
 Version = str | int
 
@@ -40,7 +40,7 @@ class SearchRegisteredModels(Message):
     """GET /mlflow/registered-models/search (also POST)"""
 
     filter: str | None = None
-    max_results: int = 100
+    max_results: Int64 = 100
     order_by: list[str] = []
     page_token: str | None = None
 
@@ -74,7 +74,7 @@ class GetLatestVersions(Message):
     """POST /mlflow/registered-models/get-latest-versions (also GET)"""
 
     name: str
-    stages: list[str] = []
+    stages: IdList = []
 
 
 class CreateModelVersion(Message):
@@ -137,7 +137,7 @@ class SearchModelVersions(Message):
     """GET /mlflow/model-versions/search (also POST)"""
 
     filter: str | None = None
-    max_results: int = 10_000
+    max_results: Int64 = 10_000
     order_by: list[str] = []
     page_token: str | None = None
 

@@ -12,14 +12,14 @@ import re
 from collections.abc import Awaitable, Callable
 
 from pydantic import ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cairn.access.policy import Need
 from cairn.entities.errors import CairnError, ErrorCode
 from cairn.server import errors
-from cairn.server.limits import declared_too_large, limited, too_large
+from cairn.server.limits import check_url, declared_too_large, limited, too_large
 from cairn.server.mlflow import (
     experiments,
     logged_models,
@@ -27,11 +27,13 @@ from cairn.server.mlflow import (
     registry,
     roles,
     runs,
+    traces,
     transition_requests,
     users,
     webhooks,
 )
 from cairn.server.mlflow.endpoint import Endpoint, prefixes
+from cairn.server.prometheus import ROUTE_KEY
 from cairn.server.wire import json_response
 
 PREFIXES = prefixes("2.0")
@@ -47,6 +49,7 @@ ENDPOINTS: list[Endpoint] = [
     *permissions.ENDPOINTS,
     *roles.ENDPOINTS,
     *webhooks.ENDPOINTS,
+    *traces.ENDPOINTS,
 ]
 
 AsgiHandler = Callable[[Request], Awaitable[Response]]
@@ -66,11 +69,38 @@ def path_pattern(path: str) -> re.Pattern[str] | None:
     return re.compile(regex + "$")
 
 
+UNSUPPORTED = re.compile(
+    r"^/(?:api|ajax-api)/[23]\.0/mlflow/"
+    r"(datasets|scorers|gateway|gateway-proxy|endpoints|secrets|prompt-optimization"
+    r"|runs/create-promptlab-run)(?:/|$)"
+)
+FEATURES = {
+    "datasets": "Evaluation datasets",
+    "scorers": "Scorers",
+    "prompt-optimization": "Prompt optimization",
+    "runs/create-promptlab-run": "Prompt lab runs (they call the AI gateway)",
+}
+
+
+def unsupported(scope: Scope) -> CairnError | None:
+    """A clear 404 for MLflow features Cairn does not serve (evaluation datasets, scorers,
+    the AI gateway, prompt optimization and prompt lab runs), naming the feature."""
+    found = UNSUPPORTED.match(scope["path"])
+    if found is None:
+        return None
+    feature = FEATURES.get(found.group(1), "The AI gateway")
+    return CairnError(
+        f"Not supported by this server (Cairn): {feature} ({scope['method']} "
+        f"{scope['path']}); Cairn serves MLflow's tracking, registry and tracing APIs",
+        ErrorCode.ENDPOINT_NOT_FOUND,
+    )
+
+
 class MlflowDispatch:
     def __init__(self, app: ASGIApp, max_request_bytes: int):
         self.app = app
         self.limit = max_request_bytes
-        self.table: dict[str, tuple[frozenset[str], AsgiHandler]] = {}
+        self.table: dict[str, dict[str, AsgiHandler]] = {}
         # parametrised paths (``/logged-models/{model_id}``), tried only when no exact path
         # matches: (pattern, {method: handler}), one method per endpoint
         self.patterns: list[tuple[re.Pattern[str], dict[str, AsgiHandler]]] = []
@@ -83,11 +113,14 @@ class MlflowDispatch:
                     methods.update(dict.fromkeys(endpoint.methods, handler))
                 continue
             for prefix in endpoint.prefixes:
-                self.table[prefix + endpoint.path] = (frozenset(endpoint.methods), handler)
+                exact = self.table.setdefault(prefix + endpoint.path, {})
+                exact.update(dict.fromkeys(endpoint.methods, handler))
+        self.templates: dict[re.Pattern[str], str] = {}
         for path, handlers in by_path.items():
             pattern = path_pattern(path)
             assert pattern is not None
             self.patterns.append((pattern, handlers))
+            self.templates[pattern] = path
 
     def needs(
         self,
@@ -117,6 +150,7 @@ class MlflowDispatch:
             if found is None:
                 continue
             scope["path_params"] = found.groupdict()
+            scope[ROUTE_KEY] = self.templates[pattern]
             handler = handlers.get(scope["method"])
             if handler is None:  # the path is known: answer 405 through any of its handlers
                 return frozenset(handlers), next(iter(handlers.values()))
@@ -124,10 +158,21 @@ class MlflowDispatch:
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        entry = self.table.get(scope["path"]) if scope["type"] == "http" else None
-        if entry is None and scope["type"] == "http" and self.patterns:
-            entry = self._match(scope)
+        entry = None
+        if scope["type"] == "http":
+            handlers = self.table.get(scope["path"])
+            if handlers is not None:
+                handler = handlers.get(scope["method"]) or next(iter(handlers.values()))
+                entry = (frozenset(handlers), handler)
+                scope[ROUTE_KEY] = scope["path"]
+            elif self.patterns:
+                entry = self._match(scope)
         if entry is None:
+            feature = unsupported(scope) if scope["type"] == "http" else None
+            if feature is not None:
+                response = json_response(feature.to_json(), feature.http_status)
+                await response(scope, receive, send)
+                return
             await self.app(scope, receive, send)
             return
         scope["app"] = self.app  # handlers find the services on app.state
@@ -141,11 +186,16 @@ class MlflowDispatch:
                 )
             if declared_too_large(scope, self.limit):
                 raise too_large(self.limit)
+            check_url(scope)
             response = await handler(request)
         except CairnError as exc:
-            response = json_response(exc.to_json(), exc.http_status)
+            allow = {"Allow": ", ".join(sorted(methods))} if exc.http_status == 405 else None
+            response = json_response(exc.to_json(), exc.http_status, headers=allow)
         except ValidationError as exc:
             response = await errors.validation_error(request, exc)
+        except ClientDisconnect:
+            errors.client_gone(scope)
+            return
         except Exception as exc:
             response = await errors.internal_error(request, exc)
         await response(scope, receive, send)

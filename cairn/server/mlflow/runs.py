@@ -23,7 +23,7 @@ async def create(request: Request, msg: m.CreateRun) -> wire.Json:
         user = who.username
         tags = [(k, v) for k, v in tags if k != USER_TAG] + [(USER_TAG, who.username)]
     run = await tracking(request).acreate_run(
-        msg.experiment_id, user, msg.start_time, msg.run_name, tags
+        msg.experiment_id, user, msg.start_time, msg.run_name, tags, run_id=msg.run_id
     )
     return {"run": wire.run(run)}
 
@@ -105,7 +105,8 @@ async def log_inputs(request: Request, msg: m.LogInputs) -> wire.Json:
         )
         for d in msg.datasets
     ]
-    await run_in_threadpool(tracking(request).log_inputs, msg.rid, inputs)
+    models = [x.model_id for x in msg.models]
+    await run_in_threadpool(tracking(request).log_inputs, msg.rid, inputs, models)
     return {}
 
 
@@ -136,6 +137,13 @@ async def get_history(request: Request, msg: m.GetMetricHistory) -> wire.Json:
         msg.page_token,
     )
     return wire.page("metrics", wire.history(page), page.next_page_token)
+
+
+async def get_history_bulk(request: Request, msg: m.GetMetricHistoryBulk) -> wire.Json:
+    points = await run_in_threadpool(
+        tracking(request).get_metric_history_bulk, msg.run_id, msg.metric_key, msg.max_results
+    )
+    return {"metrics": [{**wire.metric(metric), "run_id": rid} for rid, metric in points]}
 
 
 async def get_history_bulk_interval(
@@ -212,7 +220,7 @@ ENDPOINTS = [
         "/runs/log-inputs",
         m.LogInputs,
         log_inputs,
-        "Log dataset inputs",
+        "Log dataset and logged-model inputs",
         need=p.run(EDIT),
     ),
     Endpoint(
@@ -225,6 +233,14 @@ ENDPOINTS = [
         get_history,
         "A metric's full history, optionally paged",
         need=p.run(READ),
+    ),
+    Endpoint(
+        ("GET",),
+        "/metrics/get-history-bulk",
+        m.GetMetricHistoryBulk,
+        get_history_bulk,
+        "Full history of one metric for many runs, by run id (the web UI's)",
+        need=p.run(READ, "run_id", required=False),
     ),
     Endpoint(
         ("GET",),

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from cairn.access import policy as p
+from cairn.entities.numbers import decimal
 from cairn.entities.webhooks import CAIRN_EVENTS, MLFLOW_ACCEPTED, Webhook
 from cairn.server import wire
 from cairn.server.mlflow.endpoint import Endpoint
@@ -45,8 +46,9 @@ def _enum(value: object, names: tuple[str, ...]) -> object:
     for the service to refuse naming the field."""
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(names):
         return names[value].lower()
-    if isinstance(value, str) and value.isdigit() and int(value) < len(names):
-        return names[int(value)].lower()
+    number = decimal(value, high=len(names) - 1) if isinstance(value, str) else None
+    if number is not None:
+        return names[number].lower()
     return value.lower() if isinstance(value, str) else value
 
 

@@ -26,12 +26,15 @@ router = APIRouter(prefix="/api/v1", tags=["approvals"])
 
 
 class EvidenceIn(BaseModel):
-    """A required fact about the version's source run: a ``tag`` whose ``value`` must match,
-    or a ``metric`` whose latest value compares with ``op`` (``>=`` by default) to ``value``."""
+    """A required fact about the version: its source run's ``tag`` whose ``value`` must match,
+    a ``metric`` whose latest value compares with ``op`` (``>=`` by default) to ``value``, or an
+    ``evaluation``: a job of the evaluation collection ``key`` ran on this version and ended
+    ``value`` (``passed``, the default: completed without failing its pass criteria; or
+    ``completed``)."""
 
-    kind: Literal["tag", "metric"]
-    key: str
-    value: str | float
+    kind: Literal["tag", "metric", "evaluation"]
+    key: str = Field(description="The tag or metric key, or the evaluation collection's id")
+    value: str | float | None = None
     op: Literal[">=", ">", "<=", "<", "=="] | None = None
 
 

@@ -23,6 +23,7 @@ disallowed input raises :class:`CairnError` (INVALID_PARAMETER_VALUE) naming the
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from cairn.entities.errors import CairnError
 from cairn.store.search.ast import OPS, And, Comparison, Expr, Or, OrderBy, Value
@@ -46,9 +47,19 @@ __all__ = [
     "Profile",
     "parse_filter",
     "parse_order_by",
+    "parse_order_bys",
+    "check_order_by_count",
 ]
 
 MAX_DEPTH = 64
+MAX_COMPARISONS = 100
+"""Comparisons in one filter: each is a subquery, and SQLite refuses an expression deeper
+than 1,000."""
+MAX_LIST_VALUES = 10_000
+"""Values in all the ``IN`` lists of one filter: each is a bind parameter, and PostgreSQL
+takes at most 65,535 in one statement."""
+MAX_ORDER_BY = 20
+"""Clauses in one ``order_by``: each may join a table, and SQLite joins at most 64."""
 _COMPARATORS = "=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL, IS NOT NULL"
 _Target = tuple[str, str, ValueKind, frozenset[str]]  # entity, key, value kind, allowed ops
 
@@ -71,6 +82,21 @@ def parse_order_by(text: str, profile: Profile) -> OrderBy:
     return _Parser(text, profile, "Invalid order_by clause").order_by()
 
 
+def check_order_by_count(clauses: Sequence[object]) -> None:
+    """At most :data:`MAX_ORDER_BY` ``order_by`` clauses."""
+    if len(clauses) > MAX_ORDER_BY:
+        raise CairnError.invalid(
+            f"Invalid value for parameter 'order_by': {len(clauses)} clauses, at most "
+            f"{MAX_ORDER_BY} are allowed"
+        )
+
+
+def parse_order_bys(texts: Sequence[object], profile: Profile) -> list[OrderBy]:
+    """Parse a list of ``order_by`` clauses: at most :data:`MAX_ORDER_BY`."""
+    check_order_by_count(texts)
+    return [parse_order_by(text, profile) for text in texts]  # type: ignore[arg-type]
+
+
 def _join(kind: type[And] | type[Or], items: list[Expr]) -> Expr:
     if len(items) == 1:
         return items[0]
@@ -87,6 +113,8 @@ class _Parser:
         self.lexer = Lexer(source, what)
         self.tokens = self.lexer.tokens()
         self.i = 0
+        self.comparisons = 0
+        self.list_values = 0
 
     # -- token helpers -------------------------------------------------------------------
     @property
@@ -213,6 +241,9 @@ class _Parser:
         return entity, key, spec.kind, spec.ops
 
     def comparison(self) -> Comparison:
+        self.comparisons += 1
+        if self.comparisons > MAX_COMPARISONS:
+            raise self.fail(f"more than {MAX_COMPARISONS} comparisons")
         entity, key, kind, allowed = self.key(order=False)
         op_token = self.tok
         op = self.operator()
@@ -285,7 +316,10 @@ class _Parser:
                 if not math.isfinite(number):
                     raise ValueError(text)
                 return number
-            return int(text)
+            whole = int(text)
+            if not -(2**63) <= whole < 2**63:  # beyond every integer column
+                raise ValueError(text)
+            return whole
         except ValueError:
             raise self.fail(
                 f"number {self.describe(token)} at position {token.pos} is out of range"
@@ -302,6 +336,9 @@ class _Parser:
             if self.kind() != "string":
                 raise self.unexpected("a quoted string in the list")
             values.append(self.advance().value)
+            self.list_values += 1
+            if self.list_values > MAX_LIST_VALUES:
+                raise self.fail(f"more than {MAX_LIST_VALUES} values in its IN lists")
             if self.kind() == ")":
                 self.advance()
                 return tuple(values)

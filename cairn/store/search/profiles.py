@@ -18,6 +18,12 @@ MODEL_VERSIONS     name, version_number (``version``), run_id, source_path; tags
 LOGGED_MODELS      name, model_id, model_type, status, source_run_id,
                    creation_timestamp (``creation_time``),
                    last_updated_timestamp (``last_updated_time``); metrics/params/tags
+TRACES             trace_id, status (``state``), name, run_id, client_request_id, text
+                   (``LIKE``/``ILIKE`` over span names, span attributes and previews),
+                   request_preview, response_preview, timestamp_ms (``timestamp``),
+                   execution_time_ms (``execution_time``); tags, metadata
+                   (``request_metadata``), span (``span.name``, ``span.type``,
+                   ``span.status``, ``span.attributes.<key>``); prefix ``trace.`` too
 =================  ====================================================================
 """
 
@@ -191,10 +197,33 @@ LOGGED_MODELS = Profile(
     ),
 )
 
+TRACES = Profile(
+    "traces",
+    attributes=(
+        _string("trace_id", "request_id"),
+        _string("status", "state"),
+        _string("name"),
+        _string("run_id"),
+        _string("client_request_id"),
+        Attribute("text", "string", STRING_OPS, orderable=False),
+        Attribute("request_preview", "string", STRING_OPS, orderable=False),
+        Attribute("response_preview", "string", STRING_OPS, orderable=False),
+        _numeric("timestamp_ms", "timestamp", "request_time"),
+        _numeric("execution_time_ms", "execution_time", "execution_duration"),
+    ),
+    entities=(
+        UNORDERED_TAGS,
+        Entity("metadata", ("metadata", "request_metadata"), "string", KEY_VALUE_OPS),
+        Entity("span", ("span", "spans"), "string", KEY_VALUE_OPS),
+    ),
+    attribute_prefixes=(*ATTRIBUTE_PREFIXES, "trace"),
+)
+
 PROFILES: tuple[Profile, ...] = (
     RUNS,
     EXPERIMENTS,
     REGISTERED_MODELS,
     MODEL_VERSIONS,
     LOGGED_MODELS,
+    TRACES,
 )

@@ -7,8 +7,8 @@ import { usePrefetchQuery, useQuery, useQueryClient } from "@tanstack/react-quer
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import "./chart.css";
-import { AXIS_LABELS, formatRelative, formatX, selectionToWindow } from "./axes";
-import { bucketsForWidth, colorFor, toPlotData, type PlotData } from "./data";
+import { AXIS_LABELS, formatRelativeTick, formatX, RELATIVE_INCRS, selectionToWindow } from "./axes";
+import { bucketsForSeries, colorFor, toPlotData, type PlotData } from "./data";
 import { fetchBuckets } from "./fetch";
 import type { XAxis, XWindow } from "./types";
 import { chartKeyAction, describeWindow, stepWindow } from "./zoom";
@@ -25,6 +25,12 @@ export interface ChartProps {
   onWindowChange: (w: XWindow | null) => void;
   height?: number;
   title?: string;
+  /** A run's colour (the experiment's chart view shares the runs table's); default: by series index */
+  colorOf?: (runId: string, index: number) => string;
+  /** More series than this fold the legend into a closed disclosure (a hundred runs) */
+  legendLimit?: number;
+  /** The chart's width before it is laid out, when it is not the page's (a chart grid) */
+  initialPixels?: number;
 }
 
 interface DrawnChart {
@@ -79,7 +85,7 @@ function seriesLabel(runId: string, key: string, names: Record<string, string> |
 export function MetricChart(props: ChartProps) {
   const { runs, keys, axis, smoothing, log, window: win, onWindowChange, height = 300 } = props;
   const box = useRef<HTMLDivElement>(null);
-  const [pixels, setPixels] = useState(estimatePixels);
+  const [pixels, setPixels] = useState(() => props.initialPixels ?? estimatePixels());
   const [hidden, setHidden] = useState<Set<number>>(new Set());
   const [hover, setHover] = useState<number | null>(null);
   const themeVersion = useThemeVersion();
@@ -93,7 +99,10 @@ export function MetricChart(props: ChartProps) {
     return () => ro.disconnect();
   }, []);
 
-  const width = bucketsForWidth(pixels);
+  const width = bucketsForSeries(pixels, runs.length * keys.length);
+  const colorOf = props.colorOf ?? ((_run: string, k: number) => colorFor(k));
+  const colorRef = useRef(colorOf);
+  colorRef.current = colorOf;
   const wanted = pixels > 0 && runs.length > 0 && keys.length > 0;
   const optionsFor = (w: XWindow | null) => ({
     queryKey: ["downsample", runs, keys, axis, width, w?.min ?? null, w?.max ?? null],
@@ -167,7 +176,7 @@ export function MetricChart(props: ChartProps) {
     const series: uPlot.Series[] = [{}];
     const bands: uPlot.Band[] = [];
     plotData.series.forEach((s, k) => {
-      const color = colorFor(k);
+      const color = colorRef.current(s.runId, k);
       const show = !hidden.has(k);
       series.push({ label: labels[k], stroke: color, width: 1.5, spanGaps: true, points: { show: false }, show });
       series.push({ label: `${labels[k]} min`, stroke: withAlpha(color, 0.45), width: 1, spanGaps: true, points: { show: false }, show });
@@ -176,7 +185,11 @@ export function MetricChart(props: ChartProps) {
     });
     const axisStyle = { stroke: colors.text, grid: { stroke: colors.grid, width: 1 }, ticks: { stroke: colors.grid, width: 1 } };
     const xAxis: uPlot.Axis = { ...axisStyle };
-    if (axis === "relative") xAxis.values = (_u, splits) => splits.map((v) => formatRelative(v));
+    if (axis === "relative") {
+      xAxis.incrs = RELATIVE_INCRS;
+      xAxis.space = 70;
+      xAxis.values = (_u, splits) => splits.map((v) => formatRelativeTick(v));
+    }
     const opts: uPlot.Options = {
       width: el.clientWidth,
       height,
@@ -224,7 +237,7 @@ export function MetricChart(props: ChartProps) {
       if (window.__cairnCharts) window.__cairnCharts = window.__cairnCharts.filter((c) => c.plot !== plot);
       plot.destroy();
     };
-  }, [plotData, hidden, height, themeVersion]);
+  }, [plotData, hidden, height, themeVersion, props.colorOf]);
 
   const legend = plotData?.series.map((s, k) => {
     const label = seriesLabel(s.runId, s.key, props.runNames, runs.length, keys.length);
@@ -264,7 +277,21 @@ export function MetricChart(props: ChartProps) {
         {announced}
       </span>
       {empty && <div className="chart-empty muted">No finite points in this range.</div>}
-      {legend && legend.length > 0 && (
+      {legend && legend.length > (props.legendLimit ?? Infinity) && (
+        <details className="chart-legend-fold">
+          <summary className="faint">Legend ({legend.length.toLocaleString()} series{hoverX !== null ? ` · ${AXIS_LABELS[axis]} ${formatX(axis, hoverX)}` : ""})</summary>
+          <ul className="chart-legend" aria-label="Legend">
+            {legend.map(({ k, s, label, mean }) => (
+              <li key={k} className="legend-item">
+                <span className="swatch" style={{ background: colorOf(s.runId, k) }} />
+                <span className="legend-label">{label}</span>
+                <span className="legend-value mono">{mean !== null ? formatNumber(mean) : `${s.points.toLocaleString()} pts`}</span>
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
+      {legend && legend.length > 0 && legend.length <= (props.legendLimit ?? Infinity) && (
         <ul className="chart-legend" aria-label="Legend">
           {hoverX !== null && <li className="legend-x faint">{AXIS_LABELS[axis]}: {formatX(axis, hoverX)}</li>}
           {legend.map(({ k, s, label, mean, min, max }) => (
@@ -283,7 +310,7 @@ export function MetricChart(props: ChartProps) {
                   })
                 }
               >
-                <span className="swatch" style={{ background: colorFor(k) }} />
+                <span className="swatch" style={{ background: colorOf(s.runId, k) }} />
                 <span className="legend-label">{label}</span>
                 {mean !== null ? (
                   <span className="legend-value mono">

@@ -41,6 +41,28 @@ export function formatRelative(seconds: number): string {
   return h ? `${sign}${h}h ${mm}m ${ss}s` : `${sign}${mm}m ${ss}s`;
 }
 
+/** A tick label on the relative axis: only the units that are not zero ("5m", "1h 30m",
+ * "2d 4h"), so ticks at round intervals read at a glance. */
+export function formatRelativeTick(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "";
+  if (Math.abs(seconds) < 60) return formatRelative(seconds);
+  const sign = seconds < 0 ? "-" : "";
+  let s = Math.round(Math.abs(seconds));
+  const parts: string[] = [];
+  for (const [unit, size] of [["d", 86_400], ["h", 3_600], ["m", 60], ["s", 1]] as const) {
+    const n = Math.floor(s / size);
+    s -= n * size;
+    if (n) parts.push(`${n}${unit}`);
+  }
+  return sign + parts.join(" ");
+}
+
+/** Tick intervals (seconds) for the relative axis: round durations, from a millisecond to a week. */
+export const RELATIVE_INCRS = [
+  0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1_800, 3_600, 7_200, 10_800, 21_600, 43_200, 86_400,
+  172_800, 604_800,
+];
+
 /** The label for a plotted x value on each axis. */
 export function formatX(axis: XAxis, plotX: number): string {
   if (axis === "step") return Number.isInteger(plotX) ? String(plotX) : `≈${Math.round(plotX)}`;

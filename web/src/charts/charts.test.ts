@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { alignTables, bucketsForWidth, mergeResponses, requestGroups, toPlotData } from "./data";
 import { ema, sliderToWeight } from "./smoothing";
-import { forLogScale, formatRelative, fromPlotX, parseAxis, selectionToWindow, toPlotX, toWindow } from "./axes";
+import { forLogScale, formatRelative, formatRelativeTick, fromPlotX, parseAxis, RELATIVE_INCRS, selectionToWindow, toPlotX, toWindow } from "./axes";
 import { chartKeyAction, describeWindow, stepWindow } from "./zoom";
 import type { DownsampleResponse, SeriesBuckets } from "./types";
 
@@ -112,6 +112,14 @@ describe("axes", () => {
     expect(formatRelative(75)).toBe("1m 15s");
     expect(formatRelative(3723)).toBe("1h 02m 03s");
     expect(formatRelative(-30)).toBe("-30s");
+  });
+  it("labels relative ticks with their non-zero units only", () => {
+    expect(formatRelativeTick(0)).toBe("0s");
+    expect(formatRelativeTick(300)).toBe("5m");
+    expect(formatRelativeTick(5400)).toBe("1h 30m");
+    expect(formatRelativeTick(2 * 86_400 + 4 * 3_600)).toBe("2d 4h");
+    expect(formatRelativeTick(-120)).toBe("-2m");
+    expect(RELATIVE_INCRS).toContain(900);
   });
   it("parses the axis from the URL, step by default", () => {
     expect(parseAxis("wall")).toBe("wall");

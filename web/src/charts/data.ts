@@ -93,6 +93,16 @@ export function bucketsForWidth(pixels: number): number {
   return Math.min(5000, w);
 }
 
+/** Buckets per series for a chart of `series` lines: one per pixel while that stays within
+ * `budget` buckets for the whole chart, fewer (but at least 20) for many runs, so a chart of
+ * a thousand runs is about as heavy to fetch and draw as one of a hundred. */
+export const CHART_BUCKET_BUDGET = 100_000;
+export function bucketsForSeries(pixels: number, series: number, budget: number = CHART_BUCKET_BUDGET): number {
+  const full = bucketsForWidth(pixels);
+  if (series <= 0) return full;
+  return Math.max(20, Math.min(full, Math.floor(budget / series / 10) * 10));
+}
+
 /** Split run × key pairs into requests of at most `limit` series each (runs × keys per
  * request, the server's limit is on the product). */
 export function requestGroups(runs: string[], keys: string[], limit: number): { runs: string[]; keys: string[] }[] {

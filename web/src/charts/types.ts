@@ -14,3 +14,8 @@ export interface XWindow {
 
 export const DOWNSAMPLE_PATH = "/api/v1/metrics/downsample";
 export const MAX_SERIES_PER_REQUEST = 100;
+/** POST /api/v1/metrics/downsample/batch: many runs × keys over one window in one request. */
+export const DOWNSAMPLE_BATCH_PATH = "/api/v1/metrics/downsample/batch";
+export const MAX_SERIES_PER_BATCH = 2000;
+/** The batch endpoint's bound on series × width per answer. */
+export const MAX_BUCKETS_PER_BATCH = 500_000;

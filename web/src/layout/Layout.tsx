@@ -48,6 +48,20 @@ export function Layout() {
   const experimentsActive = location.pathname === "/" || location.pathname.startsWith("/experiments") || location.pathname.startsWith("/runs");
   return (
     <div className="app">
+      <a
+        href="#main"
+        className="skip-link"
+        data-testid="skip-link"
+        onClick={(e) => {
+          // focus the page itself, not the URL's hash (MLflow's #/… links are routed)
+          e.preventDefault();
+          const main = document.getElementById("main");
+          main?.focus();
+          // the page's first focusable element is then one Tab away
+        }}
+      >
+        Skip to main content
+      </a>
       <header className="topbar">
         <Link to="/" className="brand" aria-label="Cairn home">
           <Logo />
@@ -59,6 +73,9 @@ export function Layout() {
           </NavLink>
           <NavLink to="/models">Models</NavLink>
           <NavLink to="/datasets">Datasets</NavLink>
+          <NavLink to="/evaluations" data-testid="nav-evaluations">
+            Evaluations
+          </NavLink>
           <NavLink to="/requests" data-testid="nav-requests">
             Requests
           </NavLink>
@@ -81,7 +98,7 @@ export function Layout() {
         <ThemeToggle />
       </header>
       <AuthWatcher />
-      <main className="main" id="main">
+      <main className="main" id="main" tabIndex={-1}>
         <Outlet />
       </main>
     </div>

@@ -57,14 +57,23 @@ export function parseProfile(text: string | undefined): DatasetProfile | null {
   };
 }
 
-/** The `uri` (or `path`, `url`) of a dataset source JSON, else the text itself. */
-export function sourceLabel(source: string | undefined): string {
-  if (!source) return "";
-  try {
-    const s = JSON.parse(source) as Record<string, unknown>;
-    for (const k of ["uri", "path", "url", "table_name"]) if (typeof s[k] === "string") return s[k] as string;
-  } catch {
-    // not JSON: show as is
+/** A dataset source as a short text: its uri, path, url or table when it has one; otherwise a
+ * JSON object's fields as `key: value` pairs (so raw JSON reads as text); a plain string as is.
+ * Takes the source as the wire has it (a JSON string) or already parsed. */
+export function sourceText(source: unknown): string {
+  let s = source;
+  if (typeof s === "string") {
+    try {
+      s = JSON.parse(s);
+    } catch {
+      return source as string; // not JSON: show as is
+    }
   }
-  return source;
+  if (s === null || s === undefined) return "";
+  if (typeof s !== "object" || Array.isArray(s)) return typeof s === "string" ? s : JSON.stringify(s);
+  const o = s as Record<string, unknown>;
+  for (const k of ["uri", "path", "url", "table_name", "location"]) if (typeof o[k] === "string") return o[k] as string;
+  return Object.entries(o)
+    .map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`)
+    .join(" · ");
 }

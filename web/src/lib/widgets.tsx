@@ -43,3 +43,9 @@ export function Crumbs({ trail }: { trail: { to: string; label: ReactNode }[] })
     </div>
   );
 }
+
+/** `ref={focusOnMount}`: focus the element when it appears (Preact leaves `autoFocus` to the
+ * browser, which honours it once per page load only). */
+export function focusOnMount(el: HTMLElement | null): void {
+  el?.focus();
+}

@@ -126,9 +126,19 @@ APPEND_ONLY = {
         BEFORE UPDATE OR DELETE OR TRUNCATE ON change_events
         FOR EACH STATEMENT EXECUTE FUNCTION cairn_change_events_append_only()""",
     ),
+    # MySQL/MariaDB: row triggers (a TRUNCATE is not refused: it needs the DROP privilege)
+    "mysql": (
+        """CREATE TRIGGER change_events_no_update BEFORE UPDATE ON change_events
+        FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'change_events is append-only'""",
+        """CREATE TRIGGER change_events_no_delete BEFORE DELETE ON change_events
+        FOR EACH ROW IF (SELECT pruning FROM change_head WHERE id = 1) = 0 THEN
+            SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'change_events is append-only';
+        END IF""",
+    ),
 }
 DROP = {
     "sqlite": ("DROP TRIGGER change_events_no_update", "DROP TRIGGER change_events_no_delete"),
+    "mysql": ("DROP TRIGGER change_events_no_update", "DROP TRIGGER change_events_no_delete"),
     "postgresql": (
         "DROP TRIGGER change_events_append_only ON change_events",
         "DROP FUNCTION cairn_change_events_append_only()",

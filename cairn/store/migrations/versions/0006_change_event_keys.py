@@ -42,15 +42,24 @@ def upgrade() -> None:
         "change_head",
         sa.Column("indexed_through", sa.BigInteger(), nullable=False, server_default="0"),
     )
+    # built with Core: "key" is a reserved word and || is OR on MySQL
+    events = sa.table(
+        "change_events",
+        sa.column("id", sa.BigInteger()),
+        sa.column("actor", sa.String()),
+        sa.column("entity_type", sa.String()),
+        sa.column("entity_id", sa.String()),
+        sa.column("experiment_id", sa.String()),
+    )
+    keys = sa.table("change_event_keys", sa.column("kind"), sa.column("key"), sa.column("id"))
+    e = events.c
     for kind, key in (
-        ("a", "actor"),
-        ("e", "entity_type || '/' || entity_id"),
-        ("x", "experiment_id"),
+        ("a", e.actor),
+        ("e", e.entity_type + "/" + e.entity_id),
+        ("x", e.experiment_id),
     ):
-        op.execute(
-            f"INSERT INTO change_event_keys (kind, key, id) SELECT '{kind}', {key}, id "
-            f"FROM change_events WHERE {key} IS NOT NULL"
-        )
+        chosen = sa.select(sa.literal(kind), key, e.id).where(key.is_not(None))
+        op.execute(keys.insert().from_select(["kind", "key", "id"], chosen))
     op.execute("UPDATE change_head SET indexed_through = seq")
     for name, _ in OLD_INDEXES:
         op.drop_index(name, table_name="change_events")

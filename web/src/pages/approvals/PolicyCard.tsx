@@ -104,7 +104,7 @@ function PolicyForm({ name, policy, onDone }: { name: string; policy: Policy | n
       </div>
       <label className="field">
         <span>
-          Evidence the version's source run must have, one rule a line: <code>tag KEY = VALUE</code> or <code>metric KEY &gt;= NUMBER</code>
+          Evidence the version must have, one rule a line: its source run's <code>tag KEY = VALUE</code> or <code>metric KEY &gt;= NUMBER</code>, or <code>evaluation COLLECTION passed</code> (a job of that evaluation collection ran on the version)
         </span>
         <textarea
           className="input mono"

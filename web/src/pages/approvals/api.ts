@@ -7,7 +7,11 @@ const enc = encodeURIComponent;
 
 export type Evidence =
   | { kind: "tag"; key: string; value: string }
-  | { kind: "metric"; key: string; op: MetricOp; value: number };
+  | { kind: "metric"; key: string; op: MetricOp; value: number }
+  | { kind: "evaluation"; key: string; value: EvaluationOutcome };
+
+export const EVALUATION_OUTCOMES = ["passed", "completed"] as const; // what an evaluation rule may ask
+export type EvaluationOutcome = (typeof EVALUATION_OUTCOMES)[number];
 
 export const METRIC_OPS = [">=", ">", "<=", "<", "=="] as const; // what the server's policy accepts
 export type MetricOp = (typeof METRIC_OPS)[number];

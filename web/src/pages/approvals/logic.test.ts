@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bodyOf, draftOf, mayCancel, parseEvidence, policySummary, progress, stateOf, targetLabel } from "./logic";
+import { bodyOf, draftOf, evidenceLine, mayCancel, parseEvidence, policySummary, progress, stateOf, targetLabel } from "./logic";
 import type { Policy } from "./api";
 
 const policy: Policy = {
@@ -39,7 +39,11 @@ describe("evidence lines", () => {
     expect(parseEvidence("TAG reviewed =")).toEqual({ kind: "tag", key: "reviewed", value: "" });
   });
   it("says what is wrong with a bad line", () => {
-    expect(parseEvidence("f1 > 3")).toMatch(/start with "tag" or "metric"/);
+    expect(parseEvidence("f1 > 3")).toMatch(/start with "tag", "metric" or "evaluation"/);
+    expect(parseEvidence("evaluation red_team_full")).toEqual({ kind: "evaluation", key: "red_team_full", value: "passed" });
+    expect(parseEvidence(" Evaluation qa completed ")).toEqual({ kind: "evaluation", key: "qa", value: "completed" });
+    expect(parseEvidence("evaluation qa failed")).toMatch(/write evaluation COLLECTION \[passed\|completed\]/);
+    expect(parseEvidence("evaluation qa passed extra")).toMatch(/write evaluation COLLECTION/);
     expect(parseEvidence("tag = x")).toMatch(/tag KEY = VALUE/);
     expect(parseEvidence("metric f1 >= high")).toMatch(/metric KEY >= NUMBER/);
     expect(parseEvidence("metric f1 0.8")).toMatch(/metric KEY >= NUMBER/);
@@ -70,7 +74,7 @@ describe("the policy form", () => {
     expect("problems" in r && r.problems).toEqual([
       "Required approvals must be a whole number, at least 1.",
       "Choose at least one stage or alias the policy guards.",
-      '"nonsense": start with "tag" or "metric"',
+      '"nonsense": start with "tag", "metric" or "evaluation"',
     ]);
   });
 });
@@ -94,5 +98,15 @@ describe("the Requests page's state", () => {
     expect(stateOf("rejected")).toBe("rejected");
     expect(stateOf("all")).toBe("");
     expect(stateOf("bogus")).toBe("pending");
+  });
+});
+
+describe("evaluation evidence", () => {
+  it("round-trips through its form line and reads in the policy summary", () => {
+    const rule = { kind: "evaluation", key: "red_team_full", value: "passed" } as const;
+    expect(evidenceLine(rule)).toBe("evaluation red_team_full passed");
+    expect(parseEvidence(evidenceLine(rule))).toEqual(rule);
+    const summary = policySummary({ stages: ["Production"], aliases: [], required_approvals: 1, approver_role: null, evidence: [rule] });
+    expect(summary).toContain("evidence: evaluation red_team_full passed");
   });
 });

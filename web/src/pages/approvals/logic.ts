@@ -1,7 +1,7 @@
 // The decisions of the approval widgets, apart from the components (logic.test.ts): a
 // policy's summary, its edit form's text fields, a request's target and progress.
 import type { ApprovalRequest, Evidence, MetricOp, Policy, PolicyBody, RequestState, Target } from "./api";
-import { METRIC_OPS, REQUEST_STATES } from "./api";
+import { EVALUATION_OUTCOMES, METRIC_OPS, REQUEST_STATES } from "./api";
 
 /** "stage Production", "alias @champion". */
 export function targetLabel(target: Target): string {
@@ -9,7 +9,7 @@ export function targetLabel(target: Target): string {
 }
 
 export function evidenceLabel(e: Evidence): string {
-  return e.kind === "tag" ? `tag ${e.key} = ${e.value}` : `metric ${e.key} ${e.op} ${e.value}`;
+  return evidenceLine(e);
 }
 
 /** One sentence for the model page: what the policy guards and what it asks. */
@@ -42,19 +42,28 @@ export function draftOf(p: Policy | null | undefined): PolicyDraft {
   };
 }
 
-/** An evidence rule as its form line: `tag Approval_Status = Approved`, `metric test_f1 >= 0.85`. */
+/** An evidence rule as its form line: `tag Approval_Status = Approved`, `metric test_f1 >= 0.85`,
+ * `evaluation red_team_full passed`. */
 export function evidenceLine(e: Evidence): string {
-  return e.kind === "tag" ? `tag ${e.key} = ${e.value}` : `metric ${e.key} ${e.op} ${e.value}`;
+  if (e.kind === "tag") return `tag ${e.key} = ${e.value}`;
+  if (e.kind === "evaluation") return `evaluation ${e.key} ${e.value}`;
+  return `metric ${e.key} ${e.op} ${e.value}`;
 }
 
 const OPS_BY_LENGTH = [...METRIC_OPS].sort((a, b) => b.length - a.length);
 
 /** A form line as an evidence rule, or the reason it is not one. */
 export function parseEvidence(line: string): Evidence | string {
-  const m = /^\s*(tag|metric)\s+(.+)$/i.exec(line);
-  if (!m) return `"${line.trim()}": start with "tag" or "metric"`;
+  const m = /^\s*(tag|metric|evaluation)\s+(.+)$/i.exec(line);
+  if (!m) return `"${line.trim()}": start with "tag", "metric" or "evaluation"`;
   const kind = m[1].toLowerCase();
   const rest = m[2];
+  if (kind === "evaluation") {
+    const [key, outcome = "passed", ...extra] = rest.trim().split(/\s+/);
+    const value = EVALUATION_OUTCOMES.find((o) => o === outcome.toLowerCase());
+    if (!key || !value || extra.length) return `"${line.trim()}": write evaluation COLLECTION [passed|completed]`;
+    return { kind: "evaluation", key, value };
+  }
   if (kind === "tag") {
     const eq = rest.indexOf("=");
     const key = eq >= 0 ? rest.slice(0, eq).trim() : "";

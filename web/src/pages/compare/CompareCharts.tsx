@@ -2,6 +2,7 @@
 // per run for single values), parallel coordinates with brushing, scatter, box plot.
 import { useMemo, useState } from "react";
 import { Link } from "react-router";
+import { formatNumber, plural } from "../../lib/format";
 import { useQueries } from "@tanstack/react-query";
 import { DEFAULT_CHARTS, fetchHistory, historyKey, type HistoryPoint } from "./history";
 import { EChart, type EChartsInstance } from "../../viz/EChart";
@@ -233,6 +234,8 @@ function ParallelView({ runs, rows }: { runs: CompareRun[]; rows: Row[] }) {
               itemHeight: 160,
               calculable: true,
               text: [colour?.key ?? "", ""],
+              // ECharts rounds the handles' labels to whole numbers unless told: 0.87, not 1
+              formatter: (v: unknown) => (typeof v === "number" ? formatNumber(Number(v.toPrecision(4))) : String(v)),
               textStyle: { color: colors.muted },
               inRange: { color: ["#4575b4", "#91bfdb", "#fee090", "#fc8d59", "#d73027"] },
               seriesIndex: 0,
@@ -274,7 +277,7 @@ function ParallelView({ runs, rows }: { runs: CompareRun[]; rows: Row[] }) {
       </div>
       {selected && (
         <div className="toolbar" data-testid="brushed-runs" style={{ marginTop: 8 }}>
-          <span className="muted">{selected.length} runs in the brushed range:</span>
+          <span className="muted">{plural(selected.length, "run")} in the brushed range:</span>
           <span className="chips">
             {selected.slice(0, 30).map((i) => (
               <Link key={runs[i].run_id} className="chip" to={`/runs/${runs[i].run_id}`}>

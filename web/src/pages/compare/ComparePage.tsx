@@ -5,6 +5,8 @@ import { lazy, Suspense, useLayoutEffect, useMemo, useRef, useState } from "reac
 import { Link, useSearchParams } from "react-router";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { seriesColor } from "../../viz/theme";
+import { chartLink } from "../metrics/urlState";
+import { plural } from "../../lib/format";
 import "../../viz/pages.css";
 import { compareRuns, type CompareRunsResponse } from "./api";
 import { DEFAULT_CHARTS, fetchHistory, historyKey } from "./history";
@@ -16,6 +18,7 @@ import {
   metricKeys,
   parseRunIds,
   runLabel,
+  singleRunKey,
   singleStepMetric,
   visibleRows,
   type CompareRun,
@@ -26,6 +29,8 @@ import {
 const CompareCharts = lazy(() => import("./CompareCharts").then((m) => ({ default: m.CompareCharts })));
 
 export const MAX_COMPARE = MAX_COMPARE_RUNS;
+/** How many metrics "Open in charts" puts on the chart page (the first by name; more can be added there). */
+const CHART_KEYS = 12;
 
 // start loading the chart code at once, in parallel with the runs
 void import("./CompareCharts");
@@ -106,7 +111,7 @@ function Comparison({ runs }: { runs: CompareRun[] }) {
   return (
     <div className="page" data-testid="compare-page">
       <div className="page-head">
-        <h1>Comparing {runs.length} runs</h1>
+        <h1>Comparing {plural(runs.length, "run")}</h1>
         <span className="muted">
           from{" "}
           {experiments.map(([id, name], i) => (
@@ -116,6 +121,11 @@ function Comparison({ runs }: { runs: CompareRun[] }) {
             </span>
           ))}
         </span>
+        {metricKeys(runs).length > 0 && (
+          <Link className="btn small" to={chartLink(runs.map((r) => r.run_id), metricKeys(runs).slice(0, CHART_KEYS))} data-testid="compare-open-charts">
+            Open in charts
+          </Link>
+        )}
       </div>
       <CompareTable runs={runs} rows={rows} />
       <Suspense fallback={<p className="muted section">Loading charts…</p>}>
@@ -136,14 +146,18 @@ function RunHeader({ run, index, width }: { run: CompareRun; index: number; widt
 
 const KEY_WIDTH = 220;
 const COL_WIDTH = 132;
+const MAX_COL_WIDTH = 440;
 
 function CompareTable({ runs, rows }: { runs: CompareRun[]; rows: Row[] }) {
   const [hideEqual, setHideEqual] = useState(false);
+  const [showSingles, setShowSingles] = useState(false);
   const [filter, setFilter] = useState("");
-  const shown = useMemo(() => visibleRows(rows, hideEqual, filter), [rows, hideEqual, filter]);
+  const shown = useMemo(() => visibleRows(rows, hideEqual, filter, showSingles), [rows, hideEqual, filter, showSingles]);
+  const singles = useMemo(() => rows.filter(singleRunKey).length, [rows]);
   const params = shown.filter((r) => r.kind === "param");
   const metrics = shown.filter((r) => r.kind === "metric");
   const differing = rows.filter((r) => r.differs).length;
+  const runIds = useMemo(() => runs.map((r) => r.run_id), [runs]);
   // only the run columns in view (plus a few) are in the page: 100 runs x 54 rows stay light
   const [view, setView] = useState({ left: 0, width: 1400 });
   const box = useRef<HTMLDivElement>(null);
@@ -160,10 +174,12 @@ function CompareTable({ runs, rows }: { runs: CompareRun[]; rows: Row[] }) {
       el.removeEventListener("scroll", update);
     };
   }, []);
-  const { first, last } = columnWindow(view.left, view.width - KEY_WIDTH, runs.length, COL_WIDTH, 3);
+  // a few runs share the width the page has (up to MAX_COL_WIDTH each); many scroll sideways
+  const colWidth = Math.max(COL_WIDTH, Math.min(MAX_COL_WIDTH, Math.floor((view.width - KEY_WIDTH - 2) / Math.max(1, runs.length))));
+  const { first, last } = columnWindow(view.left, view.width - KEY_WIDTH, runs.length, colWidth, 3);
   const cols = runs.slice(first, last);
-  const before = first * COL_WIDTH;
-  const after = (runs.length - last) * COL_WIDTH;
+  const before = first * colWidth;
+  const after = (runs.length - last) * colWidth;
   const spacer = (width: number, head = false) => (width > 0 ? head ? <th aria-hidden="true" style={{ width, padding: 0 }} /> : <td aria-hidden="true" style={{ padding: 0 }} /> : null);
   const span = cols.length + (before > 0 ? 1 : 0) + (after > 0 ? 1 : 0);
   const group = (label: string, list: Row[]) =>
@@ -176,7 +192,7 @@ function CompareTable({ runs, rows }: { runs: CompareRun[]; rows: Row[] }) {
         {list.map((row) => (
           <tr key={`${row.kind}:${row.key}`} className={row.differs ? "diff" : undefined} data-testid="compare-row" data-differs={row.differs}>
             <td className="key" title={row.key}>
-              {row.key}
+              {row.kind === "metric" ? <Link to={chartLink(runIds, [row.key])}>{row.key}</Link> : row.key}
             </td>
             {spacer(before)}
             {cols.map((r, j) => {
@@ -200,6 +216,12 @@ function CompareTable({ runs, rows }: { runs: CompareRun[]; rows: Row[] }) {
           <input type="checkbox" checked={hideEqual} onChange={(e) => setHideEqual(e.target.checked)} data-testid="hide-equal" />
           Hide equal rows
         </label>
+        {singles > 0 && (
+          <label title="Params and metrics that only one of the compared runs has">
+            <input type="checkbox" checked={showSingles} onChange={(e) => setShowSingles(e.target.checked)} data-testid="show-singles" />
+            Show keys only one run has ({singles})
+          </label>
+        )}
         <input className="input" placeholder="Filter keys" value={filter} onChange={(e) => setFilter(e.target.value)} aria-label="Filter keys" />
         <span className="muted">
           {differing} of {rows.length} rows differ (highlighted)
@@ -211,13 +233,13 @@ function CompareTable({ runs, rows }: { runs: CompareRun[]; rows: Row[] }) {
           data-testid="compare-table"
           data-runs={runs.length}
           aria-colcount={runs.length + 1}
-          style={{ tableLayout: "fixed", width: KEY_WIDTH + runs.length * COL_WIDTH }}
+          style={{ tableLayout: "fixed", width: KEY_WIDTH + runs.length * colWidth }}
         >
           <colgroup>
             <col style={{ width: KEY_WIDTH }} />
             {before > 0 && <col style={{ width: before }} />}
             {cols.map((r) => (
-              <col key={r.run_id} style={{ width: COL_WIDTH }} />
+              <col key={r.run_id} style={{ width: colWidth }} />
             ))}
             {after > 0 && <col style={{ width: after }} />}
           </colgroup>
@@ -228,7 +250,7 @@ function CompareTable({ runs, rows }: { runs: CompareRun[]; rows: Row[] }) {
               </th>
               {spacer(before, true)}
               {cols.map((r, j) => (
-                <RunHeader key={r.run_id} run={r} index={first + j} width={COL_WIDTH} />
+                <RunHeader key={r.run_id} run={r} index={first + j} width={colWidth} />
               ))}
               {spacer(after, true)}
             </tr>

@@ -42,13 +42,16 @@ const runs = [
 ];
 
 describe("diff detection", () => {
-  it("marks rows whose values differ, counting a missing key as a value", () => {
+  it("marks rows whose values differ; a run missing the key is no difference", () => {
     const rows = buildRows(runs);
     const byKey = Object.fromEntries(rows.map((r) => [`${r.kind}:${r.key}`, r]));
     expect(byKey["param:lr"].differs).toBe(true);
     expect(byKey["param:seed"].differs).toBe(false);
     expect(byKey["param:extra"].values).toEqual([null, null, "x"]);
-    expect(byKey["param:extra"].differs).toBe(true);
+    expect(byKey["param:extra"].differs).toBe(false);
+    expect(byKey["param:extra"].present).toBe(1);
+    expect(differs([null, 1, 2])).toBe(true);
+    expect(differs([null, 1, 1])).toBe(false);
     expect(byKey["metric:loss"].differs).toBe(true);
     expect(rows.map((r) => r.kind)).toEqual(["param", "param", "param", "param", "metric", "metric"]);
   });
@@ -62,10 +65,17 @@ describe("diff detection", () => {
 
   it("hides equal rows and filters by key", () => {
     const rows = buildRows(runs);
-    expect(visibleRows(rows, true).map((r) => r.key)).toEqual(["extra", "lr", "opt", "acc", "loss"]);
+    expect(visibleRows(rows, true).map((r) => r.key)).toEqual(["lr", "opt", "acc", "loss"]);
     expect(visibleRows(rows, false)).toHaveLength(6);
     expect(visibleRows(rows, false, "LO").map((r) => r.key)).toEqual(["loss"]);
     expect(visibleRows(rows, true, "seed")).toEqual([]);
+  });
+
+  it("leaves out keys only one run has unless asked", () => {
+    const rows = buildRows(runs);
+    expect(visibleRows(rows, false, "", false).map((r) => r.key)).toEqual(["lr", "opt", "seed", "acc", "loss"]);
+    expect(visibleRows(rows, false, "", true).map((r) => r.key)).toContain("extra");
+    expect(visibleRows(buildRows(runs.slice(2)), false, "", false)).toHaveLength(6); // one run: every key
   });
 });
 
@@ -91,10 +101,10 @@ describe("parallel axes", () => {
   it("picks differing fields first, params before metrics, within the limit", () => {
     const fields = defaultParallelFields(buildRows(runs), 4);
     expect(fields).toEqual([
-      { kind: "param", key: "extra" },
       { kind: "param", key: "lr" },
       { kind: "param", key: "opt" },
       { kind: "metric", key: "acc" },
+      { kind: "metric", key: "loss" },
     ]);
   });
 

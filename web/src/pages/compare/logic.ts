@@ -24,7 +24,10 @@ export interface Field {
 export interface Row extends Field {
   /** one cell per run, in run order; null where the run has no such key */
   values: (string | number | null)[];
+  /** two runs that have the key disagree (a run without it is no difference) */
   differs: boolean;
+  /** how many of the runs have the key */
+  present: number;
 }
 
 /** A metric value as a number (the server sends "NaN"/"Infinity" as strings). */
@@ -57,9 +60,10 @@ function same(a: string | number | null, b: string | number | null): boolean {
   return a === b;
 }
 
-/** A row differs when any two runs disagree; a run missing the key counts as a value. */
+/** A row differs when two runs that have the key disagree; a run missing it is not a difference. */
 export function differs(values: (string | number | null)[]): boolean {
-  for (let i = 1; i < values.length; i++) if (!same(values[0], values[i])) return true;
+  const set = values.filter((v) => v !== null);
+  for (let i = 1; i < set.length; i++) if (!same(set[0], set[i])) return true;
   return false;
 }
 
@@ -68,19 +72,25 @@ export function buildRows(runs: CompareRun[]): Row[] {
   const rows: Row[] = [];
   for (const key of paramKeys(runs)) {
     const values = runs.map((r) => (key in r.params ? r.params[key] : null));
-    rows.push({ kind: "param", key, values, differs: differs(values) });
+    rows.push({ kind: "param", key, values, differs: differs(values), present: values.filter((v) => v !== null).length });
   }
   for (const key of metricKeys(runs)) {
     const values = runs.map((r) => metricNumber(r.metrics[key]));
-    rows.push({ kind: "metric", key, values, differs: differs(values) });
+    rows.push({ kind: "metric", key, values, differs: differs(values), present: values.filter((v) => v !== null).length });
   }
   return rows;
 }
 
-/** Rows to show: all, or only those that differ; `filter` narrows by key (case-insensitive). */
-export function visibleRows(rows: Row[], hideEqual: boolean, filter = ""): Row[] {
+/** A key only one of several runs has: nothing to compare it with. */
+export function singleRunKey(row: Row): boolean {
+  return row.present <= 1 && row.values.length > 1;
+}
+
+/** Rows to show: all, or only those that differ; keys only one run has only with `showSingles`;
+ * `filter` narrows by key (case-insensitive). */
+export function visibleRows(rows: Row[], hideEqual: boolean, filter = "", showSingles = true): Row[] {
   const f = filter.trim().toLowerCase();
-  return rows.filter((r) => (!hideEqual || r.differs) && (!f || r.key.toLowerCase().includes(f)));
+  return rows.filter((r) => (!hideEqual || r.differs) && (showSingles || !singleRunKey(r)) && (!f || r.key.toLowerCase().includes(f)));
 }
 
 /** A field's value for one run: metrics as numbers, params as given (numeric text as a number). */

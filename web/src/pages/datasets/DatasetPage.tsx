@@ -11,10 +11,23 @@ import { formatValue } from "../compare/logic";
 import { Crumbs, ErrorText } from "../../lib/widgets";
 import type { NumericStats } from "../../lib/profile";
 import { StatsTable, STAT_KEYS } from "../../viz/StatsTable";
+import { getExperiment } from "../../api/mlflow";
+import { plural } from "../../lib/format";
 import { asProfile, getLineage, schemaColumns, sourceText, type Lineage } from "./api";
 import { buildLineage, layout, type NodeKind } from "./lineage";
 
 const TRAIL = [{ to: "/datasets", label: "Datasets" }];
+const RUN_LINKS = 8;
+
+/** The experiment a dataset belongs to, by name (its id until the name is known). */
+function ExperimentLink({ id }: { id: string }) {
+  const q = useQuery({ queryKey: ["experiment", id], queryFn: ({ signal }) => getExperiment(id, signal) });
+  return (
+    <Link to={`/experiments/${id}`} data-testid="dataset-experiment">
+      {q.data?.name ?? `experiment ${id}`}
+    </Link>
+  );
+}
 
 export function DatasetPage() {
   const { id = "" } = useParams();
@@ -61,10 +74,39 @@ export function DatasetPage() {
             )}
             <dt>Experiment</dt>
             <dd>
-              <Link to={`/experiments/${d.experiment_id}`}>{d.experiment_id}</Link>
+              <ExperimentLink id={d.experiment_id} />
             </dd>
             <dt>Used by</dt>
-            <dd>{d.run_count} runs</dd>
+            <dd data-testid="dataset-runs">
+              {plural(d.run_count, "run")}
+              {q.data.runs.length > 0 && ": "}
+              {q.data.runs.slice(0, RUN_LINKS).map((r, i) => (
+                <span key={r.run_id}>
+                  {i > 0 && ", "}
+                  <Link to={`/runs/${r.run_id}`} data-testid="dataset-run-link">
+                    {r.run_name || r.run_id.slice(0, 8)}
+                  </Link>
+                  {r.context && <span className="muted"> ({r.context})</span>}
+                </span>
+              ))}
+              {q.data.runs.length > RUN_LINKS && <span className="muted"> and {q.data.runs.length - RUN_LINKS} more (in the lineage below)</span>}
+            </dd>
+            {q.data.model_versions.length > 0 && (
+              <>
+                <dt>Registered</dt>
+                <dd data-testid="dataset-versions">
+                  {q.data.model_versions.slice(0, RUN_LINKS).map((v, i) => (
+                    <span key={`${v.name}/${v.version}`}>
+                      {i > 0 && ", "}
+                      <Link to={`/models/${encodeURIComponent(v.name)}/versions/${v.version}`}>
+                        {v.name} v{v.version}
+                      </Link>
+                    </span>
+                  ))}
+                  {q.data.model_versions.length > RUN_LINKS && <span className="muted"> and {q.data.model_versions.length - RUN_LINKS} more</span>}
+                </dd>
+              </>
+            )}
           </dl>
           <h3 style={{ marginTop: 12 }}>Schema</h3>
           {columns.length === 0 ? (

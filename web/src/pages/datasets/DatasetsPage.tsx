@@ -4,7 +4,8 @@ import { Link, useSearchParams } from "react-router";
 import { useQuery } from "@tanstack/react-query";
 import "../../viz/pages.css";
 import { ListBody } from "../../lib/widgets";
-import { experimentNames, listDatasets, sourceText } from "./api";
+import { plural } from "../../lib/format";
+import { datasetsSummary, experimentNames, listDatasets, sourceText } from "./api";
 
 export function DatasetsPage() {
   const [params, setParams] = useSearchParams();
@@ -17,7 +18,7 @@ export function DatasetsPage() {
     <div className="page" data-testid="datasets-page">
       <div className="page-head">
         <h1>Datasets</h1>
-        <span className="muted">{list.data ? `${items.length}${list.data.next_page_token ? "+" : ""} dataset${items.length === 1 ? "" : "s"}` : ""}</span>
+        <span className="muted" data-testid="datasets-count">{list.data ? datasetsSummary(items.map((d) => d.run_count), !!list.data.next_page_token) : ""}</span>
       </div>
       <form
         className="toolbar"
@@ -58,9 +59,7 @@ export function DatasetsPage() {
                     <span className="muted">{d.source_type}</span> {sourceText(d.source)}
                   </td>
                   <td style={{ textAlign: "right" }}>{d.num_rows?.toLocaleString() ?? "—"}</td>
-                  <td>
-                    {d.run_count} run{d.run_count === 1 ? "" : "s"}
-                  </td>
+                  <td>{plural(d.run_count, "run")}</td>
                   <td>
                     <Link to={`/experiments/${d.experiment_id}`}>{experiments.data?.get(d.experiment_id) ?? `experiment ${d.experiment_id}`}</Link>
                   </td>

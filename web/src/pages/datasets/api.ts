@@ -2,6 +2,7 @@
 import { apiGet, MLFLOW } from "../../api/http";
 import type { V1 } from "../../api/types";
 import type { NumericStats } from "../../lib/profile";
+import { formatCount, plural } from "../../lib/format";
 
 export interface Profile {
   num_rows?: number;
@@ -32,17 +33,7 @@ export function asProfile(p: unknown): Profile | null {
   return p !== null && typeof p === "object" && !Array.isArray(p) ? (p as Profile) : null;
 }
 
-/** A short text for a dataset source: its uri/path/url when it has one, else its JSON. */
-export function sourceText(source: unknown): string {
-  if (source === null || source === undefined) return "";
-  if (typeof source === "string") return source;
-  if (typeof source === "object") {
-    const o = source as Record<string, unknown>;
-    for (const k of ["uri", "path", "url", "table_name", "location"]) if (typeof o[k] === "string") return o[k] as string;
-    return JSON.stringify(source);
-  }
-  return String(source);
-}
+export { sourceText } from "../../lib/profile";
 
 export interface SchemaColumn {
   name: string;
@@ -78,4 +69,20 @@ export async function experimentNames(): Promise<Map<string, string>> {
     view_type: "ALL",
   });
   return new Map((r.experiments ?? []).map((e) => [e.experiment_id, e.name]));
+}
+
+/** The id of the dataset an experiment's runs logged under this name and digest (what a run's
+ * inputs name it by), or null when it is not found among the first 200 of that name. */
+export async function findDatasetId(experimentId: string, name: string, digest: string, signal?: AbortSignal): Promise<string | null> {
+  const r = await apiGet<V1<"DatasetList">>("/api/v1/datasets", { experiment_id: experimentId, name, max_results: 200 }, signal);
+  return r.datasets.find((d) => d.digest === digest)?.dataset_id ?? null;
+}
+
+/** "7 datasets, used 9 times": how many distinct datasets and how often runs logged them
+ * (a dataset two runs logged counts once, its uses twice); "200+ datasets" when there are more. */
+export function datasetsSummary(runCounts: number[], more: boolean): string {
+  const uses = runCounts.reduce((a, n) => a + n, 0);
+  if (more) return `${formatCount(runCounts.length)}+ datasets`;
+  const head = plural(runCounts.length, "dataset");
+  return uses === runCounts.length ? head : `${head}, used ${plural(uses, "time")}`;
 }

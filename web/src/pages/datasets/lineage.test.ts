@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Lineage } from "./api";
+import { datasetsSummary, type Lineage } from "./api";
 import { buildLineage, layout } from "./lineage";
 
 const data: Lineage = {
@@ -64,5 +64,15 @@ describe("lineage graph", () => {
     const g = buildLineage({ ...data, runs: [], model_versions: [] });
     expect(g.nodes).toHaveLength(1);
     expect(g.edges).toEqual([]);
+  });
+});
+
+describe("datasets summary", () => {
+  it("says how many datasets and how often runs used them", () => {
+    expect(datasetsSummary([2, 2, 1, 1, 1, 1, 1], false)).toBe("7 datasets, used 9 times");
+    expect(datasetsSummary([1], false)).toBe("1 dataset");
+    expect(datasetsSummary([1, 1], false)).toBe("2 datasets");
+    expect(datasetsSummary([3], false)).toBe("1 dataset, used 3 times");
+    expect(datasetsSummary([1, 1], true)).toBe("2+ datasets");
   });
 });

@@ -32,6 +32,7 @@ import { PermissionsPanel } from "../auth/PermissionsPanel";
 import { ModelApprovals } from "../approvals/ModelApprovals";
 import { HistoryPanel } from "../audit/HistoryPanel";
 import { DescriptionEditor, RemovableChip, StageBadge, TagEditor } from "./widgets";
+import { DeleteVersion, ModelActions } from "./actions";
 import { DegradationFlag } from "../insights/widgets";
 import { directionLabel, flagged, modelTrend, type ModelTrend } from "../insights/logic";
 import { TrendChart } from "../insights/TrendChart";
@@ -75,6 +76,10 @@ export function ModelPage() {
         <span className="muted">
           created {formatTime(m.creation_timestamp)} · updated {formatTime(m.last_updated_timestamp)}
         </span>
+        <Link to={`/models/${encodeURIComponent(name)}/security`} className="btn small ghost" data-testid="model-security-link">
+          Security
+        </Link>
+        <ModelActions name={m.name} versionCount={versions.length} />
       </div>
       <div className="grid-2 section">
         <div className="card box">
@@ -209,12 +214,13 @@ function VersionsTable({ name, versions, onDone }: { name: string; versions: Ver
             <th>Dataset</th>
             <th>Created</th>
             <th>Transition</th>
+            <th aria-label="Delete" />
           </tr>
         </thead>
         <tbody>
           {ordered.length === 0 && (
             <tr>
-              <td colSpan={8} className="muted">
+              <td colSpan={9} className="muted">
                 No versions yet.
               </td>
             </tr>
@@ -255,6 +261,9 @@ function VersionsTable({ name, versions, onDone }: { name: string; versions: Ver
               </td>
               <td>
                 <StageAction name={name} version={v.version} current={v.current_stage} onDone={onDone} />
+              </td>
+              <td>
+                <DeleteVersion name={name} version={v.version} onDone={onDone} />
               </td>
             </tr>
           ))}

@@ -1,7 +1,7 @@
 // /models/:name/versions/:version — one model version: its run, its files, the models:/ URIs
 // that load it (with copy buttons and a Python snippet), description and tags.
 import { useState } from "react";
-import { Link, useParams } from "react-router";
+import { Link, useNavigate, useParams } from "react-router";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import "../../viz/pages.css";
 import { formatValue, metricNumber } from "../compare/logic";
@@ -24,10 +24,13 @@ import { Crumbs, ErrorText } from "../../lib/widgets";
 import { CopyButton, DescriptionEditor, StageBadge, TagEditor } from "./widgets";
 import { RequestPromotion } from "../approvals/RequestPromotion";
 import { HistoryPanel } from "../audit/HistoryPanel";
+import { VersionEvaluations } from "../evaluations/widgets";
+import { DeleteVersion } from "./actions";
 
 export function ModelVersionPage() {
   const { name = "", version = "" } = useParams();
   const client = useQueryClient();
+  const navigate = useNavigate();
   const mv = useQuery({ queryKey: ["model-version", name, version], queryFn: () => getVersion(name, version) });
   const uri = useQuery({ queryKey: ["download-uri", name, version], queryFn: () => downloadUri(name, version) });
   const perf = useQuery({ queryKey: ["model-perf", name], queryFn: () => performance(name) });
@@ -66,6 +69,15 @@ export function ModelVersionPage() {
             </span>
           ))}
         </h1>
+        <DeleteVersion
+          name={name}
+          version={version}
+          onDone={async () => {
+            // to the model's page first: this page's queries would ask for the deleted version
+            navigate(`/models/${encodeURIComponent(name)}`);
+            await client.invalidateQueries({ queryKey: ["model-perf", name] });
+          }}
+        />
       </div>
       <div className="grid-2 section">
         <div className="card box">
@@ -150,6 +162,7 @@ export function ModelVersionPage() {
         <ErrorText error={uri.error} />
         {uri.data && <Files artifactUri={uri.data} />}
       </section>
+      <VersionEvaluations name={name} version={version} />
       <RequestPromotion name={name} version={version} current={v.current_stage} />
       <HistoryPanel subject={{ kind: "version", name, version }} title="History: who changed this version" />
     </div>

@@ -12,6 +12,7 @@ import { compareModels, formatTime, searchModels, tagsOf, type ModelPick } from 
 import type { RegisteredModel } from "../../api/types";
 import { ErrorText, ListBody } from "../../lib/widgets";
 import { StageBadge } from "./widgets";
+import { CreateModel } from "./actions";
 
 export function ModelsPage() {
   const [params, setParams] = useSearchParams();
@@ -35,7 +36,8 @@ export function ModelsPage() {
     <div className="page" data-testid="models-page">
       <div className="page-head">
         <h1>Models</h1>
-        <span className="muted">{models.data ? `${list.length}${models.data.next_page_token ? "+" : ""} registered models` : ""}</span>
+        <span className="muted">{models.data ? `${list.length}${models.data.next_page_token ? "+" : ""} registered model${list.length === 1 && !models.data.next_page_token ? "" : "s"}` : ""}</span>
+        <CreateModel />
       </div>
       <form
         className="toolbar"

@@ -174,3 +174,50 @@ export function metricOverVersions(versions: VersionPerformance[], metric: strin
   }
   return out;
 }
+
+// ------------------------------------------------------------------ registry actions
+export const createModel = (name: string, description = "") =>
+  apiPost<{ registered_model: RegisteredModel }>(`${MLFLOW}/registered-models/create`, { name, description }).then((r) => r.registered_model);
+
+export const renameModel = (name: string, newName: string) =>
+  apiPost<{ registered_model: RegisteredModel }>(`${MLFLOW}/registered-models/rename`, { name, new_name: newName }).then((r) => r.registered_model);
+
+export const deleteModel = (name: string) => apiDelete(`${MLFLOW}/registered-models/delete`, { name });
+
+export const deleteVersion = (name: string, version: string) => apiDelete(`${MLFLOW}/model-versions/delete`, { name, version });
+
+/** Whether a registered model of exactly this name exists (a search, so a missing one is no 404). */
+export async function modelExists(name: string): Promise<boolean> {
+  const r = await apiGet<{ registered_models?: RegisteredModel[] }>(`${MLFLOW}/registered-models/search`, {
+    filter: `name = ${filterLiteral(name)}`,
+    max_results: 1,
+  });
+  return (r.registered_models ?? []).some((m) => m.name === name);
+}
+
+/** What a run can be registered from: one of its logged models (`models:/m-…`) or a folder of
+ * its artifacts (`runs:/<run>/<path>`). */
+export interface RegisterSource {
+  source: string;
+  modelId?: string;
+}
+
+/** `runs:/<run>/<path>` for a folder of the run's artifacts (leading and trailing slashes dropped). */
+export function runsUri(runId: string, path: string): string {
+  const p = path.trim().replace(/^\/+|\/+$/g, "");
+  return p ? `runs:/${runId}/${p}` : `runs:/${runId}`;
+}
+
+/** Registers `source` of run `runId` as the next version of model `name`, creating the model
+ * first when there is none of that name (as mlflow.register_model does). */
+export async function registerVersion(name: string, runId: string, from: RegisterSource): Promise<ModelVersion> {
+  if (!(await modelExists(name))) await createModel(name);
+  const r = await apiPost<{ model_version: ModelVersion }>(`${MLFLOW}/model-versions/create`, {
+    name,
+    source: from.source,
+    run_id: runId,
+    model_id: from.modelId,
+  });
+  return r.model_version;
+}
+

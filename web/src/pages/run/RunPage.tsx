@@ -2,7 +2,7 @@
 // tags, datasets with their profiles, logged models and the artifact browser.
 import { useMemo } from "react";
 import { Link, useParams } from "react-router";
-import { useQuery } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { ApiError } from "../../api/http";
 import { getExperiment, getRun, searchLoggedModels, searchRuns } from "../../api/mlflow";
 import { metricNumber, type Run } from "../../api/types";
@@ -14,9 +14,14 @@ import { artifactRoot } from "../../artifacts/api";
 import { Preview } from "../../artifacts/Preview";
 import { Sparkline } from "./Sparkline";
 import { Description, TagsEditor } from "./Tags";
-import { parseProfile, sourceLabel } from "../../lib/profile";
+import { parseProfile, sourceText } from "../../lib/profile";
 import { StatsTable } from "../../viz/StatsTable";
 import { HistoryPanel } from "../audit/HistoryPanel";
+import { registeredVersions } from "../runs/api";
+import { findDatasetId } from "../datasets/api";
+import { RegisterVersion, type SourceOption } from "../models/actions";
+import { runsUri } from "../models/api";
+import { runFilter, searchTraces } from "../traces/api";
 import "./run.css";
 
 const PARENT_TAG = "mlflow.parentRunId";
@@ -40,6 +45,42 @@ function Section({ id, title, children, extra }: { id: string; title: string; ch
 function RunLink({ runId }: { runId: string }) {
   const q = useQuery({ queryKey: ["run", runId], queryFn: ({ signal }) => getRun(runId, signal) });
   return <Link to={`/runs/${runId}`}>{q.data?.run.info.run_name || runId.slice(0, 8)}</Link>;
+}
+
+/** The registry versions made from this run, each a link to its version page. */
+function RegisteredLinks({ runId }: { runId: string }) {
+  const q = useQuery({ queryKey: ["run-registered", runId], queryFn: ({ signal }) => registeredVersions([runId], signal) });
+  const list = q.data?.get(runId) ?? [];
+  if (q.isPending) return <span className="faint">…</span>;
+  if (list.length === 0) return <span className="faint">not registered</span>;
+  return (
+    <>
+      {list.map((v, i) => (
+        <span key={`${v.name}/${v.version}`}>
+          {i > 0 && ", "}
+          <Link to={`/models/${encodeURIComponent(v.name)}/versions/${v.version}`} data-testid="run-registered-link">
+            {v.name} v{v.version}
+          </Link>
+        </span>
+      ))}
+    </>
+  );
+}
+
+/** A dataset's name, linked to its page once its id is known. */
+function DatasetName({ experimentId, name, digest }: { experimentId: string; name: string; digest: string }) {
+  const q = useQuery({
+    queryKey: ["dataset-id", experimentId, name, digest],
+    queryFn: ({ signal }) => findDatasetId(experimentId, name, digest, signal),
+    staleTime: 60_000,
+  });
+  return q.data ? (
+    <Link to={`/datasets/${q.data}`} data-testid="run-dataset-link">
+      {name}
+    </Link>
+  ) : (
+    <>{name}</>
+  );
 }
 
 function Overview({ run, children }: { run: Run; children: Run[] }) {
@@ -79,6 +120,10 @@ function Overview({ run, children }: { run: Run; children: Run[] }) {
       </dd>
       <dt>Run id</dt>
       <dd className="mono">{info.run_id}</dd>
+      <dt>Registered as</dt>
+      <dd data-testid="run-registered">
+        <RegisteredLinks runId={info.run_id} />
+      </dd>
       {parent && (
         <>
           <dt>Parent run</dt>
@@ -177,10 +222,10 @@ function Datasets({ run }: { run: Run }) {
         return (
           <article key={`${d.name}-${d.digest}-${i}`} className="dataset" aria-label={`Dataset ${d.name}`}>
             <h3>
-              {d.name} <span className="faint mono">{d.digest}</span> {context && <span className="badge">{context}</span>}
+              <DatasetName experimentId={run.info.experiment_id} name={d.name} digest={d.digest} /> <span className="faint mono">{d.digest}</span> {context && <span className="badge">{context}</span>}
             </h3>
             <p className="faint mono dataset-source">
-              {d.source_type}: {sourceLabel(d.source)}
+              {d.source_type}: {sourceText(d.source)}
             </p>
             {profile ? (
               <>
@@ -215,6 +260,7 @@ function Datasets({ run }: { run: Run }) {
 
 function Models({ run }: { run: Run }) {
   const runId = run.info.run_id;
+  const client = useQueryClient();
   const q = useQuery({
     queryKey: ["logged-models", runId],
     queryFn: ({ signal }) => searchLoggedModels(run.info.experiment_id, runId, signal),
@@ -229,9 +275,35 @@ function Models({ run }: { run: Run }) {
   }
   const models = q.data?.models ?? [];
   if (q.isPending) return <p className="faint">Loading…</p>;
-  if (models.length === 0 && legacy.length === 0) return <p className="faint">No models. Log one with <code>mlflow.sklearn.log_model(model, name="model")</code>.</p>;
+  // what the run can be registered from: its logged models, then the folders MLflow 2 logged models to
+  const options: SourceOption[] = [
+    ...models.map((m) => ({ label: `logged model ${m.info.name} (${m.info.model_id})`, source: `models:/${m.info.model_id}`, modelId: m.info.model_id })),
+    ...legacy.filter((l) => l.artifact_path).map((l) => ({ label: `artifact folder ${l.artifact_path}`, source: runsUri(runId, l.artifact_path ?? "") })),
+  ].filter((o, i, all) => all.findIndex((x) => x.source === o.source) === i);
+  const register =
+    run.info.lifecycle_stage === "active" ? (
+      <RegisterVersion
+        runId={runId}
+        options={options}
+        onDone={() =>
+          Promise.all([
+            client.invalidateQueries({ queryKey: ["run-registered", runId] }),
+            client.invalidateQueries({ queryKey: ["registered-from"] }),
+            client.invalidateQueries({ queryKey: ["models"] }),
+          ])
+        }
+      />
+    ) : null;
+  if (models.length === 0 && legacy.length === 0)
+    return (
+      <>
+        <p className="faint">No models. Log one with <code>mlflow.sklearn.log_model(model, name="model")</code>, or register a folder of this run's artifacts.</p>
+        {register}
+      </>
+    );
   return (
     <div className="models">
+      {register}
       {models.map((m) => {
         const root = artifactRoot(m.info.model_id, m.info.artifact_uri);
         return (
@@ -259,6 +331,25 @@ function Models({ run }: { run: Run }) {
         </article>
       ))}
     </div>
+  );
+}
+
+/** A link to the run's traces in its experiment's Traces tab, when it has any. */
+function RunTraces({ experimentId, runId }: { experimentId: string; runId: string }) {
+  const q = useQuery({
+    queryKey: ["traces", experimentId, runFilter(runId), "count"],
+    queryFn: ({ signal }) => searchTraces(experimentId, runFilter(runId), undefined, signal),
+  });
+  const n = q.data?.traces.length ?? 0;
+  if (n === 0) return null;
+  return (
+    <p className="muted">
+      <Link to={`/experiments/${experimentId}/traces?filter=${encodeURIComponent(runFilter(runId))}`} data-testid="run-traces-link">
+        {n}
+        {q.data?.nextPageToken ? "+" : ""} {n === 1 && !q.data?.nextPageToken ? "trace" : "traces"}
+      </Link>{" "}
+      logged by this run
+    </p>
   );
 }
 
@@ -305,6 +396,12 @@ export function RunPage() {
       <h1>
         {r.info.run_name || r.info.run_id} <span className={`badge ${r.info.status}`}>{r.info.status}</span>
       </h1>
+      {tag(r, "cairn.eval.job_id") && (
+        <p className="muted" data-testid="run-eval-job">
+          <Link to={`/evaluations/jobs/${encodeURIComponent(tag(r, "cairn.eval.job_id") ?? "")}`}>Evaluation job {tag(r, "cairn.eval.job_id")}</Link>
+        </p>
+      )}
+      <RunTraces experimentId={r.info.experiment_id} runId={r.info.run_id} />
       <nav className="run-toc" aria-label="Sections">
         {[
           ["overview", "Overview"],
@@ -344,7 +441,7 @@ export function RunPage() {
       <Section id="datasets" title="Datasets">
         <Datasets run={r} />
       </Section>
-      <Section id="models" title="Logged models">
+      <Section id="models" title="Models">
         <Models run={r} />
       </Section>
       <Section id="artifacts" title="Artifacts">

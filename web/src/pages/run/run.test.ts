@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseProfile, sourceLabel } from "../../lib/profile";
+import { parseProfile, sourceText } from "../../lib/profile";
 import { sparkPaths } from "./Sparkline";
 import { chartLink, chartSearch, parseChartState } from "../metrics/urlState";
 import type { SeriesBuckets } from "../../charts/types";
@@ -31,8 +31,15 @@ describe("dataset profiles", () => {
     expect(p.labels).toEqual([]);
   });
   it("shows the uri of a source", () => {
-    expect(sourceLabel(JSON.stringify({ uri: "s3://b/k.csv" }))).toBe("s3://b/k.csv");
-    expect(sourceLabel("plain")).toBe("plain");
+    expect(sourceText(JSON.stringify({ uri: "s3://b/k.csv" }))).toBe("s3://b/k.csv");
+    expect(sourceText("plain")).toBe("plain");
+    expect(sourceText({ path: "/data/x.csv" })).toBe("/data/x.csv");
+    expect(sourceText(undefined)).toBe("");
+  });
+  it("shows a raw JSON source's fields as text, not as JSON", () => {
+    expect(sourceText(JSON.stringify({ bucket: "lab", rows: 120 }))).toBe("bucket: lab · rows: 120");
+    expect(sourceText({ tags: ["a", "b"] })).toBe('tags: ["a","b"]');
+    expect(sourceText("[1,2]")).toBe("[1,2]");
   });
 });
 

@@ -14,36 +14,58 @@ import { toCsv } from "./csv";
 import { FilterBox } from "./FilterBox";
 import { cellValue, runRow, type RunRow } from "./runRow";
 import { RunsTable } from "./RunsTable";
+import { ExperimentTabs } from "../traces/ExperimentTabs";
 import { buildTree, flattenTree } from "./tree";
-import { decodeView, encodeView, orderText, type RunsViewState } from "./urlState";
+import { decodeView, encodeView, orderText, AGGREGATES, type Aggregate, type RunsViewState } from "./urlState";
+import { policyMetrics, registeredVersions, renameRun } from "./api";
+import { pinnedFirst, runColor, toggled, useRunPrefs } from "./runPrefs";
+import { applyView } from "./savedViews";
+import { SavedViews } from "./SavedViews";
 import "./runs.css";
 
 const PermissionsPanel = lazy(() => import("../auth/PermissionsPanel").then((m) => ({ default: m.PermissionsPanel })));
 const HistoryPanel = lazy(() => import("../audit/HistoryPanel").then((m) => ({ default: m.HistoryPanel })));
 const ExperimentInsights = lazy(() => import("../insights/ExperimentInsights").then((m) => ({ default: m.ExperimentInsights })));
 const INSIGHTS_KEY = "cairn.insights.hidden";
+// the chart view and the grouped table load on first use: the table's first rows never wait for them
+const ChartView = lazy(() => import("./ChartView").then((m) => ({ default: m.ChartView })));
+const GroupedRuns = lazy(() => import("./GroupedRuns").then((m) => ({ default: m.GroupedRuns })));
 const RetentionPanel = lazy(() => import("../retention/RetentionPanel").then((m) => ({ default: m.RetentionPanel })));
 
 const FIRST_PAGE = 50; // a screenful; index.html asks for the same page early
 const NEXT_PAGES = 1000;
 const SELECT_ALL_LIMIT = 500;
-const DEFAULT_METRICS = 5;
+const DEFAULT_METRICS = 6;
+const REFRESH_MS = 5000; // while a loaded run is RUNNING
 const DEFAULT_PARAMS = 4;
 
-const keysCache = new WeakMap<SearchRunsResponse, { params: Set<string>; metrics: Set<string>; tags: Set<string> }>();
+const keysCache = new WeakMap<SearchRunsResponse, { params: Set<string>; metrics: Set<string>; tags: Set<string>; latest: Map<string, number>; datasets: Set<string> }>();
 
 /** The keys of one page of runs, computed once per page. */
 function pageKeys(page: SearchRunsResponse) {
   let k = keysCache.get(page);
   if (k) return k;
-  k = { params: new Set(), metrics: new Set(), tags: new Set() };
+  k = { params: new Set(), metrics: new Set(), tags: new Set(), latest: new Map(), datasets: new Set() };
   for (const run of page.runs ?? []) {
     for (const p of run.data.params ?? []) k.params.add(p.key);
-    for (const m of run.data.metrics ?? []) k.metrics.add(m.key);
+    for (const m of run.data.metrics ?? []) {
+      k.metrics.add(m.key);
+      const t = Number(m.timestamp ?? 0);
+      if (t > (k.latest.get(m.key) ?? -Infinity)) k.latest.set(m.key, t);
+    }
+    for (const d of run.inputs?.dataset_inputs ?? []) if (d.dataset?.name) k.datasets.add(d.dataset.name);
     for (const t of run.data.tags ?? []) k.tags.add(t.key);
   }
   keysCache.set(page, k);
   return k;
+}
+
+function orderedColumnsOf(columns: string[], pinned: string[]): string[] {
+  return [...pinned.filter((p) => columns.includes(p)), ...columns.filter((c) => !pinned.includes(c))];
+}
+
+function quoteValue(v: string): string {
+  return `'${v.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 }
 
 function download(name: string, text: string) {
@@ -63,6 +85,9 @@ export function RunsPage() {
   const navigate = useNavigate();
   const view = useMemo(() => decodeView(params), [params]);
   const [expanded, setExpanded] = useState<Set<string>>(() => new Set());
+  const [prefs, updatePrefs] = useRunPrefs(id);
+  const [paused, setPaused] = useState(false);
+  const [editing, setEditing] = useState<string | null>(null);
 
   const setView = useCallback(
     (patch: Partial<RunsViewState>) => {
@@ -104,6 +129,9 @@ export function RunsPage() {
     staleTime: 30_000,
     // a new filter or order keeps the old rows on screen until its answer comes
     placeholderData: keepPreviousData,
+    // while a loaded run is RUNNING the rows refresh every few seconds (unless paused)
+    refetchInterval: (q) =>
+      !paused && q.state.data?.pages.some((pg) => pg.runs?.some((r) => r.info.status === "RUNNING")) ? REFRESH_MS : false,
   });
 
   const pages = runs.data?.pages;
@@ -132,18 +160,57 @@ export function RunsPage() {
     return lastKeys.current;
   }, [pages]);
 
-  // until the user chooses, show the first metrics and params the runs have
+  // the metrics by when they were last logged (newest first), and the datasets the runs used
+  const { recentMetrics, datasets } = useMemo(() => {
+    const latest = new Map<string, number>();
+    const names = new Set<string>();
+    for (const page of pages ?? []) {
+      const k = pageKeys(page);
+      k.latest.forEach((t, key) => latest.set(key, Math.max(t, latest.get(key) ?? -Infinity)));
+      k.datasets.forEach((d) => names.add(d));
+    }
+    const recent = [...latest.entries()].sort((a, b) => b[1] - a[1] || byCodePoint(a[0], b[0])).map(([key]) => key);
+    return { recentMetrics: recent, datasets: [...names].sort(byCodePoint) };
+  }, [pages]);
+
+  // after the first rows: the registry versions made from the loaded runs, and the metrics
+  // their models' alias and promotion policies judge by
+  const loadedIds = useMemo(() => loaded.slice(0, NEXT_PAGES).map((r) => r.id), [loaded]);
+  const registered = useQuery({
+    queryKey: ["registered-from", loadedIds],
+    queryFn: ({ signal }) => registeredVersions(loadedIds, signal),
+    enabled: runs.isSuccess && loadedIds.length > 0,
+    staleTime: 30_000,
+    placeholderData: keepPreviousData,
+  });
+  const models = useMemo(() => {
+    const names = new Set<string>();
+    for (const list of registered.data?.values() ?? []) for (const v of list) names.add(v.name);
+    return [...names].sort(byCodePoint);
+  }, [registered.data]);
+  const policyKeys = useQuery({
+    queryKey: ["policy-metrics", models],
+    queryFn: ({ signal }) => policyMetrics(models, signal),
+    enabled: models.length > 0,
+    staleTime: 60_000,
+  });
+
+  // until the user chooses: the metrics the registry's policies use, then the most recently
+  // logged ones; the "Registered as" column when a run was registered; then the first params
   const columns = useMemo(() => {
     if (view.columns !== null) return view.columns;
+    const metricKeys = [...(policyKeys.data ?? []).filter((k) => keys.metrics.includes(k)), ...recentMetrics];
     return [
       ...DEFAULT_ATTRIBUTES,
-      ...keys.metrics.slice(0, DEFAULT_METRICS).map((k) => columnId("metrics", k)),
+      ...[...new Set(metricKeys)].slice(0, DEFAULT_METRICS).map((k) => columnId("metrics", k)),
+      ...(models.length ? ["attributes.registered"] : []),
       ...keys.params.slice(0, DEFAULT_PARAMS).map((k) => columnId("params", k)),
     ];
-  }, [view.columns, keys]);
-  const orderedColumns = useMemo(() => [...view.pinned.filter((p) => columns.includes(p)), ...columns.filter((c) => !view.pinned.includes(c))], [columns, view.pinned]);
+  }, [view.columns, keys, recentMetrics, policyKeys.data, models.length]);
+  const orderedColumns = useMemo(() => orderedColumnsOf(columns, view.pinned), [columns, view.pinned]);
 
-  const tree = useMemo(() => buildTree(loaded, (r) => ({ id: r.id, parentId: r.parentId })), [loaded]);
+  const ordered = useMemo(() => pinnedFirst(loaded, (r) => r.id, prefs.pinned), [loaded, prefs.pinned]);
+  const tree = useMemo(() => buildTree(ordered, (r) => ({ id: r.id, parentId: r.parentId })), [ordered]);
   const rows = useMemo(() => flattenTree(tree, expanded, (r) => r.id), [tree, expanded]);
   // the selection is React state first (a checkbox must show its new state in the same
   // event, and URL updates are transitions), mirrored into the URL
@@ -190,6 +257,32 @@ export function RunsPage() {
     onSuccess: () => select([]),
   });
   useEffect(() => setConfirmDelete(false), [selection]);
+
+  // rename a run inline (F2 or the pencil in its name cell)
+  const rename = useMutation({
+    mutationFn: ({ runId, name }: { runId: string; name: string }) => renameRun(runId, name),
+    onSettled: () => void queryClient.invalidateQueries({ queryKey: ["runs", id] }),
+  });
+  const onRename = useCallback(
+    (runId: string, name: string | null) => {
+      setEditing(null);
+      if (name !== null) rename.mutate({ runId, name });
+    },
+    [rename.mutate],
+  );
+  const onRunAction = useCallback(
+    (action: "rename" | "pin", runId: string) => {
+      if (action === "rename") setEditing(runId);
+      else updatePrefs((p) => ({ ...p, pinned: toggled(p.pinned, runId) }));
+    },
+    [updatePrefs],
+  );
+  const colorOf = useCallback((runId: string) => runColor(prefs, runId), [prefs.colors]);
+  const pinnedRuns = useMemo(() => new Set(prefs.pinned), [prefs.pinned]);
+  const anyRunning = useMemo(() => loaded.some((r) => r.run.info.status === "RUNNING"), [loaded]);
+  const chartRunsList = useMemo(() => ordered.map((r) => ({ id: r.id, name: r.name, status: r.run.info.status })), [ordered]);
+  const metricColumns = useMemo(() => orderedColumnsOf(columns, view.pinned).filter((c) => c.startsWith("metrics.")), [columns, view.pinned]);
+  const datasetFilter = /^datasets\.name = '((?:[^'\\]|\\.)*)'$/.exec(view.filter.trim())?.[1]?.replace(/\\(.)/g, "$1") ?? "";
 
   const filterError = runs.error instanceof ApiError && runs.error.status === 400 ? runs.error.message : null;
   const otherError = runs.isError && !filterError ? String(runs.error instanceof ApiError ? runs.error.message : runs.error) : null;
@@ -260,6 +353,20 @@ export function RunsPage() {
   const noRunsAtAll = runs.isSuccess && loaded.length === 0 && !view.filter;
   const noMatches = runs.isSuccess && loaded.length === 0 && !!view.filter;
 
+  if (experiment.error instanceof ApiError && experiment.error.status === 404) {
+    return (
+      <div className="page">
+        <div className="empty-state" role="alert">
+          <h2>Experiment not found</h2>
+          <p>
+            No experiment has the id <code>{id}</code> here (it may have been deleted for good, or the link came from
+            another server). <Link to="/">Back to the experiments</Link>
+          </p>
+        </div>
+      </div>
+    );
+  }
+
   return (
     <div className="page runs-page">
       <div className="runs-head">
@@ -274,6 +381,14 @@ export function RunsPage() {
           </p>
         </div>
         <div className="head-actions">
+          <div className="seg" role="group" aria-label="Show runs as">
+            <button type="button" className={`btn${view.charts ? "" : " on"}`} aria-pressed={!view.charts} onClick={() => setView({ charts: false })} data-testid="table-toggle">
+              Table
+            </button>
+            <button type="button" className={`btn${view.charts ? " on" : ""}`} aria-pressed={view.charts} onClick={() => setView({ charts: true })} data-testid="charts-toggle">
+              Charts
+            </button>
+          </div>
           <button
             type="button"
             className="btn primary"
@@ -322,6 +437,7 @@ export function RunsPage() {
           )}
         </div>
       </div>
+      <ExperimentTabs id={id} current="runs" />
       {showHistory && (
         <Suspense fallback={<p className="muted">Loading…</p>}>
           <HistoryPanel subject={{ kind: "experiment", experimentId: id }} title="History: who changed this experiment and its runs" />
@@ -339,7 +455,7 @@ export function RunsPage() {
       )}
 
       {/* after the first rows: the panel's code and request never hold them up */}
-      {showInsights && runs.isSuccess && !experiment.isError && (total ?? loaded.length) > 0 && (
+      {showInsights && !view.charts && runs.isSuccess && !experiment.isError && (total ?? loaded.length) > 0 && (
         <Suspense fallback={<p className="muted">Loading insights…</p>}>
           <ExperimentInsights experimentId={id} />
         </Suspense>
@@ -367,7 +483,86 @@ export function RunsPage() {
         )}
       </div>
 
+      <div className="runs-toolbar runs-toolbar-2">
+        <label className="inline-field">
+          Group by{" "}
+          <select
+            className="input"
+            aria-label="Group by"
+            value={view.group ?? ""}
+            onChange={(e) => setView({ group: e.target.value || null })}
+          >
+            <option value="">(no grouping)</option>
+            {keys.params.length > 0 && (
+              <optgroup label="Params">
+                {keys.params.map((k) => (
+                  <option key={`p${k}`} value={columnId("params", k)}>
+                    {k}
+                  </option>
+                ))}
+              </optgroup>
+            )}
+            {keys.tags.some((k) => !k.startsWith("mlflow.")) && (
+              <optgroup label="Tags">
+                {keys.tags
+                  .filter((k) => !k.startsWith("mlflow."))
+                  .map((k) => (
+                    <option key={`t${k}`} value={columnId("tags", k)}>
+                      {k}
+                    </option>
+                  ))}
+              </optgroup>
+            )}
+          </select>
+        </label>
+        {view.group && (
+          <select className="input" aria-label="Aggregate metrics by" value={view.agg} onChange={(e) => setView({ agg: e.target.value as Aggregate })}>
+            {AGGREGATES.map((a) => (
+              <option key={a} value={a}>
+                {a}
+              </option>
+            ))}
+          </select>
+        )}
+        {(datasets.length > 0 || datasetFilter) && (
+          <label className="inline-field">
+            Dataset{" "}
+            <select
+              className="input"
+              aria-label="Dataset"
+              value={datasetFilter}
+              onChange={(e) => setView({ filter: e.target.value ? `datasets.name = ${quoteValue(e.target.value)}` : "" })}
+            >
+              <option value="">(any)</option>
+              {[...new Set([...datasets, ...(datasetFilter ? [datasetFilter] : [])])].map((d) => (
+                <option key={d} value={d}>
+                  {d}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
+        <SavedViews
+          experimentId={id}
+          current={view.savedView}
+          params={params}
+          onOpen={(v) => setParams((cur) => applyView(cur, v), { replace: false })}
+          onSaved={(name) => setView({ savedView: name })}
+          ready={runs.isSuccess}
+        />
+        {anyRunning && (
+          <button type="button" className="btn refresh-toggle" aria-pressed={!paused} onClick={() => setPaused(!paused)} data-testid="refresh-toggle" title={paused ? "Refresh the running runs every 5 seconds" : "Stop refreshing"}>
+            {paused ? "Auto-refresh paused" : runs.isFetching && !runs.isFetchingNextPage ? "Refreshing…" : "Auto-refresh on"}
+          </button>
+        )}
+      </div>
+
       {otherError && <div className="error-box">Could not load runs: {otherError}</div>}
+      {rename.isError && (
+        <div className="error-box" role="alert">
+          Could not rename the run: {rename.error instanceof ApiError ? rename.error.message : String(rename.error)}
+        </div>
+      )}
       {changeRuns.isError && (
         <div className="error-box">
           Could not {changeRuns.variables?.deleted ? "delete" : "restore"} every selected run:{" "}
@@ -395,7 +590,34 @@ with mlflow.start_run():
         </div>
       )}
       {runs.isPending && <div className="muted loading">Loading runs…</div>}
-      {rows.length > 0 && (
+      {view.charts && runs.isSuccess && (
+        <Suspense fallback={<div className="muted loading">Loading charts…</div>}>
+          <ChartView
+            experimentId={id}
+            runs={chartRunsList}
+            selected={selection}
+            metricKeys={keys.metrics}
+            prefs={prefs}
+            updatePrefs={updatePrefs}
+            hasMore={!!runs.hasNextPage && !runs.isFetchingNextPage}
+            onLoadMore={onNearEnd}
+          />
+        </Suspense>
+      )}
+      {!view.charts && view.group && loaded.length > 0 && (
+        <Suspense fallback={<div className="muted loading">Grouping…</div>}>
+          <GroupedRuns
+            rows={loaded}
+            group={view.group}
+            agg={view.agg}
+            metricColumns={metricColumns}
+            colorOf={colorOf}
+            onFilter={(f) => setView({ filter: f, group: null })}
+            partial={!!runs.hasNextPage}
+          />
+        </Suspense>
+      )}
+      {!view.charts && !view.group && rows.length > 0 && (
         <RunsTable
           busy={runs.isPlaceholderData}
           rows={rows}
@@ -410,6 +632,12 @@ with mlflow.start_run():
           onNearEnd={onNearEnd}
           loadingMore={runs.isFetchingNextPage}
           hasMore={!!runs.hasNextPage}
+          colorOf={colorOf}
+          pinnedRuns={pinnedRuns}
+          registered={registered.data}
+          editing={editing}
+          onRunAction={onRunAction}
+          onRename={onRename}
         />
       )}
     </div>

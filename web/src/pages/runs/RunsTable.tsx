@@ -4,7 +4,9 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { formatDuration, formatTimestamp, runDuration } from "../../lib/format";
 import { whenIdle } from "../../lib/idle";
 import { layoutColumns, parseColumnId, searchKey, type ColumnId, type ColumnLayout } from "./columns";
-import { displayMetric, sourceName, type RunRow } from "./runRow";
+import type { Registered } from "./api";
+import { PencilIcon, PinIcon } from "./icons";
+import { datasetNames, displayMetric, sourceName, type RunRow } from "./runRow";
 import type { TreeRow } from "./tree";
 import type { Order } from "./urlState";
 
@@ -27,6 +29,15 @@ export interface RunsTableProps {
   loadingMore: boolean;
   hasMore: boolean;
   busy: boolean;
+  /** a run's colour (shared with the chart view) */
+  colorOf: (runId: string) => string;
+  pinnedRuns: ReadonlySet<string>;
+  /** run id → registry versions made from it (the "Registered as" column) */
+  registered?: Map<string, Registered[]>;
+  /** the run whose name is being edited */
+  editing: string | null;
+  onRunAction: (action: "rename" | "pin", runId: string) => void;
+  onRename: (runId: string, name: string | null) => void;
 }
 
 /** A body cell's text and tooltip (plain values: a screenful is hundreds of cells, so each
@@ -56,6 +67,10 @@ function cellText(row: RunRow, col: ColumnId): { text: string; title?: string } 
           return { text: info.user_id ?? "" };
         case "source":
           return { text: sourceName(row), title: row.tags.get("mlflow.source.name") };
+        case "datasets": {
+          const names = datasetNames(row).join(", ");
+          return { text: names, title: names };
+        }
       }
   }
   return { text: "" };
@@ -79,6 +94,38 @@ interface RowProps {
   onToggleExpand: (runId: string) => void;
   onRowKey: (e: KeyboardEvent<HTMLTableRowElement>, index: number, row: Row) => void;
   onRowFocus: (index: number) => void;
+  color: string;
+  pinnedRun: boolean;
+  editing: boolean;
+  registered: Registered[] | undefined;
+  onRename: (runId: string, name: string | null) => void;
+}
+
+/** The run name's inline editor: Enter or leaving the field saves, Escape cancels. */
+function RenameInput({ runId, name, onRename }: { runId: string; name: string; onRename: (runId: string, name: string | null) => void }) {
+  const done = useRef(false);
+  const finish = (value: string | null) => {
+    if (done.current) return;
+    done.current = true;
+    onRename(runId, value === null || value.trim() === "" || value.trim() === name ? null : value.trim());
+  };
+  return (
+    <input
+      className="input rename-input"
+      aria-label={`New name for ${name}`}
+      defaultValue={name}
+      maxLength={250}
+      autoFocus
+      onFocus={(e) => e.currentTarget.select()}
+      onKeyDown={(e) => {
+        e.stopPropagation();
+        if (e.key === "Enter") finish(e.currentTarget.value);
+        else if (e.key === "Escape") finish(null);
+      }}
+      onBlur={(e) => finish(e.currentTarget.value)}
+      onClick={(e) => e.stopPropagation()}
+    />
+  );
 }
 
 /** Equal when the row would draw the same: the tree is rebuilt into new row objects whenever
@@ -96,7 +143,7 @@ function sameRow(a: RowProps, b: RowProps): boolean {
 
 /** One run's row. Memoised: a table render (scrolling, a selection, the next page arriving)
  * redraws only the rows whose run, columns, selection or focus changed. */
-const RunRowView = memo(function RunRowView({ row, index, cells, selected, active, onToggleSelect, onToggleExpand, onRowKey, onRowFocus }: RowProps) {
+const RunRowView = memo(function RunRowView({ row, index, cells, selected, active, onToggleSelect, onToggleExpand, onRowKey, onRowFocus, color, pinnedRun, editing, registered, onRename }: RowProps) {
   const run = row.item;
   return (
     <tr
@@ -108,7 +155,7 @@ const RunRowView = memo(function RunRowView({ row, index, cells, selected, activ
       aria-level={row.depth + 1}
       aria-expanded={row.childCount > 0 ? row.expanded : undefined}
       tabIndex={active ? 0 : -1}
-      className={`run-row${selected ? " selected" : ""}${run.deleted ? " deleted" : ""}`}
+      className={`run-row${selected ? " selected" : ""}${run.deleted ? " deleted" : ""}${pinnedRun ? " pinned-run" : ""}`}
       onFocus={() => onRowFocus(index)}
       onKeyDown={(e) => onRowKey(e, index, row)}
     >
@@ -137,14 +184,42 @@ const RunRowView = memo(function RunRowView({ row, index, cells, selected, activ
               ) : (
                 <span className="expander-space" />
               )}
-              {/* a plain link: the table's click handler routes it inside the app */}
-              <a href={`/runs/${run.id}`} tabIndex={-1} className="run-link" title={run.name}>
-                {run.name}
-              </a>
+              <span className="run-dot" style={{ background: color }} aria-hidden="true" />
+              {editing ? (
+                <RenameInput runId={run.id} name={run.name} onRename={onRename} />
+              ) : (
+                /* a plain link: the table's click handler routes it inside the app */
+                <a href={`/runs/${run.id}`} tabIndex={-1} className="run-link" title={run.name}>
+                  {run.name}
+                </a>
+              )}
               {run.deleted && <span className="badge deleted-badge">deleted</span>}
+              {!editing && (
+                <span className="run-row-actions">
+                  <button type="button" tabIndex={-1} className={`row-action${pinnedRun ? " on" : ""}`} data-action="pin" aria-pressed={pinnedRun} aria-label={`${pinnedRun ? "Unpin" : "Pin"} ${run.name}`} title={pinnedRun ? "Unpin" : "Pin to the top"}>
+                    <PinIcon filled={pinnedRun} />
+                  </button>
+                  <button type="button" tabIndex={-1} className="row-action" data-action="rename" aria-label={`Rename ${run.name}`} title="Rename (F2)">
+                    <PencilIcon />
+                  </button>
+                </span>
+              )}
             </td>
           );
         if (!col) return <td key={id} style={style} className={className} />;
+        if (col.kind === "attributes" && col.key === "registered")
+          return (
+            <td key={id} style={style} className={className} title={registered?.map((v) => `${v.name} v${v.version}`).join(", ")}>
+              {registered?.map((v, i) => (
+                <span key={`${v.name}/${v.version}`}>
+                  {i > 0 && ", "}
+                  <a href={`/models/${encodeURIComponent(v.name)}/versions/${v.version}`} tabIndex={-1} className="run-link registered-link">
+                    {v.name} v{v.version}
+                  </a>
+                </span>
+              ))}
+            </td>
+          );
         const { text, title } = cellText(run, col);
         return (
           <td key={id} style={style} className={className} title={title || undefined}>
@@ -238,6 +313,10 @@ export function RunsTable(props: RunsTableProps) {
         e.preventDefault();
         navigate(`/runs/${row.item.id}`);
         break;
+      case "F2":
+        e.preventDefault();
+        props.onRunAction("rename", row.item.id);
+        break;
       case " ":
         e.preventDefault();
         props.onToggleSelect(row.item.id);
@@ -285,6 +364,13 @@ export function RunsTable(props: RunsTableProps) {
   // (a click with a modifier, or a middle click, stays the browser's: a new tab or window)
   const onTableClick = (e: MouseEvent<HTMLTableElement>) => {
     if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.altKey || e.ctrlKey || e.shiftKey) return;
+    const action = (e.target as Element).closest<HTMLElement>("[data-action]");
+    const runId = action?.closest<HTMLElement>("[data-run-id]")?.dataset.runId;
+    if (action && runId) {
+      e.preventDefault();
+      props.onRunAction(action.dataset.action as "rename" | "pin", runId);
+      return;
+    }
     const link = (e.target as Element).closest("a.run-link");
     const href = link?.getAttribute("href");
     if (!href) return;
@@ -377,6 +463,11 @@ export function RunsTable(props: RunsTableProps) {
                 onToggleExpand={props.onToggleExpand}
                 onRowKey={onRowKey}
                 onRowFocus={setActive}
+                color={props.colorOf(row.item.id)}
+                pinnedRun={props.pinnedRuns.has(row.item.id)}
+                editing={props.editing === row.item.id}
+                registered={props.registered?.get(row.item.id)}
+                onRename={props.onRename}
               />
             );
           })}

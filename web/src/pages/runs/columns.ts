@@ -15,9 +15,11 @@ export const ATTRIBUTE_COLUMNS: { key: string; label: string; sortable: boolean 
   { key: "duration", label: "Duration", sortable: false },
   { key: "user_id", label: "User", sortable: true },
   { key: "source", label: "Source", sortable: false },
+  { key: "registered", label: "Registered as", sortable: false },
+  { key: "datasets", label: "Datasets", sortable: false },
 ];
 
-export const DEFAULT_ATTRIBUTES = ["attributes.status", "attributes.start_time", "attributes.duration"];
+export const DEFAULT_ATTRIBUTES = ["attributes.status", "attributes.start_time"];
 
 const KINDS: ColumnKind[] = ["params", "metrics", "tags", "attributes"];
 
@@ -68,7 +70,7 @@ export interface ColumnLayout {
 }
 
 const SELECT_WIDTH = 40;
-const NAME_WIDTH = 260;
+const NAME_WIDTH = 230;
 
 /** A column's width from what it shows: fixed for the attributes, by key length otherwise. */
 export function columnWidth(id: string): number {
@@ -76,8 +78,10 @@ export function columnWidth(id: string): number {
   if (id === "name") return NAME_WIDTH;
   const col = parseColumnId(id);
   if (!col) return 120;
-  if (col.kind === "attributes") return col.key === "start_time" ? 176 : col.key === "status" ? 104 : col.key === "source" ? 150 : 100;
-  return Math.min(240, Math.max(100, col.key.length * 8 + 60));
+  if (col.kind === "attributes")
+    return col.key === "start_time" ? 170 : col.key === "status" ? 96 : col.key === "source" || col.key === "registered" || col.key === "datasets" ? 150 : 100;
+  // a metric's column is as wide as its key needs, within 96..200 (name + 6 metrics fit at 1280×720)
+  return Math.min(200, Math.max(96, col.key.length * 7 + 56));
 }
 
 /** The table's columns in drawing order: the checkbox and the run name, then the pinned

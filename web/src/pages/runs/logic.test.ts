@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { applySuggestion, complete, insideString, type KnownKeys } from "./autocomplete";
-import { columnLabel, columnWidth, layoutColumns, parseColumnId, quoteKey, searchKey } from "./columns";
+import { columnLabel, columnWidth, DEFAULT_ATTRIBUTES, layoutColumns, parseColumnId, quoteKey, searchKey } from "./columns";
 import { csvField, toCsv } from "./csv";
 import { buildTree, flattenTree } from "./tree";
 import { decodeView, encodeView, EMPTY_VIEW, parseOrder } from "./urlState";
+
 
 const KEYS: KnownKeys = {
   params: ["lr", "max_depth", "n_estimators", "learning rate"],
@@ -20,8 +21,13 @@ describe("URL state", () => {
       pinned: ["metrics.loss"],
       selected: ["abc", "def"],
       deleted: true,
+      charts: true,
+      group: "params.optimizer",
+      agg: "max" as const,
+      savedView: "best of sweep",
     };
     const encoded = encodeView(state);
+    expect(encoded.get("mode")).toBe("charts");
     expect(encoded.get("deleted")).toBe("1");
     expect(decodeView(new URLSearchParams(encoded.toString()))).toEqual(state);
   });
@@ -168,15 +174,21 @@ describe("layoutColumns", () => {
     const { columns, width } = layoutColumns(["attributes.status", "metrics.loss", "params.lr"], ["params.lr"]);
     expect(columns.map((c) => c.id)).toEqual(["select", "name", "params.lr", "attributes.status", "metrics.loss"]);
     expect(columns.map((c) => c.pinned)).toEqual([true, true, true, false, false]);
-    expect(columns.slice(0, 3).map((c) => c.left)).toEqual([0, 40, 300]);
+    expect(columns.slice(0, 3).map((c) => c.left)).toEqual([0, 40, 270]);
     expect(columns.map((c) => c.label)).toEqual(["", "Run", "lr", "Status", "loss"]);
     expect(width).toBe(columns.reduce((s, c) => s + c.width, 0));
   });
   it("ignores a pin on a column that is not shown, and sizes keys by their length within bounds", () => {
     const { columns } = layoutColumns(["metrics.a", `params.${"k".repeat(40)}`], ["tags.gone"]);
     expect(columns.filter((c) => c.pinned).map((c) => c.id)).toEqual(["select", "name"]);
-    expect(columnWidth("metrics.a")).toBe(100);
-    expect(columnWidth(`params.${"k".repeat(40)}`)).toBe(240);
-    expect(columnWidth("attributes.start_time")).toBe(176);
+    expect(columnWidth("metrics.a")).toBe(96);
+    expect(columnWidth(`params.${"k".repeat(40)}`)).toBe(200);
+    expect(columnWidth("attributes.start_time")).toBe(170);
+  });
+  it("fits the name and six metric columns beside the default attributes at 1280×720", () => {
+    const metrics = ["loss", "val_loss", "accuracy", "val_accuracy", "f1_score", "precision"].map((k) => `metrics.${k}`);
+    const { width } = layoutColumns([...DEFAULT_ATTRIBUTES, ...metrics], []);
+    // the page's content box at 1280 px: 1280 less the page padding (2 × 24) and the card's border
+    expect(width).toBeLessThanOrEqual(1280 - 48 - 2);
   });
 });

@@ -75,11 +75,20 @@ export function cellValue(row: RunRow, id: string, now: number = Date.now()): st
           return info.user_id ?? null;
         case "source":
           return sourceName(row) || null;
+        case "datasets":
+          return datasetNames(row).join("; ") || null;
         default:
           return null;
       }
     }
   }
+}
+
+/** The names of the datasets a run used (as logged inputs), each once. */
+export function datasetNames(row: RunRow): string[] {
+  const names = new Set<string>();
+  for (const d of row.run.inputs?.dataset_inputs ?? []) if (d.dataset?.name) names.add(d.dataset.name);
+  return [...names];
 }
 
 export function displayMetric(v: number | string | undefined): string {

@@ -1,6 +1,7 @@
 // The runs table's view lives in the URL query, so every view is a link:
 //   q=<filter>  order=<search key> <ASC|DESC>  cols=<id>,<id>  pin=<id>,<id>  sel=<run>,<run>
-//   deleted=1 (deleted runs shown too)
+//   deleted=1 (deleted runs shown too)  mode=charts (the chart view instead of the table)
+//   group=<params.x|tags.y> agg=<mean|min|max> (grouped by a param or tag)  view=<saved view name>
 // Column ids never contain commas (MLflow keys cannot), run ids are hex.
 
 export interface Order {
@@ -15,9 +16,16 @@ export interface RunsViewState {
   pinned: string[];
   selected: string[];
   deleted: boolean; // deleted runs shown beside the active ones
+  charts: boolean; // the chart view instead of the table
+  group: string | null; // a column id: "params.optimizer" or "tags.team"
+  agg: Aggregate;
+  savedView: string | null; // the name of the saved view this one was opened from
 }
 
-export const EMPTY_VIEW: RunsViewState = { filter: "", order: null, columns: null, pinned: [], selected: [], deleted: false };
+export type Aggregate = "mean" | "min" | "max";
+export const AGGREGATES: Aggregate[] = ["mean", "min", "max"];
+
+export const EMPTY_VIEW: RunsViewState = { filter: "", order: null, columns: null, pinned: [], selected: [], deleted: false, charts: false, group: null, agg: "mean", savedView: null };
 
 function list(value: string | null): string[] {
   if (!value) return [];
@@ -48,7 +56,17 @@ export function decodeView(params: URLSearchParams): RunsViewState {
     pinned: list(params.get("pin")),
     selected: list(params.get("sel")),
     deleted: params.get("deleted") === "1",
+    charts: params.get("mode") === "charts",
+    group: parseGroup(params.get("group")),
+    agg: (AGGREGATES as string[]).includes(params.get("agg") ?? "") ? (params.get("agg") as Aggregate) : "mean",
+    savedView: params.get("view") || null,
   };
+}
+
+/** A group-by column: a param or a tag (metrics are what groups aggregate, not what makes them). */
+export function parseGroup(value: string | null): string | null {
+  if (!value) return null;
+  return /^(params|tags)\../.test(value) ? value : null;
 }
 
 /** The view as query params, leaving out what is at its default; other params are kept. */
@@ -62,5 +80,9 @@ export function encodeView(state: RunsViewState, base?: URLSearchParams): URLSea
   set("pin", state.pinned.length ? state.pinned.join(",") : null);
   set("sel", state.selected.length ? state.selected.join(",") : null);
   set("deleted", state.deleted ? "1" : null);
+  set("mode", state.charts ? "charts" : null);
+  set("group", state.group);
+  set("agg", state.group && state.agg !== "mean" ? state.agg : null);
+  set("view", state.savedView);
   return out;
 }

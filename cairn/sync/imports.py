@@ -1,0 +1,263 @@
+"""``cairn import``: run an importer's source through the sync engine to a destination.
+
+The destination is a server (``--to URL``, authenticated like the SDK through
+``MLFLOW_TRACKING_*``/``CAIRN_*``) or, without ``--to``, the embedded store ``cairn server``
+would open (``$CAIRN_HOME`` or ``./cairn-data``), reached in-process through the SDK's embedded
+transport: the same requests either way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from cairn import wire
+from cairn.entities.tracking import Experiment, Run
+from cairn.sync.engine import Progress, Source, Syncer, SyncReport
+from cairn.sync.errors import ServerRefused
+from cairn.sync.importing import models_in_scope
+from cairn.sync.remote import Destination, Hook, RegistryCalls, artifact_prefix
+from cairn.sync.source import ImportedModel
+
+
+@contextmanager
+def destination(
+    to: str | None,
+    *,
+    request_hook: Hook | None = None,
+    transport: httpx.BaseTransport | None = None,
+    dry_run: bool = False,
+) -> Iterator[Destination]:
+    """The server at ``to``, or the embedded store when ``to`` is None. A dry run against an
+    embedded store that does not exist yet reads an empty one in a temporary folder instead
+    of creating it."""
+    scratch: tempfile.TemporaryDirectory[str] | None = None
+    if to is not None:
+        dest = Destination(to, request_hook=request_hook, transport=transport)
+    else:
+        from cairn.client.config import default_tracking_uri, resolve_target
+        from cairn.client.embedded import EMBEDDED_BASE_URL, EmbeddedTransport, embedded_app
+
+        target = resolve_target(default_tracking_uri())
+        db = (target.backend_store_uri or "").removeprefix("sqlite:///")
+        if dry_run and target.backend_store_uri != db and not Path(db).is_file():
+            scratch = tempfile.TemporaryDirectory(prefix="cairn-import-dry-")
+            target = resolve_target(scratch.name)
+        app = embedded_app(target)
+        dest = Destination(
+            EMBEDDED_BASE_URL,
+            request_hook=request_hook,
+            transport=EmbeddedTransport(app),
+            identity=f"embedded://{target.backend_store_uri}",
+        )
+    try:
+        yield dest
+    finally:
+        dest.close()
+        if scratch is not None:
+            app.close()
+            scratch.cleanup()
+
+
+def run_import(
+    source: Source,
+    to: str | None,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    request_hook: Hook | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> SyncReport:
+    """Import ``source`` into ``to`` (see :class:`cairn.sync.engine.Syncer`); the source is
+    closed afterwards."""
+    try:
+        with destination(
+            to, request_hook=request_hook, transport=transport, dry_run=dry_run
+        ) as dest:
+            return Syncer(source, dest, dry_run=dry_run, progress=progress).run()
+    finally:
+        source.close()
+
+
+def _digest(chunks: Iterator[bytes]) -> str:
+    h = hashlib.sha256()
+    for chunk in chunks:
+        h.update(chunk)
+    return h.hexdigest()
+
+
+def _checksum(points: list[tuple[int, int, float, bool]]) -> tuple[int, str]:
+    """Distinct points (a server keeps a repeated identical point once) and their sha256."""
+    distinct = sorted({(s, t, "nan" if n else repr(float(v))) for s, t, v, n in points})
+    return len(distinct), hashlib.sha256(repr(distinct).encode()).hexdigest()[:16]
+
+
+class Verifier:
+    """Compares a source with what the destination shows, through the same REST calls the
+    stock client makes; every difference is a line naming the object and the field."""
+
+    def __init__(self, source: Source, dest: Destination):
+        self.source = source
+        self.dest = dest
+        self.out: list[str] = []
+
+    def run(self) -> list[str]:
+        self.dest.ping()
+        for experiment in self.source.experiments():
+            self._experiment(experiment)
+        for model in self.source.logged_models():
+            self._logged_model(model)
+        self._registry()
+        return self.out
+
+    def _experiment(self, experiment: Experiment) -> None:
+        name = experiment.name
+        found = self.dest.experiment_by_name(name)
+        if found is None:
+            self.out.append(f"experiment '{name}': missing")
+            return
+        if found.get("lifecycle_stage") != experiment.lifecycle_stage:
+            self.out.append(
+                f"experiment '{name}': lifecycle {found.get('lifecycle_stage')} on the "
+                f"destination, {experiment.lifecycle_stage} in the source"
+            )
+        tags = wire.kv_dict(found.get("tags"))
+        for key, value in experiment.tags.items():
+            if tags.get(key) != value:
+                self.out.append(f"experiment '{name}': tag '{key}' differs")
+        there = self.dest.runs_of(str(found["experiment_id"]))
+        runs = self.source.runs(experiment.experiment_id)
+        if len(there) != len(runs):
+            self.out.append(
+                f"experiment '{name}': {len(there)} run(s) on the destination, "
+                f"{len(runs)} in the source"
+            )
+        for run in runs:
+            got = there.get(run.info.run_id)
+            if got is None:
+                self.out.append(f"run {run.info.run_id}: missing")
+                continue
+            self._run(run, got)
+
+    def _run(self, run: Run, got: dict[str, Any]) -> None:
+        rid = run.info.run_id
+        info = got.get("info", {})
+        data = got.get("data", {})
+        mine = {
+            "status": run.info.status,
+            "start_time": run.info.start_time,
+            "end_time": run.info.end_time,
+            "lifecycle_stage": run.info.lifecycle_stage,
+            "user_id": run.info.user_id,
+        }
+        for key, value in mine.items():
+            if value is not None and info.get(key) != value:
+                self.out.append(f"run {rid}: {key} is {info.get(key)!r}, source {value!r}")
+        params = wire.kv_dict(data.get("params"))
+        if params != run.params:
+            self.out.append(f"run {rid}: params differ ({len(params)} vs {len(run.params)})")
+        tags = wire.kv_dict(data.get("tags"))
+        for key, value in run.tags.items():
+            if tags.get(key) != value:
+                self.out.append(f"run {rid}: tag '{key}' differs")
+        counts = self.source.metric_counts(rid)
+        for key in counts:
+            mine_points: list[tuple[int, int, float, bool]] = []
+            for page in self.source.history_after(rid, key, None, 10_000):
+                mine_points.extend(page)
+            theirs = self.dest.metric_history(rid, key)
+            a, b = _checksum(mine_points), _checksum(theirs)
+            if a != b:
+                self.out.append(
+                    f"run {rid}: metric '{key}' has {b[0]} distinct point(s) on the "
+                    f"destination, {a[0]} in the source"
+                    + (" (same count, other values)" if a[0] == b[0] else "")
+                )
+        folder = self.source.artifact_dir(run.info.artifact_uri)
+        uri = info.get("artifact_uri")
+        if folder is not None and uri:
+            self._files(f"run {rid}", folder, uri)
+
+    def _files(self, what: str, folder: Path, dest_uri: str) -> None:
+        prefix = artifact_prefix(dest_uri)
+        for rel, size, _ in self.source.artifact_files(folder):
+            got = self.dest.download(f"{prefix}/{rel}")
+            if got is None:
+                self.out.append(f"{what}: artifact '{rel}' missing")
+                continue
+            if len(got) != size:
+                self.out.append(f"{what}: artifact '{rel}' is {len(got)} bytes, source {size}")
+            elif hashlib.sha256(got).hexdigest() != _digest(
+                self.source.read_artifact(folder, rel, size)
+            ):
+                self.out.append(f"{what}: artifact '{rel}' differs (sha256)")
+
+    def _logged_model(self, model: ImportedModel) -> None:
+        try:
+            info = self.dest.get_logged_model(model.model_id)
+        except ServerRefused:
+            self.out.append(f"logged model {model.model_id}: missing")
+            return
+        if model.folder is not None and info.get("artifact_uri"):
+            self._files(f"logged model {model.model_id}", model.folder, info["artifact_uri"])
+
+    def _registry(self) -> None:
+        calls = RegistryCalls(self.dest)
+        imported = {r for e in self.source.experiments() for r in self._run_ids(e)}
+        in_scope = models_in_scope(self.source, self.source.registered_models(), imported)
+        for model, versions in in_scope:
+            name = model.name
+            found = calls.get_model(name)
+            if found is None:
+                self.out.append(f"registered model '{name}': missing")
+                continue
+            if (found.get("description") or "") != (model.description or ""):
+                self.out.append(f"registered model '{name}': description differs")
+            tags = wire.kv_dict(found.get("tags"))
+            for key, value in model.tags.items():
+                if tags.get(key) != value:
+                    self.out.append(f"registered model '{name}': tag '{key}' differs")
+            there = sorted(calls.versions_of(name), key=lambda v: int(v["version"]))
+            wanted = [v for v in versions if not v.run_id or v.run_id in imported]
+            if len(there) != len(wanted):
+                self.out.append(
+                    f"registered model '{name}': {len(there)} version(s) on the destination, "
+                    f"{len(wanted)} in the source"
+                )
+                continue
+            numbers = {}
+            for mine, theirs in zip(wanted, there, strict=True):
+                numbers[mine.version] = str(theirs["version"])
+                label = f"registered model '{name}' version {mine.version}"
+                if theirs.get("current_stage", "None") != mine.current_stage:
+                    self.out.append(f"{label}: stage {theirs.get('current_stage')!r}")
+                if (theirs.get("run_id") or None) != mine.run_id:
+                    self.out.append(f"{label}: run {theirs.get('run_id')!r}")
+            aliases = {a["alias"]: str(a["version"]) for a in found.get("aliases", [])}
+            expected = {a: numbers[v] for a, v in model.aliases.items() if v in numbers}
+            if aliases != expected:
+                self.out.append(f"registered model '{name}': aliases {aliases} != {expected}")
+
+    def _run_ids(self, experiment: Experiment) -> list[str]:
+        return [r.info.run_id for r in self.source.runs(experiment.experiment_id)]
+
+
+def verify_import(
+    source: Source,
+    to: str | None,
+    *,
+    request_hook: Hook | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> list[str]:
+    """Compare ``source`` with the destination; the differences (empty: equal)."""
+    try:
+        with destination(to, request_hook=request_hook, transport=transport) as dest:
+            return Verifier(source, dest).run()
+    finally:
+        source.close()

@@ -1,0 +1,357 @@
+"""``cairn import mlflow``: a running MLflow tracking server (2.x or 3.x) read over its REST
+API, the calls the stock client makes, authenticated the same way (``MLFLOW_TRACKING_USERNAME``
+and ``MLFLOW_TRACKING_PASSWORD``, or ``MLFLOW_TRACKING_TOKEN``; ``MLFLOW_TRACKING_INSECURE_TLS``).
+
+Read: experiments (``experiments/search``, deleted ones too), runs (``runs/search`` with
+``run_view_type=ALL``: info, params, tags, dataset inputs, MLflow 3 outputs), every metric point
+(``metrics/get-history``, paged), artifacts (listed with ``artifacts/list`` and streamed from the
+server's ``/get-artifact``, which serves proxied and server-side stores alike), MLflow 3 logged
+models (``logged-models/search`` and their artifact routes) and the registry
+(``registered-models/search``, ``model-versions/search``). The source server is only read.
+
+An artifact "folder" handed to the sync engine is a handle, ``<kind>/<id>`` (``run/<run id>``
+or ``logged-model/<model id>``), not a local path: the files behind it are listed and streamed
+over HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import orjson
+
+from cairn import wire
+from cairn.client.errors import CairnConnectionError, CairnRestError
+from cairn.entities.registry import ModelVersion, RegisteredModel
+from cairn.entities.tracking import Dataset, DatasetInput, Experiment, Run, RunInfo
+from cairn.sync.errors import ServerRefused, SyncError
+from cairn.sync.importing import ImportSource, home_state_dir
+from cairn.sync.remote import Destination
+from cairn.sync.source import ImportedModel, StoredPoint
+
+PAGE = 1000  # runs/search and experiments/search; MLflow's own limit for runs is 50,000
+HISTORY_PAGE = 25_000
+CHUNK = 1 << 20
+MAX_PAGES = 10**5
+AJAX = "/ajax-api/2.0/mlflow"  # the UI's routes MLflow serves logged-model files on
+MAX_DEPTH = 64  # artifact folders nested deeper than this are not followed
+RUN_HANDLE = "run"
+MODEL_HANDLE = "logged-model"
+
+
+def _handle(kind: str, ident: str) -> Path:
+    return Path(str(PurePosixPath(kind, ident)))
+
+
+class MlflowServerSource(ImportSource):
+    """A live MLflow tracking server as a source of the sync engine."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        state_dir: Path | None = None,
+        experiments: list[str] | None = None,
+    ):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise SyncError(f"--from must be the http(s) URL of an MLflow server, not '{url}'")
+        self.url = url.rstrip("/")
+        self.api = Destination(self.url)
+        try:
+            self._check()
+        except SyncError:
+            self.api.close()
+            raise
+        super().__init__(state_dir or home_state_dir(f"mlflow-server:{self.url}"), experiments)
+        self._uri_run: dict[str, str] = {}  # a run's artifact URI -> its run id
+        self._metric_keys: dict[str, list[str]] = {}  # run id -> its metric keys
+        self._experiments: list[Experiment] | None = None
+
+    def _check(self) -> None:
+        """Fail fast, naming the URL, when nothing MLflow-like answers there."""
+        try:
+            self.api.call("GET", "experiments/search", params={"max_results": 1}, retry=False)
+        except ServerRefused as exc:
+            raise SyncError(
+                f"{self.url} does not answer MLflow's REST API: experiments/search was refused "
+                f"({exc.message})"
+            ) from None
+
+    def close(self) -> None:
+        super().close()
+        self.api.close()
+
+    def _pages(
+        self, method: str, path: str, query: dict[str, Any], items: str
+    ) -> Iterator[dict[str, Any]]:
+        token: str | None = None
+        for _ in range(MAX_PAGES):
+            page = {**query, "page_token": token} if token else query
+            if method == "GET":
+                out = self.api.call("GET", path, params=page)
+            else:
+                out = self.api.call(method, path, page)
+            yield from out.get(items, [])
+            token = out.get("next_page_token")
+            if not token:
+                return
+
+    # ---------------------------------------------------------------- experiments
+    def experiments(self) -> list[Experiment]:
+        if self._experiments is None:
+            found: list[Experiment] = []
+            names: set[str] = set()
+            query = {"max_results": PAGE, "view_type": "ALL"}
+            for item in self._pages("POST", "experiments/search", query, "experiments"):
+                experiment = Experiment(
+                    experiment_id=str(item["experiment_id"]),
+                    name=item["name"],
+                    artifact_location=item.get("artifact_location", ""),
+                    lifecycle_stage=item.get("lifecycle_stage", "active"),
+                    creation_time=int(item.get("creation_time") or 0),
+                    last_update_time=int(item.get("last_update_time") or 0),
+                    tags=wire.kv_dict(item.get("tags")),
+                )
+                names.add(experiment.name)
+                if self.wanted(experiment):
+                    found.append(experiment)
+            self.check_filter(names)
+            found.sort(key=lambda e: (len(e.experiment_id), e.experiment_id))
+            self._experiments = found
+        return list(self._experiments)
+
+    # ----------------------------------------------------------------------- runs
+    def runs(self, experiment_id: str) -> list[Run]:
+        query = {"experiment_ids": [experiment_id], "run_view_type": "ALL", "max_results": PAGE}
+        out: list[Run] = []
+        for item in self._pages("POST", "runs/search", query, "runs"):
+            out.append(self._run(item, experiment_id))
+        out.sort(key=lambda r: (r.info.start_time or 0, r.info.run_id))
+        return out
+
+    def _run(self, item: dict[str, Any], experiment_id: str) -> Run:
+        info = item.get("info", {})
+        data = item.get("data", {})
+        rid = wire.run_id(info)
+        if not rid:
+            raise SyncError(f"{self.url}: runs/search answered a run without an id: {info}")
+        tags = wire.kv_dict(data.get("tags"))
+        run_info = RunInfo(
+            run_id=rid,
+            experiment_id=experiment_id,
+            run_name=info.get("run_name") or tags.get("mlflow.runName"),
+            user_id=info.get("user_id"),
+            status=info.get("status", "FINISHED"),
+            start_time=_int(info.get("start_time")),
+            end_time=_int(info.get("end_time")),
+            artifact_uri=info.get("artifact_uri"),
+            lifecycle_stage=info.get("lifecycle_stage", "active"),
+        )
+        if run_info.artifact_uri:
+            self._uri_run[run_info.artifact_uri] = rid
+        self._metric_keys[rid] = sorted({str(m["key"]) for m in data.get("metrics", [])})
+        run = Run(info=run_info, params=wire.kv_dict(data.get("params")), tags=tags)
+        inputs = item.get("inputs") or {}
+        for entry in inputs.get("dataset_inputs", []):
+            d = entry.get("dataset", {})
+            dataset = Dataset(
+                d.get("name", ""),
+                d.get("digest", ""),
+                d.get("source_type", ""),
+                d.get("source", ""),
+                d.get("schema") or None,
+                d.get("profile") or None,
+            )
+            run.inputs.append(DatasetInput(dataset, wire.kv_dict(entry.get("tags"))))
+        outputs = item.get("outputs") or {}
+        for entry in outputs.get("model_outputs", []):
+            run.outputs.append((str(entry["model_id"]), int(entry.get("step") or 0)))
+        return run
+
+    # -------------------------------------------------------------------- metrics
+    def read_points(self, run_id: str) -> dict[str, list[StoredPoint]]:
+        keys = self._metric_keys.get(run_id)
+        if keys is None:
+            got = self.api.get_if_exists("runs/get", {"run_id": run_id}) or {}
+            metrics = got.get("run", {}).get("data", {}).get("metrics", [])
+            keys = sorted({str(m["key"]) for m in metrics})
+        out: dict[str, list[StoredPoint]] = {}
+        for key in keys:
+            points: list[StoredPoint] = []
+            query = {"run_id": run_id, "metric_key": key, "max_results": HISTORY_PAGE}
+            for m in self._pages("GET", "metrics/get-history", query, "metrics"):
+                value = wire.parse_number(m.get("value"))
+                nan = value != value
+                points.append(
+                    (_int(m.get("step")) or 0, int(m["timestamp"]), 0.0 if nan else value, nan)
+                )
+            out[key] = points
+        return out
+
+    # ------------------------------------------------------------------ artifacts
+    def artifact_dir(self, artifact_uri: str | None) -> Path | None:
+        if not artifact_uri:
+            return None
+        rid = self._uri_run.get(artifact_uri)
+        return _handle(RUN_HANDLE, rid) if rid else None
+
+    def artifact_files(self, folder: Path) -> Iterator[tuple[str, int, int]]:
+        kind, ident = PurePosixPath(folder).parts
+        pending: list[tuple[str, int]] = [("", 0)]
+        for _ in range(10**7):
+            if not pending:
+                return
+            directory, depth = pending.pop()
+            entries = sorted(self._list(kind, ident, directory), key=lambda f: str(f["path"]))
+            for entry in reversed(entries):
+                path = str(entry["path"]).strip("/")
+                inside = not directory or path.startswith(f"{directory}/")
+                rel = path if inside else f"{directory}/{path}"
+                if entry.get("is_dir"):
+                    if depth < MAX_DEPTH:
+                        pending.append((rel, depth + 1))
+                    continue
+                yield rel, int(entry.get("file_size") or 0), 0
+
+    def _list(self, kind: str, ident: str, directory: str) -> list[dict[str, Any]]:
+        if kind == RUN_HANDLE:
+            query: dict[str, Any] = {"run_id": ident}
+            if directory:
+                query["path"] = directory
+            out = self.api.call("GET", "artifacts/list", params=query)
+            return list(out.get("files", []))
+        url = f"{AJAX}/logged-models/{quote(ident, safe='')}/artifacts/directories"
+        params = {"artifact_directory_path": directory} if directory else {}
+        try:
+            response = self.api.rest.request("GET", url, params=params)
+        except CairnRestError as exc:
+            if exc.status == 404:
+                return []
+            raise SyncError(
+                f"GET {url}: the source server answered {exc.status}: {exc.message}"
+            ) from None
+        except CairnConnectionError as exc:
+            raise SyncError(f"GET {url}: cannot reach {self.url} ({exc})") from None
+        found = orjson.loads(response.content or b"{}")
+        return list(found.get("files", [])) if isinstance(found, dict) else []
+
+    def read_artifact(self, folder: Path, rel: str, size: int) -> Iterator[bytes]:
+        kind, ident = PurePosixPath(folder).parts
+        if kind == RUN_HANDLE:
+            url = "/get-artifact"
+            params = {"run_id": ident, "path": rel}
+        else:
+            url = f"{AJAX}/logged-models/{quote(ident, safe='')}/artifacts/files"
+            params = {"artifact_file_path": rel}
+        return self._stream(url, params, f"{kind} {ident}: artifact '{rel}'", size)
+
+    def _stream(self, url: str, params: dict[str, str], what: str, size: int) -> Iterator[bytes]:
+        http = self.api.rest.http
+        sent = 0
+        try:
+            with http.stream("GET", url, params=params) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise SyncError(
+                        f"{what}: the source server answered {response.status_code}: "
+                        f"{response.text[:200]}"
+                    )
+                for chunk in response.iter_bytes(CHUNK):
+                    sent += len(chunk)
+                    yield chunk
+        except SyncError:
+            raise
+        except Exception as exc:  # a transport error: name the file
+            raise SyncError(f"{what}: cannot read it from {self.url} ({exc})") from None
+        if sent != size:
+            raise SyncError(f"{what}: {sent} bytes read, the listing said {size}")
+
+    # ------------------------------------------------------------- logged models
+    def logged_models(self) -> list[ImportedModel]:
+        ids = [e.experiment_id for e in self.experiments()]
+        if not ids:
+            return []
+        out: list[ImportedModel] = []
+        try:
+            for start in range(0, len(ids), 100):
+                query = {"experiment_ids": ids[start : start + 100], "max_results": 100}
+                for item in self._pages("POST", "logged-models/search", query, "models"):
+                    out.append(self._logged_model(item))
+        except ServerRefused as exc:
+            if exc.status == 404 or exc.error_code == "ENDPOINT_NOT_FOUND":
+                return []  # an MLflow 2.x server: no logged models
+            raise
+        out.sort(key=lambda m: m.model_id)
+        return out
+
+    def _logged_model(self, item: dict[str, Any]) -> ImportedModel:
+        info = item.get("info", {})
+        data = item.get("data", {})
+        mid = str(info["model_id"])
+        return ImportedModel(
+            model_id=mid,
+            experiment_id=str(info.get("experiment_id")),
+            name=info.get("name", ""),
+            source_run_id=info.get("source_run_id") or None,
+            model_type=info.get("model_type") or None,
+            status=info.get("status", "LOGGED_MODEL_READY"),
+            tags=wire.kv_dict(info.get("tags")),
+            params=wire.kv_dict(data.get("params")),
+            folder=_handle(MODEL_HANDLE, mid),
+            lifecycle_stage=info.get("lifecycle_stage", "active"),
+        )
+
+    # ------------------------------------------------------------------- registry
+    def registered_models(self) -> list[tuple[RegisteredModel, list[ModelVersion]]]:
+        out: list[tuple[RegisteredModel, list[ModelVersion]]] = []
+        query: dict[str, Any] = {"max_results": PAGE}
+        models = list(self._pages("GET", "registered-models/search", query, "registered_models"))
+        for item in sorted(models, key=lambda m: str(m["name"])):
+            name = str(item["name"])
+            aliases = {a["alias"]: int(a["version"]) for a in item.get("aliases", [])}
+            model = RegisteredModel(
+                name=name,
+                creation_timestamp=_int(item.get("creation_timestamp")) or 0,
+                last_updated_timestamp=_int(item.get("last_updated_timestamp")) or 0,
+                description=item.get("description") or None,
+                tags=wire.kv_dict(item.get("tags")),
+                aliases=aliases,
+            )
+            out.append((model, self._versions(name)))
+        return out
+
+    def _versions(self, name: str) -> list[ModelVersion]:
+        escaped = name.replace("'", "\\'")
+        query = {"filter": f"name='{escaped}'", "max_results": PAGE}
+        found: dict[int, ModelVersion] = {}
+        for v in self._pages("GET", "model-versions/search", query, "model_versions"):
+            if v.get("name") != name:
+                continue
+            number = int(v["version"])
+            found[number] = ModelVersion(
+                name=name,
+                version=number,
+                creation_timestamp=_int(v.get("creation_timestamp")) or 0,
+                last_updated_timestamp=_int(v.get("last_updated_timestamp")) or 0,
+                description=v.get("description") or None,
+                user_id=v.get("user_id") or None,
+                current_stage=v.get("current_stage") or "None",
+                source=v.get("source") or "",
+                run_id=v.get("run_id") or None,
+                status=v.get("status") or "READY",
+                tags=wire.kv_dict(v.get("tags")),
+            )
+        return [found[n] for n in sorted(found)]
+
+
+def _int(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)  # type: ignore[call-overload, no-any-return]
+    except (TypeError, ValueError):
+        return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import logging
 import os
 import socket
 import sys
@@ -18,6 +19,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from cairn._version import __version__
 from cairn.cli_access import tokens, users
@@ -32,12 +34,15 @@ from cairn.cli_retention import retention
 from cairn.cli_webhooks import webhooks
 from cairn.home import DEFAULT_HOME
 from cairn.server.settings import (
+    ACCESS_LOG,
     ALLOWED_HOSTS,
     ARTIFACTS_DESTINATION,
     AUTH,
     BACKEND_STORE_URI,
     CORS_ALLOWED_ORIGINS,
     DEFAULT_PERMISSION,
+    LOG_FORMAT,
+    LOG_FORMATS,
     MAX_ARTIFACT_BYTES,
     PERMISSIONS,
     PUBLIC_URL,
@@ -182,8 +187,12 @@ def _setting_help(setting: Setting[Any]) -> str:
 @click.option("--queue-uri", default=None, help=_setting_help(QUEUE_URI))
 @click.option("--worker/--no-worker", "run_jobs", default=None, help=_setting_help(RUN_JOBS))
 @click.option(
-    "--access-log/--no-access-log", default=False, show_default=True, help="Log every request."
+    "--log-format",
+    type=click.Choice(LOG_FORMATS, case_sensitive=False),
+    default=None,
+    help=_setting_help(LOG_FORMAT),
 )
+@click.option("--access-log/--no-access-log", default=None, help=_setting_help(ACCESS_LOG))
 def server(
     host: str,
     port: int | None,
@@ -200,16 +209,18 @@ def server(
     default_permission: str | None,
     queue_uri: str | None,
     run_jobs: bool | None,
-    access_log: bool,
+    log_format: str | None,
+    access_log: bool | None,
 ) -> None:
     """Run the tracking server (REST API compatible with the mlflow client).
 
-    Every option but --host, --port, --workers and --access-log can also be set by its
+    Every option but --host, --port and --workers can also be set by its
     CAIRN_* variable (docs/server.md lists them all); an option given wins.
     """
     import uvicorn
 
     from cairn.entities.errors import CairnError
+    from cairn.server.logs import configure as configure_logging
     from cairn.server.settings import data_dir
     from cairn.store.db import Database
     from cairn.store.migrate import ensure_schema
@@ -228,6 +239,8 @@ def server(
         DEFAULT_PERMISSION.name: default_permission.upper() if default_permission else None,
         QUEUE_URI.name: queue_uri,
         RUN_JOBS.name: run_jobs,
+        LOG_FORMAT.name: log_format.lower() if log_format else None,
+        ACCESS_LOG.name: access_log,
     }
     for setting, option, raw in (
         (ALLOWED_HOSTS, "--allowed-hosts", allowed_hosts),
@@ -259,44 +272,56 @@ def server(
         raise click.ClickException(str(exc)) from exc
     finally:
         db.close()
+    configure_logging(settings)
+    banner = logging.getLogger("cairn.server")
+
+    def say(markup: str, level: int = logging.INFO) -> None:
+        """A line of the start banner: printed, or a log record in the JSON log."""
+        if settings.log_format == "json":
+            banner.log(level, Text.from_markup(markup).plain)
+        else:
+            console.print(markup)
+
     shown_host = f"[{host}]" if ":" in host else host
-    console.print(
-        f"[bold]Cairn {__version__}[/bold] listening on [cyan]http://{shown_host}:{chosen}[/cyan]"
-    )
-    console.print(f"  store:   {_redact(uri)} (schema {revision})")
+    say(f"[bold]Cairn {__version__}[/bold] listening on [cyan]http://{shown_host}:{chosen}[/cyan]")
+    say(f"  store:   {_redact(uri)} (schema {revision})")
     mode = "proxied" if settings.serve_artifacts else "direct"
-    console.print(f"  artifacts: {destination} ({mode})")
-    console.print(f"  workers: {workers}")
+    say(f"  artifacts: {destination} ({mode})")
+    say(f"  workers: {workers}")
     if settings.run_jobs:
-        console.print("  jobs:    run here (one worker thread per server process)")
+        say("  jobs:    run here (one worker thread per server process)")
     else:
-        console.print("  jobs:    enqueued only (--no-worker): run `cairn worker` processes")
-    console.print(f"  allowed hosts: {', '.join(settings.allowed_hosts)}")
+        say("  jobs:    enqueued only (--no-worker): run `cairn worker` processes")
+    say(f"  allowed hosts: {', '.join(settings.allowed_hosts)}")
     if settings.auth:
-        console.print(
+        say(
             f"  access control: on (users need to sign in; default permission "
             f"{settings.default_permission})"
         )
     if not settings.auth and not is_loopback(host):
-        console.print(
+        say(
             f"[bold red]Warning:[/bold red] listening on {shown_host}, not only on this "
             "machine, without access control: anyone who can reach this address can read, "
             "change and delete everything this server holds. Start it with --auth "
-            "(docs/security.md), or keep it on a trusted network."
+            "(docs/security.md), or keep it on a trusted network.",
+            logging.WARNING,
         )
     if "*" in settings.allowed_hosts:
-        console.print(
+        say(
             "[bold yellow]Warning:[/bold yellow] any Host header is answered, so a web page "
             "that re-points its name at this server (DNS rebinding) can use it through a "
             "visitor's browser. Set --allowed-hosts (or $CAIRN_ALLOWED_HOSTS) to the names "
-            "clients use, e.g. --allowed-hosts cairn.example.com,localhost"
+            "clients use, e.g. --allowed-hosts cairn.example.com,localhost",
+            logging.WARNING,
         )
     os.environ.update(settings.to_env())
+    json_log = settings.log_format == "json"
     common = {
         "host": host,
         "port": chosen,
-        "access_log": access_log,
-        "log_level": "info" if access_log else "warning",
+        "access_log": settings.access_log and not json_log,  # JSON: Cairn's own records
+        "log_level": "info" if settings.access_log else "warning",
+        **({"log_config": None} if json_log else {}),
         "timeout_keep_alive": 30,
     }
     if workers == 1:

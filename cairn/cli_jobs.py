@@ -161,11 +161,18 @@ def jobs_retry(ctx: click.Context, job_id: int, wait: bool, timeout: float) -> N
     help="The servers' artifact store (jobs that read or delete artifacts) [default: the "
     "data directory's artifacts/].",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(("text", "json"), case_sensitive=False),
+    default=None,
+    help="text or json (one JSON object per line) [default: text; also $CAIRN_LOG_FORMAT].",
+)
 def worker(
     backend_store_uri: str | None,
     queue_uri: str | None,
     threads: int,
     artifacts_destination: str | None,
+    log_format: str | None,
 ) -> None:
     """Run background jobs, outbox consumers and periodic jobs until stopped (Ctrl-C or
     SIGTERM: running jobs finish first, up to 30 s). Start any number, on any machine that
@@ -174,6 +181,7 @@ def worker(
 
     from cairn.entities.errors import CairnError
     from cairn.server.app import build_services, open_database, start_jobs
+    from cairn.server.logs import configure as configure_logging
     from cairn.server.settings import Settings
 
     try:
@@ -184,8 +192,10 @@ def worker(
         "backend_store_uri": backend_store_uri,
         "queue_uri": queue_uri,
         "artifacts_destination": artifacts_destination,
+        "log_format": log_format.lower() if log_format else None,
     }
     settings = replace(settings, **{k: v for k, v in given.items() if v}, shared_store=True)
+    configure_logging(settings)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:

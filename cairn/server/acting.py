@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cairn.entities.access import AuthMethod, Identity
 from cairn.entities.events import ACTING, Actor, ActorKind
+from cairn.server.logs import ACTOR_KEY, REQUEST_ID_KEY
 
 REQUEST_ID = "x-request-id"
 _REQUEST_ID = REQUEST_ID.encode()
@@ -71,6 +72,7 @@ class Acting:
         address = client[0][:64] if client else None
         name = "anonymous" if self.access_control else "local"
         token = ACTING.set(Actor(name, ActorKind.USER, address, request_id))
+        scope[REQUEST_ID_KEY] = request_id
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":  # on every response: kept cheap
@@ -80,4 +82,5 @@ class Acting:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            scope[ACTOR_KEY] = ACTING.get().name  # who the access layer found, for the log
             ACTING.reset(token)

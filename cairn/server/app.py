@@ -39,6 +39,7 @@ from cairn.server.access import AccessLayer, RouteNeeds
 from cairn.server.acting import Acting
 from cairn.server.guard import RequestGuard
 from cairn.server.limits import InputLimits
+from cairn.server.logs import configure as configure_logging
 from cairn.server.mlflow.artifacts import artifact_routes
 from cairn.server.mlflow.graphql import graphql_routes
 from cairn.server.mlflow.otlp import otlp_routes
@@ -471,4 +472,6 @@ def bootstrap_admin(access: AccessService) -> None:
 
 def app_from_env() -> RequestMetrics:
     """Factory for uvicorn workers: settings come from the ``CAIRN_*`` environment."""
-    return create_app(Settings.from_env())
+    settings = Settings.from_env()
+    configure_logging(settings)  # a worker process configures its own log
+    return create_app(settings)

@@ -14,6 +14,7 @@ does not grow the series without bound.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -24,6 +25,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cairn.server.logs import ACCESS, log_access
 from cairn.services.operations import OperationsService
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -137,7 +139,8 @@ class ServerMetrics:
 
 
 class RequestMetrics:
-    """Pure ASGI middleware: count each HTTP request once its response is sent."""
+    """Pure ASGI middleware: count each HTTP request once its response is sent (and write its
+    access record when the JSON access log is on, :mod:`cairn.server.logs`)."""
 
     def __init__(self, app: ASGIApp, metrics: ServerMetrics):
         self.app = app
@@ -149,11 +152,15 @@ class RequestMetrics:
             return
         started = time.perf_counter()
         status = 500
+        sent = 0
+        logged = ACCESS.isEnabledFor(logging.INFO)
 
         async def counted_send(message: Message) -> None:
-            nonlocal status
+            nonlocal status, sent
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+            elif logged and message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
             await send(message)
 
         try:
@@ -161,4 +168,7 @@ class RequestMetrics:
         finally:
             method = scope["method"] if scope["method"] in METHODS else "OTHER"
             elapsed = time.perf_counter() - started
-            self.metrics.observe(method, route_of(scope), status, elapsed)
+            route = route_of(scope)
+            self.metrics.observe(method, route, status, elapsed)
+            if logged:
+                log_access(scope, route, status, elapsed, sent)

@@ -84,6 +84,14 @@ def _public_url(raw: str) -> str:
 
 
 SYNCHRONOUS = ("NORMAL", "FULL")
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in LOG_FORMATS:
+        raise ValueError(f"expected {' or '.join(LOG_FORMATS)}")
+    return value
 
 
 def _synchronous(raw: str) -> str:
@@ -429,6 +437,26 @@ RUN_JOBS = Setting(
     "true",
     option="--worker/--no-worker",
 )
+LOG_FORMAT = Setting(
+    "log_format",
+    "CAIRN_LOG_FORMAT",
+    lambda: "text",
+    _log_format,
+    "The server's log on stderr: text (uvicorn's lines) or json (one JSON object per line, "
+    "with the request id the response echoes; with --access-log one record per request)",
+    "text",
+    option="--log-format",
+)
+ACCESS_LOG = Setting(
+    "access_log",
+    "CAIRN_ACCESS_LOG",
+    lambda: False,
+    _flag,
+    "Log every request: uvicorn's line in the text log, a record with the route, status, "
+    "duration, request id and actor in the JSON log (never the query string or headers)",
+    "false",
+    option="--access-log/--no-access-log",
+)
 
 SETTINGS: tuple[Setting[Any], ...] = (
     BACKEND_STORE_URI,
@@ -454,6 +482,8 @@ SETTINGS: tuple[Setting[Any], ...] = (
     WEBHOOK_CA_BUNDLE,
     QUEUE_URI,
     RUN_JOBS,
+    LOG_FORMAT,
+    ACCESS_LOG,
 )
 """Every setting, in :class:`Settings` field order."""
 
@@ -488,6 +518,8 @@ class Settings:
     webhook_ca_bundle: str = field(default_factory=WEBHOOK_CA_BUNDLE.default)
     queue_uri: str = field(default_factory=QUEUE_URI.default)
     run_jobs: bool = field(default_factory=RUN_JOBS.default)
+    log_format: str = field(default_factory=LOG_FORMAT.default)
+    access_log: bool = field(default_factory=ACCESS_LOG.default)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

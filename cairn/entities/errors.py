@@ -6,6 +6,7 @@ the code through :data:`HTTP_STATUS`, so there is exactly one source of truth fo
 
 from __future__ import annotations
 
+import errno
 from enum import StrEnum
 
 
@@ -32,6 +33,9 @@ class ErrorCode(StrEnum):
     """Cairn's own: a request body stopped arriving (no byte for the body read timeout)."""
     TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
     """Cairn's own: too many failed logins for a user or from an address; wait and retry."""
+    RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
+    """The server's storage is full (the artifact store's disk, the database's): nothing of
+    the request was stored. Answered 507 (Insufficient Storage)."""
     APPROVAL_REQUIRED = "APPROVAL_REQUIRED"
     """Cairn's own: a stage transition or alias move under a promotion policy; an approval
     request (named in the message) was created instead of moving. Stock clients raise it as
@@ -58,6 +62,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_IMPLEMENTED: 501,
     ErrorCode.INTERNAL_ERROR: 500,
     ErrorCode.TEMPORARILY_UNAVAILABLE: 503,
+    ErrorCode.RESOURCE_EXHAUSTED: 507,
 }
 
 
@@ -93,3 +98,32 @@ class CairnError(Exception):
     @classmethod
     def exists(cls, message: str) -> CairnError:
         return cls(message, ErrorCode.RESOURCE_ALREADY_EXISTS)
+
+
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+FULL_SQLSTATES = frozenset({"53100"})  # PostgreSQL's disk_full
+FULL_MYSQL_CODES = frozenset({1021, 1114})  # "Disk full", "The table is full"
+
+
+def storage_full(exc: BaseException) -> str | None:
+    """What ran out when ``exc`` (or an exception it wraps) says the server's storage is
+    full: the artifact store's file system (ENOSPC, EDQUOT), or the database (SQLite's
+    SQLITE_FULL, PostgreSQL's disk_full, MySQL's full disk or table); None otherwise."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in FULL_ERRNOS:
+            return "the server's disk"
+        if "database or disk is full" in str(current):
+            return "the database's disk"
+        if getattr(current, "sqlstate", None) in FULL_SQLSTATES:
+            return "the database's disk"
+        args = getattr(current, "args", ())
+        if type(current).__module__.startswith("pymysql") and args and args[0] in FULL_MYSQL_CODES:
+            return "the database's disk"
+        stack.extend((current.__cause__, current.__context__, getattr(current, "orig", None)))
+    return None

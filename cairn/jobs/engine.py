@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from cairn.entities.errors import storage_full
 from cairn.entities.events import ACTING, SYSTEM_ACTOR, ChangeEvent
 from cairn.entities.jobs import backoff_seconds
 from cairn.jobs import registry
@@ -245,8 +246,8 @@ class JobEngine:
                 return
             try:
                 seen = self.run_consumers()
-            except Exception:
-                log.exception("outbox consumers failed")
+            except Exception as exc:
+                log_failure(exc, "outbox consumers failed")
                 seen = 0
             gather = self.busy_gather if seen >= BUSY_EVENTS else self.gather
 
@@ -274,8 +275,8 @@ class JobEngine:
                     seen = self.db.write(
                         partial(self._consume, name=name, consumer=consumer, read=read)
                     )
-                except Exception:  # rolled back with its cursor: the batch comes again
-                    log.exception("outbox consumer %s failed", name)
+                except Exception as exc:  # rolled back with its cursor: the batch comes again
+                    log_failure(exc, "outbox consumer %s failed", name)
                     break
                 total += seen
                 if seen < consumer.batch:
@@ -345,7 +346,7 @@ class JobEngine:
         try:
             job.fn(self.context(None, 1))
         except Exception as exc:
-            log.exception("periodic job %s failed", job.name)
+            log_failure(exc, "periodic job %s failed", job.name)
             error = f"{type(exc).__name__}: {exc}"
         finally:
             ACTING.reset(token)
@@ -374,6 +375,16 @@ def sweep(db: Database, grace: float) -> list[int]:
 def _places(conn: Any) -> tuple[int, dict[str, int]]:
     """The log's last event id and each consumer's cursor (one cheap read)."""
     return int(event_store.head(conn)[0]), job_store.cursors(conn)
+
+
+def log_failure(exc: BaseException, message: str, *args: object) -> None:
+    """A background failure in the log: a full disk as one line (the operator's to fix; the
+    work is tried again), anything else with its traceback."""
+    full = storage_full(exc)
+    if full is not None:
+        log.error(message + ": %s is full; tried again later", *args, full)
+    else:
+        log.exception(message, *args, exc_info=exc)
 
 
 REAP_EVERY = 5.0

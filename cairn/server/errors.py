@@ -14,7 +14,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cairn.entities.errors import CairnError, ErrorCode, for_status
+from cairn.entities.errors import CairnError, ErrorCode, for_status, storage_full
 from cairn.server.wire import json_response
 
 log = logging.getLogger("cairn.server")
@@ -107,6 +107,17 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:
+    full = storage_full(exc)
+    if full is not None:  # the operator's problem, not a bug: one line, no traceback
+        log.error("storage full: %s %s failed: %s is full (%s)", request.method,
+                  request.url.path, full, exc)  # fmt: skip
+        return error_response(
+            CairnError(
+                f"Insufficient storage: {full} is full, so nothing of this request was "
+                "stored; try again once the server's administrator has freed space",
+                ErrorCode.RESOURCE_EXHAUSTED,
+            )
+        )
     log.exception("internal error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(
         CairnError(

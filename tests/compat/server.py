@@ -107,17 +107,20 @@ def start_server(
     workdir: Path,
     extra_args: Sequence[str] = (),
     extra_env: Mapping[str, str] | None = None,
+    wrapper: Sequence[str] = (),
 ) -> Iterator[CairnServer]:
     """Run ``cairn server`` on a free loopback port until the generator is closed.
 
     ``extra_args`` go after the standard options; ``extra_env`` is added to the server's
-    environment after the ``CAIRN_*``/``MLFLOW_*`` variables of this process are dropped.
+    environment after the ``CAIRN_*``/``MLFLOW_*`` variables of this process are dropped;
+    ``wrapper`` is a command the server's command line is appended to (one that ends by
+    ``exec``-ing it, so the process stopped by PID is the server).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     command = [
-        sys.executable, "-m", "cairn", "server",
+        *wrapper, sys.executable, "-m", "cairn", "server",
         "--host", "127.0.0.1", "--port", str(port), "--backend-store-uri", uri,
         *extra_args,
     ]  # fmt: skip

@@ -109,13 +109,7 @@ def storage_full(exc: BaseException) -> str | None:
     """What ran out when ``exc`` (or an exception it wraps) says the server's storage is
     full: the artifact store's file system (ENOSPC, EDQUOT), or the database (SQLite's
     SQLITE_FULL, PostgreSQL's disk_full, MySQL's full disk or table); None otherwise."""
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
+    for current in _chain(exc):
         if isinstance(current, OSError) and current.errno in FULL_ERRNOS:
             return "the server's disk"
         if "database or disk is full" in str(current):
@@ -125,5 +119,40 @@ def storage_full(exc: BaseException) -> str | None:
         args = getattr(current, "args", ())
         if type(current).__module__.startswith("pymysql") and args and args[0] in FULL_MYSQL_CODES:
             return "the database's disk"
-        stack.extend((current.__cause__, current.__context__, getattr(current, "orig", None)))
     return None
+
+
+UNREACHABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})  # shut down, crashed, starting
+UNREACHABLE_MYSQL_CODES = frozenset({1053, 2002, 2003, 2006, 2013})  # shutdown, gone, lost
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps (causes, contexts, a driver error under SQLAlchemy's)."""
+    seen: list[BaseException] = []
+    stack: list[BaseException | None] = [exc]
+    while stack and len(seen) < 32:
+        current = stack.pop()
+        if current is None or any(current is s for s in seen):
+            continue
+        seen.append(current)
+        stack.extend((current.__cause__, current.__context__, getattr(current, "orig", None)))
+    return seen
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database server cannot be reached now (restarting, shut
+    down, the connection lost or refused): a moment's outage, not a bug."""
+    for current in _chain(exc):
+        if getattr(current, "connection_invalidated", False):
+            return True
+        module = type(current).__module__
+        sqlstate = getattr(current, "sqlstate", "")
+        if module.startswith("psycopg") and type(current).__name__ == "OperationalError":
+            if not sqlstate or sqlstate.startswith("08") or sqlstate in UNREACHABLE_SQLSTATES:
+                return True
+        elif module.startswith("psycopg") and sqlstate in UNREACHABLE_SQLSTATES:
+            return True
+        args = getattr(current, "args", ())
+        if module.startswith("pymysql") and args and args[0] in UNREACHABLE_MYSQL_CODES:
+            return True
+    return False

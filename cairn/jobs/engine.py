@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from cairn.entities.errors import storage_full
+from cairn.entities.errors import database_unreachable, storage_full
 from cairn.entities.events import ACTING, SYSTEM_ACTOR, ChangeEvent
 from cairn.entities.jobs import backoff_seconds
 from cairn.jobs import registry
@@ -215,8 +215,8 @@ class JobEngine:
                 stop = self.db.write(
                     partial(job_store.heartbeat, ids=ids, owner=self.owner, lease_ms=self.lease_ms)
                 )
-            except Exception:
-                log.exception("job heartbeat failed")
+            except Exception as exc:
+                log_failure(exc, "job heartbeat failed")
                 continue
             with self._active_lock:
                 for job_id in stop:
@@ -312,8 +312,8 @@ class JobEngine:
         while not self._stop.wait(min(self.tick, 1.0)):
             try:
                 self.run_periodics()
-            except Exception:
-                log.exception("periodic jobs failed")
+            except Exception as exc:
+                log_failure(exc, "periodic jobs failed")
 
     def run_periodics(self, *, wait: bool = False) -> list[str]:
         """Start each periodic job that is due and that this process wins; their names. With
@@ -353,8 +353,8 @@ class JobEngine:
             self._periodic_busy.discard(job.name)
         try:
             self.db.write(lambda c: job_store.finish_periodic(c, job.name, self.owner, error))
-        except Exception:
-            log.exception("could not record the end of periodic job %s", job.name)
+        except Exception as exc:
+            log_failure(exc, "could not record the end of periodic job %s", job.name)
 
     # ------------------------------------------------------------------ reaper and sweeper
     def reap(self) -> tuple[list[int], list[int]]:
@@ -378,8 +378,12 @@ def _places(conn: Any) -> tuple[int, dict[str, int]]:
 
 
 def log_failure(exc: BaseException, message: str, *args: object) -> None:
-    """A background failure in the log: a full disk as one line (the operator's to fix; the
+    """A background failure in the log: a database outage or a full disk as one line (the
     work is tried again), anything else with its traceback."""
+    if database_unreachable(exc):
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        log.warning(message + ": database unreachable (%s); tried again later", *args, first)
+        return
     full = storage_full(exc)
     if full is not None:
         log.error(message + ": %s is full; tried again later", *args, full)

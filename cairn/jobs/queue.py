@@ -28,6 +28,8 @@ from huey.consumer import Consumer
 from huey.storage import MemoryStorage, PostgresStorage, RedisStorage, SqliteStorage
 from sqlalchemy.engine import make_url
 
+from cairn.entities.errors import database_unreachable
+
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "cairn"
@@ -92,6 +94,27 @@ def make_huey(queue_uri: str, name: str = QUEUE_NAME) -> Huey:
         f"Invalid queue URI {uri[:80]!r}: expected sqlite:///path, postgresql://…, "
         "redis://host:port/N or memory:"
     )
+
+
+class _OutageLines(logging.Filter):
+    """On Huey's consumer loggers: a database outage (Huey's queue lives in the store's
+    database on PostgreSQL) is one line per failed read, not a traceback each time."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and database_unreachable(exc):
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            record.msg = f"{record.getMessage()}: database unreachable ({first})"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_OUTAGE_LINES = _OutageLines()
+for _name in ("huey.consumer", "huey.consumer.Worker", "huey.consumer.Scheduler"):
+    logging.getLogger(_name).addFilter(_OUTAGE_LINES)
 
 
 class _QuietConsumer(Consumer):  # type: ignore[misc]

@@ -14,15 +14,21 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cairn.entities.errors import CairnError, ErrorCode, for_status, storage_full
+from cairn.entities.errors import (
+    CairnError,
+    ErrorCode,
+    database_unreachable,
+    for_status,
+    storage_full,
+)
 from cairn.server.wire import json_response
 
 log = logging.getLogger("cairn.server")
 
 
-def error_response(exc: CairnError) -> Response:
+def error_response(exc: CairnError, headers: dict[str, str] | None = None) -> Response:
     """The one shape, with the status the table gives the code."""
-    return json_response(exc.to_json(), exc.http_status)
+    return json_response(exc.to_json(), exc.http_status, headers)
 
 
 SECRET_FIELD = re.compile(r"password|token|secret", re.IGNORECASE)
@@ -106,7 +112,24 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return json_response({"error_code": code, "message": message}, exc.status_code, headers)
 
 
+RETRY_AFTER_S = 1
+"""What a 503 for an unreachable database asks clients to wait (the stock client backs off
+on its own schedule anyway)."""
+
+
 async def internal_error(request: Request, exc: Exception) -> Response:
+    if database_unreachable(exc):  # a restart or an outage: clients retry a 503
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        log.warning("database unreachable: %s %s failed: %s", request.method,
+                    request.url.path, first)  # fmt: skip
+        return error_response(
+            CairnError(
+                "The database is unreachable for the moment (restarting or disconnected); "
+                "retry the request",
+                ErrorCode.TEMPORARILY_UNAVAILABLE,
+            ),
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
     full = storage_full(exc)
     if full is not None:  # the operator's problem, not a bug: one line, no traceback
         log.error("storage full: %s %s failed: %s is full (%s)", request.method,

@@ -12,7 +12,7 @@ from cairn.entities.errors import CairnError, ErrorCode
 from cairn.store import jobs as job_store
 from cairn.store import webhooks as webhook_store
 from cairn.store.db import Database
-from cairn.store.migrate import current_revision, head_revision
+from cairn.store.migrate import current_revision, head_revision, known_revisions, serves
 from cairn.store.sql import now_ms
 
 
@@ -40,22 +40,32 @@ class OperationsService:
         return self._head
 
     def check_ready(self) -> None:
-        """The database answers and its schema is the one this server was built for; a 503
+        """The database answers and its schema is the one this server was built for (or a
+        newer one that only added since, see :mod:`cairn.store.migrate`); a 503
         ``TEMPORARILY_UNAVAILABLE`` saying which is not so otherwise."""
         try:
             found = current_revision(self.db.engine)
+            wanted = self._needed_revision()
+            usable = found == wanted or serves(self.db.engine, found)
         except SQLAlchemyError as exc:
             raise CairnError(
                 f"Not ready: the database does not answer ({type(exc).__name__})",
                 ErrorCode.TEMPORARILY_UNAVAILABLE,
             ) from None
-        wanted = self._needed_revision()
-        if found != wanted:
+        if usable:
+            return
+        if found is not None and found not in known_revisions():  # a newer Cairn contracted
             raise CairnError(
-                f"Not ready: the database schema is at revision {found or 'none'}, this "
-                f"server needs {wanted} (run `cairn db upgrade`)",
+                f"Not ready: the database schema is at revision {found}, newer than this "
+                f"server's {wanted}, and a migration since removed or changed what this "
+                "server uses: replace this server with the newer Cairn",
                 ErrorCode.TEMPORARILY_UNAVAILABLE,
             )
+        raise CairnError(
+            f"Not ready: the database schema is at revision {found or 'none'}, this "
+            f"server needs {wanted} (run `cairn db upgrade`)",
+            ErrorCode.TEMPORARILY_UNAVAILABLE,
+        )
 
     def figures(self) -> StoreFigures:
         """The gauges, read now (two small grouped queries and the pool's own counters)."""

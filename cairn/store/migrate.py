@@ -1,14 +1,26 @@
-"""Schema versions: create and upgrade with Alembic, refuse a schema newer than this Cairn."""
+"""Schema versions: create and upgrade with Alembic, refuse a schema newer than this Cairn
+unless only additions separate them (rolling upgrades).
+
+Every upgrade records, in ``schema_compat``, the oldest revision whose servers may still run
+against the new schema: going back from the head over the migrations that only add (tables,
+nullable columns, indexes; their module sets ``expand_only = True``), the revision before the
+first of them. A server whose own head is that revision or later serves a newer schema as
+it is (no upgrade, ready); anything older is refused, naming both revisions. A migration that
+removes or changes what older servers use (a contract step) leaves ``expand_only`` unset, so
+servers older than it stop being ready once it is applied: roll them first.
+"""
 
 from __future__ import annotations
 
+import functools
+import time
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, delete, insert, inspect, select
 
 from cairn.entities.errors import CairnError, ErrorCode
 
@@ -21,6 +33,7 @@ def _config() -> Config:
     return cfg
 
 
+@functools.cache
 def head_revision() -> str:
     heads = ScriptDirectory.from_config(_config()).get_heads()
     if len(heads) != 1:
@@ -33,16 +46,69 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def known_revisions() -> set[str]:
-    return {rev.revision for rev in ScriptDirectory.from_config(_config()).walk_revisions()}
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    return frozenset(
+        rev.revision for rev in ScriptDirectory.from_config(_config()).walk_revisions()
+    )
+
+
+@functools.cache
+def oldest_compatible() -> str:
+    """The oldest revision whose servers may run against a schema at this Cairn's head."""
+    scripts = ScriptDirectory.from_config(_config())
+    rev = scripts.get_revision(head_revision())
+    while (
+        rev is not None
+        and getattr(rev.module, "expand_only", False)
+        and isinstance(rev.down_revision, str)
+    ):
+        rev = scripts.get_revision(rev.down_revision)
+    assert rev is not None
+    return str(rev.revision)
+
+
+def _record_compatibility(conn: Connection) -> None:
+    from cairn.store.schema import schema_compat
+
+    conn.execute(delete(schema_compat))
+    conn.execute(
+        insert(schema_compat).values(
+            id=1, oldest_compatible=oldest_compatible(), updated_at=int(time.time() * 1000)
+        )
+    )
+
+
+def recorded_oldest_compatible(engine: Engine) -> str | None:
+    """What the last upgrade recorded (None before revision 0016, or without a record)."""
+    from cairn.store.schema import schema_compat
+
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("schema_compat"):
+            return None
+        return conn.execute(select(schema_compat.c.oldest_compatible)).scalar()
+
+
+def serves(engine: Engine, current: str | None) -> bool:
+    """Whether this Cairn serves a schema at ``current`` as it is: its own head, or a newer
+    revision whose record says this Cairn's head is still compatible."""
+    if current == head_revision():
+        return True
+    if current is None or current in known_revisions():
+        return False  # older: it needs an upgrade
+    oldest = recorded_oldest_compatible(engine)
+    return oldest is not None and oldest in known_revisions()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Create or upgrade the schema to ``revision`` (in one transaction where the DB allows)."""
+    """Create or upgrade the schema to ``revision`` (in one transaction where the DB allows),
+    recording which servers may still run against it."""
     cfg = _config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+        if revision in ("head", head_revision()):
+            _record_compatibility(conn)
 
 
 def ensure_schema(engine: Engine, *, auto_upgrade: bool = True) -> str:
@@ -52,9 +118,13 @@ def ensure_schema(engine: Engine, *, auto_upgrade: bool = True) -> str:
     if current == head:
         return head
     if current is not None and current not in known_revisions():
+        if serves(engine, current):  # a newer Cairn only added since: run against it as it is
+            return current
         raise CairnError(
             f"The database schema (revision {current}) is newer than this version of Cairn "
-            f"understands (head {head}). Upgrade Cairn (pip install --upgrade cairn-ml), or point "
+            f"understands (head {head}), and the newer Cairn that upgraded it changed what this "
+            f"one uses (servers from revision {recorded_oldest_compatible(engine) or 'its own'} "
+            "on may run against it). Upgrade Cairn (pip install --upgrade cairn-ml), or point "
             "it at another database with --backend-store-uri.",
             ErrorCode.INVALID_STATE,
         )

@@ -389,6 +389,16 @@ saved_views = Table(
     UniqueConstraint("experiment_id", "owner", "name"),
 )
 
+schema_compat = Table(
+    "schema_compat",
+    metadata,
+    # one row (id 1): servers whose schema revision is this one or later may run against the
+    # database's schema (every migration after it only adds), see cairn.store.migrate
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("oldest_compatible", String(32), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
 approval_requests = Table(
     "approval_requests",
     metadata,

@@ -194,3 +194,43 @@ def test_ready_is_503_naming_the_revisions_when_the_schema_is_not_current(
             )
         )
     assert c.get("/ready").status_code == 200
+
+
+def test_a_newer_schema_that_only_added_keeps_this_server_ready(any_client: TestClient) -> None:
+    """A rolling upgrade: a newer Cairn migrated the database while this server runs. Only
+    additions since its revision: still ready, still serving. A contract step: not ready."""
+    c = any_client
+    db = root_app(c.app).state.db
+    (revision,) = db.read(
+        lambda conn: conn.execute(text("SELECT version_num FROM alembic_version")).one()
+    )
+
+    def newer(oldest: str) -> None:
+        db.write(lambda conn: conn.execute(text("UPDATE alembic_version SET version_num = '9999'")))
+        db.write(
+            lambda conn: conn.execute(
+                text("UPDATE schema_compat SET oldest_compatible = :o"), {"o": oldest}
+            )
+        )
+
+    try:
+        newer(revision)
+        assert c.get("/ready").text == "READY"
+        made = c.post("/api/2.0/mlflow/experiments/create", json={"name": "during the roll"})
+        assert made.status_code == 200, made.text
+        newer("9998")
+        r = c.get("/ready")
+        assert r.status_code == 503, r.text
+        assert "9999" in r.json()["message"]
+    finally:
+        db.write(
+            lambda conn: conn.execute(
+                text("UPDATE alembic_version SET version_num = :v"), {"v": revision}
+            )
+        )
+        db.write(
+            lambda conn: conn.execute(
+                text("UPDATE schema_compat SET oldest_compatible = :o"), {"o": "0015"}
+            )
+        )
+    assert c.get("/ready").status_code == 200

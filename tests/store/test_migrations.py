@@ -9,7 +9,13 @@ from sqlalchemy import create_engine, text
 
 from cairn.entities.errors import CairnError
 from cairn.store.db import Database
-from cairn.store.migrate import current_revision, ensure_schema, head_revision
+from cairn.store.migrate import (
+    current_revision,
+    ensure_schema,
+    head_revision,
+    oldest_compatible,
+    recorded_oldest_compatible,
+)
 from cairn.store.schema import MYSQL_ONLY, metadata
 
 
@@ -43,10 +49,35 @@ def test_older_schema_upgrades_and_newer_is_refused(store_uri: str) -> None:
     try:
         ensure_schema(db.write_engine)  # empty -> head
         assert current_revision(db.engine) == head_revision()
-        with db.write_engine.begin() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        # a newer Cairn whose migrations after this one's head only added: served as it is
+        _newer(db, "9999", oldest_compatible=head_revision())
+        assert ensure_schema(db.write_engine) == "9999"
+        assert current_revision(db.engine) == "9999"  # not touched
+        # a newer Cairn that changed what this one uses (a contract step): refused
+        _newer(db, "9999", oldest_compatible="9998")
         with pytest.raises(CairnError) as err:
             ensure_schema(db.write_engine)
         assert "newer" in err.value.message
+        assert "9998" in err.value.message
+    finally:
+        db.close()
+
+
+def _newer(db: Database, revision: str, oldest_compatible: str) -> None:
+    """The database as a newer Cairn's upgrade leaves it: its revision and its record of the
+    oldest revision whose servers may still run against it."""
+    with db.write_engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": revision})
+        conn.execute(text("UPDATE schema_compat SET oldest_compatible = :o"),
+                     {"o": oldest_compatible})  # fmt: skip
+
+
+def test_an_upgrade_records_which_servers_may_still_run(store_uri: str) -> None:
+    db = Database(store_uri)
+    try:
+        ensure_schema(db.write_engine)
+        # 0016 (the record's own table) only adds, so servers of 0015 may still run
+        assert oldest_compatible() == "0015"
+        assert recorded_oldest_compatible(db.write_engine) == oldest_compatible()
     finally:
         db.close()

@@ -285,8 +285,9 @@ def wandb(
     required=True,
     metavar="URL",
     help="The MLflow tracking server to read (2.x or 3.x), e.g. http://mlflow.internal:5000. "
-    "Authenticated through MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN "
-    "(MLFLOW_TRACKING_INSECURE_TLS for a self-signed certificate).",
+    "Authenticated through MLFLOW_SOURCE_TRACKING_USERNAME/PASSWORD or "
+    "MLFLOW_SOURCE_TRACKING_TOKEN (MLFLOW_SOURCE_TRACKING_INSECURE_TLS for a self-signed "
+    "certificate); without any of those, through the destination's MLFLOW_TRACKING_* ones.",
 )
 @_common
 def mlflow_server(

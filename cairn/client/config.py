@@ -101,27 +101,43 @@ def _directory(raw_path: str) -> Target:
     )
 
 
-def auth_headers() -> dict[str, str]:
+TRACKING = "MLFLOW_TRACKING_"
+"""The prefix of the variables the mlflow client (and Cairn's) authenticates with."""
+SOURCE_TRACKING = "MLFLOW_SOURCE_TRACKING_"
+"""The prefix an import's source server is authenticated with, when any such variable is set
+(``cairn import mlflow``: the source and the destination each with their own credentials)."""
+_CREDENTIALS = ("USERNAME", "PASSWORD", "TOKEN", "INSECURE_TLS", "SERVER_CERT_PATH")
+
+
+def source_prefix() -> str:
+    """:data:`SOURCE_TRACKING` when one of its variables is set, else :data:`TRACKING` (one
+    set of credentials for both sides, as before the source had its own)."""
+    if any(os.environ.get(SOURCE_TRACKING + name) for name in _CREDENTIALS):
+        return SOURCE_TRACKING
+    return TRACKING
+
+
+def auth_headers(prefix: str = TRACKING) -> dict[str, str]:
     """Bearer auth from ``MLFLOW_TRACKING_TOKEN``, unless basic auth is set (as the mlflow
     client does: a username and a password both given win over a token)."""
-    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
-    return {"Authorization": f"Bearer {token}"} if token and basic_auth() is None else {}
+    token = os.environ.get(f"{prefix}TOKEN")
+    return {"Authorization": f"Bearer {token}"} if token and basic_auth(prefix) is None else {}
 
 
-def basic_auth() -> tuple[str, str] | None:
+def basic_auth(prefix: str = TRACKING) -> tuple[str, str] | None:
     """``MLFLOW_TRACKING_USERNAME`` and ``MLFLOW_TRACKING_PASSWORD``, when both are set (one
     alone is ignored, as the mlflow client ignores it)."""
-    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
-    password = os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    user = os.environ.get(f"{prefix}USERNAME")
+    password = os.environ.get(f"{prefix}PASSWORD")
     if not user or not password:
         return None
     return (user, password)
 
 
-def tls_verify() -> bool | str:
-    if env_bool("MLFLOW_TRACKING_INSECURE_TLS", False):
+def tls_verify(prefix: str = TRACKING) -> bool | str:
+    if env_bool(f"{prefix}INSECURE_TLS", False):
         return False
-    return os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or True
+    return os.environ.get(f"{prefix}SERVER_CERT_PATH") or True
 
 
 def env_bool(name: str, default: bool) -> bool:

@@ -14,6 +14,7 @@ import orjson
 
 from cairn._version import __version__
 from cairn.client.config import (
+    TRACKING,
     Target,
     auth_headers,
     basic_auth,
@@ -61,7 +62,8 @@ class RestClient:
     retrying), ``max_retries``, ``backoff``, ``timeout``. ``transport`` is httpx's transport
     (default: a connection pool verifying TLS as ``MLFLOW_TRACKING_*`` says, or the
     in-process app for an embedded target); ``request_hook`` sees every request sent.
-    Authentication comes from the ``MLFLOW_TRACKING_*`` environment (:mod:`cairn.client.config`).
+    Authentication comes from the ``MLFLOW_TRACKING_*`` environment (:mod:`cairn.client.config`),
+    or the variables of another prefix given as ``credentials``.
     """
 
     def __init__(
@@ -74,6 +76,7 @@ class RestClient:
         backoff: float | None = None,
         timeout: httpx.Timeout | None = None,
         request_hook: Callable[[httpx.Request], None] | None = None,
+        credentials: str = TRACKING,
     ) -> None:
         self.target = target
         self.retry_statuses = retry_statuses
@@ -83,7 +86,7 @@ class RestClient:
         self.backoff = env_float("CAIRN_HTTP_BACKOFF", 0.5) if backoff is None else backoff
         if timeout is None:
             timeout = httpx.Timeout(env_float("CAIRN_HTTP_TIMEOUT", 120.0, minimum=0.001))
-        headers = {"User-Agent": f"cairn-sdk/{__version__}", **auth_headers()}
+        headers = {"User-Agent": f"cairn-sdk/{__version__}", **auth_headers(credentials)}
         if target.embedded:
             from cairn.client.embedded import EMBEDDED_BASE_URL, EmbeddedTransport, embedded_app
 
@@ -93,12 +96,12 @@ class RestClient:
         else:
             assert target.url is not None
             if transport is None:
-                transport = httpx.HTTPTransport(verify=tls_verify())
+                transport = httpx.HTTPTransport(verify=tls_verify(credentials))
             base_url = target.url
         self.http = httpx.Client(
             base_url=base_url,
             transport=transport,
-            auth=basic_auth(),
+            auth=basic_auth(credentials),
             headers=headers,
             timeout=timeout,
             event_hooks={"request": [request_hook]} if request_hook else None,

@@ -24,6 +24,7 @@ from urllib.parse import quote, urlsplit
 import orjson
 
 from cairn import wire
+from cairn.client.config import SOURCE_TRACKING, source_prefix
 from cairn.client.errors import CairnConnectionError, CairnRestError
 from cairn.entities.registry import ModelVersion, RegisteredModel
 from cairn.entities.tracking import Dataset, DatasetInput, Experiment, Run, RunInfo
@@ -60,7 +61,7 @@ class MlflowServerSource(ImportSource):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise SyncError(f"--from must be the http(s) URL of an MLflow server, not '{url}'")
         self.url = url.rstrip("/")
-        self.api = Destination(self.url)
+        self.api = Destination(self.url, credentials=source_prefix())
         try:
             self._check()
         except SyncError:
@@ -76,6 +77,14 @@ class MlflowServerSource(ImportSource):
         try:
             self.api.call("GET", "experiments/search", params={"max_results": 1}, retry=False)
         except ServerRefused as exc:
+            if exc.status in (401, 403):
+                used = source_prefix()
+                raise SyncError(
+                    f"{self.url} refused the credentials of {used}USERNAME/PASSWORD or "
+                    f"{used}TOKEN ({exc.message}). Give the source its own with "
+                    f"{SOURCE_TRACKING}USERNAME and {SOURCE_TRACKING}PASSWORD (or "
+                    f"{SOURCE_TRACKING}TOKEN); MLFLOW_TRACKING_* stay the destination's"
+                ) from None
             raise SyncError(
                 f"{self.url} does not answer MLflow's REST API: experiments/search was refused "
                 f"({exc.message})"

@@ -11,7 +11,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from cairn import wire
-from cairn.client.config import Target
+from cairn.client.config import TRACKING, Target
 from cairn.client.errors import CairnConfigError, CairnConnectionError, CairnRestError
 from cairn.client.rest import API, ARTIFACTS_API, RestClient
 from cairn.sync.errors import ServerRefused, SyncError
@@ -36,11 +36,13 @@ class Destination:
         retries: int = RETRIES,
         transport: httpx.BaseTransport | None = None,
         identity: str | None = None,
+        credentials: str = TRACKING,
     ):
         """``transport``: httpx's transport (default: a real connection pool); tests pass
         one that loses answers to check that a retried create never makes a duplicate, and
         an import without --to passes the embedded app's. ``identity``: what the ledger
-        knows this destination by (default: the URL; the embedded store's path)."""
+        knows this destination by (default: the URL; the embedded store's path).
+        ``credentials``: the prefix of the variables it authenticates with."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise SyncError(f"--to must be an http(s) URL of a Cairn server, not '{url}'")
@@ -56,6 +58,7 @@ class Destination:
                 backoff=0.5,
                 timeout=httpx.Timeout(timeout_s, connect=10.0),
                 request_hook=request_hook,
+                credentials=credentials,
             )
         except CairnConfigError as exc:
             raise SyncError(str(exc)) from None

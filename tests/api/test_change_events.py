@@ -420,6 +420,34 @@ def auth_client(
         yield from run(uri)
 
 
+def test_only_an_admin_import_keeps_the_runs_author(auth_client: TestClient) -> None:
+    """With Cairn's ``run_id`` extension (imports), an admin's run keeps the author it is
+    given and the event names the admin; a user's is theirs whatever they claim; without
+    ``run_id`` an admin's run is the admin's too (the stock client's ``user_id`` is the
+    machine's login)."""
+    client = auth_client
+    log = Log(client)
+    eid = ok(client.post(f"{API}/experiments/create", json={"name": "imported"},
+                         headers=basic(*ADMIN)))["experiment_id"]  # fmt: skip
+    log.new()
+
+    def made(who: tuple[str, str], run_id: str | None) -> tuple[str, str, str]:
+        author = [{"key": "mlflow.user", "value": "original-author"}]
+        body: dict[str, Any] = {"experiment_id": eid, "user_id": "original-author", "tags": author}
+        if run_id:
+            body["run_id"] = run_id
+        run = ok(client.post(f"{API}/runs/create", json=body, headers=basic(*who)))["run"]
+        tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
+        return run["info"]["user_id"], tags["mlflow.user"], log.one("run.create").actor
+
+    assert made(ADMIN, "a" * 32) == ("original-author", "original-author", ADMIN[0])
+    assert made(ADMIN, None) == (ADMIN[0], ADMIN[0], ADMIN[0])
+    grant = {"experiment_id": eid, "username": ALICE[0], "permission": "EDIT"}
+    ok(client.post(f"{API}/experiments/permissions/create", json=grant, headers=basic(*ADMIN)))
+    log.new()
+    assert made(ALICE, "b" * 32) == (ALICE[0], ALICE[0], ALICE[0])
+
+
 def test_events_name_the_authenticated_caller(auth_client: TestClient) -> None:
     client = auth_client
     log = Log(client)

@@ -167,11 +167,17 @@ def _serve(
         _stop(process)
 
 
-def start_stock_mlflow_server(workdir: Path, venv: str = "mlflow3") -> Iterator[CairnServer]:
+def start_stock_mlflow_server(
+    workdir: Path,
+    venv: str = "mlflow3",
+    extra_args: Sequence[str] = (),
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[CairnServer]:
     """A stock MLflow server (3.17.2 from the ``.venvs/mlflow3`` client venv, or 2.22.5 with
     ``venv="mlflow2"``) on a free loopback port, with a fresh SQLite store and proxied
     artifacts in ``workdir``: for Cairn's SDK, ``cairn demo``, ``cairn sync`` and ``cairn
-    import mlflow`` against MLflow itself."""
+    import mlflow`` against MLflow itself. ``extra_args`` (``--app-name basic-auth``) and
+    ``extra_env`` go to the server."""
     mlflow = REPO / ".venvs" / venv / "bin" / "mlflow"
     assert mlflow.exists(), f"{mlflow} is missing: run `make compat-venvs`"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -179,10 +185,11 @@ def start_stock_mlflow_server(workdir: Path, venv: str = "mlflow3") -> Iterator[
     command = [
         str(mlflow), "server", "--host", "127.0.0.1", "--port", str(port),
         "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
-        "--artifacts-destination", str(workdir / "artifacts"), "--workers", "1",
+        "--artifacts-destination", str(workdir / "artifacts"), "--workers", "1", *extra_args,
     ]  # fmt: skip
     env = _server_env(workdir / "home")
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    env.update(extra_env or {})
     yield from _serve("mlflow", "mlflow server", command, env, f"http://127.0.0.1:{port}", workdir)
 
 

@@ -94,3 +94,81 @@ def test_a_url_that_is_not_an_mlflow_server_is_refused(cairn_dest: CairnServer) 
         MlflowServerSource("ftp://127.0.0.1/x")
     with pytest.raises(SyncError, match="cannot reach|refused"):
         MlflowServerSource("http://127.0.0.1:9")
+
+
+SOURCE_ADMIN = ("admin", "the source's own admin password")
+DEST_ADMIN = ("cairn-admin", "the destination's admin password")
+FILL = """
+import mlflow
+mlflow.set_experiment("guarded")
+with mlflow.start_run() as run:
+    mlflow.log_param("lr", "0.1")
+    for step in range(5):
+        mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
+print(run.info.run_id)
+"""
+
+
+def test_the_source_and_the_destination_each_have_their_own_credentials(
+    tmp_path: Path,
+) -> None:
+    """An MLflow server with basic auth imported into a Cairn server with access control:
+    the source signs in with MLFLOW_SOURCE_TRACKING_*, the destination with
+    MLFLOW_TRACKING_*; with only the destination's, the source's refusal says which
+    variables to set."""
+    ini = tmp_path / "basic_auth.ini"
+    ini.write_text(
+        "[mlflow]\ndefault_permission = READ\n"
+        f"database_uri = sqlite:///{tmp_path / 'basic_auth.db'}\n"
+        f"admin_username = {SOURCE_ADMIN[0]}\nadmin_password = {SOURCE_ADMIN[1]}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+    source_env = {"MLFLOW_AUTH_CONFIG_PATH": str(ini), "MLFLOW_FLASK_SERVER_SECRET_KEY": "k"}
+    dest_env = {"CAIRN_ADMIN_USERNAME": DEST_ADMIN[0], "CAIRN_ADMIN_PASSWORD": DEST_ADMIN[1]}
+    sources = start_stock_mlflow_server(
+        tmp_path / "source", extra_args=["--app-name", "basic-auth"], extra_env=source_env
+    )
+    dests = start_server(
+        "sqlite", f"sqlite:///{tmp_path / 'cairn.db'}", tmp_path / "dest", ["--auth"], dest_env
+    )
+    try:
+        source, dest = next(sources), next(dests)
+        fill_env = {**env_without_cairn(), "MLFLOW_TRACKING_URI": source.url,
+                    "MLFLOW_TRACKING_USERNAME": SOURCE_ADMIN[0],
+                    "MLFLOW_TRACKING_PASSWORD": SOURCE_ADMIN[1]}  # fmt: skip
+        filled = subprocess.run(
+            [str(REPO / ".venvs" / "mlflow3" / "bin" / "python"), "-c", FILL],
+            env=fill_env, capture_output=True, text=True, timeout=300, check=True,
+        )  # fmt: skip
+        run_id = filled.stdout.strip().splitlines()[-1]
+        command = [
+            sys.executable, "-m", "cairn", "import", "mlflow", "--from", source.url,
+            "--to", dest.url, "--state-dir", str(tmp_path / "state"), "--verify",
+        ]  # fmt: skip
+        dest_only = {**env_without_cairn(), "MLFLOW_TRACKING_USERNAME": DEST_ADMIN[0],
+                     "MLFLOW_TRACKING_PASSWORD": DEST_ADMIN[1]}  # fmt: skip
+        refused = subprocess.run(
+            command, cwd=REPO, env=dest_only, capture_output=True, text=True, timeout=300
+        )
+        assert refused.returncode != 0
+        assert "MLFLOW_SOURCE_TRACKING_USERNAME" in refused.stdout + refused.stderr
+
+        both = {**dest_only, "MLFLOW_SOURCE_TRACKING_USERNAME": SOURCE_ADMIN[0],
+                "MLFLOW_SOURCE_TRACKING_PASSWORD": SOURCE_ADMIN[1]}  # fmt: skip
+        done = subprocess.run(
+            command, cwd=REPO, env=both, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "the destination matches" in done.stdout
+        import httpx
+
+        got = httpx.get(
+            f"{dest.url}/api/2.0/mlflow/runs/get", params={"run_id": run_id}, auth=DEST_ADMIN
+        )
+        assert got.status_code == 200, got.text
+        data = got.json()["run"]["data"]
+        assert data["params"] == [{"key": "lr", "value": "0.1"}]
+        assert [m["key"] for m in data["metrics"]] == ["loss"]
+    finally:
+        sources.close()
+        dests.close()

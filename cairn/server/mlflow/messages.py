@@ -148,7 +148,10 @@ class CreateRun(Message):
         description=(
             "Cairn's extension, for imports: the id the new run gets (32 lowercase hex "
             "digits, as MLflow makes them) instead of a fresh one; refused with "
-            "RESOURCE_ALREADY_EXISTS when a run already has it. The stock client never sends it."
+            "RESOURCE_ALREADY_EXISTS when a run already has it. The stock client never sends it. "
+            "With access control on, a run created with it by an admin keeps the `user_id` "
+            "and `mlflow.user` it is given (an import keeps its authors; the audit trail names "
+            "the admin); anyone else's run is theirs whatever they claim."
         ),
     )
 

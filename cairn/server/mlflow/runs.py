@@ -19,7 +19,8 @@ async def create(request: Request, msg: m.CreateRun) -> wire.Json:
     tags = [(t.key, t.value) for t in msg.tags]
     user = msg.user_id
     who = identity(request)
-    if who.user_id is not None:  # signed in: the run is theirs, whatever the client claims
+    importing = msg.run_id is not None and who.is_admin  # an admin's import keeps its authors
+    if who.user_id is not None and not importing:  # signed in: the run is theirs
         user = who.username
         tags = [(k, v) for k, v in tags if k != USER_TAG] + [(USER_TAG, who.username)]
     run = await tracking(request).acreate_run(

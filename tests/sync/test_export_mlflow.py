@@ -1,0 +1,169 @@
+"""``cairn export mlflow``: Cairn's history written back into MLflow.
+
+The round trip: an ``mlruns`` folder written by the stock mlflow client is imported into a live
+``cairn server``, exported into a new folder, and the stock client reads both folders: every
+field must compare equal (experiments, run ids, times, status, user, lifecycle, params, tags,
+every metric point, dataset inputs, logged-model outputs, artifacts with their sha256, the
+registry with versions, stages, aliases and ``models:/`` loading)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cairn.sync import SyncError
+from cairn.sync.exports import run_export, verify_export
+from cairn.sync.imports import run_import
+from cairn.sync.mlflow_files import MlrunsSource
+from tests.compat.server import REPO, CairnServer
+from tests.sync.builder import env_without_cairn
+from tests.sync.mlruns_builder import write_mlruns
+from tests.sync.test_import_mlflow_stores import assert_same, check_source, stock, summary
+
+
+def _names(prefix: str) -> list[str]:
+    return [f"{prefix}-main", f"{prefix}-gone", f"{prefix}-other"]
+
+
+def _files(root: Path) -> dict[str, int]:
+    """Every file under ``root`` with its modification time (ns)."""
+    return {p.relative_to(root).as_posix(): p.stat().st_mtime_ns for p in root.rglob("*")}
+
+
+@pytest.mark.compat
+def test_mlruns_to_cairn_to_mlruns_leaves_the_data_equal(dest: CairnServer, tmp_path: Path) -> None:
+    prefix = f"exp{uuid.uuid4().hex[:6]}"
+    stock("mlflow3", "write", tmp_path, "file:./mlruns", prefix)
+    before = summary("mlflow3", tmp_path, "file:./mlruns", prefix)
+    check_source(before)
+    imported = run_import(MlrunsSource(tmp_path / "mlruns"), dest.url)
+    assert imported.failures == []
+
+    out = tmp_path / "out"
+    report = run_export(dest.url, str(out), experiments=_names(prefix))
+    assert report.failures == []
+    assert (report.experiments_created, report.runs_created) == (3, 5)
+    assert (report.models_created, report.versions_created, report.logged_models) == (1, 2, 1)
+    assert verify_export(dest.url, str(out), experiments=_names(prefix)) == []
+
+    after = summary("mlflow3", tmp_path, "file:./out", prefix)
+    assert after["experiments"] == before["experiments"]
+    assert_same(before, after)
+
+    # the experiments keep Cairn's ids, the deleted one is in .trash
+    for name in _names(prefix):
+        cairn_id = imported.experiment_ids[_source_id(tmp_path / "mlruns", name)]
+        place = out / (".trash" if name.endswith("-gone") else "") / cairn_id
+        assert yaml.safe_load((place / "meta.yaml").read_text())["name"] == name
+
+    # a second export writes nothing
+    seen = _files(out)
+    time.sleep(0.01)
+    again = run_export(dest.url, str(out), experiments=_names(prefix))
+    assert (again.runs_created, again.runs_updated, again.runs_unchanged) == (0, 0, 5)
+    assert (again.points, again.artifacts, again.params, again.tags) == (0, 0, 0, 0)
+    assert _files(out) == seen
+
+
+def _source_id(root: Path, name: str) -> str:
+    for meta in [*root.glob("*/meta.yaml"), *root.glob(".trash/*/meta.yaml")]:
+        doc = yaml.safe_load(meta.read_text())
+        if doc.get("name") == name:
+            return str(doc["experiment_id"])
+    raise AssertionError(name)
+
+
+def test_an_interrupted_export_continues_and_verify_names_differences(
+    dest: CairnServer, tmp_path: Path
+) -> None:
+    name = f"part-{uuid.uuid4().hex[:6]}"
+    info = write_mlruns(tmp_path / "mlruns", experiment=name, runs=3, points=40, file_bytes=500)
+    run_import(MlrunsSource(info.root), dest.url)
+    out = tmp_path / "out"
+    run_export(dest.url, str(out), experiments=[name])
+    eid = next(p.parent.name for p in out.glob("*/meta.yaml") if name in p.read_text())
+    first, second = info.run_ids[0], info.run_ids[1]
+    # what a killed export leaves: a run half written, another not at all
+    (out / eid / first / "metrics" / "loss").unlink()
+    (out / eid / first / "artifacts" / "model.bin").write_bytes(b"partial")
+    (out / eid / first / "params" / "p1").write_text("changed")
+    found = verify_export(dest.url, str(out), experiments=[name])
+    text = "\n".join(found)
+    assert f"run {first}: params differ" in text
+    assert f"run {first}: artifact 'model.bin' is 500 bytes in Cairn, 7 in the export" in text
+    assert f"run {first}: metric 'loss' missing from the export" in text
+    assert len(found) == 3, found
+    shutil.rmtree(out / eid / second)
+    report = run_export(dest.url, str(out), experiments=[name])
+    assert (report.runs_created, report.runs_updated, report.runs_unchanged) == (1, 1, 1)
+    assert report.points == 80  # the deleted file and the run that was missing
+    assert verify_export(dest.url, str(out), experiments=[name]) == []
+    assert (out / eid / first / "artifacts" / "model.bin").stat().st_size == 500
+    assert (out / eid / first / "params" / "p1").read_text() == "0"  # p1 of run 0
+
+
+def test_the_cli_exports_the_embedded_store(tmp_path: Path) -> None:
+    info = write_mlruns(tmp_path / "mlruns", experiment="cli-exp", runs=2, points=10)
+    env = {**env_without_cairn(), "CAIRN_HOME": str(tmp_path / "home")}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "cairn", *args],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+
+    missing = cli("export", "mlflow", "--to", str(tmp_path / "out"))
+    assert missing.returncode == 1
+    assert "There is no Cairn store at" in missing.stderr
+    assert cli("import", "mlruns", str(info.root)).returncode == 0
+    out = tmp_path / "out"
+    dry = cli("export", "mlflow", "--to", str(out), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "Dry run, nothing written:" in dry.stdout
+    assert "runs created 2, updated 0, unchanged 0" in dry.stdout
+    assert "metric points        20" in dry.stdout
+    assert not out.exists()
+    first = cli("export", "mlflow", "--to", str(out), "--experiment", "cli-exp", "--verify")
+    assert first.returncode == 0, first.stderr
+    assert "Exported:" in first.stdout
+    assert "runs created 2" in first.stdout
+    assert f"verify: {out} matches Cairn" in first.stdout
+    assert {p.name for p in out.glob("1/*") if p.is_dir()} == set(info.run_ids)
+    loss = (out / "1" / info.run_ids[0] / "metrics" / "loss").read_text().splitlines()
+    assert loss[:2] == ["1700000000000 1.0 0", "1700000000001 0.5 1"]
+    again = cli("export", "mlflow", "--to", str(out))
+    assert "runs created 0, updated 0, unchanged 2" in again.stdout
+    assert "--from" in cli("export", "mlflow", "--help").stdout
+    none = cli("export", "mlflow", "--to", str(out), "--experiment", "absent")
+    assert none.returncode == 1
+    assert "no experiment named 'absent'" in none.stderr
+
+
+def test_a_folder_holding_another_store_is_refused(dest: CairnServer, tmp_path: Path) -> None:
+    name = f"clash-{uuid.uuid4().hex[:6]}"
+    info = write_mlruns(tmp_path / "mlruns", experiment=name, runs=1, points=1)
+    run_import(MlrunsSource(info.root), dest.url)
+    with pytest.raises(SyncError, match="already has an experiment"):
+        run_export(dest.url, str(info.root), experiments=[name])  # 123456789 there, not ours
+    target = tmp_path / "taken"
+    run_export(dest.url, str(target), experiments=[name])
+    eid = next(p.parent.name for p in target.glob("*/meta.yaml") if name in p.read_text())
+    meta = target / eid / "meta.yaml"
+    meta.write_text(meta.read_text().replace(name, "someone-else"))
+    with pytest.raises(SyncError, match=f"holds the experiment 'someone-else', not '{name}'"):
+        run_export(dest.url, str(target), experiments=[name])
+    afile = tmp_path / "a-file"
+    afile.write_text("x")
+    with pytest.raises(SyncError, match="is a file"):
+        run_export(dest.url, str(afile), experiments=[name])

@@ -50,7 +50,8 @@ def export() -> None:
     "--state-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where an export to a server keeps its ledger [default: ~/.cairn-import/].",
+    help="Where an export to a server keeps its ledger (Cairn run id -> MLflow run id) "
+    "[default: ~/.cairn-import/<digest of the Cairn store>].",
 )
 def mlflow(
     to: str,
@@ -69,6 +70,13 @@ def mlflow(
     logged models (ids kept) and registered models with their version numbers, stages,
     aliases, tags and descriptions. Only files that differ are written: a second export
     writes nothing, an interrupted one continues.
+
+    --to http://mlflow:5000 sends the same over MLflow's REST API to a stock MLflow server
+    (its artifact proxy on, as `mlflow server` has by default). MLflow makes its own run and
+    logged model ids: each run and model version carries the tag cairn.sync.source (<store
+    id>/<Cairn run id>) and the ledger maps the ids, so exporting again sends only what is
+    new and an interrupted export resumes. Parent links and version sources are rewritten to
+    the new ids; times, status, users (without auth on the server) and lifecycle are kept.
     """
     from cairn.cli_import import run_and_verify
     from cairn.sync.exports import run_export, verify_export
@@ -80,7 +88,9 @@ def mlflow(
         else lambda p: run_export(
             from_url, to, experiments=only, state_dir=state_dir, dry_run=dry_run, progress=p
         ),
-        (lambda: verify_export(from_url, to, experiments=only)) if verify else None,
+        (lambda: verify_export(from_url, to, experiments=only, state_dir=state_dir))
+        if verify
+        else None,
         f"{to} matches Cairn",
         "verify: {n} difference(s) from Cairn",
         exported=True,

@@ -14,13 +14,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cairn.entities.tracking import Experiment
-from cairn.sync.engine import Progress, SyncReport
-from cairn.sync.errors import SyncError
+from cairn.sync.engine import Progress, Syncer, SyncReport
+from cairn.sync.importing import home_state_dir
 from cairn.sync.imports import Verifier, destination
+from cairn.sync.ledger import Ledger
 from cairn.sync.mlflow_files import MlrunsSource
 from cairn.sync.mlflow_server import MlflowServerSource
 from cairn.sync.mlruns_writer import MlrunsWriter
-from cairn.sync.remote import Destination
+from cairn.sync.remote import Destination, Hook
 
 
 def is_url(to: str) -> bool:
@@ -37,7 +38,8 @@ def cairn_source(
     """The Cairn store to export (``from_url`` None: the embedded store ``cairn server``
     would open) as a source, and the client it is read through."""
     with destination(from_url, must_exist=True) as api:
-        source = MlflowServerSource(api.url, state_dir=state_dir, experiments=experiments, api=api)
+        state = state_dir or home_state_dir(f"cairn-export:{api.identity}")
+        source = MlflowServerSource(api.url, state_dir=state, experiments=experiments, api=api)
         try:
             yield source, api
         finally:
@@ -52,13 +54,18 @@ def run_export(
     state_dir: Path | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
+    request_hook: Hook | None = None,
 ) -> SyncReport:
     """Export the Cairn store at ``from_url`` into ``to``: an mlruns folder, or the URL of
-    an MLflow server."""
-    if is_url(to):
-        raise SyncError("--to URL: exporting to an MLflow server is not there yet")
+    an MLflow server. A server gives the runs (and logged models) new ids: each run carries
+    the tag ``cairn.sync.source = <store id>/<Cairn run id>`` and the ledger in the state
+    folder maps one to the other, so exporting again sends only what is new."""
     with cairn_source(from_url, state_dir=state_dir, experiments=experiments) as (source, _):
-        return MlrunsWriter(Path(to), source, dry_run=dry_run, progress=progress).run()
+        if not is_url(to):
+            return MlrunsWriter(Path(to), source, dry_run=dry_run, progress=progress).run()
+        source.keep_ids = False  # MLflow makes its own run ids
+        with destination(to, request_hook=request_hook) as target:
+            return Syncer(source, target, dry_run=dry_run, progress=progress).run()
 
 
 def verify_export(
@@ -66,13 +73,16 @@ def verify_export(
     to: str,
     *,
     experiments: list[str] | None = None,
+    state_dir: Path | None = None,
 ) -> list[str]:
-    """Compare the export at ``to`` with the Cairn store. The export, read back as a source,
-    must match Cairn field by field (the import's verifier, run the other way); and what
-    Cairn has must be in the export: every experiment, every metric and every artifact
-    file of each run. The differences (empty: equal)."""
+    """Compare the export at ``to`` with the Cairn store; the differences (empty: equal).
+
+    A folder, read back as a source, must match Cairn field by field (the import's verifier,
+    run the other way), and what Cairn has must be in it: every experiment, every metric and
+    artifact file of each run. A server is compared with Cairn as the source, runs and
+    logged models found by the ids the export's ledger recorded."""
     if is_url(to):
-        raise SyncError("--to URL: exporting to an MLflow server is not there yet")
+        return _verify_server(from_url, to, experiments, state_dir)
     folder = Path(to)
     with cairn_source(from_url, experiments=experiments) as (source, api):
         exported = MlrunsSource(folder)
@@ -89,6 +99,18 @@ def verify_export(
         finally:
             exported.close()
     return out
+
+
+def _verify_server(
+    from_url: str | None, to: str, experiments: list[str] | None, state_dir: Path | None
+) -> list[str]:
+    with cairn_source(from_url, state_dir=state_dir, experiments=experiments) as (source, _):
+        with destination(to) as target:
+            ledger = Ledger.load(source.state_dir, source.store_id, target.identity)
+            ids = {rid: str(e["dest_id"]) for rid, e in ledger.runs.items() if "dest_id" in e}
+            for mid, made in ledger.data.get("logged_models", {}).items():
+                ids[mid] = str(made.get("dest_id", mid))
+            return Verifier(source, target, "in Cairn", f"on {to}", ids=ids).run()
 
 
 def _missing(

@@ -19,7 +19,7 @@ import httpx
 
 from cairn import wire
 from cairn.entities.tracking import Experiment, Run
-from cairn.sync.engine import Progress, Source, Syncer, SyncReport
+from cairn.sync.engine import PARENT_TAG, Progress, Source, Syncer, SyncReport
 from cairn.sync.errors import ServerRefused, SyncError
 from cairn.sync.importing import models_in_scope
 from cairn.sync.remote import Destination, Hook, RegistryCalls, artifact_prefix
@@ -111,9 +111,13 @@ class Verifier:
         dest: Destination,
         here: str = "in the source",
         there: str = "on the destination",
+        ids: dict[str, str] | None = None,
     ):
         """``here`` and ``there`` name the two sides in the lines (an export verifies the
-        other way: the folder it wrote is the source, Cairn the destination)."""
+        other way: the folder it wrote is the source, Cairn the destination). ``ids``: the
+        destination's ids of runs and logged models that got new ones (an export to an
+        MLflow server), by source id."""
+        self.ids = ids or {}
         self.source = source
         self.dest = dest
         self.here = here
@@ -151,7 +155,7 @@ class Verifier:
                 f"experiment '{name}': {len(there)} run(s) {self.there}, {len(runs)} {self.here}"
             )
         for run in runs:
-            got = there.get(run.info.run_id)
+            got = there.get(self.ids.get(run.info.run_id, run.info.run_id))
             if got is None:
                 self.out.append(f"run {run.info.run_id}: missing")
                 continue
@@ -178,6 +182,8 @@ class Verifier:
             self.out.append(f"run {rid}: params differ ({len(params)} vs {len(run.params)})")
         tags = wire.kv_dict(data.get("tags"))
         for key, value in run.tags.items():
+            if key == PARENT_TAG:
+                value = self.ids.get(value, value)
             if tags.get(key) != value:
                 self.out.append(f"run {rid}: tag '{key}' differs")
         counts = self.source.metric_counts(rid)
@@ -185,7 +191,7 @@ class Verifier:
             mine_points: list[tuple[int, int, float, bool]] = []
             for page in self.source.history_after(rid, key, None, 10_000):
                 mine_points.extend(page)
-            theirs = self.dest.metric_history(rid, key)
+            theirs = self.dest.metric_history(self.ids.get(rid, rid), key)
             a, b = _checksum(mine_points), _checksum(theirs)
             if a != b:
                 self.out.append(
@@ -215,7 +221,7 @@ class Verifier:
 
     def _logged_model(self, model: ImportedModel) -> None:
         try:
-            info = self.dest.get_logged_model(model.model_id)
+            info = self.dest.get_logged_model(self.ids.get(model.model_id, model.model_id))
         except ServerRefused:
             self.out.append(f"logged model {model.model_id}: missing")
             return
@@ -252,7 +258,7 @@ class Verifier:
                 label = f"registered model '{name}' version {mine.version}"
                 if theirs.get("current_stage", "None") != mine.current_stage:
                     self.out.append(f"{label}: stage {theirs.get('current_stage')!r}")
-                if (theirs.get("run_id") or None) != mine.run_id:
+                if (theirs.get("run_id") or None) != self.ids.get(mine.run_id or "", mine.run_id):
                     self.out.append(f"{label}: run {theirs.get('run_id')!r}")
             aliases = {a["alias"]: str(a["version"]) for a in found.get("aliases", [])}
             expected = {a: numbers[v] for a, v in model.aliases.items() if v in numbers}

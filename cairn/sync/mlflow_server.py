@@ -49,6 +49,8 @@ def _handle(kind: str, ident: str) -> Path:
 class MlflowServerSource(ImportSource):
     """A live MLflow tracking server as a source of the sync engine."""
 
+    keep_lifecycle = True
+
     def __init__(
         self,
         url: str,

@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,13 +126,32 @@ class MlrunsWriter:
         return folder.joinpath(*parts)
 
     def _keyed(self, folder: Path, values: dict[str, str], what: str) -> int:
-        """One file per key, its value as the content; how many were written."""
+        """One file per key, its value as the content, and no file for a key the source no
+        longer has (a tag deleted since the last export); how many were written."""
         written = 0
         for key, value in values.items():
             path = self._key_path(folder, key, what)
             if path is not None and self._put(path, value.encode("utf-8")):
                 written += 1
+        for stale in self._stale_files(folder, set(values)):
+            self._written = True
+            if not self.dry_run:
+                stale.unlink()
         return written
+
+    @staticmethod
+    def _stale_files(folder: Path, keys: set[str]) -> list[Path]:
+        """Files under ``folder`` (one per key, '/' making sub folders) whose key is not in
+        ``keys``."""
+        if not folder.is_dir():
+            return []
+        return [
+            path
+            for path in sorted(folder.rglob("*"))
+            if path.is_file()
+            and not path.name.startswith(".")
+            and path.relative_to(folder).as_posix() not in keys
+        ]
 
     def _copy(self, folder: Path, rel: str, size: int, dest: Path) -> bool:
         """Stream one artifact into ``dest`` unless a file of its size is there."""
@@ -201,7 +219,7 @@ class MlrunsWriter:
                 continue
             mid = logged_model.model_id
             self._logged_model(logged_model, self._experiment_folder(owner) / "models" / mid)
-            runs.logged.add(mid)
+            runs.logged[mid] = mid
             model_folders[mid] = self._home(owner) / "models" / mid
         in_scope = models_in_scope(
             self.source, self.source.registered_models(), {w.run.info.run_id for w in works}
@@ -254,12 +272,12 @@ class MlrunsWriter:
 
     def _experiment(self, experiment: Experiment) -> None:
         folder = self._experiment_folder(experiment)
-        other = self._home(experiment) if folder != self._home(experiment) else None
-        if other is None:
-            other = self.root / TRASH / experiment.experiment_id
+        home, trash = self._home(experiment), self.root / TRASH / experiment.experiment_id
+        other = trash if folder == home else home
         if other.is_dir() and not folder.exists():
             # deleted or restored since the last export: move it, as MLflow does
             self._written = True
+            self.report.deleted += folder == trash
             if not self.dry_run:
                 folder.parent.mkdir(parents=True, exist_ok=True)
                 shutil.move(other, folder)
@@ -442,23 +460,10 @@ class MlrunsWriter:
         self._keyed(folder / "tags", model.tags, what)
         aliases = {alias: str(number) for alias, number in model.aliases.items()}
         self._keyed(folder / "aliases", aliases, what)
-        for stale in self._stale_files(folder / "aliases", set(aliases)):
-            self._written = True
-            if not self.dry_run:
-                stale.unlink()
         if not existed:
             self.report.models_created += 1
         for version in versions:
             self._version(folder, version, runs, model_folders)
-
-    @staticmethod
-    def _stale_files(folder: Path, keys: set[str]) -> Iterator[Path]:
-        """Files of ``folder`` (one per key) whose key is gone from the source."""
-        if not folder.is_dir():
-            return
-        for path in sorted(folder.iterdir()):
-            if path.is_file() and not path.name.startswith(".") and path.name not in keys:
-                yield path
 
     def _version(
         self,

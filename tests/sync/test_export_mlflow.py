@@ -13,8 +13,10 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -22,8 +24,10 @@ from cairn.sync import SyncError
 from cairn.sync.exports import run_export, verify_export
 from cairn.sync.imports import run_import
 from cairn.sync.mlflow_files import MlrunsSource
-from tests.compat.server import REPO, CairnServer
+from cairn.sync.remote import SYNC_TAG
+from tests.compat.server import REPO, CairnServer, start_stock_mlflow_server
 from tests.sync.builder import env_without_cairn
+from tests.sync.conftest import Requests
 from tests.sync.mlruns_builder import write_mlruns
 from tests.sync.test_import_mlflow_stores import assert_same, check_source, stock, summary
 
@@ -94,12 +98,14 @@ def test_an_interrupted_export_continues_and_verify_names_differences(
     (out / eid / first / "metrics" / "loss").unlink()
     (out / eid / first / "artifacts" / "model.bin").write_bytes(b"partial")
     (out / eid / first / "params" / "p1").write_text("changed")
+    (out / eid / first / "tags" / "stray").write_text("a tag Cairn does not have")
     found = verify_export(dest.url, str(out), experiments=[name])
     text = "\n".join(found)
     assert f"run {first}: params differ" in text
     assert f"run {first}: artifact 'model.bin' is 500 bytes in Cairn, 7 in the export" in text
     assert f"run {first}: metric 'loss' missing from the export" in text
-    assert len(found) == 3, found
+    assert f"run {first}: tag 'stray' differs" in text
+    assert len(found) == 4, found
     shutil.rmtree(out / eid / second)
     report = run_export(dest.url, str(out), experiments=[name])
     assert (report.runs_created, report.runs_updated, report.runs_unchanged) == (1, 1, 1)
@@ -107,6 +113,29 @@ def test_an_interrupted_export_continues_and_verify_names_differences(
     assert verify_export(dest.url, str(out), experiments=[name]) == []
     assert (out / eid / first / "artifacts" / "model.bin").stat().st_size == 500
     assert (out / eid / first / "params" / "p1").read_text() == "0"  # p1 of run 0
+    assert not (out / eid / first / "tags" / "stray").exists()
+
+    # an experiment deleted in Cairn since moves to .trash, as MLflow keeps it
+    cairn_id = next(i for i in _cairn_ids(dest, name))
+    with httpx.Client(timeout=60) as http:
+        http.post(
+            f"{dest.url}/api/2.0/mlflow/experiments/delete", json={"experiment_id": cairn_id}
+        ).raise_for_status()
+    moved = run_export(dest.url, str(out), experiments=[name])
+    assert moved.deleted == 1
+    assert not (out / eid).exists()
+    meta = yaml.safe_load((out / ".trash" / eid / "meta.yaml").read_text())
+    assert meta["lifecycle_stage"] == "deleted"
+    assert verify_export(dest.url, str(out), experiments=[name]) == []
+
+
+def _cairn_ids(dest: CairnServer, name: str) -> list[str]:
+    with httpx.Client(timeout=60) as http:
+        got = http.get(
+            f"{dest.url}/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": name}
+        )
+    got.raise_for_status()
+    return [str(got.json()["experiment"]["experiment_id"])]
 
 
 def test_the_cli_exports_the_embedded_store(tmp_path: Path) -> None:
@@ -167,3 +196,93 @@ def test_a_folder_holding_another_store_is_refused(dest: CairnServer, tmp_path: 
     afile.write_text("x")
     with pytest.raises(SyncError, match="is a file"):
         run_export(dest.url, str(afile), experiments=[name])
+
+
+@pytest.fixture(scope="module")
+def mlflow_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CairnServer]:
+    workdir = tmp_path_factory.mktemp("export-mlflow-target")
+    yield from start_stock_mlflow_server(workdir, venv="mlflow3")
+
+
+class _Interrupt:
+    """A request hook that fails the ``after``-th metric batch: an export killed midway."""
+
+    def __init__(self, after: int):
+        self.left = after
+
+    def __call__(self, request: httpx.Request) -> None:
+        if request.url.path.endswith("/runs/log-batch"):
+            self.left -= 1
+            if self.left == 0:
+                raise KeyboardInterrupt
+
+
+@pytest.mark.compat
+def test_export_to_a_stock_mlflow_server_keeps_everything_but_the_ids(
+    dest: CairnServer, mlflow_target: CairnServer, tmp_path: Path
+) -> None:
+    prefix = f"srv{uuid.uuid4().hex[:6]}"
+    stock("mlflow3", "write", tmp_path, "file:./mlruns", prefix)
+    before = summary("mlflow3", tmp_path, "file:./mlruns", prefix)
+    check_source(before)
+    assert run_import(MlrunsSource(tmp_path / "mlruns"), dest.url).failures == []
+
+    state = tmp_path / "state"
+    with pytest.raises(KeyboardInterrupt):  # killed after its third metric batch
+        run_export(
+            dest.url,
+            mlflow_target.url,
+            experiments=_names(prefix),
+            state_dir=state,
+            request_hook=_Interrupt(3),
+        )
+    report = run_export(dest.url, mlflow_target.url, experiments=_names(prefix), state_dir=state)
+    assert report.failures == []
+    assert report.runs_created + report.runs_updated <= 5
+    assert report.runs_unchanged >= 1  # the runs the killed export finished
+    assert (report.models_created, report.versions_created, report.logged_models) == (1, 2, 1)
+
+    after = summary("mlflow3", tmp_path, mlflow_target.url, prefix)
+    assert after["experiments"] == before["experiments"]
+    # new run ids on MLflow; the sync tag names the Cairn (and so the source) run
+    ids = {r["tags"].pop(SYNC_TAG).split("/")[1]: rid for rid, r in after["runs"].items()}
+    assert set(ids) == set(before["runs"])
+    for rid, run in before["runs"].items():
+        got = after["runs"][ids[rid]]
+        parent = run["tags"].get("mlflow.parentRunId")
+        if parent:
+            run["tags"]["mlflow.parentRunId"] = ids[parent]
+        for field in run:
+            if field == "outputs":  # the logged model has a new id as well
+                assert [o[1] for o in got[field]] == [o[1] for o in run[field]]
+                assert all(o[0].startswith("m-") for o in got[field])
+                continue
+            assert got[field] == run[field], (rid, field)
+    for model in before["models"].values():
+        for version in model["versions"].values():
+            version["run_id"] = ids[version["run_id"]]
+    for model in after["models"].values():  # versions carry the sync tag too
+        for number, version in model["versions"].items():
+            assert version["tags"].pop(SYNC_TAG).endswith(f"/{number}")
+    assert after["models"] == before["models"]  # stages, aliases, models:/ loading
+    assert (
+        verify_export(dest.url, mlflow_target.url, experiments=_names(prefix), state_dir=state)
+        == []
+    )
+
+    seen = Requests()
+    again = run_export(
+        dest.url, mlflow_target.url, experiments=_names(prefix), state_dir=state, request_hook=seen
+    )
+    assert seen.writes == 0, seen.by_path
+    assert again.runs_unchanged == 5
+
+    # --verify finds a change made on the MLflow side
+    rid = next(r for r, run in before["runs"].items() if "loss" in run["metrics"])
+    with httpx.Client(timeout=60) as http:
+        http.post(
+            f"{mlflow_target.url}/api/2.0/mlflow/runs/set-tag",
+            json={"run_id": ids[rid], "key": "kind", "value": "changed"},
+        ).raise_for_status()
+    found = verify_export(dest.url, mlflow_target.url, experiments=_names(prefix), state_dir=state)
+    assert found == [f"run {rid}: tag 'kind' differs"]

@@ -8,6 +8,7 @@ registry with versions, stages, aliases and ``models:/`` loading)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from cairn.sync.imports import run_import
 from cairn.sync.mlflow_files import MlrunsSource
 from cairn.sync.remote import SYNC_TAG
 from tests.compat.server import REPO, CairnServer, start_stock_mlflow_server
+from tests.compat.test_stock_client import client_python
 from tests.sync.builder import env_without_cairn
 from tests.sync.conftest import Requests
 from tests.sync.mlruns_builder import write_mlruns
@@ -61,6 +63,12 @@ def test_mlruns_to_cairn_to_mlruns_leaves_the_data_equal(dest: CairnServer, tmp_
     assert after["experiments"] == before["experiments"]
     assert_same(before, after)
 
+    # MLflow 2.x's client reads the folder as well (runs, metrics, params, stages)
+    assert _read_with_mlflow2(out) == {
+        rid: [run["status"], run["start"], run["end"], len(run["metrics"]), len(run["params"])]
+        for rid, run in before["runs"].items()
+    }
+
     # the experiments keep Cairn's ids, the deleted one is in .trash
     for name in _names(prefix):
         cairn_id = imported.experiment_ids[_source_id(tmp_path / "mlruns", name)]
@@ -74,6 +82,36 @@ def test_mlruns_to_cairn_to_mlruns_leaves_the_data_equal(dest: CairnServer, tmp_
     assert (again.runs_created, again.runs_updated, again.runs_unchanged) == (0, 0, 5)
     assert (again.points, again.artifacts, again.params, again.tags) == (0, 0, 0, 0)
     assert _files(out) == seen
+
+
+READ_2X = """
+import json, sys
+from mlflow import MlflowClient
+from mlflow.entities import ViewType
+client = MlflowClient(tracking_uri="file:" + sys.argv[1])
+out = {}
+for e in client.search_experiments(view_type=ViewType.ALL):
+    for r in client.search_runs([e.experiment_id], run_view_type=ViewType.ALL):
+        i, d = r.info, r.data
+        out[i.run_id] = [i.status, i.start_time, i.end_time, len(d.metrics), len(d.params)]
+stages = sorted(v.current_stage for v in client.search_model_versions())
+print(json.dumps({"runs": out, "stages": stages}))
+"""
+
+
+def _read_with_mlflow2(folder: Path) -> dict[str, list[object]]:
+    result = subprocess.run(
+        [str(client_python("mlflow2")), "-c", READ_2X, str(folder)],
+        env=env_without_cairn(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    doc = json.loads(result.stdout)
+    assert doc["stages"] == ["Production", "Staging"]
+    runs: dict[str, list[object]] = doc["runs"]
+    return runs
 
 
 def _source_id(root: Path, name: str) -> str:

@@ -27,6 +27,7 @@ from cairn.cli_alerts import alerts
 from cairn.cli_audit import audit
 from cairn.cli_backup import backup, restore
 from cairn.cli_evals import evals
+from cairn.cli_export import export
 from cairn.cli_import import import_
 from cairn.cli_jobs import jobs, worker
 from cairn.cli_models import models
@@ -577,6 +578,7 @@ main.add_command(users)
 main.add_command(tokens)
 main.add_command(audit)
 main.add_command(import_)
+main.add_command(export)
 main.add_command(models)
 main.add_command(retention)
 main.add_command(webhooks)

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from cairn.sync.engine import Source
+from cairn.sync.engine import Progress, Source, SyncReport
 
 
 @click.group(name="import")
@@ -67,28 +67,47 @@ def _common(fn: Callable[..., None]) -> Callable[..., None]:
 def _run(
     make: Callable[[], Source], to: str | None, dry_run: bool, verify: bool, label: str
 ) -> None:
-    from cairn.sync import SyncError
     from cairn.sync.imports import run_import, verify_import
+
+    run_and_verify(
+        None
+        if dry_run and verify
+        else lambda p: run_import(make(), to, dry_run=dry_run, progress=p),
+        (lambda: verify_import(make(), to)) if verify else None,
+        f"the destination matches {label}",
+        f"verify: {{n}} difference(s) from {label}",
+    )
+
+
+def run_and_verify(
+    work: Callable[[Progress], SyncReport] | None,
+    check: Callable[[], list[str]] | None,
+    matches: str,
+    differ: str,
+    *,
+    exported: bool = False,
+) -> None:
+    """Run an import or export (``work``) under the progress bars and print its summary;
+    then, with ``check``, print every difference it finds (exit 1 on any, or on a failure)."""
+    from cairn.sync import SyncError
     from cairn.sync.progress import RichProgress, print_report
 
     console = Console(highlight=False)
     try:
         report = None
-        if not (dry_run and verify):
+        if work is not None:
             with RichProgress(Console()) as progress:
-                report = run_import(make(), to, dry_run=dry_run, progress=progress)
-            print_report(console, report, imported=True)
-        differences: list[str] = []
-        if verify:
-            differences = verify_import(make(), to)
+                report = work(progress)
+            print_report(console, report, imported=not exported, exported=exported)
+        differences = check() if check is not None else []
     except SyncError as exc:
         raise click.ClickException(exc.message) from None
-    if verify:
+    if check is not None:
         for line in differences:
-            console.print(f"[red]differs:[/red] {line}")
+            console.print(f"[red]differs:[/red] {line}", soft_wrap=True)
         if differences:
-            raise click.ClickException(f"verify: {len(differences)} difference(s) from {label}")
-        console.print(f"verify: the destination matches {label}")
+            raise click.ClickException(differ.replace("{n}", str(len(differences))))
+        console.print(f"verify: {matches}", soft_wrap=True)
     if report is not None and report.failures:
         raise click.ClickException(f"{len(report.failures)} problem(s); see above")
 

@@ -161,6 +161,9 @@ class Syncer:
         self.report = SyncReport(dry_run=dry_run)
         self.store_id: str | None = None
         self.keep_ids = source.keep_ids
+        # deleted experiments and runs arrive deleted (imports, and an export to MLflow,
+        # whose runs get new ids); a plain sync sends active ones only
+        self.keep_lifecycle = bool(getattr(source, "keep_lifecycle", source.keep_ids))
         self.ledger = Ledger(source.state_dir / "unused.json", "", destination.identity)
         # source experiment id -> destination experiment (None: to be created)
         self._dest_experiments: dict[str, str | None] = {}
@@ -280,7 +283,8 @@ class Syncer:
                     entry["dest_id"],
                     entry.get("artifact_uri"),
                 )
-        runs.logged.update(self.ledger.data.get("logged_models", {}))
+        for mid, made in self.ledger.data.get("logged_models", {}).items():
+            runs.logged[mid] = str(made.get("dest_id", mid))
         calls = RegistryCalls(self.dest)
         store_id = self.store_id or ""
         return RegistrySync(calls, self.ledger, store_id, runs, self.report, self.keep_ids)
@@ -297,7 +301,7 @@ class Syncer:
             else:
                 r.runs_updated += 1
             r.points += work.points
-            if self.keep_ids and work.run.info.lifecycle_stage == DELETED:
+            if self.keep_lifecycle and work.run.info.lifecycle_stage == DELETED:
                 r.deleted += 1
             r.artifacts += len(work.files)
             r.bytes += work.nbytes
@@ -319,7 +323,7 @@ class Syncer:
         dest_id = str(found["experiment_id"])
         self.report.experiment_ids[eid] = dest_id
         deleted_there = found.get("lifecycle_stage") == DELETED
-        if deleted_there and self.keep_ids and experiment.lifecycle_stage == DELETED:
+        if deleted_there and self.keep_lifecycle and experiment.lifecycle_stage == DELETED:
             self._restore.add(eid)  # restored only if runs remain to be sent
         elif deleted_there:
             self._blocked.add(eid)
@@ -393,7 +397,7 @@ class Syncer:
         """keep_ids: a deleted source experiment ends deleted on the destination (after its
         runs were sent: a deleted experiment takes no new runs)."""
         eid = experiment.experiment_id
-        if not self.keep_ids or experiment.lifecycle_stage != DELETED or eid in self._blocked:
+        if not self.keep_lifecycle or experiment.lifecycle_stage != DELETED or eid in self._blocked:
             return
         recorded = self.ledger.experiments.get(eid)
         dest_id = self._dest_experiments.get(eid)
@@ -491,7 +495,7 @@ class Syncer:
             pending = True
         if entry.get("status") != run.info.status or entry.get("end_time") != run.info.end_time:
             pending = True
-        if self.keep_ids and entry.get("lifecycle", "active") != run.info.lifecycle_stage:
+        if self.keep_lifecycle and entry.get("lifecycle", "active") != run.info.lifecycle_stage:
             pending = True
         work.folder = self.source.artifact_dir(run.info.artifact_uri)
         if work.folder is None and run.info.artifact_uri:
@@ -639,7 +643,7 @@ class Syncer:
             entry["status"] = run.info.status
             entry["end_time"] = run.info.end_time
             sent_anything = True
-        lifecycle = run.info.lifecycle_stage if self.keep_ids else "active"
+        lifecycle = run.info.lifecycle_stage if self.keep_lifecycle else "active"
         if entry.get("lifecycle", "active") != lifecycle:
             if lifecycle == DELETED:
                 self.dest.delete_run(dest_id)
@@ -657,22 +661,28 @@ class Syncer:
                 report.runs_unchanged += 1
 
     def _send_logged_model(self, model: ImportedModel) -> None:
-        """An MLflow 3 logged model under its own id, with its files (keep_ids sources)."""
+        """An MLflow 3 logged model with its files: under its own id (keep_ids sources), or
+        under the id the destination gives it (an export to MLflow), its source run mapped."""
         dest_experiment = self._dest_experiments.get(model.experiment_id)
         if dest_experiment is None or model.experiment_id in self._blocked:
             return
         sent: dict[str, dict[str, Any]] = self.ledger.data.setdefault("logged_models", {})
         entry = sent.get(model.model_id)
         if entry is None:
+            run_id = model.source_run_id
+            if not self.keep_ids and run_id:
+                run_id = (self.ledger.run(run_id) or {}).get("dest_id")
             try:
-                info = self.dest.create_logged_model(dest_experiment, model)
+                info = self.dest.create_logged_model(
+                    dest_experiment, model, keep_id=self.keep_ids, source_run_id=run_id
+                )
                 self.report.logged_models += 1
             except ServerRefused as exc:
                 if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                     raise
                 info = self.dest.get_logged_model(model.model_id)
             entry = {
-                "dest_id": model.model_id,
+                "dest_id": str(info.get("model_id") or model.model_id),
                 "experiment": model.experiment_id,
                 "artifact_uri": info.get("artifact_uri"),
                 "status": info.get("status"),
@@ -690,7 +700,7 @@ class Syncer:
             if files:
                 self._send_artifacts(entry, model.folder, files)
         if entry.get("status") != model.status and model.status != "LOGGED_MODEL_PENDING":
-            self.dest.finalize_logged_model(model.model_id, model.status)
+            self.dest.finalize_logged_model(entry["dest_id"], model.status)
             entry["status"] = model.status
             self.ledger.save()
 
@@ -704,7 +714,7 @@ class Syncer:
         fresh = [(m, s) for m, s in run.outputs if f"{m}:{s}" not in sent and m in made]
         if not fresh:
             return
-        self.dest.log_outputs(entry["dest_id"], fresh)
+        self.dest.log_outputs(entry["dest_id"], [(made[m]["dest_id"], s) for m, s in fresh])
         sent.extend(f"{m}:{s}" for m, s in fresh)
         self.ledger.save()
 

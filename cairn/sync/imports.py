@@ -19,8 +19,8 @@ import httpx
 
 from cairn import wire
 from cairn.entities.tracking import Experiment, Run
-from cairn.sync.engine import Progress, Source, Syncer, SyncReport
-from cairn.sync.errors import ServerRefused
+from cairn.sync.engine import PARENT_TAG, Progress, Source, Syncer, SyncReport
+from cairn.sync.errors import ServerRefused, SyncError
 from cairn.sync.importing import models_in_scope
 from cairn.sync.remote import Destination, Hook, RegistryCalls, artifact_prefix
 from cairn.sync.source import ImportedModel
@@ -33,10 +33,11 @@ def destination(
     request_hook: Hook | None = None,
     transport: httpx.BaseTransport | None = None,
     dry_run: bool = False,
+    must_exist: bool = False,
 ) -> Iterator[Destination]:
     """The server at ``to``, or the embedded store when ``to`` is None. A dry run against an
     embedded store that does not exist yet reads an empty one in a temporary folder instead
-    of creating it."""
+    of creating it; with ``must_exist`` (an export reading it) a missing store is an error."""
     scratch: tempfile.TemporaryDirectory[str] | None = None
     if to is not None:
         dest = Destination(to, request_hook=request_hook, transport=transport)
@@ -46,6 +47,8 @@ def destination(
 
         target = resolve_target(default_tracking_uri())
         db = (target.backend_store_uri or "").removeprefix("sqlite:///")
+        if must_exist and target.backend_store_uri != db and not Path(db).is_file():
+            raise SyncError(f"There is no Cairn store at {db} (set CAIRN_HOME, or give --from URL)")
         if dry_run and target.backend_store_uri != db and not Path(db).is_file():
             scratch = tempfile.TemporaryDirectory(prefix="cairn-import-dry-")
             target = resolve_target(scratch.name)
@@ -102,9 +105,23 @@ class Verifier:
     """Compares a source with what the destination shows, through the same REST calls the
     stock client makes; every difference is a line naming the object and the field."""
 
-    def __init__(self, source: Source, dest: Destination):
+    def __init__(
+        self,
+        source: Source,
+        dest: Destination,
+        here: str = "in the source",
+        there: str = "on the destination",
+        ids: dict[str, str] | None = None,
+    ):
+        """``here`` and ``there`` name the two sides in the lines (an export verifies the
+        other way: the folder it wrote is the source, Cairn the destination). ``ids``: the
+        destination's ids of runs and logged models that got new ones (an export to an
+        MLflow server), by source id."""
+        self.ids = ids or {}
         self.source = source
         self.dest = dest
+        self.here = here
+        self.there = there
         self.out: list[str] = []
 
     def run(self) -> list[str]:
@@ -124,8 +141,8 @@ class Verifier:
             return
         if found.get("lifecycle_stage") != experiment.lifecycle_stage:
             self.out.append(
-                f"experiment '{name}': lifecycle {found.get('lifecycle_stage')} on the "
-                f"destination, {experiment.lifecycle_stage} in the source"
+                f"experiment '{name}': lifecycle {found.get('lifecycle_stage')} "
+                f"{self.there}, {experiment.lifecycle_stage} {self.here}"
             )
         tags = wire.kv_dict(found.get("tags"))
         for key, value in experiment.tags.items():
@@ -135,11 +152,10 @@ class Verifier:
         runs = self.source.runs(experiment.experiment_id)
         if len(there) != len(runs):
             self.out.append(
-                f"experiment '{name}': {len(there)} run(s) on the destination, "
-                f"{len(runs)} in the source"
+                f"experiment '{name}': {len(there)} run(s) {self.there}, {len(runs)} {self.here}"
             )
         for run in runs:
-            got = there.get(run.info.run_id)
+            got = there.get(self.ids.get(run.info.run_id, run.info.run_id))
             if got is None:
                 self.out.append(f"run {run.info.run_id}: missing")
                 continue
@@ -158,12 +174,16 @@ class Verifier:
         }
         for key, value in mine.items():
             if value is not None and info.get(key) != value:
-                self.out.append(f"run {rid}: {key} is {info.get(key)!r}, source {value!r}")
+                self.out.append(
+                    f"run {rid}: {key} is {info.get(key)!r} {self.there}, {value!r} {self.here}"
+                )
         params = wire.kv_dict(data.get("params"))
         if params != run.params:
             self.out.append(f"run {rid}: params differ ({len(params)} vs {len(run.params)})")
         tags = wire.kv_dict(data.get("tags"))
         for key, value in run.tags.items():
+            if key == PARENT_TAG:
+                value = self.ids.get(value, value)
             if tags.get(key) != value:
                 self.out.append(f"run {rid}: tag '{key}' differs")
         counts = self.source.metric_counts(rid)
@@ -171,13 +191,12 @@ class Verifier:
             mine_points: list[tuple[int, int, float, bool]] = []
             for page in self.source.history_after(rid, key, None, 10_000):
                 mine_points.extend(page)
-            theirs = self.dest.metric_history(rid, key)
+            theirs = self.dest.metric_history(self.ids.get(rid, rid), key)
             a, b = _checksum(mine_points), _checksum(theirs)
             if a != b:
                 self.out.append(
-                    f"run {rid}: metric '{key}' has {b[0]} distinct point(s) on the "
-                    f"destination, {a[0]} in the source"
-                    + (" (same count, other values)" if a[0] == b[0] else "")
+                    f"run {rid}: metric '{key}' has {b[0]} distinct point(s) {self.there}, "
+                    f"{a[0]} {self.here}" + (" (same count, other values)" if a[0] == b[0] else "")
                 )
         folder = self.source.artifact_dir(run.info.artifact_uri)
         uri = info.get("artifact_uri")
@@ -192,7 +211,9 @@ class Verifier:
                 self.out.append(f"{what}: artifact '{rel}' missing")
                 continue
             if len(got) != size:
-                self.out.append(f"{what}: artifact '{rel}' is {len(got)} bytes, source {size}")
+                self.out.append(
+                    f"{what}: artifact '{rel}' is {len(got)} bytes {self.there}, {size} {self.here}"
+                )
             elif hashlib.sha256(got).hexdigest() != _digest(
                 self.source.read_artifact(folder, rel, size)
             ):
@@ -200,7 +221,7 @@ class Verifier:
 
     def _logged_model(self, model: ImportedModel) -> None:
         try:
-            info = self.dest.get_logged_model(model.model_id)
+            info = self.dest.get_logged_model(self.ids.get(model.model_id, model.model_id))
         except ServerRefused:
             self.out.append(f"logged model {model.model_id}: missing")
             return
@@ -227,8 +248,8 @@ class Verifier:
             wanted = [v for v in versions if not v.run_id or v.run_id in imported]
             if len(there) != len(wanted):
                 self.out.append(
-                    f"registered model '{name}': {len(there)} version(s) on the destination, "
-                    f"{len(wanted)} in the source"
+                    f"registered model '{name}': {len(there)} version(s) {self.there}, "
+                    f"{len(wanted)} {self.here}"
                 )
                 continue
             numbers = {}
@@ -237,7 +258,7 @@ class Verifier:
                 label = f"registered model '{name}' version {mine.version}"
                 if theirs.get("current_stage", "None") != mine.current_stage:
                     self.out.append(f"{label}: stage {theirs.get('current_stage')!r}")
-                if (theirs.get("run_id") or None) != mine.run_id:
+                if (theirs.get("run_id") or None) != self.ids.get(mine.run_id or "", mine.run_id):
                     self.out.append(f"{label}: run {theirs.get('run_id')!r}")
             aliases = {a["alias"]: str(a["version"]) for a in found.get("aliases", [])}
             expected = {a: numbers[v] for a, v in model.aliases.items() if v in numbers}

@@ -50,22 +50,29 @@ def _handle(kind: str, ident: str) -> Path:
 class MlflowServerSource(ImportSource):
     """A live MLflow tracking server as a source of the sync engine."""
 
+    keep_lifecycle = True
+
     def __init__(
         self,
         url: str,
         *,
         state_dir: Path | None = None,
         experiments: list[str] | None = None,
+        api: Destination | None = None,
     ):
+        """``api``: the client to read through (``cairn export`` passes the embedded
+        store's or a Cairn server's; it stays open after :meth:`close`)."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise SyncError(f"--from must be the http(s) URL of an MLflow server, not '{url}'")
         self.url = url.rstrip("/")
-        self.api = Destination(self.url, credentials=source_prefix())
+        self._owns_api = api is None
+        self.api = api or Destination(self.url, credentials=source_prefix())
         try:
             self._check()
         except SyncError:
-            self.api.close()
+            if self._owns_api:
+                self.api.close()
             raise
         super().__init__(state_dir or home_state_dir(f"mlflow-server:{self.url}"), experiments)
         self._uri_run: dict[str, str] = {}  # a run's artifact URI -> its run id
@@ -92,7 +99,8 @@ class MlflowServerSource(ImportSource):
 
     def close(self) -> None:
         super().close()
-        self.api.close()
+        if self._owns_api:
+            self.api.close()
 
     def _pages(
         self, method: str, path: str, query: dict[str, Any], items: str
@@ -353,6 +361,7 @@ class MlflowServerSource(ImportSource):
                 run_id=v.get("run_id") or None,
                 status=v.get("status") or "READY",
                 tags=wire.kv_dict(v.get("tags")),
+                model_id=v.get("model_id") or None,
             )
         return [found[n] for n in sorted(found)]
 

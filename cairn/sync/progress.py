@@ -114,23 +114,31 @@ def summary_lines(report: SyncReport) -> list[str]:
     return lines
 
 
-def import_summary_lines(report: SyncReport) -> list[str]:
-    """An import's summary: the sync summary, the logged models and deleted objects, and
-    the experiment id mapping (source -> Cairn), which the ledger also keeps."""
+def import_summary_lines(
+    report: SyncReport, done: str = "Imported:", ids: str = "source -> Cairn"
+) -> list[str]:
+    """An import's (or an export's) summary: the sync summary, the logged models and deleted
+    objects, and the experiment id mapping (``ids`` names its direction), which the ledger
+    also keeps."""
     lines = summary_lines(report)
-    lines[0] = "Dry run, nothing written:" if report.dry_run else "Imported:"
+    lines[0] = "Dry run, nothing written:" if report.dry_run else done
     lines.append(f"  logged models        {report.logged_models} created")
     lines.append(f"  marked deleted       {report.deleted} (experiments and runs)")
     if report.experiment_ids:
-        lines.append("  experiment ids (source -> Cairn):")
+        lines.append(f"  experiment ids ({ids}):")
         for source, dest in report.experiment_ids.items():
             same = " (same)" if source == dest else ""
             lines.append(f"    {source} -> {dest}{same}")
     return lines
 
 
-def print_report(console: Console, report: SyncReport, *, imported: bool = False) -> None:
-    lines = import_summary_lines(report) if imported else summary_lines(report)
+def print_report(
+    console: Console, report: SyncReport, *, imported: bool = False, exported: bool = False
+) -> None:
+    if exported:
+        lines = import_summary_lines(report, "Exported:", "Cairn -> MLflow")
+    else:
+        lines = import_summary_lines(report) if imported else summary_lines(report)
     for line in lines:
         console.print(line, markup=False)
     for note in report.notes:

@@ -27,7 +27,8 @@ class RunMap:
 
     def __init__(self) -> None:
         self.runs: dict[str, tuple[str, str, str]] = {}
-        self.logged: set[str] = set()  # logged models imported under their own ids
+        # logged models sent: source id -> destination id (the same for an import)
+        self.logged: dict[str, str] = {}
 
     def add(self, run_id: str, source_uri: str | None, dest_id: str, dest_uri: str | None) -> None:
         self.runs[run_id] = (source_uri or "", dest_id, dest_uri or "")
@@ -38,7 +39,7 @@ class RunMap:
             if m.group(1) not in self.logged:
                 return None
             mapped = self.runs.get(version.run_id or "")
-            return version.source, mapped[1] if mapped else ""
+            return f"models:/{self.logged[m.group(1)]}", mapped[1] if mapped else ""
         if m := RUNS_SOURCE.match(version.source):
             found = self.runs.get(m.group(1))
             if found is None:
@@ -201,6 +202,7 @@ class RegistrySync:
                 version.description,
                 version.user_id,
                 find=lambda: self._found_versions(name, [version]).get(key),
+                model_id=m.group(1) if (m := LOGGED_SOURCE.match(source)) else None,
             )
             entry = {
                 "dest": dest,

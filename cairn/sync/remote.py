@@ -249,17 +249,27 @@ class Destination:
         self._call("POST", "experiments/restore", {"experiment_id": experiment_id})
 
     # -------------------------------------------------------------- logged models
-    def create_logged_model(self, experiment_id: str, model: ImportedModel) -> dict[str, Any]:
-        """Create an MLflow 3 logged model under its source's id; its info as answered."""
+    def create_logged_model(
+        self,
+        experiment_id: str,
+        model: ImportedModel,
+        *,
+        keep_id: bool = True,
+        source_run_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Create an MLflow 3 logged model, under its source's id with ``keep_id`` (Cairn's
+        extension; MLflow makes its own); its info as answered."""
         body: dict[str, Any] = {
             "experiment_id": experiment_id,
-            "model_id": model.model_id,
             "name": model.name,
             "tags": wire.kv(model.tags),
             "params": wire.kv(model.params),
         }
-        if model.source_run_id:
-            body["source_run_id"] = model.source_run_id
+        if keep_id:
+            body["model_id"] = model.model_id
+        run_id = source_run_id if source_run_id is not None else model.source_run_id
+        if run_id:
+            body["source_run_id"] = run_id
         if model.model_type:
             body["model_type"] = model.model_type
         out = self._call("POST", "logged-models", body)
@@ -461,12 +471,17 @@ class RegistryCalls:
         description: str | None,
         user_id: str | None,
         find: Callable[[], dict[str, Any] | None],
+        model_id: str | None = None,
     ) -> str:
+        """``model_id``: the logged model a ``models:/m-…`` source names (MLflow 3 servers
+        refuse such a source without it)."""
         body: dict[str, Any] = {
             "name": name,
             "source": source,
             "tags": wire.kv(tags),
         }
+        if model_id:
+            body["model_id"] = model_id
         if run_id:
             body["run_id"] = run_id
         if description:

@@ -264,7 +264,9 @@ def test_verify_names_each_difference(dest: CairnServer, tmp_path: Path) -> None
     text = "\n".join(found)
     assert f"run {rid}: metric 'loss' has 51 distinct point(s) on the destination, 50" in text
     assert f"run {rid}: tag 'deep/key' differs" in text
-    assert f"run {rid}: artifact 'model.bin' is 1 bytes, source 1000" in text
+    assert (
+        f"run {rid}: artifact 'model.bin' is 1 bytes on the destination, 1000 in the source" in text
+    )
     assert len(found) == 3, found
 
 

@@ -46,7 +46,11 @@ describe("Markdown previews", () => {
   it("keeps raw HTML as text and follows no script links", () => {
     expect(parseInline("<script>alert(1)</script>")).toEqual([{ t: "text", text: "<script>alert(1)</script>" }]);
     expect(parseInline("[x](javascript:alert(1))")[0]).toMatchObject({ t: "link", href: null });
-    expect(parseInline("[x](JavaScript:alert(1))")[0]).toMatchObject({ t: "link", href: null });
+    expect(parseInline("[x](JavaScript:alert(1))")).toEqual([{ t: "link", href: null, children: [{ t: "text", text: "x" }] }]);
+    expect(parseInline("[wiki](https://en.wikipedia.org/wiki/F1_(score)) end")).toEqual([
+      { t: "link", href: "https://en.wikipedia.org/wiki/F1_(score)", children: [{ t: "text", text: "wiki" }] },
+      { t: "text", text: " end" },
+    ]);
     expect(parseInline("[docs](https://example.org/a)")[0]).toEqual({ t: "link", href: "https://example.org/a", children: [{ t: "text", text: "docs" }] });
     expect(safeHref("data:text/html,x")).toBeNull();
     expect(safeHref("plots/roc.png")).toBe("plots/roc.png");

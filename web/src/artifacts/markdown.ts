@@ -28,7 +28,7 @@ export function safeHref(href: string): string | null {
   return ["http", "https", "mailto"].includes(scheme[1]!.toLowerCase()) ? h : null;
 }
 
-const INLINE = /(`+)([\s\S]*?[^`])\1(?!`)|\*\*([\s\S]+?)\*\*|__([\s\S]+?)__|\*([^*\s][\s\S]*?)\*|_([^_\s][\s\S]*?)_(?![A-Za-z0-9])|\[([^\]]*)\]\(([^)\s]*)(?:\s+"[^"]*")?\)|<(https?:\/\/[^>\s]+)>/;
+const INLINE = /(`+)([\s\S]*?[^`])\1(?!`)|\*\*([\s\S]+?)\*\*|__([\s\S]+?)__|\*([^*\s][\s\S]*?)\*|_([^_\s][\s\S]*?)_(?![A-Za-z0-9])|\[([^\]]*)\]\(((?:[^()\s]|\([^()\s]*\))*)(?:\s+"[^"]*")?\)|<(https?:\/\/[^>\s]+)>/;
 
 export function parseInline(text: string): Inline[] {
   const out: Inline[] = [];

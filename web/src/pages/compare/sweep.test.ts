@@ -37,10 +37,15 @@ describe("a sweep's scatter and box plot start on a useful pair", () => {
     expect(d.x).toEqual({ kind: "param", key: "max_depth" });
     expect(d.y).toEqual({ kind: "metric", key: "test_f1" });
   });
-  it("groups the box plot by the param whose groups differ most", () => {
-    // criterion (2 groups) barely moves test_f1; max_depth has 6 groups far apart
-    expect(boxParam(SWEEP, "test_f1")).toBe("max_depth");
-    expect(boxParam(SWEEP, "test_f1", 4)).toBe("criterion"); // max_depth has too many groups
+  it("groups the box plot by a param of a few values, the one whose groups differ most", () => {
+    // max_depth and seed take a value per run or nearly: no boxes to draw; criterion has 2
+    expect(boxParam(SWEEP, "test_f1")).toBe("criterion");
+    // 12 runs over 3 depths × 2 criteria: depth moves test_f1, criterion does not
+    const grid = Array.from({ length: 12 }, (_, i) =>
+      run(i, { max_depth: String(2 + (i % 3) * 4), criterion: i % 2 ? "gini" : "entropy" }, { test_f1: 0.7 + (i % 3) / 10 + (i % 2) / 1000 }),
+    );
+    expect(boxParam(grid, "test_f1")).toBe("max_depth");
+    expect(boxParam(grid, "test_f1", 2)).toBe("criterion"); // max_depth has too many groups
   });
   it("skips constant params and metrics one run has", () => {
     const runs: CompareRun[] = SWEEP.map((r) => ({ ...r, metrics: { a_count: 1, other: Number(r.params.max_depth) } }));

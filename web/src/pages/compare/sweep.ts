@@ -88,8 +88,8 @@ export function scatterParam(runs: CompareRun[], metric: string | null): string 
 }
 
 /** The param to group a box plot by: 2 to `maxGroups` distinct values among the runs that have
- * it, the one whose groups' medians of `metric` lie furthest apart (it explains the metric
- * best); groups of one value count as their value. */
+ * it and at least two runs a group on average, the one whose groups' medians of `metric` lie
+ * furthest apart (it explains the metric best). */
 export function boxParam(runs: CompareRun[], metric: string | null, maxGroups = 12): string | null {
   const keys = new Set<string>();
   for (const r of runs) for (const k of Object.keys(r.params)) keys.add(k);
@@ -103,7 +103,10 @@ export function boxParam(runs: CompareRun[], metric: string | null, maxGroups = 
       if (y !== null) g.push(y);
       groups.set(r.params[key]!, g);
     }
-    if (groups.size < 2 || groups.size > maxGroups) continue;
+    // a box needs a few runs: a param where most values stand alone (a learning rate each
+    // trial drew) is the scatter's, not the box plot's
+    const grouped = [...groups.values()].reduce((n, g) => n + g.length, 0);
+    if (groups.size < 2 || groups.size > maxGroups || groups.size * 2 > Math.max(grouped, 2)) continue;
     const medians = [...groups.values()].filter((g) => g.length).map((g) => [...g].sort((a, b) => a - b)[Math.floor((g.length - 1) / 2)]!);
     const spread = medians.length > 1 ? Math.max(...medians) - Math.min(...medians) : 0;
     if (!best || spread > best.spread || (spread === best.spread && groups.size < best.groups)) best = { key, spread, groups: groups.size };

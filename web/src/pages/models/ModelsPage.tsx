@@ -241,7 +241,7 @@ function ModelComparison({ names, stage, onStage, onClose }: { names: string[]; 
           </div>
           {metricKeys(runs).length > 0 && (
             <div className="chart-card section">
-              <EChart option={option} height={chartHeight(keys.length)} label="Metrics of the compared model versions" testId="models-compare-chart" />
+              <EChart option={option} height={chartHeight(keys.length)} label={`Metrics of the compared model versions, each on its own axis from 0: ${keys.join(", ")}`} testId="models-compare-chart" />
             </div>
           )}
         </>

@@ -171,8 +171,8 @@ export function HomePage() {
                 {list.map((v) => (
                   <li key={`${v.name}/${v.version}`} className="home-row" data-testid="home-version">
                     <span className="home-name">
-                      <Link to={`/models/${encodeURIComponent(v.name)}/versions/${encodeURIComponent(v.version)}`}>
-                        {v.name} v{v.version}
+                      <Link className="home-ver" to={`/models/${encodeURIComponent(v.name)}/versions/${encodeURIComponent(v.version)}`}>
+                        <span className="home-ver-name">{v.name}</span> <b>v{v.version}</b>
                       </Link>
                       {(v.aliases ?? []).map((a) => (
                         <span key={a} className="chip home-alias">
@@ -197,8 +197,11 @@ export function HomePage() {
                 {list.map((r) => (
                   <li key={r.id} className="home-row" data-testid="home-request">
                     <span className="home-name">
-                      <Link to={`/models/${encodeURIComponent(r.model_name)}/versions/${encodeURIComponent(r.version)}`}>
-                        {r.model_name} v{r.version} → {targetLabel(r.target)}
+                      <Link className="home-ver" to={`/models/${encodeURIComponent(r.model_name)}/versions/${encodeURIComponent(r.version)}`}>
+                        <span className="home-ver-name">{r.model_name}</span>{" "}
+                        <b>
+                          v{r.version} → {targetLabel(r.target)}
+                        </b>
                       </Link>
                       <span className="faint">by {r.requested_by}</span>
                     </span>

@@ -84,6 +84,9 @@ test.afterAll(async () => {
 
 test("the home dashboard shows live progress, recent runs, new versions, a waiting request and a firing alert", async ({ page }) => {
   await page.setViewportSize({ width: 1440, height: 900 });
+  await page.goto(`${server.url}/models`);
+  await page.getByRole("link", { name: "Cairn home" }).click(); // the logo leads home too
+  await expect(page).toHaveURL(`${server.url}/home`);
   await page.goto(`${server.url}/`);
   await page.getByTestId("nav-home").click();
   await expect(page).toHaveURL(`${server.url}/home`);

@@ -63,7 +63,7 @@ export function Layout() {
         Skip to main content
       </a>
       <header className="topbar">
-        <Link to="/" className="brand" aria-label="Cairn home">
+        <Link to="/home" className="brand" aria-label="Cairn home">
           <Logo />
           Cairn
         </Link>

@@ -179,6 +179,30 @@ test("the top bar's Artifacts lists every experiment's, narrows to one, at 1280Ã
   await shot(page, "artifacts-model-1280");
 });
 
+test("a long listing comes in pages: the next one follows the first, as the API pages it", async ({ page, api, baseURL }) => {
+  const experimentId = await api.createExperiment(`artifact-pages-${Date.now()}`);
+  for (let i = 0; i < 26; i++) {
+    const runId = await api.createRun(experimentId, `r${String(i).padStart(2, "0")}`, { start: Date.now() - (26 - i) * 1000 });
+    for (const path of ["a.log", "b.yaml", "c.txt", "d.json"]) await put(baseURL!, experimentId, runId, path, `${i} ${path}\n`);
+  }
+  const first = await (await fetch(`${baseURL}/api/v1/artifacts?experiment_id=${experimentId}`)).json();
+  expect(first.artifacts).toHaveLength(100);
+  const second = await (await fetch(`${baseURL}/api/v1/artifacts?experiment_id=${experimentId}&page_token=${first.next_page_token}`)).json();
+  expect(second.artifacts.map((a: { run_name: string; path: string }) => `${a.run_name}/${a.path}`)).toEqual(["r00/a.log", "r00/b.yaml", "r00/c.txt", "r00/d.json"]);
+  expect(second.next_page_token).toBeNull();
+
+  await page.goto(`/experiments/${experimentId}/artifacts`);
+  const rows = page.getByTestId("artifact-row");
+  await expect(rows).toHaveCount(100);
+  await expect(page.getByTestId("artifact-count")).toHaveText("100 artifacts so far in 25 runs looked at");
+  await page.getByTestId("artifact-more").click();
+  await expect(rows).toHaveCount(104);
+  await expect(rows.last()).toContainText("d.json");
+  await expect(rows.last()).toContainText("r00");
+  await expect(page.getByTestId("artifact-more")).toHaveCount(0);
+  await expect(page.getByTestId("artifact-count")).toHaveText("104 artifacts in 26 runs looked at");
+});
+
 test.describe("bad addresses", () => {
   test.use({ allowHttpErrors: [404] });
   test("an unknown experiment's Artifacts tab says not found, with a way back", async ({ page }) => {

@@ -21,9 +21,10 @@ import "./artifacts-page.css";
 const ICONS: Record<string, string> = { model: "◆", image: "▣", config: "⚙", log: "≡", report: "¶", data: "▦", media: "▶", other: "·" };
 
 function Thumb({ a }: { a: ArtifactOut }) {
-  if (a.type === "image" && (a.file_size ?? 0) <= THUMBNAIL_BYTES) {
+  const [broken, setBroken] = useState(false);
+  if (a.type === "image" && (a.file_size ?? 0) <= THUMBNAIL_BYTES && !broken) {
     const { root, file } = previewTarget(a);
-    return <img className="art-thumb" src={artifactUrl(root, file.path)} alt="" loading="lazy" />;
+    return <img className="art-thumb" src={artifactUrl(root, file.path)} alt="" loading="lazy" onError={() => setBroken(true)} />;
   }
   return (
     <span className={`art-thumb art-icon t-${a.type}`} aria-hidden="true">

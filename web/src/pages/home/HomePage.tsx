@@ -22,7 +22,7 @@ import "./home.css";
 
 const LIVE_MS = 5_000;
 const RECENT_RUNS = 12;
-const RUNNING_RUNS = 10;
+const RUNNING_RUNS = 6;
 
 function Card({ title, to, linkText, testId, children }: { title: string; to?: string; linkText?: string; testId: string; children: ReactNode }) {
   return (
@@ -80,7 +80,7 @@ function RunningRun({ run, names, now }: { run: Run; names: Map<string, string>;
           {formatDuration(runDuration(run.info.start_time, undefined, "RUNNING", now) ?? undefined)}
         </span>
       </div>
-      <ProgressBar fraction={p.fraction} state="running" label={`${run.info.run_name ?? run.info.run_id} progress`} />
+      {p.fraction !== null && <ProgressBar fraction={p.fraction} state="running" label={`${run.info.run_name ?? run.info.run_id} progress`} />}
       <div className="home-row faint home-small" data-testid="running-progress">
         <span>{label}</span>
         {p.latest && (
@@ -135,11 +135,14 @@ export function HomePage() {
         <Card title="Running now" testId="home-running" to="/" linkText="Experiments">
           <Body query={runsQuery(running)} empty="No run is running.">
             {(runs) => (
-              <ul className="home-list">
-                {runs.map((r) => (
-                  <RunningRun key={r.info.run_id} run={r} names={names} now={now} />
-                ))}
-              </ul>
+              <>
+                <ul className="home-list">
+                  {runs.map((r) => (
+                    <RunningRun key={r.info.run_id} run={r} names={names} now={now} />
+                  ))}
+                </ul>
+                {runs.length === RUNNING_RUNS && <p className="faint home-note">The {RUNNING_RUNS} newest are shown; the experiments have the others.</p>}
+              </>
             )}
           </Body>
         </Card>

@@ -122,6 +122,15 @@ def test_artifacts_across_runs_by_type_and_search(any_client: TestClient) -> Non
     paged = _all(client, {"type": "image"})
     assert [a["path"] for a in paged] == ["plots/roc.png", "plots/loss.png"]
 
+    # deleted runs and the runs of deleted experiments are left out
+    client.post(f"{API}/runs/delete", json={"run_id": old}).raise_for_status()
+    left = client.get(V1, params={"experiment_id": first, "type": "config"}).json()
+    assert [a["run_id"] for a in left["artifacts"]] == [new]
+    client.post(f"{API}/experiments/delete", json={"experiment_id": second}).raise_for_status()
+    images = client.get(V1, params={"type": "image"}).json()["artifacts"]
+    assert [a["path"] for a in images] == ["plots/loss.png"]
+    assert client.get(V1, params={"experiment_id": second}).status_code == 404
+
 
 def test_a_page_walks_a_bounded_number_of_runs(
     client: TestClient, monkeypatch: pytest.MonkeyPatch

@@ -6,7 +6,9 @@ Every request is bounded: at most :data:`MAX_RUNS_PER_PAGE` runs and :data:`MAX_
 entries of each run are walked, and a page holds at most :data:`MAX_RESULTS` artifacts. A page
 that ran out of runs to walk before it was full still carries a ``next_page_token``: the
 listing goes on from there. A model folder (one holding an ``MLmodel`` file) is one entry of
-type ``model``, with the size and file count of everything under it."""
+type ``model``, with the size and file count of everything under it; so is each MLflow 3
+logged model a run produced (listed after the run's own files, by name; not when the listing
+is limited to a folder of the runs)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from cairn.entities.errors import CairnError
 from cairn.entities.tracking import parse_experiment_id
 from cairn.services.artifacts import ArtifactService
 from cairn.store import artifact_runs as store
-from cairn.store.artifact_runs import RunRoot
+from cairn.store.artifact_runs import RunModel, RunRoot
 from cairn.store.db import Database
 from cairn.store.paging import check_max_results, decode_token, encode_token, query_fingerprint
 
@@ -86,7 +88,8 @@ def parse_type(value: str | None) -> ArtifactType | None:
 
 @dataclass(frozen=True, slots=True)
 class ArtifactHit:
-    """One artifact of a run: ``path`` is relative to the run's artifact root."""
+    """One artifact of a run: ``path`` is relative to the run's artifact root, or for a logged
+    model (``model_id`` set) its name, its files at ``artifact_uri``."""
 
     run: RunRoot
     path: str
@@ -95,6 +98,8 @@ class ArtifactHit:
     type: ArtifactType
     files: int
     """How many files the entry stands for (a model folder's files; 1 for a file)."""
+    model_id: str | None = None
+    artifact_uri: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +116,7 @@ class _Entry:
     is_dir: bool
     size: int | None
     files: int
+    model: RunModel | None = None
 
 
 class ArtifactSearchService:
@@ -175,9 +181,13 @@ class ArtifactSearchService:
                 )
             )
             done = len(runs) < batch  # every run walked, unless a page fills first
+            ids = [r.run_id for r in runs]
+            models = self.db.read(partial(store.run_models, run_ids=ids)) if not folder else []
             for run in runs:
                 scanned += 1
-                rest = [e for e in self._walk(run, folder) if _matches(e, needle, wanted)][skip:]
+                entries = self._walk(run, folder)
+                entries += [self._model(m) for m in models if m.run_id == run.run_id]
+                rest = [e for e in entries if _matches(e, needle, wanted)][skip:]
                 room = max_results - len(hits)
                 if len(rest) > room:
                     hits.extend(_hit(run, e) for e in rest[:room])
@@ -207,6 +217,16 @@ class ArtifactSearchService:
             return []
         budget = [MAX_FILES_PER_RUN]
         return list(self._folder(root, folder, budget))
+
+    def _model(self, model: RunModel) -> _Entry:
+        """A logged model as one entry (its files summed), after the run's own files."""
+        try:
+            root = self.artifacts.repo_path_of(model.artifact_location, f"model {model.model_id}")
+        except CairnError:
+            return _Entry(model.name, True, None, 0, model)
+        budget = [MAX_FILES_PER_RUN]
+        size, files = self._total(root, "", self.repo.listdir(root), budget)
+        return _Entry(model.name, True, size, files, model)
 
     def _folder(self, root: str, rel: str, budget: list[int]) -> Iterator[_Entry]:
         if budget[0] <= 0:
@@ -259,4 +279,14 @@ def _type_of(entry: _Entry) -> ArtifactType:
 
 
 def _hit(run: RunRoot, entry: _Entry) -> ArtifactHit:
-    return ArtifactHit(run, entry.path, entry.is_dir, entry.size, _type_of(entry), entry.files)
+    model = entry.model
+    return ArtifactHit(
+        run,
+        entry.path,
+        entry.is_dir,
+        entry.size,
+        _type_of(entry),
+        entry.files,
+        model.model_id if model else None,
+        model.artifact_location if model else run.artifact_uri,
+    )

@@ -1,5 +1,6 @@
 """The runs an artifact listing across runs walks: active runs of active experiments the caller
-may read, newest first (by the runs' own key, which only grows), in bounded batches."""
+may read, newest first (by the runs' own key, which only grows), in bounded batches; and the
+MLflow 3 logged models those runs produced (stored apart from the runs' own files)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy import Connection, select
 
 from cairn.entities.access import ALL, Visibility
 from cairn.entities.tracking import LifecycleStage
-from cairn.store.schema import experiments, runs
+from cairn.store.schema import experiments, logged_models, runs
 from cairn.store.visibility import condition, experiment_key
 
 r = runs.c
@@ -77,3 +78,29 @@ def runs_before(
     if readable is not None:
         query = query.where(readable)
     return [RunRoot(*row) for row in conn.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class RunModel:
+    """A logged model a run produced: its files live at ``artifact_location``."""
+
+    run_id: str
+    model_id: str
+    name: str
+    artifact_location: str
+
+
+def run_models(conn: Connection, run_ids: list[str]) -> list[RunModel]:
+    """The active logged models whose source run is one of ``run_ids``, by name then id."""
+    if not run_ids:
+        return []
+    m = logged_models.c
+    query = (
+        select(m.source_run_id, m.model_id, m.name, m.artifact_location)
+        .where(
+            m.source_run_id.in_(run_ids),
+            m.lifecycle_stage == LifecycleStage.ACTIVE.value,
+        )
+        .order_by(m.name, m.model_id)
+    )
+    return [RunModel(*row) for row in conn.execute(query)]

@@ -219,3 +219,32 @@ def test_listing_follows_the_callers_visibility(
     assert sorted(a["path"] for a in found) == ["exp-0.png", "exp-2.png"]
     r = client.get(V1, params={"experiment_id": ids["exp-1"]})
     assert r.status_code == 404  # hidden is not found, not empty
+
+
+def test_a_runs_logged_models_are_model_entries(any_client: TestClient) -> None:
+    client = any_client
+    eid = _experiment(client, "mlflow3")
+    run_id = _run(client, eid, "train", {"metrics.json": b"{}"})
+    body = {"experiment_id": eid, "name": "classifier", "source_run_id": run_id}
+    r = client.post(f"{API}/logged-models", json=body)
+    assert r.status_code == 200, r.text
+    info = r.json()["model"]["info"]
+    model_id, location = info["model_id"], info["artifact_uri"]
+    for path, data in {"MLmodel": b"flavors: {}\n", "model.pkl": b"z" * 50}.items():
+        url = f"/api/2.0/mlflow-artifacts/artifacts/{eid}/models/{model_id}/artifacts/{path}"
+        client.put(url, content=data).raise_for_status()
+
+    found = client.get(V1, params={"experiment_id": eid}).json()["artifacts"]
+    assert [(a["path"], a["type"], a["model_id"]) for a in found] == [
+        ("metrics.json", "config", None),
+        ("classifier", "model", model_id),
+    ]
+    model = found[1]
+    assert (model["is_dir"], model["files"], model["file_size"]) == (True, 2, 12 + 50)
+    assert model["artifact_uri"] == location
+    assert model["run_id"] == run_id
+    assert found[0]["artifact_uri"].endswith(f"{run_id}/artifacts")
+    models = client.get(V1, params={"type": "model", "q": "classif"}).json()["artifacts"]
+    assert [m["model_id"] for m in models] == [model_id]
+    # a folder of the runs holds no logged models
+    assert client.get(V1, params={"experiment_id": eid, "path": "x"}).json()["artifacts"] == []

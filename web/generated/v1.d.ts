@@ -211,7 +211,7 @@ export interface paths {
         };
         /**
          * Search the artifacts of the runs of one experiment or of all experiments
-         * @description Newest runs first. `q` matches anywhere in the run-relative path (case-insensitive); `type` is one of model, image, config, log, report, data, media, other (a folder holding an `MLmodel` file is one `model` entry); `path` limits the walk to one folder of each run. A request walks at most 200 runs: a page may come back short with a `next_page_token` when it ran out of runs to walk, and the listing goes on from there.
+         * @description Newest runs first. `q` matches anywhere in the run-relative path (case-insensitive); `type` is one of model, image, config, log, report, data, media, other (a folder holding an `MLmodel` file is one `model` entry, and so is each MLflow 3 logged model a run produced: `model_id` set, `path` its name, `artifact_uri` where its files are); `path` limits the walk to one folder of each run. A request walks at most 200 runs: a page may come back short with a `next_page_token` when it ran out of runs to walk, and the listing goes on from there.
          */
         get: operations["search_artifacts_api_v1_artifacts_get"];
         put?: never;
@@ -1667,6 +1667,8 @@ export interface components {
             files: number;
             /** Is Dir */
             is_dir: boolean;
+            /** Model Id */
+            model_id?: string | null;
             /** Path */
             path: string;
             /** Run Id */

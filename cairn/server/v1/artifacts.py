@@ -30,6 +30,7 @@ class ArtifactOut(BaseModel):
     file_size: int | None
     type: ArtifactType
     files: int
+    model_id: str | None = None
 
 
 class ArtifactList(BaseModel):
@@ -47,12 +48,13 @@ def _out(hit: ArtifactHit) -> ArtifactOut:
         run_name=run.run_name,
         run_status=run.status,
         run_start_time=run.start_time,
-        artifact_uri=run.artifact_uri,
+        artifact_uri=hit.artifact_uri,
         path=hit.path,
         is_dir=hit.is_dir,
         file_size=hit.file_size,
         type=hit.type,
         files=hit.files,
+        model_id=hit.model_id,
     )
 
 
@@ -62,9 +64,11 @@ def _out(hit: ArtifactHit) -> ArtifactOut:
     description=(
         "Newest runs first. `q` matches anywhere in the run-relative path (case-insensitive); "
         "`type` is one of model, image, config, log, report, data, media, other (a folder "
-        "holding an `MLmodel` file is one `model` entry); `path` limits the walk to one folder "
-        "of each run. A request walks at most 200 runs: a page may come back short with a "
-        "`next_page_token` when it ran out of runs to walk, and the listing goes on from there."
+        "holding an `MLmodel` file is one `model` entry, and so is each MLflow 3 logged "
+        "model a run produced: `model_id` set, `path` its name, `artifact_uri` where its "
+        "files are); `path` limits the walk to one folder of each run. A request walks at "
+        "most 200 runs: a page may come back short with a `next_page_token` when it ran out "
+        "of runs to walk, and the listing goes on from there."
     ),
     response_model=ArtifactList,
 )

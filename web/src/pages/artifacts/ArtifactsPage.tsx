@@ -44,10 +44,11 @@ function Row({ a, selected, showExperiment, onSelect }: { a: ArtifactOut; select
           <span className="mono">
             <span className="faint">{folder}</span>
             {name}
-            {a.is_dir ? "/" : ""}
+            {a.is_dir && !a.model_id ? "/" : ""}
           </span>
           <span className="art-meta faint">
             <span className="art-type">{a.type}</span>
+            {a.model_id ? " · logged model" : ""}
             {a.is_dir ? ` · ${plural(a.files, "file")}` : ""} · {formatBytes(a.file_size ?? undefined)} · {relativeTime(a.run_start_time)}
           </span>
         </span>
@@ -219,7 +220,7 @@ export function ArtifactsPage() {
                   Run <Link to={`/runs/${encodeURIComponent(selected.run_id)}`}>{selected.run_name || selected.run_id}</Link>
                   {" · "}
                   <Link to={runArtifactLink(selected)} data-testid="open-in-run">
-                    open in the run's artifacts
+                    {selected.model_id ? "the run's models" : "open in the run's artifacts"}
                   </Link>
                 </p>
                 <Preview key={artifactKey(selected)} {...previewTarget(selected)} />

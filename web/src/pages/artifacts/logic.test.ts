@@ -14,6 +14,7 @@ const hit = (over: Partial<ArtifactOut>): ArtifactOut => ({
   file_size: 2048,
   type: "image",
   files: 1,
+  model_id: null,
   ...over,
 });
 
@@ -37,6 +38,11 @@ describe("the artifacts tab", () => {
     expect(file.file).toEqual({ path: "plots/roc curve.png", is_dir: false, file_size: 2048 });
     const model = previewTarget(hit({ path: "model", is_dir: true, type: "model", files: 4 }));
     expect(model.file).toEqual({ path: "model/MLmodel", is_dir: false });
+  });
+  it("previews a logged model from its own location, and links to the run's models", () => {
+    const logged = hit({ path: "classifier", is_dir: true, type: "model", model_id: "m-1234", artifact_uri: "mlflow-artifacts:/3/models/m-1234/artifacts" });
+    expect(previewTarget(logged)).toEqual({ root: { runId: "m-1234", proxied: "3/models/m-1234/artifacts" }, file: { path: "MLmodel", is_dir: false } });
+    expect(runArtifactLink(logged)).toBe("/runs/0123456789abcdef0123456789abcdef#models");
   });
   it("links to the run's artifact browser at the file", () => {
     expect(runArtifactLink(hit({}))).toBe("/runs/0123456789abcdef0123456789abcdef?artifact=plots%2Froc%20curve.png#artifacts");

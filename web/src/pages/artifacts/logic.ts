@@ -37,13 +37,16 @@ export function parseKey(key: string | null): { runId: string; path: string } | 
 /** Where an artifact is read from, and which file its preview shows: a model folder previews
  * its MLmodel file (the flavours and signature). */
 export function previewTarget(a: ArtifactOut): { root: ArtifactRoot; file: FileInfo } {
+  // an MLflow 3 logged model's files live at its own artifact location
+  if (a.model_id) return { root: artifactRoot(a.model_id, a.artifact_uri ?? undefined), file: { path: "MLmodel", is_dir: false } };
   const root = artifactRoot(a.run_id, a.artifact_uri ?? undefined);
   if (a.is_dir) return { root, file: { path: `${a.path}/MLmodel`, is_dir: false } };
   return { root, file: { path: a.path, is_dir: false, file_size: a.file_size ?? undefined } };
 }
 
-/** The run page's artifact browser, opened at this artifact. */
-export function runArtifactLink(a: Pick<ArtifactOut, "run_id" | "path" | "is_dir">): string {
+/** The run page's artifact browser, opened at this artifact (a logged model: the run's models). */
+export function runArtifactLink(a: Pick<ArtifactOut, "run_id" | "path" | "is_dir" | "model_id">): string {
+  if (a.model_id) return `/runs/${encodeURIComponent(a.run_id)}#models`; // the run's logged models
   const path = a.is_dir ? `${a.path}/MLmodel` : a.path;
   return `/runs/${encodeURIComponent(a.run_id)}?artifact=${encodeURIComponent(path)}#artifacts`;
 }

@@ -65,6 +65,13 @@ async function seed(api: Api, baseURL: string, name: string): Promise<Made> {
   await put(baseURL, experimentId, last, "report.pdf", pdf("Sweep report: test F1 0.93"));
   await put(baseURL, experimentId, last, "audio/tone.wav", wav(0.5));
   await put(baseURL, experimentId, last, "video/clip.mp4", Buffer.alloc(64));
+  // an MLflow 3 logged model the last run produced, its files apart from the run's
+  const logged = await api.post<{ model: { info: { model_id: string } } }>("/logged-models", { experiment_id: experimentId, name: "classifier", source_run_id: last });
+  const modelId = logged.model.info.model_id;
+  for (const [path, body] of [["MLmodel", MLMODEL.replace("RUN", last)], ["model.pkl", "p".repeat(512)]] as const) {
+    const r = await fetch(`${baseURL}/api/2.0/mlflow-artifacts/artifacts/${experimentId}/models/${modelId}/artifacts/${path}`, { method: "PUT", body });
+    if (!r.ok) throw new Error(`PUT ${path} -> ${r.status}`);
+  }
   return { experimentId, name, runs };
 }
 
@@ -81,19 +88,29 @@ test("an experiment's Artifacts tab searches, filters by type and previews", asy
   await page.getByTestId("tab-artifacts").click();
   await expect(page).toHaveURL(new RegExp(`/experiments/${made.experimentId}/artifacts$`));
   const rows = page.getByTestId("artifact-row");
-  // 4 runs × (image, config, log, model folder) + the last run's report, PDF, audio and video
-  await expect(rows).toHaveCount(20);
-  await expect(page.getByTestId("artifact-count")).toHaveText("20 artifacts in 4 runs looked at");
+  // 4 runs × (image, config, log, model folder) + the last run's report, PDF, audio, video
+  // and logged model
+  await expect(rows).toHaveCount(21);
+  await expect(page.getByTestId("artifact-count")).toHaveText("21 artifacts in 4 runs looked at");
   const api = await (await fetch(`${baseURL}/api/v1/artifacts?experiment_id=${made.experimentId}`)).json();
-  expect(api.artifacts).toHaveLength(20);
+  expect(api.artifacts).toHaveLength(21);
   expect(api.artifacts[0].run_id).toBe(made.runs[3]); // newest run first
 
   // the newest run's first artifact is previewed at once; the model folder shows its flavours
   await page.getByTestId("type-model").click();
-  await expect(rows).toHaveCount(4);
+  await expect(rows).toHaveCount(5);
   await expect(rows.first()).toHaveAttribute("data-type", "model");
   await expect(page.getByTestId("mlmodel-summary")).toContainText("sklearn");
   await expect(page.getByTestId("mlmodel-summary")).toContainText(made.runs[3]!);
+  // the logged model comes after its run's own files, previewed from its own location
+  await expect(rows.nth(1)).toContainText("classifier");
+  await expect(rows.nth(1)).toContainText("logged model · 2 files");
+  await rows.nth(1).getByRole("button").click();
+  await expect(page.getByLabel("Preview of MLmodel")).toBeVisible();
+  await expect(page.getByTestId("mlmodel-summary")).toContainText("sklearn");
+  const models = await (await fetch(`${baseURL}/api/v1/artifacts?experiment_id=${made.experimentId}&type=model`)).json();
+  expect(models.artifacts[1]).toMatchObject({ path: "classifier", is_dir: true, files: 2 });
+  expect(models.artifacts[1].model_id).toMatch(/^m-/);
 
   // images: thumbnails in the list, the picture in the preview
   await page.getByTestId("type-image").click();

@@ -51,6 +51,7 @@ from cairn.server.settings import Settings, data_dir
 from cairn.server.state import tracking
 from cairn.server.v1.alerts import router as alerts_router
 from cairn.server.v1.approvals import router as approvals_router
+from cairn.server.v1.artifacts import router as artifacts_router
 from cairn.server.v1.audit import router as audit_router
 from cairn.server.v1.auth import router as auth_router
 from cairn.server.v1.datasets import router as datasets_router
@@ -74,6 +75,7 @@ from cairn.services import alert_jobs as _alert_jobs  # noqa: F401 (registers th
 from cairn.services import eval_jobs as _eval_jobs  # noqa: F401 (registers the evaluation jobs)
 from cairn.services.alerts import AlertService
 from cairn.services.approvals import ApprovalService
+from cairn.services.artifact_search import ArtifactSearchService
 from cairn.services.artifacts import ArtifactService
 from cairn.services.compare import CompareService
 from cairn.services.datasets import DatasetService
@@ -189,6 +191,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     )
     api.include_router(experiments_router)
     api.include_router(datasets_router)
+    api.include_router(artifacts_router)
     api.include_router(models_router)
     api.include_router(approvals_router)
     api.include_router(model_policies_router)
@@ -403,6 +406,7 @@ def build_services(settings: Settings, db: Database) -> dict[str, Any]:
     registry = RegistryService(db, artifacts, logged_models.artifact_uri)
     services: dict[str, Any] = {
         "artifacts": artifacts,
+        "artifact_search": ArtifactSearchService(db, artifacts),
         "tracking": tracking,
         "logged_models": logged_models,
         "registry": registry,

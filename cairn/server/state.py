@@ -13,6 +13,7 @@ from cairn.entities.events import EventScope
 from cairn.events.service import AuditService
 from cairn.services.alerts import AlertService
 from cairn.services.approvals import ApprovalService
+from cairn.services.artifact_search import ArtifactSearchService
 from cairn.services.artifacts import ArtifactService
 from cairn.services.compare import CompareService
 from cairn.services.datasets import DatasetService
@@ -47,6 +48,7 @@ def _accessor(name: str, _kind: type[S]) -> Callable[[Request], S]:
 
 tracking = _accessor("tracking", TrackingService)
 artifacts = _accessor("artifacts", ArtifactService)
+artifact_search = _accessor("artifact_search", ArtifactSearchService)
 logged_models = _accessor("logged_models", LoggedModelService)
 traces = _accessor("traces", TraceService)
 registry = _accessor("registry", RegistryService)

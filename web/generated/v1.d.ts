@@ -202,6 +202,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/artifacts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search the artifacts of the runs of one experiment or of all experiments
+         * @description Newest runs first. `q` matches anywhere in the run-relative path (case-insensitive); `type` is one of model, image, config, log, report, data, media, other (a folder holding an `MLmodel` file is one `model` entry, and so is each MLflow 3 logged model a run produced: `model_id` set, `path` its name, `artifact_uri` where its files are); `path` limits the walk to one folder of each run. A request walks at most 200 runs: a page may come back short with a `next_page_token` when it ran out of runs to walk, and the listing goes on from there.
+         */
+        get: operations["search_artifacts_api_v1_artifacts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit": {
         parameters: {
             query?: never;
@@ -1624,6 +1644,48 @@ export interface components {
             /** Version */
             version: string;
         };
+        /** ArtifactList */
+        ArtifactList: {
+            /** Artifacts */
+            artifacts: components["schemas"]["ArtifactOut"][];
+            /** Next Page Token */
+            next_page_token?: string | null;
+            /** Scanned Runs */
+            scanned_runs: number;
+        };
+        /** ArtifactOut */
+        ArtifactOut: {
+            /** Artifact Uri */
+            artifact_uri: string | null;
+            /** Experiment Id */
+            experiment_id: string;
+            /** Experiment Name */
+            experiment_name: string;
+            /** File Size */
+            file_size: number | null;
+            /** Files */
+            files: number;
+            /** Is Dir */
+            is_dir: boolean;
+            /** Model Id */
+            model_id?: string | null;
+            /** Path */
+            path: string;
+            /** Run Id */
+            run_id: string;
+            /** Run Name */
+            run_name: string | null;
+            /** Run Start Time */
+            run_start_time: number | null;
+            /** Run Status */
+            run_status: string;
+            type: components["schemas"]["ArtifactType"];
+        };
+        /**
+         * ArtifactType
+         * @enum {string}
+         */
+        ArtifactType: "model" | "image" | "config" | "log" | "report" | "data" | "media" | "other";
         /** AttemptOut */
         AttemptOut: {
             /** Error */
@@ -4929,6 +4991,45 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RequestOut"];
+                };
+            };
+        };
+    };
+    search_artifacts_api_v1_artifacts_get: {
+        parameters: {
+            query?: {
+                experiment_id?: string | null;
+                max_results?: number;
+                page_token?: string | null;
+                /** @description Only under this folder of each run */
+                path?: string | null;
+                /** @description Text to find in the artifact's path */
+                q?: string | null;
+                /** @description model, image, config, log, report, data, media or other */
+                type?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ArtifactList"];
                 };
             };
         };

@@ -17,8 +17,11 @@ function page<K extends string>(load: () => Promise<Record<K, ComponentType>>, n
 
 export const routes: { path: string; element: ReactNode }[] = [
   { path: "/", element: <ExperimentsPage /> },
+  { path: "/home", element: page(() => import("./pages/home/HomePage"), "HomePage") },
   { path: "/experiments/:id", element: <RunsPage /> },
   { path: "/experiments/:id/traces", element: page(() => import("./pages/traces/TracesPage"), "TracesPage") },
+  { path: "/experiments/:id/artifacts", element: page(() => import("./pages/artifacts/ArtifactsPage"), "ArtifactsPage") },
+  { path: "/artifacts", element: page(() => import("./pages/artifacts/ArtifactsPage"), "ArtifactsPage") },
   { path: "/experiments/:id/traces/:traceId", element: page(() => import("./pages/traces/TracePage"), "TracePage") },
   { path: "/runs/:runId", element: page(() => import("./pages/run/RunPage"), "RunPage") },
   { path: "/metrics", element: page(() => import("./pages/metrics/MetricsPage"), "MetricsPage") },

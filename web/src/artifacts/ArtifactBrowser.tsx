@@ -16,6 +16,10 @@ const ICONS: Record<string, string> = {
   parquet: "▦",
   html: "◫",
   mlmodel: "◆",
+  markdown: "¶",
+  pdf: "▤",
+  audio: "♪",
+  video: "▶",
   other: "·",
 };
 

@@ -16,6 +16,7 @@ import {
   TABLE_PREVIEW_ROWS,
   type ArtifactKind,
 } from "./kinds";
+import { MarkdownView } from "./Markdown";
 import { parseMLmodel, type ModelSummary, type SignatureColumn } from "./mlmodel";
 
 interface Props {
@@ -236,6 +237,28 @@ export function Preview({ root, file }: Props) {
       ) : (
         <img className="preview-image" src={url} alt={name} onError={() => setImgError(true)} />
       );
+  } else if (kind === "audio") {
+    body = (
+      <audio className="preview-media" controls preload="metadata" src={url} data-testid="audio-preview">
+        <a href={url}>Download {name}</a>
+      </audio>
+    );
+  } else if (kind === "video") {
+    body = (
+      <video className="preview-media preview-video" controls preload="metadata" src={url} data-testid="video-preview">
+        <a href={url}>Download {name}</a>
+      </video>
+    );
+  } else if (kind === "pdf") {
+    // the browser's own PDF viewer, reading the file with range requests; a browser without
+    // one shows the fallback inside
+    body = (
+      <object className="preview-pdf" data={url} type="application/pdf" aria-label={`PDF ${name}`} data-testid="pdf-preview">
+        <Note>
+          This browser shows no PDFs inline. <a href={url}>Open {name}</a>
+        </Note>
+      </object>
+    );
   } else if (kind === "parquet") {
     body = <ParquetPreview url={url} size={file.file_size ?? 0} />;
   } else if (kind === "other") {
@@ -261,6 +284,17 @@ export function Preview({ root, file }: Props) {
       );
     } else if (kind === "html") {
       body = <HtmlPreview html={text} partial={partial} />;
+    } else if (kind === "markdown") {
+      body = (
+        <>
+          {cut}
+          <MarkdownView text={text} />
+          <details className="mlmodel-raw">
+            <summary>Markdown source</summary>
+            <Code text={text} kind="text" />
+          </details>
+        </>
+      );
     } else if (kind === "mlmodel") {
       let summary: ModelSummary | null = null;
       let error: string | null = null;

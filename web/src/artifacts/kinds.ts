@@ -12,6 +12,10 @@ export type ArtifactKind =
   | "parquet"
   | "html"
   | "mlmodel"
+  | "markdown"
+  | "pdf"
+  | "audio"
+  | "video"
   | "other";
 
 const BY_EXTENSION: Record<string, ArtifactKind> = {
@@ -41,7 +45,21 @@ const BY_EXTENSION: Record<string, ArtifactKind> = {
   htm: "html",
   txt: "text",
   log: "text",
-  md: "text",
+  md: "markdown",
+  markdown: "markdown",
+  pdf: "pdf",
+  mp3: "audio",
+  wav: "audio",
+  ogg: "audio",
+  oga: "audio",
+  flac: "audio",
+  m4a: "audio",
+  aac: "audio",
+  mp4: "video",
+  webm: "video",
+  ogv: "video",
+  mov: "video",
+  m4v: "video",
   rst: "text",
   text: "text",
   out: "text",
@@ -81,6 +99,7 @@ export const PREVIEW_BYTES: Partial<Record<ArtifactKind, number>> = {
   python: 256 * 1024,
   ini: 256 * 1024,
   mlmodel: 256 * 1024,
+  markdown: 256 * 1024,
   csv: 512 * 1024,
   tsv: 512 * 1024,
   html: 2 * 1024 * 1024,

@@ -63,16 +63,22 @@ export function Layout() {
         Skip to main content
       </a>
       <header className="topbar">
-        <Link to="/" className="brand" aria-label="Cairn home">
+        <Link to="/home" className="brand" aria-label="Cairn home">
           <Logo />
           Cairn
         </Link>
         <nav className="topnav" aria-label="Main">
+          <NavLink to="/home" data-testid="nav-home">
+            Home
+          </NavLink>
           <NavLink to="/" className={() => (experimentsActive ? "active" : "")} end>
             Experiments
           </NavLink>
           <NavLink to="/models">Models</NavLink>
           <NavLink to="/datasets">Datasets</NavLink>
+          <NavLink to="/artifacts" data-testid="nav-artifacts">
+            Artifacts
+          </NavLink>
           <NavLink to="/evaluations" data-testid="nav-evaluations">
             Evaluations
           </NavLink>

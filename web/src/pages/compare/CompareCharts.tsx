@@ -5,6 +5,7 @@ import { Link } from "react-router";
 import { formatNumber, plural } from "../../lib/format";
 import { useQueries } from "@tanstack/react-query";
 import { DEFAULT_CHARTS, fetchHistory, historyKey, type HistoryPoint } from "./history";
+import { sweepDefaults } from "./sweep";
 import { EChart, type EChartsInstance } from "../../viz/EChart";
 import type { ChartOption } from "../../viz/echarts";
 import { axisStyle, seriesColor, useChartColors, type ChartColors } from "../../viz/theme";
@@ -306,9 +307,11 @@ function ScatterView({ runs, rows }: { runs: CompareRun[]; rows: Row[] }) {
   const colors = useChartColors();
   const fields = useMemo(() => allFields(rows), [rows]);
   const defaults = useMemo(() => {
+    // a sweep's objective against the param that moves it most (compare/sweep.ts)
+    const sweep = sweepDefaults(runs);
     const numeric = fields.filter((f) => isNumericField(runs, f));
-    const param = numeric.find((f) => f.kind === "param") ?? fields[0] ?? null;
-    const metric = numeric.find((f) => f.kind === "metric") ?? fields[1] ?? fields[0] ?? null;
+    const param = sweep.x ?? numeric.find((f) => f.kind === "param") ?? fields[0] ?? null;
+    const metric = sweep.y ?? numeric.find((f) => f.kind === "metric") ?? fields[1] ?? fields[0] ?? null;
     return { x: param, y: metric };
   }, [fields, runs]);
   const [x, setX] = useState<Field | null>(null);
@@ -352,8 +355,11 @@ function BoxView({ runs }: { runs: CompareRun[] }) {
   const colors = useChartColors();
   const metrics = useMemo(() => metricKeys(runs), [runs]);
   const params = useMemo(() => paramKeys(runs), [runs]);
+  const sweep = useMemo(() => sweepDefaults(runs), [runs]);
   const defaultParam = useMemo(() => {
-    // the param with the fewest distinct values above one groups best
+    // the param whose groups' medians of the sweep's metric differ most (compare/sweep.ts);
+    // else the one with the fewest distinct values above one
+    if (sweep.boxParam) return sweep.boxParam;
     let best: string | null = null;
     let bestCount = Infinity;
     for (const p of params) {
@@ -364,10 +370,10 @@ function BoxView({ runs }: { runs: CompareRun[] }) {
       }
     }
     return best ?? params[0] ?? null;
-  }, [params, runs]);
+  }, [params, runs, sweep]);
   const [metric, setMetric] = useState<string | null>(null);
   const [param, setParam] = useState<string | null>(null);
-  const m = metric ?? metrics[0] ?? null;
+  const m = metric ?? sweep.metric ?? metrics[0] ?? null;
   const p = param ?? defaultParam;
   const option = useMemo<ChartOption | null>(() => {
     if (!m || !p) return null;

@@ -5,7 +5,8 @@ import { Link, useSearchParams } from "react-router";
 import { useQuery } from "@tanstack/react-query";
 import { EChart } from "../../viz/EChart";
 import type { ChartOption } from "../../viz/echarts";
-import { axisStyle, seriesColor, useChartColors } from "../../viz/theme";
+import { seriesColor, useChartColors } from "../../viz/theme";
+import { chartHeight, modelsCompareOption } from "./compareChart";
 import "../../viz/pages.css";
 import { buildRows, formatValue, metricKeys, type CompareRun } from "../compare/logic";
 import { compareModels, formatTime, searchModels, tagsOf, type ModelPick } from "./api";
@@ -155,25 +156,18 @@ function ModelComparison({ names, stage, onStage, onClose }: { names: string[]; 
   const picks = useMemo(() => query.data?.models ?? [], [query.data]);
   const runs = useMemo(() => picks.map(asRun), [picks]);
   const rows = useMemo(() => buildRows(runs), [runs]);
+  const keys = useMemo(() => metricKeys(runs).slice(0, 8), [runs]);
   const option = useMemo<ChartOption>(() => {
-    const keys = metricKeys(runs).slice(0, 8);
-    return {
-      grid: { left: 56, right: 16, top: 32, bottom: 40 },
-      legend: { top: 0, textStyle: { color: colors.muted } },
-      tooltip: { trigger: "axis", confine: true },
-      xAxis: { type: "category", data: keys, ...axisStyle(colors) },
-      yAxis: { type: "value", scale: true, ...axisStyle(colors) },
-      series: picks.map((p, i) => ({
-        name: p.version ? `${p.name} v${p.version.version}` : p.name,
-        type: "bar",
-        color: seriesColor(i),
-        data: keys.map((k) => {
-          const v = p.run?.metrics[k];
-          return typeof v === "number" ? v : null;
-        }),
+    // a panel per metric, each on its own axis from 0 (models/compareChart.ts)
+    const bars = picks.map((p) => ({
+      name: p.version ? `${p.name} v${p.version.version}` : p.name,
+      values: Object.fromEntries(keys.map((k) => {
+        const v = p.run?.metrics[k];
+        return [k, typeof v === "number" ? v : null];
       })),
-    };
-  }, [picks, runs, colors]);
+    }));
+    return modelsCompareOption(bars, keys, colors);
+  }, [picks, keys, colors]);
   return (
     <section className="section card box" data-testid="models-comparison" aria-labelledby="models-cmp">
       <div className="page-head">
@@ -247,7 +241,7 @@ function ModelComparison({ names, stage, onStage, onClose }: { names: string[]; 
           </div>
           {metricKeys(runs).length > 0 && (
             <div className="chart-card section">
-              <EChart option={option} height={280} label="Metrics of the compared model versions" testId="models-compare-chart" />
+              <EChart option={option} height={chartHeight(keys.length)} label={`Metrics of the compared model versions, each on its own axis from 0: ${keys.join(", ")}`} testId="models-compare-chart" />
             </div>
           )}
         </>

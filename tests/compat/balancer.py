@@ -15,6 +15,7 @@ import re
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
@@ -45,7 +46,7 @@ class Cluster:
     store_uri: str
     artifact_root: Path
     ca_file: Path
-    nginx_log: Path
+    nginx_dir: Path
     secret_key: str
     client_env: dict[str, str] = field(default_factory=dict)
 
@@ -53,12 +54,19 @@ class Cluster:
         """An httpx client for the balancer that trusts its certificate (no keep-alive, so
         that nginx's round-robin is the only thing that picks a server)."""
         limits = httpx.Limits(max_keepalive_connections=0)
+        trust = ssl.create_default_context(cafile=str(self.ca_file))
         return httpx.Client(
-            base_url=self.url, verify=str(self.ca_file), limits=limits, timeout=60, **kwargs
+            base_url=self.url, verify=trust, limits=limits, timeout=60, **kwargs
         )  # type: ignore[arg-type]
 
     def upstream_of(self, server: CairnServer) -> str:
         return server.url.removeprefix("http://")
+
+    def access_log(self) -> list[str]:
+        """nginx's access lines so far (deploy/nginx.conf's ``cairn`` format: the request,
+        its status, ``upstream=<address>/<status>`` and ``rid=<request id>``)."""
+        path = self.nginx_dir / "access.log"
+        return path.read_text().splitlines() if path.exists() else []
 
 
 def require_nginx() -> Path:
@@ -98,8 +106,8 @@ def render_nginx_conf(
     must be found (a file that changed shape fails here, not silently untested)."""
     replacements: dict[str, list[str] | str] = {
         "pid": f"pid {prefix / 'nginx.pid'};",
-        "error_log": f"error_log {prefix / 'error.log'} info;",
-        "access_log": f"access_log {prefix / 'access.log'};",
+        "error_log": f"error_log {prefix / 'error.log'} warn;",
+        "access_log": f"access_log {prefix / 'access.log'} cairn;",
         "upstreams": [f"server {u} max_fails=1 fail_timeout=5s;" for u in upstreams],
         "listen_http": f"listen 127.0.0.1:{http_port};",
         "listen_https": f"listen 127.0.0.1:{https_port} ssl http2;",
@@ -143,7 +151,8 @@ def _answers(port: int) -> bool:
 
 def start_nginx(workdir: Path, upstreams: list[str]) -> Iterator[tuple[str, Path, Path]]:
     """nginx with deploy/nginx.conf over ``upstreams`` (host:port); yields (https URL, CA
-    file, error log) once it listens; stopped by its PID when the generator is closed."""
+    file, its prefix folder: nginx.conf, access.log, error.log) once it listens; stopped by
+    its PID when the generator is closed."""
     nginx = require_nginx()
     prefix = workdir / "nginx"
     prefix.mkdir(parents=True, exist_ok=True)
@@ -179,7 +188,7 @@ def start_nginx(workdir: Path, upstreams: list[str]) -> Iterator[tuple[str, Path
                     pytrace=False,
                 )
             time.sleep(0.1)
-        yield f"https://127.0.0.1:{https_port}", cert, prefix / "error.log"
+        yield f"https://127.0.0.1:{https_port}", cert, prefix
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGQUIT)  # graceful: finish what is in flight
@@ -226,14 +235,20 @@ def start_cluster(
             servers = list(pool.map(next, gens))
         balancer = start_nginx(workdir, [s.url.removeprefix("http://") for s in servers])
         stack.callback(balancer.close)
-        url, ca_file, nginx_log = next(balancer)
+        url, ca_file, nginx_dir = next(balancer)
         yield Cluster(
             url=url,
             servers=servers,
             store_uri=uri,
             artifact_root=artifact_root,
             ca_file=ca_file,
-            nginx_log=nginx_log,
+            nginx_dir=nginx_dir,
             secret_key=secret_key,
-            client_env={"MLFLOW_TRACKING_SERVER_CERT_PATH": str(ca_file)},
+            # the tracking calls honour MLflow's variable; the multipart part uploads (plain
+            # requests to the URLs mpu/create hands out) honour requests' own; urllib OpenSSL's
+            client_env={
+                "MLFLOW_TRACKING_SERVER_CERT_PATH": str(ca_file),
+                "REQUESTS_CA_BUNDLE": str(ca_file),
+                "SSL_CERT_FILE": str(ca_file),
+            },
         )

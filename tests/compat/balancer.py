@@ -55,9 +55,7 @@ class Cluster:
         that nginx's round-robin is the only thing that picks a server)."""
         limits = httpx.Limits(max_keepalive_connections=0)
         trust = ssl.create_default_context(cafile=str(self.ca_file))
-        return httpx.Client(
-            base_url=self.url, verify=trust, limits=limits, timeout=60, **kwargs
-        )  # type: ignore[arg-type]
+        return httpx.Client(base_url=self.url, verify=trust, limits=limits, timeout=60, **kwargs)  # type: ignore[arg-type]
 
     def upstream_of(self, server: CairnServer) -> str:
         return server.url.removeprefix("http://")

@@ -80,16 +80,27 @@ def test_session_and_csrf_work_on_every_server(cluster: Cluster) -> None:
         assert ended <= PROFILE_TTL + 1.0, ended
 
 
-def _refused_everywhere(cluster: Cluster, headers: dict[str, str]) -> float:
-    """Seconds until ``ROUNDS`` requests in a row with ``headers`` get 401 from every server
-    (bounded by twice the caches' lifetime)."""
+def _refused_everywhere(
+    cluster: Cluster, headers: dict[str, str], auth: tuple[str, str] | None = None
+) -> float:
+    """How long after the call a request with ``headers`` (or ``auth``) was last accepted by
+    some server (0.0 if never), once ``ROUNDS`` requests in a row were refused by every
+    server: 401, or 429 once a wrong password has failed often enough to meet the login rate
+    limit. Bounded by twice the caches' lifetime."""
     start = time.monotonic()
-    with cluster.client() as client:
+    last_accepted = 0.0
+    with cluster.client(**({"auth": auth} if auth else {})) as client:
         while time.monotonic() - start < 2 * PROFILE_TTL + 2:
-            answers = [client.get("/api/v1/auth/session", headers=headers) for _ in range(ROUNDS)]
+            answers = []
+            for _ in range(ROUNDS):
+                sent = time.monotonic() - start
+                answer = client.get("/api/v1/auth/session", headers=headers)
+                if answer.status_code == 200:
+                    last_accepted = sent
+                answers.append(answer)
             codes, servers = statuses(answers)
-            if codes == {401} and len(servers) == SERVERS:
-                return time.monotonic() - start
+            if codes <= {401, 429} and len(servers) == SERVERS:
+                return last_accepted
             time.sleep(0.25)
     raise AssertionError(f"still accepted on some server after {2 * PROFILE_TTL + 2} s")
 
@@ -111,6 +122,30 @@ def test_api_token_made_on_one_server_works_on_every_server(cluster: Cluster) ->
         revoked = admin.delete(f"/api/v1/tokens/{token_id}")
         assert revoked.status_code == 200, revoked.text
     took = _refused_everywhere(cluster, bearer)
+    assert took <= PROFILE_TTL + 1.0, took
+
+
+def test_password_reset_on_one_server_ends_the_old_password_on_every_server(
+    cluster: Cluster,
+) -> None:
+    """A password verified once is trusted from memory for 30 s, but only while the user's
+    profile (at most PROFILE_TTL old) still has the hash it was checked against: a reset on
+    one server ends the old password on the other within PROFILE_TTL, not 30 s."""
+    name, old, new = "resetme", "the first long password", "the second long password"
+    with cluster.client(auth=(ADMIN, PASSWORD)) as admin:
+        made = admin.post("/api/v1/users", json={"username": name, "password": old})
+        assert made.status_code == 200, made.text
+    with cluster.client(auth=(name, old)) as user:
+        uses = [user.get("/api/v1/auth/session") for _ in range(ROUNDS)]
+        codes, servers = statuses(uses)  # every server has now verified (and cached) it
+        assert (codes, len(servers)) == ({200}, SERVERS), [u.text for u in uses]
+    with cluster.client(auth=(ADMIN, PASSWORD)) as admin:
+        reset = admin.patch(f"/api/v1/users/{name}", json={"password": new})
+        assert reset.status_code == 200, reset.text
+    with cluster.client(auth=(name, new)) as user:  # the new one works at once everywhere
+        codes, servers = statuses([user.get("/api/v1/auth/session") for _ in range(ROUNDS)])
+        assert (codes, len(servers)) == ({200}, SERVERS)
+    took = _refused_everywhere(cluster, {}, auth=(name, old))
     assert took <= PROFILE_TTL + 1.0, took
 
 

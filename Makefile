@@ -10,7 +10,7 @@ MLFLOW318 := .venvs/mlflow318
 CLIENT_STAMP := .installed-auth
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test install compat-venvs compat-matrix compat-suite lint typecheck pytest bench bench-auth bench-audit bench-jobs bench-outbox clean ui web-test browser ui-bench bench-trace bench-evals fuzz
+.PHONY: help run test install compat-venvs compat-matrix compat-suite lint typecheck pytest bench bench-auth bench-audit bench-jobs bench-outbox clean ui web-test browser balancer ui-bench bench-trace bench-evals fuzz
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -48,6 +48,15 @@ browser:  ## make sure Debian's chromium is there for the UI tests (installs it 
 	@if [ -x $(CHROMIUM) ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then apt-get install -y chromium; \
 	else echo "The UI tests need Chromium at $(CHROMIUM): run 'sudo apt-get install -y chromium'" >&2; exit 1; fi
+
+# nginx from Debian's packages: tests/compat/test_scaleout.py runs several servers behind it,
+# with deploy/nginx.conf (docs/deploy.md); the tests start their own nginx, never the system's
+NGINX := /usr/sbin/nginx
+
+balancer:  ## make sure Debian's nginx is there for the scale-out tests (installs it when root)
+	@if [ -x $(NGINX) ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get install -y nginx; \
+	else echo "The scale-out tests need nginx at $(NGINX): run 'sudo apt-get install -y nginx'" >&2; exit 1; fi
 
 web-test: install $(WEB_STAMP) browser  ## the UI's unit tests (vitest) and end-to-end tests (playwright + chromium)
 	cd web && $(NPM) run typecheck && npx vitest run && npx playwright test
@@ -124,7 +133,7 @@ typecheck: install  ## mypy --strict
 
 # three workers on CI's two cores: much of the suite waits on live servers and databases
 PYTEST_WORKERS ?= 3
-pytest: install compat-venvs
+pytest: install compat-venvs balancer
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 test: lint typecheck pytest web-test  ## install everything and run the whole test suite

@@ -12,7 +12,9 @@ How a permission is found, for a user on one experiment or registered model:
 
 Answers are cached per user for a few seconds (:data:`PROFILE_TTL`) and dropped at once on
 this server when anything they depend on changes here; another server sharing the database
-sees a change within that time.
+sees a change within that time (a password that verified is kept longer, but trusted only
+while the user's profile still has the hash it was checked against: a reset elsewhere ends it
+within :data:`PROFILE_TTL` too).
 """
 
 from __future__ import annotations
@@ -165,6 +167,14 @@ class Profile:
     active: bool
     grants: dict[ResourceType, dict[str, Permission]]
     patterns: dict[ResourceType, tuple[tuple[str, Permission], ...]]
+    credential: str
+    """A digest of the stored password hash: a password verified from memory is trusted only
+    while the profile (at most :data:`PROFILE_TTL` old) still has the hash it was checked
+    against, so a password changed on another server stops working here within that time."""
+
+
+def _credential(password_hash: str | None) -> str:
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +217,7 @@ class AccessService:
     def __init__(self, db: Database, default_permission: Permission = Permission.READ):
         self.db = db
         self.default = default_permission
-        self._verified = _Ttl(4096, VERIFIED_TTL)  # credential_key -> user id
+        self._verified = _Ttl(4096, VERIFIED_TTL)  # credential_key -> (user id, credential)
         self._verified_key = secrets.token_bytes(32)
         self._profiles = _Ttl(4096, PROFILE_TTL)
         self._tokens = _Ttl(4096, PROFILE_TTL)
@@ -414,10 +424,16 @@ class AccessService:
                 raise unauthenticated("Invalid username or password")
             return who
         key = sec.credential_key(self._verified_key, username, password)
-        user_id = self._verified.get(key)
-        if isinstance(user_id, int):
+        verified = self._verified.get(key)
+        if isinstance(verified, tuple):
+            user_id, credential = verified
             profile = self._profile(user_id)
-            if profile is not None and profile.active and profile.username == username:
+            if (
+                profile is not None
+                and profile.active
+                and profile.username == username
+                and profile.credential == credential
+            ):
                 return Identity(username, AuthMethod.PASSWORD, user_id, profile.is_admin)
         self._check_rate(username, address, method)
         row = self._read(lambda c: store.user_row(c, username))
@@ -428,7 +444,7 @@ class AccessService:
             raise self._fail(username, address, method, "wrong_password")
         if not row.active:
             raise self._fail(username, address, method, "inactive_user")
-        self._verified.put(key, row.id)
+        self._verified.put(key, (row.id, _credential(row.password_hash)))
         return self._identity(row, AuthMethod.PASSWORD)
 
     def authenticate_token(self, secret: str) -> Identity:
@@ -753,6 +769,7 @@ class AccessService:
                 active=bool(row.active),
                 grants={kind: store.grants_of_user(c, kind, user_id) for kind in ResourceType},
                 patterns={kind: tuple(found) for kind, found in patterns.items()},
+                credential=_credential(row.password_hash),
             )
 
         profile = self._read(read)

@@ -57,6 +57,23 @@ def default_queue_uri(backend_store_uri: str) -> str:
     )
 
 
+QUEUE_SCHEMA_LOCK = 0x636169726E71  # "cairnq"
+"""The PostgreSQL advisory lock held while the queue's tables are created."""
+
+
+class _SharedPostgresStorage(PostgresStorage):  # type: ignore[misc]
+    """Huey's PostgreSQL storage, whose tables may be created by several processes at once
+    (servers and workers started together): ``CREATE TABLE IF NOT EXISTS`` alone races on
+    PostgreSQL (a duplicate type error in the loser), so the DDL runs under an advisory lock
+    in its own transaction; the second process then finds the tables there."""
+
+    def initialize_schema(self) -> None:
+        with self.db(commit=True, close=True) as curs:
+            curs.execute("SELECT pg_advisory_xact_lock(%s)", (QUEUE_SCHEMA_LOCK,))
+            for sql in self.ddl:
+                curs.execute(sql)
+
+
 def make_huey(queue_uri: str, name: str = QUEUE_NAME) -> Huey:
     """A Huey instance on the storage ``queue_uri`` names (no results kept: the jobs table
     keeps them). ``name`` tells queues apart on one storage."""
@@ -71,7 +88,7 @@ def make_huey(queue_uri: str, name: str = QUEUE_NAME) -> Huey:
         dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         return Huey(
             name,
-            storage_class=PostgresStorage,
+            storage_class=_SharedPostgresStorage,
             dsn=dsn,
             table_prefix="cairn_queue",
             **common,

@@ -382,6 +382,7 @@ def open_database(settings: Settings) -> Database:
     db = Database(
         settings.backend_store_uri,
         sqlite_synchronous=settings.sqlite_synchronous,
+        pool_size=settings.db_pool_size,
         inline_small_writes=not settings.shared_store,
         audit_key=settings.audit_key.encode() or None,
     )

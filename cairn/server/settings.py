@@ -387,6 +387,19 @@ def _count(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+DB_POOL_SIZE = Setting(
+    "db_pool_size",
+    "CAIRN_DB_POOL_SIZE",
+    lambda: 8,
+    _count(1, 1000),
+    "Database connections each server or worker process keeps open (PostgreSQL and MySQL; "
+    "SQLite's readers); "
+    "under load it may open as many again twice over, so one process uses at most 3 × this "
+    "(docs/deploy.md sizes it against the database's max_connections)",
+    "8",
+)
+
+
 WEBHOOK_MAX_ATTEMPTS = Setting(
     "webhook_max_attempts",
     "CAIRN_WEBHOOK_MAX_ATTEMPTS",
@@ -468,6 +481,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     MAX_REQUEST_BYTES,
     SQLITE_SYNCHRONOUS,
     SHARED_STORE,
+    DB_POOL_SIZE,
     ALLOWED_HOSTS,
     CORS_ALLOWED_ORIGINS,
     AUTH,
@@ -504,6 +518,7 @@ class Settings:
     max_request_bytes: int = field(default_factory=MAX_REQUEST_BYTES.default)
     sqlite_synchronous: str = field(default_factory=SQLITE_SYNCHRONOUS.default)
     shared_store: bool = field(default_factory=SHARED_STORE.default)
+    db_pool_size: int = field(default_factory=DB_POOL_SIZE.default)
     allowed_hosts: tuple[str, ...] = field(default_factory=ALLOWED_HOSTS.default)
     cors_allowed_origins: tuple[str, ...] = field(default_factory=CORS_ALLOWED_ORIGINS.default)
     auth: bool = field(default_factory=AUTH.default)

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, delete, insert, inspect, select
+from sqlalchemy import Connection, Engine, delete, insert, inspect, select, text
 
 from cairn.entities.errors import CairnError, ErrorCode
 
@@ -100,15 +102,53 @@ def serves(engine: Engine, current: str | None) -> bool:
     return oldest is not None and oldest in known_revisions()
 
 
+PG_MIGRATION_LOCK = 0x636169726E  # "cairn"
+"""The PostgreSQL advisory lock (transaction-scoped) held while the schema is upgraded."""
+MYSQL_MIGRATION_LOCK = "cairn.migrate"
+MYSQL_LOCK_WAIT_S = 600
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema to ``revision`` (in one transaction where the DB allows),
-    recording which servers may still run against it."""
+    recording which servers may still run against it.
+
+    One process at a time: several servers started together on an empty or older database
+    would otherwise run the same migration at once (on PostgreSQL the second one fails on a
+    duplicate table). The others wait for the lock, then find the schema at ``revision``."""
     cfg = _config()
     with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
-        if revision in ("head", head_revision()):
-            _record_compatibility(conn)
+        with _migration_lock(conn):
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+            if revision in ("head", head_revision()):
+                _record_compatibility(conn)
+
+
+@contextmanager
+def _migration_lock(conn: Connection) -> Iterator[None]:
+    """PostgreSQL: an advisory lock released when the transaction ends. MySQL/MariaDB (whose
+    DDL commits as it goes): a named lock of the connection's session, released after.
+    SQLite: nothing (its writers already take turns on the file)."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
+        yield
+    elif dialect == "mysql":
+        got = conn.execute(
+            text("SELECT GET_LOCK(:name, :wait)"),
+            {"name": MYSQL_MIGRATION_LOCK, "wait": MYSQL_LOCK_WAIT_S},
+        ).scalar()
+        if got != 1:
+            raise CairnError(
+                f"Another process has been migrating the schema for {MYSQL_LOCK_WAIT_S} s",
+                ErrorCode.INVALID_STATE,
+            )
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": MYSQL_MIGRATION_LOCK})
+    else:
+        yield
 
 
 def ensure_schema(engine: Engine, *, auto_upgrade: bool = True) -> str:

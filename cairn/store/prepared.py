@@ -16,10 +16,11 @@ from collections import namedtuple
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, bindparam
+from sqlalchemy import BindParameter, Connection, Table, bindparam, cast, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import Executable
 
-from cairn.store.sql import FloatValue, from_stored
+from cairn.store.sql import FloatValue, dialect_insert, from_stored
 
 Build = Callable[[str], Executable]
 
@@ -124,6 +125,56 @@ class Prepared:
                 cur.execute(sql, args[0])
             else:
                 cur.executemany(sql, args)
+            return int(cur.rowcount)
+        finally:
+            cur.close()
+
+
+def _array_text(values: Sequence[Any]) -> str:
+    """PostgreSQL's text form of an array of ints, floats or bools (``{1,2.5,inf}``), made by
+    one ``join`` (``repr`` of a float reads back as the same double; PostgreSQL reads
+    ``inf``/``-inf``). psycopg's own array dumpers treat each element in Python: at 1,000
+    points a batch that costs more than the insert. A NaN never reaches here (points store
+    it as a flag) and neither does a string."""
+    if type(values[0]) is bool:
+        return "{" + ",".join(["t" if v else "f" for v in values]) + "}"
+    return "{" + ",".join(map(repr, values)) + "}"
+
+
+class BulkInsert(Prepared):
+    """``INSERT … ON CONFLICT DO NOTHING`` of many rows of ``table``.
+
+    On PostgreSQL the rows go in as one statement over one array per column
+    (``INSERT … SELECT * FROM unnest(…)``): one Bind/Execute for the whole batch instead of
+    one per row, and one plan. psycopg's pipelined ``executemany`` spends about 40 µs of
+    client CPU per row on a loaded 2-core machine, more than PostgreSQL spends inserting it.
+    Rows repeated within a batch are skipped as a conflict, as a second ``executemany`` row
+    is. Elsewhere it is :meth:`Prepared.many` of the same INSERT.
+    """
+
+    def __init__(self, table: Table, columns: Sequence[str]):
+        self._table = table
+        super().__init__(self._build, columns)
+
+    def _build(self, dialect: str) -> Executable:
+        if dialect != "postgresql":
+            stmt: Executable = dialect_insert(dialect, self._table).on_conflict_do_nothing()
+            return stmt
+        cols = self._columns
+        arrays = [cast(bindparam(c), ARRAY(self._table.c[c].type)) for c in cols]
+        rows = func.unnest(*arrays).table_valued(*cols).render_derived()
+        insert = dialect_insert(dialect, self._table).from_select(cols, select(*rows.c))
+        return insert.on_conflict_do_nothing()  # type: ignore[no-any-return]
+
+    def many(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
+        if conn.dialect.name != "postgresql" or not rows:
+            return super().many(conn, rows)
+        sql, _, _ = self._sql(conn)
+        columns = zip(*rows, strict=True)
+        arrays = {c: _array_text(v) for c, v in zip(self._columns, columns, strict=True)}
+        cur = _cursor(conn)
+        try:
+            cur.execute(sql, arrays)
             return int(cur.rowcount)
         finally:
             cur.close()

@@ -39,6 +39,7 @@ from cairn.store import events as event_store
 from cairn.store import jobs as job_store
 from cairn.store.db import Database
 from cairn.store.sql import now_ms
+from cairn.store.statistics import analyze_stale
 
 log = logging.getLogger(__name__)
 
@@ -393,6 +394,7 @@ def log_failure(exc: BaseException, message: str, *args: object) -> None:
 
 REAP_EVERY = 5.0
 SWEEP_EVERY = 15.0
+ANALYZE_EVERY = 10.0
 SWEEP_GRACE = 30.0
 
 
@@ -406,6 +408,15 @@ def reap_expired_leases(ctx: JobContext) -> None:
 def sweep_lost_messages(ctx: JobContext) -> None:
     """Pending jobs long past due: hand them to the queue again."""
     sweep(ctx.db, SWEEP_GRACE)
+
+
+@periodic("db.analyze", every=ANALYZE_EVERY)
+def analyze_changed_tables(ctx: JobContext) -> None:
+    """PostgreSQL: fresh planner statistics for the tables that changed a lot
+    (:mod:`cairn.store.statistics`); nothing on SQLite and MySQL."""
+    tables = analyze_stale(ctx.db.engine)
+    if tables:
+        log.info("analyzed %s", ", ".join(tables))
 
 
 NOOP_MAX_SLEEP = 5.0

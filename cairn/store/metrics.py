@@ -11,15 +11,13 @@ from sqlalchemy import BigInteger, Boolean, Connection, and_, bindparam, or_, se
 from cairn.entities.tracking import Metric, MetricHistory, MetricPoint
 from cairn.store.metric_keys import MetricKeys
 from cairn.store.paging import after_row, decode_token, encode_token, query_fingerprint
-from cairn.store.prepared import Prepared
+from cairn.store.prepared import BulkInsert, Prepared
 from cairn.store.schema import latest_metrics, metrics
 from cairn.store.sql import dialect_insert, to_stored
 
 POINT_COLUMNS = ("run_id", "key_id", "step", "timestamp", "value", "is_nan")
 
-INSERT_POINTS = Prepared(
-    lambda dialect: dialect_insert(dialect, metrics).on_conflict_do_nothing(), POINT_COLUMNS
-)
+INSERT_POINTS = BulkInsert(metrics, POINT_COLUMNS)
 
 
 def _latest_upsert(dialect: str) -> Any:

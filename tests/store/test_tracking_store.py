@@ -117,6 +117,23 @@ def test_metrics_dedupe_latest_and_nan(tracking: TrackingService) -> None:
     assert latest["big"].value == math.inf
 
 
+def test_one_batch_stores_each_point_once_with_exact_values(tracking: TrackingService) -> None:
+    """A whole batch goes in as one statement on PostgreSQL (arrays, not a row at a time):
+    points repeated within it are stored once and every double reads back bit for bit."""
+    rid = _run(tracking, "0")
+    values = [0.1, -0.0, 1e-300, 5e-324, 1.5e308, -math.inf, math.inf, 1 / 3]
+    points = [Metric("x", val, 1_700_000_000_000 + i, 2**62 + i) for i, val in enumerate(values)]
+    tracking.log_batch(rid, [*points, points[0], Metric("x", math.nan, 7, 2**62)])
+    tracking.log_batch(rid, points[:3])  # again: nothing new
+    history = tracking.get_metric_history(rid, "x").metrics()
+    got = [(m.step, m.timestamp, m.value) for m in history if not math.isnan(m.value)]
+    assert got == [(p.step, p.timestamp, p.value) for p in points]
+    assert [m.timestamp for m in history if math.isnan(m.value)] == [7]
+    latest = {m.key: m for m in tracking.get_run(rid).metrics}
+    assert latest["x"].step == 2**62 + len(values) - 1
+    assert latest["x"].value == 1 / 3
+
+
 def test_history_pages_are_exact(tracking: TrackingService) -> None:
     rid = _run(tracking, "0")
     tracking.log_batch(rid, [Metric("m", float(i % 7), 100 + i, i // 2) for i in range(1000)])

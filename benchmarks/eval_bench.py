@@ -246,6 +246,12 @@ def main() -> None:
     parser.add_argument(
         "--only-drain", action="store_true", help="skip the submit and completion figures"
     )
+    parser.add_argument(
+        "--worker-process",
+        action="store_true",
+        help="the server with --no-worker and one `cairn worker` process at nice 10 beside it "
+        "(instead of the server's own worker thread)",
+    )
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CAIRN_", "MLFLOW_"))}
     env["CAIRN_EVAL_PROVIDER_MODULES"] = "tests.eval_quick"
@@ -257,7 +263,18 @@ def main() -> None:
         data.mkdir()
         shutil.copy(PROMPTS, data / PROMPTS.name)
         env["CAIRN_EVAL_DATA_ROOT"] = str(data)
+        worker: subprocess.Popen[bytes] | None = None
+        if args.worker_process:
+            env["CAIRN_RUN_JOBS"] = "false"
         proc, base = start_cairn(work, str(work / "artifacts"), env)
+        if args.worker_process:
+            worker = subprocess.Popen(
+                ["nice", "-n", "10", sys.executable, "-m", "cairn", "worker",
+                 "--backend-store-uri", f"sqlite:///{work / 'cairn.db'}",
+                 "--artifacts-destination", str(work / "artifacts")],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
         try:
             register_classifier(base)
             model = f"models:/{MODEL}/1"
@@ -276,6 +293,8 @@ def main() -> None:
                     client, base, work, proc.pid, args, model
                 )
         finally:
+            if worker is not None:
+                stop(worker)
             stop(proc)
     print(json.dumps(report, indent=2))
 

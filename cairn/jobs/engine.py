@@ -32,7 +32,7 @@ import orjson
 from cairn.entities.errors import database_unreachable, storage_full
 from cairn.entities.events import ACTING, SYSTEM_ACTOR, ChangeEvent
 from cairn.entities.jobs import backoff_seconds
-from cairn.jobs import registry
+from cairn.jobs import foreground, registry
 from cairn.jobs.queue import JobQueue
 from cairn.jobs.registry import JobContext, RetryLater, job_kind, periodic
 from cairn.store import events as event_store
@@ -184,6 +184,8 @@ class JobEngine:
         if kind is None:  # a newer Cairn's kind, perhaps: let a worker that knows it take it
             self._fail(job_id, f"no handler for job kind {kind_name!r} here", 60.0)
             return
+        if kind.yields:  # heavy: let the requests this process answers go first
+            foreground.wait_for_quiet(self._stop)
         try:
             result = kind.fn(ctx, payload)
             if result is not None and not isinstance(result, dict):

@@ -77,6 +77,8 @@ class JobKind:
     name: str
     fn: JobFn
     max_attempts: int
+    yields: bool = False
+    """Started only in a quiet moment of this process's requests (cairn.jobs.foreground)."""
 
 
 @dataclass(frozen=True)
@@ -106,14 +108,18 @@ def _check_name(name: str, table: Mapping[str, Any], what: str, fn: object) -> N
         raise ValueError(f"the {what} {name!r} is registered twice")
 
 
-def job_kind(name: str, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Callable[[JobFn], JobFn]:
-    """Register ``fn(ctx, payload)`` as the handler of jobs of kind ``name``."""
+def job_kind(
+    name: str, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS, yields: bool = False
+) -> Callable[[JobFn], JobFn]:
+    """Register ``fn(ctx, payload)`` as the handler of jobs of kind ``name``. ``yields``: a
+    heavy kind that starts only in a quiet moment of the requests this process answers
+    (:mod:`cairn.jobs.foreground`)."""
     if not 0 < max_attempts <= 100:
         raise ValueError("max_attempts must be 1 to 100")
 
     def register(fn: JobFn) -> JobFn:
         _check_name(name, KINDS, "job kind", fn)
-        KINDS[name] = JobKind(name, fn, max_attempts)
+        KINDS[name] = JobKind(name, fn, max_attempts, yields)
         KIND_ATTEMPTS[name] = max_attempts
         return fn
 

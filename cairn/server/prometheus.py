@@ -25,6 +25,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cairn.jobs import foreground
 from cairn.server.logs import ACCESS, log_access
 from cairn.services.operations import OperationsService
 
@@ -151,6 +152,8 @@ class RequestMetrics:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        if scope["method"] not in foreground.READS:
+            foreground.write_started()
         status = 500
         sent = 0
         logged = ACCESS.isEnabledFor(logging.INFO)

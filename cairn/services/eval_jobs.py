@@ -18,7 +18,7 @@ from cairn.services.evaluations import KIND, MAX_ATTEMPTS, EvaluationService
 RECONCILE_EVERY = 15.0
 
 
-@job_kind(KIND, max_attempts=MAX_ATTEMPTS)
+@job_kind(KIND, max_attempts=MAX_ATTEMPTS, yields=True)
 def run_benchmark(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     service = ctx.service("evaluations", EvaluationService)
     return service.run_benchmark(str(payload["job_id"]), int(payload["index"]), ctx.cancelled)

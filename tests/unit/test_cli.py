@@ -62,8 +62,9 @@ def test_server_refuses_a_newer_schema_and_says_what_to_do(tmp_path: Path) -> No
     runner = CliRunner()
     assert runner.invoke(main, ["db", "upgrade", "--backend-store-uri", uri]).exit_code == 0
     engine = create_engine(uri)
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # as a newer Cairn with a contract step leaves it
         conn.execute(text("UPDATE alembic_version SET version_num = 'ffff'"))
+        conn.execute(text("UPDATE schema_compat SET oldest_compatible = 'fffe'"))
     engine.dispose()
     sock = _occupy(0)  # never reached: the schema check comes first
     sock.close()

@@ -156,3 +156,8 @@ def database_unreachable(exc: BaseException) -> bool:
         if module.startswith("pymysql") and args and args[0] in UNREACHABLE_MYSQL_CODES:
             return True
     return False
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's message as one log line (its first; its type's name when empty)."""
+    return (str(exc).splitlines() or [type(exc).__name__])[0]

@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from cairn.entities.errors import database_unreachable, storage_full
+from cairn.entities.errors import database_unreachable, first_line, storage_full
 from cairn.entities.events import ACTING, SYSTEM_ACTOR, ChangeEvent
 from cairn.entities.jobs import backoff_seconds
 from cairn.jobs import foreground, registry
@@ -384,7 +384,7 @@ def log_failure(exc: BaseException, message: str, *args: object) -> None:
     """A background failure in the log: a database outage or a full disk as one line (the
     work is tried again), anything else with its traceback."""
     if database_unreachable(exc):
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc)
         log.warning(message + ": database unreachable (%s); tried again later", *args, first)
         return
     full = storage_full(exc)

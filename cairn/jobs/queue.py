@@ -28,7 +28,7 @@ from huey.consumer import Consumer
 from huey.storage import MemoryStorage, PostgresStorage, RedisStorage, SqliteStorage
 from sqlalchemy.engine import make_url
 
-from cairn.entities.errors import database_unreachable
+from cairn.entities.errors import database_unreachable, first_line
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class _OutageLines(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         if exc is not None and database_unreachable(exc):
-            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            first = first_line(exc)
             record.msg = f"{record.getMessage()}: database unreachable ({first})"
             record.args = None
             record.exc_info = None

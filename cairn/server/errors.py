@@ -18,6 +18,7 @@ from cairn.entities.errors import (
     CairnError,
     ErrorCode,
     database_unreachable,
+    first_line,
     for_status,
     storage_full,
 )
@@ -119,7 +120,7 @@ on its own schedule anyway)."""
 
 async def internal_error(request: Request, exc: Exception) -> Response:
     if database_unreachable(exc):  # a restart or an outage: clients retry a 503
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc)
         log.warning("database unreachable: %s %s failed: %s", request.method,
                     request.url.path, first)  # fmt: skip
         return error_response(

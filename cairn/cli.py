@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -74,8 +75,9 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def choose_port(host: str, port: int | None) -> int:
-    """An explicit port must be free; the default moves to the next free port, saying so."""
+def choose_port(host: str, port: int | None, say: Callable[[str], None] = console.print) -> int:
+    """An explicit port must be free; the default moves to the next free port, saying so
+    (through ``say``: the console, or the server's log when it writes JSON)."""
     if port is not None:
         if not _port_free(host, port):
             raise click.ClickException(
@@ -86,9 +88,7 @@ def choose_port(host: str, port: int | None) -> int:
     for candidate in range(DEFAULT_PORT, DEFAULT_PORT + PORT_SEARCH):
         if _port_free(host, candidate):
             if candidate != DEFAULT_PORT:
-                console.print(
-                    f"[yellow]Port {DEFAULT_PORT} is in use; using port {candidate} instead."
-                )
+                say(f"[yellow]Port {DEFAULT_PORT} is in use; using port {candidate} instead.")
             return candidate
     raise click.ClickException(
         f"No free port between {DEFAULT_PORT} and {DEFAULT_PORT + PORT_SEARCH - 1} on {host}"
@@ -265,14 +265,6 @@ def server(
     if uri.startswith("sqlite:///") and backend_store_uri is None:
         data_dir().mkdir(parents=True, exist_ok=True)
     destination = settings.artifacts_destination
-    chosen = choose_port(host, port)
-    db = Database(uri)
-    try:
-        revision = ensure_schema(db.write_engine)
-    except Exception as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        db.close()
     configure_logging(settings)
     banner = logging.getLogger("cairn.server")
 
@@ -282,6 +274,15 @@ def server(
             banner.log(level, Text.from_markup(markup).plain)
         else:
             console.print(markup)
+
+    chosen = choose_port(host, port, say)
+    db = Database(uri)
+    try:
+        revision = ensure_schema(db.write_engine)
+    except Exception as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        db.close()
 
     shown_host = f"[{host}]" if ":" in host else host
     say(f"[bold]Cairn {__version__}[/bold] listening on [cyan]http://{shown_host}:{chosen}[/cyan]")

@@ -47,6 +47,25 @@ def test_default_port_moves_to_the_next_free_one(capsys: pytest.CaptureFixture[s
             sock.close()
 
 
+def test_the_port_note_goes_where_the_banner_goes() -> None:
+    """With ``--log-format json`` the server passes its log as ``say``: the note that the
+    default port moved is a log record there, not a text line among JSON lines."""
+    try:
+        sock = _occupy(DEFAULT_PORT)
+    except OSError:
+        sock = None
+    said: list[str] = []
+    try:
+        port = choose_port("127.0.0.1", None, said.append)
+        assert port > DEFAULT_PORT
+        assert said == [f"[yellow]Port {DEFAULT_PORT} is in use; using port {port} instead."]
+        assert choose_port("127.0.0.1", port, said.append) == port  # a free explicit port: quiet
+        assert len(said) == 1
+    finally:
+        if sock is not None:
+            sock.close()
+
+
 def test_db_upgrade_and_current(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'c.db'}"
     runner = CliRunner()

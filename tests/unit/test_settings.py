@@ -92,7 +92,7 @@ def _server_output(
         monkeypatch.delenv(variable, raising=False)
     for variable, value in env.items():
         monkeypatch.setenv(variable, value)
-    monkeypatch.setattr(cairn.cli, "choose_port", lambda host, port: 5999)
+    monkeypatch.setattr(cairn.cli, "choose_port", lambda host, port, say=None: 5999)
     started: list[object] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: started.append(app))
     uri = f"sqlite:///{tmp_path / 'cli.db'}"

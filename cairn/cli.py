@@ -539,6 +539,7 @@ def _uri_option(fn: click.decorators.FC) -> click.decorators.FC:
 @_uri_option
 def upgrade(backend_store_uri: str | None) -> None:
     """Create the schema, or upgrade it to this version of Cairn."""
+    from cairn.entities.errors import CairnError
     from cairn.server.settings import data_dir, default_backend_uri
     from cairn.store.db import Database
     from cairn.store.migrate import current_revision, head_revision
@@ -550,7 +551,10 @@ def upgrade(backend_store_uri: str | None) -> None:
     database = Database(uri)
     try:
         before = current_revision(database.write_engine)
-        do_upgrade(database.write_engine)
+        try:
+            do_upgrade(database.write_engine)
+        except CairnError as exc:
+            raise click.ClickException(exc.message) from None
         console.print(f"{_redact(uri)}: schema {before or 'empty'} → {head_revision()}")
     finally:
         database.close()

@@ -145,7 +145,7 @@ BACKEND_STORE_URI = Setting(
     default_backend_uri,
     _text,
     "SQLAlchemy URI of the store: sqlite:///path.db, postgresql+psycopg://user@host:5432/db "
-    "or mysql+pymysql://user@host:3306/db (MySQL 8 or MariaDB 10.11+)",
+    "or mysql+pymysql://user@host:3306/db (MariaDB 10.11+; MySQL lacks INSERT … RETURNING)",
     f"a SQLite file in the data directory {DEFAULT_HOME}, or ${HOME_VARIABLE}",
     option="--backend-store-uri",
 )

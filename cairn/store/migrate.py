@@ -115,6 +115,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     One process at a time: several servers started together on an empty or older database
     would otherwise run the same migration at once (on PostgreSQL the second one fails on a
     duplicate table). The others wait for the lock, then find the schema at ``revision``."""
+    check_server(engine)
     cfg = _config()
     with engine.begin() as conn:
         with _migration_lock(conn):
@@ -151,8 +152,36 @@ def _migration_lock(conn: Connection) -> Iterator[None]:
         yield
 
 
+MARIADB_OLDEST = (10, 5)
+"""The first MariaDB with ``INSERT … RETURNING``, which the store uses for new rows' ids."""
+
+
+def check_server(engine: Engine) -> None:
+    """Refuse a database server the store cannot run on, before it fails a request: MySQL
+    (which has no ``INSERT … RETURNING``) and MariaDB older than 10.5."""
+    if engine.dialect.name != "mysql":
+        return
+    with engine.connect():  # the dialect learns the server's kind and version on connecting
+        pass
+    version = tuple(
+        int(part) for part in engine.dialect.server_version_info or () if isinstance(part, int)
+    )
+    if getattr(engine.dialect, "is_mariadb", False) and version >= MARIADB_OLDEST:
+        return
+    shown = ".".join(str(part) for part in version) or "unknown"
+    kind = "MariaDB" if getattr(engine.dialect, "is_mariadb", False) else "MySQL"
+    raise CairnError(
+        f"{kind} {shown} is not supported: Cairn's store needs INSERT … RETURNING, which "
+        "MariaDB has from 10.5 (10.11 or newer is tested) and MySQL does not have. Use MariaDB "
+        "10.11+ or PostgreSQL (docs/server.md).",
+        ErrorCode.INVALID_STATE,
+    )
+
+
 def ensure_schema(engine: Engine, *, auto_upgrade: bool = True) -> str:
-    """Bring an older schema up to date; refuse one newer than this version of Cairn."""
+    """Bring an older schema up to date; refuse one newer than this version of Cairn, and a
+    database server the store cannot run on."""
+    check_server(engine)
     current = current_revision(engine)
     head = head_revision()
     if current == head:

@@ -15,8 +15,10 @@ from cairn.store.migrate import (
     head_revision,
     oldest_compatible,
     recorded_oldest_compatible,
+    upgrade,
 )
 from cairn.store.schema import MYSQL_ONLY, metadata
+from tests.databases import unmigrated_mysql_database
 
 
 def _applies_here(dialect: str) -> object:
@@ -81,3 +83,32 @@ def test_an_upgrade_records_which_servers_may_still_run(store_uri: str) -> None:
         assert recorded_oldest_compatible(db.write_engine) == oldest_compatible()
     finally:
         db.close()
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize(
+    ("is_mariadb", "version", "named"),
+    [(False, (8, 0, 40), "MySQL 8.0.40"), (True, (10, 4, 34), "MariaDB 10.4.34")],
+)
+def test_a_server_without_insert_returning_is_refused_before_anything_runs(
+    is_mariadb: bool, version: tuple[int, ...], named: str
+) -> None:
+    """MySQL (no INSERT … RETURNING) and MariaDB before 10.5 are refused when the schema is
+    checked or upgraded, with what to use instead, not by a failing request later. Shown on
+    the real MariaDB, its dialect told it is the other server once connected."""
+    with unmigrated_mysql_database() as uri:
+        db = Database(uri)
+        try:
+            engine = db.write_engine
+            with engine.connect():  # the dialect reads the server's kind and version now
+                pass
+            engine.dialect.is_mariadb = is_mariadb  # type: ignore[attr-defined]
+            engine.dialect.server_version_info = version
+            for attempt in (ensure_schema, upgrade):
+                with pytest.raises(CairnError) as err:
+                    attempt(engine)
+                assert named in err.value.message
+                assert "MariaDB 10.11+ or PostgreSQL" in err.value.message
+            assert current_revision(engine) is None  # nothing was created
+        finally:
+            db.close()

@@ -450,7 +450,13 @@ def start_jobs(
     with ``work`` it also runs them (``threads`` worker threads), the outbox consumers and
     the periodic jobs."""
     queue_uri = settings.queue_uri or default_queue_uri(settings.backend_store_uri)
-    engine = JobEngine(db, JobQueue(queue_uri), services, workers=threads)
+    engine = JobEngine(
+        db,
+        JobQueue(queue_uri),
+        services,
+        workers=threads,
+        lease_seconds=settings.job_lease_seconds,
+    )
     engine.start(work=work)
     return engine
 

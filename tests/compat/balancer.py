@@ -43,6 +43,12 @@ NGINX_CONF = REPO / "deploy" / "nginx.conf"
 UPSTREAM_HEADER = "x-cairn-upstream"
 """The response header deploy/nginx.conf adds: the address of the server that answered."""
 NGINX_START_S = 20.0
+CLUSTER_BACKENDS = [
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("mysql", marks=pytest.mark.mysql),
+]
+"""The databases several servers share in the tests (SQLite is one machine's:
+tests/compat/test_workers.py runs several server processes on one file)."""
 
 
 @dataclass

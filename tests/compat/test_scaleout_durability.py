@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.compat.balancer import Cluster, start_cluster
+from tests.compat.balancer import CLUSTER_BACKENDS, Cluster, start_cluster
 from tests.compat.server import CairnServer
 from tests.compat.test_stock_client import WORKFLOW_DIR, client_env, client_python
 
@@ -44,12 +44,6 @@ RETRIES = {
 }
 
 pytestmark = pytest.mark.compat
-CLUSTER_BACKENDS = [
-    pytest.param("postgres", marks=pytest.mark.postgres),
-    pytest.param("mysql", marks=pytest.mark.mysql),
-]
-"""The databases several servers share (SQLite is one machine's: tests/compat/test_workers.py
-runs several server processes on one file)."""
 
 
 def history(client: httpx.Client, run_id: str) -> list[dict[str, Any]]:

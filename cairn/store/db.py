@@ -135,8 +135,8 @@ RETRY_MAX_WAIT_S = 1.0
 
 def retry_wait(attempt: int) -> float:
     """Seconds to wait before running a transaction again after its ``attempt``-th run met a
-    conflict: up to 20 ms, 40 ms, 80 ms, … (at most a second), the exact wait drawn at random
-    so that the transactions that deadlocked together do not meet again in step."""
+    conflict: 10–20 ms, then 20–40 ms, 40–80 ms, … (at most a second), drawn at random so
+    that the transactions that deadlocked together do not meet again in step."""
     ceiling = min(RETRY_MAX_WAIT_S, RETRY_BASE_S * 2 ** (attempt - 1))
     return random.uniform(ceiling / 2, ceiling)
 
@@ -584,7 +584,8 @@ class Database:
                 with conn.begin():
                     result = fn(conn)
             except BaseException:
-                _forget(conn)
+                if not conn.invalidated:  # a lost connection took its notes with it
+                    _forget(conn)
                 raise
             hooks = _take_hooks(conn)
         _run_hooks(hooks)

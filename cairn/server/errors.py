@@ -15,12 +15,14 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cairn.entities.errors import (
+    TRANSACTION_ATTEMPTS,
     CairnError,
     ErrorCode,
     database_unreachable,
     first_line,
     for_status,
     storage_full,
+    transaction_conflict,
 )
 from cairn.server.wire import json_response
 
@@ -127,6 +129,18 @@ async def internal_error(request: Request, exc: Exception) -> Response:
             CairnError(
                 "The database is unreachable for the moment (restarting or disconnected); "
                 "retry the request",
+                ErrorCode.TEMPORARILY_UNAVAILABLE,
+            ),
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+    conflict = transaction_conflict(exc)
+    if conflict is not None:  # still meeting other writers after the store's own retries
+        log.warning("%s: %s %s failed after %d attempts: %s", conflict, request.method,
+                    request.url.path, TRANSACTION_ATTEMPTS, first_line(exc))  # fmt: skip
+        return error_response(
+            CairnError(
+                f"The database aborted this write ({conflict} with concurrent writes) "
+                f"{TRANSACTION_ATTEMPTS} times; nothing of it was stored; retry the request",
                 ErrorCode.TEMPORARILY_UNAVAILABLE,
             ),
             headers={"Retry-After": str(RETRY_AFTER_S)},

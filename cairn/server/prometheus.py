@@ -120,6 +120,13 @@ class ServerMetrics:
             buckets=GROUP_BUCKETS,
             registry=self.registry,
         )
+        self.retries = Counter(
+            "cairn_db_transaction_retries",
+            "Write transactions run again after the database aborted them, by reason "
+            "(deadlock, serialization failure, lock wait timeout)",
+            ["reason"],
+            registry=self.registry,
+        )
         self.registry.register(StoreCollector(operations))
         self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
@@ -134,6 +141,9 @@ class ServerMetrics:
             self._series[key] = series
         series[0].inc()
         series[1].observe(seconds)
+
+    def transaction_retry(self, reason: str) -> None:
+        self.retries.labels(reason).inc()
 
     def render(self) -> bytes:
         return _render(self.registry)

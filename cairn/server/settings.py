@@ -450,6 +450,16 @@ RUN_JOBS = Setting(
     "true",
     option="--worker/--no-worker",
 )
+JOB_LEASE_SECONDS = Setting(
+    "job_lease_seconds",
+    "CAIRN_JOB_LEASE_SECONDS",
+    lambda: 60.0,
+    _seconds,
+    "How long a worker's claim on a running job lasts without being renewed (the worker "
+    "renews it every third of this, at most every 2 s); a job whose worker died is given to "
+    "another once it has lapsed (the reaper looks every 5 s)",
+    "60",
+)
 LOG_FORMAT = Setting(
     "log_format",
     "CAIRN_LOG_FORMAT",
@@ -496,6 +506,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     WEBHOOK_CA_BUNDLE,
     QUEUE_URI,
     RUN_JOBS,
+    JOB_LEASE_SECONDS,
     LOG_FORMAT,
     ACCESS_LOG,
 )
@@ -533,6 +544,7 @@ class Settings:
     webhook_ca_bundle: str = field(default_factory=WEBHOOK_CA_BUNDLE.default)
     queue_uri: str = field(default_factory=QUEUE_URI.default)
     run_jobs: bool = field(default_factory=RUN_JOBS.default)
+    job_lease_seconds: float = field(default_factory=JOB_LEASE_SECONDS.default)
     log_format: str = field(default_factory=LOG_FORMAT.default)
     access_log: bool = field(default_factory=ACCESS_LOG.default)
 

@@ -5,7 +5,13 @@ a transaction. On SQLite every write goes through one writer thread that owns th
 connection: requests that arrive together are executed back to back inside one transaction
 (each in its own SAVEPOINT, so one failing request rolls back alone) and committed once. That
 is group commit: concurrent writers never meet "database is locked", and a burst of small
-writes pays for one commit. On PostgreSQL each write is its own transaction.
+writes pays for one commit. On PostgreSQL and MySQL each write is its own transaction, and
+the one place that runs it (:meth:`Database.write`) runs it again, whole, when the database
+aborted it for meeting another transaction (a deadlock, a serialisation failure, a lock wait
+that timed out; :func:`~cairn.entities.errors.transaction_conflict`): at most
+:data:`RETRY_ATTEMPTS` runs, a short random wait between them, one log line each. A write
+function must therefore be safe to run again: it reads and writes through ``conn`` and leaves
+anything else to :func:`after_commit`.
 
 Work that must happen only once a transaction is durable (filling in-process caches) is
 registered with :func:`after_commit`. Work that must happen last inside a write's own
@@ -19,8 +25,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -38,6 +46,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 
+from cairn.entities.errors import TRANSACTION_ATTEMPTS, first_line, transaction_conflict
 from cairn.entities.events import ACTING, Actor
 
 log = logging.getLogger(__name__)
@@ -96,6 +105,40 @@ def _take_hooks(conn: Connection) -> list[Callable[[], None]]:
 def _run_hooks(hooks: list[Callable[[], None]]) -> None:
     for hook in hooks:
         hook()
+
+
+_TRANSACTION_KEYS: set[str] = {_HOOKS}
+"""The ``conn.info`` entries that only hold while the transaction that wrote them commits."""
+
+
+def forget_on_rollback(key: str) -> None:
+    """Drop ``conn.info[key]`` from a connection whenever a write on it fails (a module's
+    per-connection note of what its transaction wrote, valid only once that committed)."""
+    _TRANSACTION_KEYS.add(key)
+
+
+def _forget(conn: Connection) -> None:
+    """A write on ``conn`` failed: what it noted on the connection goes (its after-commit
+    hooks must not run after the next write's commit)."""
+    for key in _TRANSACTION_KEYS:
+        conn.info.pop(key, None)
+
+
+RETRY_ATTEMPTS = TRANSACTION_ATTEMPTS
+"""Runs of one write transaction that a deadlock or serialisation failure may take, in all."""
+RETRY_BUDGET_S = 30.0
+"""No further run once this long has passed since the first began (a lock wait that timed
+out may alone have taken the database's whole ``innodb_lock_wait_timeout``)."""
+RETRY_BASE_S = 0.02
+RETRY_MAX_WAIT_S = 1.0
+
+
+def retry_wait(attempt: int) -> float:
+    """Seconds to wait before running a transaction again after its ``attempt``-th run met a
+    conflict: 10–20 ms, then 20–40 ms, 40–80 ms, … (at most a second), drawn at random so
+    that the transactions that deadlocked together do not meet again in step."""
+    ceiling = min(RETRY_MAX_WAIT_S, RETRY_BASE_S * 2 ** (attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)
 
 
 @dataclass
@@ -204,10 +247,10 @@ class _SqliteWriter:
                             outcomes.append((job, result, None, _take_hooks(conn)))
                         except Exception as exc:
                             savepoint.rollback()
-                            _take_hooks(conn)
+                            _forget(conn)
                             outcomes.append((job, None, exc, []))
         except Exception as exc:  # the single job failed, or the commit itself did
-            _take_hooks(conn)
+            _forget(conn)
             done = {id(o[0]) for o in outcomes if o[2] is not None}
             for job in group:
                 if id(job) not in done:
@@ -445,6 +488,13 @@ class Database:
         if self._writer is not None:
             self._writer.on_group = observe
 
+    _on_retry: Callable[[str], None] | None = None
+
+    def observe_retries(self, observe: Callable[[str], None]) -> None:
+        """Call ``observe(reason)`` each time a write transaction is run again after a
+        deadlock, a serialisation failure or a lock wait timeout (PostgreSQL and MySQL)."""
+        self._on_retry = observe
+
     def queued_writes(self) -> int:
         """Writes waiting for the SQLite writer; 0 on the other databases."""
         return self._writer.queued() if self._writer is not None else 0
@@ -504,10 +554,40 @@ class Database:
             assert self._writer is not None
             done = self._writer.try_now(fn)
             return (done or self._writer.submit(fn)).result()
+        started = time.monotonic()
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                return self._transaction(fn)
+            except Exception as exc:  # SQLAlchemy's errors, or the driver's own (prepared.py)
+                reason = transaction_conflict(exc)
+                spent = time.monotonic() - started
+                if reason is None or attempt == RETRY_ATTEMPTS or spent > RETRY_BUDGET_S:
+                    raise
+                wait = retry_wait(attempt)
+                log.warning(
+                    "write transaction aborted by a %s (attempt %d of %d), run again in "
+                    "%.0f ms: %s",
+                    reason, attempt, RETRY_ATTEMPTS, wait * 1000, first_line(exc),
+                )  # fmt: skip
+                observe = self._on_retry
+                if observe is not None:
+                    observe(reason)
+                time.sleep(wait)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _transaction(self, fn: Callable[[Connection], T]) -> T:
+        """``fn`` in one transaction on a pooled connection; its after-commit hooks run once
+        it has committed, and are dropped with what else the connection kept of it when it
+        did not (the pooled connection outlives the transaction)."""
         with self.engine.connect() as conn:
-            with conn.begin():
-                result = fn(conn)
-                hooks = _take_hooks(conn)
+            try:
+                with conn.begin():
+                    result = fn(conn)
+            except BaseException:
+                if not conn.invalidated:  # a lost connection took its notes with it
+                    _forget(conn)
+                raise
+            hooks = _take_hooks(conn)
         _run_hooks(hooks)
         return result
 

@@ -38,7 +38,7 @@ from cairn.entities.events import (
     EventQuery,
     chain_hash,
 )
-from cairn.store.db import WriteScope, after_commit, before_commit, job_scope
+from cairn.store.db import WriteScope, after_commit, before_commit, forget_on_rollback, job_scope
 from cairn.store.prepared import Prepared
 from cairn.store.schema import (
     INDEX_BATCH,
@@ -131,6 +131,8 @@ _INSERT_KEYS = Prepared(change_event_keys.insert(), columns=("kind", "key", "id"
 _KNOWN_HEAD = "cairn.change_head"
 """Where a connection keeps the head it last wrote (``conn.info``): the next append on it
 starts from there instead of reading the head row."""
+
+forget_on_rollback(_KNOWN_HEAD)  # a head whose write rolled back was never the log's
 
 Head = tuple[int, str, int, int]
 """(last id, last hash, last time, last id indexed)."""

@@ -2,10 +2,11 @@
 
 nginx is Debian's (``make balancer`` installs it), run as a process of the test's own: its own
 configuration, prefix, pid and log files in a temporary folder, ``daemon off``, listening on
-free loopback ports, stopped by its PID. The configuration is the repository's
-``deploy/nginx.conf`` (the reference deployment of docs/deploy.md) with only the lines marked
-``@test`` replaced, so what runs here is what is documented. TLS ends at nginx, as there, with
-a self-signed certificate made for the run.
+free loopback ports, stopped by its PID. With ``workers``, the servers only enqueue
+(``--no-worker``) and that many ``cairn worker`` processes run the jobs. The configuration is
+the repository's ``deploy/nginx.conf`` (the reference deployment of docs/deploy.md) with only
+the lines marked ``@test`` replaced, so what runs here is what is documented. TLS ends at
+nginx, as there, with a self-signed certificate made for the run.
 """
 
 from __future__ import annotations
@@ -27,7 +28,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.compat.server import REPO, CairnServer, _free_port, start_server
+from tests.compat.server import (
+    REPO,
+    CairnServer,
+    CairnWorker,
+    _free_port,
+    start_server,
+    start_worker,
+)
 from tests.databases import fresh_database
 
 NGINX = Path("/usr/sbin/nginx")
@@ -35,6 +43,12 @@ NGINX_CONF = REPO / "deploy" / "nginx.conf"
 UPSTREAM_HEADER = "x-cairn-upstream"
 """The response header deploy/nginx.conf adds: the address of the server that answered."""
 NGINX_START_S = 20.0
+CLUSTER_BACKENDS = [
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("mysql", marks=pytest.mark.mysql),
+]
+"""The databases several servers share in the tests (SQLite is one machine's:
+tests/compat/test_workers.py runs several server processes on one file)."""
 
 
 @dataclass
@@ -49,6 +63,8 @@ class Cluster:
     nginx_dir: Path
     secret_key: str
     client_env: dict[str, str] = field(default_factory=dict)
+    workers: list[CairnWorker] = field(default_factory=list)
+    """The ``cairn worker`` processes (the servers then run with ``--no-worker``)."""
 
     def client(self, **kwargs: object) -> httpx.Client:
         """An httpx client for the balancer that trusts its certificate (no keep-alive, so
@@ -207,21 +223,28 @@ def start_cluster(
     n: int = 3,
     backend: str = "postgres",
     extra_env: Mapping[str, str] | None = None,
+    workers: int = 0,
+    worker_threads: int = 2,
 ) -> Iterator[Cluster]:
     """``n`` servers started at once on one fresh database and one artifact folder, sharing
-    ``CAIRN_SECRET_KEY``, behind nginx; everything stopped and the database dropped after."""
+    ``CAIRN_SECRET_KEY``, behind nginx; everything stopped and the database dropped after.
+
+    ``workers``: that many ``cairn worker`` processes (``worker_threads`` jobs at once each)
+    on the same store, queue, artifacts and settings, and the servers only enqueue
+    (``--no-worker``), as docs/deploy.md's reference deployment has it."""
     secret_key = secrets.token_urlsafe(32)
     artifact_root = workdir / "artifacts"
     artifact_root.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         uri = stack.enter_context(fresh_database(backend, workdir))
         env = {"CAIRN_SECRET_KEY": secret_key, **(extra_env or {})}
+        artifacts = ("--artifacts-destination", str(artifact_root))
         gens = [
             start_server(
                 backend,
                 uri,
                 workdir / f"server{i}",
-                extra_args=("--artifacts-destination", str(artifact_root)),
+                extra_args=(*artifacts, *(("--no-worker",) if workers else ())),
                 extra_env=env,
             )
             for i in range(n)
@@ -231,6 +254,22 @@ def start_cluster(
         # all at once: N servers meeting an empty database must agree on who migrates it
         with ThreadPoolExecutor(n) as pool:
             servers = list(pool.map(next, gens))
+        # then the workers, which expect the schema in place (as `cairn worker` does)
+        worker_gens = [
+            start_worker(
+                uri,
+                workdir / f"worker{i}",
+                extra_args=(*artifacts, "--threads", str(worker_threads)),
+                extra_env=env,
+            )
+            for i in range(workers)
+        ]
+        for worker_gen in worker_gens:
+            stack.callback(worker_gen.close)
+        started_workers = []
+        if worker_gens:
+            with ThreadPoolExecutor(len(worker_gens)) as pool:
+                started_workers = list(pool.map(next, worker_gens))
         balancer = start_nginx(workdir, [s.url.removeprefix("http://") for s in servers])
         stack.callback(balancer.close)
         url, ca_file, nginx_dir = next(balancer)
@@ -242,6 +281,7 @@ def start_cluster(
             ca_file=ca_file,
             nginx_dir=nginx_dir,
             secret_key=secret_key,
+            workers=started_workers,
             # the tracking calls honour MLflow's variable; the multipart part uploads (plain
             # requests to the URLs mpu/create hands out) honour requests' own; urllib OpenSSL's
             client_env={

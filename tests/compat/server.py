@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -163,6 +164,64 @@ def _serve(
                 )
             time.sleep(0.2)
         yield server
+    finally:
+        _stop(process)
+
+
+@dataclass
+class CairnWorker:
+    """A running ``cairn worker``: its process and the file its output goes to."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    owner: str
+    """Its job engine's name (``host:pid:id``), the ``lease_owner`` of the jobs it runs."""
+
+
+WORKER_STARTED = re.compile(rb"cairn worker (\S+): ")
+
+
+def start_worker(
+    uri: str,
+    workdir: Path,
+    extra_args: Sequence[str] = (),
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[CairnWorker]:
+    """Run ``cairn worker`` on store ``uri`` (its queue follows the store unless
+    ``extra_args`` name one) until the generator is closed; yielded once it says it runs."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable, "-m", "cairn", "worker", "--backend-store-uri", uri, *extra_args,
+    ]  # fmt: skip
+    env = _server_env(workdir / "home")
+    env.update(extra_env or {})
+    log_path = workdir / "worker.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            found = WORKER_STARTED.search(log_path.read_bytes())
+            if found:
+                break
+            output = log_path.read_text(errors="replace")[-LOG_TAIL_CHARS:]
+            if process.poll() is not None:
+                pytest.fail(
+                    f"cairn worker exited with code {process.returncode} before it started.\n"
+                    f"command: {command}\noutput:\n{output}",
+                    pytrace=False,
+                )
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"cairn worker did not start within {STARTUP_TIMEOUT_S:.0f} s.\n"
+                    f"command: {command}\noutput:\n{output}",
+                    pytrace=False,
+                )
+            time.sleep(0.2)
+        yield CairnWorker(process, log_path, found.group(1).decode())
     finally:
         _stop(process)
 

@@ -1,5 +1,5 @@
-"""Three ``cairn server`` processes on one PostgreSQL database behind nginx (deploy/nginx.conf,
-TLS at nginx): whatever one server made, another one serves.
+"""Three ``cairn server`` processes on one PostgreSQL (then MariaDB) database behind nginx
+(deploy/nginx.conf, TLS at nginx): whatever one server made, another one serves.
 
 Every request here goes through the balancer on a new connection, so nginx's round-robin picks
 the server; ``X-Cairn-Upstream`` (added by deploy/nginx.conf) says which one answered, and each
@@ -16,22 +16,27 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
+from sqlalchemy import create_engine, select
 
-from tests.compat.balancer import UPSTREAM_HEADER, Cluster, start_cluster
+from cairn.store.db import normalize_uri
+from cairn.store.schema import periodic_runs
+from tests.compat.balancer import CLUSTER_BACKENDS, UPSTREAM_HEADER, Cluster, start_cluster
 from tests.compat.test_stock_client import run_workflow_script
 
 API = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts"
 SERVERS = 3
 
-pytestmark = [pytest.mark.compat, pytest.mark.postgres]
+pytestmark = pytest.mark.compat
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    yield from start_cluster(tmp_path_factory.mktemp("scaleout"), SERVERS)
+@pytest.fixture(scope="module", params=CLUSTER_BACKENDS)
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """Three servers on one fresh PostgreSQL, then MariaDB, database."""
+    yield from start_cluster(tmp_path_factory.mktemp("scaleout"), SERVERS, request.param)
 
 
 def ok(resp: httpx.Response) -> Any:
@@ -187,17 +192,20 @@ def test_multipart_parts_land_on_different_servers(cluster: Cluster) -> None:
 def test_periodic_jobs_run_once_across_servers(cluster: Cluster) -> None:
     """``jobs.reap`` is due every 5 s and each of the three servers asks for it: watched for
     12 s, every start is a full period after the one before (no two servers ran one period)."""
-    uri = cluster.store_uri.replace("postgresql+psycopg://", "postgresql://")
     starts: dict[int, str] = {}
-    with psycopg.connect(uri, autocommit=True) as conn:
-        deadline = time.monotonic() + 12
-        while time.monotonic() < deadline:
-            row = conn.execute(
-                "SELECT last_started, owner FROM periodic_runs WHERE name = 'jobs.reap'"
-            ).fetchone()
-            if row and row[0] is not None:
-                starts.setdefault(int(row[0]), str(row[1]))
-            time.sleep(0.02)
+    engine = create_engine(normalize_uri(cluster.store_uri), isolation_level="AUTOCOMMIT")
+    pr = periodic_runs.c
+    query = select(pr.last_started, pr.owner).where(pr.name == "jobs.reap")
+    try:
+        with engine.connect() as conn:
+            deadline = time.monotonic() + 12
+            while time.monotonic() < deadline:
+                row = conn.execute(query).first()
+                if row and row[0] is not None:
+                    starts.setdefault(int(row[0]), str(row[1]))
+                time.sleep(0.02)
+    finally:
+        engine.dispose()
     times = sorted(starts)
     assert len(times) >= 2, starts
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from cairn.access.service import MAX_FAILURES_PER_USER, PROFILE_TTL
-from tests.compat.balancer import UPSTREAM_HEADER, Cluster, start_cluster
+from tests.compat.balancer import CLUSTER_BACKENDS, UPSTREAM_HEADER, Cluster, start_cluster
 
 API = "/api/2.0/mlflow"
 ADMIN, PASSWORD = "admin", "the admin's long password"
@@ -20,13 +20,16 @@ SERVERS = 2
 ROUNDS = 8
 """Requests per check: with round-robin over two servers, both answer some of them."""
 
-pytestmark = [pytest.mark.compat, pytest.mark.postgres]
+pytestmark = pytest.mark.compat
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+@pytest.fixture(scope="module", params=CLUSTER_BACKENDS)
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
     env = {"CAIRN_AUTH": "true", "CAIRN_ADMIN_USERNAME": ADMIN, "CAIRN_ADMIN_PASSWORD": PASSWORD}
-    yield from start_cluster(tmp_path_factory.mktemp("scaleout-auth"), SERVERS, extra_env=env)
+    workdir = tmp_path_factory.mktemp("scaleout-auth")
+    yield from start_cluster(workdir, SERVERS, request.param, extra_env=env)
 
 
 def statuses(responses: list[httpx.Response]) -> tuple[set[int], set[str]]:

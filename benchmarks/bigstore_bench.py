@@ -24,12 +24,13 @@ filters select fixed shares of the runs (``metrics.loss < 0.5 and params.p0 = 'a
 12 %; ``metrics.accuracy > 0.99 and params.p0 = 'a'``: about 0.25 %).
 
 The fill runs at nice 19 (its thread, and on PostgreSQL its backend, reniced: the latter needs
-root); the server and the measurements at normal priority. After each stage (``VACUUM ANALYZE`` on PostgreSQL, as autovacuum would; nothing on SQLite) a
-``cairn server`` is started on the store and measured over HTTP with keep-alive, one request
-at a time: filtered searches over all experiments (p50/p95 of ``--reps``), keyset paging
-(the first pages and the last five, reached with a page token made for that position: a
-token is the last row's sort key, so any depth is one request away), history reads of the
-1,000,000-point metric (``get-history`` in one answer and paged by 25,000, and the UI's
+root); the server and the measurements at normal priority. After each stage (``VACUUM
+ANALYZE`` on PostgreSQL, as autovacuum would; nothing on SQLite) a ``cairn server`` is started
+on the store and measured over HTTP with keep-alive, one request at a time: filtered searches
+over all experiments (p50/p95 of ``--reps``), keyset paging (the first pages and the last
+five, reached with a page token made for that position: a token is the last row's sort key,
+so any depth is one request away), history reads of the 1,000,000-point metric
+(``get-history`` in one answer and paged by 25,000, and the UI's
 ``/api/v1/metrics/downsample`` at 1,000 buckets), and bytes on disk per metric point (the
 ``metrics`` and ``latest_metrics`` tables with their indexes). ``--mlflow`` loads the
 10,000,000-point stage (100,000 runs, same generator) into MLflow 3.17.2's own schema
@@ -37,7 +38,7 @@ token is the last row's sort key, so any depth is one request away), history rea
 
     python benchmarks/bigstore_bench.py --backend postgresql --mlflow
     python benchmarks/bigstore_bench.py --backend sqlite --points 20000000
-    python benchmarks/bigstore_bench.py --backend sqlite --stages 1000,10000 --points 200000  # smoke
+    python benchmarks/bigstore_bench.py --backend sqlite --stages 1000,10000 --points 200000
     python benchmarks/bigstore_bench.py --backend postgresql --mlflow-only --stages 100000
 
 The database (or SQLite file under ``--workdir``) is dropped at the end unless ``--keep``.
@@ -49,7 +50,6 @@ import argparse
 import base64
 import hashlib
 import json
-import math
 import os
 import shutil
 import sqlite3
@@ -221,7 +221,8 @@ def fill_cairn(load: Loader, lo: int, hi: int, experiments: int, steps: int) -> 
         load.insert(
             "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage,"
             " creation_time, last_update_time)",
-            f"SELECT e, 'bench-' || e, 'mlflow-artifacts:/' || e, 'active', {T0}, {T0} FROM {{frm}}",
+            f"SELECT e, 'bench-' || e, 'mlflow-artifacts:/' || e, 'active', {T0}, {T0}"
+            " FROM {frm}",
             {"e": (1, experiments)},
         )
         for kid, key in enumerate(KEYS, 1):
@@ -269,14 +270,13 @@ def fill_cairn(load: Loader, lo: int, hi: int, experiments: int, steps: int) -> 
             with load.pg.transaction():
                 load.pg.execute(
                     "INSERT INTO metrics (run_id, key_id, step, timestamp, value, is_nan)"  # type: ignore[arg-type]
-                    f" SELECT i + 1, k, s, {T0} + i * 60000 + 1000 * s, {value_expr('i', 'k', 's')},"
-                    f" false FROM generate_series(CAST({a} AS BIGINT), {z}) AS i_(i),"
+                    f" SELECT i + 1, k, s, {T0} + i * 60000 + 1000 * s,"
+                    f" {value_expr('i', 'k', 's')}, false"
+                    f" FROM generate_series(CAST({a} AS BIGINT), {z}) AS i_(i),"
                     " generate_series(1 + 0 * i, 5) AS k_(k),"
                     f" generate_series(CAST(0 AS BIGINT), {last}) AS s_(s)"
                 )
-            points += sum(
-                last_step(i, k, steps) + 1 for i in range(a, z + 1) for k in range(1, 6)
-            )
+            points += sum(last_step(i, k, steps) + 1 for i in range(a, z + 1) for k in range(1, 6))
             print(f"  runs {a}..{z}: {points:,} points", flush=True)
         # one point per metric of the short runs; step 0
         if b != "postgresql":
@@ -570,8 +570,8 @@ def run_cairn(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
         try:
             for stage in stages:
                 started = time.monotonic()
-                lo = done
-                points += niced(lambda: fill_cairn(load, lo, stage, args.experiments, steps))
+                lo, hi = done, stage
+                points += niced(lambda: fill_cairn(load, lo, hi, args.experiments, steps))  # noqa: B023
                 done = stage
                 niced(lambda: finish_fill(load))
                 fill_s = time.monotonic() - started
@@ -647,8 +647,9 @@ def fill_mlflow(load: Loader, runs: int, steps: int) -> int:
         )
         load.insert(
             "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid)",
-            f"SELECT {key}, {value_expr('i', 'k', last)}, {T0} + i * 60000 + 1000 * CAST({last} AS BIGINT),"
-            f" {last}, false, {uuid_sql(b, 'i')} FROM {{frm}}",
+            f"SELECT {key}, {value_expr('i', 'k', last)},"
+            f" {T0} + i * 60000 + 1000 * CAST({last} AS BIGINT), {last}, false,"
+            f" {uuid_sql(b, 'i')} FROM {{frm}}",
             {"i": (a, z), "k": (1, 5)},
         )
     last_j = (runs - 1) // LONG_EVERY

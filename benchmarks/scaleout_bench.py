@@ -14,9 +14,9 @@ Every phase runs for ``--seconds`` between two instants all clients agree on. At
 the CPU time (utime + stime from ``/proc/<pid>/stat``) of every process of each part is read:
 
 - the cairn servers (each server's process tree),
-- the PostgreSQL backends of the benchmark's database (``pg_stat_activity`` of that database;
-  every backend alive at the end, its own counter, so a backend that came and went during the
-  phase is missed: the servers' pools keep theirs open) and, separately, PostgreSQL's shared
+- the PostgreSQL backends of the benchmark's database (listed from ``pg_stat_activity`` and
+  read every 0.25 s during the phase: one that started during it counts from zero, one that
+  ended counts up to its last reading) and, separately, PostgreSQL's shared
   processes (WAL writer, checkpointer, background writer: children of the postmaster that are
   no backend; they also serve the machine's other databases),
 - nginx (master and workers),
@@ -60,6 +60,8 @@ from tests.compat.balancer import Cluster, start_cluster  # noqa: E402
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 BATCH_KEYS = 5
 BATCH_STEPS = 200
+POLL_S = 0.25
+"""How often the database's backends are listed and read during a phase."""
 CLIENT_START_S = 60.0
 """How long the clients may take to start and warm up before the timed phase."""
 
@@ -122,24 +124,51 @@ class Parts:
             "nginx": tree(int((cluster.nginx_dir / "nginx.pid").read_text()), parents),
             "clients": [p for c in clients for p in tree(c, parents)],
         }
-        with psycopg.connect(_admin_dsn(), autocommit=True) as conn:
-            backends = [
-                int(r[0])
-                for r in conn.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = %s", (dbname,)
-                )
-            ]
-            me = int(conn.execute("SELECT pg_backend_pid()").fetchone()[0])  # type: ignore[index]
+        self.dbname = dbname
+        self.admin = psycopg.connect(_admin_dsn(), autocommit=True)
+        me = int(self.admin.execute("SELECT pg_backend_pid()").fetchone()[0])  # type: ignore[index]
         postmaster = (_stat(me) or (0, 0))[0]
-        self.groups["postgres backends"] = backends
         self.groups["postgres shared"] = [
-            pid
-            for pid, parent in parents.items()
-            if parent == postmaster and _is_aux(pid)
+            pid for pid, parent in parents.items() if parent == postmaster and _is_aux(pid)
         ]
+        self.first: dict[int, int] = {}
+        self.last: dict[int, int] = {}
+        self.started = 0.0
+
+    def _backends(self) -> dict[int, float]:
+        """The database's backends: pid -> when it started (epoch seconds)."""
+        rows = self.admin.execute(
+            "SELECT pid, extract(epoch FROM backend_start) FROM pg_stat_activity"
+            " WHERE datname = %s",
+            (self.dbname,),
+        )
+        return {int(pid): float(start) for pid, start in rows}
+
+    def poll(self) -> None:
+        """Read the CPU of the database's backends: one that started after the phase began
+        counts from zero, one that ends between two polls keeps its last reading."""
+        for pid, start in self._backends().items():
+            ticks = cpu_ticks([pid]).get(pid)
+            if ticks is None:
+                continue
+            if pid not in self.first:
+                self.first[pid] = 0 if start > self.started else ticks
+            self.last[pid] = ticks
 
     def sample(self) -> dict[str, dict[int, int]]:
         return {name: cpu_ticks(pids) for name, pids in self.groups.items()}
+
+    def start(self) -> tuple[dict[str, dict[int, int]], float]:
+        self.started = time.time()
+        self.first, self.last = {}, {}
+        self.poll()
+        return self.sample(), self.started
+
+    def backends_cpu_s(self) -> float:
+        return sum(self.last[pid] - self.first[pid] for pid in self.last) / CLK_TCK
+
+    def close(self) -> None:
+        self.admin.close()
 
 
 def _is_aux(pid: int) -> bool:
@@ -147,12 +176,12 @@ def _is_aux(pid: int) -> bool:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except OSError:
         return False
-    return any(
-        w in cmd for w in ("walwriter", "checkpointer", "background writer", "wal writer")
-    )
+    return any(w in cmd for w in ("walwriter", "checkpointer", "background writer", "wal writer"))
 
 
-def cpu_delta(before: dict[str, dict[int, int]], after: dict[str, dict[int, int]]) -> dict[str, float]:
+def cpu_delta(
+    before: dict[str, dict[int, int]], after: dict[str, dict[int, int]]
+) -> dict[str, float]:
     """CPU seconds per part between two samples (processes present in both)."""
     out = {}
     for name, ticks in after.items():
@@ -186,9 +215,8 @@ def client_main(args: argparse.Namespace) -> int:
             parts = []
             for s in range(step, step + BATCH_STEPS):
                 for k in range(BATCH_KEYS):
-                    parts.append(
-                        f'{{"key":"m{k}","value":{s * 0.5 + k},"timestamp":{now_ms + s},"step":{s}}}'
-                    )
+                    value, stamp = s * 0.5 + k, now_ms + s
+                    parts.append(f'{{"key":"m{k}","value":{value},"timestamp":{stamp},"step":{s}}}')
             step += BATCH_STEPS
             text = f'{{"run_id":"{args.run}","metrics":[{",".join(parts)}]}}'
             return "/api/2.0/mlflow/runs/log-batch", text, BATCH_STEPS * BATCH_KEYS
@@ -252,10 +280,24 @@ def run_phase(
     procs = [
         subprocess.Popen(
             [
-                sys.executable, __file__, "--client", "--mode", mode, "--url", cluster.url,
-                "--ca", str(cluster.ca_file), "--run", run, "--t0", str(t0), "--t1", str(t1),
+                sys.executable,
+                __file__,
+                "--client",
+                "--mode",
+                mode,
+                "--url",
+                cluster.url,
+                "--ca",
+                str(cluster.ca_file),
+                "--run",
+                run,
+                "--t0",
+                str(t0),
+                "--t1",
+                str(t1),
             ],
-            stdout=subprocess.PIPE, cwd=ROOT,
+            stdout=subprocess.PIPE,
+            cwd=ROOT,
         )  # fmt: skip
         for run in runs
     ]
@@ -263,9 +305,14 @@ def run_phase(
         time.sleep(max(0.0, t0 - time.time() - 1.0))
         parts = Parts(cluster, [p.pid for p in procs], dbname)
         time.sleep(max(0.0, t0 - time.time()))
-        before, busy0, load0 = parts.sample(), machine_busy_ticks(), os.getloadavg()[0]
+        (before, _), busy0, load0 = parts.start(), machine_busy_ticks(), os.getloadavg()[0]
+        while time.time() < t1 - POLL_S:
+            time.sleep(POLL_S)
+            parts.poll()
         time.sleep(max(0.0, t1 - time.time()))
         after, busy1, load1 = parts.sample(), machine_busy_ticks(), os.getloadavg()[0]
+        parts.poll()
+        parts.close()
         outputs = [p.communicate(timeout=120)[0] for p in procs]
     finally:
         for p in procs:
@@ -279,6 +326,7 @@ def run_phase(
     requests = sum(r["requests"] for r in results)
     latencies = sorted(x for r in results for x in r["latencies"])
     cpu = cpu_delta(before, after)
+    cpu["postgres backends"] = parts.backends_cpu_s()
     total_busy = (busy1 - busy0) / CLK_TCK
     cpu["foreign"] = total_busy - sum(cpu.values())
     return {
@@ -314,39 +362,54 @@ def measure(n: int, args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
-        "| phase | servers | clients | rate | p50 ms | p95 ms | µs CPU per unit: servers | "
-        "pg backends | pg shared | nginx | clients | foreign cores | load (1 min) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| phase | servers | round | clients | rate | p50 ms | p95 ms | µs CPU per unit: servers "
+        "| pg backends | pg shared | nginx | clients | foreign cores | load (1 min) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in results:
-        units = r["points"] if r["mode"] == "log_batch" else r["requests"]
-        per = {k: 1e6 * v / max(units, 1) for k, v in r["cpu_s"].items()}
+    for r in sorted(results, key=lambda r: (r["mode"], r["servers"], r.get("round", 1))):
+        units = _units(r)
+        per = {k: 1e6 * v / units for k, v in r["cpu_s"].items()}
         unit = "pts/s" if r["mode"] == "log_batch" else "req/s"
         lines.append(
-            f"| {r['mode']} | {r['servers']} | {r['clients']} | {r['per_second']:,.0f} {unit} "
+            f"| {r['mode']} | {r['servers']} | {r.get('round', 1)} | {r['clients']} "
+            f"| {r['per_second']:,.0f} {unit} "
             f"| {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {per['cairn servers']:.1f} "
             f"| {per['postgres backends']:.1f} | {per['postgres shared']:.1f} "
             f"| {per['nginx']:.1f} | {per['clients']:.1f} "
             f"| {r['cpu_s']['foreign'] / r['seconds']:.2f} "
             f"| {r['load'][0]:.1f}–{r['load'][1]:.1f} |"
         )
-    lines += ["", "| phase | servers | efficiency (µs/unit at 1 ÷ at n, servers + pg backends) | "
-              "16-core db host: units/s | server cores for that |", "|---|---|---|---|---|"]  # fmt: skip
-    base: dict[str, float] = {}
+    lines += [
+        "",
+        "Medians over the rounds (efficiency: CPU µs per unit of servers + database backends "
+        "with 1 server ÷ with n):",
+        "",
+        "| phase | servers | rate | µs/unit servers | µs/unit pg backends | efficiency "
+        "| 16-core db host: units/s | server cores for that |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for r in results:
-        units = max(r["points"] if r["mode"] == "log_batch" else r["requests"], 1)
+        groups.setdefault((r["mode"], r["servers"]), []).append(r)
+    base: dict[str, float] = {}
+    for (mode, servers), rs in sorted(groups.items()):
         # the backends' work per unit; the shared processes also serve every other database
         # of the cluster (their column above is an upper bound), so they are not in this
-        db_us = 1e6 * r["cpu_s"]["postgres backends"] / units
-        srv_us = 1e6 * r["cpu_s"]["cairn servers"] / units
+        db_us = statistics.median(1e6 * r["cpu_s"]["postgres backends"] / _units(r) for r in rs)
+        srv_us = statistics.median(1e6 * r["cpu_s"]["cairn servers"] / _units(r) for r in rs)
+        rate = statistics.median(r["per_second"] for r in rs)
         cost = db_us + srv_us
-        base.setdefault(r["mode"], cost)
+        base.setdefault(mode, cost)
         host_rate = 16e6 / db_us if db_us > 0 else float("inf")
         lines.append(
-            f"| {r['mode']} | {r['servers']} | {base[r['mode']] / cost:.2f} "
-            f"| {host_rate:,.0f} | {host_rate * srv_us / 1e6:.1f} |"
+            f"| {mode} | {servers} | {rate:,.0f} | {srv_us:.1f} | {db_us:.1f} "
+            f"| {base[mode] / cost:.2f} | {host_rate:,.0f} | {host_rate * srv_us / 1e6:.1f} |"
         )
     return "\n".join(lines)
+
+
+def _units(r: dict[str, Any]) -> int:
+    return max(int(r["points"] if r["mode"] == "log_batch" else r["requests"]), 1)
 
 
 def main() -> int:
@@ -354,6 +417,9 @@ def main() -> int:
     p.add_argument("--servers", default="1,2,4", help="server counts, comma-separated [1,2,4]")
     p.add_argument("--clients", type=int, default=8, help="client processes per phase [8]")
     p.add_argument("--seconds", type=float, default=20.0, help="length of a phase [20]")
+    p.add_argument(
+        "--rounds", type=int, default=1, help="rounds; odd ones run the counts in reverse"
+    )
     p.add_argument("--modes", default="log_batch,log_metric", help="phases [both]")
     p.add_argument("--json-out", type=Path, help="write every result here as JSON")
     # the client process's own arguments
@@ -367,7 +433,13 @@ def main() -> int:
     args = p.parse_args()
     if args.client:
         return client_main(args)
-    results = [r for n in (int(x) for x in args.servers.split(",")) for r in measure(n, args)]
+    counts = [int(x) for x in args.servers.split(",")]
+    results = []
+    for round_ in range(args.rounds):  # every other round in reverse order
+        for n in counts if round_ % 2 == 0 else counts[::-1]:
+            for r in measure(n, args):
+                r["round"] = round_ + 1
+                results.append(r)
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(json.dumps(results, indent=1))

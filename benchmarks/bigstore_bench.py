@@ -720,9 +720,32 @@ def run_mlflow(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     return result
 
 
+def render(results: list[dict[str, Any]]) -> str:
+    """One markdown table: a row per measure, a column per store (backend, schema, runs)."""
+    cols = [r for r in results]
+    head = [f"{r['backend']}{' (' + r['schema'] + ')' if 'schema' in r else ''} {r['runs']:,} runs"
+            for r in cols]  # fmt: skip
+    names: list[str] = []
+    for r in cols:
+        names += [k for k in r if k not in names and k not in ("backend", "schema", "runs")]
+    lines = ["| measure | " + " | ".join(head) + " |", "|---" * (len(cols) + 1) + "|"]
+    for name in names:
+        cells = []
+        for r in cols:
+            v = r.get(name)
+            if v is None:
+                cells.append("")
+            elif isinstance(v, float):
+                cells.append(f"{v:,.3g}" if v < 10 else f"{v:,.0f}")
+            else:
+                cells.append(f"{v:,}" if isinstance(v, int) else str(v))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--backend", choices=["postgresql", "sqlite"], required=True)
+    p.add_argument("--backend", choices=["postgresql", "sqlite"], default="postgresql")
     p.add_argument("--stages", default="10000,100000,1000000", help="runs after each stage")
     p.add_argument("--points", type=int, default=100_000_000, help="points at the last stage")
     p.add_argument("--experiments", type=int, default=100)
@@ -738,7 +761,11 @@ def main() -> int:
     )
     p.add_argument("--mlflow-venv", type=Path, default=ROOT / ".venvs" / "mlflow3")
     p.add_argument("--json-out", type=Path)
+    p.add_argument("--render", type=Path, nargs="+", help="only print the table of these JSONs")
     args = p.parse_args()
+    if args.render:
+        print(render([r for f in args.render for r in json.loads(f.read_text())]))
+        return 0
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bigstore-"))
     workdir.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
@@ -757,8 +784,7 @@ def main() -> int:
             args.json_out.write_text(json.dumps(results, indent=1))
         if not args.workdir and not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    for r in results:
-        print(json.dumps(r, indent=1))
+    print(render(results))
     return 0
 
 

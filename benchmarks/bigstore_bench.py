@@ -72,6 +72,7 @@ import httpx  # noqa: E402
 import psycopg  # noqa: E402
 from sqlalchemy import create_engine  # noqa: E402
 
+from benchmarks.scaleout_bench import CLK_TCK, _all_parents, cpu_ticks, tree  # noqa: E402
 from cairn.store.migrate import upgrade  # noqa: E402
 
 T = TypeVar("T")
@@ -383,7 +384,38 @@ def timed(client: httpx.Client, method: str, path: str, **kw: Any) -> tuple[floa
     return seconds, resp.json()
 
 
-def measure(url: str, runs: int, experiments: int, steps: int, reps: int) -> dict[str, Any]:
+class CpuMeter:
+    """CPU seconds (utime + stime) of the server's process tree and, on PostgreSQL, of the
+    store database's backends: less sensitive to a busy machine than wall time."""
+
+    def __init__(self, server_pid: int, dbname: str | None) -> None:
+        self.server_pid, self.dbname = server_pid, dbname
+        self.admin = psycopg.connect(PG_ADMIN, autocommit=True) if dbname else None
+
+    def _pids(self) -> list[int]:
+        pids = tree(self.server_pid, _all_parents())
+        if self.admin is not None:
+            rows = self.admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.dbname,)
+            )
+            pids += [int(r[0]) for r in rows]
+        return pids
+
+    def now(self) -> dict[int, int]:
+        return cpu_ticks(self._pids())
+
+    @staticmethod
+    def since(before: dict[int, int], after: dict[int, int]) -> float:
+        return sum(t - before.get(pid, 0) for pid, t in after.items()) / CLK_TCK
+
+    def close(self) -> None:
+        if self.admin is not None:
+            self.admin.close()
+
+
+def measure(
+    url: str, runs: int, experiments: int, steps: int, reps: int, meter: CpuMeter
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     exp_ids = [str(e) for e in range(1, experiments + 1)]
     with httpx.Client(base_url=url, timeout=600) as client:
@@ -425,20 +457,25 @@ def measure(url: str, runs: int, experiments: int, steps: int, reps: int) -> dic
         }
         for name, body in searches.items():
             search(body)  # warm
+            cpu0 = meter.now()
             times = [search(body)[0] for _ in range(reps)]
+            cpu = meter.since(cpu0, meter.now())
             out[f"search {name} p50 ms"] = 1000 * statistics.median(times)
             out[f"search {name} p95 ms"] = 1000 * percentile(times, 0.95)
+            out[f"search {name}: server + db CPU ms per request"] = 1000 * cpu / reps
         # keyset paging in the default order (start_time DESC): the first pages, then deep
         page = min(1000, max(10, runs // 10))
-        times, token = [], None
+        times, token, cpu0 = [], None, meter.now()
         for _ in range(5):
             seconds, doc = search({"max_results": page, **({"page_token": token} if token else {})})
             times.append(seconds)
             token = doc.get("next_page_token")
+        cpu = meter.since(cpu0, meter.now())
         out[f"paging first 5 pages ({page}) p50 ms"] = 1000 * statistics.median(times)
+        out["paging first 5 pages: server + db CPU ms per page"] = 1000 * cpu / 5
         first = search({"max_results": page})[1]
         deep = deep_token(first["next_page_token"], first["runs"][-1], 5 * page + 1)
-        times = []
+        times, cpu0 = [], meter.now()
         for n in range(5):
             seconds, doc = search({"max_results": page, "page_token": deep})
             times.append(seconds)
@@ -446,7 +483,9 @@ def measure(url: str, runs: int, experiments: int, steps: int, reps: int) -> dic
             expected = f"run-{5 * page - n * page}"  # the token is after run 5 * page + 1
             assert doc["runs"][0]["info"]["run_name"] == expected, (doc["runs"][0], expected)
             deep = doc["next_page_token"]
+        cpu = meter.since(cpu0, meter.now())
         out[f"paging the last 5 pages ({page}) p50 ms"] = 1000 * statistics.median(times)
+        out["paging the last 5 pages: server + db CPU ms per page"] = 1000 * cpu / 5
         # paging with a filter and a metric order: the first 5 pages
         times, token = [], None
         for _ in range(5):
@@ -460,12 +499,14 @@ def measure(url: str, runs: int, experiments: int, steps: int, reps: int) -> dic
         giant = md5_hex(1)
         hist = "/api/2.0/mlflow/metrics/get-history"
         params: dict[str, Any] = {"run_id": giant, "metric_key": "loss"}
-        times = []
+        times, cpu0 = [], meter.now()
         for _ in range(3):
             seconds, doc = timed(client, "GET", hist, params=params)
             assert len(doc["metrics"]) == GIANT, len(doc["metrics"])
             times.append(seconds)
+        cpu = meter.since(cpu0, meter.now())
         out["history 1M points, one answer p50 s"] = statistics.median(times)
+        out["history 1M points, one answer: server + db CPU s"] = cpu / 3
         started, pages, token, got = time.perf_counter(), [], None, 0
         for _ in range(GIANT // 25_000 + 2):
             query = {**params, "max_results": 25_000, **({"page_token": token} if token else {})}
@@ -488,7 +529,11 @@ def measure(url: str, runs: int, experiments: int, steps: int, reps: int) -> dic
         down = "/api/v1/metrics/downsample"
         for x in ("step", "wall"):
             q = {"run_id": giant, "key": "loss", "width": 1000, "x": x}
-            times = [timed(client, "GET", down, params=q)[0] for _ in range(max(3, reps // 4))]
+            n, cpu0 = max(3, reps // 4), meter.now()
+            times = [timed(client, "GET", down, params=q)[0] for _ in range(n)]
+            out[f"downsample 1M points (x={x}): server + db CPU ms"] = (
+                1000 * meter.since(cpu0, meter.now()) / n
+            )
             out[f"downsample 1M points to 1000 buckets (x={x}) p50 ms"] = 1000 * statistics.median(
                 times
             )
@@ -517,13 +562,13 @@ def deep_token(token: str, last: dict[str, Any], target_i: int) -> str:
 
 
 @contextmanager
-def live_server(uri: str, workdir: Path) -> Iterator[str]:
+def live_server(uri: str, workdir: Path) -> Iterator[tuple[str, int]]:
     from tests.compat.server import start_server
 
     gen = start_server("bench", uri, workdir / f"server-{time.time():.0f}")
     server = next(gen)
     try:
-        yield server.url
+        yield server.url, server.process.pid
     finally:
         gen.close()
 
@@ -590,8 +635,15 @@ def run_cairn(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
                     "load average": os.getloadavg()[0],
                 }
                 print(json.dumps(result), flush=True)
-                with live_server(uri, workdir) as url:
-                    result.update(measure(url, stage, args.experiments, steps, args.reps))
+                with live_server(uri, workdir) as (url, pid):
+                    dbname = uri.rsplit("/", 1)[-1] if args.backend == "postgresql" else None
+                    meter = CpuMeter(pid, dbname)
+                    try:
+                        result.update(
+                            measure(url, stage, args.experiments, steps, args.reps, meter)
+                        )
+                    finally:
+                        meter.close()
                 result["load average after"] = os.getloadavg()[0]
                 print(json.dumps(result), flush=True)
                 results.append(result)

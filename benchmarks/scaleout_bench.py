@@ -8,7 +8,9 @@ server) drive the balancer over HTTPS with keep-alive, one connection each:
 
 - ``log_batch``: each client logs 1,000-point batches (5 keys × 200 steps, new steps every
   batch) to its own run;
-- ``log_metric``: each client logs single points (``runs/log-metric``) to its own run.
+- ``log_metric``: each client logs single points (``runs/log-metric``) to its own run;
+- ``idle`` (not by default): no client, what the servers and the database use on their own
+  (the servers' periodic jobs and pools).
 
 Every phase runs for ``--seconds`` between two instants all clients agree on. At both instants
 the CPU time (utime + stime from ``/proc/<pid>/stat``) of every process of each part is read:
@@ -273,7 +275,7 @@ def run_phase(
             "/api/2.0/mlflow/runs/create",
             {"experiment_id": exp["experiment_id"], "start_time": int(time.time() * 1000)},
         )["run"]["info"]["run_id"]
-        for _ in range(clients)
+        for _ in range(0 if mode == "idle" else clients)
     ]
     t0 = time.time() + min(CLIENT_START_S, 8.0 + clients)
     t1 = t0 + seconds
@@ -319,6 +321,8 @@ def run_phase(
             if p.poll() is None:
                 p.kill()
                 p.wait(timeout=10)
+    if mode == "idle":
+        clients = 0
     if any(p.returncode != 0 for p in procs):
         raise RuntimeError(f"{mode}: a client failed (exit codes {[p.returncode for p in procs]})")
     results = [json.loads(out) for out in outputs]
@@ -366,6 +370,8 @@ def table(results: list[dict[str, Any]]) -> str:
         "| pg backends | pg shared | nginx | clients | foreign cores | load (1 min) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    idle = [r for r in results if r["mode"] == "idle"]
+    results = [r for r in results if r["mode"] != "idle"]
     for r in sorted(results, key=lambda r: (r["mode"], r["servers"], r.get("round", 1))):
         units = _units(r)
         per = {k: 1e6 * v / units for k, v in r["cpu_s"].items()}
@@ -405,6 +411,17 @@ def table(results: list[dict[str, Any]]) -> str:
             f"| {mode} | {servers} | {rate:,.0f} | {srv_us:.1f} | {db_us:.1f} "
             f"| {base[mode] / cost:.2f} | {host_rate:,.0f} | {host_rate * srv_us / 1e6:.1f} |"
         )
+    if idle:
+        lines += ["", "With no client (CPU cores used while idle):", "",
+                  "| servers | round | servers | pg backends | pg shared | nginx | load (1 min) |",
+                  "|---|---|---|---|---|---|---|"]  # fmt: skip
+        for r in sorted(idle, key=lambda r: (r["servers"], r.get("round", 1))):
+            c = {k: v / r["seconds"] for k, v in r["cpu_s"].items()}
+            lines.append(
+                f"| {r['servers']} | {r.get('round', 1)} | {c['cairn servers']:.3f} "
+                f"| {c['postgres backends']:.3f} | {c['postgres shared']:.3f} "
+                f"| {c['nginx']:.3f} | {r['load'][0]:.1f}–{r['load'][1]:.1f} |"
+            )
     return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ MLFLOW318 := .venvs/mlflow318
 CLIENT_STAMP := .installed-auth
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test install compat-venvs compat-matrix compat-suite lint typecheck pytest bench bench-auth bench-audit bench-jobs bench-outbox clean ui web-test browser balancer ui-bench bench-trace bench-evals fuzz
+.PHONY: help run test install compat-venvs compat-matrix compat-suite lint typecheck pytest bench bench-auth bench-audit bench-jobs bench-outbox clean ui web-test browser balancer ui-bench bench-trace bench-evals fuzz bench-scaleout bench-bigstore
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -166,6 +166,13 @@ bench-evals: install  ## evaluation submit latency (p50/p99 of 200) and a 10-ben
 bench-audit: install  ## the audit trail at 1,000,000 events; tracking writes before vs with the change log (docs/benchmarks.md)
 	$(BIN)/python benchmarks/audit_bench.py
 	$(BIN)/python benchmarks/audit_bench.py --tracking-against 99aa6cb --rounds 3
+
+bench-scaleout: install balancer  ## 1, 2 and 4 servers behind nginx on one PostgreSQL: log-batch points/s, log-metric req/s, CPU per point of each part (docs/benchmarks.md)
+	$(BIN)/python benchmarks/scaleout_bench.py --rounds 2
+
+bench-bigstore: install $(MLFLOW3)/$(CLIENT_STAMP)  ## 1,000,000 runs, 100,000,000 points on PostgreSQL and SQLite: search, paging, history, bytes/point vs MLflow's schema (docs/benchmarks.md)
+	$(BIN)/python benchmarks/bigstore_bench.py --backend postgresql --mlflow
+	$(BIN)/python benchmarks/bigstore_bench.py --backend sqlite --mlflow
 
 fuzz: install  ## the hostile-input fuzzer at length: schemathesis + the hand-written list, SQLite and PostgreSQL (docs/server.md)
 	PYTHONPATH=$(CURDIR) $(BIN)/python -m tests.api.fuzz --seconds 600 --examples 50

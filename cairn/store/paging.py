@@ -76,6 +76,11 @@ def after_row(
 
     A NULL in ``last`` compares equal only to NULL and has nothing after it within its group:
     callers put a "null rank" key before every nullable key, so NULLs sort last.
+
+    The alternatives are ANDed with the first key's bound (``>=`` ascending, ``<=``
+    descending), which they imply: an index led by that key is then entered at ``last``
+    instead of read from its start (SQLite and PostgreSQL do not derive a range from the OR),
+    so a page deep into the results costs what the first one does.
     """
     alternatives: list[ColumnElement[bool]] = []
     equal_so_far: list[ColumnElement[bool]] = []
@@ -88,7 +93,10 @@ def after_row(
             same = expr == value
         alternatives.append(and_(*equal_so_far, beyond))
         equal_so_far.append(same)
-    return or_(*alternatives)
+    if not keys or last[0] is None:
+        return or_(*alternatives)
+    (first, ascending), value = keys[0], last[0]
+    return and_(first >= value if ascending else first <= value, or_(*alternatives))
 
 
 def keyset_page(

@@ -88,6 +88,8 @@ runs = Table(
     Column("deleted_with_experiment", Boolean, nullable=False, default=False),
     UniqueConstraint("run_uuid"),
     Index("ix_runs_experiment_start", "experiment_id", "start_time", "run_uuid"),
+    # the default order across several experiments: walked from the newest, stops after a page
+    Index("ix_runs_start_time", "start_time", "run_uuid"),
     sqlite_autoincrement=True,
 )
 
@@ -103,6 +105,8 @@ params = Table(
 )
 # SQLite only: PostgreSQL's btree refuses entries over ~2.7 kB and values may be 8,000 chars
 Index("ix_params_key_value", params.c.key, params.c.value).ddl_if(dialect="sqlite")
+# PostgreSQL: a hash of the value serves equality filters (a B-tree could refuse long values)
+Index("ix_params_value_hash", params.c.value, postgresql_using="hash").ddl_if(dialect="postgresql")
 
 run_tags = Table(
     "run_tags",
@@ -115,6 +119,9 @@ run_tags = Table(
     sqlite_with_rowid=False,
 )
 Index("ix_run_tags_key_value", run_tags.c.key, run_tags.c.value).ddl_if(dialect="sqlite")
+Index("ix_run_tags_value_hash", run_tags.c.value, postgresql_using="hash").ddl_if(
+    dialect="postgresql"
+)
 
 metric_keys = Table(
     "metric_keys",

@@ -78,7 +78,7 @@ def test_an_upgrade_records_which_servers_may_still_run(store_uri: str) -> None:
     db = Database(store_uri)
     try:
         ensure_schema(db.write_engine)
-        # 0016 (the record's own table) only adds, so servers of 0015 may still run
+        # 0016 (the record's own table) and 0017 (indexes) only add: servers of 0015 may run
         assert oldest_compatible() == "0015"
         assert recorded_oldest_compatible(db.write_engine) == oldest_compatible()
     finally:

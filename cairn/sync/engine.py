@@ -51,7 +51,12 @@ class Source(Protocol):
     ``keep_ids``: destination runs take the source's run ids (the server's ``run_id``
     extension of runs/create), so the id itself is the identity and no sync tag is added;
     deleted experiments and runs are copied as deleted. Otherwise (``cairn sync``) the
-    destination makes new ids and the sync tag finds them again."""
+    destination makes new ids and the sync tag finds them again.
+
+    Two optional methods let a source whose metric points are slow to read (an MLflow
+    server) work ahead: ``guess_counts(run_id, sent)`` answers the plan instead of
+    ``metric_counts`` (see :meth:`Syncer._plan_counts`), and ``prefetch(run_ids)`` is told
+    the order the runs will be sent in."""
 
     keep_ids: bool
 
@@ -203,6 +208,9 @@ class Syncer:
         self._pending_experiments = {w.experiment_id for w in pending}
         self._refuse_same_store(pending)
         self.report.runs_unchanged = len(works) - len(pending)
+        prefetch = getattr(self.source, "prefetch", None)
+        if prefetch is not None and not self.dry_run:
+            prefetch([w.run.info.run_id for w in pending if w.experiment_id not in self._blocked])
         logged = self.source.logged_models()
         if not self.dry_run:
             done = self.ledger.data.get("logged_models", {})
@@ -486,7 +494,7 @@ class Syncer:
         if any(sent_params.get(k) != value_hash(v) for k, v in run.params.items()):
             pending = True
         sent_metrics = entry.get("metrics", {})
-        for key, count in self.source.metric_counts(run.info.run_id).items():
+        for key, count in self._plan_counts(run.info.run_id, sent_metrics).items():
             have = sent_metrics.get(key, {}).get("count", 0)
             if count > have:
                 work.points += count - have
@@ -510,6 +518,17 @@ class Syncer:
                     work.files.append((rel, size, mtime))
         work.pending = pending or work.points > 0 or bool(work.files)
         return work
+
+    def _plan_counts(self, rid: str, sent_metrics: dict[str, Any]) -> dict[str, int]:
+        """Each metric's point count for the plan. A source whose points are slow to read
+        (an MLflow server) may guess them from what it already knows (``guess_counts``): the
+        plan only decides which runs to visit and sizes the progress bar, and the run's exact
+        counts are read when it is sent. A dry run counts exactly."""
+        guess = getattr(self.source, "guess_counts", None)
+        if guess is None or self.dry_run:
+            return self.source.metric_counts(rid)
+        found: dict[str, int] = guess(rid, sent_metrics)
+        return found
 
     def _tags_for(self, run: Run) -> dict[str, str]:
         """The tags the destination run should carry: the source's, the parent id mapped to

@@ -2,8 +2,8 @@
 """``cairn import mlflow`` against ``mlflow-export-import`` on the same data and machine: issue
 20 asks for at least 10x as many metric points per second.
 
-A stock MLflow 3.17.2 server (SQLite, proxied artifacts) is filled through the stock client
-(``--runs`` runs of ``--points`` points over two metrics, 5 params, 3 tags and one small
+A stock MLflow 3.17.2 server (SQLite, proxied artifacts, its default 4 workers) is filled
+through the stock client (``--runs`` runs of ``--points`` points over two metrics, 5 params, 3 tags and one small
 artifact each). Then, per round and alternating:
 
 - **cairn**: ``cairn import mlflow --from SOURCE --to CAIRN`` into a fresh ``cairn server``;
@@ -82,7 +82,8 @@ print(eid)
 def stock_mlflow(workdir: Path) -> Iterator[str]:
     from tests.compat.server import start_stock_mlflow_server
 
-    servers = start_stock_mlflow_server(workdir)
+    # MLflow's default of 4 worker processes, as `mlflow server` runs without --workers
+    servers = start_stock_mlflow_server(workdir, extra_args=["--workers", "4"])
     server = next(servers)
     try:
         yield server.url

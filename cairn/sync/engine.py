@@ -56,7 +56,9 @@ class Source(Protocol):
     Two optional methods let a source whose metric points are slow to read (an MLflow
     server) work ahead: ``guess_counts(run_id, sent)`` answers the plan instead of
     ``metric_counts`` (see :meth:`Syncer._plan_counts`), and ``prefetch(run_ids)`` is told
-    the order the runs will be sent in."""
+    the order the runs will be sent in. An import whose source has traces offers
+    ``traces(experiment_id)``: MLflow 3's trace objects (``trace_info`` and OTLP ``spans``),
+    copied under their own ids after the runs."""
 
     keep_ids: bool
 
@@ -118,6 +120,7 @@ class SyncReport:
     models_created: int = 0
     versions_created: int = 0
     logged_models: int = 0
+    traces: int = 0  # MLflow 3 traces copied with their spans and assessments
     deleted: int = 0  # experiments and runs marked deleted on the destination
     experiment_ids: dict[str, str] = field(default_factory=dict)  # source -> destination
     failures: list[str] = field(default_factory=list)
@@ -233,6 +236,7 @@ class Syncer:
             known = self.ledger.data.get("logged_models", {})
             self.report.logged_models = sum(1 for m in logged if m.model_id not in known)
             self._registry(works).plan(models)
+            self._send_traces(experiments)
             return self.report
         try:
             for experiment in experiments:
@@ -259,6 +263,7 @@ class Syncer:
                             f"run {work.run.info.run_id} outputs: {exc.message}"
                         )
             self._registry(works).sync(models)
+            self._send_traces(experiments)
             for experiment in experiments:
                 self._experiment_lifecycle(experiment)
         finally:
@@ -722,6 +727,36 @@ class Syncer:
             self.dest.finalize_logged_model(entry["dest_id"], model.status)
             entry["status"] = model.status
             self.ledger.save()
+
+    def _send_traces(self, experiments: list[Experiment]) -> None:
+        """An import's traces (keep_ids sources that have them), each once: its spans, its
+        info and its assessments, under its own id (see :meth:`Destination.import_trace`).
+        A dry run counts the ones the ledger does not know."""
+        read = getattr(self.source, "traces", None)
+        if read is None or not self.keep_ids:
+            return
+        done: dict[str, str] = self.ledger.data.setdefault("traces", {})
+        for experiment in experiments:
+            eid = experiment.experiment_id
+            dest_experiment = self._dest_experiments.get(eid)
+            if eid in self._blocked or (dest_experiment is None and not self.dry_run):
+                continue
+            for trace in read(eid):
+                tid = str((trace.get("trace_info") or {}).get("trace_id") or "")
+                if not tid or tid in done:
+                    continue
+                if self.dry_run:
+                    self.report.traces += 1
+                    continue
+                assert dest_experiment is not None
+                try:
+                    self.dest.import_trace(dest_experiment, trace)
+                except ServerRefused as exc:
+                    self.report.failures.append(f"trace {tid}: {exc.message}")
+                    continue
+                done[tid] = dest_experiment
+                self.report.traces += 1
+                self._record()
 
     def _send_outputs(self, run: Run) -> None:
         """The run -> logged model links (MLflow 3 outputs), once the models exist."""

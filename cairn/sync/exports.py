@@ -110,7 +110,7 @@ def _verify_server(
             ids = {rid: str(e["dest_id"]) for rid, e in ledger.runs.items() if "dest_id" in e}
             for mid, made in ledger.data.get("logged_models", {}).items():
                 ids[mid] = str(made.get("dest_id", mid))
-            return Verifier(source, target, "in Cairn", f"on {to}", ids=ids).run()
+            return Verifier(source, target, "in Cairn", f"on {to}", ids=ids, traces=False).run()
 
 
 def _missing(

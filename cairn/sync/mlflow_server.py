@@ -50,7 +50,10 @@ READERS = 4  # metric histories read at once
 READ_AHEAD = 16  # metric histories read ahead of the one the engine is sending
 CHUNK = 1 << 20
 MAX_PAGES = 10**5
-AJAX = "/ajax-api/2.0/mlflow"  # the UI's routes MLflow serves logged-model files on
+AJAX = "/ajax-api/2.0/mlflow"
+API_V3 = "/api/3.0/mlflow"
+TRACE_PAGE = 500  # MLflow's limit for traces/search
+TRACES_PER_GET = 20  # the UI's routes MLflow serves logged-model files on
 MAX_DEPTH = 64  # artifact folders nested deeper than this are not followed
 RUN_HANDLE = "run"
 MODEL_HANDLE = "logged-model"
@@ -452,6 +455,68 @@ class MlflowServerSource(ImportSource):
             folder=_handle(MODEL_HANDLE, mid),
             lifecycle_stage=info.get("lifecycle_stage", "active"),
         )
+
+    # --------------------------------------------------------------------- traces
+    def traces(self, experiment_id: str) -> Iterator[dict[str, Any]]:
+        """The experiment's MLflow 3 traces, oldest first, as ``traces/batchGet`` answers
+        them: ``trace_info`` (with its assessments) and ``spans`` (OTLP/JSON). Nothing from
+        a server without MLflow 3's trace routes (2.x)."""
+        location = {
+            "type": "MLFLOW_EXPERIMENT",
+            "mlflow_experiment": {"experiment_id": experiment_id},
+        }
+        query: dict[str, Any] = {
+            "locations": [location],
+            "max_results": TRACE_PAGE,
+            "order_by": ["timestamp_ms ASC"],
+        }
+        ids: list[str] = []
+        token: str | None = None
+        for _ in range(MAX_PAGES):
+            page = {**query, "page_token": token} if token else query
+            out = self._v3("POST", "traces/search", body=page)
+            if out is None:
+                return  # no trace routes: an MLflow 2.x server
+            ids += [str(t["trace_id"]) for t in out.get("traces", []) if t.get("trace_id")]
+            token = out.get("next_page_token")
+            if not token:
+                break
+        for start in range(0, len(ids), TRACES_PER_GET):
+            group = ids[start : start + TRACES_PER_GET]
+            found = self._v3("GET", "traces/batchGet", params={"trace_ids": group}) or {}
+            by_id = {
+                str((t.get("trace_info") or {}).get("trace_id")): t for t in found.get("traces", [])
+            }
+            for tid in group:
+                trace = by_id.get(tid)
+                if trace is None:  # an older 3.x server without batchGet: one at a time
+                    got = self._v3("GET", "traces/get", params={"trace_id": tid}) or {}
+                    trace = got.get("trace")
+                if trace:
+                    yield dict(trace)
+
+    def _v3(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """One call under /api/3.0/mlflow/ (MLflow 3's trace routes); None when the server
+        does not have the route."""
+        url = f"{API_V3}/{path}"
+        try:
+            response = self.api.rest.request(method, url, body=body, params=params)
+        except CairnRestError as exc:
+            if exc.status in (404, 405, 501) and exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise SyncError(
+                f"{method} {url}: the source server answered {exc.status}: {exc.message}"
+            ) from None
+        except CairnConnectionError as exc:
+            raise SyncError(f"{method} {url}: cannot reach {self.url} ({exc})") from None
+        found = orjson.loads(response.content or b"{}")
+        return found if isinstance(found, dict) else {}
 
     # ------------------------------------------------------------------- registry
     def registered_models(self) -> list[tuple[RegisteredModel, list[ModelVersion]]]:

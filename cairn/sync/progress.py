@@ -123,6 +123,8 @@ def import_summary_lines(
     lines = summary_lines(report)
     lines[0] = "Dry run, nothing written:" if report.dry_run else done
     lines.append(f"  logged models        {report.logged_models} created")
+    if report.traces:
+        lines.append(f"  traces               {report.traces:,}")
     lines.append(f"  marked deleted       {report.deleted} (experiments and runs)")
     if report.experiment_ids:
         lines.append(f"  experiment ids ({ids}):")

@@ -3,8 +3,8 @@
 20 asks for at least 10x as many metric points per second.
 
 A stock MLflow 3.17.2 server (SQLite, proxied artifacts, its default 4 workers) is filled
-through the stock client (``--runs`` runs of ``--points`` points over two metrics, 5 params, 3 tags and one small
-artifact each). Then, per round and alternating:
+through the stock client (``--runs`` runs of ``--points`` points over two metrics, 5 params,
+3 tags and one small artifact each). Then, per round and alternating:
 
 - **cairn**: ``cairn import mlflow --from SOURCE --to CAIRN`` into a fresh ``cairn server``;
 - **mei**: mlflow-export-import's ``export-experiment`` then ``import-experiment`` into a fresh

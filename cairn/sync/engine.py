@@ -120,6 +120,8 @@ class SyncReport:
     models_created: int = 0
     versions_created: int = 0
     logged_models: int = 0
+    logged_models_in_runs: int = 0  # to an MLflow 2.x server: as their run's artifacts
+    logged_models_skipped: int = 0  # to an MLflow 2.x server without their run
     traces: int = 0  # MLflow 3 traces copied with their spans and assessments
     deleted: int = 0  # experiments and runs marked deleted on the destination
     experiment_ids: dict[str, str] = field(default_factory=dict)  # source -> destination
@@ -183,6 +185,8 @@ class Syncer:
         # params sent with a run's first metric batch, and the ledger entry they go to
         self._carry: dict[str, str] = {}
         self._carry_into: dict[str, str] = {}
+        self._no_logged_models = False  # the destination has no logged-model routes (2.x)
+        self._runs: dict[str, Run] = {}  # source runs by id
 
     # -------------------------------------------------------------------- running
     def run(self) -> SyncReport:
@@ -207,6 +211,7 @@ class Syncer:
             self._resolve_experiment(experiment, runs)
             works.extend(self._plan_runs(experiment, runs))
         works.sort(key=lambda w: (w.depth, int(w.experiment_id), w.run.info.start_time or 0))
+        self._runs = {w.run.info.run_id: w.run for w in works}
         pending = [w for w in works if w.pending]
         self._pending_experiments = {w.experiment_id for w in pending}
         self._refuse_same_store(pending)
@@ -297,7 +302,10 @@ class Syncer:
                     entry.get("artifact_uri"),
                 )
         for mid, made in self.ledger.data.get("logged_models", {}).items():
-            runs.logged[mid] = str(made.get("dest_id", mid))
+            if "run_path" in made:  # exported as run artifacts (an MLflow 2.x destination)
+                runs.in_runs[mid] = (str(made["run_path"]), str(made["dest_run"]))
+            else:
+                runs.logged[mid] = str(made.get("dest_id", mid))
         calls = RegistryCalls(self.dest)
         store_id = self.store_id or ""
         return RegistrySync(calls, self.ledger, store_id, runs, self.report, self.keep_ids)
@@ -692,6 +700,10 @@ class Syncer:
             return
         sent: dict[str, dict[str, Any]] = self.ledger.data.setdefault("logged_models", {})
         entry = sent.get(model.model_id)
+        if entry is None and self._no_logged_models:
+            entry = self._logged_model_in_run(model)
+            if entry is None:
+                return
         if entry is None:
             run_id = model.source_run_id
             if not self.keep_ids and run_id:
@@ -702,6 +714,12 @@ class Syncer:
                 )
                 self.report.logged_models += 1
             except ServerRefused as exc:
+                if not self.keep_ids and (
+                    exc.status == 404 or exc.error_code == "ENDPOINT_NOT_FOUND"
+                ):
+                    self._no_logged_models = True  # an MLflow 2.x server
+                    self._send_logged_model(model)
+                    return
                 if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                     raise
                 info = self.dest.get_logged_model(model.model_id)
@@ -758,6 +776,47 @@ class Syncer:
                 self.report.traces += 1
                 self._record()
 
+    def _logged_model_in_run(self, model: ImportedModel) -> dict[str, Any] | None:
+        """A destination without logged models (MLflow 2.x): the model's files go to its
+        source run's artifacts, under the model's name (as MLflow 2's ``log_model`` put them;
+        ``<name>-<model id>`` when the run has files there already), and versions registered
+        from it point at ``runs:/<run>/<name>``. Without an exported source run it is skipped.
+        Either way a note says so; the ledger entry (returned) has no ``dest_id``."""
+        label = f"logged model {model.model_id} ('{model.name}')"
+        run = self._runs.get(model.source_run_id or "")
+        made = self.ledger.run(model.source_run_id or "") or {}
+        if run is None or not made.get("dest_id") or not made.get("artifact_uri"):
+            self.report.logged_models_skipped += 1
+            self.report.notes.append(
+                f"{label}: the destination has no logged models (MLflow 2.x) and its source "
+                "run was not exported; not exported"
+            )
+            return None
+        path = model.name or model.model_id
+        folder = self.source.artifact_dir(run.info.artifact_uri)
+        taken = folder is not None and any(
+            rel == path or rel.startswith(f"{path}/")
+            for rel, _, _ in self.source.artifact_files(folder)
+        )
+        if taken:
+            path = f"{path}-{model.model_id}"
+        entry: dict[str, Any] = {
+            "experiment": model.experiment_id,
+            "run_path": f"runs:/{made['dest_id']}/{path}",
+            "dest_run": made["dest_id"],
+            "artifact_uri": f"{str(made['artifact_uri']).rstrip('/')}/{path}",
+            "status": model.status,
+            "artifacts": {},
+        }
+        self.ledger.data.setdefault("logged_models", {})[model.model_id] = entry
+        self.ledger.save()
+        self.report.logged_models_in_runs += 1
+        self.report.notes.append(
+            f"{label}: the destination has no logged models (MLflow 2.x); its files are "
+            f"artifacts '{path}' of run {made['dest_id']} ({entry['run_path']})"
+        )
+        return entry
+
     def _send_outputs(self, run: Run) -> None:
         """The run -> logged model links (MLflow 3 outputs), once the models exist."""
         entry = self.ledger.run(run.info.run_id)
@@ -765,7 +824,11 @@ class Syncer:
         if entry is None or "dest_id" not in entry:
             return
         sent: list[str] = entry.setdefault("outputs", [])
-        fresh = [(m, s) for m, s in run.outputs if f"{m}:{s}" not in sent and m in made]
+        fresh = [
+            (m, s)
+            for m, s in run.outputs
+            if f"{m}:{s}" not in sent and "dest_id" in made.get(m, {})
+        ]
         if not fresh:
             return
         self.dest.log_outputs(entry["dest_id"], [(made[m]["dest_id"], s) for m, s in fresh])

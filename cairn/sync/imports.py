@@ -174,13 +174,16 @@ class Verifier:
         there: str = "on the destination",
         ids: dict[str, str] | None = None,
         traces: bool = True,
+        model_uris: dict[str, str] | None = None,
     ):
         """``here`` and ``there`` name the two sides in the lines (an export verifies the
         other way: the folder it wrote is the source, Cairn the destination). ``ids``: the
         destination's ids of runs and logged models that got new ones (an export to an
         MLflow server), by source id. ``traces``: compare the source's traces too (an export
-        does not carry them)."""
+        does not carry them). ``model_uris``: where logged models a destination without
+        them (MLflow 2.x) received as run artifacts are, by model id."""
         self.ids = ids or {}
+        self.model_uris = model_uris or {}
         self.with_traces = traces
         self.source = source
         self.dest = dest
@@ -326,6 +329,11 @@ class Verifier:
                 self.out.append(f"{what}: artifact '{rel}' differs (sha256)")
 
     def _logged_model(self, model: ImportedModel) -> None:
+        uri = self.model_uris.get(model.model_id)
+        if uri is not None:
+            if model.folder is not None:
+                self._files(f"logged model {model.model_id}", model.folder, uri)
+            return
         try:
             info = self.dest.get_logged_model(self.ids.get(model.model_id, model.model_id))
         except ServerRefused:

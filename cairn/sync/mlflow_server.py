@@ -316,8 +316,10 @@ class MlflowServerSource(ImportSource):
         except CairnConnectionError as exc:
             raise SyncError(f"GET {url}: cannot reach {self.url} ({exc})") from None
         try:
-            # Flask writes NaN and Infinity bare, which strict JSON parsers refuse
-            found = json.loads(response.content or b"{}")
+            try:
+                found = orjson.loads(response.content or b"{}")
+            except orjson.JSONDecodeError:  # Flask writes NaN and Infinity bare
+                found = json.loads(response.content)
             items = found.get("metrics", []) if isinstance(found, dict) else None
         except ValueError:
             items = None

@@ -10,7 +10,7 @@ MLFLOW318 := .venvs/mlflow318
 CLIENT_STAMP := .installed-auth
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test install compat-venvs compat-matrix compat-suite lint typecheck pytest bench bench-auth bench-audit bench-jobs bench-outbox clean ui web-test browser balancer ui-bench bench-trace bench-evals fuzz bench-scaleout bench-bigstore
+.PHONY: help run test install compat-venvs compat-matrix compat-suite lint typecheck pytest bench bench-auth bench-audit bench-jobs bench-outbox clean ui web-test browser balancer ui-bench bench-trace bench-evals bench-import-server fuzz bench-scaleout bench-bigstore
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -150,6 +150,17 @@ bench-auth: install $(MLFLOW3)/.installed  ## what access control costs, Cairn a
 	$(BIN)/python benchmarks/auth_bench.py --only cairn --rounds 5
 	$(BIN)/python benchmarks/auth_bench.py --only mlflow --rounds 2 -- \
 		--single-requests 100 --single-concurrent-requests 200 --lb-runs 2 --lb-points-per-run 4000
+
+# mlflow-export-import 1.2.0 (bench only, never a dependency of Cairn); it imports tabulate
+# without declaring it
+MEI := .venvs/mlflow-export-import
+$(MEI)/.installed:
+	$(PYTHON) -m venv $(MEI)
+	$(MEI)/bin/pip install --quiet 'mlflow==3.17.2' 'mlflow-export-import==1.2.0' 'tabulate==0.10.0'
+	touch $@
+
+bench-import-server: install $(MLFLOW3)/$(CLIENT_STAMP) $(MEI)/.installed  ## cairn import mlflow vs mlflow-export-import, 50 runs x 10,000 points (docs/benchmarks.md)
+	$(BIN)/python benchmarks/import_server_bench.py
 
 bench-jobs: install  ## the job engine: 1,000 no-op jobs end to end on SQLite, PostgreSQL and Redis queues (docs/benchmarks.md)
 	$(BIN)/python benchmarks/jobs_bench.py

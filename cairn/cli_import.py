@@ -324,7 +324,8 @@ def mlflow_server(
     every metric point with its step and timestamp, dataset inputs, artifacts (streamed
     through the server), MLflow 3 logged models, and the registry: versions, stages,
     aliases, tags and descriptions, each version linked to its imported run. Deleted
-    experiments and runs arrive deleted. Traces are not imported yet.
+    experiments and runs arrive deleted. An MLflow 3 server's traces come too, under their
+    own ids, with their spans and assessments.
     """
     from cairn.sync.mlflow_server import MlflowServerSource
 

@@ -51,7 +51,14 @@ class Source(Protocol):
     ``keep_ids``: destination runs take the source's run ids (the server's ``run_id``
     extension of runs/create), so the id itself is the identity and no sync tag is added;
     deleted experiments and runs are copied as deleted. Otherwise (``cairn sync``) the
-    destination makes new ids and the sync tag finds them again."""
+    destination makes new ids and the sync tag finds them again.
+
+    Two optional methods let a source whose metric points are slow to read (an MLflow
+    server) work ahead: ``guess_counts(run_id, sent)`` answers the plan instead of
+    ``metric_counts`` (see :meth:`Syncer._plan_counts`), and ``prefetch(run_ids)`` is told
+    the order the runs will be sent in. An import whose source has traces offers
+    ``traces(experiment_id)``: MLflow 3's trace objects (``trace_info`` and OTLP ``spans``),
+    copied under their own ids after the runs."""
 
     keep_ids: bool
 
@@ -113,6 +120,9 @@ class SyncReport:
     models_created: int = 0
     versions_created: int = 0
     logged_models: int = 0
+    logged_models_in_runs: int = 0  # to an MLflow 2.x server: as their run's artifacts
+    logged_models_skipped: int = 0  # to an MLflow 2.x server without their run
+    traces: int = 0  # MLflow 3 traces copied with their spans and assessments
     deleted: int = 0  # experiments and runs marked deleted on the destination
     experiment_ids: dict[str, str] = field(default_factory=dict)  # source -> destination
     failures: list[str] = field(default_factory=list)
@@ -175,6 +185,8 @@ class Syncer:
         # params sent with a run's first metric batch, and the ledger entry they go to
         self._carry: dict[str, str] = {}
         self._carry_into: dict[str, str] = {}
+        self._no_logged_models = False  # the destination has no logged-model routes (2.x)
+        self._runs: dict[str, Run] = {}  # source runs by id
 
     # -------------------------------------------------------------------- running
     def run(self) -> SyncReport:
@@ -199,10 +211,14 @@ class Syncer:
             self._resolve_experiment(experiment, runs)
             works.extend(self._plan_runs(experiment, runs))
         works.sort(key=lambda w: (w.depth, int(w.experiment_id), w.run.info.start_time or 0))
+        self._runs = {w.run.info.run_id: w.run for w in works}
         pending = [w for w in works if w.pending]
         self._pending_experiments = {w.experiment_id for w in pending}
         self._refuse_same_store(pending)
         self.report.runs_unchanged = len(works) - len(pending)
+        prefetch = getattr(self.source, "prefetch", None)
+        if prefetch is not None and not self.dry_run:
+            prefetch([w.run.info.run_id for w in pending if w.experiment_id not in self._blocked])
         logged = self.source.logged_models()
         if not self.dry_run:
             done = self.ledger.data.get("logged_models", {})
@@ -225,6 +241,7 @@ class Syncer:
             known = self.ledger.data.get("logged_models", {})
             self.report.logged_models = sum(1 for m in logged if m.model_id not in known)
             self._registry(works).plan(models)
+            self._send_traces(experiments)
             return self.report
         try:
             for experiment in experiments:
@@ -251,6 +268,7 @@ class Syncer:
                             f"run {work.run.info.run_id} outputs: {exc.message}"
                         )
             self._registry(works).sync(models)
+            self._send_traces(experiments)
             for experiment in experiments:
                 self._experiment_lifecycle(experiment)
         finally:
@@ -284,7 +302,10 @@ class Syncer:
                     entry.get("artifact_uri"),
                 )
         for mid, made in self.ledger.data.get("logged_models", {}).items():
-            runs.logged[mid] = str(made.get("dest_id", mid))
+            if "run_path" in made:  # exported as run artifacts (an MLflow 2.x destination)
+                runs.in_runs[mid] = (str(made["run_path"]), str(made["dest_run"]))
+            else:
+                runs.logged[mid] = str(made.get("dest_id", mid))
         calls = RegistryCalls(self.dest)
         store_id = self.store_id or ""
         return RegistrySync(calls, self.ledger, store_id, runs, self.report, self.keep_ids)
@@ -486,7 +507,7 @@ class Syncer:
         if any(sent_params.get(k) != value_hash(v) for k, v in run.params.items()):
             pending = True
         sent_metrics = entry.get("metrics", {})
-        for key, count in self.source.metric_counts(run.info.run_id).items():
+        for key, count in self._plan_counts(run.info.run_id, sent_metrics).items():
             have = sent_metrics.get(key, {}).get("count", 0)
             if count > have:
                 work.points += count - have
@@ -510,6 +531,17 @@ class Syncer:
                     work.files.append((rel, size, mtime))
         work.pending = pending or work.points > 0 or bool(work.files)
         return work
+
+    def _plan_counts(self, rid: str, sent_metrics: dict[str, Any]) -> dict[str, int]:
+        """Each metric's point count for the plan. A source whose points are slow to read
+        (an MLflow server) may guess them from what it already knows (``guess_counts``): the
+        plan only decides which runs to visit and sizes the progress bar, and the run's exact
+        counts are read when it is sent. A dry run counts exactly."""
+        guess = getattr(self.source, "guess_counts", None)
+        if guess is None or self.dry_run:
+            return self.source.metric_counts(rid)
+        found: dict[str, int] = guess(rid, sent_metrics)
+        return found
 
     def _tags_for(self, run: Run) -> dict[str, str]:
         """The tags the destination run should carry: the source's, the parent id mapped to
@@ -668,6 +700,10 @@ class Syncer:
             return
         sent: dict[str, dict[str, Any]] = self.ledger.data.setdefault("logged_models", {})
         entry = sent.get(model.model_id)
+        if entry is None and self._no_logged_models:
+            entry = self._logged_model_in_run(model)
+            if entry is None:
+                return
         if entry is None:
             run_id = model.source_run_id
             if not self.keep_ids and run_id:
@@ -678,6 +714,12 @@ class Syncer:
                 )
                 self.report.logged_models += 1
             except ServerRefused as exc:
+                if not self.keep_ids and (
+                    exc.status == 404 or exc.error_code == "ENDPOINT_NOT_FOUND"
+                ):
+                    self._no_logged_models = True  # an MLflow 2.x server
+                    self._send_logged_model(model)
+                    return
                 if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                     raise
                 info = self.dest.get_logged_model(model.model_id)
@@ -704,6 +746,77 @@ class Syncer:
             entry["status"] = model.status
             self.ledger.save()
 
+    def _send_traces(self, experiments: list[Experiment]) -> None:
+        """An import's traces (keep_ids sources that have them), each once: its spans, its
+        info and its assessments, under its own id (see :meth:`Destination.import_trace`).
+        A dry run counts the ones the ledger does not know."""
+        read = getattr(self.source, "traces", None)
+        if read is None or not self.keep_ids:
+            return
+        done: dict[str, str] = self.ledger.data.setdefault("traces", {})
+        for experiment in experiments:
+            eid = experiment.experiment_id
+            dest_experiment = self._dest_experiments.get(eid)
+            if eid in self._blocked or (dest_experiment is None and not self.dry_run):
+                continue
+            for trace in read(eid):
+                tid = str((trace.get("trace_info") or {}).get("trace_id") or "")
+                if not tid or tid in done:
+                    continue
+                if self.dry_run:
+                    self.report.traces += 1
+                    continue
+                assert dest_experiment is not None
+                try:
+                    self.dest.import_trace(dest_experiment, trace)
+                except ServerRefused as exc:
+                    self.report.failures.append(f"trace {tid}: {exc.message}")
+                    continue
+                done[tid] = dest_experiment
+                self.report.traces += 1
+                self._record()
+
+    def _logged_model_in_run(self, model: ImportedModel) -> dict[str, Any] | None:
+        """A destination without logged models (MLflow 2.x): the model's files go to its
+        source run's artifacts, under the model's name (as MLflow 2's ``log_model`` put them;
+        ``<name>-<model id>`` when the run has files there already), and versions registered
+        from it point at ``runs:/<run>/<name>``. Without an exported source run it is skipped.
+        Either way a note says so; the ledger entry (returned) has no ``dest_id``."""
+        label = f"logged model {model.model_id} ('{model.name}')"
+        run = self._runs.get(model.source_run_id or "")
+        made = self.ledger.run(model.source_run_id or "") or {}
+        if run is None or not made.get("dest_id") or not made.get("artifact_uri"):
+            self.report.logged_models_skipped += 1
+            self.report.notes.append(
+                f"{label}: the destination has no logged models (MLflow 2.x) and its source "
+                "run was not exported; not exported"
+            )
+            return None
+        path = model.name or model.model_id
+        folder = self.source.artifact_dir(run.info.artifact_uri)
+        taken = folder is not None and any(
+            rel == path or rel.startswith(f"{path}/")
+            for rel, _, _ in self.source.artifact_files(folder)
+        )
+        if taken:
+            path = f"{path}-{model.model_id}"
+        entry: dict[str, Any] = {
+            "experiment": model.experiment_id,
+            "run_path": f"runs:/{made['dest_id']}/{path}",
+            "dest_run": made["dest_id"],
+            "artifact_uri": f"{str(made['artifact_uri']).rstrip('/')}/{path}",
+            "status": model.status,
+            "artifacts": {},
+        }
+        self.ledger.data.setdefault("logged_models", {})[model.model_id] = entry
+        self.ledger.save()
+        self.report.logged_models_in_runs += 1
+        self.report.notes.append(
+            f"{label}: the destination has no logged models (MLflow 2.x); its files are "
+            f"artifacts '{path}' of run {made['dest_id']} ({entry['run_path']})"
+        )
+        return entry
+
     def _send_outputs(self, run: Run) -> None:
         """The run -> logged model links (MLflow 3 outputs), once the models exist."""
         entry = self.ledger.run(run.info.run_id)
@@ -711,7 +824,11 @@ class Syncer:
         if entry is None or "dest_id" not in entry:
             return
         sent: list[str] = entry.setdefault("outputs", [])
-        fresh = [(m, s) for m, s in run.outputs if f"{m}:{s}" not in sent and m in made]
+        fresh = [
+            (m, s)
+            for m, s in run.outputs
+            if f"{m}:{s}" not in sent and "dest_id" in made.get(m, {})
+        ]
         if not fresh:
             return
         self.dest.log_outputs(entry["dest_id"], [(made[m]["dest_id"], s) for m, s in fresh])

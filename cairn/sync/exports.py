@@ -108,9 +108,15 @@ def _verify_server(
         with destination(to) as target:
             ledger = Ledger.load(source.state_dir, source.store_id, target.identity)
             ids = {rid: str(e["dest_id"]) for rid, e in ledger.runs.items() if "dest_id" in e}
+            in_runs: dict[str, str] = {}  # logged models an MLflow 2.x server got as artifacts
             for mid, made in ledger.data.get("logged_models", {}).items():
-                ids[mid] = str(made.get("dest_id", mid))
-            return Verifier(source, target, "in Cairn", f"on {to}", ids=ids).run()
+                if "run_path" in made:
+                    in_runs[mid] = str(made["artifact_uri"])
+                else:
+                    ids[mid] = str(made.get("dest_id", mid))
+            there = f"on {to}"
+            verifier = Verifier(source, target, "in Cairn", there, ids, False, in_runs)
+            return verifier.run()
 
 
 def _missing(

@@ -8,10 +8,12 @@ transport: the same requests either way.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,13 @@ from cairn.entities.tracking import Experiment, Run
 from cairn.sync.engine import PARENT_TAG, Progress, Source, Syncer, SyncReport
 from cairn.sync.errors import ServerRefused, SyncError
 from cairn.sync.importing import models_in_scope
-from cairn.sync.remote import Destination, Hook, RegistryCalls, artifact_prefix
+from cairn.sync.remote import (
+    TRACE_FILES_TAG,
+    Destination,
+    Hook,
+    RegistryCalls,
+    artifact_prefix,
+)
 from cairn.sync.source import ImportedModel
 
 
@@ -95,6 +103,59 @@ def _digest(chunks: Iterator[bytes]) -> str:
     return h.hexdigest()
 
 
+#: trace tags and metadata each server sets for itself (where it keeps the trace's files and spans)
+TRACE_OWN_KEYS = frozenset({TRACE_FILES_TAG, "mlflow.trace.spansLocation"})
+
+
+def _trace_field(value: object) -> object:
+    """A trace info field comparable across servers: RFC 3339 times as milliseconds,
+    protobuf durations (``"0.125s"``) as milliseconds."""
+    if isinstance(value, str) and value.endswith("Z") and "T" in value:
+        try:
+            return round(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+        except ValueError:
+            return value
+    if isinstance(value, str) and value.endswith("s"):
+        try:
+            return round(float(value[:-1]) * 1000)
+        except ValueError:
+            return value
+    return value
+
+
+def _spans(spans: object) -> list[tuple[str, ...]]:
+    """Spans as comparable rows: ids, parent, name, start and end (ns), status code."""
+    out = []
+    for s in spans if isinstance(spans, list) else []:
+        status = s.get("status") or {}
+        out.append(
+            (
+                _span_id(s.get("span_id") or s.get("spanId")),
+                _span_id(s.get("parent_span_id") or s.get("parentSpanId")),
+                str(s.get("name", "")),
+                str(int(s.get("start_time_unix_nano") or s.get("startTimeUnixNano") or 0)),
+                str(int(s.get("end_time_unix_nano") or s.get("endTimeUnixNano") or 0)),
+                str(status.get("code", "")),
+            )
+        )
+    return sorted(out)
+
+
+def _span_id(value: object) -> str:
+    """A span id as hex, from hex or protobuf's base64."""
+    if not value:
+        return ""
+    text = str(value)
+    try:
+        bytes.fromhex(text)
+        return text.lower()
+    except ValueError:
+        try:
+            return base64.b64decode(text).hex()
+        except ValueError:
+            return text
+
+
 def _checksum(points: list[tuple[int, int, float, bool]]) -> tuple[int, str]:
     """Distinct points (a server keeps a repeated identical point once) and their sha256."""
     distinct = sorted({(s, t, "nan" if n else repr(float(v))) for s, t, v, n in points})
@@ -112,12 +173,18 @@ class Verifier:
         here: str = "in the source",
         there: str = "on the destination",
         ids: dict[str, str] | None = None,
+        traces: bool = True,
+        model_uris: dict[str, str] | None = None,
     ):
         """``here`` and ``there`` name the two sides in the lines (an export verifies the
         other way: the folder it wrote is the source, Cairn the destination). ``ids``: the
         destination's ids of runs and logged models that got new ones (an export to an
-        MLflow server), by source id."""
+        MLflow server), by source id. ``traces``: compare the source's traces too (an export
+        does not carry them). ``model_uris``: where logged models a destination without
+        them (MLflow 2.x) received as run artifacts are, by model id."""
         self.ids = ids or {}
+        self.model_uris = model_uris or {}
+        self.with_traces = traces
         self.source = source
         self.dest = dest
         self.here = here
@@ -131,7 +198,49 @@ class Verifier:
         for model in self.source.logged_models():
             self._logged_model(model)
         self._registry()
+        self._traces()
         return self.out
+
+    def _traces(self) -> None:
+        """Each source trace on the destination: its info (times, state, previews, tags,
+        metadata), its spans (ids, names, parents, times, status) and assessment ids."""
+        read = getattr(self.source, "traces", None)
+        if read is None or not self.with_traces:
+            return
+        for experiment in self.source.experiments():
+            for trace in read(experiment.experiment_id):
+                self._trace(trace)
+
+    def _trace(self, trace: dict[str, Any]) -> None:
+        mine = trace.get("trace_info") or {}
+        tid = str(mine.get("trace_id"))
+        got = self.dest.get_trace(tid)
+        if got is None:
+            self.out.append(f"trace {tid}: missing")
+            return
+        theirs = got.get("trace_info") or {}
+        for name in ("request_time", "execution_duration", "state", "client_request_id"):
+            a, b = _trace_field(mine.get(name)), _trace_field(theirs.get(name))
+            if a != b:
+                self.out.append(f"trace {tid}: {name} is {b!r} {self.there}, {a!r} {self.here}")
+        for name in ("request_preview", "response_preview"):
+            if (mine.get(name) or "") != (theirs.get(name) or ""):
+                self.out.append(f"trace {tid}: {name} differs")
+        for name in ("tags", "trace_metadata"):
+            there = theirs.get(name) or {}
+            for key, value in (mine.get(name) or {}).items():
+                if key not in TRACE_OWN_KEYS and there.get(key) != value:
+                    self.out.append(f"trace {tid}: {name} '{key}' differs")
+        a_spans, b_spans = _spans(trace.get("spans")), _spans(got.get("spans"))
+        if a_spans != b_spans:
+            self.out.append(
+                f"trace {tid}: {len(b_spans)} span(s) {self.there}, {len(a_spans)} {self.here}"
+                + (" (same count, other fields)" if len(a_spans) == len(b_spans) else "")
+            )
+        a_ids = {str(x.get("assessment_id")) for x in mine.get("assessments") or []}
+        b_ids = {str(x.get("assessment_id")) for x in theirs.get("assessments") or []}
+        if not a_ids <= b_ids:
+            self.out.append(f"trace {tid}: assessments {sorted(a_ids - b_ids)} missing")
 
     def _experiment(self, experiment: Experiment) -> None:
         name = experiment.name
@@ -220,6 +329,11 @@ class Verifier:
                 self.out.append(f"{what}: artifact '{rel}' differs (sha256)")
 
     def _logged_model(self, model: ImportedModel) -> None:
+        uri = self.model_uris.get(model.model_id)
+        if uri is not None:
+            if model.folder is not None:
+                self._files(f"logged model {model.model_id}", model.folder, uri)
+            return
         try:
             info = self.dest.get_logged_model(self.ids.get(model.model_id, model.model_id))
         except ServerRefused:

@@ -22,7 +22,8 @@ Shape (``version`` 1)::
              "stage": "Production", "tags": {key: hash}, "description": hash}},
          "aliases": {"<alias>": "<destination version>"}}},
      "logged_models": {"<model id>": {"dest_id": "<model id>", "artifact_uri": "...",
-         "status": "LOGGED_MODEL_READY", "artifacts": {"path": [size, mtime_ns]}}}}
+         "status": "LOGGED_MODEL_READY", "artifacts": {"path": [size, mtime_ns]}}},
+     "traces": {"<trace id>": "<destination experiment id>"}}
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ class Ledger:
         ):
             ledger.data["experiments"] = raw["experiments"]
             ledger.data["runs"] = raw["runs"]
-            for extra in ("models", "logged_models"):
+            for extra in ("models", "logged_models", "traces"):
                 if isinstance(raw.get(extra), dict):
                     ledger.data[extra] = raw[extra]
         return ledger

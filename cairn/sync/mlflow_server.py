@@ -4,10 +4,18 @@ and ``MLFLOW_TRACKING_PASSWORD``, or ``MLFLOW_TRACKING_TOKEN``; ``MLFLOW_TRACKIN
 
 Read: experiments (``experiments/search``, deleted ones too), runs (``runs/search`` with
 ``run_view_type=ALL``: info, params, tags, dataset inputs, MLflow 3 outputs), every metric point
-(``metrics/get-history``, paged), artifacts (listed with ``artifacts/list`` and streamed from the
+(the UI's ``metrics/get-history-bulk``: one request per metric, up to 25,000 points written
+as plain JSON, which costs MLflow less than ``metrics/get-history``'s protobuf conversion;
+longer histories, and servers without that route, through ``metrics/get-history``, paged),
+artifacts (listed with ``artifacts/list`` and streamed from the
 server's ``/get-artifact``, which serves proxied and server-side stores alike), MLflow 3 logged
 models (``logged-models/search`` and their artifact routes) and the registry
 (``registered-models/search``, ``model-versions/search``). The source server is only read.
+
+Metric histories are what takes time: an MLflow server answers a few thousand points per
+second and request. So they are read ahead, several requests at a time, in the order the engine
+will send the runs (:meth:`MlflowServerSource.prefetch`), while the points of the run before go
+to the destination; and the engine's plan does not read them at all (:meth:`guess_counts`).
 
 An artifact "folder" handed to the sync engine is a handle, ``<kind>/<id>`` (``run/<run id>``
 or ``logged-model/<model id>``), not a local path: the files behind it are listed and streamed
@@ -16,7 +24,9 @@ over HTTP.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -35,9 +45,15 @@ from cairn.sync.source import ImportedModel, StoredPoint
 
 PAGE = 1000  # runs/search and experiments/search; MLflow's own limit for runs is 50,000
 HISTORY_PAGE = 25_000
+BULK_MAX = 25_000  # MLflow's cap on metrics/get-history-bulk (it truncates, no paging)
+READERS = 4  # metric histories read at once
+READ_AHEAD = 16  # metric histories read ahead of the one the engine is sending
 CHUNK = 1 << 20
 MAX_PAGES = 10**5
-AJAX = "/ajax-api/2.0/mlflow"  # the UI's routes MLflow serves logged-model files on
+AJAX = "/ajax-api/2.0/mlflow"
+API_V3 = "/api/3.0/mlflow"
+TRACE_PAGE = 500  # MLflow's limit for traces/search
+TRACES_PER_GET = 20  # the UI's routes MLflow serves logged-model files on
 MAX_DEPTH = 64  # artifact folders nested deeper than this are not followed
 RUN_HANDLE = "run"
 MODEL_HANDLE = "logged-model"
@@ -77,7 +93,15 @@ class MlflowServerSource(ImportSource):
         super().__init__(state_dir or home_state_dir(f"mlflow-server:{self.url}"), experiments)
         self._uri_run: dict[str, str] = {}  # a run's artifact URI -> its run id
         self._metric_keys: dict[str, list[str]] = {}  # run id -> its metric keys
+        # run id -> each metric's latest point, as runs/search shows it
+        self._latest: dict[str, dict[str, StoredPoint]] = {}
         self._experiments: list[Experiment] | None = None
+        self._bulk: bool | None = None  # whether the server has metrics/get-history-bulk
+        self._pool: ThreadPoolExecutor | None = None
+        self._order: list[tuple[str, str]] = []  # (run id, key) in the engine's send order
+        self._first: dict[str, int] = {}  # run id -> its first entry in _order
+        self._ahead: dict[tuple[str, str], Future[list[StoredPoint]]] = {}
+        self._next = 0  # the next entry of _order to start reading
 
     def _check(self) -> None:
         """Fail fast, naming the URL, when nothing MLflow-like answers there."""
@@ -99,6 +123,10 @@ class MlflowServerSource(ImportSource):
 
     def close(self) -> None:
         super().close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+            self._ahead.clear()
         if self._owns_api:
             self.api.close()
 
@@ -170,7 +198,14 @@ class MlflowServerSource(ImportSource):
         )
         if run_info.artifact_uri:
             self._uri_run[run_info.artifact_uri] = rid
-        self._metric_keys[rid] = sorted({str(m["key"]) for m in data.get("metrics", [])})
+        latest: dict[str, StoredPoint] = {}
+        for m in data.get("metrics", []):
+            value = wire.parse_number(m.get("value"))
+            nan = value != value
+            point = (_int(m.get("step")) or 0, _int(m.get("timestamp")) or 0, value, nan)
+            latest[str(m["key"])] = (point[0], point[1], 0.0 if nan else value, nan)
+        self._latest[rid] = latest
+        self._metric_keys[rid] = sorted(latest)
         run = Run(info=run_info, params=wire.kv_dict(data.get("params")), tags=tags)
         inputs = item.get("inputs") or {}
         for entry in inputs.get("dataset_inputs", []):
@@ -190,24 +225,125 @@ class MlflowServerSource(ImportSource):
         return run
 
     # -------------------------------------------------------------------- metrics
+    def guess_counts(self, run_id: str, sent: dict[str, Any]) -> dict[str, int]:
+        """Each metric's point count as far as it can be told without reading the history
+        (for the engine's plan): a metric whose latest point (runs/search shows it) is the
+        last one the ledger recorded as sent has nothing new; one with another latest point
+        has at least one more; a metric never sent is guessed from its latest step."""
+        latest = self._latest.get(run_id)
+        if latest is None:
+            return self.metric_counts(run_id)
+        out: dict[str, int] = {}
+        for key, (step, ts, value, nan) in latest.items():
+            have = sent.get(key) or {}
+            last = have.get("last")
+            if last is None:
+                out[key] = max(step + 1, 1)
+                continue
+            s, t, v, n = last
+            same = (int(s), int(t), bool(n)) == (step, ts, nan) and (nan or float(v) == value)
+            out[key] = int(have.get("count", 0)) + (0 if same else 1)
+        return out
+
+    def prefetch(self, run_ids: list[str]) -> None:
+        """The engine will send these runs in this order: read their metric histories ahead,
+        READERS at a time, at most READ_AHEAD beyond the run being sent."""
+        self._order = [(rid, key) for rid in run_ids for key in self._metric_keys.get(rid, [])]
+        self._first = {}
+        for i, (rid, _) in enumerate(self._order):
+            self._first.setdefault(rid, i)
+        self._next = 0
+        if self._order and self._pool is None:
+            self._pool = ThreadPoolExecutor(READERS, thread_name_prefix="cairn-import-read")
+
+    def _read_ahead(self, upto: int) -> None:
+        assert self._pool is not None
+        for i in range(self._next, min(upto, len(self._order))):
+            rid, key = self._order[i]
+            self._ahead[(rid, key)] = self._pool.submit(self._history, rid, key)
+        self._next = max(self._next, upto)
+
     def read_points(self, run_id: str) -> dict[str, list[StoredPoint]]:
         keys = self._metric_keys.get(run_id)
         if keys is None:
             got = self.api.get_if_exists("runs/get", {"run_id": run_id}) or {}
             metrics = got.get("run", {}).get("data", {}).get("metrics", [])
             keys = sorted({str(m["key"]) for m in metrics})
+        first = self._first.get(run_id)
+        if first is None or self._pool is None:
+            return {key: self._history(run_id, key) for key in keys}
+        self._read_ahead(first + len(keys) + READ_AHEAD)
+        for done in [k for k in self._ahead if self._first.get(k[0], 0) < first]:
+            self._ahead.pop(done).cancel()  # runs the engine skipped
         out: dict[str, list[StoredPoint]] = {}
         for key in keys:
-            points: list[StoredPoint] = []
-            query = {"run_id": run_id, "metric_key": key, "max_results": HISTORY_PAGE}
-            for m in self._pages("GET", "metrics/get-history", query, "metrics"):
-                value = wire.parse_number(m.get("value"))
-                nan = value != value
-                points.append(
-                    (_int(m.get("step")) or 0, int(m["timestamp"]), 0.0 if nan else value, nan)
-                )
-            out[key] = points
+            future = self._ahead.pop((run_id, key), None)
+            out[key] = future.result() if future is not None else self._history(run_id, key)
         return out
+
+    def _history(self, run_id: str, key: str) -> list[StoredPoint]:
+        """Every point of one metric: in one bulk request when the server has the route and
+        the history fits, else paged through metrics/get-history."""
+        if self._bulk is not False:
+            found = self._bulk_history(run_id, key)
+            if found is not None:
+                return found
+        points: list[StoredPoint] = []
+        query = {"run_id": run_id, "metric_key": key, "max_results": HISTORY_PAGE}
+        for m in self._pages("GET", "metrics/get-history", query, "metrics"):
+            value = wire.parse_number(m.get("value"))
+            nan = value != value
+            points.append(
+                (_int(m.get("step")) or 0, int(m["timestamp"]), 0.0 if nan else value, nan)
+            )
+        return points
+
+    def _bulk_history(self, run_id: str, key: str) -> list[StoredPoint] | None:
+        """metrics/get-history-bulk for one run and key; None when the server has no such
+        route or the answer may be cut (as many points as the cap, or without the latest
+        point runs/search showed)."""
+        url = f"{AJAX}/metrics/get-history-bulk"
+        params = {"run_id": run_id, "metric_key": key, "max_results": str(BULK_MAX)}
+        try:
+            response = self.api.rest.request("GET", url, params=params)
+        except CairnRestError as exc:
+            if exc.status in (404, 405, 501):
+                self._bulk = False
+                return None
+            raise SyncError(
+                f"GET {url}: the source server answered {exc.status}: {exc.message}"
+            ) from None
+        except CairnConnectionError as exc:
+            raise SyncError(f"GET {url}: cannot reach {self.url} ({exc})") from None
+        try:
+            try:
+                found = orjson.loads(response.content or b"{}")
+            except orjson.JSONDecodeError:  # Flask writes NaN and Infinity bare
+                found = json.loads(response.content)
+            items = found.get("metrics", []) if isinstance(found, dict) else None
+        except ValueError:
+            items = None
+        if not isinstance(items, list):
+            self._bulk = False
+            return None
+        self._bulk = True
+        if len(items) >= BULK_MAX:
+            return None
+        points: list[StoredPoint] = []
+        for m in items:
+            if m.get("run_id", run_id) != run_id or m.get("key", key) != key:
+                continue
+            value = wire.parse_number(m.get("value"))
+            nan = value != value
+            points.append(
+                (_int(m.get("step")) or 0, int(m["timestamp"]), 0.0 if nan else value, nan)
+            )
+        latest = self._latest.get(run_id, {}).get(key)
+        if latest is not None and not points:
+            return None
+        if latest is not None and not any(p[:2] == latest[:2] for p in points):
+            return None  # cut short by a cap this importer does not know
+        return points
 
     # ------------------------------------------------------------------ artifacts
     def artifact_dir(self, artifact_uri: str | None) -> Path | None:
@@ -321,6 +457,68 @@ class MlflowServerSource(ImportSource):
             folder=_handle(MODEL_HANDLE, mid),
             lifecycle_stage=info.get("lifecycle_stage", "active"),
         )
+
+    # --------------------------------------------------------------------- traces
+    def traces(self, experiment_id: str) -> Iterator[dict[str, Any]]:
+        """The experiment's MLflow 3 traces, oldest first, as ``traces/batchGet`` answers
+        them: ``trace_info`` (with its assessments) and ``spans`` (OTLP/JSON). Nothing from
+        a server without MLflow 3's trace routes (2.x)."""
+        location = {
+            "type": "MLFLOW_EXPERIMENT",
+            "mlflow_experiment": {"experiment_id": experiment_id},
+        }
+        query: dict[str, Any] = {
+            "locations": [location],
+            "max_results": TRACE_PAGE,
+            "order_by": ["timestamp_ms ASC"],
+        }
+        ids: list[str] = []
+        token: str | None = None
+        for _ in range(MAX_PAGES):
+            page = {**query, "page_token": token} if token else query
+            out = self._v3("POST", "traces/search", body=page)
+            if out is None:
+                return  # no trace routes: an MLflow 2.x server
+            ids += [str(t["trace_id"]) for t in out.get("traces", []) if t.get("trace_id")]
+            token = out.get("next_page_token")
+            if not token:
+                break
+        for start in range(0, len(ids), TRACES_PER_GET):
+            group = ids[start : start + TRACES_PER_GET]
+            found = self._v3("GET", "traces/batchGet", params={"trace_ids": group}) or {}
+            by_id = {
+                str((t.get("trace_info") or {}).get("trace_id")): t for t in found.get("traces", [])
+            }
+            for tid in group:
+                trace = by_id.get(tid)
+                if trace is None:  # an older 3.x server without batchGet: one at a time
+                    got = self._v3("GET", "traces/get", params={"trace_id": tid}) or {}
+                    trace = got.get("trace")
+                if trace:
+                    yield dict(trace)
+
+    def _v3(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """One call under /api/3.0/mlflow/ (MLflow 3's trace routes); None when the server
+        does not have the route."""
+        url = f"{API_V3}/{path}"
+        try:
+            response = self.api.rest.request(method, url, body=body, params=params)
+        except CairnRestError as exc:
+            if exc.status in (404, 405, 501) and exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise SyncError(
+                f"{method} {url}: the source server answered {exc.status}: {exc.message}"
+            ) from None
+        except CairnConnectionError as exc:
+            raise SyncError(f"{method} {url}: cannot reach {self.url} ({exc})") from None
+        found = orjson.loads(response.content or b"{}")
+        return found if isinstance(found, dict) else {}
 
     # ------------------------------------------------------------------- registry
     def registered_models(self) -> list[tuple[RegisteredModel, list[ModelVersion]]]:

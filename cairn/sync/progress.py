@@ -122,7 +122,14 @@ def import_summary_lines(
     also keeps."""
     lines = summary_lines(report)
     lines[0] = "Dry run, nothing written:" if report.dry_run else done
-    lines.append(f"  logged models        {report.logged_models} created")
+    models = f"  logged models        {report.logged_models} created"
+    if report.logged_models_in_runs:
+        models += f", {report.logged_models_in_runs} as run artifacts"
+    if report.logged_models_skipped:
+        models += f", {report.logged_models_skipped} skipped"
+    lines.append(models)
+    if report.traces:
+        lines.append(f"  traces               {report.traces:,}")
     lines.append(f"  marked deleted       {report.deleted} (experiments and runs)")
     if report.experiment_ids:
         lines.append(f"  experiment ids ({ids}):")

@@ -29,6 +29,8 @@ class RunMap:
         self.runs: dict[str, tuple[str, str, str]] = {}
         # logged models sent: source id -> destination id (the same for an import)
         self.logged: dict[str, str] = {}
+        # logged models sent as run artifacts (no logged models there): id -> (source, run)
+        self.in_runs: dict[str, tuple[str, str]] = {}
 
     def add(self, run_id: str, source_uri: str | None, dest_id: str, dest_uri: str | None) -> None:
         self.runs[run_id] = (source_uri or "", dest_id, dest_uri or "")
@@ -36,6 +38,8 @@ class RunMap:
     def rewrite(self, version: ModelVersion) -> tuple[str, str] | None:
         """(destination source, destination run id) for a version, or None."""
         if m := LOGGED_SOURCE.match(version.source):
+            if m.group(1) in self.in_runs:
+                return self.in_runs[m.group(1)]
             if m.group(1) not in self.logged:
                 return None
             mapped = self.runs.get(version.run_id or "")

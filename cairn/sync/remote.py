@@ -18,6 +18,8 @@ from cairn.sync.errors import ServerRefused, SyncError
 from cairn.sync.source import ImportedModel
 
 SYNC_TAG = "cairn.sync.source"
+TRACE_EXPERIMENT = "x-mlflow-experiment-id"  # the header OTLP ingest reads the experiment from
+TRACE_FILES_TAG = "mlflow.artifactLocation"
 RETRIES = 5  # 0.5 + 1 + 2 + 4 + 8 s of backoff: a server restart is waited out
 RETRY_STATUSES = range(500, 600)  # every 5xx answer; a 4xx one is a refusal, never retried
 
@@ -287,6 +289,51 @@ class Destination:
         """Record the logged models a run produced (MLflow 3's run outputs)."""
         body = {"run_id": run_id, "models": [{"model_id": m, "step": s} for m, s in models]}
         self._call("POST", "runs/outputs", body)
+
+    # --------------------------------------------------------------------- traces
+    def get_trace(self, trace_id: str) -> dict[str, Any] | None:
+        """A trace with its spans (``trace_info``, ``spans``) as traces/get answers it; None
+        when there is none."""
+        found = self.get_if_exists("traces/get", {"trace_id": trace_id})
+        return None if found is None else dict(found.get("trace") or {})
+
+    def import_trace(self, experiment_id: str, trace: Mapping[str, Any]) -> None:
+        """Copy an MLflow 3 trace under its own id into ``experiment_id``: its spans to
+        ``/v1/traces`` (OTLP/JSON, the trace id is the spans' own), its info (times, state,
+        previews, tags, metadata; the location made this experiment) and the assessments the
+        destination does not have yet, with their ids and times. Repeating it is harmless:
+        the destination replaces spans and info it already holds."""
+        info = dict(trace.get("trace_info") or {})
+        trace_id = str(info["trace_id"])
+        there = self.get_trace(trace_id) or {}
+        have = {
+            str(a.get("assessment_id"))
+            for a in (there.get("trace_info") or {}).get("assessments", [])
+        }
+        spans = list(trace.get("spans") or [])
+        if spans:
+            body = {"resource_spans": [{"resource": {}, "scope_spans": [{"spans": spans}]}]}
+            what = f"POST /v1/traces ({trace_id})"
+            try:
+                self.rest.request(
+                    "POST", "/v1/traces", body=body, headers={TRACE_EXPERIMENT: experiment_id}
+                )
+            except (CairnConnectionError, CairnRestError) as exc:
+                raise self._failed(exc, what) from None
+        assessments = info.pop("assessments", None) or []
+        info["trace_location"] = {
+            "type": "MLFLOW_EXPERIMENT",
+            "mlflow_experiment": {"experiment_id": experiment_id},
+        }
+        # where the source kept the trace's files: the destination names its own
+        tags = {k: v for k, v in (info.get("tags") or {}).items() if k != TRACE_FILES_TAG}
+        info["tags"] = tags
+        self._call("POST", "traces", {"trace": {"trace_info": info}})
+        for assessment in assessments:
+            if str(assessment.get("assessment_id")) in have:
+                continue
+            path = f"traces/{quote(trace_id, safe='')}/assessments"
+            self._call("POST", path, {"assessment": {**assessment, "trace_id": trace_id}})
 
     def has_run(self, run_id: str) -> bool:
         return self.get_if_exists("runs/get", {"run_id": run_id}) is not None

@@ -324,3 +324,54 @@ def test_export_to_a_stock_mlflow_server_keeps_everything_but_the_ids(
         ).raise_for_status()
     found = verify_export(dest.url, mlflow_target.url, experiments=_names(prefix), state_dir=state)
     assert found == [f"run {rid}: tag 'kind' differs"]
+
+
+@pytest.fixture(scope="module")
+def mlflow2_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CairnServer]:
+    workdir = tmp_path_factory.mktemp("export-mlflow2-target")
+    yield from start_stock_mlflow_server(workdir, venv="mlflow2")
+
+
+@pytest.mark.compat
+def test_export_to_a_stock_mlflow_2_server_puts_logged_models_in_their_runs(
+    dest: CairnServer, mlflow2_target: CairnServer, tmp_path: Path
+) -> None:
+    """MLflow 2.22 has no logged models: the model's files become artifacts of the run that
+    logged it (a note says so, nothing fails) and its versions load from there."""
+    prefix = f"two{uuid.uuid4().hex[:6]}"
+    stock("mlflow3", "write", tmp_path, "file:./mlruns", prefix)
+    before = summary("mlflow3", tmp_path, "file:./mlruns", prefix)
+    check_source(before)
+    assert run_import(MlrunsSource(tmp_path / "mlruns"), dest.url).failures == []
+
+    state = tmp_path / "state"
+    names = _names(prefix)
+    report = run_export(dest.url, mlflow2_target.url, experiments=names, state_dir=state)
+    assert report.failures == []
+    assert (report.runs_created, report.models_created, report.versions_created) == (5, 1, 2)
+    assert (report.logged_models, report.logged_models_in_runs) == (0, 1)
+    assert [n for n in report.notes if "logged model" in n and "MLflow 2.x" in n] != []
+
+    after = summary("mlflow2", tmp_path, mlflow2_target.url, prefix)
+    ids = {r["tags"].pop(SYNC_TAG).split("/")[1]: rid for rid, r in after["runs"].items()}
+    assert set(ids) == set(before["runs"])
+    for rid, run in before["runs"].items():
+        got = after["runs"][ids[rid]]
+        for field in ("status", "start", "end", "user", "params", "metrics", "lifecycle"):
+            assert got[field] == run[field], (rid, field)
+    [model] = after["models"].values()
+    [source_model] = before["models"].values()
+    assert model["aliases"] == source_model["aliases"]
+    for number, version in model["versions"].items():
+        mine = source_model["versions"][number]
+        assert version["stage"] == mine["stage"]
+        assert version["run_id"] == ids[mine["run_id"]]
+        assert version["prediction"] == mine["prediction"]  # models:/NAME/N loads on 2.22
+    assert verify_export(dest.url, mlflow2_target.url, experiments=names, state_dir=state) == []
+
+    seen = Requests()
+    again = run_export(
+        dest.url, mlflow2_target.url, experiments=names, state_dir=state, request_hook=seen
+    )
+    assert seen.writes == 0, seen.by_path
+    assert again.failures == []

@@ -39,8 +39,11 @@ SCRIPT = Path(__file__).resolve().parent / "scripts" / "mlflow_source.py"
 TIMEOUT_S = 300
 
 
-def stock(client: str, mode: str, cwd: Path, uri: str, prefix: str) -> str:
-    """Run the stock-client script with ``MLFLOW_TRACKING_URI=uri``; its stdout."""
+def stock(
+    client: str, mode: str, cwd: Path, uri: str, prefix: str, script: str = SCRIPT.name
+) -> str:
+    """Run a stock-client script of ``scripts/`` (default: ``mlflow_source.py``) with
+    ``MLFLOW_TRACKING_URI=uri``; its stdout."""
     env = {k: v for k, v in client_env_base().items()}
     env.update(
         MLFLOW_TRACKING_URI=uri,
@@ -50,7 +53,7 @@ def stock(client: str, mode: str, cwd: Path, uri: str, prefix: str) -> str:
     if os.environ.get("PYTHONPATH_STOCK"):
         env["PYTHONPATH"] = os.environ["PYTHONPATH_STOCK"]
     result = subprocess.run(
-        [str(client_python(client)), str(SCRIPT), mode],
+        [str(client_python(client)), str(SCRIPT.with_name(script)), mode],
         cwd=cwd,
         env=env,
         capture_output=True,

@@ -158,7 +158,7 @@ def create_app(settings: Settings | None = None, web_dir: Path | None = None) ->
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = open_database(settings)
-        db.observe_write_groups(metrics.write_groups.observe)
+        db.observe_write_groups(metrics.observe_write_group)
         db.observe_retries(metrics.transaction_retry)
         services = build_services(settings, db)
         for name, service in services.items():

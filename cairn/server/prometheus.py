@@ -15,13 +15,21 @@ does not grow the series without bound.
 from __future__ import annotations
 
 import logging
+import math
+import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter
 from prometheus_client import generate_latest as _render
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -96,31 +104,49 @@ class StoreCollector(Collector):
         yield deliveries
 
 
+class Tally:
+    """A histogram kept as plain counts, read into Prometheus' format at each scrape.
+
+    prometheus-client's :class:`~prometheus_client.Histogram` takes a lock per value it
+    touches and walks its buckets in Python: a few microseconds on every request, as much as
+    some requests' own work. This keeps one list of per-bucket counts (the last one past the
+    highest bound) and the sum; :meth:`observe` is a bisection and two additions. Counts read
+    while one is added may lag by that one observation, never go backwards."""
+
+    __slots__ = ("bounds", "counts", "total")
+
+    def __init__(self, bounds: tuple[float, ...]):
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+    def buckets(self) -> list[tuple[str, float]]:
+        """Cumulative ``(le, count)`` pairs, ``+Inf`` last (the count of every value)."""
+        out: list[tuple[str, float]] = []
+        running = 0
+        for bound, n in zip((*self.bounds, math.inf), list(self.counts), strict=True):
+            running += n
+            out.append(("+Inf" if bound == math.inf else repr(float(bound)), running))
+        return out
+
+
 class ServerMetrics:
-    """This app's registry and the series counted as requests and writes happen."""
+    """This app's registry and the series counted as requests and writes happen (plain
+    counts, :class:`Tally`, turned into Prometheus' families when scraped)."""
 
     def __init__(self, operations: Callable[[], OperationsService | None]):
         self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "cairn_http_requests",
-            "HTTP requests answered, by method, route template and status",
-            ["method", "route", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "cairn_http_request_duration_seconds",
-            "Time from a request's arrival to its response's end, by method and route template",
-            ["method", "route"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.write_groups = Histogram(
-            "cairn_sqlite_write_group_size",
-            "Writes the SQLite writer committed together in one transaction",
-            buckets=GROUP_BUCKETS,
-            registry=self.registry,
-        )
-        self.retries = Counter(
+        self._requests: dict[tuple[str, str, int], list[Any]] = {}
+        """(method, route, status) -> [count, the (method, route) latency tally]"""
+        self._latency: dict[tuple[str, str], Tally] = {}
+        self._groups = Tally(GROUP_BUCKETS)
+        self._groups_lock = threading.Lock()  # the writer thread and the event loop add
+        self.registry.register(_Families(self))
+        self.retries = Counter(  # rare: a prometheus-client series is cheap enough
             "cairn_db_transaction_retries",
             "Write transactions run again after the database aborted them, by reason "
             "(deadlock, serialization failure, lock wait timeout)",
@@ -128,25 +154,58 @@ class ServerMetrics:
             registry=self.registry,
         )
         self.registry.register(StoreCollector(operations))
-        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        key = (method, route, status)
-        series = self._series.get(key)
+        series = self._requests.get((method, route, status))
         if series is None:
-            series = (
-                self.requests.labels(method, route, str(status)),
-                self.latency.labels(method, route),
-            )
-            self._series[key] = series
-        series[0].inc()
+            tally = self._latency.setdefault((method, route), Tally(LATENCY_BUCKETS))
+            series = self._requests[(method, route, status)] = [0, tally]
+        series[0] += 1
         series[1].observe(seconds)
 
     def transaction_retry(self, reason: str) -> None:
         self.retries.labels(reason).inc()
 
+    def observe_write_group(self, size: int) -> None:
+        with self._groups_lock:
+            self._groups.observe(size)
+
+    def families(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "cairn_http_requests",
+            "HTTP requests answered, by method, route template and status",
+            labels=["method", "route", "status"],
+        )
+        for (method, route, status), series in list(self._requests.items()):
+            requests.add_metric([method, route, str(status)], series[0])
+        yield requests
+        latency = HistogramMetricFamily(
+            "cairn_http_request_duration_seconds",
+            "Time from a request's arrival to its response's end, by method and route template",
+            labels=["method", "route"],
+        )
+        for (method, route), tally in list(self._latency.items()):
+            latency.add_metric([method, route], tally.buckets(), tally.total)
+        yield latency
+        groups = HistogramMetricFamily(
+            "cairn_sqlite_write_group_size",
+            "Writes the SQLite writer committed together in one transaction",
+        )
+        with self._groups_lock:
+            buckets, total = self._groups.buckets(), self._groups.total
+        groups.add_metric([], buckets, total)
+        yield groups
+
     def render(self) -> bytes:
         return _render(self.registry)
+
+
+class _Families(Collector):
+    def __init__(self, metrics: ServerMetrics):
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        return self._metrics.families()
 
 
 class RequestMetrics:

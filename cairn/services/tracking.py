@@ -68,7 +68,10 @@ def batch_summary(
     earlier values before), metrics summarised as keys, point count and step range, and the
     run's ``name`` before and after when the batch renames it (``mlflow.runName``)."""
     after: dict[str, object] = {}
-    if points:
+    if len(points) == 1:  # one-point log-metric, the stock client's every call
+        step = points[0][3]
+        after["metrics"] = {"keys": [points[0][0]], "count": 1, "steps": [step, step]}
+    elif points:
         steps = [p[3] for p in points]
         after["metrics"] = {
             "keys": sorted({p[0] for p in points}),

@@ -231,25 +231,23 @@ class _SqliteWriter:
     def _run_group(self, conn: Connection, group: list[_Job]) -> list[_Settled]:
         """Run ``group`` in one transaction; each job's outcome, for :func:`_settle` to hand
         to its caller after the writer's lock is released."""
+        if len(group) == 1:
+            return self._run_one(conn, group[0])
         settled: list[_Settled] = []
         outcomes: list[tuple[_Job, Any, BaseException | None, list[Callable[[], None]]]] = []
         try:
             with conn.begin():
-                if len(group) == 1:
-                    job = group[0]
-                    outcomes.append((job, job.fn(conn), None, _take_hooks(conn)))
-                else:
-                    for job in group:
-                        savepoint = conn.begin_nested()
-                        try:
-                            result = job.fn(conn)
-                            savepoint.commit()
-                            outcomes.append((job, result, None, _take_hooks(conn)))
-                        except Exception as exc:
-                            savepoint.rollback()
-                            _forget(conn)
-                            outcomes.append((job, None, exc, []))
-        except Exception as exc:  # the single job failed, or the commit itself did
+                for job in group:
+                    savepoint = conn.begin_nested()
+                    try:
+                        result = job.fn(conn)
+                        savepoint.commit()
+                        outcomes.append((job, result, None, _take_hooks(conn)))
+                    except Exception as exc:
+                        savepoint.rollback()
+                        _forget(conn)
+                        outcomes.append((job, None, exc, []))
+        except Exception as exc:  # the commit itself failed
             _forget(conn)
             done = {id(o[0]) for o in outcomes if o[2] is not None}
             for job in group:
@@ -269,6 +267,39 @@ class _SqliteWriter:
                 log.exception("after-commit hook failed")
             settled.append((job.future, result, None))
         return settled
+
+    def _run_one(self, conn: Connection, job: _Job) -> list[_Settled]:
+        """One write in its own transaction, begun and ended on the driver's connection:
+        SQLAlchemy's transaction object and its events cost more than the commit of a
+        one-point write. A Core statement in the write begins SQLAlchemy's own transaction
+        on the same driver transaction (its begin hook sees one open and emits nothing),
+        which then ends it."""
+        raw: Any = conn.connection.driver_connection
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            result = job.fn(conn)
+            if conn.in_transaction():
+                conn.commit()
+            else:
+                raw.commit()
+        except BaseException as exc:
+            _forget(conn)
+            try:
+                if conn.in_transaction():
+                    conn.rollback()
+                elif raw.in_transaction:
+                    raw.rollback()
+            except Exception:  # the write's own error is the one to report
+                log.exception("rollback failed")
+            if not isinstance(exc, Exception):
+                raise
+            return [(job.future, None, exc)]
+        hooks = _take_hooks(conn)
+        try:
+            _run_hooks(hooks)
+        except Exception:  # a cache hook failing must not hide a committed write
+            log.exception("after-commit hook failed")
+        return [(job.future, result, None)]
 
 
 _Settled = tuple[Future[Any], Any, BaseException | None]
@@ -606,6 +637,7 @@ def _mysql_session(dbapi_conn: Any, _record: Any) -> None:
 def _emit(statement: str) -> Callable[[Connection], None]:
     def begin(conn: Connection) -> None:
         raw: Any = conn.connection.driver_connection
-        raw.execute(statement)  # straight to sqlite3: this runs before every transaction
+        if not raw.in_transaction:  # the writer may have begun it on the driver already
+            raw.execute(statement)  # straight to sqlite3: this runs before every transaction
 
     return begin

@@ -38,8 +38,8 @@ from cairn.entities.events import (
     EventQuery,
     chain_hash,
 )
-from cairn.store.db import WriteScope, after_commit, before_commit, forget_on_rollback, job_scope
-from cairn.store.prepared import Prepared
+from cairn.store.db import WriteScope, after_commit, forget_on_rollback, job_scope
+from cairn.store.prepared import Prepared, cursor
 from cairn.store.schema import (
     INDEX_BATCH,
     KEY_ACTOR,
@@ -80,7 +80,7 @@ def record(conn: Connection, change: Change) -> None:
     pending: list[Change] | None = scope.data.get(_PENDING)
     if pending is None:
         pending = scope.data[_PENDING] = []
-        before_commit(conn, lambda c: _append(c, scope, pending))
+        scope.finish.append(lambda c: _append(c, scope, pending))  # before_commit, inlined
         if _COMMITTED:
             after_commit(conn, _notify)
     pending.append(change)
@@ -160,16 +160,21 @@ def _append(conn: Connection, scope: WriteScope, changes: list[Change]) -> None:
     (:mod:`cairn.store.prepared`) and each event is serialised once."""
     if not changes:
         return
-    known: Head | None = conn.info.get(_KNOWN_HEAD)
+    info = conn.info
+    known: Head | None = info.get(_KNOWN_HEAD)
     head = known if known is not None else _read_head(conn)
     rows, moved = _chain(head, scope, changes)
-    if not _MOVE_HEAD.many(conn, [(*moved, 1, head[0])]):
-        head = _read_head(conn)  # now locked: the set below cannot miss
-        rows, moved = _chain(head, scope, changes)
-        if not _MOVE_HEAD.many(conn, [(*moved, 1, head[0])]):
-            raise NoResultFound("the change log's head moved while locked")
-    conn.info[_KNOWN_HEAD] = moved
-    _INSERT.many(conn, rows)
+    cur = cursor(conn)  # one driver cursor for the head and the rows
+    try:
+        if not _MOVE_HEAD.many(conn, [(*moved, 1, head[0])], cur):
+            head = _read_head(conn)  # now locked: the set below cannot miss
+            rows, moved = _chain(head, scope, changes)
+            if not _MOVE_HEAD.many(conn, [(*moved, 1, head[0])], cur):
+                raise NoResultFound("the change log's head moved while locked")
+        info[_KNOWN_HEAD] = moved
+        _INSERT.many(conn, rows, cur)
+    finally:
+        cur.close()
     if moved[3] != head[3]:
         _index_keys(conn, head[3], moved[3])
     changes.clear()

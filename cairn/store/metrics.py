@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, Boolean, Connection, and_, bindparam, or_, se
 from cairn.entities.tracking import Metric, MetricHistory, MetricPoint
 from cairn.store.metric_keys import MetricKeys
 from cairn.store.paging import after_row, decode_token, encode_token, query_fingerprint
-from cairn.store.prepared import BulkInsert, Prepared
+from cairn.store.prepared import BulkInsert, Prepared, cursor
 from cairn.store.schema import latest_metrics, metrics
 from cairn.store.sql import dialect_insert, to_stored
 
@@ -67,8 +67,12 @@ def log_points(
     if conn.dialect.name == "mysql":  # no infinity in a MySQL DOUBLE (cairn.store.sql)
         rows = [(*r[:4], to_stored("mysql", r[4]), r[5]) for r in rows]
         best_rows = [(*r[:4], to_stored("mysql", r[4]), r[5]) for r in best_rows]
-    INSERT_POINTS.many(conn, rows)
-    UPSERT_LATEST.many(conn, best_rows)
+    cur = cursor(conn)
+    try:
+        INSERT_POINTS.many(conn, rows, cur)
+        UPSERT_LATEST.many(conn, best_rows, cur)
+    finally:
+        cur.close()
 
 
 _m = metrics.c

@@ -26,9 +26,13 @@ from cairn.store.sql import FloatValue, dialect_insert, from_stored
 Build = Callable[[str], Executable]
 
 
-def _cursor(conn: Connection) -> Any:
-    """A cursor straight on the driver's connection (not through the pool's proxy)."""
+def cursor(conn: Connection) -> Any:
+    """A cursor straight on the driver's connection (not through the pool's proxy), for
+    several :meth:`Prepared.many` in a row (the caller closes it)."""
     return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
+
+_cursor = cursor
 
 
 def _stored_floats(stmt: Any, dialect: str) -> tuple[int, ...]:
@@ -107,8 +111,9 @@ class Prepared:
             self._row_type = namedtuple("Row", names, rename=True)  # type: ignore[misc]
         return [self._row_type(*row) for row in found]
 
-    def many(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
-        """executemany with rows as tuples in ``columns`` order; the number of rows changed."""
+    def many(self, conn: Connection, rows: Sequence[tuple[Any, ...]], cur: Any = None) -> int:
+        """executemany with rows as tuples in ``columns`` order; the number of rows changed.
+        ``cur``: a driver cursor of ``conn`` (:func:`cursor`) to run it on, left open."""
         if not rows:
             return 0
         sql, order, _ = self._sql(conn)
@@ -120,7 +125,9 @@ class Prepared:
         else:
             idx = [cols.index(n) for n in order]
             args = [tuple(row[i] for i in idx) for row in rows]
-        cur = _cursor(conn)
+        own = cur is None
+        if own:
+            cur = _cursor(conn)
         try:
             if len(args) == 1:  # the one-point request's case: execute skips executemany's setup
                 cur.execute(sql, args[0])
@@ -128,7 +135,8 @@ class Prepared:
                 cur.executemany(sql, args)
             return int(cur.rowcount)
         finally:
-            cur.close()
+            if own:
+                cur.close()
 
 
 def _array_text(values: Sequence[Any]) -> str:
@@ -168,18 +176,21 @@ class BulkInsert(Prepared):
         insert = dialect_insert(dialect, self._table).from_select(cols, select(*rows.c))
         return insert.on_conflict_do_nothing()  # type: ignore[no-any-return]
 
-    def many(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
+    def many(self, conn: Connection, rows: Sequence[tuple[Any, ...]], cur: Any = None) -> int:
         if conn.dialect.name != "postgresql" or not rows:
-            return super().many(conn, rows)
+            return super().many(conn, rows, cur)
         sql, _, _ = self._sql(conn)
         columns = zip(*rows, strict=True)
         arrays = {c: _array_text(v) for c, v in zip(self._columns, columns, strict=True)}
-        cur = _cursor(conn)
+        own = cur is None
+        if own:
+            cur = _cursor(conn)
         try:
             cur.execute(sql, arrays)
             return int(cur.rowcount)
         finally:
-            cur.close()
+            if own:
+                cur.close()
 
 
 IN_BUCKETS = (1, 16, 128, 1000)

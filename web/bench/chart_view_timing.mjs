@@ -31,6 +31,7 @@ let runs = 100;
 let keys = 5;
 let viewport = { width: 1440, height: 900 };
 let verbose = false;
+let timeoutMs = 300_000;
 const pages = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === "--repeats") repeats = Number(args[++i]);
@@ -48,7 +49,6 @@ if (!pages.length || pages.some((p) => !["cairn", "mlflow"].includes(p.kind) || 
   console.error("usage: node bench/chart_view_timing.mjs [--repeats N] [--pids P,P] [--runs R] [--keys K] [--viewport WxH] <cairn|mlflow> <url> ...");
   process.exit(2);
 }
-let timeoutMs = 300_000;
 const REPORT = "__cairn_charts_drawn__";
 
 /** Runs in the page: reports [drawn, ready, detail] once the charts hold every curve. */
@@ -89,8 +89,19 @@ function watch([kind, runs, keys, report, timeout]) {
 
 /** Makes MLflow's chart view draw every run: the runs visibility menu's "Show all runs". */
 async function showAllRuns(page) {
-  await page.getByRole("button", { name: "Toggle visibility of runs" }).click({ timeout: timeoutMs });
-  await page.getByRole("menuitemradio", { name: "Show all runs" }).click();
+  const deadline = Date.now() + timeoutMs;
+  const choice = page.getByRole("menuitemradio", { name: "Show all runs" });
+  for (;;) {
+    // a click before the page has settled may open nothing: try again until the menu shows
+    await page.getByRole("button", { name: "Toggle visibility of runs" }).click({ timeout: timeoutMs });
+    try {
+      await choice.click({ timeout: 15_000 });
+      break;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await page.keyboard.press("Escape");
+    }
+  }
   await page.waitForTimeout(1500); // the UI state is written to local storage after a render
 }
 

@@ -132,9 +132,11 @@ def time_uis(
 Server = tuple[subprocess.Popen[bytes], int]
 
 
-def serve(kind: str, workdir: Path, args: argparse.Namespace) -> Server:
+def serve(
+    kind: str, workdir: Path, args: argparse.Namespace, extra: tuple[str, ...] = ()
+) -> Server:
     port = free_port()
-    cmd = server_command(kind, workdir, port, args)
+    cmd = [*server_command(kind, workdir, port, args), *extra]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CAIRN_", "MLFLOW_"))}
     env["CAIRN_HOME"] = str(workdir)
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"
@@ -192,6 +194,7 @@ def main() -> int:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--only", choices=["cairn", "mlflow"])
     p.add_argument("--mlflow-venv", type=Path, default=ROOT / ".venvs" / "mlflow3")
+    p.set_defaults(cairn_workers=None)  # benchmarks.run.server_command reads it: the default
     args = p.parse_args()
     kinds = [args.only] if args.only else ["cairn", "mlflow"]
     results = measure(kinds, args)

@@ -190,11 +190,16 @@ class ApprovalService:
 
     # ---------------------------------------------------------------------- policies
     def get_policy(self, name: object) -> PromotionPolicy:
-        n = validate_name(name)
-        found = self.db.read(lambda c: store.get_policy(c, n))
+        found = self.find_policy(name)
         if found is None:
+            n = validate_name(name)
             raise CairnError.not_found(f"Registered model {n} has no promotion policy")
         return found
+
+    def find_policy(self, name: object) -> PromotionPolicy | None:
+        """The model's promotion policy, or None when it has none."""
+        n = validate_name(name)
+        return self.db.read(lambda c: store.get_policy(c, n))
 
     def set_policy(self, who: Identity, name: object, body: dict[str, Any]) -> PromotionPolicy:
         n = validate_name(name)

@@ -111,11 +111,16 @@ class ModelPolicyService:
         self.db = db
 
     def get_policy(self, name: object) -> AliasPolicy:
-        n = validate_name(name)
-        found = self.db.read(lambda c: store.get_policy(c, n))
+        found = self.find_policy(name)
         if found is None:
+            n = validate_name(name)
             raise CairnError.not_found(f"Registered model {n} has no alias policy")
         return found
+
+    def find_policy(self, name: object) -> AliasPolicy | None:
+        """The model's alias policy, or None when it has none."""
+        n = validate_name(name)
+        return self.db.read(lambda c: store.get_policy(c, n))
 
     def set_policy(self, username: str, name: object, body: dict[str, Any]) -> AliasPolicy:
         n = validate_name(name)

@@ -142,3 +142,23 @@ def test_malformed_bodies(app: TestClient) -> None:
     headers = {**as_("bob"), "Content-Type": "application/json"}
     error(app.put(BASE, content=b"{not json", headers=headers), 400, "INVALID_PARAMETER_VALUE")
     error(app.put(BASE, content=b"[1, 2]", headers=headers), 400, "INVALID_PARAMETER_VALUE")
+
+
+def test_policy_summary_says_which_policies_a_model_has_without_a_404(app: TestClient) -> None:
+    summary = f"{V1}/models/churn/policy-summary"
+    none = {"promotion_policy": False, "alias_policy": False, "metrics": []}
+    assert ok(app.get(summary, headers=as_("carol"))) == none  # READ is enough
+    ok(app.put(BASE, json={"best_metric": "test_f1"}, headers=as_("bob")))
+    evidence = [
+        {"kind": "metric", "key": "val_loss", "op": "<=", "value": 0.5},
+        {"kind": "metric", "key": "test_f1", "value": 0.5},
+        {"kind": "tag", "key": "qa", "value": "ok"},
+    ]
+    policy = {"stages": ["Production"], "required_approvals": 1, "evidence": evidence}
+    ok(app.put(f"{V1}/models/churn/promotion-policy", json=policy, headers=as_("bob")))
+    assert ok(app.get(summary, headers=as_("carol"))) == {
+        "promotion_policy": True, "alias_policy": True, "metrics": ["test_f1", "val_loss"],
+    }  # fmt: skip
+    error(app.get(summary, headers={}), 401, "UNAUTHENTICATED")
+    error(app.get(f"{V1}/models/nope/policy-summary", headers=AS_ADMIN), 404,
+          "RESOURCE_DOES_NOT_EXIST")  # fmt: skip

@@ -12,9 +12,9 @@
 // servers), with their children, have been idle for 300 ms (at most 15 s), so no load is
 // timed while a server or the browser still works on an earlier page. Each page also gets
 // one untimed load first, so first-request costs are not counted.
-import { readdirSync, readFileSync } from "node:fs";
 import { chromium } from "@playwright/test";
 import { loadFirstRows } from "./first_rows.mjs";
+import { CHROMIUM, quiet } from "./quiet.mjs";
 
 const args = process.argv.slice(2);
 let repeats = 5;
@@ -29,46 +29,7 @@ if (!pages.length || pages.some((p) => !p.url || !p.selector) || !(repeats > 0))
   console.error("usage: node bench/ui_timing.mjs [--repeats N] [--pids P,P] <url> <row selector> [<url> <row selector> ...]");
   process.exit(2);
 }
-watched.push(process.pid); // the browser runs as this process's child
 const TIMEOUT_MS = 120_000;
-
-/** CPU ticks (user + system) used so far by the watched processes and their descendants. */
-function cpuTicks() {
-  const stats = new Map(); // pid -> [ppid, ticks]
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const text = readFileSync(`/proc/${name}/stat`, "utf8");
-      const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
-      stats.set(Number(name), [Number(f[1]), Number(f[11]) + Number(f[12])]);
-    } catch {
-      // the process has gone
-    }
-  }
-  let total = 0;
-  for (const [pid, [, ticks]] of stats) {
-    for (let p = pid, hops = 0; p > 1 && hops < 64; p = stats.get(p)?.[0] ?? 0, hops++) {
-      if (watched.includes(p)) {
-        total += ticks;
-        break;
-      }
-    }
-  }
-  return total;
-}
-
-/** Waits until the watched processes used under 3 ticks (30 ms of CPU) in 300 ms; the ms waited. */
-async function quiet() {
-  const started = performance.now();
-  let before = cpuTicks();
-  while (performance.now() - started < 15_000) {
-    await new Promise((r) => setTimeout(r, 300));
-    const now = cpuTicks();
-    if (now - before < 3) break;
-    before = now;
-  }
-  return performance.now() - started;
-}
 
 /** One cold load of `page`: [first rows visible, interactive, rows in the DOM]. */
 async function load(browser, { url, selector }) {
@@ -81,16 +42,13 @@ async function load(browser, { url, selector }) {
   }
 }
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await chromium.launch(CHROMIUM);
 const ms = pages.map(() => []);
 try {
   for (const page of pages) await load(browser, page);
   for (let round = 0; round < repeats; round++) {
     for (const [i, page] of pages.entries()) {
-      const waited = await quiet();
+      const waited = await quiet(watched);
       const [shownAt, readyAt, rows] = await load(browser, page);
       ms[i].push(readyAt);
       console.error(

@@ -66,10 +66,16 @@ async function signIn(page: Page, user: string, password: string) {
 
 test("a manager sets the alias policy on the model page; an editor does not see it", async ({ page }) => {
   await signIn(page, MANAGER, MANAGER_PW);
+  // a model without policies: the page learns so from its policy summary, with no 404 (which
+  // the browser logs as a console error)
+  const failed: string[] = [];
+  page.on("response", (r) => r.status() >= 400 && failed.push(`${r.status()} ${r.url()}`));
   await page.goto(`${server.url}/models/${enc(MODEL)}`);
   await setTheme(page, "light");
   const card = page.getByTestId("alias-policy-card");
   await expect(card.getByTestId("alias-policy-summary")).toContainText("No alias policy");
+  await expect(page.getByTestId("policy-summary")).toContainText("No policy");
+  expect(failed).toEqual([]);
   await card.getByTestId("alias-policy-edit").click();
   await expect(card.getByTestId("alias-latest")).toBeChecked();
   // best on, but no metric named: told so, nothing sent

@@ -4,7 +4,7 @@
 // experiment's tabs and from the top bar, and an unknown experiment says so.
 import type { Api } from "./api";
 import { test, expect } from "./fixtures";
-import { pdf, png, wav } from "./files";
+import { pdf, png, wav, webm } from "./files";
 import { setTheme, shot } from "./shots";
 
 const REPORT = `# Sweep report
@@ -44,7 +44,7 @@ async function put(baseURL: string, experimentId: string, runId: string, path: s
   if (!r.ok) throw new Error(`PUT ${path} -> ${r.status}: ${await r.text()}`);
 }
 
-async function seed(api: Api, baseURL: string, name: string): Promise<Made> {
+async function seed(api: Api, baseURL: string, name: string, video: Buffer): Promise<Made> {
   const experimentId = await api.createExperiment(name);
   const runs: string[] = [];
   const t0 = Date.now() - 3 * 3600_000;
@@ -64,7 +64,7 @@ async function seed(api: Api, baseURL: string, name: string): Promise<Made> {
   await put(baseURL, experimentId, last, "report.md", REPORT);
   await put(baseURL, experimentId, last, "report.pdf", pdf("Sweep report: test F1 0.93"));
   await put(baseURL, experimentId, last, "audio/tone.wav", wav(0.5));
-  await put(baseURL, experimentId, last, "video/clip.mp4", Buffer.alloc(64));
+  await put(baseURL, experimentId, last, "video/clip.webm", video);
   // an MLflow 3 logged model the last run produced, its files apart from the run's
   const logged = await api.post<{ model: { info: { model_id: string } } }>("/logged-models", { experiment_id: experimentId, name: "classifier", source_run_id: last });
   const modelId = logged.model.info.model_id;
@@ -77,9 +77,12 @@ async function seed(api: Api, baseURL: string, name: string): Promise<Made> {
 
 let made: Made;
 
-test.beforeAll(async ({ baseURL }) => {
+test.beforeAll(async ({ baseURL, browser }) => {
   const { Api } = await import("./api");
-  made = await seed(new Api(baseURL!), baseURL!, `artifact-tour-${Date.now()}`);
+  const recorder = await browser.newPage();
+  const video = await webm(recorder, 1.2);
+  await recorder.close();
+  made = await seed(new Api(baseURL!), baseURL!, `artifact-tour-${Date.now()}`, video);
 });
 
 test("an experiment's Artifacts tab searches, filters by type and previews", async ({ page, baseURL }) => {
@@ -163,10 +166,36 @@ test("an experiment's Artifacts tab searches, filters by type and previews", asy
   const audio = page.getByTestId("audio-preview");
   await expect(audio).toBeVisible();
   await expect.poll(() => audio.evaluate((a: HTMLAudioElement) => a.duration)).toBeCloseTo(0.5, 1);
+  await audio.evaluate(async (a: HTMLAudioElement) => {
+    a.muted = true;
+    await a.play();
+  });
+  await expect.poll(() => audio.evaluate((a: HTMLAudioElement) => a.currentTime)).toBeGreaterThan(0.1);
   await rows.nth(1).getByRole("button").click();
   const video = page.getByTestId("video-preview");
-  await expect(video).toHaveAttribute("src", /video\/clip\.mp4$/);
-  expect((await fetch(`${baseURL}${await video.getAttribute("src")}`)).headers.get("content-type")).toBe("video/mp4");
+  await expect(video).toHaveAttribute("src", /video\/clip\.webm$/);
+  expect((await fetch(`${baseURL}${await video.getAttribute("src")}`)).headers.get("content-type")).toBe("video/webm");
+  // the recorded clip really plays: its metadata loads (160×120), its length is found by
+  // seeking to the end (MediaRecorder writes none), and time runs once it plays (muted)
+  await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.readyState)).toBeGreaterThanOrEqual(1);
+  expect(await video.evaluate((v: HTMLVideoElement) => [v.videoWidth, v.videoHeight])).toEqual([160, 120]);
+  const duration = await video.evaluate(
+    (v: HTMLVideoElement) =>
+      new Promise<number>((done) => {
+        if (Number.isFinite(v.duration)) return done(v.duration);
+        v.addEventListener("durationchange", () => Number.isFinite(v.duration) && done(v.duration));
+        v.currentTime = 1e6;
+      }),
+  );
+  expect(duration).toBeGreaterThan(0.5);
+  expect(duration).toBeLessThan(3);
+  await video.evaluate(async (v: HTMLVideoElement) => {
+    v.muted = true;
+    v.currentTime = 0;
+    await v.play();
+  });
+  await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.currentTime), { timeout: 10_000 }).toBeGreaterThan(0.2);
+  expect(await video.evaluate((v: HTMLVideoElement) => v.error)).toBeNull();
 
   // the chosen artifact opens in its run's artifact browser
   await rows.first().getByRole("button").click();

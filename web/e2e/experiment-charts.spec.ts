@@ -63,6 +63,13 @@ test("chart view: 1,000 runs × 10 metrics, batched, coloured, hide/pin, search,
   await expect(page).toHaveURL(/mode=charts/);
   const view = page.getByTestId("chart-view");
   await expect(view).toBeVisible();
+  // 100 runs by default: the charts wait for the second page of runs instead of drawing the
+  // table's first 50 and asking for every series again
+  await expect(page.getByTestId("charted-count")).toHaveText(/^100 of 1,000 drawn$/, { timeout: 60_000 });
+  await expect.poll(async () => (await charts(page)).filter((c) => c.series === 100).length, { timeout: 60_000 }).toBeGreaterThanOrEqual(3);
+  expect(downsample.length).toBeGreaterThan(0);
+  for (const r of downsample) expect(new URL(r.url()).searchParams.getAll("run_id")).toHaveLength(100);
+  downsample.length = 0;
   await page.getByRole("combobox", { name: "Runs drawn" }).selectOption("1000");
   await expect(page.getByTestId("charted-count")).toHaveText(/^1,000 of 1,000 drawn$/, { timeout: 60_000 });
 

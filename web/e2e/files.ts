@@ -1,5 +1,7 @@
-// Small real files for artifact tests, made in code: a PNG, a WAV tone and a one-page PDF.
+// Small real files for artifact tests, made in code: a PNG, a WAV tone, a one-page PDF and a
+// WebM video (recorded in the browser).
 import { crc32, deflateSync } from "node:zlib";
+import type { Page } from "@playwright/test";
 
 function chunk(type: string, data: Buffer): Buffer {
   const len = Buffer.alloc(4);
@@ -72,4 +74,41 @@ export function pdf(text: string): Buffer {
   for (const o of offsets) out += `${String(o).padStart(10, "0")} 00000 n \n`;
   out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
   return Buffer.from(out, "latin1");
+}
+
+/** About `seconds` of a square moving over a 160×120 canvas as a WebM (VP8) video, recorded by
+ * the browser in `page` with MediaRecorder: a real, playable file without an encoder among the
+ * test's tools. (MediaRecorder writes no duration into the file: a player learns it by seeking
+ * to the end.) */
+export async function webm(page: Page, seconds: number): Promise<Buffer> {
+  const base64 = await page.evaluate(async (ms) => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 160;
+    canvas.height = 120;
+    const ctx = canvas.getContext("2d")!;
+    let frame = 0;
+    const draw = () => {
+      ctx.fillStyle = "#1f2d3d";
+      ctx.fillRect(0, 0, 160, 120);
+      ctx.fillStyle = "#f2b134";
+      ctx.fillRect((frame * 5) % 140, 50, 20, 20);
+      frame++;
+    };
+    draw();
+    const recorder = new MediaRecorder(canvas.captureStream(25), { mimeType: "video/webm;codecs=vp8" });
+    const chunks: Blob[] = [];
+    recorder.ondataavailable = (e) => chunks.push(e.data);
+    const stopped = new Promise((done) => (recorder.onstop = done));
+    const timer = setInterval(draw, 40);
+    recorder.start(100);
+    await new Promise((done) => setTimeout(done, ms));
+    recorder.stop();
+    await stopped;
+    clearInterval(timer);
+    const bytes = new Uint8Array(await new Blob(chunks).arrayBuffer());
+    let text = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(text);
+  }, seconds * 1000);
+  return Buffer.from(base64, "base64");
 }

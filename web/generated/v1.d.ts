@@ -956,6 +956,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/models/{name}/policy-summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Which policies a registered model has, and the metrics they use (READ)
+         * @description For pages that only need to know: the runs table's default metric columns, and the model page before it asks for a policy (a model without one answers here with false instead of a 404 from the policy's own route).
+         */
+        get: operations["policy_summary_api_v1_models__name__policy_summary_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/models/{name}/promotion-policy": {
         parameters: {
             query?: never;
@@ -3366,6 +3386,27 @@ export interface components {
             updated_at: number;
             /** Updated By */
             updated_by: string;
+        };
+        /**
+         * PolicySummaryOut
+         * @description Whether a model has each policy, and the metrics they judge its versions by.
+         */
+        PolicySummaryOut: {
+            /**
+             * Alias Policy
+             * @description The model has an alias policy
+             */
+            alias_policy: boolean;
+            /**
+             * Metrics
+             * @description The alias policy's `best_metric`, then the keys of the promotion policy's `metric` evidence (each once)
+             */
+            metrics: string[];
+            /**
+             * Promotion Policy
+             * @description The model has a promotion policy
+             */
+            promotion_policy: boolean;
         };
         /** PrimaryScore */
         PrimaryScore: {
@@ -6702,6 +6743,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    policy_summary_api_v1_models__name__policy_summary_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Caller error: the one error shape, naming the field */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicySummaryOut"];
+                };
             };
         };
     };

@@ -15,7 +15,7 @@ from cairn.access import policy as p
 from cairn.access.policy import requires
 from cairn.entities.access import Permission
 from cairn.entities.model_policies import AliasPolicy
-from cairn.server.state import identity, model_policies
+from cairn.server.state import approvals, identity, model_policies
 
 router = APIRouter(prefix="/api/v1", tags=["model policies"])
 
@@ -58,6 +58,45 @@ def _out(policy: AliasPolicy) -> AliasPolicyOut:
 
 
 PATH = "/models/{name}/alias-policy"
+
+
+class PolicySummaryOut(BaseModel):
+    """Whether a model has each policy, and the metrics they judge its versions by."""
+
+    promotion_policy: bool = Field(description="The model has a promotion policy")
+    alias_policy: bool = Field(description="The model has an alias policy")
+    metrics: list[str] = Field(
+        description="The alias policy's `best_metric`, then the keys of the promotion "
+        "policy's `metric` evidence (each once)"
+    )
+
+
+@router.get(
+    "/models/{name}/policy-summary",
+    response_model=PolicySummaryOut,
+    summary="Which policies a registered model has, and the metrics they use (READ)",
+    description=(
+        "For pages that only need to know: the runs table's default metric columns, and the "
+        "model page before it asks for a policy (a model without one answers here with false "
+        "instead of a 404 from the policy's own route)."
+    ),
+)
+@requires(p.model(Permission.READ, "name"))
+async def policy_summary(request: Request, name: str) -> PolicySummaryOut:
+    def read() -> PolicySummaryOut:
+        promotion = approvals(request).find_policy(name)
+        alias = model_policies(request).find_policy(name)
+        keys = [alias.best_metric] if alias is not None and alias.best_metric else []
+        for e in promotion.evidence if promotion is not None else ():
+            if e.kind == "metric" and e.key:
+                keys.append(e.key)
+        return PolicySummaryOut(
+            promotion_policy=promotion is not None,
+            alias_policy=alias is not None,
+            metrics=list(dict.fromkeys(keys)),
+        )
+
+    return await run_in_threadpool(read)
 
 
 @router.get(

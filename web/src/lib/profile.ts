@@ -58,7 +58,8 @@ export function parseProfile(text: string | undefined): DatasetProfile | null {
 }
 
 /** A dataset source as a short text: its uri, path, url or table when it has one; otherwise a
- * JSON object's fields as `key: value` pairs (so raw JSON reads as text); a plain string as is.
+ * JSON object's fields as `key: value` pairs (so raw JSON reads as text; a nested object's
+ * fields are pairs too); a plain string as is.
  * Takes the source as the wire has it (a JSON string) or already parsed. */
 export function sourceText(source: unknown): string {
   let s = source;
@@ -73,7 +74,9 @@ export function sourceText(source: unknown): string {
   if (typeof s !== "object" || Array.isArray(s)) return typeof s === "string" ? s : JSON.stringify(s);
   const o = s as Record<string, unknown>;
   for (const k of ["uri", "path", "url", "table_name", "location"]) if (typeof o[k] === "string") return o[k] as string;
-  return Object.entries(o)
-    .map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`)
-    .join(" · ");
+  // a nested object (a code source's `tags`) gives its own pairs, not a JSON text
+  const pairs = Object.entries(o).flatMap(([k, v]) =>
+    v !== null && typeof v === "object" && !Array.isArray(v) ? Object.entries(v as Record<string, unknown>) : [[k, v] as const],
+  );
+  return pairs.map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`).join(" · ");
 }

@@ -7,21 +7,24 @@ import { ApiError } from "../../api/http";
 import { ErrorText } from "../../lib/widgets";
 import { formatTimestamp } from "../../lib/format";
 import { aliasBodyOf, aliasDraftOf, aliasPolicySummary, deleteAliasPolicy, getAliasPolicy, putAliasPolicy, type AliasDraft, type AliasPolicy } from "./aliasPolicy";
-import { useCanManage, useRefreshApprovals } from "./hooks";
+import { useCanManage, usePolicySummary, useRefreshApprovals } from "./hooks";
 
 export function AliasPolicyCard({ name }: { name: string }) {
   const canManage = useCanManage(name);
-  const q = useQuery({ queryKey: ["alias-policy", name], queryFn: () => getAliasPolicy(name), retry: false, enabled: canManage });
-  const none = q.error instanceof ApiError && q.error.status === 404;
+  const summary = usePolicySummary(name);
+  const has = summary.data?.alias_policy;
+  const q = useQuery({ queryKey: ["alias-policy", name], queryFn: () => getAliasPolicy(name), retry: false, enabled: canManage && has === true });
+  const none = has === false || (q.error instanceof ApiError && q.error.status === 404);
   const policy = none ? null : q.data;
+  const pending = summary.isPending || (has === true && q.isPending);
   const [editing, setEditing] = useState(false);
   if (!canManage) return null;
   return (
     <section className="card box alias-policy-card" aria-labelledby="alias-policy-h" data-testid="alias-policy-card">
       <h3 id="alias-policy-h">Automatic aliases</h3>
-      <ErrorText error={none ? null : q.error} />
-      {q.isPending && <p className="muted">Loading…</p>}
-      {!q.isPending && (none || policy) && (
+      <ErrorText error={summary.error ?? (none ? null : q.error)} />
+      {pending && <p className="muted">Loading…</p>}
+      {!pending && (none || policy) && (
         <p data-testid="alias-policy-summary" className={policy ? undefined : "muted"}>
           {policy ? aliasPolicySummary(policy) : "No alias policy: aliases move only when someone moves them."}
           {policy && (
@@ -32,7 +35,7 @@ export function AliasPolicyCard({ name }: { name: string }) {
           )}
         </p>
       )}
-      {!q.isPending && !editing && (
+      {!pending && !editing && (
         <button type="button" className="btn small" onClick={() => setEditing(true)} data-testid="alias-policy-edit">
           {policy ? "Edit alias policy" : "Add an alias policy"}
         </button>

@@ -6,15 +6,21 @@ import { ApiError } from "../../api/http";
 import { ErrorText } from "../../lib/widgets";
 import { formatTimestamp } from "../../lib/format";
 import { deletePolicy, getPolicy, putPolicy, type Policy } from "./api";
-import { useCanManage, useRefreshApprovals } from "./hooks";
+import { useCanManage, usePolicySummary, useRefreshApprovals } from "./hooks";
 import { bodyOf, draftOf, policySummary, type PolicyDraft } from "./logic";
 
 const GUARDABLE_STAGES = ["Staging", "Production", "Archived"];
 
 export function usePolicy(name: string) {
-  const q = useQuery({ queryKey: ["promotion-policy", name], queryFn: () => getPolicy(name), retry: false });
-  const none = q.error instanceof ApiError && q.error.status === 404;
-  return { policy: none ? null : q.data, isPending: q.isPending, error: none ? null : q.error };
+  const summary = usePolicySummary(name);
+  const has = summary.data?.promotion_policy;
+  const q = useQuery({ queryKey: ["promotion-policy", name], queryFn: () => getPolicy(name), retry: false, enabled: has === true });
+  const none = has === false || (q.error instanceof ApiError && q.error.status === 404);
+  return {
+    policy: none ? null : q.data,
+    isPending: summary.isPending || (has === true && q.isPending),
+    error: summary.error ?? (none ? null : q.error),
+  };
 }
 
 export function PolicyCard({ name }: { name: string }) {

@@ -79,6 +79,12 @@ export interface RequestList {
 export const policyPath = (name: string) => `/api/v1/models/${enc(name)}/promotion-policy`;
 
 export const getPolicy = (name: string) => apiGet<Policy>(policyPath(name));
+
+/** Which policies a model has and the metrics they use (READ on the model): asked before a
+ * policy itself, so a model without one costs no 404 (and no console error). */
+export type PolicySummary = V1<"PolicySummaryOut">;
+export const getPolicySummary = (name: string, signal?: AbortSignal) =>
+  apiGet<PolicySummary>(`/api/v1/models/${enc(name)}/policy-summary`, undefined, signal);
 export const putPolicy = (name: string, body: PolicyBody) => apiPut<Policy>(policyPath(name), body);
 export const deletePolicy = (name: string) => apiDelete<unknown>(policyPath(name));
 

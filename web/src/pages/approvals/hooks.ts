@@ -2,6 +2,7 @@
 // everything a decision changes.
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { listGrants } from "../auth/api";
+import { getPolicySummary } from "./api";
 import { useSession } from "../auth/session";
 
 /** True when the caller may change the model's policy: access control off, an admin, or
@@ -21,11 +22,16 @@ export function useCanManage(name: string): boolean {
 
 /** After a request, a decision or a policy change: the lists, the model and its versions,
  * and the history panels. */
+/** The model's policy summary (shared by the policy cards). */
+export function usePolicySummary(name: string) {
+  return useQuery({ queryKey: ["policy-summary", name], queryFn: ({ signal }) => getPolicySummary(name, signal), retry: false });
+}
+
 export function useRefreshApprovals(): () => Promise<unknown> {
   const client = useQueryClient();
   return () =>
     Promise.all(
-      ["approval-requests", "promotion-policy", "alias-policy", "model", "model-perf", "model-history", "model-version", "models", "audit"].map((k) =>
+      ["approval-requests", "policy-summary", "promotion-policy", "alias-policy", "model", "model-perf", "model-history", "model-version", "models", "audit"].map((k) =>
         client.invalidateQueries({ queryKey: [k] }),
       ),
     );

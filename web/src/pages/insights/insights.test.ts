@@ -6,6 +6,7 @@ import {
   durationText,
   experimentTrend,
   flagged,
+  startLabelCut,
   modelTrend,
   statusEntries,
   trendOption,
@@ -155,6 +156,17 @@ describe("trend charts", () => {
     const option = trendOption(input, COLORS) as { series: { data: unknown[] }[]; legend?: unknown };
     expect(option.series).toHaveLength(2);
     expect(option.legend).toBeDefined();
+  });
+
+  it("labels run starts by the time of day when the runs started within a day", () => {
+    const stamp = "2026-12-05 07:41:29";
+    const cut = (span: number) => stamp.slice(...startLabelCut(span));
+    expect(cut(5_000)).toBe("07:41:29");
+    expect(cut(3 * 3600_000)).toBe("07:41");
+    expect(cut(9 * 86_400_000)).toBe("12-05 07:41");
+    const t0 = new Date(2026, 11, 5, 7, 41, 20).getTime();
+    const quick = experimentTrend({ ...SUMMARY.trend, points: SUMMARY.trend.points.map((p, i) => ({ ...p, start_time: t0 + i * 4000 })) }, ["loss"]);
+    expect(quick.categories).toEqual(["07:41:20", "07:41:24"]);
   });
 
   it("marks a model's best and newest versions, the newest flagged when degraded", () => {

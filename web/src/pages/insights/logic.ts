@@ -74,11 +74,22 @@ export interface TrendInput {
   marks?: Record<string, Mark[]>;
 }
 
+/** Where the x labels of runs started over `span` ms are cut from "YYYY-MM-DD HH:MM:SS": the
+ * month, day and minute over days, the time of day within one (with seconds within an hour),
+ * so runs of a quick sweep do not all read "12-05 07:41". */
+export function startLabelCut(span: number): [number, number] {
+  if (span < 3600_000) return [11, 19];
+  if (span < 86_400_000) return [11, 16];
+  return [5, 16];
+}
+
 /** The experiment trend: one series per chosen metric over runs by start time. */
 export function experimentTrend(trend: ExperimentInsights["trend"], metrics: string[]): TrendInput {
   const points = trend.points;
+  const starts = points.map((p) => p.start_time).filter((t): t is number => typeof t === "number" && t > 0);
+  const [from, to] = startLabelCut(starts.length ? Math.max(...starts) - Math.min(...starts) : Infinity);
   return {
-    categories: points.map((p) => formatTimestamp(p.start_time).slice(5, 16) || p.run_id.slice(0, 8)),
+    categories: points.map((p) => formatTimestamp(p.start_time).slice(from, to) || p.run_id.slice(0, 8)),
     titles: points.map((p) => `${p.run_name ?? p.run_id.slice(0, 8)} · ${formatTimestamp(p.start_time)}`),
     series: metrics.map((m) => ({ name: m, values: points.map((p) => (m in p.values ? p.values[m] : null)) })),
     xName: "run start",

@@ -33,6 +33,10 @@ describe("dataset profiles", () => {
   it("shows the uri of a source", () => {
     expect(sourceText(JSON.stringify({ uri: "s3://b/k.csv" }))).toBe("s3://b/k.csv");
     expect(sourceText("plain")).toBe("plain");
+    // MLflow's code source: its tags as pairs, not a JSON text
+    expect(sourceText(JSON.stringify({ tags: { "mlflow.source.name": "train.py", "mlflow.source.type": "LOCAL" } }))).toBe(
+      "mlflow.source.name: train.py · mlflow.source.type: LOCAL",
+    );
     expect(sourceText({ path: "/data/x.csv" })).toBe("/data/x.csv");
     expect(sourceText(undefined)).toBe("");
   });

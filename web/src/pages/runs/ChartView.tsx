@@ -22,6 +22,8 @@ export interface ChartViewProps {
   prefs: RunPrefs;
   updatePrefs: (fn: (p: RunPrefs) => RunPrefs) => void;
   hasMore: boolean;
+  /** a next page of runs is on its way */
+  loadingMore: boolean;
   onLoadMore: () => void;
 }
 
@@ -97,33 +99,41 @@ export function ChartView(props: ChartViewProps) {
   const colorOf = useCallback((runId: string) => runColor(prefs, runId), [prefs.colors]);
 
   // the runs of the filter beyond the first page are loaded while fewer than the limit are here
-  const { hasMore, onLoadMore } = props;
+  const { hasMore, loadingMore, onLoadMore } = props;
   useEffect(() => {
     if (hasMore && !selected.length && ids.length < settings.maxRuns) onLoadMore();
   }, [hasMore, ids.length, selected.length, settings.maxRuns, onLoadMore]);
+  // until then the charts wait: drawing the first page's 50 runs first would ask the server
+  // for every series twice (and the metric keys may still grow)
+  const filling = !selected.length && ids.length < settings.maxRuns && (hasMore || loadingMore);
 
   const columns = Math.max(1, Math.min(settings.columns, Math.floor((gridWidth + GAP) / 300) || 1));
   const chartPixels = Math.floor((gridWidth - (columns - 1) * GAP) / columns) - 26;
 
-  const chart = (key: string) => (
-    <WhenVisible key={key} height={CHART_HEIGHT}>
-      <MetricChart
-        title={key}
-        runs={drawn}
-        keys={[key]}
-        runNames={names}
-        axis={settings.axis}
-        smoothing={0}
-        log={false}
-        window={window_}
-        onWindowChange={setWindow}
-        height={CHART_HEIGHT}
-        colorOf={colorOf}
-        legendLimit={8}
-        initialPixels={chartPixels}
-      />
-    </WhenVisible>
-  );
+  const chart = (key: string) =>
+    filling ? (
+      <div key={key} className="chart-slot chart-waiting muted" style={{ minHeight: CHART_HEIGHT + 60 }}>
+        Loading runs…
+      </div>
+    ) : (
+      <WhenVisible key={key} height={CHART_HEIGHT}>
+        <MetricChart
+          title={key}
+          runs={drawn}
+          keys={[key]}
+          runNames={names}
+          axis={settings.axis}
+          smoothing={0}
+          log={false}
+          window={window_}
+          onWindowChange={setWindow}
+          height={CHART_HEIGHT}
+          colorOf={colorOf}
+          legendLimit={8}
+          initialPixels={chartPixels}
+        />
+      </WhenVisible>
+    );
   const section = (title: string, keys: string[], testid: string) =>
     keys.length > 0 && (
       <section className="chart-section" data-testid={testid} aria-label={title}>

@@ -600,6 +600,7 @@ with mlflow.start_run():
             prefs={prefs}
             updatePrefs={updatePrefs}
             hasMore={!!runs.hasNextPage && !runs.isFetchingNextPage}
+            loadingMore={runs.isFetchingNextPage}
             onLoadMore={onNearEnd}
           />
         </Suspense>

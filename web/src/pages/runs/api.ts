@@ -40,20 +40,17 @@ export async function registeredVersions(runIds: string[], signal?: AbortSignal)
 }
 
 /** The metric keys the alias policy (`best_metric`) and the promotion policy (metric evidence)
- * of these models judge versions by; a model without a policy, or one the user may not
- * read, adds none. */
+ * of these models judge versions by (each model's policy summary: no 404 for a model without
+ * a policy); a model the user may not read adds none. */
 export async function policyMetrics(models: string[], signal?: AbortSignal): Promise<string[]> {
   const keys = new Set<string>();
-  const settle = <T,>(p: Promise<T>) => p.then((v) => v, () => null);
   await Promise.all(
-    models.slice(0, 10).flatMap((name) => [
-      settle(apiGet<{ best_metric?: string | null }>(`/api/v1/models/${encodeURIComponent(name)}/alias-policy`, undefined, signal)).then((p) => {
-        if (p?.best_metric) keys.add(p.best_metric);
-      }),
-      settle(apiGet<{ evidence?: { kind?: string; key?: string }[] }>(`/api/v1/models/${encodeURIComponent(name)}/promotion-policy`, undefined, signal)).then((p) => {
-        for (const e of p?.evidence ?? []) if (e.kind === "metric" && e.key) keys.add(e.key);
-      }),
-    ]),
+    models.slice(0, 10).map((name) =>
+      apiGet<{ metrics: string[] }>(`/api/v1/models/${encodeURIComponent(name)}/policy-summary`, undefined, signal).then(
+        (p) => p.metrics.forEach((k) => keys.add(k)),
+        () => undefined,
+      ),
+    ),
   );
   return [...keys];
 }

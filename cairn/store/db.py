@@ -9,9 +9,9 @@ writes pays for one commit. On PostgreSQL and MySQL each write is its own transa
 the one place that runs it (:meth:`Database.write`) runs it again, whole, when the database
 aborted it for meeting another transaction (a deadlock, a serialisation failure, a lock wait
 that timed out; :func:`~cairn.entities.errors.transaction_conflict`): at most
-:data:`RETRY_ATTEMPTS` runs, a short random wait between them, one log line each. A write
-function must therefore be safe to run again: it reads and writes through ``conn`` and leaves
-anything else to :func:`after_commit`.
+:data:`~cairn.entities.errors.TRANSACTION_ATTEMPTS` runs, a short random wait between
+them, one log line each. A write function must therefore be safe to run again: it reads and
+writes through ``conn`` and leaves anything else to :func:`after_commit`.
 
 Work that must happen only once a transaction is durable (filling in-process caches) is
 registered with :func:`after_commit`. Work that must happen last inside a write's own
@@ -124,8 +124,6 @@ def _forget(conn: Connection) -> None:
         conn.info.pop(key, None)
 
 
-RETRY_ATTEMPTS = TRANSACTION_ATTEMPTS
-"""Runs of one write transaction that a deadlock or serialisation failure may take, in all."""
 RETRY_BUDGET_S = 30.0
 """No further run once this long has passed since the first began (a lock wait that timed
 out may alone have taken the database's whole ``innodb_lock_wait_timeout``)."""
@@ -586,19 +584,19 @@ class Database:
             done = self._writer.try_now(fn)
             return (done or self._writer.submit(fn)).result()
         started = time.monotonic()
-        for attempt in range(1, RETRY_ATTEMPTS + 1):
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
             try:
                 return self._transaction(fn)
             except Exception as exc:  # SQLAlchemy's errors, or the driver's own (prepared.py)
                 reason = transaction_conflict(exc)
                 spent = time.monotonic() - started
-                if reason is None or attempt == RETRY_ATTEMPTS or spent > RETRY_BUDGET_S:
+                if reason is None or attempt == TRANSACTION_ATTEMPTS or spent > RETRY_BUDGET_S:
                     raise
                 wait = retry_wait(attempt)
                 log.warning(
                     "write transaction aborted by a %s (attempt %d of %d), run again in "
                     "%.0f ms: %s",
-                    reason, attempt, RETRY_ATTEMPTS, wait * 1000, first_line(exc),
+                    reason, attempt, TRANSACTION_ATTEMPTS, wait * 1000, first_line(exc),
                 )  # fmt: skip
                 observe = self._on_retry
                 if observe is not None:

@@ -32,9 +32,6 @@ def cursor(conn: Connection) -> Any:
     return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
 
-_cursor = cursor
-
-
 def _stored_floats(stmt: Any, dialect: str) -> tuple[int, ...]:
     """The positions of the result columns that need :func:`from_stored` on ``dialect`` (the
     driver's cursor skips SQLAlchemy's result processing: ±infinity on MySQL)."""
@@ -89,7 +86,7 @@ class Prepared:
         if defaults:
             params = {**defaults, **params}
         args: Any = tuple(params[n] for n in order) if order is not None else params
-        cur = _cursor(conn)
+        cur = cursor(conn)
         try:
             cur.execute(sql, args)
             found = list(cur.fetchall())
@@ -127,7 +124,7 @@ class Prepared:
             args = [tuple(row[i] for i in idx) for row in rows]
         own = cur is None
         if own:
-            cur = _cursor(conn)
+            cur = cursor(conn)
         try:
             if len(args) == 1:  # the one-point request's case: execute skips executemany's setup
                 cur.execute(sql, args[0])
@@ -184,7 +181,7 @@ class BulkInsert(Prepared):
         arrays = {c: _array_text(v) for c, v in zip(self._columns, columns, strict=True)}
         own = cur is None
         if own:
-            cur = _cursor(conn)
+            cur = cursor(conn)
         try:
             cur.execute(sql, arrays)
             return int(cur.rowcount)
@@ -251,13 +248,13 @@ class PreparedIn:
         if conn.dialect.name == "postgresql" and ids:
             sql = self._any_sql(conn)
             if sql is not None:
-                cur = _cursor(conn)
+                cur = cursor(conn)
                 try:
                     cur.execute(sql, {"ids": list(ids)})
                     return list(cur.fetchall())
                 finally:
                     cur.close()
-        cur = _cursor(conn)
+        cur = cursor(conn)
         try:
             for start in range(0, len(ids), top):
                 part = list(ids[start : start + top])

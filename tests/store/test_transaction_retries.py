@@ -23,12 +23,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.requests import Request
 
-from cairn.entities.errors import transaction_conflict
+from cairn.entities.errors import TRANSACTION_ATTEMPTS, transaction_conflict
 from cairn.events.service import AuditService
 from cairn.server.errors import internal_error
 from cairn.services.tracking import TrackingService
 from cairn.store import experiments as exp_store
-from cairn.store.db import RETRY_ATTEMPTS, Database, retry_wait
+from cairn.store.db import Database, retry_wait
 from cairn.store.metric_keys import MetricKeys
 from cairn.store.migrate import ensure_schema
 from cairn.store.schema import experiment_tags
@@ -325,7 +325,7 @@ def test_a_conflict_every_time_gives_up_after_five_runs(
     finally:
         raw.rollback()
         raw.close()
-    assert runs == RETRY_ATTEMPTS == 5
+    assert runs == TRANSACTION_ATTEMPTS == 5
     expected = "lock wait timeout" if backend == "mysql" else "serialization failure"
     assert transaction_conflict(raised.value) == expected
     assert retries_of(db) == [expected] * 4

@@ -42,7 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.run import free_port, stop, wait_ready  # noqa: E402
+from benchmarks.run import free_port, start_cairn, stop, wait_ready  # noqa: E402
 from cairn.entities.events import (  # noqa: E402
     ACTING,
     Actor,
@@ -223,36 +223,16 @@ def tracking_run(code: Path, label: str, workdir: Path, harness: Path) -> dict[s
     """One server from the tree at ``code`` on a fresh store, the harness against it."""
     store = workdir / label
     store.mkdir()
-    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(code), "CAIRN_HOME": str(store)}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cairn",
-            "server",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            f"sqlite:///{store / 'cairn.db'}",
-            "--artifacts-destination",
-            str(store / "artifacts"),
-        ],  # fmt: skip
-        cwd=code,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc, base = start_cairn(store, str(store / "artifacts"), env, cwd=code)
     out = store / "result.json"
     try:
-        wait_ready(f"http://127.0.0.1:{port}/version", proc)
         subprocess.run(
             [
                 sys.executable,
                 str(harness),
                 "--url",
-                f"http://127.0.0.1:{port}",
+                base,
                 "--label",
                 label,
                 "--scenario",

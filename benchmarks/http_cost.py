@@ -19,7 +19,6 @@ import http.client
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.run import free_port, stop, wait_ready  # noqa: E402
+from benchmarks.run import start_cairn, stop  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -41,29 +40,10 @@ def cpu_seconds(pid: int) -> float:
 
 
 def one_tree(tree: Path, n: int, store: Path) -> dict[str, float]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cairn",
-            "server",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            f"sqlite:///{store / 'cairn.db'}",
-            "--artifacts-destination",
-            str(store / "artifacts"),
-        ],  # fmt: skip
-        cwd=tree,
-        env={**os.environ, "PYTHONPATH": str(tree), "CAIRN_HOME": str(store)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    env = {**os.environ, "PYTHONPATH": str(tree), "CAIRN_HOME": str(store)}
+    proc, base = start_cairn(store, str(store / "artifacts"), env, cwd=tree)
     try:
-        wait_ready(f"http://127.0.0.1:{port}/version", proc)
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn = http.client.HTTPConnection("127.0.0.1", int(base.rsplit(":", 1)[1]), timeout=30)
 
         def post(path: str, doc: dict[str, Any]) -> dict[str, Any]:
             conn.request(

@@ -80,9 +80,14 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def start_cairn(
-    workdir: Path, destination: str, env: dict[str, str] | None = None
+    workdir: Path,
+    destination: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """A fresh ``cairn server`` on SQLite in ``workdir``, ready; returns it and its base URL."""
+    """A fresh ``cairn server`` on SQLite in ``workdir``, ready; returns it and its base URL.
+    ``cwd``: a source tree to run (``python -m`` imports from the working directory first;
+    give ``PYTHONPATH`` in ``env`` too, for the processes it starts)."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -97,6 +102,7 @@ def start_cairn(
             "--artifacts-destination",
             destination,
         ],
+        cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,

@@ -20,6 +20,12 @@ from cairn.store.metric_keys import MetricKeys
 SPLIT_MIN_BUCKETS = 64
 SPLIT_PARTS = 2
 """Parts per series, run at once (at most this many at a time per request)."""
+SPLIT_MAX_SERIES = 1
+"""Split only a request of this many series or fewer (a metric page's chart of a long series):
+each part costs a pooled connection whose page cache is cold for that series and a thread
+hop (30 % more CPU in all on 100 series × 10,000 points), which is worth it to halve one
+chart's wait on an idle machine but not for a chart of many runs, whose requests already
+come several at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +75,12 @@ class MetricsService:
         series."""
         p = await self.db.aread(lambda c: self._plan(c, run_ids, keys, axis, width, x_min, x_max))
         found: list[Buckets]
-        if p.n and mb.splittable(self.db.dialect, axis) and p.n >= SPLIT_MIN_BUCKETS:
+        if (
+            p.n
+            and mb.splittable(self.db.dialect, axis)
+            and p.n >= SPLIT_MIN_BUCKETS
+            and len(p.refs) <= SPLIT_MAX_SERIES
+        ):
             # SQLite scans one bucket range at a time; halves of each series run at once on two
             # pooled connections (two snapshots: a point logged in between may show in one half)
             found = await self._in_parts(axis, p)

@@ -18,6 +18,7 @@ import math
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cairn.access import policy as p
@@ -26,6 +27,7 @@ from cairn.entities.access import Permission
 from cairn.entities.errors import CairnError
 from cairn.entities.tracking import Axis, Buckets
 from cairn.server.state import metrics
+from cairn.server.wire import json_response
 from cairn.services.metrics import Downsampled
 
 MAX_SERIES = 100
@@ -90,22 +92,23 @@ def _bound(name: str, value: float | None) -> float | None:
     return value
 
 
-def _series_out(run_id: str, key: str, b: Buckets) -> SeriesOut:
-    return SeriesOut(
-        run_id=run_id,
-        key=key,
-        x_offset=b.offset,
-        point_count=sum(b.count),
-        nan_count=b.nan_count,
-        pos_inf_count=b.pos_inf_count,
-        neg_inf_count=b.neg_inf_count,
-        x_first=b.x_first,
-        x_last=b.x_last,
-        min=b.min,
-        max=b.max,
-        mean=b.mean,
-        count=b.count,
-    )
+def _series_out(run_id: str, key: str, b: Buckets) -> dict[str, object]:
+    """One :class:`SeriesOut`, as the dict it serialises to."""
+    return {
+        "run_id": run_id,
+        "key": key,
+        "x_offset": b.offset,
+        "point_count": sum(b.count),
+        "nan_count": b.nan_count,
+        "pos_inf_count": b.pos_inf_count,
+        "neg_inf_count": b.neg_inf_count,
+        "x_first": b.x_first,
+        "x_last": b.x_last,
+        "min": b.min,
+        "max": b.max,
+        "mean": b.mean,
+        "count": b.count,
+    }
 
 
 def _check(
@@ -149,15 +152,21 @@ def _check(
     return runs, keys, axis, lo_arg, hi_arg
 
 
-def _answer(axis: Axis, width: int, found: Downsampled) -> DownsampleOut:
-    series = [_series_out(one.run_id, one.key, one.buckets) for one in found.series]
-    return DownsampleOut(
-        x=axis,
-        width=width,
-        bucket_count=found.bucket_count,
-        x_min=found.lo,
-        x_max=found.hi,
-        series=series,
+def _answer(axis: Axis, width: int, found: Downsampled) -> Response:
+    """The :class:`DownsampleOut` answer, serialised by orjson straight from the buckets'
+    lists: a chart's 20,000 buckets are 120,000 numbers, which the response model's
+    validation and the standard library's JSON encoder took a quarter of the request's CPU
+    time to write. Every value is a finite float or an int (NaN and infinities are counted,
+    never bucketed), so the JSON is the same."""
+    return json_response(
+        {
+            "x": axis.value,
+            "width": width,
+            "bucket_count": found.bucket_count,
+            "x_min": found.lo,
+            "x_max": found.hi,
+            "series": [_series_out(one.run_id, one.key, one.buckets) for one in found.series],
+        }
     )
 
 
@@ -185,7 +194,7 @@ async def downsample(
     x_max: Annotated[
         float | None, Query(description="Window end (inclusive); default: the data's")
     ] = None,
-) -> DownsampleOut:
+) -> Response:
     """Every run × key series cut into at most ``width`` buckets of the x window; NaN and
     ±Infinity are counted, not drawn. Unknown keys give empty series."""
     runs, keys, axis, lo_arg, hi_arg = _check(run_id, key, x, width, x_min, x_max, MAX_SERIES)
@@ -226,7 +235,7 @@ class DownsampleBatchIn(BaseModel):
     },
 )
 @requires(p.run(READ, "run_ids"))
-async def downsample_batch(request: Request, body: DownsampleBatchIn) -> DownsampleOut:
+async def downsample_batch(request: Request, body: DownsampleBatchIn) -> Response:
     """As ``GET /api/v1/metrics/downsample``, for up to 2,000 series (run × key)
     in one request, all over one x window; series × width is bounded too, so a chart of many
     runs asks for fewer buckets per series."""

@@ -167,6 +167,8 @@ class Buckets:
     neg_inf_count: int = 0
     offset: int = 0
     """What was subtracted from timestamps (relative axis: the run's start), else 0."""
+    from_blocks: bool = False
+    """Computed from the series' block summaries, not its points (never on the wire)."""
 
 
 T = TypeVar("T")

@@ -4,6 +4,8 @@ planned and read here (store/metric_buckets.py holds the SQL)."""
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +17,10 @@ from cairn.entities.tracking import Axis, Buckets
 from cairn.store import metric_buckets as mb
 from cairn.store import runs as run_store
 from cairn.store.db import Database
+from cairn.store.metric_blocks import BUILD_MIN_POINTS
 from cairn.store.metric_keys import MetricKeys
+
+log = logging.getLogger(__name__)
 
 SPLIT_MIN_BUCKETS = 64
 SPLIT_PARTS = 2
@@ -60,6 +65,8 @@ class MetricsService:
         """``keys``: the process's metric key cache (the one the tracking service fills)."""
         self.db = db
         self.keys = keys
+        self._building: set[tuple[int, int | None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def downsample(
         self,
@@ -75,6 +82,7 @@ class MetricsService:
         series."""
         p = await self.db.aread(lambda c: self._plan(c, run_ids, keys, axis, width, x_min, x_max))
         found: list[Buckets]
+        lo, hi = p.lo or 0, p.hi or 0
         if (
             p.n
             and mb.splittable(self.db.dialect, axis)
@@ -83,20 +91,61 @@ class MetricsService:
         ):
             # SQLite scans one bucket range at a time; halves of each series run at once on two
             # pooled connections (two snapshots: a point logged in between may show in one half)
-            found = await self._in_parts(axis, p)
+            ref, off = p.refs[0][2], p.offsets[0]
+            one = await self.db.aread(lambda c: mb.from_blocks(c, axis, ref, off, lo, hi, p.n))
+            found = [one] if one is not None else await self._in_parts(axis, p)
         else:
 
             def compute(conn: Connection) -> list[Buckets]:
                 return [
-                    mb.buckets(conn, axis, ref, off, p.lo or 0, p.hi or 0, p.n)
+                    mb.buckets(conn, axis, ref, off, lo, hi, p.n, blocks=True)
                     if p.n
                     else Buckets(offset=off)
                     for (_, _, ref), off in zip(p.refs, p.offsets, strict=True)
                 ]
 
             found = await self.db.aread(compute)
+        if p.n:
+            self._build_later(
+                [
+                    ref
+                    for (_, _, ref), b, off in zip(p.refs, found, p.offsets, strict=True)
+                    if not b.from_blocks
+                    and mb.snapped(axis, lo + off, hi + off, p.n)
+                    and sum(b.count) + b.nan_count + b.pos_inf_count + b.neg_inf_count
+                    >= BUILD_MIN_POINTS
+                ]
+            )
         series = [Series(rid, k, b) for (rid, k, _), b in zip(p.refs, found, strict=True)]
         return Downsampled(p.lo, p.hi, p.n, series)
+
+    def _build_later(self, refs: list[mb.SeriesRef]) -> None:
+        """Build these series' block summaries after the answer, one write each (the next
+        chart of them reads blocks); a series already being built is left alone. A failed
+        build (two servers building one series at once, say) is logged and forgotten: the
+        series is read from its points until a later chart builds it."""
+        wanted = [r for r in refs if (r.run_pk, r.key_id) not in self._building]
+        if not wanted:
+            return
+        self._building.update((r.run_pk, r.key_id) for r in wanted)
+
+        async def build() -> None:
+            for ref in wanted:
+                try:
+                    await self.db.awrite(functools.partial(mb.build_blocks, ref=ref))
+                except Exception:
+                    log.warning(
+                        "metric blocks: building run %s key %s failed",
+                        ref.run_pk,
+                        ref.key_id,
+                        exc_info=True,
+                    )
+                finally:
+                    self._building.discard((ref.run_pk, ref.key_id))
+
+        task = asyncio.get_running_loop().create_task(build())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _plan(
         self,

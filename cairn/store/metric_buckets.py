@@ -39,6 +39,8 @@ from sqlalchemy import (
 from sqlalchemy import select as sa_select
 
 from cairn.entities.tracking import Axis, Buckets
+from cairn.store import metric_blocks
+from cairn.store.metric_blocks import BLOCK_STEPS
 from cairn.store.prepared import Prepared
 from cairn.store.schema import metrics
 
@@ -69,11 +71,17 @@ _FINITE = and_(
 )
 
 
-def _bucket_query(column: Any, finite_only: bool) -> Any:
+def _bucket_query(column: Any, finite_only: bool, snap: bool = False) -> Any:
     """Per bucket: its x range, min/max/sum/count of the values and the number of NaN rows.
     Unfiltered, a NaN row (stored as 0) or an infinity spoils the bucket's figures, which the
-    NaN count and an infinite min or max give away; the ``finite_only`` form leaves them out."""
-    bucket = (((column - _LO) * _N) // _SPAN).label("b")
+    NaN count and an infinite min or max give away; the ``finite_only`` form leaves them out.
+    ``snap``: block-aligned buckets (:func:`snapped`): a point's bucket is its block's middle
+    step's, clamped to the window."""
+    x = column
+    if snap:
+        middle = column - column % BLOCK_STEPS + BLOCK_STEPS // 2
+        x = case((middle < _LO, _LO), (middle > _HI, _HI), else_=middle)
+    bucket = (((x - _LO) * _N) // _SPAN).label("b")
     by_bucket: Any = literal_column("b")
     cond = [_SERIES, column >= _LO, column <= _HI]
     if finite_only:
@@ -109,7 +117,19 @@ def _nonfinite_query(column: Any) -> Any:
     )
 
 
-def _sqlite_step_query(finite_only: bool) -> Any:
+def _sqlite_edge(j: str, snap: bool) -> str:
+    """Where bucket ``j`` starts (its first step), in SQLite; snapped: see :func:`edge`."""
+    exact = f":lo + ({j} * :span + :n - 1) / :n"
+    if not snap:
+        return exact
+    half, size = BLOCK_STEPS // 2, BLOCK_STEPS
+    return (
+        f"(CASE WHEN {j} = 0 THEN :lo WHEN {j} = :n THEN :hi + 1 "
+        f"ELSE (({exact} + {half - 1}) / {size}) * {size} END)"
+    )
+
+
+def _sqlite_step_query(finite_only: bool, snap: bool = False) -> Any:
     """SQLite sorts every row of a GROUP BY on an expression; over the step index, one range
     scan per bucket (a correlated subquery for each row of a bucket-number sequence) needs no
     sort and takes half the time on a million points. The whole series comes back as one text
@@ -123,18 +143,24 @@ def _sqlite_step_query(finite_only: bool) -> Any:
         "'%d %d %d %!.17g %!.17g %!.17g %d %d', i, MIN(step), MAX(step), "
         "MIN(value), MAX(value), SUM(value), COUNT(*), SUM(is_nan)) FROM metrics "
         "WHERE run_id = :run_id AND key_id = :key_id "
-        "AND step >= :lo + (i * :span + :n - 1) / :n "
-        f"AND step < :lo + ((i + 1) * :span + :n - 1) / :n{finite} HAVING COUNT(*) > 0) AS p "
+        f"AND step >= {_sqlite_edge('i', snap)} "
+        f"AND step < {_sqlite_edge('(i + 1)', snap)}{finite} HAVING COUNT(*) > 0) AS p "
         "FROM b)"
     )
 
 
-SQLITE_STEP_BUCKETS = {f: Prepared(_sqlite_step_query(f)) for f in (False, True)}
+SQLITE_STEP_BUCKETS = {
+    (f, snap): Prepared(_sqlite_step_query(f, snap))
+    for f in (False, True)
+    for snap in (False, True)
+}
 BUCKETS = {
-    (axis, f): Prepared(_bucket_query(_m.step if axis == Axis.STEP else _m.timestamp, f))
+    (axis, f, False): Prepared(_bucket_query(_m.step if axis == Axis.STEP else _m.timestamp, f))
     for axis in Axis
     for f in (False, True)
 }
+for _f in (False, True):
+    BUCKETS[Axis.STEP, _f, True] = Prepared(_bucket_query(_m.step, _f, snap=True))
 NONFINITE = {Axis.STEP: Prepared(_nonfinite_query(_m.step))}
 NONFINITE[Axis.WALL] = NONFINITE[Axis.RELATIVE] = Prepared(_nonfinite_query(_m.timestamp))
 
@@ -217,7 +243,8 @@ _FIELDS = 8
 def _sqlite_step_rows(
     conn: Connection, params: dict[str, Any], finite_only: bool
 ) -> list[tuple[Any, ...]]:
-    found = SQLITE_STEP_BUCKETS[finite_only].first(conn, **params, neg_big=-BIG, pos_big=BIG)
+    stmt = SQLITE_STEP_BUCKETS[finite_only, params["snap"]]
+    found = stmt.first(conn, **_sql_params(params), neg_big=-BIG, pos_big=BIG)
     packed = found[0] if found is not None else None
     if not packed:
         return []
@@ -252,7 +279,12 @@ def _rows(
     if axis == Axis.STEP and conn.dialect.name == "sqlite":
         return _sqlite_step_rows(conn, params, finite_only)
     big = _finite_limit(conn.dialect.name)
-    return BUCKETS[axis, finite_only].rows(conn, **params, neg_big=-big, pos_big=big)
+    stmt = BUCKETS[axis, finite_only, params["snap"]]
+    return stmt.rows(conn, **_sql_params(params), neg_big=-big, pos_big=big)
+
+
+def _sql_params(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k != "snap"}
 
 
 def _finite_limit(dialect: str) -> float:
@@ -302,6 +334,53 @@ def merge(pieces: list[Buckets]) -> Buckets:
     return out
 
 
+def snapped(axis: Axis, lo: int, hi: int, n: int) -> bool:
+    """Whether the ``n`` buckets of [lo, hi] have block-aligned edges (:func:`edge`): on the
+    step axis, over steps ≥ 0, when every bucket is at least two blocks of
+    :data:`metric_blocks.BLOCK_STEPS` steps wide, so that a chart of long series can be read
+    from their blocks."""
+    return axis == Axis.STEP and lo >= 0 and hi - lo + 1 >= 2 * BLOCK_STEPS * n
+
+
+def edge(lo: int, hi: int, n: int, j: int, snap: bool) -> int:
+    """The first x of bucket ``j`` (``j = n``: one past the window): ``lo + ceil(j * span /
+    n)``; snapped, the start of the first block whose middle step is at or past that, so that
+    every block lies in the bucket its middle step falls in (the first bucket starts at ``lo``
+    and the last ends at ``hi`` all the same)."""
+    exact = lo + (j * (hi - lo + 1) + n - 1) // n
+    if not snap or j in (0, n):
+        return exact
+    half = BLOCK_STEPS // 2
+    return ((exact + half - 1) // BLOCK_STEPS) * BLOCK_STEPS
+
+
+def from_blocks(
+    conn: Connection, axis: Axis, ref: SeriesRef, offset: int, lo: int, hi: int, n: int
+) -> Buckets | None:
+    """:func:`buckets` from the series' block summaries, or None when the buckets are not
+    :func:`snapped` or the series' blocks are not current."""
+    if ref.key_id is None or lo > hi or not snapped(axis, lo + offset, hi + offset, n):
+        return None
+    big = _finite_limit(conn.dialect.name)
+    rows = metric_blocks.bucket_rows(conn, ref.run_pk, ref.key_id, lo + offset, hi + offset, n, big)
+    if rows is None:
+        return None
+    out = Buckets(offset=offset, from_blocks=True)
+    _fill(out, [r[:7] for r in rows if r[6]], offset)
+    out.nan_count = sum(int(r[7]) for r in rows)
+    out.pos_inf_count = sum(int(r[8]) for r in rows)
+    out.neg_inf_count = sum(int(r[9]) for r in rows)
+    return out
+
+
+def build_blocks(conn: Connection, ref: SeriesRef) -> bool:
+    """(Re)build one series' block summaries in the caller's write transaction (see
+    :mod:`cairn.store.metric_blocks`); False when it gets none (no key, or a step below 0)."""
+    if ref.key_id is None:
+        return False
+    return metric_blocks.build(conn, ref.run_pk, ref.key_id, _finite_limit(conn.dialect.name))
+
+
 def buckets(
     conn: Connection,
     axis: Axis,
@@ -311,9 +390,12 @@ def buckets(
     hi: int,
     n: int,
     part: tuple[int, int] | None = None,
+    blocks: bool = False,
 ) -> Buckets:
     """The series' points with x in [lo, hi] (x = column − offset) in ``n`` buckets; with
     ``part`` (where :func:`splittable`), only the buckets numbered part[0]..part[1]-1.
+    ``blocks``: read the series' block summaries instead where :func:`from_blocks` can (the
+    same buckets as from the points).
 
     One pass over the points answers when they are all finite (the usual case); a series with
     NaN or infinities in the window costs a second pass without them and one that counts them.
@@ -325,6 +407,12 @@ def buckets(
     i0, i1 = part if part is not None else (0, n)
     if part is not None and not splittable(conn.dialect.name, axis):
         raise ValueError("buckets: parts need SQLite and the step axis")
+    if blocks and part is None:
+        found_blocks = from_blocks(conn, axis, ref, offset, lo, hi, n)
+        if found_blocks is not None:
+            return found_blocks
+    snap = snapped(axis, lo + offset, hi + offset, n)
+    big = _finite_limit(conn.dialect.name)
     params = {
         "run_id": ref.run_pk,
         "key_id": ref.key_id,
@@ -334,6 +422,7 @@ def buckets(
         "span": span,
         "i0": i0,
         "i1": i1,
+        "snap": snap,
     }
     if conn.dialect.name == "mysql":
         # infinities are stored as ±DBL_MAX there, and a sum over them overflows: always
@@ -345,20 +434,24 @@ def buckets(
         spoiled = _spoiled(rows)
         if spoiled:
             rows = _rows(conn, axis, params, finite_only=True)
+    _fill(out, [r[:7] for r in rows], offset)
+    # the x range of these buckets
+    first_x = edge(lo + offset, hi + offset, n, i0, snap)
+    last_x = edge(lo + offset, hi + offset, n, i1, snap) - 1
+    counted = {**_sql_params(params), "lo": first_x, "hi": last_x}
+    found = NONFINITE[axis].first(conn, **counted, neg_big=-big, pos_big=big) if spoiled else None
+    if found is not None and found[0] is not None:
+        out.nan_count, out.pos_inf_count, out.neg_inf_count = (int(v) for v in found)
+    return out
+
+
+def _fill(out: Buckets, rows: list[Sequence[Any]], offset: int) -> None:
+    """``out``'s columns from rows (bucket, x0, x1, min, max, sum, count)."""
     if rows:
-        _b, x0s, x1s, mins, maxs, sums, counts, _nans = zip(*rows, strict=True)
+        _b, x0s, x1s, mins, maxs, sums, counts = zip(*rows, strict=True)
         out.min = list(map(float, mins))
         out.max = list(map(float, maxs))
         out.count = list(map(int, counts))
         out.mean = list(map(_mean, sums, out.count, out.min, out.max))
         out.x_first = [int(x) - offset for x in x0s]
         out.x_last = [int(x) - offset for x in x1s]
-    # the x range of these buckets: bucket i starts at lo + ceil(i * span / n)
-    first_x = lo + offset + (i0 * span + n - 1) // n
-    last_x = lo + offset + (i1 * span + n - 1) // n - 1
-    counted = {**params, "lo": first_x, "hi": last_x}
-    big = _finite_limit(conn.dialect.name)
-    found = NONFINITE[axis].first(conn, **counted, neg_big=-big, pos_big=big) if spoiled else None
-    if found is not None and found[0] is not None:
-        out.nan_count, out.pos_inf_count, out.neg_inf_count = (int(v) for v in found)
-    return out

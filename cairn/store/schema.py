@@ -147,6 +147,30 @@ metrics = Table(
     sqlite_with_rowid=False,
 )
 
+# Per run, key and block of BLOCK_STEPS steps (block k: steps k*16 .. k*16+15, steps >= 0):
+# the block's rows and its finite values' count, step range, min, max and sum, and its NaN and
+# ±infinity counts. Built by charts' reads, never on write; used only while the series' row
+# count equals the sum of its blocks' (cairn/store/metric_blocks.py, migration 0018).
+metric_blocks = Table(
+    "metric_blocks",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key_id", Integer, ForeignKey("metric_keys.id"), nullable=False),
+    Column("block", BigInteger, nullable=False),
+    Column("row_count", BigInteger, nullable=False),
+    Column("finite_count", BigInteger, nullable=False),
+    Column("step_min", BigInteger, nullable=True),
+    Column("step_max", BigInteger, nullable=True),
+    Column("value_min", Double, nullable=True),
+    Column("value_max", Double, nullable=True),
+    Column("value_sum", Double, nullable=True),
+    Column("nan_count", BigInteger, nullable=False),
+    Column("pos_inf_count", BigInteger, nullable=False),
+    Column("neg_inf_count", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_id", "key_id", "block"),
+    sqlite_with_rowid=False,
+)
+
 # The point with the highest (step, timestamp, value) per run and key, maintained on write.
 latest_metrics = Table(
     "latest_metrics",

@@ -39,6 +39,7 @@ from sqlalchemy import (
     func,
     literal,
     not_,
+    or_,
 )
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
@@ -98,6 +99,34 @@ _BUILD = sa_insert(metric_blocks).from_select(
     .where(_SERIES)
     .group_by(_m.run_id, _m.key_id, _block_of),
 )
+# the usual series has only finite values: plain aggregates (half the CPU of the CASEs above)
+# are its summary, which the check below confirms
+_zero = literal(0, BigInteger)
+_BUILD_FINITE = sa_insert(metric_blocks).from_select(
+    ["run_id", "key_id", "block", *_SUMMARY_COLUMNS],
+    sa_select(
+        _m.run_id,
+        _m.key_id,
+        _block_of,
+        func.count(),
+        func.count(),
+        func.min(_m.step),
+        func.max(_m.step),
+        func.min(_m.value),
+        func.max(_m.value),
+        func.sum(_m.value),
+        func.sum(case((_m.is_nan, literal(1)), else_=literal(0))),
+        _zero,
+        _zero,
+    )
+    .where(_SERIES)
+    .group_by(_m.run_id, _m.key_id, _block_of),
+)
+_NOT_FINITE = Prepared(
+    sa_select(_b.block)
+    .where(_BSERIES, or_(_b.nan_count > 0, _b.value_min < -_BIG, _b.value_max > _BIG))
+    .limit(1)
+)
 _DROP = delete(metric_blocks).where(_BSERIES)
 _FIRST_STEP = Prepared(sa_select(_m.step).where(_SERIES).order_by(_m.step).limit(1))
 _CURRENT = Prepared(
@@ -147,7 +176,15 @@ def build(conn: Connection, run_pk: int, key_id: int, big: float) -> bool:
     conn.execute(_DROP, {"run_id": run_pk, "key_id": key_id})
     if first is None or first[0] < 0:
         return False
-    conn.execute(_BUILD, {"run_id": run_pk, "key_id": key_id, "big": big})
+    params = {"run_id": run_pk, "key_id": key_id, "big": big}
+    if conn.dialect.name == "mysql":
+        # infinities are ±DBL_MAX there and a plain sum over them overflows: never try it
+        conn.execute(_BUILD, params)
+        return True
+    conn.execute(_BUILD_FINITE, params)
+    if _NOT_FINITE.first(conn, **params) is not None:  # a NaN or an infinity: count them
+        conn.execute(_DROP, params)
+        conn.execute(_BUILD, params)
     return True
 
 

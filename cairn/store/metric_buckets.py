@@ -10,7 +10,10 @@ The x axis is the step, the wall-clock timestamp (ms since the epoch) or the rel
 (ms since the run's first point among the charted series). The bucket of a point is
 ``((x - lo) * n) // (hi - lo + 1)`` with integer arithmetic, which both SQLite and PostgreSQL
 evaluate the same way, so bucket ``i`` covers the x values from ``lo + ceil(i * span / n)``
-on, where ``span = hi - lo + 1``.
+on, where ``span = hi - lo + 1``. On the step axis, when every bucket is at least two blocks of
+16 steps wide (:func:`snapped`), the edges between buckets move to block edges (:func:`edge`)
+so that a series' block summaries (:mod:`cairn.store.metric_blocks`) give the same buckets as
+its points; :func:`buckets` with ``blocks`` reads them where they are current.
 
 NaN and ±infinity (MLflow accepts both) are not part of min/max/mean: they cannot be drawn
 and one infinity would make every mean useless. They are counted per series instead.

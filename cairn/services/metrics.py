@@ -7,6 +7,7 @@ import asyncio
 import functools
 import logging
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,9 @@ from cairn.store.metric_blocks import BUILD_MIN_POINTS
 from cairn.store.metric_keys import MetricKeys
 
 log = logging.getLogger(__name__)
+
+REBUILD_AFTER = 60.0
+"""Seconds before this process builds the same series' blocks again."""
 
 SPLIT_MIN_BUCKETS = 64
 SPLIT_PARTS = 2
@@ -66,6 +70,7 @@ class MetricsService:
         self.db = db
         self.keys = keys
         self._building: set[tuple[int, int | None]] = set()
+        self._built_at: dict[tuple[int, int | None], float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def downsample(
@@ -121,12 +126,22 @@ class MetricsService:
 
     def _build_later(self, refs: list[mb.SeriesRef]) -> None:
         """Build these series' block summaries after the answer, one write each (the next
-        chart of them reads blocks); a series already being built is left alone. A failed
-        build (two servers building one series at once, say) is logged and forgotten: the
-        series is read from its points until a later chart builds it."""
-        wanted = [r for r in refs if (r.run_pk, r.key_id) not in self._building]
+        chart of them reads blocks); a series already being built, or built by this process
+        less than :data:`REBUILD_AFTER` seconds ago (a run still logging, whose blocks are
+        stale again at once), is left alone. A failed build (two servers building one series
+        at once, say) is logged and forgotten: the series is read from its points until a
+        later chart builds it."""
+        now = time.monotonic()
+        wanted = [
+            r
+            for r in refs
+            if (r.run_pk, r.key_id) not in self._building
+            and now - self._built_at.get((r.run_pk, r.key_id), now - REBUILD_AFTER) >= REBUILD_AFTER
+        ]
         if not wanted:
             return
+        if len(self._built_at) > 100_000:
+            self._built_at.clear()
         self._building.update((r.run_pk, r.key_id) for r in wanted)
 
         async def build() -> None:
@@ -142,6 +157,7 @@ class MetricsService:
                     )
                 finally:
                     self._building.discard((ref.run_pk, ref.key_id))
+                    self._built_at[ref.run_pk, ref.key_id] = time.monotonic()
 
         task = asyncio.get_running_loop().create_task(build())
         self._tasks.add(task)

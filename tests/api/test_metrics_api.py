@@ -3,10 +3,16 @@ several runs × keys, non-finite values, and a 4xx naming the field for every ba
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 from starlette.testclient import TestClient
+
+from cairn.store.db import Database
+from cairn.store.schema import metric_blocks
+from tests.api import root_app
 
 API = "/api/2.0/mlflow"
 URL = "/api/v1/metrics/downsample"
@@ -321,3 +327,40 @@ def test_batch_bounds_series_and_buckets(client: TestClient) -> None:
     too_wide = client.post(BATCH, json={"run_ids": runs[:20], "keys": keys, "width": 1000})
     assert too_wide.status_code == 400
     assert "'width'" in too_wide.json()["message"]
+
+
+def test_a_series_second_chart_reads_its_blocks(any_client: TestClient) -> None:
+    """The first chart of a long series reads its points and has its blocks built after the
+    answer; the next reads the blocks, with the same buckets; a new point makes them stale,
+    and the answer shows it at once."""
+    client = any_client
+    run_id = _run(client, 0)
+    points = [
+        {"key": "m", "value": float((i * 37) % 101), "timestamp": i, "step": i}
+        for i in range(4_000)
+    ]
+    _log(client, run_id, points)
+    db: Database = root_app(client.app).state.db
+
+    def blocks() -> int:
+        q = select(func.count()).select_from(metric_blocks)
+        return int(db.read(lambda c: c.execute(q).scalar_one()))
+
+    first = _get(client, run_id=run_id, key="m", width=100)
+    for _ in range(200):  # bounded: the build is one write after the answer
+        if blocks():
+            break
+        time.sleep(0.05)
+    assert blocks() == 4_000 // 16
+    second = _get(client, run_id=run_id, key="m", width=100)
+    (a,), (b,) = first["series"], second["series"]
+    assert {k: v for k, v in a.items() if k != "mean"} == {
+        k: v for k, v in b.items() if k != "mean"
+    }
+    assert b["mean"] == pytest.approx(a["mean"], rel=1e-12)
+
+    # a new value at an existing step: the blocks are stale, the answer has it
+    _log(client, run_id, [{"key": "m", "value": 1e9, "timestamp": 7, "step": 7}])
+    third = _get(client, run_id=run_id, key="m", width=100)
+    assert third["series"][0]["max"][0] == 1e9
+    assert third["series"][0]["point_count"] == 4_001

@@ -123,6 +123,7 @@ def test_single_point_spike_in_a_million_points_is_a_bucket_max(tracking: Tracki
     assert b.x_first[hit] <= spike <= b.x_last[hit]
     assert max(b.max[:hit] + b.max[hit + 1 :]) == 0.999
     assert min(b.min) == 0.0
+
     # the spike lifts its bucket's mean by about 1 only: the max shows it
     def value(x: int) -> float:
         return 1000.0 if x == spike else (x % 1000) * 0.001

@@ -7,12 +7,15 @@ and a latest-metric table kept on write so that search and the runs table never 
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
     Double,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -134,16 +137,26 @@ metric_keys = Table(
 # One row per logged point. NaN is stored as value 0 with is_nan true (SQLite cannot store NaN),
 # ±infinity as ±DBL_MAX on MySQL (FloatValue);
 # the primary key makes an identical point idempotent and serves history reads in step order.
+# On PostgreSQL the two references are checked by statement-level triggers instead of
+# foreign keys (a foreign key is checked per row; migration 0019 explains): same guarantees,
+# including the cascade when a run is deleted.
+_POINT_REFS_AS_FOREIGN_KEYS: Any = ("sqlite", "mysql")  # a tuple: SQLAlchemy's stubs say str
 metrics = Table(
     "metrics",
     metadata,
-    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
-    Column("key_id", Integer, ForeignKey("metric_keys.id"), nullable=False),
+    Column("run_id", Integer, nullable=False),
+    Column("key_id", Integer, nullable=False),
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     Column("value", FloatValue, nullable=False),
     Column("is_nan", Boolean, nullable=False),
     PrimaryKeyConstraint("run_id", "key_id", "step", "timestamp", "value", "is_nan"),
+    ForeignKeyConstraint(["run_id"], ["runs.id"], ondelete="CASCADE").ddl_if(
+        dialect=_POINT_REFS_AS_FOREIGN_KEYS
+    ),
+    ForeignKeyConstraint(["key_id"], ["metric_keys.id"]).ddl_if(
+        dialect=_POINT_REFS_AS_FOREIGN_KEYS
+    ),
     sqlite_with_rowid=False,
 )
 

@@ -39,6 +39,10 @@ NAMING = {
 metadata = MetaData(naming_convention=NAMING)
 
 KEY_LENGTH = 250
+SHORT_VALUE_INDEX = 256
+"""PostgreSQL indexes params and run tags by (key, value) for values up to this many
+characters (key + value stay under the B-tree's ~2.7 kB entry limit at 4 bytes a character);
+equality filters on such values use it (cairn.store.filters.key_value_leaf)."""
 
 experiments = Table(
     "experiments",
@@ -110,6 +114,12 @@ params = Table(
 Index("ix_params_key_value", params.c.key, params.c.value).ddl_if(dialect="sqlite")
 # PostgreSQL: a hash of the value serves equality filters (a B-tree could refuse long values)
 Index("ix_params_value_hash", params.c.value, postgresql_using="hash").ddl_if(dialect="postgresql")
+Index(
+    "ix_params_key_short_value",
+    params.c.key,
+    params.c.value,
+    postgresql_where=text(f"length(value) <= {SHORT_VALUE_INDEX}"),
+).ddl_if(dialect="postgresql")
 
 run_tags = Table(
     "run_tags",
@@ -125,6 +135,12 @@ Index("ix_run_tags_key_value", run_tags.c.key, run_tags.c.value).ddl_if(dialect=
 Index("ix_run_tags_value_hash", run_tags.c.value, postgresql_using="hash").ddl_if(
     dialect="postgresql"
 )
+Index(
+    "ix_run_tags_key_short_value",
+    run_tags.c.key,
+    run_tags.c.value,
+    postgresql_where=text(f"length(value) <= {SHORT_VALUE_INDEX}"),
+).ddl_if(dialect="postgresql")
 
 metric_keys = Table(
     "metric_keys",

@@ -275,14 +275,14 @@ class JobEngine:
                 continue
             for _ in range(MAX_CONSUMER_BATCHES):
                 try:
-                    seen = self.db.write(
+                    seen, more = self.db.write(
                         partial(self._consume, name=name, consumer=consumer, read=read)
                     )
                 except Exception as exc:  # rolled back with its cursor: the batch comes again
                     log_failure(exc, "outbox consumer %s failed", name)
                     break
                 total += seen
-                if seen < consumer.batch:
+                if not more:
                     break
         return total
 
@@ -292,23 +292,33 @@ class JobEngine:
         name: str,
         consumer: registry.Consumer,
         read: dict[tuple[int, int], list[ChangeEvent]],
-    ) -> int:
-        """One batch for one consumer, in one transaction with its cursor. The consumers of a
-        round usually stand at the same cursor: the events are read (and parsed) once and
-        handed to each (``read``; committed events never change)."""
+    ) -> tuple[int, bool]:
+        """One batch for one consumer, in one transaction with its cursor: how many events it
+        was handed or passed over, and whether more may follow. The consumers of a round
+        usually stand at the same cursor: the events are read (and parsed) once and handed to
+        each (``read``; committed events never change). An idle consumer (no rules, no
+        webhooks) moves to the head unread: the head is read before asking, so what a
+        concurrent write commits later has a higher id and is read once it is not idle."""
         last = job_store.lock_cursor(conn, name)
         if last is None:  # registered after this engine started: it begins at the head
             job_store.open_cursor(conn, name, event_store.head(conn)[0])
-            return 0
+            return 0, False
+        if consumer.idle is not None:
+            head = event_store.head(conn)[0]
+            if head <= last:
+                return 0, False
+            if consumer.idle(conn):
+                job_store.move_cursor(conn, name, head)
+                return head - last, False
         batch = read.get((last, consumer.batch))
         if batch is None:
             batch = list(islice(event_store.walk(conn, last, consumer.batch), consumer.batch))
             read[(last, consumer.batch)] = batch
         if not batch:
-            return 0
+            return 0, False
         consumer.fn(conn, batch)
         job_store.move_cursor(conn, name, batch[-1].id)
-        return len(batch)
+        return len(batch), len(batch) >= consumer.batch
 
     # ------------------------------------------------------------------ periodic jobs
     def _periodic_loop(self) -> None:

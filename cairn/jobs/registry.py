@@ -6,8 +6,10 @@ freely; the engine (:mod:`cairn.jobs.engine`) reads the tables it fills.
   return finishes the job with that result, ``raise RetryLater(seconds)`` runs it again after
   that delay (an attempt counted), any other exception retries with exponential backoff until
   the attempts are used up, then the job is ``failed`` with the error text.
-- ``@consumer("alerts")``: ``fn(conn, events)``, called in one write transaction with the
-  change events after its cursor, which moves in that same transaction.
+- ``@consumer("alerts", idle=no_rules)``: ``fn(conn, events)``, called in one write
+  transaction with the change events after its cursor, which moves in that same transaction.
+  ``idle(conn)``, if given, says that with the store as it is no event could make the consumer
+  act (no rules, no webhooks): its cursor then moves to the log's head without reading events.
 - ``@periodic("audit.prune", every=86400)``: ``fn(ctx)``, run once per period across every
   process sharing the database.
 
@@ -69,6 +71,7 @@ class JobContext:
 
 JobFn = Callable[[JobContext, dict[str, Any]], dict[str, Any] | None]
 ConsumerFn = Callable[[Connection, Sequence[ChangeEvent]], None]
+IdleFn = Callable[[Connection], bool]
 PeriodicFn = Callable[[JobContext], None]
 
 
@@ -86,6 +89,8 @@ class Consumer:
     name: str
     fn: ConsumerFn
     batch: int
+    idle: IdleFn | None = None
+    """True when no event could make ``fn`` act now: its events are passed over unread."""
 
 
 @dataclass(frozen=True)
@@ -126,13 +131,17 @@ def job_kind(
     return register
 
 
-def consumer(name: str, *, batch: int = 500) -> Callable[[ConsumerFn], ConsumerFn]:
+def consumer(
+    name: str, *, batch: int = 500, idle: IdleFn | None = None
+) -> Callable[[ConsumerFn], ConsumerFn]:
     """Register ``fn(conn, events)`` as the outbox consumer ``name`` (events in batches of at
-    most ``batch``)."""
+    most ``batch``). ``idle(conn)``: True when, with the store as it is in that transaction, no
+    event could make ``fn`` act (it must not miss what a concurrent write adds: the engine reads
+    the log's head before asking, so a later change's events come after the head it skips to)."""
 
     def register(fn: ConsumerFn) -> ConsumerFn:
         _check_name(name, CONSUMERS, "consumer", fn)
-        CONSUMERS[name] = Consumer(name, fn, max(1, batch))
+        CONSUMERS[name] = Consumer(name, fn, max(1, batch), idle)
         return fn
 
     return register

@@ -125,7 +125,11 @@ def _as_system(conn: Connection) -> None:
         scope.actor = SYSTEM_ACTOR
 
 
-@consumer("alerts")
+def _nothing_to_judge(conn: Connection) -> bool:
+    return store.none_to_judge(conn, SEED_TAGS)
+
+
+@consumer("alerts", idle=_nothing_to_judge)
 def evaluate_events(conn: Connection, events: Sequence[ChangeEvent]) -> None:
     """The ``alerts`` consumer: judge what ``events`` changed, open and close alerts."""
     batch = _read(events)

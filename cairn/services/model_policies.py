@@ -185,7 +185,7 @@ def affected_models(conn: Connection, events: Sequence[ChangeEvent]) -> list[str
     return store.with_policy(conn, names)
 
 
-@consumer("model_policies")
+@consumer("model_policies", idle=store.none_kept)
 def apply_model_policies(conn: Connection, events: Sequence[ChangeEvent]) -> None:
     """The ``model_policies`` job consumer: re-evaluate the alias policies of the models
     ``events`` touch, inside the write the engine opened on ``conn``; the moves (and approval

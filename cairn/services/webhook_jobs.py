@@ -20,6 +20,7 @@ from cairn.entities.webhooks import DeliveryState
 from cairn.jobs.registry import JobContext, RetryLater, consumer, job_kind
 from cairn.services.webhooks import WebhookService, create_deliveries
 from cairn.store.jobs import enqueue
+from cairn.store.webhooks import none_active
 
 DELIVER = "webhook.deliver"
 NOT_DUE_WAIT_S = 5.0
@@ -32,7 +33,7 @@ def enqueue_deliveries(conn: Connection, delivery_ids: Sequence[str]) -> None:
         enqueue(conn, DELIVER, {"delivery_id": delivery_id}, key=delivery_id)
 
 
-@consumer("webhooks")
+@consumer("webhooks", idle=none_active)
 def deliveries_for_events(conn: Connection, events: Sequence[ChangeEvent]) -> None:
     enqueue_deliveries(conn, create_deliveries(conn, events))
 

@@ -26,7 +26,13 @@ from cairn.entities.events import Change, EntityType
 from cairn.entities.numbers import decimal
 from cairn.store import events
 from cairn.store.registry import model_row
-from cairn.store.schema import alert_rules, alerts, experiments, registered_models
+from cairn.store.schema import (
+    alert_rules,
+    alerts,
+    experiment_tags,
+    experiments,
+    registered_models,
+)
 from cairn.store.sql import AnyRow, now_ms
 
 r, a, rm = alert_rules.c, alerts.c, registered_models.c
@@ -238,6 +244,15 @@ def rules_for(
         where.append(r.model_id.in_(models))
     rows = conn.execute(SELECT_RULES.where(r.enabled.is_(True), or_(*where))).all()
     return [rule_of(row) for row in rows]
+
+
+def none_to_judge(conn: Connection, seed_tags: Sequence[str]) -> bool:
+    """No alert rule, and no experiment tag among ``seed_tags`` that would make one: no event
+    can open or close an alert (the consumer passes over them; alerts go with their rule)."""
+    if conn.execute(select(r.id).limit(1)).first() is not None:
+        return False
+    seeded = select(experiment_tags.c.key).where(experiment_tags.c.key.in_(seed_tags)).limit(1)
+    return conn.execute(seeded).first() is None
 
 
 def rules_of_kind(conn: Connection, kind: RuleKind) -> list[AlertRule]:

@@ -127,6 +127,11 @@ def _chunks(values: Iterable[str]) -> list[list[str]]:
     return [wanted[i : i + CHUNK] for i in range(0, len(wanted), CHUNK)]
 
 
+def none_kept(conn: Connection) -> bool:
+    """No model has an alias policy: no event moves an alias (the consumer passes over them)."""
+    return conn.execute(select(ap.model_id).limit(1)).first() is None
+
+
 def with_policy(conn: Connection, names: Iterable[str]) -> list[str]:
     """Those of ``names`` that are models with an alias policy, sorted."""
     found: set[str] = set()

@@ -10,12 +10,31 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, false, not_, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    and_,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+)
 
 from cairn.entities.errors import CairnError
 from cairn.store.metric_keys import MetricKeys
 from cairn.store.paging import SortKeys
-from cairn.store.schema import datasets, input_tags, latest_metrics, params, run_inputs, run_tags
+from cairn.store.schema import (
+    SHORT_VALUE_INDEX,
+    datasets,
+    input_tags,
+    latest_metrics,
+    params,
+    run_inputs,
+    run_tags,
+)
 from cairn.store.search.ast import And, Comparison, Expr, Or
 from cairn.store.search.parser import parse_order_bys
 from cairn.store.search.profiles import Profile
@@ -78,13 +97,23 @@ def key_value_leaf(
     c: Comparison,
     *,
     absent_is_unequal: bool = False,
+    short_values: int | None = None,
 ) -> ColumnElement[bool]:
     """A param or tag condition: ``subject IN (SELECT owner FROM <key/value table> WHERE
     key_col = <key> AND value_col <op> <value>)``. ``IS NULL`` holds for objects without the
     key. With ``absent_is_unequal``, ``!=`` and ``NOT IN`` hold for them too (the registry's
     rule, as MLflow: the clients' `` tag.`mlflow.prompt.is_prompt` != 'true' `` must keep
-    untagged models)."""
+    untagged models).
+
+    ``short_values``: the table has a (key, value) index of the values up to that many
+    characters (PostgreSQL, ``WHERE length(value) <= n``: a B-tree refuses long entries). An
+    ``=`` or ``IN`` of values no longer than that states the bound, which the value implies,
+    so that the planner may use it."""
     has_key = select(owner).where(key_col == c.key)
+    if short_values is not None and c.op in ("=", "IN"):
+        values = list(c.value) if isinstance(c.value, tuple) else [c.value]
+        if values and all(isinstance(x, str) and len(x) <= short_values for x in values):
+            has_key = has_key.where(func.length(value_col) <= short_values)
     if c.op == "IS NULL":
         return not_(subject.in_(has_key))
     if c.op == "IS NOT NULL":
@@ -118,11 +147,16 @@ class RunFilter:
         keys: MetricKeys,
         run_id_col: ColumnElement[int],
         attributes: Mapping[str, ColumnElement[Any]],
+        joined: Mapping[str, FromClause] | None = None,
     ):
+        """``joined``: latest-metric rows already (inner-)joined to each run, by metric key
+        (the search orders by them and every match has them): a condition on such a metric
+        tests the joined row instead of a subquery."""
         self.conn = conn
         self.keys = keys
         self.run_id = run_id_col
         self.attributes = attributes
+        self.joined = joined or {}
 
     def __call__(self, expr: Expr | None) -> ColumnElement[bool]:
         return combine(expr, self.leaf)
@@ -137,8 +171,15 @@ class RunFilter:
             return self._metric(c)
         if c.entity in ("param", "tag"):
             table = params if c.entity == "param" else run_tags
+            short = SHORT_VALUE_INDEX if self.conn.dialect.name == "postgresql" else None
             return key_value_leaf(
-                self.conn, self.run_id, table.c.run_id, table.c.key, table.c.value, c
+                self.conn,
+                self.run_id,
+                table.c.run_id,
+                table.c.key,
+                table.c.value,
+                c,
+                short_values=short,
             )
         if c.entity == "dataset":
             return self._dataset(c)
@@ -148,6 +189,9 @@ class RunFilter:
         kid = self.keys.lookup(self.conn, [c.key]).get(c.key)
         if kid is None:  # nobody ever logged this metric
             return true() if c.op == "IS NULL" else false()
+        row = self.joined.get(c.key)
+        if row is not None and c.op not in ("IS NULL", "IS NOT NULL"):
+            return and_(row.c.is_nan.is_(False), compare(self.conn, row.c.value, c.op, c.value))
         lm = latest_metrics.c
         has_key = select(lm.run_id).where(lm.key_id == kid)
         if c.op == "IS NULL":

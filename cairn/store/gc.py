@@ -58,7 +58,8 @@ def deleted_experiments(conn: Connection, before_ms: int) -> list[DeletedExperim
 
 
 def purge_runs(conn: Connection, ids: Sequence[int]) -> None:
-    """Remove runs with everything logged to them (the foreign keys cascade), one
+    """Remove runs with everything logged to them (the foreign keys cascade; on PostgreSQL a
+    trigger does it for the metric points, migration 0019), one
     ``run.purge`` event each (events have no foreign keys: the runs' history stays)."""
     if ids:
         _record_purges(conn, runs.c.id.in_(list(ids)))

@@ -242,6 +242,28 @@ class PreparedIn:
                 self._compiled[key] = found
         return found[0] or None
 
+    @staticmethod
+    def rows_of_all(
+        conn: Connection, queries: Sequence[PreparedIn], ids: Sequence[Any]
+    ) -> list[list[tuple[Any, ...]]]:
+        """The rows of several queries for the same ids. On PostgreSQL they are sent together
+        in one pipeline: one round trip instead of one per query (loading a page of runs
+        is six). Elsewhere, and if a query has no ``= ANY`` form, one :meth:`rows` each."""
+        sqls = [q._any_sql(conn) for q in queries] if conn.dialect.name == "postgresql" else []
+        if not ids or not sqls or any(sql is None for sql in sqls):
+            return [q.rows(conn, ids) for q in queries]
+        driver: Any = conn.connection.dbapi_connection
+        args = {"ids": list(ids)}
+        cursors = [driver.cursor() for _ in sqls]
+        try:
+            with driver.pipeline():
+                for cur, sql in zip(cursors, sqls, strict=True):
+                    cur.execute(sql, args)
+            return [list(cur.fetchall()) for cur in cursors]
+        finally:
+            for cur in cursors:
+                cur.close()
+
     def rows(self, conn: Connection, ids: Sequence[Any]) -> list[tuple[Any, ...]]:
         out: list[tuple[Any, ...]] = []
         top = IN_BUCKETS[-1]

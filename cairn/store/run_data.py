@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, select
 
@@ -135,29 +135,31 @@ def load_runs(conn: Connection, rows: Sequence[AnyRow | RunRow]) -> list[Run]:
     ids = list(by_id)
     if not ids:
         return []
+    found_params, found_tags, latest, inputs, outputs, model_inputs = PreparedIn.rows_of_all(
+        conn, (PARAMS, TAGS, LATEST, INPUTS, OUTPUTS, MODEL_INPUTS), ids
+    )
     params = {run_id: run.params for run_id, run in by_id.items()}
-    for run_id, key, value in PARAMS.rows(conn, ids):
+    for run_id, key, value in found_params:
         params[run_id][key] = value
     tags = {run_id: run.tags for run_id, run in by_id.items()}
-    for run_id, key, value in TAGS.rows(conn, ids):
+    for run_id, key, value in found_tags:
         tags[run_id][key] = value
     metrics = {run_id: run.metrics for run_id, run in by_id.items()}
     nan = math.nan
-    for run_id, key, value, is_nan, timestamp, step in LATEST.rows(conn, ids):
+    for run_id, key, value, is_nan, timestamp, step in latest:
         metrics[run_id].append(Metric(key, nan if is_nan else value, timestamp, step))
-    _fill_inputs(conn, by_id, ids)
-    for run_id, model_id, step in OUTPUTS.rows(conn, ids):
+    _fill_inputs(conn, by_id, inputs)
+    for run_id, model_id, step in outputs:
         by_id[run_id].outputs.append((model_id, step))
-    for run_id, model_id in MODEL_INPUTS.rows(conn, ids):
+    for run_id, model_id in model_inputs:
         by_id[run_id].model_inputs.append(model_id)
     return [by_id[row.id] for row in rows]
 
 
-def _fill_inputs(conn: Connection, by_id: dict[int, Run], ids: list[int]) -> None:
+def _fill_inputs(conn: Connection, by_id: dict[int, Run], inputs: list[tuple[Any, ...]]) -> None:
+    """``inputs``: the rows of INPUTS for the runs of ``by_id``."""
     found: dict[int, DatasetInput] = {}
-    for input_id, run_id, name, digest, source_type, source, schema, profile in INPUTS.rows(
-        conn, ids
-    ):
+    for input_id, run_id, name, digest, source_type, source, schema, profile in inputs:
         item = DatasetInput(Dataset(name, digest, source_type, source, schema, profile))
         found[input_id] = item
         by_id[run_id].inputs.append(item)

@@ -13,7 +13,7 @@ from cairn.store.metric_keys import MetricKeys
 from cairn.store.paging import SortKeys, check_max_results, keyset_page, query_fingerprint
 from cairn.store.run_data import INFO_COLUMNS, load_runs
 from cairn.store.schema import latest_metrics, params, run_tags, runs
-from cairn.store.search.ast import OrderBy
+from cairn.store.search.ast import And, Comparison, Expr, Or, OrderBy
 from cairn.store.search.parser import parse_filter, parse_order_bys
 from cairn.store.search.profiles import RUNS
 
@@ -36,8 +36,8 @@ def search_runs(conn: Connection, keys: MetricKeys, q: RunQuery) -> Page[Run]:
     check_max_results(q.max_results, MAX_RESULTS)
     expr = parse_filter(q.filter, RUNS)
     orders = parse_order_bys(q.order_by, RUNS)
-    condition = RunFilter(conn, keys, runs.c.id, ATTRIBUTES)(expr)
-    sort_keys, source = _sort_keys(conn, keys, orders)
+    sort_keys, source, joined = _sort_keys(conn, keys, orders, _required_metrics(expr))
+    condition = RunFilter(conn, keys, runs.c.id, ATTRIBUTES, joined)(expr)
     fingerprint = query_fingerprint(
         "runs", sorted(q.experiment_ids), q.filter or "", list(q.order_by), q.view_type.value
     )
@@ -52,17 +52,36 @@ def search_runs(conn: Connection, keys: MetricKeys, q: RunQuery) -> Page[Run]:
     return Page(load_runs(conn, rows), next_page_token=token)
 
 
+def _required_metrics(expr: Expr | None) -> set[str]:
+    """The metrics every matching run has a (non-NaN) value of: those a top-level conjunct of
+    the filter compares (any comparator but ``IS NULL`` / ``IS NOT NULL``)."""
+    if expr is None or isinstance(expr, Or):
+        return set()
+    items = expr.items if isinstance(expr, And) else (expr,)
+    return {
+        c.key
+        for c in items
+        if isinstance(c, Comparison)
+        and c.entity == "metric"
+        and c.op not in ("IS NULL", "IS NOT NULL")
+    }
+
+
 def _sort_keys(
-    conn: Connection, keys: MetricKeys, orders: list[OrderBy]
-) -> tuple[SortKeys, FromClause]:
-    """(expression, ascending) pairs: the user's order, then start_time DESC, run id ASC, and
-    the FROM clause they need (one outer join per metric, param or tag ordered by).
+    conn: Connection, keys: MetricKeys, orders: list[OrderBy], required: set[str]
+) -> tuple[SortKeys, FromClause, dict[str, FromClause]]:
+    """(expression, ascending) pairs: the user's order, then start_time DESC, run id ASC, the
+    FROM clause they need (one outer join per metric, param or tag ordered by), and the
+    latest-metric joins that the filter may test instead of a subquery of its own.
 
     Missing values sort last in either direction (MLflow's rule), NaN metrics just before them;
     each nullable key is preceded by a rank key so that keyset paging stays exact.
+    A metric in ``required`` (every match has it) is joined, not outer-joined: its filter
+    conditions then test the joined row (one lookup per run instead of two).
     """
     out: SortKeys = []
     source: FromClause = runs
+    joined: dict[str, FromClause] = {}
     seen_start = False
     for i, o in enumerate(orders):
         if o.entity == "attribute":
@@ -77,9 +96,12 @@ def _sort_keys(
         elif o.entity == "metric":
             kid = keys.lookup(conn, [o.key]).get(o.key)
             lm = latest_metrics.alias(f"order_{i}")
-            source = source.outerjoin(
-                lm, and_(lm.c.run_id == runs.c.id, lm.c.key_id == (-1 if kid is None else kid))
-            )
+            on = and_(lm.c.run_id == runs.c.id, lm.c.key_id == (-1 if kid is None else kid))
+            if o.key in required and o.key not in joined:
+                source = source.join(lm, on)
+                joined[o.key] = lm
+            else:
+                source = source.outerjoin(lm, on)
             rank = case((lm.c.run_id.is_(None), 2), (lm.c.is_nan.is_(True), 1), else_=0)
             out.append((rank, True))
             out.append((lm.c.value, o.ascending))
@@ -93,4 +115,4 @@ def _sort_keys(
     if not seen_start:
         out.append((runs.c.start_time, False))
     out.append((runs.c.run_uuid, True))
-    return out, source
+    return out, source, joined

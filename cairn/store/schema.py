@@ -7,12 +7,15 @@ and a latest-metric table kept on write so that search and the runs table never 
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
     Double,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -36,6 +39,10 @@ NAMING = {
 metadata = MetaData(naming_convention=NAMING)
 
 KEY_LENGTH = 250
+SHORT_VALUE_INDEX = 256
+"""PostgreSQL indexes params and run tags by (key, value) for values up to this many
+characters (key + value stay under the B-tree's ~2.7 kB entry limit at 4 bytes a character);
+equality filters on such values use it (cairn.store.filters.key_value_leaf)."""
 
 experiments = Table(
     "experiments",
@@ -107,6 +114,12 @@ params = Table(
 Index("ix_params_key_value", params.c.key, params.c.value).ddl_if(dialect="sqlite")
 # PostgreSQL: a hash of the value serves equality filters (a B-tree could refuse long values)
 Index("ix_params_value_hash", params.c.value, postgresql_using="hash").ddl_if(dialect="postgresql")
+Index(
+    "ix_params_key_short_value",
+    params.c.key,
+    params.c.value,
+    postgresql_where=text(f"length(value) <= {SHORT_VALUE_INDEX}"),
+).ddl_if(dialect="postgresql")
 
 run_tags = Table(
     "run_tags",
@@ -122,6 +135,12 @@ Index("ix_run_tags_key_value", run_tags.c.key, run_tags.c.value).ddl_if(dialect=
 Index("ix_run_tags_value_hash", run_tags.c.value, postgresql_using="hash").ddl_if(
     dialect="postgresql"
 )
+Index(
+    "ix_run_tags_key_short_value",
+    run_tags.c.key,
+    run_tags.c.value,
+    postgresql_where=text(f"length(value) <= {SHORT_VALUE_INDEX}"),
+).ddl_if(dialect="postgresql")
 
 metric_keys = Table(
     "metric_keys",
@@ -134,16 +153,26 @@ metric_keys = Table(
 # One row per logged point. NaN is stored as value 0 with is_nan true (SQLite cannot store NaN),
 # ±infinity as ±DBL_MAX on MySQL (FloatValue);
 # the primary key makes an identical point idempotent and serves history reads in step order.
+# On PostgreSQL the two references are checked by statement-level triggers instead of
+# foreign keys (a foreign key is checked per row; migration 0019 explains): same guarantees,
+# including the cascade when a run is deleted.
+_POINT_REFS_AS_FOREIGN_KEYS: Any = ("sqlite", "mysql")  # a tuple: SQLAlchemy's stubs say str
 metrics = Table(
     "metrics",
     metadata,
-    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
-    Column("key_id", Integer, ForeignKey("metric_keys.id"), nullable=False),
+    Column("run_id", Integer, nullable=False),
+    Column("key_id", Integer, nullable=False),
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     Column("value", FloatValue, nullable=False),
     Column("is_nan", Boolean, nullable=False),
     PrimaryKeyConstraint("run_id", "key_id", "step", "timestamp", "value", "is_nan"),
+    ForeignKeyConstraint(["run_id"], ["runs.id"], ondelete="CASCADE").ddl_if(
+        dialect=_POINT_REFS_AS_FOREIGN_KEYS
+    ),
+    ForeignKeyConstraint(["key_id"], ["metric_keys.id"]).ddl_if(
+        dialect=_POINT_REFS_AS_FOREIGN_KEYS
+    ),
     sqlite_with_rowid=False,
 )
 

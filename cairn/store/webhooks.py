@@ -264,6 +264,12 @@ def active(conn: Connection) -> list[tuple[int, Webhook]]:
     return [(int(r.id), webhook(r)) for r in rows]
 
 
+def none_active(conn: Connection) -> bool:
+    """No ACTIVE webhook: no event makes a delivery (the outbox consumer passes over them)."""
+    found = conn.execute(select(w.id).where(w.status == str(WebhookStatus.ACTIVE)).limit(1)).first()
+    return found is None
+
+
 # ---------------------------------------------------------------------------- deliveries
 def add_delivery(
     conn: Connection,

@@ -108,6 +108,39 @@ def test_a_new_consumer_starts_at_the_head(setup: Setup, kind_name: str) -> None
     assert old not in seen
 
 
+def test_an_idle_consumer_passes_over_events_unread_and_reads_again_once_it_is_not(
+    setup: Setup, kind_name: str
+) -> None:
+    seen: list[int] = []
+    asked: list[int] = []
+    idle = threading.Event()
+    idle.set()
+
+    def nothing_to_do(conn: Connection) -> bool:
+        asked.append(1)
+        return idle.is_set()
+
+    @consumer(kind_name, batch=4, idle=nothing_to_do)
+    def reader(conn: Connection, events: Sequence[ChangeEvent]) -> None:
+        seen.extend(e.id for e in events)
+
+    setup.engine(tick=0.2)
+    passed = [_change(setup, n) for n in range(10)]
+
+    def cursor() -> int:
+        return setup.db.read(job_store.cursors).get(kind_name, -1)
+
+    wait_for(lambda: cursor() == passed[-1], what="the idle consumer's cursor at the head")
+    assert asked  # it was asked
+    assert seen == []  # and moved past ten events, none read
+
+    idle.clear()
+    wanted = [_change(setup, n) for n in range(10, 19)]  # more than two batches of 4
+    wait_for(lambda: len(seen) >= len(wanted), what="the events after it stopped being idle")
+    wait_for(lambda: cursor() == wanted[-1], what="the cursor at the last batch")
+    assert seen == wanted
+
+
 @pytest.mark.postgres
 def test_a_periodic_job_runs_once_across_two_engines_on_postgres(
     postgres_setup: Setup, kind_name: str

@@ -25,8 +25,10 @@ def _applies_here(dialect: str) -> object:
     def include(obj: object, name: str | None, kind: str, reflected: bool, other: object) -> bool:
         if dialect == "mysql" and reflected and name in MYSQL_ONLY:
             return False
-        ddl_if = getattr(obj, "_ddl_if", None)  # indexes created on one dialect only
-        return ddl_if is None or ddl_if.dialect in (None, dialect)
+        ddl_if = getattr(obj, "_ddl_if", None)  # indexes and keys made on some dialects only
+        if ddl_if is None or ddl_if.dialect in (None, dialect):
+            return True
+        return isinstance(ddl_if.dialect, tuple) and dialect in ddl_if.dialect
 
     return include
 

@@ -9,10 +9,13 @@ points are only ever added to a series (an identical point is a no-op; a run's p
 only with the run, and its blocks with it by the cascade), so an equal count means the same
 points. Nothing on the write path touches the table.
 
+Numbered 0018 (the number reserved for it) but applied after 0019, which landed first: the
+chain is 0017 → 0019 → 0018.
+
 Frozen like every revision: it spells its tables out and never imports cairn.store.schema.
 
 Revision ID: 0018
-Revises: 0017
+Revises: 0019
 Create Date: 2026-12-05
 """
 
@@ -22,14 +25,14 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0017"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
 expand_only = True
-"""Only adds a table that servers of revision 0017 never read nor write: they run against it
-unchanged (their metric writes make blocks stale, which the count check sees; their run
-deletions take the blocks along by the cascade)."""
+"""Only adds a table that servers of revisions 0017 and 0019 never read nor write: they run
+against it unchanged (their metric writes make blocks stale, which the count check sees;
+their run deletions take the blocks along by the cascade)."""
 
 
 def upgrade() -> None:

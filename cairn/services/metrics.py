@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 REBUILD_AFTER = 60.0
 """Seconds before this process builds the same series' blocks again."""
+MAX_CHUNKS = 1_000_000
+"""Bound on one series' build writes (a chunk is about 65,536 points)."""
 
 SPLIT_MIN_BUCKETS = 64
 SPLIT_PARTS = 2
@@ -147,7 +149,13 @@ class MetricsService:
         async def build() -> None:
             for ref in wanted:
                 try:
-                    await self.db.awrite(functools.partial(mb.build_blocks, ref=ref))
+                    start: int | None = 0
+                    for _ in range(MAX_CHUNKS):  # one write per chunk: others' writes go between
+                        if start is None:
+                            break
+                        start = await self.db.awrite(
+                            functools.partial(mb.build_blocks, ref=ref, start=start)
+                        )
                 except Exception:
                     log.warning(
                         "metric blocks: building run %s key %s failed",

@@ -57,6 +57,11 @@ _m = metrics.c
 _b = metric_blocks.c
 _SERIES = and_(_m.run_id == bindparam("run_id"), _m.key_id == bindparam("key_id"))
 _BSERIES = and_(_b.run_id == bindparam("run_id"), _b.key_id == bindparam("key_id"))
+_S0, _S1 = bindparam("s0", type_=BigInteger), bindparam("s1", type_=BigInteger)
+_K0, _K1 = bindparam("k0", type_=BigInteger), bindparam("k1", type_=BigInteger)
+_CHUNK = and_(_SERIES, _m.step >= _S0, _m.step < _S1)
+"""The points of one build (a chunk of whole blocks: ``s0`` and ``s1`` are multiples of 16)."""
+_BCHUNK = and_(_BSERIES, _b.block >= _K0, _b.block < _K1)
 _BIG = bindparam("big", type_=Double)
 _FINITE = and_(not_(_m.is_nan), _m.value >= -_BIG, _m.value <= _BIG)
 
@@ -96,7 +101,7 @@ _block_of = (_m.step // BLOCK_STEPS).label("blk")
 _BUILD = sa_insert(metric_blocks).from_select(
     ["run_id", "key_id", "block", *_SUMMARY_COLUMNS],
     sa_select(_m.run_id, _m.key_id, _block_of, *_point_aggregates())
-    .where(_SERIES)
+    .where(_CHUNK)
     .group_by(_m.run_id, _m.key_id, _block_of),
 )
 # the usual series has only finite values: plain aggregates (half the CPU of the CASEs above)
@@ -119,16 +124,30 @@ _BUILD_FINITE = sa_insert(metric_blocks).from_select(
         _zero,
         _zero,
     )
-    .where(_SERIES)
+    .where(_CHUNK)
     .group_by(_m.run_id, _m.key_id, _block_of),
 )
 _NOT_FINITE = Prepared(
     sa_select(_b.block)
-    .where(_BSERIES, or_(_b.nan_count > 0, _b.value_min < -_BIG, _b.value_max > _BIG))
+    .where(_BCHUNK, or_(_b.nan_count > 0, _b.value_min < -_BIG, _b.value_max > _BIG))
     .limit(1)
 )
-_DROP = delete(metric_blocks).where(_BSERIES)
+_DROP = delete(metric_blocks).where(_BCHUNK)
+_DROP_ALL = delete(metric_blocks).where(_BSERIES)
 _FIRST_STEP = Prepared(sa_select(_m.step).where(_SERIES).order_by(_m.step).limit(1))
+_CHUNK_END = Prepared(
+    sa_select(_m.step)
+    .where(_SERIES, _m.step >= _S0)
+    .order_by(_m.step)
+    .limit(1)
+    .offset(bindparam("points", type_=BigInteger))
+)
+CHUNK_POINTS = 65_536
+"""Points per build transaction at most (about one block more): a long series is built in
+several writes, so that others' writes wait for one chunk (tens of milliseconds), not for
+the whole series."""
+NO_END = 2**62
+"""The end of the last chunk: past every step."""
 _CURRENT = Prepared(
     sa_select(
         sa_select(func.count()).where(_SERIES).scalar_subquery(),
@@ -168,24 +187,38 @@ _FROM_BLOCKS = Prepared(
 )
 
 
-def build(conn: Connection, run_pk: int, key_id: int, big: float) -> bool:
-    """Compute one series' blocks again from its points (in the caller's write transaction);
-    False when the series has a step below 0 (it gets no blocks). ``big``: the largest finite
-    value as stored (metric_buckets' finite limit of the dialect)."""
-    first = _FIRST_STEP.first(conn, run_id=run_pk, key_id=key_id)
-    conn.execute(_DROP, {"run_id": run_pk, "key_id": key_id})
-    if first is None or first[0] < 0:
-        return False
-    params = {"run_id": run_pk, "key_id": key_id, "big": big}
+def build(conn: Connection, run_pk: int, key_id: int, big: float, s0: int = 0) -> int | None:
+    """Compute one chunk of a series' blocks again from its points, in the caller's write
+    transaction: the blocks from step ``s0`` (a multiple of 16; 0 for the first chunk) over
+    about :data:`CHUNK_POINTS` points. The step where the next chunk starts, or None when this
+    was the last one (or the series has a step below 0, and then no blocks at all). ``big``:
+    the largest finite value as stored (metric_buckets' finite limit of the dialect).
+
+    Chunks built in separate transactions are sound: each is exact for its steps at the time
+    it was built, so the blocks' row counts add up to the series' only when no chunk has
+    gained a point since (points are never removed)."""
+    series = {"run_id": run_pk, "key_id": key_id}
+    if s0 == 0:
+        first = _FIRST_STEP.first(conn, **series)
+        if first is None or first[0] < 0:
+            conn.execute(_DROP_ALL, series)
+            return None
+    found = _CHUNK_END.first(conn, **series, s0=s0, points=CHUNK_POINTS)
+    s1 = NO_END
+    if found is not None:
+        s1 = max(s0 + BLOCK_STEPS, int(found[0]) // BLOCK_STEPS * BLOCK_STEPS)
+    params = {**series, "big": big, "s0": s0, "s1": s1}
+    blocks = {**series, "big": big, "k0": s0 // BLOCK_STEPS, "k1": s1 // BLOCK_STEPS}
+    conn.execute(_DROP, blocks)
     if conn.dialect.name == "mysql":
         # infinities are ±DBL_MAX there and a plain sum over them overflows: never try it
         conn.execute(_BUILD, params)
-        return True
-    conn.execute(_BUILD_FINITE, params)
-    if _NOT_FINITE.first(conn, **params) is not None:  # a NaN or an infinity: count them
-        conn.execute(_DROP, params)
-        conn.execute(_BUILD, params)
-    return True
+    else:
+        conn.execute(_BUILD_FINITE, params)
+        if _NOT_FINITE.first(conn, **blocks) is not None:  # a NaN or an infinity: count them
+            conn.execute(_DROP, blocks)
+            conn.execute(_BUILD, params)
+    return s1 if s1 != NO_END else None
 
 
 def _merge(row: list[Any], edge: tuple[Any, ...]) -> None:

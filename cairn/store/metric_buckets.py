@@ -376,12 +376,14 @@ def from_blocks(
     return out
 
 
-def build_blocks(conn: Connection, ref: SeriesRef) -> bool:
-    """(Re)build one series' block summaries in the caller's write transaction (see
-    :mod:`cairn.store.metric_blocks`); False when it gets none (no key, or a step below 0)."""
+def build_blocks(conn: Connection, ref: SeriesRef, start: int = 0) -> int | None:
+    """(Re)build one chunk of a series' block summaries, from step ``start``, in the caller's
+    write transaction (see :func:`metric_blocks.build`); the next chunk's start, or None when
+    the series is done (or gets no blocks)."""
     if ref.key_id is None:
-        return False
-    return metric_blocks.build(conn, ref.run_pk, ref.key_id, _finite_limit(conn.dialect.name))
+        return None
+    big = _finite_limit(conn.dialect.name)
+    return metric_blocks.build(conn, ref.run_pk, ref.key_id, big, start)
 
 
 def buckets(

@@ -6,6 +6,7 @@ timestamp, or the run's deletion."""
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import Connection, delete, func, select
 
 from cairn.entities.tracking import Buckets, Metric
 from cairn.services.tracking import TrackingService
+from cairn.store import metric_blocks as metric_blocks_module
 from cairn.store import metric_buckets as mb
 from cairn.store import runs as run_store
 from cairn.store.schema import metric_blocks, runs
@@ -44,7 +46,22 @@ def _blocks(
 
 
 def _build(t: TrackingService, ref: mb.SeriesRef) -> bool:
-    return t.db.write(lambda c: mb.build_blocks(c, ref))
+    """Build all of a series' chunks, one write each; whether it has blocks now."""
+    start: int | None = 0
+    for _ in range(10_000):
+        if start is None:
+            break
+        at = start
+        start = t.db.write(functools.partial(mb.build_blocks, ref=ref, start=at))
+    return _block_count(t, ref.run_pk) > 0
+
+
+def _block_count(t: TrackingService, pk: int) -> int:
+    def count(c: Connection) -> int:
+        q = select(func.count()).select_from(metric_blocks).where(metric_blocks.c.run_id == pk)
+        return int(c.execute(q).scalar_one())
+
+    return t.db.read(count)
 
 
 def _same(a: Buckets, b: Buckets) -> None:
@@ -149,11 +166,7 @@ def test_blocks_go_with_their_run_and_negative_steps_get_none(tracking: Tracking
     assert _build(tracking, ref)
 
     def blocks_of(pk: int) -> int:
-        def count(c: Connection) -> int:
-            q = select(func.count()).select_from(metric_blocks).where(metric_blocks.c.run_id == pk)
-            return int(c.execute(q).scalar_one())
-
-        return tracking.db.read(count)
+        return _block_count(tracking, pk)
 
     assert blocks_of(ref.run_pk) == 3000 // 16 + 1
     tracking.db.write(lambda c: c.execute(delete(runs).where(runs.c.id == ref.run_pk)))
@@ -165,3 +178,36 @@ def test_blocks_go_with_their_run_and_negative_steps_get_none(tracking: Tracking
     assert not _build(tracking, neg_ref)
     assert blocks_of(neg_ref.run_pk) == 0
     assert _blocks(tracking, neg_ref, (0, 2999), 10) is None
+
+
+def test_a_series_built_in_chunks(
+    tracking: TrackingService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long series is built in several writes of about CHUNK_POINTS points; a point that
+    lands in a chunk already built while the others are being built makes the blocks stale,
+    one that lands in a chunk not built yet does not."""
+    monkeypatch.setattr(metric_blocks_module, "CHUNK_POINTS", 1000)
+    run_id = tracking.create_run("0", "u", 0, "chunks").info.run_id
+    _log(tracking, run_id, [Metric("m", float(i % 7), i, i) for i in range(10_000)])
+    ref = _ref(tracking, run_id, "m")
+    window, n = (0, 9999), 100
+
+    first = tracking.db.write(lambda c: mb.build_blocks(c, ref, 0))
+    assert first is not None
+    assert first % 16 == 0
+    assert 992 <= first <= 1008
+    # a point in the first chunk (built) and one past it (not built yet)
+    tracking.log_batch(run_id, [Metric("m", 50.0, 1, 10), Metric("m", -50.0, 1, 5000)])
+    start: int | None = first
+    writes = 1
+    while start is not None:
+        at = start
+        start = tracking.db.write(functools.partial(mb.build_blocks, ref=ref, start=at))
+        writes += 1
+    assert writes >= 10
+    assert _blocks(tracking, ref, window, n) is None  # the first chunk missed a point
+    assert _build(tracking, ref)
+    found = _blocks(tracking, ref, window, n)
+    assert found is not None
+    _same(found, _raw(tracking, ref, window, n))
+    assert (max(found.max), min(found.min)) == (50.0, -50.0)

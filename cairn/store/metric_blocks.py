@@ -1,4 +1,4 @@
-"""Per-block summaries of metric series (table ``metric_blocks``, migration 0018), so that a
+"""Per-block summaries of metric series (table ``metric_blocks``, migration 0020), so that a
 chart of long series on the step axis reads about one row per 16 points instead of every
 point.
 

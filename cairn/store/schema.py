@@ -179,7 +179,7 @@ metrics = Table(
 # Per run, key and block of BLOCK_STEPS steps (block k: steps k*16 .. k*16+15, steps >= 0):
 # the block's rows and its finite values' count, step range, min, max and sum, and its NaN and
 # ±infinity counts. Built by charts' reads, never on write; used only while the series' row
-# count equals the sum of its blocks' (cairn/store/metric_blocks.py, migration 0018).
+# count equals the sum of its blocks' (cairn/store/metric_blocks.py, migration 0020).
 metric_blocks = Table(
     "metric_blocks",
     metadata,

@@ -9,12 +9,9 @@ points are only ever added to a series (an identical point is a no-op; a run's p
 only with the run, and its blocks with it by the cascade), so an equal count means the same
 points. Nothing on the write path touches the table.
 
-Numbered 0018 (the number reserved for it) but applied after 0019, which landed first: the
-chain is 0017 → 0019 → 0018.
-
 Frozen like every revision: it spells its tables out and never imports cairn.store.schema.
 
-Revision ID: 0018
+Revision ID: 0020
 Revises: 0019
 Create Date: 2026-12-05
 """
@@ -24,7 +21,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018"
+revision = "0020"
 down_revision = "0019"
 branch_labels = None
 depends_on = None

@@ -73,6 +73,7 @@ from cairn.server.web import WebUI
 from cairn.server.wire import json_response
 from cairn.services import alert_jobs as _alert_jobs  # noqa: F401 (registers the alert jobs)
 from cairn.services import eval_jobs as _eval_jobs  # noqa: F401 (registers the evaluation jobs)
+from cairn.services import metric_block_jobs as _block_jobs  # noqa: F401 (its periodic job)
 from cairn.services.alerts import AlertService
 from cairn.services.approvals import ApprovalService
 from cairn.services.artifact_search import ArtifactSearchService

@@ -26,6 +26,7 @@ the points of the (at most two) blocks the window cuts, which are read one by on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -45,7 +46,7 @@ from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 
 from cairn.store.prepared import Prepared
-from cairn.store.schema import metric_blocks, metrics
+from cairn.store.schema import metric_blocks, metrics, runs
 
 BLOCK_STEPS = 16
 """Steps per block (a power of two; metric_buckets' snapped edges assume 16)."""
@@ -275,3 +276,29 @@ def bucket_rows(
         _merge(row, edge)
         rows.insert(0, row) if bucket == 0 else rows.append(row)
     return rows
+
+
+def stale_series(conn: Connection, run_uuids: Sequence[str]) -> list[tuple[int, int]]:
+    """(run pk, key id) of the series of these runs that have at least
+    :data:`BUILD_MIN_POINTS` points and no current blocks (none, or counts that no longer add
+    up): what a finished run's first chart would otherwise read point by point."""
+    if not run_uuids:
+        return []
+    pks = sa_select(runs.c.id).where(runs.c.run_uuid.in_(sorted(set(run_uuids))))
+    counted = conn.execute(
+        sa_select(_m.run_id, _m.key_id, func.count())
+        .where(_m.run_id.in_(pks))
+        .group_by(_m.run_id, _m.key_id)
+        .having(func.count() >= BUILD_MIN_POINTS)
+    ).all()
+    if not counted:
+        return []
+    built = {
+        (int(r), int(k)): int(n or 0)
+        for r, k, n in conn.execute(
+            sa_select(_b.run_id, _b.key_id, func.sum(_b.row_count))
+            .where(_b.run_id.in_({int(r) for r, _, _ in counted}))
+            .group_by(_b.run_id, _b.key_id)
+        )
+    }
+    return [(int(r), int(k)) for r, k, n in counted if built.get((int(r), int(k))) != int(n)]

@@ -13,6 +13,8 @@ import pytest
 from sqlalchemy import Connection, delete, func, select
 
 from cairn.entities.tracking import Buckets, Metric
+from cairn.jobs.registry import JobContext
+from cairn.services import metric_block_jobs as block_jobs
 from cairn.services.tracking import TrackingService
 from cairn.store import metric_blocks as metric_blocks_module
 from cairn.store import metric_buckets as mb
@@ -211,3 +213,34 @@ def test_a_series_built_in_chunks(
     assert found is not None
     _same(found, _raw(tracking, ref, window, n))
     assert (max(found.max), min(found.min)) == (50.0, -50.0)
+
+
+def test_the_blocks_of_an_ended_runs_long_series_are_built_ahead_of_its_first_chart(
+    tracking: TrackingService,
+) -> None:
+    """The ``metric_blocks.ended`` periodic job: a run that ended gets the blocks of its
+    series of at least BUILD_MIN_POINTS points; a short series, a run still running and a
+    run that ended before the job first looked get none (their first chart builds them)."""
+    ctx = JobContext(None, 1, tracking.db)
+    before = tracking.create_run("0", "u", 0, "before").info.run_id
+    _log(tracking, before, [Metric("loss", 0.5, 1, i) for i in range(3000)])
+    tracking.update_run(before, status="FINISHED", end_time=2)
+    block_jobs.build_blocks_of_ended_runs(ctx)  # its first turn: where the log stands
+
+    done = tracking.create_run("0", "u", 0, "done").info.run_id
+    running = tracking.create_run("0", "u", 0, "running").info.run_id
+    for run_id in (done, running):
+        _log(tracking, run_id, [Metric("loss", _value(i), 1000 + i, i) for i in range(3000)])
+        _log(tracking, run_id, [Metric("short", 1.0, 1, i) for i in range(100)])
+    tracking.update_run(done, status="FAILED", end_time=2)
+    block_jobs.build_blocks_of_ended_runs(ctx)
+
+    loss = _ref(tracking, done, "loss")
+    assert _block_count(tracking, loss.run_pk) == 3000 // 16 + 1  # only its long series
+    found = _blocks(tracking, loss, (0, 2999), 50)
+    assert found is not None
+    _same(found, _raw(tracking, loss, (0, 2999), 50))
+    assert _block_count(tracking, _ref(tracking, running, "loss").run_pk) == 0
+    assert _block_count(tracking, _ref(tracking, before, "loss").run_pk) == 0
+    block_jobs.build_blocks_of_ended_runs(ctx)  # nothing new: nothing built again
+    assert tracking.db.read(lambda c: metric_blocks_module.stale_series(c, [done])) == []

@@ -4,18 +4,20 @@ and ``MLFLOW_TRACKING_PASSWORD``, or ``MLFLOW_TRACKING_TOKEN``; ``MLFLOW_TRACKIN
 
 Read: experiments (``experiments/search``, deleted ones too), runs (``runs/search`` with
 ``run_view_type=ALL``: info, params, tags, dataset inputs, MLflow 3 outputs), every metric point
-(the UI's ``metrics/get-history-bulk``: one request per metric, up to 25,000 points written
-as plain JSON, which costs MLflow less than ``metrics/get-history``'s protobuf conversion;
-longer histories, and servers without that route, through ``metrics/get-history``, paged),
-artifacts (listed with ``artifacts/list`` and streamed from the
-server's ``/get-artifact``, which serves proxied and server-side stores alike), MLflow 3 logged
-models (``logged-models/search`` and their artifact routes) and the registry
-(``registered-models/search``, ``model-versions/search``). The source server is only read.
+(the UI's ``metrics/get-history-bulk``: one request per metric for several consecutive runs,
+up to 25,000 points written as plain JSON; a run the cap may have cut, longer histories and
+servers without that route go through ``metrics/get-history``, paged), artifacts (listed with
+``artifacts/list`` and streamed from the server's ``/get-artifact``, which serves proxied and
+server-side stores alike), MLflow 3 logged models (``logged-models/search`` and their artifact
+routes) and the registry (``registered-models/search``, ``model-versions/search``). The source
+server is only read.
 
-Metric histories are what takes time: an MLflow server answers a few thousand points per
-second and request. So they are read ahead, several requests at a time, in the order the engine
-will send the runs (:meth:`MlflowServerSource.prefetch`), while the points of the run before go
-to the destination; and the engine's plan does not read them at all (:meth:`guess_counts`).
+Metric histories are what takes time: an MLflow server spends about 30 µs of CPU per point it
+answers (most of it building SQLAlchemy objects), whatever the route. So they are read ahead,
+several requests at a time, in the order the engine will send the runs
+(:meth:`MlflowServerSource.prefetch`), while the points of the run before go to the
+destination; the engine's plan does not read them at all (:meth:`guess_counts`); and a run's
+artifact files are downloaded ahead too, since the source's workers are busy with histories.
 
 An artifact "folder" handed to the sync engine is a handle, ``<kind>/<id>`` (``run/<run id>``
 or ``logged-model/<model id>``), not a local path: the files behind it are listed and streamed
@@ -50,6 +52,9 @@ GROUP_POINTS = 20_000  # one metric's points read in one request for several run
 GROUP_RUNS = 100  # MLflow's limit of runs in one metrics/get-history-bulk
 READERS = 4  # history requests at once
 READ_AHEAD = 8  # history requests read ahead of the run the engine is sending
+FILE_READERS = 2  # artifact files downloaded at once, ahead of the run being sent
+FILE_RUNS_AHEAD = 4  # runs whose artifact files are downloaded ahead of the one being sent
+FILE_AHEAD = 64 << 20  # at most this many bytes of them held in memory
 CHUNK = 1 << 20
 MAX_PAGES = 10**5
 AJAX = "/ajax-api/2.0/mlflow"
@@ -106,6 +111,15 @@ class MlflowServerSource(ImportSource):
         self._task_of: dict[str, tuple[int, dict[str, int]]] = {}
         self._futures: dict[int, Future[dict[str, list[StoredPoint]]]] = {}
         self._next = 0  # the next entry of _tasks to start reading
+        # run id -> (artifact folder, its files the engine will send), from prefetch
+        self._run_files: dict[str, tuple[Path, list[tuple[str, int, int]]]] = {}
+        self._file_pool: ThreadPoolExecutor | None = None
+        self._listed: dict[str, Future[list[dict[str, Any]]]] = {}  # run id -> its top folder
+        self._file_order: list[str] = []  # runs with files to send, in send order
+        self._file_at: dict[str, int] = {}  # run id -> its entry in _file_order
+        self._file_next = 0  # the next entry of _file_order to download
+        # (folder, path) -> (its run's entry in _file_order, size, the file's bytes)
+        self._fetched: dict[tuple[str, str], tuple[int, int, Future[bytes]]] = {}
 
     def _check(self) -> None:
         """Fail fast, naming the URL, when nothing MLflow-like answers there."""
@@ -131,6 +145,11 @@ class MlflowServerSource(ImportSource):
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
             self._futures.clear()
+            self._listed.clear()
+        if self._file_pool is not None:
+            self._file_pool.shutdown(wait=True, cancel_futures=True)
+            self._file_pool = None
+            self._fetched.clear()
         if self._owns_api:
             self.api.close()
 
@@ -180,6 +199,13 @@ class MlflowServerSource(ImportSource):
         for item in self._pages("POST", "runs/search", query, "runs"):
             out.append(self._run(item, experiment_id))
         out.sort(key=lambda r: (r.info.start_time or 0, r.info.run_id))
+        # the engine's plan lists every run's artifacts next: READERS listings at a time
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(READERS, thread_name_prefix="cairn-import-read")
+        for run in out:
+            if run.info.artifact_uri:
+                rid = run.info.run_id
+                self._listed[rid] = self._pool.submit(self._list_now, RUN_HANDLE, rid, "")
         return out
 
     def _run(self, item: dict[str, Any], experiment_id: str) -> Run:
@@ -249,10 +275,20 @@ class MlflowServerSource(ImportSource):
             out[key] = int(have.get("count", 0)) + (0 if same else 1)
         return out
 
-    def prefetch(self, run_ids: list[str]) -> None:
+    def prefetch(
+        self,
+        run_ids: list[str],
+        files: dict[str, tuple[Path, list[tuple[str, int, int]]]] | None = None,
+    ) -> None:
         """The engine will send these runs in this order: read their metric histories ahead,
         READERS requests at a time, at most READ_AHEAD requests beyond the run being sent.
-        Consecutive runs share a request per metric (:meth:`_group`)."""
+        Consecutive runs share a request per metric (:meth:`_group`). ``files``: each run's
+        artifact files the engine will send; they are downloaded while its points are sent
+        (:meth:`_fetch_files`)."""
+        self._run_files = dict(files or {})
+        self._file_order = [rid for rid in run_ids if rid in self._run_files]
+        self._file_at = {rid: i for i, rid in enumerate(self._file_order)}
+        self._file_next = 0
         self._tasks = []
         self._task_of = {}
         self._futures = {}
@@ -266,7 +302,7 @@ class MlflowServerSource(ImportSource):
                 self._tasks.append(([rid for rid in group if key in keys[rid]], key))
             for rid in group:
                 self._task_of[rid] = (start, {key: index[key] for key in keys[rid]})
-        if self._tasks and self._pool is None:
+        if self._tasks and self._pool is None:  # (runs() made it, unless the engine gave none)
             self._pool = ThreadPoolExecutor(READERS, thread_name_prefix="cairn-import-read")
 
     def _group(self, run_ids: list[str]) -> Iterator[list[str]]:
@@ -304,6 +340,7 @@ class MlflowServerSource(ImportSource):
             got = self.api.get_if_exists("runs/get", {"run_id": run_id}) or {}
             metrics = got.get("run", {}).get("data", {}).get("metrics", [])
             keys = sorted({str(m["key"]) for m in metrics})
+        self._fetch_files(run_id)
         found = self._task_of.get(run_id)
         if found is None or self._pool is None:
             return {key: self._history(run_id, key) for key in keys}
@@ -317,6 +354,36 @@ class MlflowServerSource(ImportSource):
             points = future.result().pop(run_id, None) if future is not None else None
             out[key] = points if points is not None else self._history(run_id, key)
         return out
+
+    def _fetch_files(self, run_id: str) -> None:
+        """The engine starts sending this run: download the artifact files of this run and
+        the next FILE_RUNS_AHEAD ones (up to FILE_AHEAD bytes held), so that their uploads do
+        not wait for the source, which is busy answering history reads; what earlier runs
+        left unread is dropped."""
+        at = self._file_at.get(run_id)
+        if at is None:
+            return
+        for name in [k for k, (i, _, _) in self._fetched.items() if i < at]:
+            self._fetched.pop(name)[2].cancel()
+        held = sum(size for _, size, _ in self._fetched.values())
+        if self._file_pool is None:
+            self._file_pool = ThreadPoolExecutor(
+                FILE_READERS, thread_name_prefix="cairn-import-file"
+            )
+        self._file_next = max(self._file_next, at)
+        while self._file_next < min(len(self._file_order), at + 1 + FILE_RUNS_AHEAD):
+            folder, files = self._run_files[self._file_order[self._file_next]]
+            if held and held + sum(size for _, size, _ in files) > FILE_AHEAD:
+                break
+            for rel, size, _ in files:
+                if 0 < size <= FILE_AHEAD:
+                    held += size
+                    download = self._file_pool.submit(self._download, folder, rel, size)
+                    self._fetched[(str(folder), rel)] = (self._file_next, size, download)
+            self._file_next += 1
+
+    def _download(self, folder: Path, rel: str, size: int) -> bytes:
+        return b"".join(self._read_stream(folder, rel, size))
 
     def _histories(self, run_ids: list[str], key: str) -> dict[str, list[StoredPoint]]:
         """Every point of one metric of several runs: one get-history-bulk request for them
@@ -436,6 +503,12 @@ class MlflowServerSource(ImportSource):
                 yield rel, int(entry.get("file_size") or 0), 0
 
     def _list(self, kind: str, ident: str, directory: str) -> list[dict[str, Any]]:
+        listed = self._listed.pop(ident, None) if kind == RUN_HANDLE and not directory else None
+        if listed is not None:
+            return listed.result()
+        return self._list_now(kind, ident, directory)
+
+    def _list_now(self, kind: str, ident: str, directory: str) -> list[dict[str, Any]]:
         if kind == RUN_HANDLE:
             query: dict[str, Any] = {"run_id": ident}
             if directory:
@@ -458,6 +531,17 @@ class MlflowServerSource(ImportSource):
         return list(found.get("files", [])) if isinstance(found, dict) else []
 
     def read_artifact(self, folder: Path, rel: str, size: int) -> Iterator[bytes]:
+        ahead = self._fetched.pop((str(folder), rel), None)
+        if ahead is not None:
+            try:
+                data = ahead[2].result()
+            except SyncError:
+                data = None  # read it again below: a lasting failure is raised from there
+            if data is not None and len(data) == size:
+                return iter((data,))
+        return self._read_stream(folder, rel, size)
+
+    def _read_stream(self, folder: Path, rel: str, size: int) -> Iterator[bytes]:
         kind, ident = PurePosixPath(folder).parts
         if kind == RUN_HANDLE:
             url = "/get-artifact"

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -55,13 +56,17 @@ def verify_password(stored_hash: str, password: str) -> bool:
         return False
 
 
-# A hash to verify against when the user does not exist, so that a wrong username takes as
-# long as a wrong password and the timing tells nothing.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+@functools.cache
+def dummy_hash() -> str:
+    """A hash to verify against when the user does not exist, so that a wrong username takes
+    as long as a wrong password and the timing tells nothing. Made on first use (hashing costs
+    about 0.3 s of CPU, which every CLI command paid at import); the server makes it when it
+    starts."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def burn_verification(password: str) -> None:
-    verify_password(_DUMMY_HASH, password)
+    verify_password(dummy_hash(), password)
 
 
 def digest(secret: str) -> str:

@@ -26,6 +26,7 @@ from starlette.types import Scope
 from cairn._version import MLFLOW_API_VERSION, __version__
 from cairn.access.policy import PUBLIC, USER_READ, requires
 from cairn.access.sealing import Sealer, key_from_file
+from cairn.access.secrets import dummy_hash
 from cairn.access.service import AccessService
 from cairn.artifacts.uri import repository_for
 from cairn.entities.access import Permission
@@ -406,6 +407,7 @@ def build_services(settings: Settings, db: Database) -> dict[str, Any]:
     tracking = TrackingService(db, limits, artifact_root=artifacts.default_root)
     logged_models = LoggedModelService(db, artifacts, limits)
     access = AccessService(db, Permission[settings.default_permission])
+    dummy_hash()  # before the first sign-in, so that the first unknown username costs no more
     registry = RegistryService(db, artifacts, logged_models.artifact_uri)
     services: dict[str, Any] = {
         "artifacts": artifacts,

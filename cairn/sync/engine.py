@@ -55,10 +55,10 @@ class Source(Protocol):
 
     Two optional methods let a source whose metric points are slow to read (an MLflow
     server) work ahead: ``guess_counts(run_id, sent)`` answers the plan instead of
-    ``metric_counts`` (see :meth:`Syncer._plan_counts`), and ``prefetch(run_ids)`` is told
-    the order the runs will be sent in. An import whose source has traces offers
-    ``traces(experiment_id)``: MLflow 3's trace objects (``trace_info`` and OTLP ``spans``),
-    copied under their own ids after the runs."""
+    ``metric_counts`` (see :meth:`Syncer._plan_counts`), and ``prefetch(run_ids, files)`` is
+    told the order the runs will be sent in and each one's artifact files to send. An import
+    whose source has traces offers ``traces(experiment_id)``: MLflow 3's trace objects
+    (``trace_info`` and OTLP ``spans``), copied under their own ids after the runs."""
 
     keep_ids: bool
 
@@ -218,7 +218,11 @@ class Syncer:
         self.report.runs_unchanged = len(works) - len(pending)
         prefetch = getattr(self.source, "prefetch", None)
         if prefetch is not None and not self.dry_run:
-            prefetch([w.run.info.run_id for w in pending if w.experiment_id not in self._blocked])
+            sending = [w for w in pending if w.experiment_id not in self._blocked]
+            files = {
+                w.run.info.run_id: (w.folder, w.files) for w in sending if w.folder and w.files
+            }
+            prefetch([w.run.info.run_id for w in sending], files)
         logged = self.source.logged_models()
         if not self.dry_run:
             done = self.ledger.data.get("logged_models", {})

@@ -4,18 +4,20 @@ and ``MLFLOW_TRACKING_PASSWORD``, or ``MLFLOW_TRACKING_TOKEN``; ``MLFLOW_TRACKIN
 
 Read: experiments (``experiments/search``, deleted ones too), runs (``runs/search`` with
 ``run_view_type=ALL``: info, params, tags, dataset inputs, MLflow 3 outputs), every metric point
-(the UI's ``metrics/get-history-bulk``: one request per metric, up to 25,000 points written
-as plain JSON, which costs MLflow less than ``metrics/get-history``'s protobuf conversion;
-longer histories, and servers without that route, through ``metrics/get-history``, paged),
-artifacts (listed with ``artifacts/list`` and streamed from the
-server's ``/get-artifact``, which serves proxied and server-side stores alike), MLflow 3 logged
-models (``logged-models/search`` and their artifact routes) and the registry
-(``registered-models/search``, ``model-versions/search``). The source server is only read.
+(the UI's ``metrics/get-history-bulk``: one request per metric for several consecutive runs,
+up to 25,000 points written as plain JSON; a run the cap may have cut, longer histories and
+servers without that route go through ``metrics/get-history``, paged), artifacts (listed with
+``artifacts/list`` and streamed from the server's ``/get-artifact``, which serves proxied and
+server-side stores alike), MLflow 3 logged models (``logged-models/search`` and their artifact
+routes) and the registry (``registered-models/search``, ``model-versions/search``). The source
+server is only read.
 
-Metric histories are what takes time: an MLflow server answers a few thousand points per
-second and request. So they are read ahead, several requests at a time, in the order the engine
-will send the runs (:meth:`MlflowServerSource.prefetch`), while the points of the run before go
-to the destination; and the engine's plan does not read them at all (:meth:`guess_counts`).
+Metric histories are what takes time: an MLflow server spends about 30 µs of CPU per point it
+answers (most of it building SQLAlchemy objects), whatever the route. So they are read ahead,
+several requests at a time, in the order the engine will send the runs
+(:meth:`MlflowServerSource.prefetch`), while the points of the run before go to the
+destination; the engine's plan does not read them at all (:meth:`guess_counts`); and a run's
+artifact files are downloaded ahead too, since the source's workers are busy with histories.
 
 An artifact "folder" handed to the sync engine is a handle, ``<kind>/<id>`` (``run/<run id>``
 or ``logged-model/<model id>``), not a local path: the files behind it are listed and streamed
@@ -46,8 +48,13 @@ from cairn.sync.source import ImportedModel, StoredPoint
 PAGE = 1000  # runs/search and experiments/search; MLflow's own limit for runs is 50,000
 HISTORY_PAGE = 25_000
 BULK_MAX = 25_000  # MLflow's cap on metrics/get-history-bulk (it truncates, no paging)
-READERS = 4  # metric histories read at once
-READ_AHEAD = 16  # metric histories read ahead of the one the engine is sending
+GROUP_POINTS = 20_000  # one metric's points read in one request for several runs (a guess)
+GROUP_RUNS = 100  # MLflow's limit of runs in one metrics/get-history-bulk
+READERS = 4  # history requests at once
+READ_AHEAD = 8  # history requests read ahead of the run the engine is sending
+FILE_READERS = 2  # artifact files downloaded at once, ahead of the run being sent
+FILE_RUNS_AHEAD = 4  # runs whose artifact files are downloaded ahead of the one being sent
+FILE_AHEAD = 64 << 20  # at most this many bytes of them held in memory
 CHUNK = 1 << 20
 MAX_PAGES = 10**5
 AJAX = "/ajax-api/2.0/mlflow"
@@ -98,10 +105,21 @@ class MlflowServerSource(ImportSource):
         self._experiments: list[Experiment] | None = None
         self._bulk: bool | None = None  # whether the server has metrics/get-history-bulk
         self._pool: ThreadPoolExecutor | None = None
-        self._order: list[tuple[str, str]] = []  # (run id, key) in the engine's send order
-        self._first: dict[str, int] = {}  # run id -> its first entry in _order
-        self._ahead: dict[tuple[str, str], Future[list[StoredPoint]]] = {}
-        self._next = 0  # the next entry of _order to start reading
+        # history requests in the engine's send order: (run ids, key), one metric of a group
+        self._tasks: list[tuple[list[str], str]] = []
+        # run id -> (its group's first request, key -> the request that reads it)
+        self._task_of: dict[str, tuple[int, dict[str, int]]] = {}
+        self._futures: dict[int, Future[dict[str, list[StoredPoint]]]] = {}
+        self._next = 0  # the next entry of _tasks to start reading
+        # run id -> (artifact folder, its files the engine will send), from prefetch
+        self._run_files: dict[str, tuple[Path, list[tuple[str, int, int]]]] = {}
+        self._file_pool: ThreadPoolExecutor | None = None
+        self._listed: dict[str, Future[list[dict[str, Any]]]] = {}  # run id -> its top folder
+        self._file_order: list[str] = []  # runs with files to send, in send order
+        self._file_at: dict[str, int] = {}  # run id -> its entry in _file_order
+        self._file_next = 0  # the next entry of _file_order to download
+        # (folder, path) -> (its run's entry in _file_order, size, the file's bytes)
+        self._fetched: dict[tuple[str, str], tuple[int, int, Future[bytes]]] = {}
 
     def _check(self) -> None:
         """Fail fast, naming the URL, when nothing MLflow-like answers there."""
@@ -126,7 +144,12 @@ class MlflowServerSource(ImportSource):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-            self._ahead.clear()
+            self._futures.clear()
+            self._listed.clear()
+        if self._file_pool is not None:
+            self._file_pool.shutdown(wait=True, cancel_futures=True)
+            self._file_pool = None
+            self._fetched.clear()
         if self._owns_api:
             self.api.close()
 
@@ -176,6 +199,13 @@ class MlflowServerSource(ImportSource):
         for item in self._pages("POST", "runs/search", query, "runs"):
             out.append(self._run(item, experiment_id))
         out.sort(key=lambda r: (r.info.start_time or 0, r.info.run_id))
+        # the engine's plan lists every run's artifacts next: READERS listings at a time
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(READERS, thread_name_prefix="cairn-import-read")
+        for run in out:
+            if run.info.artifact_uri:
+                rid = run.info.run_id
+                self._listed[rid] = self._pool.submit(self._list_now, RUN_HANDLE, rid, "")
         return out
 
     def _run(self, item: dict[str, Any], experiment_id: str) -> Run:
@@ -245,22 +275,63 @@ class MlflowServerSource(ImportSource):
             out[key] = int(have.get("count", 0)) + (0 if same else 1)
         return out
 
-    def prefetch(self, run_ids: list[str]) -> None:
+    def prefetch(
+        self,
+        run_ids: list[str],
+        files: dict[str, tuple[Path, list[tuple[str, int, int]]]] | None = None,
+    ) -> None:
         """The engine will send these runs in this order: read their metric histories ahead,
-        READERS at a time, at most READ_AHEAD beyond the run being sent."""
-        self._order = [(rid, key) for rid in run_ids for key in self._metric_keys.get(rid, [])]
-        self._first = {}
-        for i, (rid, _) in enumerate(self._order):
-            self._first.setdefault(rid, i)
+        READERS requests at a time, at most READ_AHEAD requests beyond the run being sent.
+        Consecutive runs share a request per metric (:meth:`_group`). ``files``: each run's
+        artifact files the engine will send; they are downloaded while its points are sent
+        (:meth:`_fetch_files`)."""
+        self._run_files = dict(files or {})
+        self._file_order = [rid for rid in run_ids if rid in self._run_files]
+        self._file_at = {rid: i for i, rid in enumerate(self._file_order)}
+        self._file_next = 0
+        self._tasks = []
+        self._task_of = {}
+        self._futures = {}
         self._next = 0
-        if self._order and self._pool is None:
+        for group in self._group(run_ids):
+            start = len(self._tasks)
+            keys = {rid: self._metric_keys.get(rid, []) for rid in group}
+            index: dict[str, int] = {}
+            for key in sorted({key for found in keys.values() for key in found}):
+                index[key] = len(self._tasks)
+                self._tasks.append(([rid for rid in group if key in keys[rid]], key))
+            for rid in group:
+                self._task_of[rid] = (start, {key: index[key] for key in keys[rid]})
+        if self._tasks and self._pool is None:  # (runs() made it, unless the engine gave none)
             self._pool = ThreadPoolExecutor(READERS, thread_name_prefix="cairn-import-read")
+
+    def _group(self, run_ids: list[str]) -> Iterator[list[str]]:
+        """Runs in send order, cut into groups whose histories are read together: as long as
+        each metric's points, guessed from its latest step, stay within GROUP_POINTS (a wrong
+        guess costs a second read of the runs cut off, never a point). The first groups are
+        smaller, so that the first run's points arrive soon."""
+        group: list[str] = []
+        sums: dict[str, int] = {}
+        cap = GROUP_POINTS // 4
+        for rid in run_ids:
+            guess = {k: max(p[0] + 1, 1) for k, p in self._latest.get(rid, {}).items()}
+            if group and (
+                len(group) >= GROUP_RUNS or any(sums.get(k, 0) + n > cap for k, n in guess.items())
+            ):
+                yield group
+                group, sums = [], {}
+                cap = min(cap * 2, GROUP_POINTS)
+            group.append(rid)
+            for k, n in guess.items():
+                sums[k] = sums.get(k, 0) + n
+        if group:
+            yield group
 
     def _read_ahead(self, upto: int) -> None:
         assert self._pool is not None
-        for i in range(self._next, min(upto, len(self._order))):
-            rid, key = self._order[i]
-            self._ahead[(rid, key)] = self._pool.submit(self._history, rid, key)
+        for i in range(self._next, min(upto, len(self._tasks))):
+            rids, key = self._tasks[i]
+            self._futures[i] = self._pool.submit(self._histories, rids, key)
         self._next = max(self._next, upto)
 
     def read_points(self, run_id: str) -> dict[str, list[StoredPoint]]:
@@ -269,25 +340,84 @@ class MlflowServerSource(ImportSource):
             got = self.api.get_if_exists("runs/get", {"run_id": run_id}) or {}
             metrics = got.get("run", {}).get("data", {}).get("metrics", [])
             keys = sorted({str(m["key"]) for m in metrics})
-        first = self._first.get(run_id)
-        if first is None or self._pool is None:
+        self._fetch_files(run_id)
+        found = self._task_of.get(run_id)
+        if found is None or self._pool is None:
             return {key: self._history(run_id, key) for key in keys}
-        self._read_ahead(first + len(keys) + READ_AHEAD)
-        for done in [k for k in self._ahead if self._first.get(k[0], 0) < first]:
-            self._ahead.pop(done).cancel()  # runs the engine skipped
+        start, mine = found
+        self._read_ahead(max(mine.values(), default=start) + 1 + READ_AHEAD)
+        for done in [i for i in self._futures if i < start]:
+            self._futures.pop(done).cancel()  # earlier groups: runs sent or skipped
         out: dict[str, list[StoredPoint]] = {}
         for key in keys:
-            future = self._ahead.pop((run_id, key), None)
-            out[key] = future.result() if future is not None else self._history(run_id, key)
+            future = self._futures.get(mine[key]) if key in mine else None
+            points = future.result().pop(run_id, None) if future is not None else None
+            out[key] = points if points is not None else self._history(run_id, key)
+        return out
+
+    def _fetch_files(self, run_id: str) -> None:
+        """The engine starts sending this run: download the artifact files of this run and
+        the next FILE_RUNS_AHEAD ones (up to FILE_AHEAD bytes held), so that their uploads do
+        not wait for the source, which is busy answering history reads; what earlier runs
+        left unread is dropped."""
+        at = self._file_at.get(run_id)
+        if at is None:
+            return
+        for name in [k for k, (i, _, _) in self._fetched.items() if i < at]:
+            self._fetched.pop(name)[2].cancel()
+        held = sum(size for _, size, _ in self._fetched.values())
+        if self._file_pool is None:
+            self._file_pool = ThreadPoolExecutor(
+                FILE_READERS, thread_name_prefix="cairn-import-file"
+            )
+        self._file_next = max(self._file_next, at)
+        while self._file_next < min(len(self._file_order), at + 1 + FILE_RUNS_AHEAD):
+            folder, files = self._run_files[self._file_order[self._file_next]]
+            if held and held + sum(size for _, size, _ in files) > FILE_AHEAD:
+                break
+            for rel, size, _ in files:
+                if 0 < size <= FILE_AHEAD:
+                    held += size
+                    download = self._file_pool.submit(self._download, folder, rel, size)
+                    self._fetched[(str(folder), rel)] = (self._file_next, size, download)
+            self._file_next += 1
+
+    def _download(self, folder: Path, rel: str, size: int) -> bytes:
+        return b"".join(self._read_stream(folder, rel, size))
+
+    def _histories(self, run_ids: list[str], key: str) -> dict[str, list[StoredPoint]]:
+        """Every point of one metric of several runs: one get-history-bulk request for them
+        all when the server has the route; a run the answer may have cut (MLflow stops at
+        BULK_MAX points in all, runs in id order) is read again on its own."""
+        many = len(run_ids) > 1 and self._bulk is not False
+        items = self._bulk_items(run_ids, key) if many else None
+        if items is None:
+            return {rid: self._history(rid, key) for rid in run_ids}
+        complete = set(run_ids)
+        if len(items) >= BULK_MAX:
+            order = [str(m.get("run_id", "")) for m in items]
+            in_order = all(a <= b for a, b in zip(order, order[1:], strict=False))
+            complete = {r for r in run_ids if in_order and r < order[-1]}
+        by_run: dict[str, list[dict[str, Any]]] = {rid: [] for rid in run_ids}
+        for m in items:
+            if m.get("key", key) == key and str(m.get("run_id")) in by_run:
+                by_run[str(m["run_id"])].append(m)
+        out: dict[str, list[StoredPoint]] = {}
+        for rid in run_ids:
+            points = self._checked(rid, key, by_run[rid]) if rid in complete else None
+            out[rid] = points if points is not None else self._history(rid, key)
         return out
 
     def _history(self, run_id: str, key: str) -> list[StoredPoint]:
         """Every point of one metric: in one bulk request when the server has the route and
         the history fits, else paged through metrics/get-history."""
         if self._bulk is not False:
-            found = self._bulk_history(run_id, key)
-            if found is not None:
-                return found
+            items = self._bulk_items([run_id], key)
+            if items is not None and len(items) < BULK_MAX:
+                mine = [m for m in items if m.get("run_id", run_id) == run_id]
+                found = self._checked(run_id, key, [m for m in mine if m.get("key", key) == key])
+                if found is not None:
+                    return found
         points: list[StoredPoint] = []
         query = {"run_id": run_id, "metric_key": key, "max_results": HISTORY_PAGE}
         for m in self._pages("GET", "metrics/get-history", query, "metrics"):
@@ -298,12 +428,11 @@ class MlflowServerSource(ImportSource):
             )
         return points
 
-    def _bulk_history(self, run_id: str, key: str) -> list[StoredPoint] | None:
-        """metrics/get-history-bulk for one run and key; None when the server has no such
-        route or the answer may be cut (as many points as the cap, or without the latest
-        point runs/search showed)."""
+    def _bulk_items(self, run_ids: list[str], key: str) -> list[dict[str, Any]] | None:
+        """metrics/get-history-bulk for these runs and one key, as the server answered it;
+        None when the server has no such route."""
         url = f"{AJAX}/metrics/get-history-bulk"
-        params = {"run_id": run_id, "metric_key": key, "max_results": str(BULK_MAX)}
+        params = {"run_id": run_ids, "metric_key": key, "max_results": str(BULK_MAX)}
         try:
             response = self.api.rest.request("GET", url, params=params)
         except CairnRestError as exc:
@@ -327,12 +456,15 @@ class MlflowServerSource(ImportSource):
             self._bulk = False
             return None
         self._bulk = True
-        if len(items) >= BULK_MAX:
-            return None
+        return items
+
+    def _checked(
+        self, run_id: str, key: str, items: list[dict[str, Any]]
+    ) -> list[StoredPoint] | None:
+        """One run's points of one metric from a bulk answer; None when the answer may be
+        cut short (it lacks the latest point runs/search showed)."""
         points: list[StoredPoint] = []
         for m in items:
-            if m.get("run_id", run_id) != run_id or m.get("key", key) != key:
-                continue
             value = wire.parse_number(m.get("value"))
             nan = value != value
             points.append(
@@ -371,6 +503,12 @@ class MlflowServerSource(ImportSource):
                 yield rel, int(entry.get("file_size") or 0), 0
 
     def _list(self, kind: str, ident: str, directory: str) -> list[dict[str, Any]]:
+        listed = self._listed.pop(ident, None) if kind == RUN_HANDLE and not directory else None
+        if listed is not None:
+            return listed.result()
+        return self._list_now(kind, ident, directory)
+
+    def _list_now(self, kind: str, ident: str, directory: str) -> list[dict[str, Any]]:
         if kind == RUN_HANDLE:
             query: dict[str, Any] = {"run_id": ident}
             if directory:
@@ -393,6 +531,17 @@ class MlflowServerSource(ImportSource):
         return list(found.get("files", [])) if isinstance(found, dict) else []
 
     def read_artifact(self, folder: Path, rel: str, size: int) -> Iterator[bytes]:
+        ahead = self._fetched.pop((str(folder), rel), None)
+        if ahead is not None:
+            try:
+                data = ahead[2].result()
+            except SyncError:
+                data = None  # read it again below: a lasting failure is raised from there
+            if data is not None and len(data) == size:
+                return iter((data,))
+        return self._read_stream(folder, rel, size)
+
+    def _read_stream(self, folder: Path, rel: str, size: int) -> Iterator[bytes]:
         kind, ident = PurePosixPath(folder).parts
         if kind == RUN_HANDLE:
             url = "/get-artifact"

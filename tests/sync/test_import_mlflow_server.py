@@ -18,6 +18,7 @@ import pytest
 from cairn.sync import SyncError
 from cairn.sync.imports import run_import, verify_import
 from cairn.sync.mlflow_server import MlflowServerSource
+from cairn.sync.remote import Destination
 from tests.compat.server import REPO, CairnServer, start_server, start_stock_mlflow_server
 from tests.sync.builder import env_without_cairn
 from tests.sync.conftest import Requests
@@ -87,6 +88,57 @@ def test_the_cli_imports_one_experiment_and_verifies(
     assert "the destination matches" in done.stdout
     after = summary(client, tmp_path, cairn_dest.url, prefix)
     assert set(after["experiments"]) == {f"{prefix}-other"}
+
+
+CUT_FILL = """
+import sys, time
+from mlflow import MlflowClient
+from mlflow.entities import Metric
+client = MlflowClient(tracking_uri=sys.argv[1])
+eid = client.create_experiment(sys.argv[2])
+base = int(time.time() * 1000) - 10**6
+for r in range(3):
+    rid = client.create_run(eid, start_time=base + r).info.run_id
+    points = [Metric("loss", (r * 7 + i) % 1000 / 1000, base + i, 0) for i in range(10_000)]
+    for start in range(0, len(points), 1000):
+        client.log_batch(rid, metrics=points[start : start + 1000])
+    print(rid)
+"""
+
+
+@pytest.mark.compat
+def test_histories_read_together_past_mlflows_cap_lose_no_point(
+    mlflow_source: tuple[str, CairnServer], cairn_dest: CairnServer, tmp_path: Path
+) -> None:
+    """Three runs of 10,000 points each logged at step 0: from their latest step they look
+    like one point each, so one get-history-bulk request asks for all three; MLflow answers
+    its cap of 25,000 points, and the runs it may have cut are read again on their own."""
+    client, source = mlflow_source
+    name = f"cut{uuid.uuid4().hex[:6]}"
+    python = str(REPO / ".venvs" / client / "bin" / "python")
+    filled = subprocess.run(
+        [python, "-c", CUT_FILL, source.url, name], env=env_without_cairn(),
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    run_ids = filled.stdout.split()[-3:]
+    seen = Requests()
+    api = Destination(source.url, request_hook=seen)
+    try:
+        source_api = MlflowServerSource(
+            source.url, state_dir=tmp_path / "state", experiments=[name], api=api
+        )
+        report = run_import(source_api, cairn_dest.url)
+    finally:
+        api.close()
+    assert report.failures == []
+    assert report.points == 30_000
+    bulk = "/ajax-api/2.0/mlflow/metrics/get-history-bulk"
+    assert seen.by_path[bulk] >= 2  # the three together, then at least one alone
+    for rid in run_ids:
+        want = Destination(source.url).metric_history(rid, "loss")
+        got = Destination(cairn_dest.url).metric_history(rid, "loss")
+        assert len(want) == 10_000
+        assert sorted(got) == sorted(want)
 
 
 def test_a_url_that_is_not_an_mlflow_server_is_refused(cairn_dest: CairnServer) -> None:

@@ -7,7 +7,7 @@ from starlette.requests import Request
 
 from cairn.access import policy as p
 from cairn.entities.access import Permission, ResourceType
-from cairn.entities.tracking import Dataset, RunQuery, parse_experiment_id
+from cairn.entities.tracking import Dataset, Page, Run, RunQuery, parse_experiment_id
 from cairn.server import wire
 from cairn.server.mlflow import messages as m
 from cairn.server.mlflow.endpoint import Endpoint
@@ -126,6 +126,11 @@ async def search(request: Request, msg: m.SearchRuns) -> wire.Json:
         page_token=msg.page_token,
     )
     page = await run_in_threadpool(tracking(request).search_runs, query)
+    return search_page(page)
+
+
+def search_page(page: Page[Run]) -> wire.Json:
+    """A runs/search answer for ``page`` (the handler's, and GraphQL's mlflowSearchRuns)."""
     return wire.page("runs", [wire.run(r) for r in page.items], page.next_page_token)
 
 

@@ -10,13 +10,16 @@ and the response body (the MLflow JSON, encoded). The figure is this thread's CP
 load of other processes changes it little. ``DB_URL``'s store must hold the runs of
 ``benchmarks/pg_search_cost.py`` (its ``--db`` fills a PostgreSQL one;
 ``--fill N`` here fills an empty store of any backend the same way). ``--profile N``: a
-cProfile of N more searches timed by thread CPU, the top 25 by own time.
+cProfile of N more searches timed by thread CPU, the top 25 by own time. ``--server-heap``
+builds the server's app first (the objects a server holds: the cyclic GC's full collections
+traverse them), ``--freeze`` then freezes them as ``cairn server`` does.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import os
 import pstats
 import statistics
@@ -27,7 +30,9 @@ import orjson
 
 from benchmarks.pg_search_cost import FILTER, fill
 from cairn.entities.tracking import RunQuery
+from cairn.server.app import create_app
 from cairn.server.mlflow.runs import search_page
+from cairn.server.settings import Settings
 from cairn.services.tracking import TrackingService
 from cairn.store.db import Database
 from cairn.store.migrate import ensure_schema
@@ -45,7 +50,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="rounds of --reps; median shown")
     parser.add_argument("--fill", type=int, default=0, help="fill N runs if the store has none")
     parser.add_argument("--profile", type=int, default=0)
+    parser.add_argument(
+        "--server-heap",
+        action="store_true",
+        help="build the server's app first (not started), for a server-sized heap",
+    )
+    parser.add_argument(
+        "--freeze", action="store_true", help="then gc.freeze() it, as `cairn server` does"
+    )
     args = parser.parse_args()
+    if args.server_heap:
+        held = create_app(Settings(backend_store_uri=args.url))
+        print(f"server heap: {len(gc.get_objects())} objects tracked ({type(held).__name__})")
+    if args.freeze:
+        gc.collect()
+        gc.freeze()
     db = Database(args.url, pool_size=2)
     try:
         ensure_schema(db.write_engine)

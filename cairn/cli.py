@@ -329,7 +329,7 @@ def server(
     if workers == 1:
         from cairn.server.app import create_app
 
-        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+        uvicorn.run(create_app(settings, freeze_heap=True), **common)  # type: ignore[arg-type]
     else:
         uvicorn.run(
             "cairn.server.app:app_from_env",

@@ -130,8 +130,16 @@ OUTPUTS = PreparedIn(
 
 
 def load_runs(conn: Connection, rows: Sequence[AnyRow | RunRow]) -> list[Run]:
-    """Whole runs for ``rows`` (each with the INFO_COLUMNS), in the same order."""
-    by_id: dict[int, Run] = {row.id: Run(info=run_info(row)) for row in rows}
+    """Whole runs for ``rows`` (each with the INFO_COLUMNS first), in the same order.
+
+    The hot path of a search page (100 runs, some 2,000 rows of params, tags and metrics):
+    one pass over each query's rows, the columns unpacked by position."""
+    by_id: dict[int, Run] = {}
+    for row in rows:
+        rid, uuid, experiment_id, name, user, status, start, end, uri, stage = row[:10]
+        by_id[rid] = Run(
+            RunInfo(uuid, str(experiment_id), name, user, status, start, end, uri, stage)
+        )
     ids = list(by_id)
     if not ids:
         return []
@@ -148,12 +156,13 @@ def load_runs(conn: Connection, rows: Sequence[AnyRow | RunRow]) -> list[Run]:
     nan = math.nan
     for run_id, key, value, is_nan, timestamp, step in latest:
         metrics[run_id].append(Metric(key, nan if is_nan else value, timestamp, step))
-    _fill_inputs(conn, by_id, inputs)
+    if inputs:
+        _fill_inputs(conn, by_id, inputs)
     for run_id, model_id, step in outputs:
         by_id[run_id].outputs.append((model_id, step))
     for run_id, model_id in model_inputs:
         by_id[run_id].model_inputs.append(model_id)
-    return [by_id[row.id] for row in rows]
+    return [by_id[row[0]] for row in rows]
 
 
 def _fill_inputs(conn: Connection, by_id: dict[int, Run], inputs: list[tuple[Any, ...]]) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, FromClause, and_, case, select
+from sqlalchemy import ColumnElement, Connection, FromClause, Table, and_, case, select
 
 from cairn.entities.errors import CairnError
 from cairn.entities.tracking import Page, Run, RunQuery
@@ -52,6 +53,16 @@ def search_runs(conn: Connection, keys: MetricKeys, q: RunQuery) -> Page[Run]:
     return Page(load_runs(conn, rows), next_page_token=token)
 
 
+@functools.lru_cache(maxsize=64)
+def _alias(table: Table, name: str) -> FromClause:
+    """``table AS name``, made once: an alias builds a proxy of each of its table's columns
+    when first used (about a fifth of the client CPU of building a search's query, by
+    cProfile in thread time). The same object serves every query (it holds no state of one)."""
+    alias = table.alias(name)
+    _ = alias.c  # build the columns now, not in the first concurrent use
+    return alias
+
+
 def _required_metrics(expr: Expr | None) -> set[str]:
     """The metrics every matching run has a (non-NaN) value of: those a top-level conjunct of
     the filter compares (any comparator but ``IS NULL`` / ``IS NOT NULL``)."""
@@ -95,7 +106,7 @@ def _sort_keys(
             out.append((column, o.ascending))
         elif o.entity == "metric":
             kid = keys.lookup(conn, [o.key]).get(o.key)
-            lm = latest_metrics.alias(f"order_{i}")
+            lm = _alias(latest_metrics, f"order_{i}")
             on = and_(lm.c.run_id == runs.c.id, lm.c.key_id == (-1 if kid is None else kid))
             if o.key in required and o.key not in joined:
                 source = source.join(lm, on)
@@ -106,7 +117,7 @@ def _sort_keys(
             out.append((rank, True))
             out.append((lm.c.value, o.ascending))
         elif o.entity in ("param", "tag"):
-            kv = (params if o.entity == "param" else run_tags).alias(f"order_{i}")
+            kv = _alias(params if o.entity == "param" else run_tags, f"order_{i}")
             source = source.outerjoin(kv, and_(kv.c.run_id == runs.c.id, kv.c.key == o.key))
             out.append((case((kv.c.run_id.is_(None), 1), else_=0), True))
             out.append((kv.c.value, o.ascending))

@@ -7,7 +7,7 @@ from starlette.requests import Request
 
 from cairn.access import policy as p
 from cairn.entities.access import Permission, ResourceType
-from cairn.entities.tracking import Dataset, RunQuery, parse_experiment_id
+from cairn.entities.tracking import Dataset, Page, Run, RunQuery, parse_experiment_id
 from cairn.server import wire
 from cairn.server.mlflow import messages as m
 from cairn.server.mlflow.endpoint import Endpoint
@@ -113,19 +113,29 @@ async def log_inputs(request: Request, msg: m.LogInputs) -> wire.Json:
 
 async def search(request: Request, msg: m.SearchRuns) -> wire.Json:
     ids = [str(parse_experiment_id(e, "experiment_ids")) for e in msg.experiment_ids]
-    # MLflow's way: experiments the caller may not read are dropped from the search
-    ids = await run_in_threadpool(readable, request, ResourceType.EXPERIMENT, ids)
-    if msg.experiment_ids and not ids:
-        return {}
-    query = RunQuery(
-        experiment_ids=[int(e) for e in ids],
-        filter=msg.filter,
-        view_type=msg.run_view_type,
-        max_results=msg.max_results,
-        order_by=tuple(msg.order_by),
-        page_token=msg.page_token,
-    )
-    page = await run_in_threadpool(tracking(request).search_runs, query)
+    service = tracking(request)
+
+    def answer() -> wire.Json:
+        # one worker-thread trip for the access check, the search and the answer's JSON
+        readable_ids = readable(request, ResourceType.EXPERIMENT, ids)
+        if msg.experiment_ids and not readable_ids:
+            # MLflow's way: experiments the caller may not read are dropped from the search
+            return {}
+        query = RunQuery(
+            experiment_ids=[int(e) for e in readable_ids],
+            filter=msg.filter,
+            view_type=msg.run_view_type,
+            max_results=msg.max_results,
+            order_by=tuple(msg.order_by),
+            page_token=msg.page_token,
+        )
+        return search_page(service.search_runs(query))
+
+    return await run_in_threadpool(answer)
+
+
+def search_page(page: Page[Run]) -> wire.Json:
+    """A runs/search answer for ``page`` (the handler's, and GraphQL's mlflowSearchRuns)."""
     return wire.page("runs", [wire.run(r) for r in page.items], page.next_page_token)
 
 

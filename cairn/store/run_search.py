@@ -99,9 +99,10 @@ def _windowed(
     tested in it run by run (``EXISTS``, an index lookup each). If the window holds a full
     page, that page is the answer: every row outside it sorts after all rows inside. If not
     (a selective filter, experiments with few of the window's runs, the end of the results),
-    a larger window, then None: the plain query, as before (it still lists every match of each
-    condition). Only the default order and orders led by a metric have such an index; the
-    other databases plan the plain query well (PostgreSQL walks the order's index itself)."""
+    a larger window if the share of the first that matched promises a page in it, then None:
+    the plain query, as before (it still lists every match of each condition). Only the
+    default order and orders led by a metric have such an index. The other databases run the
+    plain query (PostgreSQL walks ``ix_runs_start_time`` for the default order by itself)."""
     last = decode_token(q.page_token, fingerprint, len(sort_keys)) if q.page_token else None
     many = len(q.experiment_ids) > 1
     if not orders:
@@ -140,14 +141,17 @@ def _windowed(
     condition = RunFilter(conn, keys, runs.c.id, ATTRIBUTES, joined, correlated=True)(expr)
     # ``+ 0``: not an indexed column, so that SQLite does not read the experiments' runs
     experiment_id = runs.c.experiment_id + 0 if many else runs.c.experiment_id
-    for factor in WINDOWS:
-        cut = conn.execute(head.limit(1).offset(factor * (q.max_results + 1) - 1)).scalar()
+    wanted = q.max_results + 1
+    for size, larger in zip(WINDOWS, (*WINDOWS[1:], None), strict=True):
+        cut = conn.execute(head.limit(1).offset(size * wanted - 1)).scalar()
         if cut is None:  # fewer rows are left than the window would hold
             return None
         query = _query(q, source, experiment_id, condition).where(within(cut))
         rows, token = keyset_page(conn, query, sort_keys, q.max_results, q.page_token, fingerprint)
         if token is not None:
             return rows, token
+        if larger is None or len(rows) * larger // size < wanted // 2:
+            return None  # at the share this window matched, the larger would not fill a page
     return None
 
 

@@ -171,13 +171,16 @@ class RunFilter:
         joined: Mapping[str, FromClause] | None = None,
         *,
         correlated: bool = False,
+        listed: Comparison | None = None,
     ):
         """``joined``: latest-metric rows already (inner-)joined to each run, by metric key
         (the search orders by them and every match has them): a condition on such a metric
         tests the joined row instead of a subquery. ``correlated``: membership tests as
-        ``EXISTS`` (see :func:`key_value_leaf`)."""
+        ``EXISTS`` (see :func:`key_value_leaf`), but for the comparison ``listed`` (the
+        object itself), which stays a list the plan may start from."""
         self.conn = conn
         self.correlated = correlated
+        self.listed = listed
         self.keys = keys
         self.run_id = run_id_col
         self.attributes = attributes
@@ -205,11 +208,37 @@ class RunFilter:
                 table.c.value,
                 c,
                 short_values=short,
-                correlated=self.correlated,
+                correlated=self._correlated(c),
             )
         if c.entity == "dataset":
             return self._dataset(c)
         raise CairnError.invalid(f"Invalid entity '{c.entity}' in filter")
+
+    def _correlated(self, c: Comparison) -> bool:
+        return self.correlated and c is not self.listed
+
+    def listing(self, c: Comparison) -> Select[Any] | None:
+        """The ids of the runs a param, tag or metric comparison holds for, as one
+        ``SELECT run_id``, or None (``IS NULL``, other entities, a metric nobody logged)."""
+        if c.op == "IS NULL":
+            return None
+        if c.entity in ("param", "tag"):
+            t = params if c.entity == "param" else run_tags
+            sub = select(t.c.run_id).where(t.c.key == c.key)
+        elif c.entity == "metric":
+            kid = self.keys.lookup(self.conn, [c.key]).get(c.key)
+            if kid is None:
+                return None
+            lm = latest_metrics.c
+            sub = select(lm.run_id).where(lm.key_id == kid)
+            if c.op != "IS NOT NULL":
+                sub = sub.where(lm.is_nan.is_(False))
+            t = latest_metrics
+        else:
+            return None
+        if c.op == "IS NOT NULL":
+            return sub
+        return sub.where(compare(self.conn, t.c.value, c.op, c.value))
 
     def _metric(self, c: Comparison) -> ColumnElement[bool]:
         kid = self.keys.lookup(self.conn, [c.key]).get(c.key)
@@ -220,13 +249,14 @@ class RunFilter:
             return and_(row.c.is_nan.is_(False), compare(self.conn, row.c.value, c.op, c.value))
         lm = latest_metrics.c
         has_key = select(lm.run_id).where(lm.key_id == kid)
+        correlated = self._correlated(c)
         if c.op == "IS NULL":
-            return not_(member(self.run_id, lm.run_id, has_key, self.correlated))
+            return not_(member(self.run_id, lm.run_id, has_key, correlated))
         if c.op == "IS NOT NULL":
-            return member(self.run_id, lm.run_id, has_key, self.correlated)
+            return member(self.run_id, lm.run_id, has_key, correlated)
         cond = compare(self.conn, lm.value, c.op, c.value)
         matching = has_key.where(lm.is_nan.is_(False), cond)
-        return member(self.run_id, lm.run_id, matching, self.correlated)
+        return member(self.run_id, lm.run_id, matching, correlated)
 
     def _dataset(self, c: Comparison) -> ColumnElement[bool]:
         if c.key == "context":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, FromClause, Select, and_, case, select
+from sqlalchemy import ColumnElement, Connection, FromClause, Select, and_, case, func, select
 
 from cairn.entities.errors import CairnError
 from cairn.entities.tracking import Page, Run, RunQuery
@@ -50,8 +50,11 @@ def search_runs(conn: Connection, keys: MetricKeys, q: RunQuery) -> Page[Run]:
     if conn.dialect.name == "sqlite":
         found = _windowed(conn, keys, q, expr, orders, sort_keys, source, joined, fingerprint)
     if found is None:
-        condition = RunFilter(conn, keys, runs.c.id, ATTRIBUTES, joined)(expr)
-        query = _query(q, source, runs.c.experiment_id, condition)
+        listed = _shortest_list(conn, keys, expr, joined) if conn.dialect.name == "sqlite" else None
+        run_filter = RunFilter(
+            conn, keys, runs.c.id, ATTRIBUTES, joined, correlated=listed is not None, listed=listed
+        )
+        query = _query(q, source, runs.c.experiment_id, run_filter(expr))
         found = keyset_page(conn, query, sort_keys, q.max_results, q.page_token, fingerprint)
     rows, token = found
     return Page(load_runs(conn, rows), next_page_token=token)
@@ -70,6 +73,40 @@ def _query(
         .where(runs.c.lifecycle_stage.in_(q.view_type.stages()))
         .where(condition)
     )
+
+
+LIST_PROBE = 20_000
+"""Runs counted at most per condition by :func:`_shortest_list`."""
+
+
+def _shortest_list(
+    conn: Connection, keys: MetricKeys, expr: Expr | None, joined: dict[str, FromClause]
+) -> Comparison | None:
+    """SQLite: of the filter's top-level param, tag and metric conditions, the one that matches
+    the fewest runs if it matches fewer than :data:`LIST_PROBE` (each counted up to that), or
+    None. The plain query then lists only its runs and tests the other conditions run by run
+    (``EXISTS``) instead of listing every condition's matches: ``accuracy > 0.99 and p0 = 'a'``
+    listed 250,000 ``p0`` runs for 2,500 matches."""
+    if expr is None or isinstance(expr, Or):
+        return None
+    items = expr.items if isinstance(expr, And) else (expr,)
+    listing = RunFilter(conn, keys, runs.c.id, ATTRIBUTES).listing
+    lists = [
+        (c, sub)
+        for c in items
+        if isinstance(c, Comparison)
+        and not (c.entity == "metric" and c.key in joined)
+        and (sub := listing(c)) is not None
+    ]
+    if len(lists) < 2:  # nothing to choose from
+        return None
+    best: tuple[int, Comparison] | None = None
+    for c, sub in lists:
+        counted = select(func.count()).select_from(sub.limit(LIST_PROBE).subquery())
+        n = int(conn.execute(counted).scalar_one())
+        if n < LIST_PROBE and (best is None or n < best[0]):
+            best = (n, c)
+    return None if best is None else best[1]
 
 
 WINDOWS = (8, 64)

@@ -119,6 +119,10 @@ def test_filter_on_the_ordered_metric(
             lambda d: _lt(d["m0"], 0.5) and d.get("t", d["p"]) != "v3",
         ),
         ("metrics.m1 IS NULL or params.p = 'none'", lambda d: d["m1"] is None),
+        (  # three lists to choose the shortest from (SQLite: the others become EXISTS)
+            "metrics.m1 >= 1 and params.p = 'v3' and tags.t != 'x'",
+            lambda d: d["m1"] is not None and d["m1"] >= 1 and d["p"] == "v3",
+        ),
         ("metrics.m0 = 1000", lambda d: False),
     ],
 )

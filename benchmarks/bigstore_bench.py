@@ -42,6 +42,11 @@ so any depth is one request away), history reads of the 1,000,000-point metric
     python benchmarks/bigstore_bench.py --backend postgresql --mlflow-only --stages 100000
 
 The database (or SQLite file under ``--workdir``) is dropped at the end unless ``--keep``.
+``--measure-only`` measures a kept SQLite store again (after a change to the server), without
+filling it:
+
+    python benchmarks/bigstore_bench.py --backend sqlite --stages 1000000 --keep --workdir W
+    python benchmarks/bigstore_bench.py --backend sqlite --stages 1000000 --workdir W --measure-only
 """
 
 from __future__ import annotations
@@ -661,6 +666,24 @@ def run_cairn(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
     return results
 
 
+def measure_kept(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """The measurements of :func:`run_cairn`'s last stage on a kept SQLite store, unfilled."""
+    path = workdir / "cairn.db"
+    if args.backend != "sqlite" or not path.exists():
+        raise SystemExit(f"--measure-only needs --backend sqlite and {path} (from --keep)")
+    stage = int(args.stages.split(",")[-1])
+    steps = steps_per_long_run(stage, args.points)
+    uri = f"sqlite:///{path}"
+    result: dict[str, Any] = {"backend": "sqlite", "runs": stage, "steps per long run": steps}
+    result["load average"] = os.getloadavg()[0]
+    with live_server(uri, workdir) as (url, pid):
+        meter = CpuMeter(pid, None)
+        result.update(measure(url, stage, args.experiments, steps, args.reps, meter))
+    result["load average after"] = os.getloadavg()[0]
+    print(json.dumps(result), flush=True)
+    return result
+
+
 # ---------------------------------------------------------------- MLflow's schema
 
 
@@ -813,6 +836,12 @@ def main() -> int:
     p.add_argument("--reps", type=int, default=20, help="repetitions per timed request")
     p.add_argument("--workdir", type=Path, help="for SQLite files and server logs [a temp dir]")
     p.add_argument("--keep", action="store_true", help="keep the store (do not drop it)")
+    p.add_argument(
+        "--measure-only",
+        action="store_true",
+        help="SQLite: no fill; measure the store a --keep run left in --workdir (its last\n"
+        "--stages value and --points must be the ones it was filled with)",
+    )
     p.add_argument("--mlflow", action="store_true", help="also: MLflow's schema, bytes/point")
     p.add_argument("--mlflow-only", action="store_true", help="only MLflow's schema, bytes/point")
     p.add_argument(
@@ -831,7 +860,9 @@ def main() -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
     try:
-        if not args.mlflow_only:
+        if args.measure_only:
+            results.append(measure_kept(args, workdir))
+        elif not args.mlflow_only:
             results += run_cairn(args, workdir)
         if args.mlflow or args.mlflow_only:
             ml_args = argparse.Namespace(**vars(args))

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     FromClause,
+    Select,
     and_,
     false,
     func,
@@ -98,6 +99,7 @@ def key_value_leaf(
     *,
     absent_is_unequal: bool = False,
     short_values: int | None = None,
+    correlated: bool = False,
 ) -> ColumnElement[bool]:
     """A param or tag condition: ``subject IN (SELECT owner FROM <key/value table> WHERE
     key_col = <key> AND value_col <op> <value>)``. ``IS NULL`` holds for objects without the
@@ -108,21 +110,40 @@ def key_value_leaf(
     ``short_values``: the table has a (key, value) index of the values up to that many
     characters (PostgreSQL, ``WHERE length(value) <= n``: a B-tree refuses long entries). An
     ``=`` or ``IN`` of values no longer than that states the bound, which the value implies,
-    so that the planner may use it."""
+    so that the planner may use it.
+
+    ``correlated``: ``EXISTS (… WHERE owner = subject …)`` instead of ``IN``: the same rows,
+    tested one subject at a time (an index lookup each) instead of listing every match first;
+    for a plan that walks the subjects in order and stops after a page."""
     has_key = select(owner).where(key_col == c.key)
     if short_values is not None and c.op in ("=", "IN"):
         values = list(c.value) if isinstance(c.value, tuple) else [c.value]
         if values and all(isinstance(x, str) and len(x) <= short_values for x in values):
             has_key = has_key.where(func.length(value_col) <= short_values)
     if c.op == "IS NULL":
-        return not_(subject.in_(has_key))
+        return not_(member(subject, owner, has_key, correlated))
     if c.op == "IS NOT NULL":
-        return subject.in_(has_key)
+        return member(subject, owner, has_key, correlated)
     if absent_is_unequal and c.op == "!=":
-        return not_(subject.in_(has_key.where(value_col == c.value)))
+        return not_(member(subject, owner, has_key.where(value_col == c.value), correlated))
     if absent_is_unequal and c.op == "NOT IN":
-        return not_(subject.in_(has_key.where(compare(conn, value_col, "IN", c.value))))
-    return subject.in_(has_key.where(compare(conn, value_col, c.op, c.value)))
+        matching = has_key.where(compare(conn, value_col, "IN", c.value))
+        return not_(member(subject, owner, matching, correlated))
+    matching = has_key.where(compare(conn, value_col, c.op, c.value))
+    return member(subject, owner, matching, correlated)
+
+
+def member(
+    subject: ColumnElement[Any],
+    owner: ColumnElement[Any],
+    sub: Select[Any],
+    correlated: bool,
+) -> ColumnElement[bool]:
+    """``subject IN (sub)``, ``sub`` selecting ``owner`` (never NULL); ``correlated``: the
+    same as ``EXISTS (sub WHERE owner = subject)``."""
+    if correlated:
+        return sub.where(owner == subject).exists()
+    return subject.in_(sub)
 
 
 def attribute_sort_keys(
@@ -148,11 +169,18 @@ class RunFilter:
         run_id_col: ColumnElement[int],
         attributes: Mapping[str, ColumnElement[Any]],
         joined: Mapping[str, FromClause] | None = None,
+        *,
+        correlated: bool = False,
+        listed: Comparison | None = None,
     ):
         """``joined``: latest-metric rows already (inner-)joined to each run, by metric key
         (the search orders by them and every match has them): a condition on such a metric
-        tests the joined row instead of a subquery."""
+        tests the joined row instead of a subquery. ``correlated``: membership tests as
+        ``EXISTS`` (see :func:`key_value_leaf`), but for the comparison ``listed`` (the
+        object itself), which stays a list the plan may start from."""
         self.conn = conn
+        self.correlated = correlated
+        self.listed = listed
         self.keys = keys
         self.run_id = run_id_col
         self.attributes = attributes
@@ -180,10 +208,37 @@ class RunFilter:
                 table.c.value,
                 c,
                 short_values=short,
+                correlated=self._correlated(c),
             )
         if c.entity == "dataset":
             return self._dataset(c)
         raise CairnError.invalid(f"Invalid entity '{c.entity}' in filter")
+
+    def _correlated(self, c: Comparison) -> bool:
+        return self.correlated and c is not self.listed
+
+    def listing(self, c: Comparison) -> Select[Any] | None:
+        """The ids of the runs a param, tag or metric comparison holds for, as one
+        ``SELECT run_id``, or None (``IS NULL``, other entities, a metric nobody logged)."""
+        if c.op == "IS NULL":
+            return None
+        if c.entity in ("param", "tag"):
+            t = params if c.entity == "param" else run_tags
+            sub = select(t.c.run_id).where(t.c.key == c.key)
+        elif c.entity == "metric":
+            kid = self.keys.lookup(self.conn, [c.key]).get(c.key)
+            if kid is None:
+                return None
+            lm = latest_metrics.c
+            sub = select(lm.run_id).where(lm.key_id == kid)
+            if c.op != "IS NOT NULL":
+                sub = sub.where(lm.is_nan.is_(False))
+            t = latest_metrics
+        else:
+            return None
+        if c.op == "IS NOT NULL":
+            return sub
+        return sub.where(compare(self.conn, t.c.value, c.op, c.value))
 
     def _metric(self, c: Comparison) -> ColumnElement[bool]:
         kid = self.keys.lookup(self.conn, [c.key]).get(c.key)
@@ -194,12 +249,14 @@ class RunFilter:
             return and_(row.c.is_nan.is_(False), compare(self.conn, row.c.value, c.op, c.value))
         lm = latest_metrics.c
         has_key = select(lm.run_id).where(lm.key_id == kid)
+        correlated = self._correlated(c)
         if c.op == "IS NULL":
-            return not_(self.run_id.in_(has_key))
+            return not_(member(self.run_id, lm.run_id, has_key, correlated))
         if c.op == "IS NOT NULL":
-            return self.run_id.in_(has_key)
+            return member(self.run_id, lm.run_id, has_key, correlated)
         cond = compare(self.conn, lm.value, c.op, c.value)
-        return self.run_id.in_(has_key.where(lm.is_nan.is_(False), cond))
+        matching = has_key.where(lm.is_nan.is_(False), cond)
+        return member(self.run_id, lm.run_id, matching, correlated)
 
     def _dataset(self, c: Comparison) -> ColumnElement[bool]:
         if c.key == "context":

@@ -10,8 +10,13 @@ under one; measured with ``EXPLAIN ANALYZE`` on a freshly filled store). The per
 whether or not autovacuum is on. Where it is on, whichever analyzes a table first resets its
 change count and the other finds nothing to do.
 
-SQLite and MySQL keep their own statistics up to date (InnoDB's persistent statistics are
-recalculated after 10 % of a table changes); there this does nothing.
+MySQL keeps its own statistics up to date (InnoDB's persistent statistics are recalculated
+after 10 % of a table changes); there this does nothing. So it does on SQLite, which has
+statistics only once ``ANALYZE`` ran and never gathers them by itself: Cairn does not run it
+there. With them as without, SQLite's plan for a filtered run search listed every run each
+condition matched (``EXPLAIN QUERY PLAN`` on a 100,000-run store, docs/benchmarks.md "Big
+stores"); the run search reads a window of the order's index first instead
+(``cairn.store.run_search``), which needs none.
 """
 
 from __future__ import annotations

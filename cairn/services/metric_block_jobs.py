@@ -85,10 +85,11 @@ def ended_runs(conn: Connection, after: int, through: int) -> list[str]:
 @periodic("metric_blocks.ended", every=EVERY)
 def build_blocks_of_ended_runs(ctx: JobContext) -> None:
     place = _place(ctx.db)
-    if place.after is None:
-        place.after = int(ctx.db.read(event_store.head)[0])
-        return
     head = int(ctx.db.read(event_store.head)[0])
+    if place.after is None or head < place.after:  # a first turn, or an emptied database
+        place.after = head
+        place.pending.clear()
+        return
     if head > place.after:
         after = place.after
         runs = ctx.db.read(lambda c: ended_runs(c, after, head))

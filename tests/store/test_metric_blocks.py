@@ -222,6 +222,7 @@ def test_the_blocks_of_an_ended_runs_long_series_are_built_ahead_of_its_first_ch
     series of at least BUILD_MIN_POINTS points; a short series, a run still running and a
     run that ended before the job first looked get none (their first chart builds them)."""
     ctx = JobContext(None, 1, tracking.db)
+    block_jobs._PLACES.pop(tracking.db.uri, None)  # a MariaDB test database is reused
     before = tracking.create_run("0", "u", 0, "before").info.run_id
     _log(tracking, before, [Metric("loss", 0.5, 1, i) for i in range(3000)])
     tracking.update_run(before, status="FINISHED", end_time=2)

@@ -361,8 +361,8 @@ class _GroupWriter:
             settled = self._run([job])
         finally:
             self._lock.release()
-        _settle(settled)
         self._observed(1)
+        _settle(settled)
         return job.future
 
     def close(self) -> None:
@@ -391,8 +391,8 @@ class _GroupWriter:
                     settled = self._run(group)
                 except BaseException as exc:  # never leave a caller waiting for ever
                     settled = [(job.future, None, exc) for job in group]
+            self._observed(len(group))  # counted before its callers go on
             _settle(settled)  # once the lock is free (see _SqliteWriter._loop)
-            self._observed(len(group))
             if stop:
                 return
 

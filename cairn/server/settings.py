@@ -402,11 +402,12 @@ DB_POOL_SIZE = Setting(
 DB_GROUP_COMMIT = Setting(
     "db_group_commit",
     "CAIRN_DB_GROUP_COMMIT",
-    lambda: True,
+    lambda: False,
     _flag,
     "PostgreSQL: commit writes that arrive together in one transaction (a savepoint each, "
-    "one COMMIT) through one writer per process; false runs each write in its own transaction",
-    "true",
+    "one COMMIT) through one writer per process; off, each write is its own transaction "
+    "(the default: measured faster, docs/benchmarks.md)",
+    "false",
 )
 
 WEBHOOK_MAX_ATTEMPTS = Setting(

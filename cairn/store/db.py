@@ -6,8 +6,9 @@ connection: requests that arrive together are executed back to back inside one t
 (each in its own SAVEPOINT, so one failing request rolls back alone) and committed once. That
 is group commit: concurrent writers never meet "database is locked", and a burst of small
 writes pays for one commit. PostgreSQL does the same through one group writer per process
-(:class:`_GroupWriter`, on a pooled connection; ``group_commit=False`` turns it off), where a
-write that finds it idle runs at once on its caller's thread. On MySQL each write is its own
+(:class:`_GroupWriter`, on a pooled connection) when asked to (``group_commit=True``; off by
+default, see docs/benchmarks.md), where a write that finds it idle runs at once on its
+caller's thread. On MySQL each write is its own
 transaction. On both, the one place that runs a write (:meth:`Database.write`) runs it again,
 whole, when the database
 aborted it for meeting another transaction (a deadlock, a serialisation failure, a lock wait
@@ -352,9 +353,14 @@ class _GroupWriter:
         return job.future
 
     def try_now(self, fn: Callable[[Connection], T]) -> Future[T] | None:
-        """Run ``fn`` right away, on this thread, if nothing else is writing; None if the
-        writer is busy."""
-        if not self._lock.acquire(blocking=False):
+        """Run ``fn`` right away, on this thread, if nothing else is writing or waiting to;
+        None if the writer is busy. (A write that took the lock whenever it was free for a
+        moment would run alone ahead of the writes queued for the next group, and keep them
+        waiting for as long as others kept arriving.)"""
+        if self._waiting or not self._lock.acquire(blocking=False):
+            return None
+        if self._waiting:
+            self._lock.release()
             return None
         try:
             job = _Job(fn)
@@ -619,7 +625,7 @@ class Database:
         pool_size: int = 8,
         inline_small_writes: bool = True,
         audit_key: bytes | None = None,
-        group_commit: bool = True,
+        group_commit: bool = False,
     ):
         """``inline_small_writes``: let a small write from the event loop run at once when
         the writer is idle. Only safe when this process is the database's only writer (with
@@ -627,9 +633,10 @@ class Database:
         ``audit_key``: keys the change-event chain (HMAC) when set (``CAIRN_AUDIT_KEY``):
         every process writing to one database must use the same one.
         ``group_commit``: on PostgreSQL, commit concurrent writes in groups through one writer
-        per process (:class:`_GroupWriter`); off, each write is its own transaction on the
-        pool. SQLite always commits in groups; MySQL/MariaDB never (a deadlock there aborts
-        the whole transaction, not one savepoint)."""
+        per process (:class:`_GroupWriter`); off (the default: measured slower under
+        concurrency, docs/benchmarks.md), each write is its own transaction on the pool.
+        SQLite always commits in groups; MySQL/MariaDB never (a deadlock there aborts the
+        whole transaction, not one savepoint)."""
         uri = normalize_uri(uri)
         self.uri = uri
         self.inline_small_writes = inline_small_writes

@@ -47,7 +47,7 @@ def uri(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def db(uri: str) -> Iterator[Database]:
-    database = opened(uri)
+    database = opened(uri, group_commit=True)
     assert database.group_commit
     groups: list[int] = []
     database.observe_write_groups(groups.append)
@@ -259,7 +259,7 @@ def test_a_rolled_back_write_last_in_a_group_leaves_no_head_behind(db: Database,
     joined(*writes[0])
     assert isinstance(failure(*writes[1]), ValueError)
 
-    other = opened(uri)
+    other = opened(uri, group_commit=True)
     try:
         TrackingService(other).set_experiment_tag(eid, "from", "elsewhere")
     finally:

@@ -36,6 +36,7 @@ from tests.databases import fresh_database
 
 SERVER_BACKENDS = [
     pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("postgres-grouped", marks=pytest.mark.postgres),  # CAIRN_DB_GROUP_COMMIT
     pytest.param("mysql", marks=pytest.mark.mysql),
 ]
 WAIT_S = 20.0
@@ -54,14 +55,14 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def uri(backend: str, tmp_path: Path) -> Iterator[str]:
-    with fresh_database(backend, tmp_path) as found:
+    with fresh_database(backend.removesuffix("-grouped"), tmp_path) as found:
         yield found
 
 
-def opened(uri: str) -> Database:
+def opened(uri: str, *, group_commit: bool = False) -> Database:
     """A started store on ``uri`` whose PostgreSQL connections check for deadlocks after
     :data:`CAIRN_DEADLOCK_TIMEOUT`, counting its retries in ``.retries``."""
-    database = Database(uri, pool_size=2)
+    database = Database(uri, pool_size=2, group_commit=group_commit)
     if database.dialect == "postgresql":
 
         def slower_deadlock_check(dbapi_conn: Any, _record: Any) -> None:
@@ -79,8 +80,8 @@ def opened(uri: str) -> Database:
 
 
 @pytest.fixture
-def db(uri: str) -> Iterator[Database]:
-    database = opened(uri)
+def db(uri: str, backend: str) -> Iterator[Database]:
+    database = opened(uri, group_commit=backend.endswith("-grouped"))
     try:
         yield database
     finally:
@@ -196,10 +197,11 @@ def test_two_writes_that_deadlock_each_commit_once(
 ) -> None:
     """Two writes lock two experiments' rows in opposite order: the database aborts one, the
     store runs it again, and both commit, each with its tag and its one change event. They
-    come from two stores (two server processes): within one process on PostgreSQL, the group
-    writer runs one write at a time, so two of its writes never wait for each other."""
+    come from two stores (two server processes): within one process on PostgreSQL with group
+    commit, the group writer runs one write at a time, so two of its writes never wait for
+    each other."""
     tracking = TrackingService(db)
-    other = opened(uri)
+    other = opened(uri, group_commit=db.group_commit)
     first = int(tracking.create_experiment("first"))
     second = int(tracking.create_experiment("second"))
     both_hold_one = threading.Barrier(2, timeout=WAIT_S)

@@ -8,9 +8,8 @@ is group commit: concurrent writers never meet "database is locked", and a burst
 writes pays for one commit. PostgreSQL does the same through one group writer per process
 (:class:`_GroupWriter`, on a pooled connection) when asked to (``group_commit=True``; off by
 default, see docs/benchmarks.md), where a write that finds it idle runs at once on its
-caller's thread. On MySQL each write is its own
-transaction. On both, the one place that runs a write (:meth:`Database.write`) runs it again,
-whole, when the database
+caller's thread; otherwise, and on MySQL, each write is its own transaction. On both, the one
+place that runs a write (:meth:`Database.write`) runs it again, whole, when the database
 aborted it for meeting another transaction (a deadlock, a serialisation failure, a lock wait
 that timed out; :func:`~cairn.entities.errors.transaction_conflict`): at most
 :data:`~cairn.entities.errors.TRANSACTION_ATTEMPTS` runs, a short random wait between

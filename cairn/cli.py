@@ -42,6 +42,7 @@ from cairn.server.settings import (
     AUTH,
     BACKEND_STORE_URI,
     CORS_ALLOWED_ORIGINS,
+    DB_GROUP_COMMIT,
     DEFAULT_PERMISSION,
     LOG_FORMAT,
     LOG_FORMATS,
@@ -194,6 +195,7 @@ def _setting_help(setting: Setting[Any]) -> str:
     help=_setting_help(LOG_FORMAT),
 )
 @click.option("--access-log/--no-access-log", default=None, help=_setting_help(ACCESS_LOG))
+@click.option("--group-commit/--no-group-commit", default=None, help=_setting_help(DB_GROUP_COMMIT))
 def server(
     host: str,
     port: int | None,
@@ -212,6 +214,7 @@ def server(
     run_jobs: bool | None,
     log_format: str | None,
     access_log: bool | None,
+    group_commit: bool | None,
 ) -> None:
     """Run the tracking server (REST API compatible with the mlflow client).
 
@@ -242,6 +245,7 @@ def server(
         RUN_JOBS.name: run_jobs,
         LOG_FORMAT.name: log_format.lower() if log_format else None,
         ACCESS_LOG.name: access_log,
+        DB_GROUP_COMMIT.name: group_commit,
     }
     for setting, option, raw in (
         (ALLOWED_HOSTS, "--allowed-hosts", allowed_hosts),

@@ -404,6 +404,7 @@ def open_database(settings: Settings) -> Database:
         pool_size=settings.db_pool_size,
         inline_small_writes=not settings.shared_store,
         audit_key=settings.audit_key.encode() or None,
+        group_commit=settings.db_group_commit,
     )
     ensure_schema(db.write_engine)
     db.start()

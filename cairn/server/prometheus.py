@@ -80,7 +80,7 @@ class StoreCollector(Collector):
         yield pool
         yield GaugeMetricFamily(
             "cairn_sqlite_writer_queue_depth",
-            "Writes waiting for the SQLite writer thread (0 on PostgreSQL and MySQL)",
+            "Writes waiting for the SQLite writer or PostgreSQL's group writer (0 on MySQL)",
             value=found.queued_writes,
         )
         if not found.database_up:
@@ -189,7 +189,7 @@ class ServerMetrics:
         yield latency
         groups = HistogramMetricFamily(
             "cairn_sqlite_write_group_size",
-            "Writes the SQLite writer committed together in one transaction",
+            "Writes the SQLite writer or PostgreSQL's group writer committed in one transaction",
         )
         with self._groups_lock:
             buckets, total = self._groups.buckets(), self._groups.total

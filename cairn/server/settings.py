@@ -399,6 +399,16 @@ DB_POOL_SIZE = Setting(
     "8",
 )
 
+DB_GROUP_COMMIT = Setting(
+    "db_group_commit",
+    "CAIRN_DB_GROUP_COMMIT",
+    lambda: False,
+    _flag,
+    "PostgreSQL: commit writes that arrive together in one transaction (a savepoint each, "
+    "one COMMIT) through one writer per process; off, each write is its own transaction "
+    "(the default: measured faster, docs/benchmarks.md)",
+    "false",
+)
 
 WEBHOOK_MAX_ATTEMPTS = Setting(
     "webhook_max_attempts",
@@ -492,6 +502,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     SQLITE_SYNCHRONOUS,
     SHARED_STORE,
     DB_POOL_SIZE,
+    DB_GROUP_COMMIT,
     ALLOWED_HOSTS,
     CORS_ALLOWED_ORIGINS,
     AUTH,
@@ -530,6 +541,7 @@ class Settings:
     sqlite_synchronous: str = field(default_factory=SQLITE_SYNCHRONOUS.default)
     shared_store: bool = field(default_factory=SHARED_STORE.default)
     db_pool_size: int = field(default_factory=DB_POOL_SIZE.default)
+    db_group_commit: bool = field(default_factory=DB_GROUP_COMMIT.default)
     allowed_hosts: tuple[str, ...] = field(default_factory=ALLOWED_HOSTS.default)
     cors_allowed_origins: tuple[str, ...] = field(default_factory=CORS_ALLOWED_ORIGINS.default)
     auth: bool = field(default_factory=AUTH.default)

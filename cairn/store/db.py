@@ -5,8 +5,11 @@ a transaction. On SQLite every write goes through one writer thread that owns th
 connection: requests that arrive together are executed back to back inside one transaction
 (each in its own SAVEPOINT, so one failing request rolls back alone) and committed once. That
 is group commit: concurrent writers never meet "database is locked", and a burst of small
-writes pays for one commit. On PostgreSQL and MySQL each write is its own transaction, and
-the one place that runs it (:meth:`Database.write`) runs it again, whole, when the database
+writes pays for one commit. PostgreSQL does the same through one group writer per process
+(:class:`_GroupWriter`, on a pooled connection) when asked to (``group_commit=True``; off by
+default, see docs/benchmarks.md), where a write that finds it idle runs at once on its
+caller's thread; otherwise, and on MySQL, each write is its own transaction. On both, the one
+place that runs a write (:meth:`Database.write`) runs it again, whole, when the database
 aborted it for meeting another transaction (a deadlock, a serialisation failure, a lock wait
 that timed out; :func:`~cairn.entities.errors.transaction_conflict`): at most
 :data:`~cairn.entities.errors.TRANSACTION_ATTEMPTS` runs, a short random wait between
@@ -300,6 +303,168 @@ class _SqliteWriter:
         return [(job.future, result, None)]
 
 
+class _GroupWriter:
+    """PostgreSQL's group commit: one writer per process, on one pooled connection at a time.
+
+    A write that finds the writer idle runs at once on its caller's thread, alone in its own
+    transaction (:meth:`try_now`): a sequential client pays nothing for the writer. Writes that
+    arrive while one runs wait in a queue, and the writer's thread runs all those waiting at
+    once in one transaction, each in a savepoint, with one COMMIT (one WAL flush for the lot,
+    and the change log's head row locked once for the group instead of once per write).
+
+    Each write's outcome is its own: a write whose statement fails rolls back to its savepoint
+    and fails alone with that error. A deadlock, a serialisation failure or a lock wait that
+    timed out (:func:`~cairn.entities.errors.transaction_conflict`) in one write also rolls back
+    only that write (PostgreSQL undoes a savepoint's locks with it), and its caller runs it
+    again like any aborted write (:meth:`Database._write`). A group whose COMMIT (or
+    savepoint handling) fails fails every write not already failed with that error, which its
+    caller retries when it is a conflict: nothing is acknowledged before the commit, and a
+    retried write was rolled back first. After-commit hooks run once the group committed.
+    """
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()  # held while a group or an immediate write runs
+        self._count = threading.Lock()
+        self._waiting = 0  # submitted, not yet running
+        self.on_group: Callable[[int], None] | None = None
+        self._thread = threading.Thread(target=self._loop, name="cairn-group-writer", daemon=True)
+        self._thread.start()
+
+    def queued(self) -> int:
+        """Writes submitted that have not begun to run (the next group)."""
+        return self._waiting
+
+    def _counted(self, change: int) -> None:
+        with self._count:
+            self._waiting += change
+
+    def _observed(self, size: int) -> None:
+        observe = self.on_group
+        if observe is not None:
+            observe(size)
+
+    def submit(self, fn: Callable[[Connection], T]) -> Future[T]:
+        job = _Job(fn)
+        self._counted(1)
+        self._queue.put(job)
+        return job.future
+
+    def try_now(self, fn: Callable[[Connection], T]) -> Future[T] | None:
+        """Run ``fn`` right away, on this thread, if nothing else is writing or waiting to;
+        None if the writer is busy. (A write that took the lock whenever it was free for a
+        moment would run alone ahead of the writes queued for the next group, and keep them
+        waiting for as long as others kept arriving.)"""
+        if self._waiting or not self._lock.acquire(blocking=False):
+            return None
+        if self._waiting:
+            self._lock.release()
+            return None
+        try:
+            job = _Job(fn)
+            settled = self._run([job])
+        finally:
+            self._lock.release()
+        self._observed(1)
+        _settle(settled)
+        return job.future
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            stop = False
+            with self._lock:  # the group is gathered once the writer is free: all that came
+                while len(group) < GROUP_LIMIT:  # while a write ran alone join it
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        stop = True
+                        break
+                    group.append(nxt)
+                self._counted(-len(group))
+                try:
+                    settled = self._run(group)
+                except BaseException as exc:  # never leave a caller waiting for ever
+                    settled = [(job.future, None, exc) for job in group]
+            self._observed(len(group))  # counted before its callers go on
+            _settle(settled)  # once the lock is free (see _SqliteWriter._loop)
+            if stop:
+                return
+
+    def _run(self, group: list[_Job]) -> list[_Settled]:
+        try:
+            conn = self._engine.connect()  # pinged first, as every pooled connection
+        except Exception as exc:
+            return [(job.future, None, exc) for job in group]
+        with conn:
+            if len(group) == 1:
+                return _run_alone(conn, group[0])
+            return _run_group(conn, group)
+
+
+def _run_alone(conn: Connection, job: _Job) -> list[_Settled]:
+    """One write in its own transaction (no savepoint)."""
+    try:
+        with conn.begin():
+            result = job.fn(conn)
+    except Exception as exc:
+        if not conn.invalidated:  # a lost connection took its notes with it
+            _forget(conn)
+        return [(job.future, None, exc)]
+    _run_hooks_logged(_take_hooks(conn))
+    return [(job.future, result, None)]
+
+
+def _run_group(conn: Connection, group: list[_Job]) -> list[_Settled]:
+    """``group`` in one transaction, a savepoint each (see :class:`_GroupWriter`)."""
+    outcomes: list[tuple[_Job, Any, Exception | None, list[Callable[[], None]]]] = []
+    try:
+        with conn.begin():
+            for job in group:
+                savepoint = conn.begin_nested()
+                try:
+                    result = job.fn(conn)
+                    savepoint.commit()
+                except Exception as exc:
+                    savepoint.rollback()
+                    _forget(conn)  # its hooks, and the change log's head it noted, go
+                    outcomes.append((job, None, exc, []))
+                    continue
+                outcomes.append((job, result, None, _take_hooks(conn)))
+    except Exception as exc:  # the commit failed, or a savepoint could not be undone
+        if not conn.invalidated:
+            _forget(conn)
+        failed = {id(job) for job, _, err, _ in outcomes if err is not None}
+        settled: list[_Settled] = [(job.future, None, err) for job, _, err, _ in outcomes if err]
+        settled += [(job.future, None, exc) for job in group if id(job) not in failed]
+        return settled
+    settled = []
+    for job, result, err, hooks in outcomes:
+        if err is not None:
+            settled.append((job.future, None, err))
+            continue
+        _run_hooks_logged(hooks)
+        settled.append((job.future, result, None))
+    return settled
+
+
+def _run_hooks_logged(hooks: list[Callable[[], None]]) -> None:
+    try:
+        _run_hooks(hooks)
+    except Exception:  # a cache hook failing must not hide a committed write
+        log.exception("after-commit hook failed")
+
+
 _Settled = tuple[Future[Any], Any, BaseException | None]
 """A finished job's future, its result and its error (None when it succeeded)."""
 
@@ -459,12 +624,18 @@ class Database:
         pool_size: int = 8,
         inline_small_writes: bool = True,
         audit_key: bytes | None = None,
+        group_commit: bool = False,
     ):
         """``inline_small_writes``: let a small write from the event loop run at once when
         the writer is idle. Only safe when this process is the database's only writer (with
         several server processes the loop could wait on another process's lock).
         ``audit_key``: keys the change-event chain (HMAC) when set (``CAIRN_AUDIT_KEY``):
-        every process writing to one database must use the same one."""
+        every process writing to one database must use the same one.
+        ``group_commit``: on PostgreSQL, commit concurrent writes in groups through one writer
+        per process (:class:`_GroupWriter`); off (the default: measured slower under
+        concurrency, docs/benchmarks.md), each write is its own transaction on the pool.
+        SQLite always commits in groups; MySQL/MariaDB never (a deadlock there aborts the
+        whole transaction, not one savepoint)."""
         uri = normalize_uri(uri)
         self.uri = uri
         self.inline_small_writes = inline_small_writes
@@ -472,6 +643,9 @@ class Database:
         self.dialect = url.get_backend_name()
         self.is_sqlite = self.dialect == "sqlite"
         self._writer: _SqliteWriter | None = None
+        self._group: _GroupWriter | None = None
+        self._starting = threading.Lock()
+        self.group_commit = group_commit and self.dialect == "postgresql"
         self.audit_key = audit_key or None
         if self.is_sqlite:
             memory = url.database in (None, "", ":memory:")
@@ -507,15 +681,24 @@ class Database:
         if self.is_sqlite and self._writer is None:
             self._writer = _SqliteWriter(self.write_engine)
             self._writer.on_group = self._on_write_group
+        if self.group_commit and self._group is None:
+            with self._starting:
+                if self._group is None:
+                    group = _GroupWriter(self.engine)
+                    group.on_group = self._on_write_group
+                    self._group = group
 
     _on_write_group: Callable[[int], None] | None = None
 
     def observe_write_groups(self, observe: Callable[[int], None]) -> None:
-        """Call ``observe(size)`` for each transaction the SQLite writer commits (how many
-        writes it grouped); nothing on PostgreSQL and MySQL, where each write commits alone."""
+        """Call ``observe(size)`` for each transaction the SQLite writer or PostgreSQL's group
+        writer runs (how many writes it grouped; 1 for a write run alone); nothing on MySQL,
+        or on PostgreSQL with group commit off, where each write commits alone."""
         self._on_write_group = observe
         if self._writer is not None:
             self._writer.on_group = observe
+        if self._group is not None:
+            self._group.on_group = observe
 
     _on_retry: Callable[[str], None] | None = None
 
@@ -525,8 +708,10 @@ class Database:
         self._on_retry = observe
 
     def queued_writes(self) -> int:
-        """Writes waiting for the SQLite writer; 0 on the other databases."""
-        return self._writer.queued() if self._writer is not None else 0
+        """Writes waiting for the SQLite writer or PostgreSQL's group writer; 0 otherwise."""
+        if self._writer is not None:
+            return self._writer.queued()
+        return self._group.queued() if self._group is not None else 0
 
     def pool_use(self) -> tuple[int, int]:
         """(connections checked out, connections the read pool keeps) of this process."""
@@ -539,6 +724,9 @@ class Database:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        if self._group is not None:
+            self._group.close()
+            self._group = None
         self.engine.dispose()
         if self.write_engine is not self.engine:
             self.write_engine.dispose()
@@ -583,10 +771,12 @@ class Database:
             assert self._writer is not None
             done = self._writer.try_now(fn)
             return (done or self._writer.submit(fn)).result()
+        if self.group_commit:
+            self.start()
         started = time.monotonic()
         for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
             try:
-                return self._transaction(fn)
+                return self._once(fn)
             except Exception as exc:  # SQLAlchemy's errors, or the driver's own (prepared.py)
                 reason = transaction_conflict(exc)
                 spent = time.monotonic() - started
@@ -603,6 +793,15 @@ class Database:
                     observe(reason)
                 time.sleep(wait)
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _once(self, fn: Callable[[Connection], T]) -> T:
+        """One run of ``fn``: through the group writer (at once when it is idle, else in its
+        next group), or in a transaction of its own on the pool."""
+        group = self._group
+        if group is None:
+            return self._transaction(fn)
+        done = group.try_now(fn)
+        return (done or group.submit(fn)).result()
 
     def _transaction(self, fn: Callable[[Connection], T]) -> T:
         """``fn`` in one transaction on a pooled connection; its after-commit hooks run once

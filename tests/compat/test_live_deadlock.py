@@ -50,10 +50,11 @@ def uri() -> Iterator[str]:
         yield found
 
 
-@pytest.fixture
-def server(uri: str, tmp_path: Path) -> Iterator[CairnServer]:
+@pytest.fixture(params=[[], ["--group-commit"]], ids=["own-transaction", "group-commit"])
+def server(uri: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[CairnServer]:
     # no job engine in the server: its consumers would also wait for the held head row
-    yield from start_server("postgres", uri, tmp_path / "server", ["--no-worker"])
+    options = ["--no-worker", *request.param]
+    yield from start_server("postgres", uri, tmp_path / "server", options)
 
 
 def api(server: CairnServer, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -63,20 +64,32 @@ def api(server: CairnServer, path: str, body: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-def retries_counted(server: CairnServer) -> dict[str, float]:
+def metrics_text(server: CairnServer) -> str:
     with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as response:
-        text = response.read().decode()
+        return str(response.read().decode())
+
+
+def retries_counted(server: CairnServer) -> dict[str, float]:
     out: dict[str, float] = {}
-    for line in text.splitlines():
+    for line in metrics_text(server).splitlines():
         if line.startswith("cairn_db_transaction_retries_total{"):
             labels, value = line.rsplit(" ", 1)
             out[labels.split('reason="', 1)[1].split('"', 1)[0]] = float(value)
     return out
 
 
+def groups_counted(server: CairnServer) -> float:
+    """Transactions the group writer ran (0 without group commit)."""
+    for line in metrics_text(server).splitlines():
+        if line.startswith("cairn_sqlite_write_group_size_count "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def test_a_request_that_deadlocks_is_run_again_and_answers_200(
-    uri: str, server: CairnServer
+    uri: str, server: CairnServer, request: pytest.FixtureRequest
 ) -> None:
+    grouped = request.node.callspec.id == "group-commit"
     eid = api(server, "/experiments/create", {"name": "deadlock"})["experiment_id"]
     run = api(server, "/runs/create", {"experiment_id": eid, "start_time": 1})["run"]["info"]
     rid = run["run_id"]
@@ -133,3 +146,4 @@ def test_a_request_that_deadlocks_is_run_again_and_answers_200(
     verified = httpx.get(f"{server.url}/api/v1/audit/verify", timeout=60).json()
     assert verified["ok"] is True, verified
     assert "deadlock" in server.log_since()  # the rerun is one log line
+    assert (groups_counted(server) > 0) == grouped  # the writes went through the group writer

@@ -96,10 +96,10 @@ export function bucketsForWidth(pixels: number): number {
 /** Buckets per series for a chart of `series` lines: one per pixel while that stays within
  * `budget` buckets for the whole chart, fewer (but at least 20) for many runs, so a chart of
  * a thousand runs is about as heavy to fetch and draw as one of a hundred. Each bucket is
- * one indexed range scan on the server (about 8 µs on SQLite besides the points it reads),
- * and a hundred overlapping curves need no more than a point every two pixels: a 100-run
- * chart asks 200 per series. */
-export const CHART_BUCKET_BUDGET = 20_000;
+ * one indexed range scan on the server (or a few block summaries), each costs JSON to send,
+ * parse and draw, and a hundred overlapping curves, each with its min/max band, need no more
+ * than a point every four pixels: a 100-run chart asks 100 per series (docs/ui.md). */
+export const CHART_BUCKET_BUDGET = 10_000;
 export function bucketsForSeries(pixels: number, series: number, budget: number = CHART_BUCKET_BUDGET): number {
   const full = bucketsForWidth(pixels);
   if (series <= 0) return full;

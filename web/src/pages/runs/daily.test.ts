@@ -45,7 +45,7 @@ describe("chart view", () => {
   });
   it("asks fewer buckets per series for many runs, within the batch bound", () => {
     expect(bucketsForSeries(600, 2)).toBe(600);
-    expect(bucketsForSeries(600, 100)).toBe(200);
+    expect(bucketsForSeries(600, 100)).toBe(100);
     expect(bucketsForSeries(600, 1000)).toBe(20);
     expect(bucketsForSeries(600, 100_000)).toBe(20);
     expect(bucketsForSeries(600, 1000) * 1000).toBeLessThanOrEqual(500_000);

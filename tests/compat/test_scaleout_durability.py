@@ -110,8 +110,25 @@ def kill_during(
     assert process.returncode == 0, stderr[-4000:]
     assert killed_at_acks is not None, f"the client finished before the kill: {lines[-5:]}"
     failed = [line for line in lines if line.startswith("FAIL")]
-    assert failed == [], failed[:5]  # the client's retries rode through the kill
+    # The client's retries ride through the kill, but for a request whose answer the dead
+    # server had begun to send: nginx cannot take back a response it started to relay, and
+    # the stock client does not retry a response cut off mid-body. Such a request was never
+    # acknowledged (the callers check that every acknowledged change is there); at most one
+    # per client thread can be in flight when the server dies.
+    cut_off = [line for line in failed if any(m in line for m in IN_FLIGHT_ERRORS)]
+    assert failed == cut_off, failed[:5]
+    assert len(cut_off) <= MAX_IN_FLIGHT, cut_off
     return lines, killed_at_acks
+
+
+IN_FLIGHT_ERRORS = (
+    "IncompleteRead",
+    "Connection broken",
+    "RemoteDisconnected",
+    "Connection aborted",
+)
+MAX_IN_FLIGHT = THREADS
+"""The most client threads any workflow here runs at once."""
 
 
 def met_dead(cluster: Cluster, victim: CairnServer, path: str) -> tuple[list[str], list[str]]:

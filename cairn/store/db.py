@@ -148,6 +148,21 @@ class _Job:
     future: Future[Any] = field(default_factory=Future)
 
 
+def _gather(jobs: queue.SimpleQueue[_Job | None], first: _Job) -> tuple[list[_Job], bool]:
+    """``first`` and the writes already waiting behind it (at most :data:`GROUP_LIMIT`), and
+    whether the writer was told to stop (a ``None`` among them)."""
+    group = [first]
+    while len(group) < GROUP_LIMIT:
+        try:
+            nxt = jobs.get_nowait()
+        except queue.Empty:
+            break
+        if nxt is None:
+            return group, True
+        group.append(nxt)
+    return group, False
+
+
 class _SqliteWriter:
     """The one thread that writes to a SQLite database, committing requests in groups.
 
@@ -207,17 +222,7 @@ class _SqliteWriter:
             first = self._queue.get()
             if first is None:
                 return
-            group = [first]
-            stop = False
-            while len(group) < GROUP_LIMIT:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                group.append(nxt)
+            group, stop = _gather(self._queue, first)
             with self._lock:
                 settled = self._run_group(self._conn, group)
             # the callers learn their outcome once the lock is free: a caller woken while the
@@ -379,18 +384,8 @@ class _GroupWriter:
             first = self._queue.get()
             if first is None:
                 return
-            group = [first]
-            stop = False
             with self._lock:  # the group is gathered once the writer is free: all that came
-                while len(group) < GROUP_LIMIT:  # while a write ran alone join it
-                    try:
-                        nxt = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if nxt is None:
-                        stop = True
-                        break
-                    group.append(nxt)
+                group, stop = _gather(self._queue, first)  # while a write ran alone join it
                 self._counted(-len(group))
                 try:
                     settled = self._run(group)
